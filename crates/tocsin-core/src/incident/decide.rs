@@ -1,0 +1,509 @@
+//! The rules of the incident lifecycle: which requests are allowed and which events they make.
+
+use jiff::Timestamp;
+
+use super::event::{ClockBreach, ClockShift, Declared, IncidentEvent, StepOutline};
+use super::{Incident, Status, StepState};
+use crate::clock::{Clock, ClockState, clocks};
+use crate::id::StepId;
+use crate::plan::{Plan, unknown};
+
+/// Why a request was refused. The message is one line that names the problem.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    pub kind: RejectionKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// The request itself is malformed or names something that does not exist.
+    Invalid,
+    /// The request is fine but the incident's state does not allow it now.
+    Conflict,
+}
+
+fn invalid(message: impl Into<String>) -> Rejection {
+    Rejection {
+        kind: RejectionKind::Invalid,
+        message: message.into(),
+    }
+}
+
+fn conflict(message: impl Into<String>) -> Rejection {
+    Rejection {
+        kind: RejectionKind::Conflict,
+        message: message.into(),
+    }
+}
+
+/// A new incident as a person or detector reports it. Text fields are checked by [`declare`].
+#[derive(Clone, Debug, Default)]
+pub struct Declaration {
+    pub title: String,
+    pub summary: String,
+    pub severity: String,
+    pub personal_data: bool,
+    pub detected_at: Option<Timestamp>,
+    pub aware_at: Option<Timestamp>,
+    pub affected_customers: Option<u64>,
+    pub affected_data_subjects: Option<u64>,
+}
+
+/// A request to change an incident, as typed by a responder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Acknowledge,
+    /// Set the owner and/or roles (`None` leaves the owner as is; an empty name clears).
+    Assign {
+        owner: Option<String>,
+        roles: Vec<(String, String)>,
+    },
+    ChangeSeverity {
+        to: String,
+        reason: String,
+    },
+    StartStep {
+        step: String,
+    },
+    CompleteStep {
+        step: String,
+    },
+    CheckItem {
+        step: String,
+        item: u32,
+    },
+    UncheckItem {
+        step: String,
+        item: u32,
+    },
+    AddNote {
+        text: String,
+    },
+    MarkPersonalData {
+        reason: Option<String>,
+    },
+    UnmarkPersonalData {
+        reason: String,
+    },
+    RecordNotice {
+        kind: String,
+        note: Option<String>,
+    },
+    Resolve {
+        summary: Option<String>,
+    },
+    Close {
+        review_override: Option<String>,
+    },
+    Dismiss {
+        reason: String,
+    },
+    Reopen {
+        reason: String,
+    },
+}
+
+const TITLE_MAX: usize = 200;
+const TEXT_MAX: usize = 20_000;
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, Rejection> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(invalid(format!("{field} is empty")));
+    }
+    if trimmed.chars().count() > max {
+        return Err(invalid(format!("{field} is longer than {max} characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn optional_text(field: &str, value: Option<&String>) -> Result<Option<String>, Rejection> {
+    value.map(|v| text(field, v, TEXT_MAX)).transpose()
+}
+
+fn not_in_future(what: &str, at: Timestamp, now: Timestamp) -> Result<(), Rejection> {
+    if at > now {
+        return Err(invalid(format!(
+            "{what} {at} is in the future; only past times can be recorded"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a declaration against the plan and makes the event that starts the incident.
+pub fn declare(
+    plan: &Plan,
+    d: &Declaration,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<IncidentEvent, Rejection> {
+    let title = text("the title", &d.title, TITLE_MAX)?;
+    if title.contains('\n') {
+        return Err(invalid("the title must be one line"));
+    }
+    let summary = if d.summary.trim().is_empty() {
+        String::new()
+    } else {
+        text("the summary", &d.summary, TEXT_MAX)?
+    };
+    let severity = plan.find_severity(&d.severity).map_err(invalid)?.id.clone();
+    not_in_future("the declaration time", at, now)?;
+    let aware_at = d.aware_at.unwrap_or(at);
+    let detected_at = d.detected_at.unwrap_or(aware_at);
+    not_in_future("the detection time", detected_at, now)?;
+    not_in_future("the awareness time", aware_at, now)?;
+    if detected_at > at {
+        return Err(invalid(format!(
+            "the detection time {detected_at} is after the declaration time {at}"
+        )));
+    }
+    if aware_at > at {
+        return Err(invalid(format!(
+            "the awareness time {aware_at} is after the declaration time {at}"
+        )));
+    }
+    Ok(IncidentEvent::Declared(Declared {
+        title,
+        summary,
+        severity,
+        detected_at,
+        aware_at,
+        personal_data: d.personal_data,
+        affected_customers: d.affected_customers,
+        affected_data_subjects: d.affected_data_subjects,
+        steps: plan
+            .steps()
+            .iter()
+            .map(|s| StepOutline {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                checklist: s.checklist.clone(),
+            })
+            .collect(),
+        plan_digest: plan.digest().to_owned(),
+    }))
+}
+
+/// Decides what `command` does to `incident` at time `at` (`now` bounds backfilled times).
+/// Returns the events to record, or why nothing may change.
+pub fn decide(
+    incident: &Incident,
+    plan: &Plan,
+    command: &Command,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<IncidentEvent>, Rejection> {
+    let n = incident.number;
+    not_in_future("the time", at, now)?;
+    if at < incident.declared_at {
+        return Err(invalid(format!(
+            "the time {at} is before {n} was declared ({})",
+            incident.declared_at
+        )));
+    }
+    let editable = || match incident.status {
+        Status::Closed => Err(conflict(format!("{n} is closed; reopen it first"))),
+        Status::Dismissed => Err(conflict(format!("{n} is dismissed; reopen it first"))),
+        _ => Ok(()),
+    };
+    let not_before = |what: &str, earlier: Option<Timestamp>| match earlier {
+        Some(t) if at < t => Err(invalid(format!(
+            "the time {at} is before {n} was {what} ({t})"
+        ))),
+        _ => Ok(()),
+    };
+    let events = match command {
+        Command::Acknowledge => {
+            editable()?;
+            if let Some(ack) = &incident.acknowledged {
+                return Err(conflict(format!(
+                    "{n} is already acknowledged (by {} at {})",
+                    ack.by, ack.at
+                )));
+            }
+            vec![IncidentEvent::Acknowledged {}]
+        }
+        Command::Assign { owner, roles } => {
+            editable()?;
+            if owner.is_none() && roles.is_empty() {
+                return Err(invalid("name an owner or a role to assign"));
+            }
+            let mut events = Vec::new();
+            if let Some(owner) = owner {
+                let owner = person(owner)?;
+                if owner == incident.owner {
+                    return Err(conflict(format!(
+                        "{n} is already owned by {}",
+                        owner.as_deref().unwrap_or("nobody")
+                    )));
+                }
+                events.push(IncidentEvent::OwnerAssigned {
+                    owner,
+                    before: incident.owner.clone(),
+                });
+            }
+            for (role, who) in roles {
+                let role = plan.find_role(role).map_err(invalid)?.id.clone();
+                let who = person(who)?;
+                let before = incident.roles.get(&role).cloned();
+                if who == before {
+                    return Err(conflict(format!(
+                        "{role} of {n} is already {}",
+                        who.as_deref().unwrap_or("unassigned")
+                    )));
+                }
+                events.push(IncidentEvent::RoleAssigned {
+                    role,
+                    person: who,
+                    before,
+                });
+            }
+            events
+        }
+        Command::ChangeSeverity { to, reason } => {
+            editable()?;
+            let to = plan.find_severity(to).map_err(invalid)?.id.clone();
+            let reason = text("the reason", reason, TEXT_MAX)?;
+            if to == incident.severity {
+                return Err(conflict(format!("{n} is already {to}")));
+            }
+            let mut changed = incident.clone();
+            changed.severity = to.clone();
+            let (before, after) = (clocks(incident, plan), clocks(&changed, plan));
+            let shifts = after
+                .iter()
+                .filter(|c| c.met_at.is_none())
+                .filter_map(|c| {
+                    let old = before.iter().find(|b| b.id == c.id)?;
+                    let due_before = old.applicable.then_some(old.due_at).flatten();
+                    let due_after = c.applicable.then_some(c.due_at).flatten();
+                    (due_before != due_after).then(|| ClockShift {
+                        clock: c.id.clone(),
+                        due_before,
+                        due_after,
+                    })
+                })
+                .collect();
+            vec![IncidentEvent::SeverityChanged {
+                from: incident.severity.clone(),
+                to,
+                reason,
+                shifts,
+                breached: breached_by(&before, at),
+            }]
+        }
+        Command::StartStep { step } => {
+            editable()?;
+            let step = find_step(incident, step)?;
+            match incident.step(&step).map(|s| s.state) {
+                Some(StepState::InProgress) => {
+                    return Err(conflict(format!(
+                        "step {step} of {n} is already in progress"
+                    )));
+                }
+                Some(StepState::Done) => {
+                    return Err(conflict(format!("step {step} of {n} is already done")));
+                }
+                _ => vec![IncidentEvent::StepStarted { step }],
+            }
+        }
+        Command::CompleteStep { step } => {
+            editable()?;
+            let id = find_step(incident, step)?;
+            let progress = incident.step(&id).expect("find_step found it");
+            if progress.state == StepState::Done {
+                return Err(conflict(format!("step {id} of {n} is already done")));
+            }
+            not_before(
+                &format!("started on step {id}"),
+                progress.started.as_ref().map(|s| s.at),
+            )?;
+            vec![IncidentEvent::StepCompleted { step: id }]
+        }
+        Command::CheckItem { step, item } | Command::UncheckItem { step, item } => {
+            editable()?;
+            let check = matches!(command, Command::CheckItem { .. });
+            let id = find_step(incident, step)?;
+            let progress = incident.step(&id).expect("find_step found it");
+            let entry = usize::try_from(*item)
+                .ok()
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| progress.checklist.get(i))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "step {id} has no checklist item {item}; its items are 1 to {}",
+                        progress.checklist.len()
+                    ))
+                })?;
+            match (check, entry.done.is_some()) {
+                (true, true) => {
+                    return Err(conflict(format!(
+                        "item {item} of step {id} is already checked"
+                    )));
+                }
+                (false, false) => {
+                    return Err(conflict(format!("item {item} of step {id} is not checked")));
+                }
+                (true, false) => vec![IncidentEvent::ChecklistItemChecked {
+                    step: id,
+                    item: *item,
+                }],
+                (false, true) => vec![IncidentEvent::ChecklistItemUnchecked {
+                    step: id,
+                    item: *item,
+                }],
+            }
+        }
+        Command::AddNote { text: note } => vec![IncidentEvent::NoteAdded {
+            text: text("the note", note, TEXT_MAX)?,
+        }],
+        Command::MarkPersonalData { reason } => {
+            editable()?;
+            let reason = optional_text("the reason", reason.as_ref())?;
+            if incident.personal_data {
+                return Err(conflict(format!(
+                    "{n} is already marked as involving personal data"
+                )));
+            }
+            vec![IncidentEvent::PersonalDataMarked { reason }]
+        }
+        Command::UnmarkPersonalData { reason } => {
+            editable()?;
+            let reason = text("the reason", reason, TEXT_MAX)?;
+            if !incident.personal_data {
+                return Err(conflict(format!(
+                    "{n} is not marked as involving personal data"
+                )));
+            }
+            vec![IncidentEvent::PersonalDataUnmarked {
+                reason,
+                breached: breached_by(&clocks(incident, plan), at),
+            }]
+        }
+        Command::RecordNotice { kind, note } => {
+            if incident.status == Status::Dismissed {
+                return Err(conflict(format!("{n} is dismissed; reopen it first")));
+            }
+            let kind = plan.find_notice_kind(kind).map_err(invalid)?;
+            let note = optional_text("the note", note.as_ref())?;
+            vec![IncidentEvent::NoticeRecorded {
+                kind: kind.as_str().to_owned(),
+                note,
+            }]
+        }
+        Command::Resolve { summary } => {
+            editable()?;
+            let summary = optional_text("the summary", summary.as_ref())?;
+            if incident.status == Status::Resolved {
+                return Err(conflict(format!("{n} is already resolved")));
+            }
+            not_before("acknowledged", incident.acknowledged.as_ref().map(|a| a.at))?;
+            let mut events = Vec::new();
+            if incident.acknowledged.is_none() {
+                events.push(IncidentEvent::Acknowledged {});
+            }
+            events.push(IncidentEvent::Resolved { summary });
+            events
+        }
+        Command::Close { review_override } => {
+            editable()?;
+            if incident.status != Status::Resolved {
+                return Err(conflict(format!(
+                    "{n} is {}; resolve it before closing",
+                    incident.status
+                )));
+            }
+            not_before("resolved", incident.resolved_at)?;
+            let review_override = optional_text("the override reason", review_override.as_ref())?;
+            let review = &plan.review().step;
+            let review_done = incident
+                .step(review)
+                .is_some_and(|s| s.state == StepState::Done);
+            if !review_done && review_override.is_none() {
+                return Err(conflict(format!(
+                    "{n} cannot close before its review step \"{review}\" is done; complete it or give an override reason"
+                )));
+            }
+            vec![IncidentEvent::Closed { review_override }]
+        }
+        Command::Dismiss { reason } => {
+            let reason = text("the reason", reason, TEXT_MAX)?;
+            if !incident.status.is_active() {
+                return Err(conflict(format!(
+                    "{n} is {}; only a declared or acknowledged incident can be dismissed",
+                    incident.status
+                )));
+            }
+            vec![IncidentEvent::Dismissed { reason }]
+        }
+        Command::Reopen { reason } => {
+            let reason = text("the reason", reason, TEXT_MAX)?;
+            if incident.status.is_active() {
+                return Err(conflict(format!(
+                    "{n} is {}; only a resolved, closed or dismissed incident can be reopened",
+                    incident.status
+                )));
+            }
+            let ended = [
+                incident.resolved_at,
+                incident.closed_at,
+                incident.dismissed_at,
+            ]
+            .into_iter()
+            .flatten()
+            .max();
+            not_before(incident.status.as_str(), ended)?;
+            vec![IncidentEvent::Reopened {
+                reason,
+                breached: breached_by(&clocks(incident, plan), at),
+            }]
+        }
+    };
+    Ok(events)
+}
+
+/// Clocks breached at `at`: a change must not hide them.
+fn breached_by(clocks: &[Clock], at: Timestamp) -> Vec<ClockBreach> {
+    clocks
+        .iter()
+        .filter_map(|c| match c.state(at) {
+            ClockState::Breached { at } => Some(ClockBreach {
+                clock: c.id.clone(),
+                at,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn person(name: &str) -> Result<Option<String>, Rejection> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "\"{name}\" is not a valid name: use 1 to 100 printable characters"
+        )));
+    }
+    Ok(Some(trimmed.to_owned()))
+}
+
+fn find_step(incident: &Incident, text: &str) -> Result<StepId, Rejection> {
+    let ids = || incident.steps.iter().map(|s| s.id.as_str());
+    if let Some(step) = incident.steps.iter().find(|s| s.id.as_str() == text) {
+        return Ok(step.id.clone());
+    }
+    // A step may also be named by its position, as people count them: 1, 2, ...
+    if let Some(step) = text
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| incident.steps.get(i))
+    {
+        return Ok(step.id.clone());
+    }
+    Err(invalid(unknown("step", text, ids())))
+}

@@ -1,0 +1,177 @@
+//! What can happen to an incident: the events of its timeline, as they are hashed and stored.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::id::{RoleId, SeverityId, StepId};
+
+use super::Actor;
+
+/// One change to an incident. Serialized with an `action` tag; this form is durable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum IncidentEvent {
+    Declared(Declared),
+    Acknowledged {},
+    OwnerAssigned {
+        owner: Option<String>,
+        before: Option<String>,
+    },
+    RoleAssigned {
+        role: RoleId,
+        person: Option<String>,
+        before: Option<String>,
+    },
+    SeverityChanged {
+        from: SeverityId,
+        to: SeverityId,
+        reason: String,
+        /// Running clocks whose due time moved.
+        shifts: Vec<ClockShift>,
+        /// Clocks already breached when the change happened; they stay breached.
+        breached: Vec<ClockBreach>,
+    },
+    StepStarted {
+        step: StepId,
+    },
+    StepCompleted {
+        step: StepId,
+    },
+    ChecklistItemChecked {
+        step: StepId,
+        /// 1-based position in the step's checklist.
+        item: u32,
+    },
+    ChecklistItemUnchecked {
+        step: StepId,
+        item: u32,
+    },
+    NoteAdded {
+        text: String,
+    },
+    PersonalDataMarked {
+        reason: Option<String>,
+    },
+    PersonalDataUnmarked {
+        reason: String,
+        breached: Vec<ClockBreach>,
+    },
+    NoticeRecorded {
+        kind: String,
+        note: Option<String>,
+    },
+    Resolved {
+        summary: Option<String>,
+    },
+    Closed {
+        review_override: Option<String>,
+    },
+    Dismissed {
+        reason: String,
+    },
+    Reopened {
+        reason: String,
+        breached: Vec<ClockBreach>,
+    },
+}
+
+/// The facts an incident starts with. `declared_at` is the event's time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declared {
+    pub title: String,
+    pub summary: String,
+    pub severity: SeverityId,
+    pub detected_at: Timestamp,
+    pub aware_at: Timestamp,
+    pub personal_data: bool,
+    pub affected_customers: Option<u64>,
+    pub affected_data_subjects: Option<u64>,
+    /// The plan's steps when the incident was declared; later plan edits do not change them.
+    pub steps: Vec<StepOutline>,
+    /// SHA-256 of the plan the incident was declared under.
+    pub plan_digest: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepOutline {
+    pub id: StepId,
+    pub name: String,
+    pub checklist: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockShift {
+    pub clock: String,
+    pub due_before: Option<Timestamp>,
+    pub due_after: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockBreach {
+    pub clock: String,
+    pub at: Timestamp,
+}
+
+/// An event with who did it and when it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub event: IncidentEvent,
+}
+
+impl IncidentEvent {
+    /// The `action` tag, as stored beside the event.
+    pub fn action(&self) -> &'static str {
+        match self {
+            IncidentEvent::Declared(_) => "declared",
+            IncidentEvent::Acknowledged {} => "acknowledged",
+            IncidentEvent::OwnerAssigned { .. } => "owner_assigned",
+            IncidentEvent::RoleAssigned { .. } => "role_assigned",
+            IncidentEvent::SeverityChanged { .. } => "severity_changed",
+            IncidentEvent::StepStarted { .. } => "step_started",
+            IncidentEvent::StepCompleted { .. } => "step_completed",
+            IncidentEvent::ChecklistItemChecked { .. } => "checklist_item_checked",
+            IncidentEvent::ChecklistItemUnchecked { .. } => "checklist_item_unchecked",
+            IncidentEvent::NoteAdded { .. } => "note_added",
+            IncidentEvent::PersonalDataMarked { .. } => "personal_data_marked",
+            IncidentEvent::PersonalDataUnmarked { .. } => "personal_data_unmarked",
+            IncidentEvent::NoticeRecorded { .. } => "notice_recorded",
+            IncidentEvent::Resolved { .. } => "resolved",
+            IncidentEvent::Closed { .. } => "closed",
+            IncidentEvent::Dismissed { .. } => "dismissed",
+            IncidentEvent::Reopened { .. } => "reopened",
+        }
+    }
+
+    /// The event as a JSON value (with its `action` tag), the form that is hashed.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("events always serialize")
+    }
+
+    pub fn from_json(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_action_tag_matches_the_serialized_form() {
+        let events = [
+            IncidentEvent::Acknowledged {},
+            IncidentEvent::NoteAdded { text: "x".into() },
+            IncidentEvent::ChecklistItemChecked {
+                step: StepId::parse("contain").unwrap(),
+                item: 2,
+            },
+        ];
+        for event in events {
+            let json = event.to_json();
+            assert_eq!(json["action"], event.action());
+            assert_eq!(IncidentEvent::from_json(json).unwrap(), event);
+        }
+    }
+}

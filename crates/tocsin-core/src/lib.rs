@@ -1,0 +1,18 @@
+//! tocsin-core: the pure domain of tocsin. No I/O and no clock reading: time is passed in.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod calendar;
+pub mod clock;
+pub mod diagnostic;
+pub mod duration;
+pub mod id;
+pub mod incident;
+pub mod plan;
+
+pub use jiff::Timestamp;
+
+/// Cuts a time to whole milliseconds, the precision tocsin stores.
+pub fn to_millis(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).expect("a valid timestamp stays valid")
+}

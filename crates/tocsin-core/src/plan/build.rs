@@ -1,0 +1,590 @@
+//! Builds a [`Plan`] from TOML text, checking every section and every cross-reference.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz;
+use toml::de::{DeTable, DeValue};
+
+use super::read::{Located, Problems, Section, TableAt};
+use super::{
+    BUILT_IN_NOTICES, ClockStart, Disclosure, NoticeKind, Obligation, Organization, Plan, Review,
+    Role, Severity, StepTemplate,
+};
+use crate::calendar::Calendar;
+use crate::diagnostic::Diagnostic;
+use crate::id::{IdError, ObligationId, RoleId, SeverityId, StepId, closest};
+
+/// Names that clocks already use; obligations may not take them.
+const RESERVED_CLOCK_IDS: [&str; 4] = ["acknowledge", "status-update", "customer-notice", "review"];
+
+pub(super) fn build(source: &str) -> Result<Plan, Problems> {
+    let (document, syntax) = DeTable::parse_recoverable(source);
+    let mut problems: Problems = syntax
+        .iter()
+        .map(|e| {
+            let span = e.span().unwrap_or(0..0);
+            Diagnostic::new(span, format!("TOML syntax: {}", e.message().trim()))
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut root = Section::new(TableAt::new(document.get_ref(), 0..0), "the plan");
+
+    let organization = match root.opt_table("organization", &mut problems) {
+        Some(table) => organization(table, &mut problems),
+        None => {
+            problems.push(
+                Diagnostic::new(0..0, "the plan has no [organization] section").with_hint(
+                    "add [organization] with name and timezone; `tocsin init` writes an example",
+                ),
+            );
+            None
+        }
+    };
+    let (severities, severity_ids) =
+        severities(&root.tables("severity", &mut problems), &mut problems);
+    let (steps, step_ids) = steps(&root.tables("step", &mut problems), &mut problems);
+    let severity_ids: Vec<&str> = severity_ids.iter().map(String::as_str).collect();
+    let step_ids: Vec<&str> = step_ids.iter().map(String::as_str).collect();
+    let roles = roles(
+        &root.tables("role", &mut problems),
+        &severity_ids,
+        &mut problems,
+    );
+    let review = match root.opt_table("review", &mut problems) {
+        Some(table) => review(table, &step_ids, &mut problems),
+        None => {
+            problems.push(
+                Diagnostic::new(0..0, "the plan has no [review] section").with_hint(
+                    "add [review] with step = \"review\" and within = \"5 business days\"",
+                ),
+            );
+            None
+        }
+    };
+    let obligations = obligations(
+        &root.tables("obligation", &mut problems),
+        &severity_ids,
+        &mut problems,
+    );
+    let disclosure = root
+        .opt_table("disclosure", &mut problems)
+        .and_then(|t| disclosure(t, &mut problems));
+    if severities.is_empty() {
+        problems.push(
+            Diagnostic::new(0..0, "the plan defines no severity")
+                .with_hint("add at least one [[severity]] table"),
+        );
+    }
+    if steps.is_empty() {
+        problems.push(
+            Diagnostic::new(0..0, "the plan defines no response step")
+                .with_hint("add at least one [[step]] table"),
+        );
+    }
+    root.finish(&mut problems);
+
+    match (organization, review) {
+        (Some((organization, calendar)), Some(review)) if problems.is_empty() => Ok(Plan {
+            organization,
+            calendar,
+            severities,
+            steps,
+            roles,
+            review,
+            obligations,
+            disclosure,
+            digest: String::new(),
+        }),
+        _ => Err(problems),
+    }
+}
+
+fn id<T>(
+    section: &mut Section<'_, '_>,
+    parse: fn(&str) -> Result<T, IdError>,
+    problems: &mut Problems,
+) -> Option<Located<T>> {
+    let text = section.str("id", "\"some-id\"", problems)?;
+    match parse(&text.value) {
+        Ok(value) => Some(Located {
+            value,
+            span: text.span,
+        }),
+        Err(e) => {
+            problems.push(Diagnostic::new(text.span, format!("{e}")));
+            None
+        }
+    }
+}
+
+fn no_duplicates<'a>(
+    what: &str,
+    ids: impl IntoIterator<Item = (&'a str, Range<usize>)>,
+    problems: &mut Problems,
+) {
+    let mut seen = BTreeSet::new();
+    for (id, span) in ids {
+        if !seen.insert(id) {
+            problems.push(
+                Diagnostic::new(span, format!("duplicate {what} id \"{id}\""))
+                    .with_hint(format!("each {what} needs its own id")),
+            );
+        }
+    }
+}
+
+/// Checks that each referenced id exists; returns the ones that do.
+fn references<T>(
+    what: &str,
+    owner: &str,
+    refs: Vec<Located<String>>,
+    known: &[&str],
+    parse: fn(&str) -> Result<T, IdError>,
+    problems: &mut Problems,
+) -> Vec<T> {
+    refs.into_iter()
+        .filter_map(|r| {
+            if !known.contains(&r.value.as_str()) {
+                let mut problem = Diagnostic::new(
+                    r.span.clone(),
+                    format!("{owner} refers to unknown {what} \"{}\"", r.value),
+                );
+                problem = match closest(&r.value, known.iter().copied()) {
+                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
+                    None => {
+                        problem.with_hint(format!("the plan's {what}s are {}", known.join(", ")))
+                    }
+                };
+                problems.push(problem);
+                return None;
+            }
+            parse(&r.value).ok()
+        })
+        .collect()
+}
+
+fn organization(
+    table: TableAt<'_, '_>,
+    problems: &mut Problems,
+) -> Option<(Organization, Calendar)> {
+    let mut s = Section::new(table, "[organization]");
+    let name = s.str("name", "\"Acme Ltd\"", problems);
+    let zone_text = s.str("timezone", "\"Europe/Berlin\"", problems);
+    let zone = zone_text
+        .as_ref()
+        .and_then(|text| match tz::db().get(&text.value) {
+            Ok(zone) => Some(zone),
+            Err(_) => {
+                let names: Vec<String> = tz::db().available().map(|n| n.to_string()).collect();
+                let hint = match closest(&text.value, names.iter().map(String::as_str)) {
+                    Some(guess) => format!("did you mean \"{guess}\"?"),
+                    None => {
+                        "use an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"".to_owned()
+                    }
+                };
+                problems.push(
+                    Diagnostic::new(
+                        text.span.clone(),
+                        format!("unknown timezone \"{}\"", text.value),
+                    )
+                    .with_hint(hint),
+                );
+                None
+            }
+        });
+    let days_given = s.str_list("working_days", problems);
+    let mut working_days = Vec::new();
+    for day in &days_given {
+        match weekday(&day.value) {
+            Some(d) if working_days.contains(&d) => problems.push(Diagnostic::new(
+                day.span.clone(),
+                format!("working day \"{}\" is listed twice", day.value),
+            )),
+            Some(d) => working_days.push(d),
+            None => problems.push(
+                Diagnostic::new(
+                    day.span.clone(),
+                    format!("unknown working day \"{}\"", day.value),
+                )
+                .with_hint("write mon, tue, wed, thu, fri, sat or sun"),
+            ),
+        }
+    }
+    if days_given.is_empty() {
+        use Weekday::*;
+        working_days = vec![Monday, Tuesday, Wednesday, Thursday, Friday];
+    } else if working_days.is_empty() {
+        problems.push(Diagnostic::new(
+            s.span(),
+            "working_days in [organization] names no valid day",
+        ));
+    }
+    let holidays: Vec<Located<Option<Date>>> =
+        s.list("holidays", problems, |v| match v.get_ref() {
+            DeValue::String(text) => Ok(text.parse::<Date>().ok()),
+            DeValue::Datetime(dt) => Ok(dt.to_string().parse::<Date>().ok()),
+            _ => Err("a date like 2026-12-25"),
+        });
+    let mut dates = BTreeSet::new();
+    for h in &holidays {
+        match h.value {
+            Some(date) => {
+                dates.insert(date);
+            }
+            None => problems.push(
+                Diagnostic::new(h.span.clone(), "holiday is not a date")
+                    .with_hint("write dates as 2026-12-25"),
+            ),
+        }
+    }
+    let security_contact = s.opt_str("security_contact", problems).map(|c| c.value);
+    s.finish(problems);
+    let (name, zone_text, zone) = (name?, zone_text?, zone?);
+    if working_days.is_empty() {
+        return None;
+    }
+    let calendar = Calendar::new(&zone_text.value, zone, &working_days, dates.clone());
+    Some((
+        Organization {
+            name: name.value,
+            timezone: zone_text.value,
+            working_days,
+            holidays: dates.into_iter().collect(),
+            security_contact,
+        },
+        calendar,
+    ))
+}
+
+fn weekday(text: &str) -> Option<Weekday> {
+    use Weekday::*;
+    let lower = text.to_ascii_lowercase();
+    let days = [
+        ("mon", "monday", Monday),
+        ("tue", "tuesday", Tuesday),
+        ("wed", "wednesday", Wednesday),
+        ("thu", "thursday", Thursday),
+        ("fri", "friday", Friday),
+        ("sat", "saturday", Saturday),
+        ("sun", "sunday", Sunday),
+    ];
+    days.into_iter()
+        .find(|(short, long, _)| lower == *short || lower == *long)
+        .map(|(_, _, day)| day)
+}
+
+/// Reads the `id` of each table in `tables` and reports duplicates.
+struct Ids {
+    seen: Vec<(String, Range<usize>)>,
+}
+
+impl Ids {
+    fn read<T: std::fmt::Display>(
+        &mut self,
+        what: &str,
+        section: &mut Section<'_, '_>,
+        parse: fn(&str) -> Result<T, IdError>,
+        problems: &mut Problems,
+    ) -> Option<Located<T>> {
+        let id = id(section, parse, problems)?;
+        section.name = format!("{what} \"{}\"", id.value);
+        self.seen.push((id.value.to_string(), id.span.clone()));
+        Some(id)
+    }
+
+    fn finish(self, what: &str, problems: &mut Problems) -> Vec<String> {
+        no_duplicates(
+            what,
+            self.seen
+                .iter()
+                .map(|(id, span)| (id.as_str(), span.clone())),
+            problems,
+        );
+        self.seen.into_iter().map(|(id, _)| id).collect()
+    }
+}
+
+fn severities(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> (Vec<Severity>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut ids = Ids { seen: Vec::new() };
+    for (index, table) in tables.iter().enumerate() {
+        let mut s = Section::new(*table, format!("severity #{}", index + 1));
+        let id = ids.read("severity", &mut s, SeverityId::parse, problems);
+        let name = s.str("name", "\"Critical\"", problems);
+        let description = s.opt_str("description", problems);
+        let examples = s.str_list("examples", problems);
+        let acknowledge_within = s.duration("acknowledge_within", problems);
+        let status_update_every = s.opt_duration("status_update_every", problems);
+        let customer_notice_within = s.opt_duration("customer_notice_within", problems);
+        let pages = s.opt_bool("pages", problems);
+        s.finish(problems);
+        if let (Some(id), Some(name), Some(ack)) = (id, name, acknowledge_within) {
+            out.push(Severity {
+                id: id.value,
+                name: name.value,
+                description: description.map(|d| d.value).unwrap_or_default(),
+                examples: examples.into_iter().map(|e| e.value).collect(),
+                acknowledge_within: ack.value,
+                status_update_every: status_update_every.map(|d| d.value),
+                customer_notice_within: customer_notice_within.map(|d| d.value),
+                pages: pages.unwrap_or(false),
+            });
+        }
+    }
+    (out, ids.finish("severity", problems))
+}
+
+fn steps(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> (Vec<StepTemplate>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut ids = Ids { seen: Vec::new() };
+    for (index, table) in tables.iter().enumerate() {
+        let mut s = Section::new(*table, format!("step #{}", index + 1));
+        let id = ids.read("step", &mut s, StepId::parse, problems);
+        let name = s.str("name", "\"Contain\"", problems);
+        let description = s.opt_str("description", problems);
+        let checklist = s.str_list("checklist", problems);
+        for item in &checklist {
+            if item.value.trim().is_empty() {
+                problems.push(Diagnostic::new(
+                    item.span.clone(),
+                    format!("empty checklist item in {}", s.name),
+                ));
+            }
+        }
+        s.finish(problems);
+        if let (Some(id), Some(name)) = (id, name) {
+            out.push(StepTemplate {
+                id: id.value,
+                name: name.value,
+                description: description.map(|d| d.value).unwrap_or_default(),
+                checklist: checklist.into_iter().map(|c| c.value).collect(),
+            });
+        }
+    }
+    (out, ids.finish("step", problems))
+}
+
+fn roles(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Role> {
+    let mut out = Vec::new();
+    let mut ids = Ids { seen: Vec::new() };
+    for (index, table) in tables.iter().enumerate() {
+        let mut s = Section::new(*table, format!("role #{}", index + 1));
+        let id = ids.read("role", &mut s, RoleId::parse, problems);
+        let name = s.str("name", "\"Incident commander\"", problems);
+        let description = s.opt_str("description", problems);
+        let required = s.str_list("required_for", problems);
+        let owner = s.name.clone();
+        let required_for = references(
+            "severity",
+            &owner,
+            required,
+            severity_ids,
+            SeverityId::parse,
+            problems,
+        );
+        s.finish(problems);
+        if let (Some(id), Some(name)) = (id, name) {
+            out.push(Role {
+                id: id.value,
+                name: name.value,
+                description: description.map(|d| d.value).unwrap_or_default(),
+                required_for,
+            });
+        }
+    }
+    ids.finish("role", problems);
+    out
+}
+
+fn review(table: TableAt<'_, '_>, step_ids: &[&str], problems: &mut Problems) -> Option<Review> {
+    let mut s = Section::new(table, "[review]");
+    let step = s.str("step", "\"review\"", problems);
+    let within = s.duration("within", problems);
+    s.finish(problems);
+    let step = references(
+        "step",
+        "[review]",
+        vec![step?],
+        step_ids,
+        StepId::parse,
+        problems,
+    )
+    .pop()?;
+    Some(Review {
+        step,
+        within: within?.value,
+    })
+}
+
+fn obligations(
+    tables: &[TableAt<'_, '_>],
+    severity_ids: &[&str],
+    problems: &mut Problems,
+) -> Vec<Obligation> {
+    struct Draft {
+        obligation: Obligation,
+        from_span: Range<usize>,
+        met_by_span: Range<usize>,
+        met_by_text: String,
+    }
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut ids = Ids { seen: Vec::new() };
+    for (index, table) in tables.iter().enumerate() {
+        let mut s = Section::new(*table, format!("obligation #{}", index + 1));
+        let id = ids.read("obligation", &mut s, ObligationId::parse, problems);
+        if let Some(id) = &id
+            && (RESERVED_CLOCK_IDS.contains(&id.value.as_str())
+                || BUILT_IN_NOTICES.contains(&id.value.as_str()))
+        {
+            problems.push(
+                Diagnostic::new(
+                    id.span.clone(),
+                    format!("obligation id \"{}\" is reserved", id.value),
+                )
+                .with_hint("pick another id, like \"contract-notice\""),
+            );
+        }
+        let name = s.str("name", "\"GDPR Art. 33 notice\"", problems);
+        let description = s.opt_str("description", problems);
+        let from = s.str("from", "\"awareness\"", problems);
+        let within = s.opt_duration("within", problems);
+        let severities_given = s.table_has("severities");
+        let severities = s.str_list("severities", problems);
+        let owner = s.name.clone();
+        let severities = references(
+            "severity",
+            &owner,
+            severities,
+            severity_ids,
+            SeverityId::parse,
+            problems,
+        );
+        let personal_data = s.opt_bool("personal_data", problems).unwrap_or(false);
+        let met_by = s.opt_str("met_by", problems);
+        s.finish(problems);
+        let (Some(id), Some(name), Some(from)) = (id, name, from) else {
+            continue;
+        };
+        let start = match from.value.as_str() {
+            "declaration" => ClockStart::Declaration,
+            "awareness" => ClockStart::Awareness,
+            "personal-data-awareness" => ClockStart::PersonalDataAwareness,
+            "acknowledgement" => ClockStart::Acknowledgement,
+            "resolution" => ClockStart::Resolution,
+            other => match ObligationId::parse(other) {
+                Ok(o) => ClockStart::Met(o),
+                Err(e) => {
+                    problems.push(Diagnostic::new(from.span.clone(), e.to_string()));
+                    continue;
+                }
+            },
+        };
+        let (met_by_text, met_by_span) = match met_by {
+            Some(m) => (m.value, m.span),
+            None => (id.value.to_string(), id.span.clone()),
+        };
+        drafts.push(Draft {
+            obligation: Obligation {
+                id: id.value.clone(),
+                name: name.value,
+                description: description.map(|d| d.value).unwrap_or_default(),
+                from: start,
+                within: within.map(|w| w.value),
+                severities: severities_given.then_some(severities),
+                personal_data,
+                met_by: NoticeKind::Customers,
+            },
+            from_span: from.span,
+            met_by_span,
+            met_by_text,
+        });
+    }
+    let ids = ids.finish("obligation", problems);
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let starts: BTreeMap<String, ClockStart> = drafts
+        .iter()
+        .map(|d| (d.obligation.id.to_string(), d.obligation.from.clone()))
+        .collect();
+    for draft in &mut drafts {
+        if let ClockStart::Met(other) = &draft.obligation.from {
+            let known =
+                "declaration, awareness, personal-data-awareness, acknowledgement, resolution";
+            if !id_refs.contains(&other.as_str()) {
+                let hint = match closest(other.as_str(), id_refs.iter().copied()) {
+                    Some(guess) => format!("did you mean \"{guess}\"?"),
+                    None => format!("from is one of {known}, or the id of another obligation"),
+                };
+                problems.push(
+                    Diagnostic::new(
+                        draft.from_span.clone(),
+                        format!(
+                            "obligation \"{}\" starts from unknown \"{other}\"",
+                            draft.obligation.id
+                        ),
+                    )
+                    .with_hint(hint),
+                );
+            } else if chain_loops(&draft.obligation.id, &starts) {
+                problems.push(Diagnostic::new(
+                    draft.from_span.clone(),
+                    format!(
+                        "obligation \"{}\" starts from itself through a loop of obligations",
+                        draft.obligation.id
+                    ),
+                ));
+            }
+        }
+        let kind = match NoticeKind::built_in(&draft.met_by_text) {
+            Some(NoticeKind::StatusUpdate) => None,
+            Some(kind) => Some(kind),
+            None => id_refs
+                .contains(&draft.met_by_text.as_str())
+                .then(|| ObligationId::parse(&draft.met_by_text).ok())
+                .flatten()
+                .map(NoticeKind::Obligation),
+        };
+        match kind {
+            Some(kind) => draft.obligation.met_by = kind,
+            None => problems.push(
+                Diagnostic::new(
+                    draft.met_by_span.clone(),
+                    format!(
+                        "obligation \"{}\" is met by unknown notice \"{}\"",
+                        draft.obligation.id, draft.met_by_text
+                    ),
+                )
+                .with_hint("met_by is customers, authority, data-subjects, or an obligation id"),
+            ),
+        }
+    }
+    drafts.into_iter().map(|d| d.obligation).collect()
+}
+
+fn chain_loops(start: &ObligationId, starts: &BTreeMap<String, ClockStart>) -> bool {
+    let mut current = start.to_string();
+    for _ in 0..=starts.len() {
+        match starts.get(&current) {
+            Some(ClockStart::Met(next)) if next == start => return true,
+            Some(ClockStart::Met(next)) => current = next.to_string(),
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn disclosure(table: TableAt<'_, '_>, problems: &mut Problems) -> Option<Disclosure> {
+    let mut s = Section::new(table, "[disclosure]");
+    let contact = s.opt_str("contact", problems).map(|c| c.value);
+    let acknowledge_within = s.duration("acknowledge_within", problems);
+    let assess_within = s.duration("assess_within", problems);
+    s.finish(problems);
+    Some(Disclosure {
+        contact,
+        acknowledge_within: acknowledge_within?.value,
+        assess_within: assess_within?.value,
+    })
+}

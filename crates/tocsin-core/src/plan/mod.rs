@@ -1,0 +1,302 @@
+//! The incident response plan (`tocsin.toml`): what it promises, validated as a whole.
+
+mod build;
+pub mod presets;
+mod read;
+
+use std::fmt;
+
+use jiff::civil::{Date, Weekday};
+use sha2::{Digest, Sha256};
+
+use crate::calendar::Calendar;
+use crate::diagnostic::Diagnostic;
+use crate::duration::Duration;
+use crate::id::{ObligationId, RoleId, SeverityId, StepId, closest};
+
+/// A valid plan. Only [`Plan::parse`] builds one.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    organization: Organization,
+    calendar: Calendar,
+    severities: Vec<Severity>,
+    steps: Vec<StepTemplate>,
+    roles: Vec<Role>,
+    review: Review,
+    obligations: Vec<Obligation>,
+    disclosure: Option<Disclosure>,
+    digest: String,
+}
+
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Organization {
+    pub name: String,
+    pub timezone: String,
+    pub working_days: Vec<Weekday>,
+    pub holidays: Vec<Date>,
+    pub security_contact: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Severity {
+    pub id: SeverityId,
+    pub name: String,
+    pub description: String,
+    pub examples: Vec<String>,
+    pub acknowledge_within: Duration,
+    pub status_update_every: Option<Duration>,
+    pub customer_notice_within: Option<Duration>,
+    pub pages: bool,
+}
+
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StepTemplate {
+    pub id: StepId,
+    pub name: String,
+    pub description: String,
+    pub checklist: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Role {
+    pub id: RoleId,
+    pub name: String,
+    pub description: String,
+    pub required_for: Vec<SeverityId>,
+}
+
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Review {
+    pub step: StepId,
+    pub within: Duration,
+}
+
+/// A duty with a deadline that the plan (or the law) attaches to some incidents.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Obligation {
+    pub id: ObligationId,
+    pub name: String,
+    pub description: String,
+    pub from: ClockStart,
+    /// `None`: tracked until met, without a fixed deadline ("without undue delay").
+    pub within: Option<Duration>,
+    /// `None`: every severity.
+    pub severities: Option<Vec<SeverityId>>,
+    /// Applies only while the incident involves personal data.
+    pub personal_data: bool,
+    pub met_by: NoticeKind,
+}
+
+/// Vulnerability reports from outside (security.txt): how fast they are answered.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Disclosure {
+    pub contact: Option<String>,
+    pub acknowledge_within: Duration,
+    pub assess_within: Duration,
+}
+
+/// The moment an obligation's clock starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClockStart {
+    Declaration,
+    Awareness,
+    /// When the organization became aware that personal data is involved.
+    PersonalDataAwareness,
+    Acknowledgement,
+    Resolution,
+    /// When another obligation was met (NIS2's final report follows its notification).
+    Met(ObligationId),
+}
+
+impl fmt::Display for ClockStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClockStart::Declaration => f.write_str("declaration"),
+            ClockStart::Awareness => f.write_str("awareness"),
+            ClockStart::PersonalDataAwareness => f.write_str("personal-data-awareness"),
+            ClockStart::Acknowledgement => f.write_str("acknowledgement"),
+            ClockStart::Resolution => f.write_str("resolution"),
+            ClockStart::Met(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// What was told to whom; recording one meets the clocks that wait for it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NoticeKind {
+    Customers,
+    Authority,
+    DataSubjects,
+    StatusUpdate,
+    Obligation(ObligationId),
+}
+
+pub(crate) const BUILT_IN_NOTICES: [&str; 4] =
+    ["customers", "authority", "data-subjects", "status-update"];
+
+impl NoticeKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            NoticeKind::Customers => "customers",
+            NoticeKind::Authority => "authority",
+            NoticeKind::DataSubjects => "data-subjects",
+            NoticeKind::StatusUpdate => "status-update",
+            NoticeKind::Obligation(id) => id.as_str(),
+        }
+    }
+
+    fn built_in(text: &str) -> Option<Self> {
+        match text {
+            "customers" => Some(NoticeKind::Customers),
+            "authority" => Some(NoticeKind::Authority),
+            "data-subjects" => Some(NoticeKind::DataSubjects),
+            "status-update" => Some(NoticeKind::StatusUpdate),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A plan that failed validation: every problem, in file order.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("the plan has {} problem(s)", .problems.len())]
+pub struct PlanError {
+    pub problems: Vec<Diagnostic>,
+}
+
+impl PlanError {
+    /// All problems as `file:line:column: message` lines.
+    pub fn render(&self, file: &str, source: &str) -> String {
+        self.problems
+            .iter()
+            .map(|p| p.render(file, source))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Plan {
+    /// Reads and validates a whole plan, reporting every problem at once.
+    pub fn parse(source: &str) -> Result<Plan, PlanError> {
+        let mut plan = build::build(source).map_err(|mut problems| {
+            problems.sort_by_key(|p| (p.span.start, p.span.end));
+            PlanError { problems }
+        })?;
+        plan.digest = hex::encode(Sha256::digest(source.as_bytes()));
+        Ok(plan)
+    }
+
+    pub fn organization(&self) -> &Organization {
+        &self.organization
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// Severities from the most to the least severe.
+    pub fn severities(&self) -> &[Severity] {
+        &self.severities
+    }
+
+    pub fn steps(&self) -> &[StepTemplate] {
+        &self.steps
+    }
+
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    pub fn review(&self) -> &Review {
+        &self.review
+    }
+
+    pub fn obligations(&self) -> &[Obligation] {
+        &self.obligations
+    }
+
+    pub fn disclosure(&self) -> Option<&Disclosure> {
+        self.disclosure.as_ref()
+    }
+
+    /// SHA-256 of the plan's text, recorded with every incident declared under it.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    pub fn severity(&self, id: &SeverityId) -> Option<&Severity> {
+        self.severities.iter().find(|s| &s.id == id)
+    }
+
+    /// Looks a severity up by the id a user typed, with a one-line error naming the choices.
+    pub fn find_severity(&self, text: &str) -> Result<&Severity, String> {
+        self.severities
+            .iter()
+            .find(|s| s.id.as_str().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                unknown(
+                    "severity",
+                    text,
+                    self.severities.iter().map(|s| s.id.as_str()),
+                )
+            })
+    }
+
+    pub fn find_role(&self, text: &str) -> Result<&Role, String> {
+        self.roles
+            .iter()
+            .find(|r| r.id.as_str() == text)
+            .ok_or_else(|| unknown("role", text, self.roles.iter().map(|r| r.id.as_str())))
+    }
+
+    pub fn find_notice_kind(&self, text: &str) -> Result<NoticeKind, String> {
+        if let Some(kind) = NoticeKind::built_in(text) {
+            return Ok(kind);
+        }
+        self.obligations
+            .iter()
+            .find(|o| o.id.as_str() == text)
+            .map(|o| NoticeKind::Obligation(o.id.clone()))
+            .ok_or_else(|| {
+                let kinds = BUILT_IN_NOTICES
+                    .into_iter()
+                    .chain(self.obligations.iter().map(|o| o.id.as_str()));
+                unknown("notice kind", text, kinds)
+            })
+    }
+
+    /// Severities whose incidents need `role` filled.
+    pub fn roles_required_for(&self, severity: &SeverityId) -> impl Iterator<Item = &Role> {
+        self.roles
+            .iter()
+            .filter(move |r| r.required_for.contains(severity))
+    }
+}
+
+/// `unknown severity "P7"; choose one of P1, P2 (did you mean P1?)`.
+pub(crate) fn unknown<'a>(
+    what: &str,
+    text: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+) -> String {
+    let list = known.clone().collect::<Vec<_>>().join(", ");
+    match closest(text, known) {
+        Some(guess) => {
+            format!("unknown {what} \"{text}\" (did you mean \"{guess}\"?); choose one of {list}")
+        }
+        None if list.is_empty() => format!("unknown {what} \"{text}\"; the plan defines none"),
+        None => format!("unknown {what} \"{text}\"; choose one of {list}"),
+    }
+}

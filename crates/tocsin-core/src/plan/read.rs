@@ -1,0 +1,281 @@
+//! Reads typed values out of a spanned TOML document, collecting every problem with its place.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::Diagnostic;
+use crate::duration::Duration;
+use crate::id::closest;
+
+pub(crate) type Problems = Vec<Diagnostic>;
+
+/// One TOML table being read; remembers which keys were used so the rest can be reported.
+pub(crate) struct Section<'a, 'i> {
+    table: &'a DeTable<'i>,
+    span: Range<usize>,
+    /// How messages name this table, like `[organization]` or `severity "P1"`.
+    pub name: String,
+    used: Vec<&'static str>,
+}
+
+/// A table together with where it was written.
+#[derive(Clone, Copy)]
+pub(crate) struct TableAt<'a, 'i> {
+    pub table: &'a DeTable<'i>,
+    pub span: (usize, usize),
+}
+
+impl<'a, 'i> TableAt<'a, 'i> {
+    pub fn new(table: &'a DeTable<'i>, span: Range<usize>) -> Self {
+        TableAt {
+            table,
+            span: (span.start, span.end),
+        }
+    }
+
+    fn of(value: &'a Spanned<DeValue<'i>>) -> Option<Self> {
+        match value.get_ref() {
+            DeValue::Table(table) => Some(TableAt::new(table, value.span())),
+            _ => None,
+        }
+    }
+}
+
+/// A value together with where it was written.
+#[derive(Clone, Debug)]
+pub(crate) struct Located<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl<'a, 'i> Section<'a, 'i> {
+    pub fn new(table: TableAt<'a, 'i>, name: impl Into<String>) -> Self {
+        Section {
+            table: table.table,
+            span: table.span.0..table.span.1,
+            name: name.into(),
+            used: Vec::new(),
+        }
+    }
+
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    pub fn table_has(&self, key: &str) -> bool {
+        self.table.contains_key(key)
+    }
+
+    fn raw(&mut self, key: &'static str) -> Option<&'a Spanned<DeValue<'i>>> {
+        self.used.push(key);
+        self.table.get(key)
+    }
+
+    fn wrong_type(&self, key: &str, value: &Spanned<DeValue<'_>>, wanted: &str) -> Diagnostic {
+        Diagnostic::new(
+            value.span(),
+            format!(
+                "{key} in {} must be {wanted}, not {}",
+                self.name,
+                type_name(value.get_ref())
+            ),
+        )
+    }
+
+    fn missing(&self, key: &str, example: &str) -> Diagnostic {
+        Diagnostic::new(self.span(), format!("{} is missing {key}", self.name))
+            .with_hint(format!("add {key} = {example}"))
+    }
+
+    pub fn opt_str(
+        &mut self,
+        key: &'static str,
+        problems: &mut Problems,
+    ) -> Option<Located<String>> {
+        let value = self.raw(key)?;
+        match value.get_ref() {
+            DeValue::String(s) => Some(Located {
+                value: s.to_string(),
+                span: value.span(),
+            }),
+            _ => {
+                problems.push(self.wrong_type(key, value, "a string"));
+                None
+            }
+        }
+    }
+
+    /// A required string; `example` shows the user what to write when it is missing.
+    pub fn str(
+        &mut self,
+        key: &'static str,
+        example: &str,
+        problems: &mut Problems,
+    ) -> Option<Located<String>> {
+        let present = self.table.contains_key(key);
+        let value = self.opt_str(key, problems);
+        if !present {
+            problems.push(self.missing(key, example));
+        }
+        value
+    }
+
+    pub fn opt_bool(&mut self, key: &'static str, problems: &mut Problems) -> Option<bool> {
+        let value = self.raw(key)?;
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                problems.push(self.wrong_type(key, value, "true or false"));
+                None
+            }
+        }
+    }
+
+    /// An array of strings; absent means empty.
+    pub fn str_list(&mut self, key: &'static str, problems: &mut Problems) -> Vec<Located<String>> {
+        self.list(key, problems, |item| match item.get_ref() {
+            DeValue::String(s) => Ok(s.to_string()),
+            _ => Err("a string"),
+        })
+    }
+
+    /// An array whose items are read by `item`, which names the expected type on failure.
+    pub fn list<T>(
+        &mut self,
+        key: &'static str,
+        problems: &mut Problems,
+        item: impl Fn(&Spanned<DeValue<'i>>) -> Result<T, &'static str>,
+    ) -> Vec<Located<T>> {
+        let Some(value) = self.raw(key) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            problems.push(self.wrong_type(key, value, "an array"));
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|v| match item(v) {
+                Ok(value) => Some(Located {
+                    value,
+                    span: v.span(),
+                }),
+                Err(wanted) => {
+                    problems.push(Diagnostic::new(
+                        v.span(),
+                        format!(
+                            "each item of {key} in {} must be {wanted}, not {}",
+                            self.name,
+                            type_name(v.get_ref())
+                        ),
+                    ));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    pub fn opt_duration(
+        &mut self,
+        key: &'static str,
+        problems: &mut Problems,
+    ) -> Option<Located<Duration>> {
+        let text = self.opt_str(key, problems)?;
+        match Duration::parse(&text.value) {
+            Ok(d) => Some(Located {
+                value: d,
+                span: text.span,
+            }),
+            Err(e) => {
+                problems.push(
+                    Diagnostic::new(text.span, format!("{key} in {}: {}", self.name, e.message))
+                        .with_hint(e.hint),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn duration(
+        &mut self,
+        key: &'static str,
+        problems: &mut Problems,
+    ) -> Option<Located<Duration>> {
+        if !self.table.contains_key(key) {
+            self.used.push(key);
+            problems.push(self.missing(key, "\"1h\""));
+            return None;
+        }
+        self.opt_duration(key, problems)
+    }
+
+    /// A sub-table written as `[key]`.
+    pub fn opt_table(
+        &mut self,
+        key: &'static str,
+        problems: &mut Problems,
+    ) -> Option<TableAt<'a, 'i>> {
+        let value = self.raw(key)?;
+        let table = TableAt::of(value);
+        if table.is_none() {
+            problems.push(self.wrong_type(key, value, "a table"));
+        }
+        table
+    }
+
+    /// Tables written as `[[key]]`.
+    pub fn tables(&mut self, key: &'static str, problems: &mut Problems) -> Vec<TableAt<'a, 'i>> {
+        let Some(value) = self.raw(key) else {
+            return Vec::new();
+        };
+        match value.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|item| {
+                    let table = TableAt::of(item);
+                    if table.is_none() {
+                        problems.push(self.wrong_type(key, item, "a table ([[...]])"));
+                    }
+                    table
+                })
+                .collect(),
+            _ => {
+                problems.push(self.wrong_type(key, value, "an array of tables ([[...]])"));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reports every key of this table that nothing asked for, with the likely intended key.
+    pub fn finish(self, problems: &mut Problems) {
+        for (key, _) in self.table.iter() {
+            let key_text: &str = key.get_ref();
+            if self.used.contains(&key_text) {
+                continue;
+            }
+            let mut problem = Diagnostic::new(
+                key.span(),
+                format!("unknown key \"{key_text}\" in {}", self.name),
+            );
+            problem = match closest(key_text, self.used.iter().copied()) {
+                Some(known) => problem.with_hint(format!("did you mean \"{known}\"?")),
+                None => problem.with_hint(format!("known keys are {}", self.used.join(", "))),
+            };
+            problems.push(problem);
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `tocsin plan check` semantics: every problem of a plan at once, each with its place and a hint.
+
+use tocsin_core::plan::{Plan, presets};
+
+const BROKEN: &str = r#"[organization]
+name = "Acme"
+timezone = "Europe/Berlim"
+working_days = ["mon", "tue", "funday"]
+holidays = ["2026-12-25", "christmas"]
+colour = "red"
+
+[[severity]]
+id = "P1"
+name = "Critical"
+acknowledge_within = "15 mins"
+pages = "yes"
+
+[[severity]]
+id = "P1"
+name = "Also critical"
+acknowledge_within = "1h"
+
+[[severity]]
+id = "P2"
+acknowledge_within = "1h"
+
+[[step]]
+id = "identify"
+name = "Identify"
+
+[[step]]
+id = "contain"
+name = "Contain"
+checklist = ["Revoke tokens", 3]
+
+[[role]]
+id = "incident-commander"
+name = "Incident commander"
+required_for = ["P9"]
+
+[review]
+step = "reviw"
+within = "5 buisness days"
+
+[[obligation]]
+id = "gdpr-art33"
+name = "GDPR"
+from = "awareness"
+within = "72h"
+severities = ["P1"]
+met_by = "regulator"
+
+[[obligation]]
+id = "final"
+name = "Final report"
+from = "gdpr-art34"
+within = "1 month"
+"#;
+
+fn rendered(source: &str) -> Vec<String> {
+    let err = Plan::parse(source).expect_err("the plan is broken");
+    err.render("tocsin.toml", source)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_broken_plan_reports_every_problem_with_file_line_column_and_hint() {
+    let lines = rendered(BROKEN);
+    let expected = [
+        "tocsin.toml:3:12: unknown timezone \"Europe/Berlim\"",
+        "    hint: did you mean \"Europe/Berlin\"?",
+        "tocsin.toml:4:31: unknown working day \"funday\"",
+        "    hint: write mon, tue, wed, thu, fri, sat or sun",
+        "tocsin.toml:5:27: holiday is not a date",
+        "    hint: write dates as 2026-12-25",
+        "tocsin.toml:6:1: unknown key \"colour\" in [organization]",
+        "    hint: known keys are name, timezone, working_days, holidays, security_contact",
+        "tocsin.toml:11:22: acknowledge_within in severity \"P1\": unknown unit \"mins\" in duration \"15 mins\"",
+        "    hint: write \"15m\" or \"15 minutes\"",
+        "tocsin.toml:12:9: pages in severity \"P1\" must be true or false, not a string",
+        "tocsin.toml:15:6: duplicate severity id \"P1\"",
+        "    hint: each severity needs its own id",
+        "tocsin.toml:19:1: severity \"P2\" is missing name",
+        "    hint: add name = \"Critical\"",
+        "tocsin.toml:30:31: each item of checklist in step \"contain\" must be a string, not an integer",
+        "tocsin.toml:35:17: role \"incident-commander\" refers to unknown severity \"P9\"",
+        "    hint: did you mean \"P1\"?",
+        "tocsin.toml:38:8: [review] refers to unknown step \"reviw\"",
+        "    hint: the plan's steps are identify, contain",
+        "tocsin.toml:39:10: within in [review]: unknown unit \"buisness days\" in duration \"5 buisness days\"",
+        "    hint: units are s, m, h, d, w, business days and months; write a number and a unit, like \"15m\", \"1h\", \"72h\", \"5 business days\" or \"1 month\"",
+        "tocsin.toml:47:10: obligation \"gdpr-art33\" is met by unknown notice \"regulator\"",
+        "    hint: met_by is customers, authority, data-subjects, or an obligation id",
+        "tocsin.toml:52:8: obligation \"final\" starts from unknown \"gdpr-art34\"",
+        "    hint: did you mean \"gdpr-art33\"?",
+    ];
+    assert_eq!(lines, expected, "\n{}", lines.join("\n"));
+}
+
+#[test]
+fn a_toml_syntax_error_is_reported_with_its_place() {
+    let lines = rendered("[organization]\nname = \"Acme\ntimezone = \"UTC\"\n");
+    assert!(lines[0].starts_with("tocsin.toml:2:"), "{lines:?}");
+    assert!(lines[0].contains("TOML syntax"), "{lines:?}");
+}
+
+#[test]
+fn an_empty_plan_names_each_missing_section() {
+    let lines = rendered("");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("    hint"))
+            .collect::<Vec<_>>(),
+        [
+            "tocsin.toml:1:1: the plan has no [organization] section",
+            "tocsin.toml:1:1: the plan has no [review] section",
+            "tocsin.toml:1:1: the plan defines no severity",
+            "tocsin.toml:1:1: the plan defines no response step",
+        ]
+    );
+}
+
+#[test]
+fn obligations_may_not_start_from_each_other_in_a_loop() {
+    let source = format!(
+        "{}\n[[obligation]]\nid = \"a\"\nname = \"A\"\nfrom = \"b\"\n\n[[obligation]]\nid = \"b\"\nname = \"B\"\nfrom = \"a\"\n",
+        presets::FOUR_TIER.source
+    );
+    let lines = rendered(&source);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].ends_with("obligation \"a\" starts from itself through a loop of obligations")
+    );
+    assert!(
+        lines[1].ends_with("obligation \"b\" starts from itself through a loop of obligations")
+    );
+}
+
+#[test]
+fn the_plan_digest_changes_with_its_text() {
+    let a = Plan::parse(presets::FOUR_TIER.source).unwrap();
+    let b = Plan::parse(&format!("{}\n# edited\n", presets::FOUR_TIER.source)).unwrap();
+    assert_eq!(a.digest().len(), 64);
+    assert_ne!(a.digest(), b.digest());
+}

@@ -54,11 +54,7 @@ pub struct EntryDraft {
 }
 
 impl EntryDraft {
-    pub fn for_incident(
-        number: Option<IncidentNumber>,
-        recorded: &Recorded,
-        recorded_at: Timestamp,
-    ) -> Self {
+    pub fn for_incident(number: Option<IncidentNumber>, recorded: &Recorded, recorded_at: Timestamp) -> Self {
         EntryDraft {
             incident: number,
             action: recorded.event.action().to_owned(),
@@ -190,13 +186,12 @@ impl ChainVerifier {
     pub fn check(&mut self, entry: &AuditEntry) -> Result<(), ChainBreak> {
         let expected = self.last_seq + 1;
         if entry.seq != expected {
-            let reason = if entry.seq > expected {
+            let reason = if entry.seq == expected + 1 {
+                format!("entry #{expected} is missing")
+            } else if entry.seq > expected {
                 format!("entries #{expected} to #{} are missing", entry.seq - 1)
             } else {
-                format!(
-                    "comes after #{}; entries are out of order or duplicated",
-                    self.last_seq
-                )
+                format!("comes after #{}; entries are out of order or duplicated", self.last_seq)
             };
             return Err(ChainBreak {
                 seq: entry.seq.min(expected),

@@ -19,12 +19,7 @@ pub struct Calendar {
 
 impl Calendar {
     /// A calendar; `working_days` must name at least one day (the plan checks it).
-    pub fn new(
-        zone_name: &str,
-        zone: TimeZone,
-        working_days: &[Weekday],
-        holidays: BTreeSet<Date>,
-    ) -> Self {
+    pub fn new(zone_name: &str, zone: TimeZone, working_days: &[Weekday], holidays: BTreeSet<Date>) -> Self {
         let mut days = [false; 7];
         for day in working_days {
             days[day_index(*day)] = true;
@@ -173,9 +168,7 @@ mod tests {
         let cal = Calendar::new(
             "America/New_York",
             zone,
-            &[
-                Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
-            ],
+            &[Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday],
             BTreeSet::new(),
         );
         let due = cal.due(at("2026-03-07T07:30:00Z"), Duration::BusinessDays(1));
@@ -211,9 +204,7 @@ mod tests {
             prop::collection::vec(any::<bool>(), 7),
             prop::collection::btree_set(0i32..800, 0..40),
         )
-            .prop_filter("at least one working day", |(_, days, _)| {
-                days.iter().any(|d| *d)
-            })
+            .prop_filter("at least one working day", |(_, days, _)| days.iter().any(|d| *d))
             .prop_map(|(zone, days, holiday_offsets)| {
                 let working: Vec<Weekday> = (0..7)
                     .filter(|i| days[*i])
@@ -229,8 +220,7 @@ mod tests {
 
     fn starts() -> impl Strategy<Value = Timestamp> {
         // 2026-01-01 .. 2027-12-31 in milliseconds.
-        (1_767_225_600_000i64..1_830_211_200_000)
-            .prop_map(|ms| Timestamp::from_millisecond(ms).unwrap())
+        (1_767_225_600_000i64..1_830_211_200_000).prop_map(|ms| Timestamp::from_millisecond(ms).unwrap())
     }
 
     proptest! {

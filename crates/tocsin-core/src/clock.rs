@@ -116,12 +116,7 @@ impl Clock {
         Some(due.as_second() - now.as_second())
     }
 
-    fn new(
-        id: impl Into<String>,
-        kind: ClockKind,
-        name: impl Into<String>,
-        started_at: Timestamp,
-    ) -> Self {
+    fn new(id: impl Into<String>, kind: ClockKind, name: impl Into<String>, started_at: Timestamp) -> Self {
         Clock {
             id: id.into(),
             kind,
@@ -183,8 +178,7 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
         .acknowledged
         .as_ref()
         .map_or(&incident.severity, |k| &k.severity);
-    ack.due_at =
-        severity(ack_severity).map(|s| calendar.due(incident.declared_at, s.acknowledge_within));
+    ack.due_at = severity(ack_severity).map(|s| calendar.due(incident.declared_at, s.acknowledge_within));
     ack.met_at = incident.acknowledged.as_ref().map(|k| k.at);
     ack.applicable = ack.due_at.is_some() || ack.met_at.is_some();
     out.push(ack.settle(incident, incident.dismissed_at));
@@ -202,8 +196,8 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
                 format!("Status update #{}", i + 1),
                 start,
             );
-            let cadence = severity(kept.map_or(&incident.severity, |n| &n.severity))
-                .and_then(|s| s.status_update_every);
+            let cadence =
+                severity(kept.map_or(&incident.severity, |n| &n.severity)).and_then(|s| s.status_update_every);
             clock.due_at = cadence.map(|c| calendar.due(start, c));
             clock.met_at = kept.map(|n| n.at);
             clock.applicable = clock.due_at.is_some() || kept.is_some();
@@ -222,12 +216,10 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
             "Customer notice",
             incident.aware_at,
         );
-        let within = severity(told.map_or(&incident.severity, |n| &n.severity))
-            .and_then(|s| s.customer_notice_within);
+        let within = severity(told.map_or(&incident.severity, |n| &n.severity)).and_then(|s| s.customer_notice_within);
         clock.due_at = within.map(|w| calendar.due(incident.aware_at, w));
         clock.met_at = told.map(|n| n.at);
-        clock.applicable =
-            told.is_some() || (within.is_some() && incident.affected_customers != Some(0));
+        clock.applicable = told.is_some() || (within.is_some() && incident.affected_customers != Some(0));
         out.push(clock.settle(incident, incident.dismissed_at));
     }
 
@@ -247,18 +239,8 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
         };
         let Some(start) = start else { continue };
         let kept = first(incident.notices_of(obligation.met_by.as_str()));
-        let for_severity = |id: &SeverityId| {
-            obligation
-                .severities
-                .as_ref()
-                .is_none_or(|list| list.contains(id))
-        };
-        if kept.is_none()
-            && !incident
-                .severity_history
-                .iter()
-                .any(|(_, id)| for_severity(id))
-        {
+        let for_severity = |id: &SeverityId| obligation.severities.as_ref().is_none_or(|list| list.contains(id));
+        if kept.is_none() && !incident.severity_history.iter().any(|(_, id)| for_severity(id)) {
             continue;
         }
         let mut clock = Clock::new(
@@ -270,8 +252,7 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
         clock.due_at = obligation.within.map(|w| calendar.due(start, w));
         clock.met_at = kept.map(|n| n.at);
         clock.applicable = kept.is_some()
-            || (for_severity(&incident.severity)
-                && (!obligation.personal_data || incident.personal_data));
+            || (for_severity(&incident.severity) && (!obligation.personal_data || incident.personal_data));
         out.push(clock.settle(incident, incident.dismissed_at));
     }
 
@@ -284,11 +265,7 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
             .map(|s| s.at);
         // Reopening ends this resolution's review clock; a review done after that counts
         // for the next resolution.
-        let end = incident
-            .resolved_at
-            .is_none()
-            .then_some(incident.reopened_at)
-            .flatten();
+        let end = incident.resolved_at.is_none().then_some(incident.reopened_at).flatten();
         clock.met_at = completed.filter(|done| end.is_none_or(|end| *done <= end));
         out.push(clock.settle(incident, end));
     }

@@ -27,10 +27,7 @@ impl Diagnostic {
     /// The 1-based line and column (in characters) where the problem starts.
     pub fn position(&self, source: &str) -> (usize, usize) {
         let start = self.span.start.min(source.len());
-        let start = (0..=start)
-            .rev()
-            .find(|i| source.is_char_boundary(*i))
-            .unwrap_or(0);
+        let start = (0..=start).rev().find(|i| source.is_char_boundary(*i)).unwrap_or(0);
         let before = &source[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);

@@ -27,8 +27,7 @@ pub struct DurationError {
     pub hint: String,
 }
 
-const HINT: &str =
-    "write a number and a unit, like \"15m\", \"1h\", \"72h\", \"5 business days\" or \"1 month\"";
+const HINT: &str = "write a number and a unit, like \"15m\", \"1h\", \"72h\", \"5 business days\" or \"1 month\"";
 const LONGEST_SECONDS: i64 = 10 * 366 * 86_400;
 
 impl Duration {
@@ -80,19 +79,14 @@ impl Duration {
         }
         match calendar {
             Some(_) if parts.len() > 1 => Err(DurationError {
-                message: format!(
-                    "duration \"{text}\" mixes business days or months with other units"
-                ),
-                hint: "write business days and months on their own, like \"5 business days\""
-                    .to_owned(),
+                message: format!("duration \"{text}\" mixes business days or months with other units"),
+                hint: "write business days and months on their own, like \"5 business days\"".to_owned(),
             }),
-            Some(Duration::BusinessDays(0) | Duration::Months(0)) => Err(fail(format!(
-                "duration \"{text}\" must be longer than zero"
-            ))),
+            Some(Duration::BusinessDays(0) | Duration::Months(0)) => {
+                Err(fail(format!("duration \"{text}\" must be longer than zero")))
+            }
             Some(calendar) => Ok(calendar),
-            None if seconds == 0 => Err(fail(format!(
-                "duration \"{text}\" must be longer than zero"
-            ))),
+            None if seconds == 0 => Err(fail(format!("duration \"{text}\" must be longer than zero"))),
             None => Ok(Duration::Elapsed(seconds)),
         }
     }
@@ -153,9 +147,7 @@ fn split_parts(text: &str) -> Result<Vec<(i64, String)>, String> {
             .parse()
             .map_err(|_| format!("number \"{}\" is too large", &rest[..digits]))?;
         rest = rest[digits..].trim_start();
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = rest[..unit_len]
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -236,14 +228,8 @@ mod tests {
         assert_eq!(Duration::parse("1h 30m"), Ok(Duration::Elapsed(5_400)));
         assert_eq!(Duration::parse("1h30m"), Ok(Duration::Elapsed(5_400)));
         assert_eq!(Duration::parse("3 days"), Ok(Duration::Elapsed(259_200)));
-        assert_eq!(
-            Duration::parse("5 business days"),
-            Ok(Duration::BusinessDays(5))
-        );
-        assert_eq!(
-            Duration::parse("1 Business Day"),
-            Ok(Duration::BusinessDays(1))
-        );
+        assert_eq!(Duration::parse("5 business days"), Ok(Duration::BusinessDays(5)));
+        assert_eq!(Duration::parse("1 Business Day"), Ok(Duration::BusinessDays(1)));
         assert_eq!(Duration::parse("1 month"), Ok(Duration::Months(1)));
     }
 
@@ -265,10 +251,7 @@ mod tests {
                 "0 business days",
                 "duration \"0 business days\" must be longer than zero",
             ),
-            (
-                "-5m",
-                "expected a number before \"-5m\" in duration \"-5m\"",
-            ),
+            ("-5m", "expected a number before \"-5m\" in duration \"-5m\""),
             (
                 "99999999999999999999h",
                 "number \"99999999999999999999\" is too large in duration \"99999999999999999999h\"",
@@ -279,11 +262,7 @@ mod tests {
             ),
             ("100000h", "duration \"100000h\" is longer than ten years"),
         ] {
-            assert_eq!(
-                Duration::parse(text).unwrap_err().message,
-                message,
-                "{text}"
-            );
+            assert_eq!(Duration::parse(text).unwrap_err().message, message, "{text}");
         }
     }
 

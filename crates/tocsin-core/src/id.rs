@@ -6,9 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a text is not an identifier.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "\"{text}\" is not a valid id: use 1 to 40 letters, digits, '-' or '_', starting with a letter or digit"
-)]
+#[error("\"{text}\" is not a valid id: use 1 to 40 letters, digits, '-' or '_', starting with a letter or digit")]
 pub struct IdError {
     pub text: String,
 }
@@ -21,9 +19,7 @@ fn check(text: &str) -> Result<(), IdError> {
     if valid {
         Ok(())
     } else {
-        Err(IdError {
-            text: text.to_owned(),
-        })
+        Err(IdError { text: text.to_owned() })
     }
 }
 
@@ -100,9 +96,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }

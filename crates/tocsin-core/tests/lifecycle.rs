@@ -31,14 +31,10 @@ fn acknowledging_in_time_meets_the_clock_and_acknowledging_twice_is_refused() {
     story.ok(Command::Acknowledge, start + minutes(7));
     assert_eq!(
         story.state("acknowledge", start + minutes(60)),
-        ClockState::Met {
-            at: start + minutes(7)
-        }
+        ClockState::Met { at: start + minutes(7) }
     );
     assert_eq!(story.incident.status, Status::Acknowledged);
-    let err = story
-        .run(Command::Acknowledge, start + minutes(8))
-        .unwrap_err();
+    let err = story.run(Command::Acknowledge, start + minutes(8)).unwrap_err();
     assert_eq!(err.kind, RejectionKind::Conflict);
     assert_eq!(
         err.message,
@@ -66,16 +62,10 @@ fn acknowledging_late_is_a_breach_that_stays_a_breach() {
 fn a_severity_change_recomputes_running_clocks_from_the_original_start() {
     let start = t("2026-11-20T09:00:00Z");
     let mut story = Story::declare("four-tier", "P3", false, start);
-    assert_eq!(
-        story.clock("acknowledge").due_at,
-        Some(start + minutes(240))
-    );
+    assert_eq!(story.clock("acknowledge").due_at, Some(start + minutes(240)));
     let events = story.run(severity("P1"), start + minutes(5)).unwrap();
     assert_eq!(story.clock("acknowledge").due_at, Some(start + minutes(15)));
-    let IncidentEvent::SeverityChanged {
-        from, to, shifts, ..
-    } = &events[0]
-    else {
+    let IncidentEvent::SeverityChanged { from, to, shifts, .. } = &events[0] else {
         panic!("{events:?}")
     };
     assert_eq!((from.as_str(), to.as_str()), ("P3", "P1"));
@@ -85,10 +75,7 @@ fn a_severity_change_recomputes_running_clocks_from_the_original_start() {
         (Some(start + minutes(240)), Some(start + minutes(15)))
     );
     // P1 also promises customer notice within 72 h of awareness: a new clock appears.
-    assert_eq!(
-        story.clock("customer-notice").due_at,
-        Some(start + minutes(72 * 60))
-    );
+    assert_eq!(story.clock("customer-notice").due_at, Some(start + minutes(72 * 60)));
 }
 
 #[test]
@@ -125,10 +112,7 @@ fn the_gdpr_clock_runs_72_hours_from_awareness_only_while_personal_data_is_invol
     let start = t("2026-11-20T09:00:00Z");
     let mut story = Story::declare("three-tier", "P1", false, start);
     assert!(story.clocks().iter().all(|c| c.id != "gdpr-art33"));
-    story.ok(
-        Command::MarkPersonalData { reason: None },
-        start + minutes(60),
-    );
+    story.ok(Command::MarkPersonalData { reason: None }, start + minutes(60));
     let gdpr = story.clock("gdpr-art33");
     assert_eq!(gdpr.started_at, start + minutes(60));
     assert_eq!(gdpr.due_at, Some(start + minutes(60 + 72 * 60)));
@@ -173,10 +157,7 @@ fn four_tier_asks_the_authority_only_for_a_p1_with_personal_data() {
     let p2 = Story::declare("four-tier", "P2", true, start);
     assert!(p2.clocks().iter().all(|c| c.id != "gdpr-art33"));
     let mut p1 = Story::declare("four-tier", "P1", true, start);
-    assert_eq!(
-        p1.clock("gdpr-art33").due_at,
-        Some(start + minutes(72 * 60))
-    );
+    assert_eq!(p1.clock("gdpr-art33").due_at, Some(start + minutes(72 * 60)));
     p1.ok(notice("authority"), start + minutes(600));
     assert_eq!(
         p1.state("gdpr-art33", start + minutes(601)),
@@ -198,10 +179,7 @@ fn four_tier_asks_the_authority_only_for_a_p1_with_personal_data() {
 fn each_status_update_starts_the_next_interval() {
     let start = t("2026-11-20T09:00:00Z");
     let mut story = Story::declare("three-tier", "P0", false, start);
-    assert_eq!(
-        story.clock("status-update-1").due_at,
-        Some(start + minutes(30))
-    );
+    assert_eq!(story.clock("status-update-1").due_at, Some(start + minutes(30)));
     story.ok(notice("status-update"), start + minutes(25));
     assert_eq!(
         story.state("status-update-1", start + minutes(26)),
@@ -209,10 +187,7 @@ fn each_status_update_starts_the_next_interval() {
             at: start + minutes(25)
         }
     );
-    assert_eq!(
-        story.clock("status-update-2").due_at,
-        Some(start + minutes(55))
-    );
+    assert_eq!(story.clock("status-update-2").due_at, Some(start + minutes(55)));
     story.ok(notice("status-update"), start + minutes(70));
     assert_eq!(
         story.state("status-update-2", start + minutes(71)),
@@ -220,10 +195,7 @@ fn each_status_update_starts_the_next_interval() {
             at: start + minutes(55)
         }
     );
-    assert_eq!(
-        story.clock("status-update-3").due_at,
-        Some(start + minutes(100))
-    );
+    assert_eq!(story.clock("status-update-3").due_at, Some(start + minutes(100)));
     // Resolution stops the cadence: the running interval no longer applies.
     story.ok(Command::Resolve { summary: None }, start + minutes(80));
     assert_eq!(
@@ -243,44 +215,23 @@ fn the_review_is_due_five_business_days_after_resolution_and_closing_needs_it() 
         start + minutes(120),
     );
     assert_eq!(story.incident.status, Status::Resolved);
-    assert!(
-        story.incident.acknowledged.is_some(),
-        "resolving acknowledges"
-    );
-    assert_eq!(
-        story.clock("review").due_at,
-        Some(t("2026-11-27T11:00:00Z"))
-    );
+    assert!(story.incident.acknowledged.is_some(), "resolving acknowledges");
+    assert_eq!(story.clock("review").due_at, Some(t("2026-11-27T11:00:00Z")));
     let err = story
-        .run(
-            Command::Close {
-                review_override: None,
-            },
-            start + minutes(130),
-        )
+        .run(Command::Close { review_override: None }, start + minutes(130))
         .unwrap_err();
     assert_eq!(
         err.message,
         "INC-0001 cannot close before its review step \"review\" is done; complete it or give an override reason"
     );
-    story.ok(
-        Command::CompleteStep {
-            step: "review".into(),
-        },
-        start + minutes(3000),
-    );
+    story.ok(Command::CompleteStep { step: "review".into() }, start + minutes(3000));
     assert_eq!(
         story.state("review", start + minutes(3001)),
         ClockState::Met {
             at: start + minutes(3000)
         }
     );
-    story.ok(
-        Command::Close {
-            review_override: None,
-        },
-        start + minutes(3001),
-    );
+    story.ok(Command::Close { review_override: None }, start + minutes(3001));
     assert_eq!(story.incident.status, Status::Closed);
 }
 
@@ -288,18 +239,8 @@ fn the_review_is_due_five_business_days_after_resolution_and_closing_needs_it() 
 fn closing_without_the_review_needs_a_reason() {
     let start = t("2026-11-20T09:00:00Z");
     let mut story = Story::declare("three-tier", "P2", false, start);
-    let err = story
-        .run(
-            Command::Close {
-                review_override: None,
-            },
-            start,
-        )
-        .unwrap_err();
-    assert_eq!(
-        err.message,
-        "INC-0001 is declared; resolve it before closing"
-    );
+    let err = story.run(Command::Close { review_override: None }, start).unwrap_err();
+    assert_eq!(err.message, "INC-0001 is declared; resolve it before closing");
     story.ok(Command::Resolve { summary: None }, start + minutes(1));
     story.ok(
         Command::Close {
@@ -309,17 +250,10 @@ fn closing_without_the_review_needs_a_reason() {
     );
     assert_eq!(story.incident.status, Status::Closed);
     let err = story
-        .run(
-            Command::AddNote {
-                text: String::new(),
-            },
-            start + minutes(3),
-        )
+        .run(Command::AddNote { text: String::new() }, start + minutes(3))
         .unwrap_err();
     assert_eq!(err.message, "the note is empty");
-    let err = story
-        .run(Command::Acknowledge, start + minutes(3))
-        .unwrap_err();
+    let err = story.run(Command::Acknowledge, start + minutes(3)).unwrap_err();
     assert_eq!(err.message, "INC-0001 is closed; reopen it first");
 }
 
@@ -353,12 +287,7 @@ fn a_dismissed_false_positive_stops_its_running_clocks() {
 fn steps_move_from_pending_through_in_progress_to_done_with_their_checklists() {
     let start = t("2026-11-20T09:00:00Z");
     let mut story = Story::declare("three-tier", "P1", false, start);
-    story.ok(
-        Command::StartStep {
-            step: "contain".into(),
-        },
-        start + minutes(1),
-    );
+    story.ok(Command::StartStep { step: "contain".into() }, start + minutes(1));
     story.ok(
         Command::CheckItem {
             step: "contain".into(),
@@ -380,21 +309,13 @@ fn steps_move_from_pending_through_in_progress_to_done_with_their_checklists() {
         "step contain has no checklist item 5; its items are 1 to 4"
     );
     let err = story
-        .run(
-            Command::StartStep {
-                step: "contian".into(),
-            },
-            start + minutes(3),
-        )
+        .run(Command::StartStep { step: "contian".into() }, start + minutes(3))
         .unwrap_err();
     assert_eq!(
         err.message,
         "unknown step \"contian\" (did you mean \"contain\"?); choose one of identify, contain, eradicate, recover, review"
     );
-    story.ok(
-        Command::CompleteStep { step: "2".into() },
-        start + minutes(4),
-    );
+    story.ok(Command::CompleteStep { step: "2".into() }, start + minutes(4));
     let contain = story
         .incident
         .steps
@@ -431,11 +352,7 @@ fn roles_and_owner_are_assigned_and_unknown_roles_are_named() {
             start + minutes(2),
         )
         .unwrap_err();
-    assert!(
-        err.message.starts_with("unknown role \"tech-lead\""),
-        "{}",
-        err.message
-    );
+    assert!(err.message.starts_with("unknown role \"tech-lead\""), "{}", err.message);
 }
 
 #[test]
@@ -454,9 +371,7 @@ fn backfilled_times_must_be_past_and_after_the_declaration() {
         err.message,
         "the time 2026-11-20T09:10:00Z is in the future; only past times can be recorded"
     );
-    let err = story
-        .run(Command::Acknowledge, start - minutes(1))
-        .unwrap_err();
+    let err = story.run(Command::Acknowledge, start - minutes(1)).unwrap_err();
     assert_eq!(
         err.message,
         "the time 2026-11-20T08:59:00Z is before INC-0001 was declared (2026-11-20T09:00:00Z)"

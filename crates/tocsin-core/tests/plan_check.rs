@@ -59,10 +59,7 @@ within = "1 month"
 
 fn rendered(source: &str) -> Vec<String> {
     let err = Plan::parse(source).expect_err("the plan is broken");
-    err.render("tocsin.toml", source)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    err.render("tocsin.toml", source).lines().map(str::to_owned).collect()
 }
 
 #[test]
@@ -110,10 +107,7 @@ fn a_toml_syntax_error_is_reported_with_its_place() {
 fn an_empty_plan_names_each_missing_section() {
     let lines = rendered("");
     assert_eq!(
-        lines
-            .iter()
-            .filter(|l| !l.starts_with("    hint"))
-            .collect::<Vec<_>>(),
+        lines.iter().filter(|l| !l.starts_with("    hint")).collect::<Vec<_>>(),
         [
             "tocsin.toml:1:1: the plan has no [organization] section",
             "tocsin.toml:1:1: the plan has no [review] section",
@@ -131,12 +125,8 @@ fn obligations_may_not_start_from_each_other_in_a_loop() {
     );
     let lines = rendered(&source);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(
-        lines[0].ends_with("obligation \"a\" starts from itself through a loop of obligations")
-    );
-    assert!(
-        lines[1].ends_with("obligation \"b\" starts from itself through a loop of obligations")
-    );
+    assert!(lines[0].ends_with("obligation \"a\" starts from itself through a loop of obligations"));
+    assert!(lines[1].ends_with("obligation \"b\" starts from itself through a loop of obligations"));
 }
 
 #[test]

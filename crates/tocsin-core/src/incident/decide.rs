@@ -133,12 +133,7 @@ fn not_in_future(what: &str, at: Timestamp, now: Timestamp) -> Result<(), Reject
 }
 
 /// Checks a declaration against the plan and makes the event that starts the incident.
-pub fn declare(
-    plan: &Plan,
-    d: &Declaration,
-    at: Timestamp,
-    now: Timestamp,
-) -> Result<IncidentEvent, Rejection> {
+pub fn declare(plan: &Plan, d: &Declaration, at: Timestamp, now: Timestamp) -> Result<IncidentEvent, Rejection> {
     let title = text("the title", &d.title, TITLE_MAX)?;
     if title.contains('\n') {
         return Err(invalid("the title must be one line"));
@@ -209,9 +204,7 @@ pub fn decide(
         _ => Ok(()),
     };
     let not_before = |what: &str, earlier: Option<Timestamp>| match earlier {
-        Some(t) if at < t => Err(invalid(format!(
-            "the time {at} is before {n} was {what} ({t})"
-        ))),
+        Some(t) if at < t => Err(invalid(format!("the time {at} is before {n} was {what} ({t})"))),
         _ => Ok(()),
     };
     let events = match command {
@@ -299,9 +292,7 @@ pub fn decide(
             let step = find_step(incident, step)?;
             match incident.step(&step).map(|s| s.state) {
                 Some(StepState::InProgress) => {
-                    return Err(conflict(format!(
-                        "step {step} of {n} is already in progress"
-                    )));
+                    return Err(conflict(format!("step {step} of {n} is already in progress")));
                 }
                 Some(StepState::Done) => {
                     return Err(conflict(format!("step {step} of {n} is already done")));
@@ -339,21 +330,13 @@ pub fn decide(
                 })?;
             match (check, entry.done.is_some()) {
                 (true, true) => {
-                    return Err(conflict(format!(
-                        "item {item} of step {id} is already checked"
-                    )));
+                    return Err(conflict(format!("item {item} of step {id} is already checked")));
                 }
                 (false, false) => {
                     return Err(conflict(format!("item {item} of step {id} is not checked")));
                 }
-                (true, false) => vec![IncidentEvent::ChecklistItemChecked {
-                    step: id,
-                    item: *item,
-                }],
-                (false, true) => vec![IncidentEvent::ChecklistItemUnchecked {
-                    step: id,
-                    item: *item,
-                }],
+                (true, false) => vec![IncidentEvent::ChecklistItemChecked { step: id, item: *item }],
+                (false, true) => vec![IncidentEvent::ChecklistItemUnchecked { step: id, item: *item }],
             }
         }
         Command::AddNote { text: note } => vec![IncidentEvent::NoteAdded {
@@ -363,9 +346,7 @@ pub fn decide(
             editable()?;
             let reason = optional_text("the reason", reason.as_ref())?;
             if incident.personal_data {
-                return Err(conflict(format!(
-                    "{n} is already marked as involving personal data"
-                )));
+                return Err(conflict(format!("{n} is already marked as involving personal data")));
             }
             vec![IncidentEvent::PersonalDataMarked { reason }]
         }
@@ -373,9 +354,7 @@ pub fn decide(
             editable()?;
             let reason = text("the reason", reason, TEXT_MAX)?;
             if !incident.personal_data {
-                return Err(conflict(format!(
-                    "{n} is not marked as involving personal data"
-                )));
+                return Err(conflict(format!("{n} is not marked as involving personal data")));
             }
             vec![IncidentEvent::PersonalDataUnmarked {
                 reason,
@@ -418,9 +397,7 @@ pub fn decide(
             not_before("resolved", incident.resolved_at)?;
             let review_override = optional_text("the override reason", review_override.as_ref())?;
             let review = &plan.review().step;
-            let review_done = incident
-                .step(review)
-                .is_some_and(|s| s.state == StepState::Done);
+            let review_done = incident.step(review).is_some_and(|s| s.state == StepState::Done);
             if !review_done && review_override.is_none() {
                 return Err(conflict(format!(
                     "{n} cannot close before its review step \"{review}\" is done; complete it or give an override reason"
@@ -446,14 +423,10 @@ pub fn decide(
                     incident.status
                 )));
             }
-            let ended = [
-                incident.resolved_at,
-                incident.closed_at,
-                incident.dismissed_at,
-            ]
-            .into_iter()
-            .flatten()
-            .max();
+            let ended = [incident.resolved_at, incident.closed_at, incident.dismissed_at]
+                .into_iter()
+                .flatten()
+                .max();
             not_before(incident.status.as_str(), ended)?;
             vec![IncidentEvent::Reopened {
                 reason,

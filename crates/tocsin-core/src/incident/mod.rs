@@ -62,10 +62,7 @@ pub struct Actor(String);
 impl Actor {
     pub fn parse(text: &str) -> Result<Self, String> {
         let trimmed = text.trim();
-        if trimmed.is_empty()
-            || trimmed.chars().count() > 64
-            || trimmed.chars().any(char::is_control)
-        {
+        if trimmed.is_empty() || trimmed.chars().count() > 64 || trimmed.chars().any(char::is_control) {
             return Err(format!(
                 "\"{text}\" is not a valid name: use 1 to 64 printable characters"
             ));
@@ -141,12 +138,9 @@ impl fmt::Display for Status {
 impl FromStr for Status {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| {
-                format!("unknown status \"{text}\"; choose one of declared, acknowledged, resolved, closed, dismissed")
-            })
+        Status::ALL.into_iter().find(|s| s.as_str() == text).ok_or_else(|| {
+            format!("unknown status \"{text}\"; choose one of declared, acknowledged, resolved, closed, dismissed")
+        })
     }
 }
 
@@ -257,10 +251,7 @@ pub struct HistoryError {
 
 impl Incident {
     /// Builds the incident by applying its events in order.
-    pub fn from_history(
-        number: IncidentNumber,
-        history: &[Recorded],
-    ) -> Result<Incident, HistoryError> {
+    pub fn from_history(number: IncidentNumber, history: &[Recorded]) -> Result<Incident, HistoryError> {
         let fail = |problem: String| HistoryError { number, problem };
         let (first, rest) = history
             .split_first()
@@ -391,8 +382,8 @@ impl Incident {
             }
             IncidentEvent::ChecklistItemChecked { step, item }
             | IncidentEvent::ChecklistItemUnchecked { step, item } => {
-                let done = matches!(recorded.event, IncidentEvent::ChecklistItemChecked { .. })
-                    .then(|| Self::stamp(recorded));
+                let done =
+                    matches!(recorded.event, IncidentEvent::ChecklistItemChecked { .. }).then(|| Self::stamp(recorded));
                 let step = self.step_mut(step)?;
                 let index = usize::try_from(*item).ok().and_then(|i| i.checked_sub(1));
                 let entry = index
@@ -451,9 +442,7 @@ impl Incident {
 
     fn remember(&mut self, breached: &[ClockBreach]) {
         for breach in breached {
-            self.breaches
-                .entry(breach.clock.clone())
-                .or_insert(breach.at);
+            self.breaches.entry(breach.clock.clone()).or_insert(breach.at);
         }
     }
 
@@ -474,10 +463,7 @@ mod tests {
         assert_eq!("inc-42".parse::<IncidentNumber>(), Ok(n));
         assert_eq!("42".parse::<IncidentNumber>(), Ok(n));
         assert_eq!(n.to_string(), "INC-0042");
-        assert_eq!(
-            IncidentNumber::new(123_456).unwrap().to_string(),
-            "INC-123456"
-        );
+        assert_eq!(IncidentNumber::new(123_456).unwrap().to_string(), "INC-123456");
         for bad in ["INC-", "INC-0", "INC-+4", "INC-4x", "X-4", "", "0"] {
             assert!(bad.parse::<IncidentNumber>().is_err(), "{bad:?}");
         }

@@ -9,8 +9,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, ClockStart, Disclosure, NoticeKind, Obligation, Organization, Plan, Review,
-    Role, Severity, StepTemplate,
+    BUILT_IN_NOTICES, ClockStart, Disclosure, NoticeKind, Obligation, Organization, Plan, Review, Role, Severity,
+    StepTemplate,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -37,52 +37,39 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         Some(table) => organization(table, &mut problems),
         None => {
             problems.push(
-                Diagnostic::new(0..0, "the plan has no [organization] section").with_hint(
-                    "add [organization] with name and timezone; `tocsin init` writes an example",
-                ),
+                Diagnostic::new(0..0, "the plan has no [organization] section")
+                    .with_hint("add [organization] with name and timezone; `tocsin init` writes an example"),
             );
             None
         }
     };
-    let (severities, severity_ids) =
-        severities(&root.tables("severity", &mut problems), &mut problems);
+    let (severities, severity_ids) = severities(&root.tables("severity", &mut problems), &mut problems);
     let (steps, step_ids) = steps(&root.tables("step", &mut problems), &mut problems);
     let severity_ids: Vec<&str> = severity_ids.iter().map(String::as_str).collect();
     let step_ids: Vec<&str> = step_ids.iter().map(String::as_str).collect();
-    let roles = roles(
-        &root.tables("role", &mut problems),
-        &severity_ids,
-        &mut problems,
-    );
+    let roles = roles(&root.tables("role", &mut problems), &severity_ids, &mut problems);
     let review = match root.opt_table("review", &mut problems) {
         Some(table) => review(table, &step_ids, &mut problems),
         None => {
             problems.push(
-                Diagnostic::new(0..0, "the plan has no [review] section").with_hint(
-                    "add [review] with step = \"review\" and within = \"5 business days\"",
-                ),
+                Diagnostic::new(0..0, "the plan has no [review] section")
+                    .with_hint("add [review] with step = \"review\" and within = \"5 business days\""),
             );
             None
         }
     };
-    let obligations = obligations(
-        &root.tables("obligation", &mut problems),
-        &severity_ids,
-        &mut problems,
-    );
+    let obligations = obligations(&root.tables("obligation", &mut problems), &severity_ids, &mut problems);
     let disclosure = root
         .opt_table("disclosure", &mut problems)
         .and_then(|t| disclosure(t, &mut problems));
     if severities.is_empty() {
         problems.push(
-            Diagnostic::new(0..0, "the plan defines no severity")
-                .with_hint("add at least one [[severity]] table"),
+            Diagnostic::new(0..0, "the plan defines no severity").with_hint("add at least one [[severity]] table"),
         );
     }
     if steps.is_empty() {
         problems.push(
-            Diagnostic::new(0..0, "the plan defines no response step")
-                .with_hint("add at least one [[step]] table"),
+            Diagnostic::new(0..0, "the plan defines no response step").with_hint("add at least one [[step]] table"),
         );
     }
     root.finish(&mut problems);
@@ -110,10 +97,7 @@ fn id<T>(
 ) -> Option<Located<T>> {
     let text = section.str("id", "\"some-id\"", problems)?;
     match parse(&text.value) {
-        Ok(value) => Some(Located {
-            value,
-            span: text.span,
-        }),
+        Ok(value) => Some(Located { value, span: text.span }),
         Err(e) => {
             problems.push(Diagnostic::new(text.span, format!("{e}")));
             None
@@ -121,11 +105,7 @@ fn id<T>(
     }
 }
 
-fn no_duplicates<'a>(
-    what: &str,
-    ids: impl IntoIterator<Item = (&'a str, Range<usize>)>,
-    problems: &mut Problems,
-) {
+fn no_duplicates<'a>(what: &str, ids: impl IntoIterator<Item = (&'a str, Range<usize>)>, problems: &mut Problems) {
     let mut seen = BTreeSet::new();
     for (id, span) in ids {
         if !seen.insert(id) {
@@ -155,9 +135,7 @@ fn references<T>(
                 );
                 problem = match closest(&r.value, known.iter().copied()) {
                     Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-                    None => {
-                        problem.with_hint(format!("the plan's {what}s are {}", known.join(", ")))
-                    }
+                    None => problem.with_hint(format!("the plan's {what}s are {}", known.join(", "))),
                 };
                 problems.push(problem);
                 return None;
@@ -167,35 +145,24 @@ fn references<T>(
         .collect()
 }
 
-fn organization(
-    table: TableAt<'_, '_>,
-    problems: &mut Problems,
-) -> Option<(Organization, Calendar)> {
+fn organization(table: TableAt<'_, '_>, problems: &mut Problems) -> Option<(Organization, Calendar)> {
     let mut s = Section::new(table, "[organization]");
     let name = s.str("name", "\"Acme Ltd\"", problems);
     let zone_text = s.str("timezone", "\"Europe/Berlin\"", problems);
-    let zone = zone_text
-        .as_ref()
-        .and_then(|text| match tz::db().get(&text.value) {
-            Ok(zone) => Some(zone),
-            Err(_) => {
-                let names: Vec<String> = tz::db().available().map(|n| n.to_string()).collect();
-                let hint = match closest(&text.value, names.iter().map(String::as_str)) {
-                    Some(guess) => format!("did you mean \"{guess}\"?"),
-                    None => {
-                        "use an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"".to_owned()
-                    }
-                };
-                problems.push(
-                    Diagnostic::new(
-                        text.span.clone(),
-                        format!("unknown timezone \"{}\"", text.value),
-                    )
-                    .with_hint(hint),
-                );
-                None
-            }
-        });
+    let zone = zone_text.as_ref().and_then(|text| match tz::db().get(&text.value) {
+        Ok(zone) => Some(zone),
+        Err(_) => {
+            let names: Vec<String> = tz::db().available().map(|n| n.to_string()).collect();
+            let hint = match closest(&text.value, names.iter().map(String::as_str)) {
+                Some(guess) => format!("did you mean \"{guess}\"?"),
+                None => "use an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"".to_owned(),
+            };
+            problems.push(
+                Diagnostic::new(text.span.clone(), format!("unknown timezone \"{}\"", text.value)).with_hint(hint),
+            );
+            None
+        }
+    });
     let days_given = s.str_list("working_days", problems);
     let mut working_days = Vec::new();
     for day in &days_given {
@@ -206,11 +173,8 @@ fn organization(
             )),
             Some(d) => working_days.push(d),
             None => problems.push(
-                Diagnostic::new(
-                    day.span.clone(),
-                    format!("unknown working day \"{}\"", day.value),
-                )
-                .with_hint("write mon, tue, wed, thu, fri, sat or sun"),
+                Diagnostic::new(day.span.clone(), format!("unknown working day \"{}\"", day.value))
+                    .with_hint("write mon, tue, wed, thu, fri, sat or sun"),
             ),
         }
     }
@@ -223,22 +187,19 @@ fn organization(
             "working_days in [organization] names no valid day",
         ));
     }
-    let holidays: Vec<Located<Option<Date>>> =
-        s.list("holidays", problems, |v| match v.get_ref() {
-            DeValue::String(text) => Ok(text.parse::<Date>().ok()),
-            DeValue::Datetime(dt) => Ok(dt.to_string().parse::<Date>().ok()),
-            _ => Err("a date like 2026-12-25"),
-        });
+    let holidays: Vec<Located<Option<Date>>> = s.list("holidays", problems, |v| match v.get_ref() {
+        DeValue::String(text) => Ok(text.parse::<Date>().ok()),
+        DeValue::Datetime(dt) => Ok(dt.to_string().parse::<Date>().ok()),
+        _ => Err("a date like 2026-12-25"),
+    });
     let mut dates = BTreeSet::new();
     for h in &holidays {
         match h.value {
             Some(date) => {
                 dates.insert(date);
             }
-            None => problems.push(
-                Diagnostic::new(h.span.clone(), "holiday is not a date")
-                    .with_hint("write dates as 2026-12-25"),
-            ),
+            None => problems
+                .push(Diagnostic::new(h.span.clone(), "holiday is not a date").with_hint("write dates as 2026-12-25")),
         }
     }
     let security_contact = s.opt_str("security_contact", problems).map(|c| c.value);
@@ -299,9 +260,7 @@ impl Ids {
     fn finish(self, what: &str, problems: &mut Problems) -> Vec<String> {
         no_duplicates(
             what,
-            self.seen
-                .iter()
-                .map(|(id, span)| (id.as_str(), span.clone())),
+            self.seen.iter().map(|(id, span)| (id.as_str(), span.clone())),
             problems,
         );
         self.seen.into_iter().map(|(id, _)| id).collect()
@@ -378,14 +337,7 @@ fn roles(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
         let description = s.opt_str("description", problems);
         let required = s.str_list("required_for", problems);
         let owner = s.name.clone();
-        let required_for = references(
-            "severity",
-            &owner,
-            required,
-            severity_ids,
-            SeverityId::parse,
-            problems,
-        );
+        let required_for = references("severity", &owner, required, severity_ids, SeverityId::parse, problems);
         s.finish(problems);
         if let (Some(id), Some(name)) = (id, name) {
             out.push(Role {
@@ -405,26 +357,14 @@ fn review(table: TableAt<'_, '_>, step_ids: &[&str], problems: &mut Problems) ->
     let step = s.str("step", "\"review\"", problems);
     let within = s.duration("within", problems);
     s.finish(problems);
-    let step = references(
-        "step",
-        "[review]",
-        vec![step?],
-        step_ids,
-        StepId::parse,
-        problems,
-    )
-    .pop()?;
+    let step = references("step", "[review]", vec![step?], step_ids, StepId::parse, problems).pop()?;
     Some(Review {
         step,
         within: within?.value,
     })
 }
 
-fn obligations(
-    tables: &[TableAt<'_, '_>],
-    severity_ids: &[&str],
-    problems: &mut Problems,
-) -> Vec<Obligation> {
+fn obligations(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Obligation> {
     struct Draft {
         obligation: Obligation,
         from_span: Range<usize>,
@@ -437,15 +377,11 @@ fn obligations(
         let mut s = Section::new(*table, format!("obligation #{}", index + 1));
         let id = ids.read("obligation", &mut s, ObligationId::parse, problems);
         if let Some(id) = &id
-            && (RESERVED_CLOCK_IDS.contains(&id.value.as_str())
-                || BUILT_IN_NOTICES.contains(&id.value.as_str()))
+            && (RESERVED_CLOCK_IDS.contains(&id.value.as_str()) || BUILT_IN_NOTICES.contains(&id.value.as_str()))
         {
             problems.push(
-                Diagnostic::new(
-                    id.span.clone(),
-                    format!("obligation id \"{}\" is reserved", id.value),
-                )
-                .with_hint("pick another id, like \"contract-notice\""),
+                Diagnostic::new(id.span.clone(), format!("obligation id \"{}\" is reserved", id.value))
+                    .with_hint("pick another id, like \"contract-notice\""),
             );
         }
         let name = s.str("name", "\"GDPR Art. 33 notice\"", problems);
@@ -511,8 +447,7 @@ fn obligations(
         .collect();
     for draft in &mut drafts {
         if let ClockStart::Met(other) = &draft.obligation.from {
-            let known =
-                "declaration, awareness, personal-data-awareness, acknowledgement, resolution";
+            let known = "declaration, awareness, personal-data-awareness, acknowledgement, resolution";
             if !id_refs.contains(&other.as_str()) {
                 let hint = match closest(other.as_str(), id_refs.iter().copied()) {
                     Some(guess) => format!("did you mean \"{guess}\"?"),
@@ -521,10 +456,7 @@ fn obligations(
                 problems.push(
                     Diagnostic::new(
                         draft.from_span.clone(),
-                        format!(
-                            "obligation \"{}\" starts from unknown \"{other}\"",
-                            draft.obligation.id
-                        ),
+                        format!("obligation \"{}\" starts from unknown \"{other}\"", draft.obligation.id),
                     )
                     .with_hint(hint),
                 );

@@ -138,8 +138,7 @@ pub enum NoticeKind {
     Obligation(ObligationId),
 }
 
-pub(crate) const BUILT_IN_NOTICES: [&str; 4] =
-    ["customers", "authority", "data-subjects", "status-update"];
+pub(crate) const BUILT_IN_NOTICES: [&str; 4] = ["customers", "authority", "data-subjects", "status-update"];
 
 impl NoticeKind {
     pub fn as_str(&self) -> &str {
@@ -245,13 +244,7 @@ impl Plan {
         self.severities
             .iter()
             .find(|s| s.id.as_str().eq_ignore_ascii_case(text))
-            .ok_or_else(|| {
-                unknown(
-                    "severity",
-                    text,
-                    self.severities.iter().map(|s| s.id.as_str()),
-                )
-            })
+            .ok_or_else(|| unknown("severity", text, self.severities.iter().map(|s| s.id.as_str())))
     }
 
     pub fn find_role(&self, text: &str) -> Result<&Role, String> {
@@ -279,18 +272,12 @@ impl Plan {
 
     /// Severities whose incidents need `role` filled.
     pub fn roles_required_for(&self, severity: &SeverityId) -> impl Iterator<Item = &Role> {
-        self.roles
-            .iter()
-            .filter(move |r| r.required_for.contains(severity))
+        self.roles.iter().filter(move |r| r.required_for.contains(severity))
     }
 }
 
 /// `unknown severity "P7"; choose one of P1, P2 (did you mean P1?)`.
-pub(crate) fn unknown<'a>(
-    what: &str,
-    text: &str,
-    known: impl Iterator<Item = &'a str> + Clone,
-) -> String {
+pub(crate) fn unknown<'a>(what: &str, text: &str, known: impl Iterator<Item = &'a str> + Clone) -> String {
     let list = known.clone().collect::<Vec<_>>().join(", ");
     match closest(text, known) {
         Some(guess) => {

@@ -75,28 +75,13 @@ mod tests {
         );
         let names: Vec<&str> = plan.severities().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["Critical", "High", "Medium", "Low"]);
-        let notice: Vec<Option<Duration>> = plan
-            .severities()
-            .iter()
-            .map(|s| s.customer_notice_within)
-            .collect();
+        let notice: Vec<Option<Duration>> = plan.severities().iter().map(|s| s.customer_notice_within).collect();
         assert_eq!(notice, [Some(hours(72)), Some(hours(72)), None, None]);
-        assert!(
-            plan.severities()
-                .iter()
-                .all(|s| s.status_update_every.is_none())
-        );
+        assert!(plan.severities().iter().all(|s| s.status_update_every.is_none()));
         let steps: Vec<&str> = plan.steps().iter().map(|s| s.id.as_str()).collect();
         assert_eq!(
             steps,
-            [
-                "identify",
-                "contain",
-                "eradicate",
-                "recover",
-                "notify",
-                "review"
-            ]
+            ["identify", "contain", "eradicate", "recover", "notify", "review"]
         );
         assert!(plan.roles().is_empty());
         assert_eq!(plan.review().step.as_str(), "review");
@@ -150,25 +135,10 @@ mod tests {
             ]
         );
         let roles: Vec<&str> = plan.roles().iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(
-            roles,
-            [
-                "incident-commander",
-                "technical-lead",
-                "communications-lead"
-            ]
-        );
+        assert_eq!(roles, ["incident-commander", "technical-lead", "communications-lead"]);
         let steps: Vec<&str> = plan.steps().iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(
-            steps,
-            ["identify", "contain", "eradicate", "recover", "review"]
-        );
-        assert!(
-            plan.steps()[1]
-                .checklist
-                .iter()
-                .any(|c| c.contains("evidence"))
-        );
+        assert_eq!(steps, ["identify", "contain", "eradicate", "recover", "review"]);
+        assert!(plan.steps()[1].checklist.iter().any(|c| c.contains("evidence")));
         assert!(
             plan.steps()[1]
                 .checklist
@@ -199,8 +169,7 @@ mod tests {
     fn the_commented_nis2_obligations_are_valid_once_uncommented() {
         for preset in ALL {
             let source = uncomment(preset.source, "# [[obligation]]");
-            let plan = Plan::parse(&source)
-                .unwrap_or_else(|e| panic!("{}", e.render(preset.name, &source)));
+            let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render(preset.name, &source)));
             let final_report = plan
                 .obligations()
                 .iter()

@@ -101,11 +101,7 @@ impl<'a, 'i> Section<'a, 'i> {
             .with_hint(format!("add {key} = {example}"))
     }
 
-    pub fn opt_str(
-        &mut self,
-        key: &'static str,
-        problems: &mut Problems,
-    ) -> Option<Located<String>> {
+    pub fn opt_str(&mut self, key: &'static str, problems: &mut Problems) -> Option<Located<String>> {
         let value = self.raw(key)?;
         match value.get_ref() {
             DeValue::String(s) => Some(Located {
@@ -120,12 +116,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A required string; `example` shows the user what to write when it is missing.
-    pub fn str(
-        &mut self,
-        key: &'static str,
-        example: &str,
-        problems: &mut Problems,
-    ) -> Option<Located<String>> {
+    pub fn str(&mut self, key: &'static str, example: &str, problems: &mut Problems) -> Option<Located<String>> {
         let present = self.table.contains_key(key);
         let value = self.opt_str(key, problems);
         if !present {
@@ -170,10 +161,7 @@ impl<'a, 'i> Section<'a, 'i> {
         items
             .iter()
             .filter_map(|v| match item(v) {
-                Ok(value) => Some(Located {
-                    value,
-                    span: v.span(),
-                }),
+                Ok(value) => Some(Located { value, span: v.span() }),
                 Err(wanted) => {
                     problems.push(Diagnostic::new(
                         v.span(),
@@ -189,11 +177,7 @@ impl<'a, 'i> Section<'a, 'i> {
             .collect()
     }
 
-    pub fn opt_duration(
-        &mut self,
-        key: &'static str,
-        problems: &mut Problems,
-    ) -> Option<Located<Duration>> {
+    pub fn opt_duration(&mut self, key: &'static str, problems: &mut Problems) -> Option<Located<Duration>> {
         let text = self.opt_str(key, problems)?;
         match Duration::parse(&text.value) {
             Ok(d) => Some(Located {
@@ -202,19 +186,14 @@ impl<'a, 'i> Section<'a, 'i> {
             }),
             Err(e) => {
                 problems.push(
-                    Diagnostic::new(text.span, format!("{key} in {}: {}", self.name, e.message))
-                        .with_hint(e.hint),
+                    Diagnostic::new(text.span, format!("{key} in {}: {}", self.name, e.message)).with_hint(e.hint),
                 );
                 None
             }
         }
     }
 
-    pub fn duration(
-        &mut self,
-        key: &'static str,
-        problems: &mut Problems,
-    ) -> Option<Located<Duration>> {
+    pub fn duration(&mut self, key: &'static str, problems: &mut Problems) -> Option<Located<Duration>> {
         if !self.table.contains_key(key) {
             self.used.push(key);
             problems.push(self.missing(key, "\"1h\""));
@@ -224,11 +203,7 @@ impl<'a, 'i> Section<'a, 'i> {
     }
 
     /// A sub-table written as `[key]`.
-    pub fn opt_table(
-        &mut self,
-        key: &'static str,
-        problems: &mut Problems,
-    ) -> Option<TableAt<'a, 'i>> {
+    pub fn opt_table(&mut self, key: &'static str, problems: &mut Problems) -> Option<TableAt<'a, 'i>> {
         let value = self.raw(key)?;
         let table = TableAt::of(value);
         if table.is_none() {
@@ -267,10 +242,7 @@ impl<'a, 'i> Section<'a, 'i> {
             if self.used.contains(&key_text) {
                 continue;
             }
-            let mut problem = Diagnostic::new(
-                key.span(),
-                format!("unknown key \"{key_text}\" in {}", self.name),
-            );
+            let mut problem = Diagnostic::new(key.span(), format!("unknown key \"{key_text}\" in {}", self.name));
             problem = match closest(key_text, self.used.iter().copied()) {
                 Some(known) => problem.with_hint(format!("did you mean \"{known}\"?")),
                 None => problem.with_hint(format!("known keys are {}", self.used.join(", "))),

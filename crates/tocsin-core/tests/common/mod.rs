@@ -4,8 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::clock::{Clock, ClockState, clocks};
 use tocsin_core::incident::{
-    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection,
-    decide, declare,
+    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection, decide, declare,
 };
 use tocsin_core::plan::{Plan, presets};
 
@@ -51,11 +50,7 @@ impl Story {
     }
 
     /// Runs a command at `at` (also "now"), applying its events on success.
-    pub fn run(
-        &mut self,
-        command: Command,
-        at: Timestamp,
-    ) -> Result<Vec<IncidentEvent>, Rejection> {
+    pub fn run(&mut self, command: Command, at: Timestamp) -> Result<Vec<IncidentEvent>, Rejection> {
         let events = decide(&self.incident, &self.plan, &command, at, at)?;
         for event in &events {
             let recorded = Recorded {
@@ -79,15 +74,12 @@ impl Story {
     }
 
     pub fn clock(&self, id: &str) -> Clock {
-        self.clocks()
-            .into_iter()
-            .find(|c| c.id == id)
-            .unwrap_or_else(|| {
-                panic!(
-                    "no clock {id} in {:?}",
-                    self.clocks().iter().map(|c| &c.id).collect::<Vec<_>>()
-                )
-            })
+        self.clocks().into_iter().find(|c| c.id == id).unwrap_or_else(|| {
+            panic!(
+                "no clock {id} in {:?}",
+                self.clocks().iter().map(|c| &c.id).collect::<Vec<_>>()
+            )
+        })
     }
 
     pub fn state(&self, id: &str, now: Timestamp) -> ClockState {

@@ -1,0 +1,222 @@
+//! The incident desk: every rule applied once, for the CLI and the server alike.
+//!
+//! A change reads the incident's history, lets the core decide, and stores the new
+//! events, state and clocks in one transaction. If someone else changed the incident in
+//! the meantime, the change is decided again on the fresh state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tocsin_core::Timestamp;
+use tocsin_core::audit::{AuditEntry, EntryDraft};
+use tocsin_core::clock::{Clock, clocks};
+use tocsin_core::incident::{
+    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection, decide, declare,
+};
+use tocsin_core::plan::Plan;
+use tocsin_core::to_millis;
+use tocsin_store::{IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
+
+/// How often a change is decided again when others keep changing the same incident.
+const ATTEMPTS: u32 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The request broke a rule of the plan or the lifecycle; nothing changed.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("unknown incident {0}")]
+    NotFound(IncidentNumber),
+    #[error("{0} is being changed by others too often; try again")]
+    Busy(IncidentNumber),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for DeskError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::IncidentNotFound(n) => DeskError::NotFound(n),
+            other => DeskError::Store(other),
+        }
+    }
+}
+
+/// One entry of an incident's timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub recorded_at: Timestamp,
+    pub actor: Actor,
+    pub event: IncidentEvent,
+}
+
+/// An incident with its clocks and its timeline.
+#[derive(Clone, Debug)]
+pub struct IncidentView {
+    pub incident: Incident,
+    pub clocks: Vec<Clock>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// What a change did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub incident: Incident,
+    pub clocks: Vec<Clock>,
+    pub events: Vec<IncidentEvent>,
+    /// The clocks before the change, to say what it met or moved.
+    pub clocks_before: Vec<Clock>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Desk {
+    store: Arc<dyn Store>,
+    plan: Arc<Plan>,
+}
+
+impl Desk {
+    pub fn new(store: Arc<dyn Store>, plan: Arc<Plan>) -> Self {
+        Desk { store, plan }
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Declares a new incident at `at` (default `now`).
+    pub async fn declare(
+        &self,
+        declaration: &Declaration,
+        actor: &Actor,
+        at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<IncidentView, DeskError> {
+        let now = to_millis(now);
+        let at = at.map_or(now, to_millis);
+        let mut declaration = declaration.clone();
+        declaration.detected_at = declaration.detected_at.map(to_millis);
+        declaration.aware_at = declaration.aware_at.map(to_millis);
+        let event = declare(&self.plan, &declaration, at, now)?;
+        let recorded = Recorded {
+            at,
+            actor: actor.clone(),
+            event,
+        };
+        let placeholder = IncidentNumber::new(u64::MAX).expect("not zero");
+        let incident = Incident::from_history(placeholder, std::slice::from_ref(&recorded))
+            .expect("a declaration alone is a valid history");
+        let clocks = clocks(&incident, &self.plan);
+        let number = self
+            .store
+            .create_incident(IncidentDraft {
+                incident,
+                entries: vec![EntryDraft::for_incident(None, &recorded, now)],
+                clocks,
+            })
+            .await?;
+        self.incident(number).await
+    }
+
+    /// Applies a responder's command at `at` (default `now`).
+    pub async fn act(
+        &self,
+        number: IncidentNumber,
+        command: &Command,
+        actor: &Actor,
+        at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Outcome, DeskError> {
+        let now = to_millis(now);
+        let at = at.map_or(now, to_millis);
+        for attempt in 0..ATTEMPTS {
+            let (incident, _) = self.load(number).await?;
+            let events = decide(&incident, &self.plan, command, at, now)?;
+            let mut next = incident.clone();
+            let mut entries = Vec::with_capacity(events.len());
+            for event in &events {
+                let recorded = Recorded {
+                    at,
+                    actor: actor.clone(),
+                    event: event.clone(),
+                };
+                next.apply(&recorded)
+                    .map_err(|problem| StoreError::Corrupt(format!("{number}: {problem}")))?;
+                entries.push(EntryDraft::for_incident(Some(number), &recorded, now));
+            }
+            let next_clocks = clocks(&next, &self.plan);
+            let change = IncidentChange {
+                incident: next.clone(),
+                expected_version: incident.version,
+                entries,
+                clocks: next_clocks.clone(),
+            };
+            match self.store.update_incident(change).await {
+                Ok(()) => {
+                    return Ok(Outcome {
+                        clocks_before: clocks(&incident, &self.plan),
+                        incident: next,
+                        clocks: next_clocks,
+                        events,
+                    });
+                }
+                Err(StoreError::Conflict(_)) => {
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt % 5) * 3)).await;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(DeskError::Busy(number))
+    }
+
+    /// The incident as its history makes it, with its stored clocks and its timeline.
+    pub async fn incident(&self, number: IncidentNumber) -> Result<IncidentView, DeskError> {
+        let (incident, timeline) = self.load(number).await?;
+        let clocks = self.store.clocks(number).await?;
+        Ok(IncidentView {
+            incident,
+            clocks,
+            timeline,
+        })
+    }
+
+    async fn load(&self, number: IncidentNumber) -> Result<(Incident, Vec<TimelineEntry>), DeskError> {
+        let entries = self.store.incident_history(number).await?;
+        let timeline = entries.iter().map(timeline_entry).collect::<Result<Vec<_>, _>>()?;
+        let history: Vec<Recorded> = timeline
+            .iter()
+            .map(|e| Recorded {
+                at: e.at,
+                actor: e.actor.clone(),
+                event: e.event.clone(),
+            })
+            .collect();
+        let incident = Incident::from_history(number, &history).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok((incident, timeline))
+    }
+
+    pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentSummary>, DeskError> {
+        Ok(self.store.incidents(filter).await?)
+    }
+
+    pub async fn open_clocks(&self) -> Result<Vec<OpenClock>, DeskError> {
+        Ok(self.store.open_clocks().await?)
+    }
+}
+
+/// Reads a stored entry back as a timeline entry of an incident.
+pub(crate) fn timeline_entry(entry: &AuditEntry) -> Result<TimelineEntry, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt(format!("audit entry #{}: {what}", entry.seq));
+    Ok(TimelineEntry {
+        seq: entry.seq,
+        at: entry.at,
+        recorded_at: entry.recorded_at,
+        actor: Actor::parse(&entry.actor).map_err(corrupt)?,
+        event: IncidentEvent::from_json(entry.data.clone()).map_err(|e| corrupt(e.to_string()))?,
+    })
+}

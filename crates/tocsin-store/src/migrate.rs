@@ -1,0 +1,87 @@
+//! Embedded, append-only schema migrations, checked by checksum so that a released
+//! migration can never be edited unnoticed.
+
+use sha2::{Digest, Sha256};
+
+use crate::StoreError;
+
+#[derive(Debug)]
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    pub fn checksum(&self) -> String {
+        hex::encode(Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+pub(crate) const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_ms BIGINT NOT NULL
+)";
+
+/// The migrations still to apply, after checking that those applied are the ones we know.
+pub(crate) fn pending<'m>(known: &'m [Migration], applied: &[(i64, String)]) -> Result<Vec<&'m Migration>, StoreError> {
+    for (version, checksum) in applied {
+        match known.iter().find(|m| m.version == *version) {
+            None => {
+                return Err(StoreError::Schema(format!(
+                    "the database has migration {version}, which this tocsin does not know; upgrade tocsin"
+                )));
+            }
+            Some(m) if &m.checksum() != checksum => {
+                return Err(StoreError::Schema(format!(
+                    "migration {version} ({}) differs from the one applied to this database; released migrations must never change",
+                    m.name
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(known
+        .iter()
+        .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: [Migration; 2] = [
+        Migration {
+            version: 1,
+            name: "one",
+            sql: "CREATE TABLE a (x INTEGER)",
+        },
+        Migration {
+            version: 2,
+            name: "two",
+            sql: "CREATE TABLE b (x INTEGER)",
+        },
+    ];
+
+    #[test]
+    fn only_missing_migrations_are_applied() {
+        let applied = [(1, KNOWN[0].checksum())];
+        let todo: Vec<i64> = pending(&KNOWN, &applied).unwrap().iter().map(|m| m.version).collect();
+        assert_eq!(todo, [2]);
+    }
+
+    #[test]
+    fn an_edited_released_migration_is_refused() {
+        let err = pending(&KNOWN, &[(1, "0".repeat(64))]).unwrap_err();
+        assert!(err.to_string().contains("migration 1 (one) differs"), "{err}");
+    }
+
+    #[test]
+    fn a_database_from_a_newer_tocsin_is_refused() {
+        let err = pending(&KNOWN, &[(3, String::new())]).unwrap_err();
+        assert!(err.to_string().contains("upgrade tocsin"), "{err}");
+    }
+}

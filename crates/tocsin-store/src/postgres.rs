@@ -1,0 +1,61 @@
+//! PostgreSQL, for several tocsin instances sharing one database.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+type Db = sqlx::Postgres;
+type Pool = sqlx::PgPool;
+type Backend = PgStore;
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "incidents_and_audit_chain",
+    sql: include_str!("../migrations/postgres/0001_incidents_and_audit_chain.sql"),
+}];
+
+/// Serializes schema migrations across instances for the length of one transaction.
+const MIGRATION_LOCK: i64 = 0x746f_6373_696e_0001;
+
+/// A PostgreSQL database. Appends to the audit chain lock its head row, so entries from
+/// concurrent writers line up one after another.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: Pool,
+    description: String,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::BadUrl(format!("invalid PostgreSQL URL \"{}\": {e}", crate::redact(url))))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(PgStore {
+            pool,
+            description: crate::redact(url),
+        })
+    }
+}
+
+async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
+    Ok(pool.begin().await?)
+}
+
+async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+fn lock_head_sql() -> &'static str {
+    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+}
+
+include!("shared.rs");

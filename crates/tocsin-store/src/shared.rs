@@ -1,0 +1,357 @@
+// The store written once for both backends. Each backend module includes this file after
+// defining `Db` (its sqlx database), `Pool`, `begin_write`, `lock_head_sql` and
+// `begin_migration`; one SQL text serves both, since SQLite accepts `$1` placeholders.
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+use tocsin_core::Timestamp;
+use tocsin_core::audit::{AuditEntry, ChainHash, EntryDraft};
+use tocsin_core::clock::{Clock, ClockKind};
+use tocsin_core::incident::{Incident, IncidentNumber, Status};
+
+use crate::migrate::{self, Migration};
+use crate::{
+    ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store,
+    StoreError,
+};
+
+type Tx = sqlx::Transaction<'static, Db>;
+type DbRow = <Db as sqlx::Database>::Row;
+
+fn int(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is out of range")))
+}
+
+fn uint(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
+}
+
+fn time(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|_| StoreError::Corrupt(format!("time {ms} ms is out of range")))
+}
+
+fn opt_time(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    ms.map(time).transpose()
+}
+
+fn number(value: i64) -> Result<IncidentNumber, StoreError> {
+    IncidentNumber::new(uint(value, "incident number")?)
+        .ok_or_else(|| StoreError::Corrupt("incident number 0".into()))
+}
+
+fn status(text: &str) -> Result<Status, StoreError> {
+    text.parse().map_err(StoreError::Corrupt)
+}
+
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut tx = begin_migration(pool).await?;
+    sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut *tx).await?;
+    let applied: Vec<(i64, String)> = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("version")?, r.try_get("checksum")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    for migration in migrate::pending(MIGRATIONS, &applied)? {
+        sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_ms) VALUES ($1, $2, $3, $4)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(migration.checksum())
+            .bind(Timestamp::now().as_millisecond())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Seals `drafts` onto the end of the chain inside `tx`, and moves the head.
+async fn append(tx: &mut Tx, drafts: Vec<EntryDraft>) -> Result<(), StoreError> {
+    let head = sqlx::query(lock_head_sql()).fetch_one(&mut **tx).await?;
+    let mut seq = uint(head.try_get("seq")?, "chain head")?;
+    let head_hash: String = head.try_get("hash")?;
+    let mut prev = ChainHash::from_hex(&head_hash).ok_or_else(|| StoreError::Corrupt("the chain head hash is not hex".into()))?;
+    let mut entries = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        seq += 1;
+        let entry = draft.seal(seq, prev);
+        prev = entry.hash;
+        entries.push(entry);
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut insert = QueryBuilder::<Db>::new(
+        "INSERT INTO audit_log (seq, incident, action, actor, at_ms, recorded_ms, data, prev_hash, hash) ",
+    );
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in &entries {
+        rows.push((
+            int(e.seq, "sequence number")?,
+            e.incident.map(|n| int(n.get(), "incident number")).transpose()?,
+            e,
+        ));
+    }
+    insert.push_values(rows, |mut row, (seq, incident, e)| {
+        row.push_bind(seq)
+            .push_bind(incident)
+            .push_bind(e.action.clone())
+            .push_bind(e.actor.clone())
+            .push_bind(e.at.as_millisecond())
+            .push_bind(e.recorded_at.as_millisecond())
+            .push_bind(e.data.to_string())
+            .push_bind(e.prev_hash.to_hex())
+            .push_bind(e.hash.to_hex());
+    });
+    insert.build().execute(&mut **tx).await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(int(seq, "sequence number")?)
+        .bind(prev.to_hex())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn replace_clocks(tx: &mut Tx, number: IncidentNumber, clocks: &[Clock]) -> Result<(), StoreError> {
+    let n = int(number.get(), "incident number")?;
+    sqlx::query("DELETE FROM clocks WHERE incident = $1").bind(n).execute(&mut **tx).await?;
+    if clocks.is_empty() {
+        return Ok(());
+    }
+    let mut insert = QueryBuilder::<Db>::new(
+        "INSERT INTO clocks (incident, position, clock, kind, name, started_ms, due_ms, met_ms, breached_ms, applicable, is_open) ",
+    );
+    insert.push_values(clocks.iter().enumerate(), |mut row, (position, c)| {
+        row.push_bind(n)
+            .push_bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .push_bind(c.id.clone())
+            .push_bind(c.kind.as_str())
+            .push_bind(c.name.clone())
+            .push_bind(c.started_at.as_millisecond())
+            .push_bind(c.due_at.map(Timestamp::as_millisecond))
+            .push_bind(c.met_at.map(Timestamp::as_millisecond))
+            .push_bind(c.breached_at.map(Timestamp::as_millisecond))
+            .push_bind(c.applicable)
+            .push_bind(c.open);
+    });
+    insert.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+fn entry_from(row: &DbRow) -> Result<AuditEntry, StoreError> {
+    let hash = |column: &str| -> Result<ChainHash, StoreError> {
+        let text: String = row.try_get(column)?;
+        ChainHash::from_hex(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} \"{text}\" is not a SHA-256 hex digest")))
+    };
+    let data: String = row.try_get("data")?;
+    Ok(AuditEntry {
+        seq: uint(row.try_get("seq")?, "sequence number")?,
+        incident: row.try_get::<Option<i64>, _>("incident")?.map(number).transpose()?,
+        action: row.try_get("action")?,
+        actor: row.try_get("actor")?,
+        at: time(row.try_get("at_ms")?)?,
+        recorded_at: time(row.try_get("recorded_ms")?)?,
+        data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("entry data is not JSON: {e}")))?,
+        prev_hash: hash("prev_hash")?,
+        hash: hash("hash")?,
+    })
+}
+
+fn clock_from(row: &DbRow) -> Result<Clock, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Clock {
+        id: row.try_get("clock")?,
+        kind: ClockKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown clock kind \"{kind}\"")))?,
+        name: row.try_get("name")?,
+        started_at: time(row.try_get("started_ms")?)?,
+        due_at: opt_time(row.try_get("due_ms")?)?,
+        met_at: opt_time(row.try_get("met_ms")?)?,
+        breached_at: opt_time(row.try_get("breached_ms")?)?,
+        applicable: row.try_get("applicable")?,
+        open: row.try_get("is_open")?,
+    })
+}
+
+fn summary_from(row: &DbRow) -> Result<IncidentSummary, StoreError> {
+    Ok(IncidentSummary {
+        number: number(row.try_get("number")?)?,
+        title: row.try_get("title")?,
+        severity: row.try_get("severity")?,
+        status: status(row.try_get("status")?)?,
+        owner: row.try_get("owner")?,
+        personal_data: row.try_get("personal_data")?,
+        declared_at: time(row.try_get("declared_ms")?)?,
+        updated_at: time(row.try_get("updated_ms")?)?,
+        version: uint(row.try_get("version")?, "version")?,
+    })
+}
+
+const CLOCK_COLUMNS: &str = "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open";
+
+#[async_trait]
+impl Store for Backend {
+    async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let next: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("value")?;
+        let n = number(next)?;
+        let incident: &Incident = &draft.incident;
+        sqlx::query(
+            "INSERT INTO incidents (number, title, severity, status, owner, personal_data, declared_ms, updated_ms, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(next)
+        .bind(&incident.title)
+        .bind(incident.severity.as_str())
+        .bind(incident.status.as_str())
+        .bind(&incident.owner)
+        .bind(incident.personal_data)
+        .bind(incident.declared_at.as_millisecond())
+        .bind(incident.updated_at.as_millisecond())
+        .bind(int(incident.version, "version")?)
+        .execute(&mut *tx)
+        .await?;
+        let entries = draft.entries.into_iter().map(|e| EntryDraft { incident: Some(n), ..e }).collect();
+        append(&mut tx, entries).await?;
+        replace_clocks(&mut tx, n, &draft.clocks).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn update_incident(&self, change: IncidentChange) -> Result<(), StoreError> {
+        let incident = &change.incident;
+        let n = incident.number;
+        let mut tx = begin_write(&self.pool).await?;
+        let updated = sqlx::query(
+            "UPDATE incidents SET title = $1, severity = $2, status = $3, owner = $4, personal_data = $5,
+                 updated_ms = $6, version = $7
+             WHERE number = $8 AND version = $9",
+        )
+        .bind(&incident.title)
+        .bind(incident.severity.as_str())
+        .bind(incident.status.as_str())
+        .bind(&incident.owner)
+        .bind(incident.personal_data)
+        .bind(incident.updated_at.as_millisecond())
+        .bind(int(incident.version, "version")?)
+        .bind(int(n.get(), "incident number")?)
+        .bind(int(change.expected_version, "version")?)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM incidents WHERE number = $1")
+                .bind(int(n.get(), "incident number")?)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            return Err(if exists { StoreError::Conflict(n) } else { StoreError::IncidentNotFound(n) });
+        }
+        let entries = change.entries.into_iter().map(|e| EntryDraft { incident: Some(n), ..e }).collect();
+        append(&mut tx, entries).await?;
+        replace_clocks(&mut tx, n, &change.clocks).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn incident_history(&self, number: IncidentNumber) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE incident = $1 ORDER BY seq")
+            .bind(int(number.get(), "incident number")?)
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::IncidentNotFound(number));
+        }
+        rows.iter().map(entry_from).collect()
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentSummary>, StoreError> {
+        let mut query = QueryBuilder::<Db>::new("SELECT * FROM incidents WHERE 1 = 1");
+        if !filter.statuses.is_empty() {
+            query.push(" AND status IN (");
+            let mut list = query.separated(", ");
+            for s in &filter.statuses {
+                list.push_bind(s.as_str());
+            }
+            query.push(")");
+        }
+        if !filter.severities.is_empty() {
+            query.push(" AND severity IN (");
+            let mut list = query.separated(", ");
+            for s in &filter.severities {
+                list.push_bind(s.clone());
+            }
+            query.push(")");
+        }
+        if let Some(owner) = &filter.owner {
+            query.push(" AND owner = ").push_bind(owner.clone());
+        }
+        if let Some(text) = &filter.text {
+            let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            query.push(" AND LOWER(title) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+        }
+        if let Some(before) = filter.before {
+            query.push(" AND number < ").push_bind(int(before.get(), "incident number")?);
+        }
+        query.push(" ORDER BY number DESC");
+        if let Some(limit) = filter.limit {
+            query.push(" LIMIT ").push_bind(i64::from(limit));
+        }
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from).collect()
+    }
+
+    async fn clocks(&self, number: IncidentNumber) -> Result<Vec<Clock>, StoreError> {
+        let sql = format!("SELECT {CLOCK_COLUMNS} FROM clocks c WHERE c.incident = $1 ORDER BY c.position");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(int(number.get(), "incident number")?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(clock_from).collect()
+    }
+
+    async fn open_clocks(&self) -> Result<Vec<OpenClock>, StoreError> {
+        let sql = format!(
+            "SELECT c.incident, i.title, i.severity, i.status, {CLOCK_COLUMNS}
+             FROM clocks c JOIN incidents i ON i.number = c.incident
+             WHERE c.is_open
+             ORDER BY c.due_ms IS NULL, c.due_ms, c.incident, c.position"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OpenClock {
+                    incident: number(row.try_get("incident")?)?,
+                    title: row.try_get("title")?,
+                    severity: row.try_get("severity")?,
+                    status: status(row.try_get("status")?)?,
+                    clock: clock_from(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_entries(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(int(after_seq, "sequence number")?)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(entry_from).collect()
+    }
+
+    async fn chain_head(&self) -> Result<ChainHead, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+        let hash: String = row.try_get("hash")?;
+        Ok(ChainHead {
+            seq: uint(row.try_get("seq")?, "chain head")?,
+            hash: ChainHash::from_hex(&hash).ok_or_else(|| StoreError::Corrupt("the chain head hash is not hex".into()))?,
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}

@@ -1,0 +1,66 @@
+//! The embedded default: one SQLite file in WAL mode, created on first use.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+type Db = sqlx::Sqlite;
+type Pool = sqlx::SqlitePool;
+type Backend = SqliteStore;
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "incidents_and_audit_chain",
+    sql: include_str!("../migrations/sqlite/0001_incidents_and_audit_chain.sql"),
+}];
+
+/// A SQLite database. Writers take the database's write lock at the start of their
+/// transaction (`BEGIN IMMEDIATE`), so several processes can share one file safely.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: Pool,
+    description: String,
+}
+
+impl SqliteStore {
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::BadUrl(format!("cannot create the database folder {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Every acknowledged change survives a power cut, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            description: format!("sqlite:{}", path.display()),
+        })
+    }
+}
+
+async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
+    begin_write(pool).await
+}
+
+/// The write lock taken by `BEGIN IMMEDIATE` already serializes appends.
+fn lock_head_sql() -> &'static str {
+    "SELECT seq, hash FROM audit_head WHERE id = 1"
+}
+
+include!("shared.rs");

@@ -1,1 +1,57 @@
-fn main() {}
+//! `tocsin`: the one binary. Exit codes: 0 ok, 1 a problem with the input or the data, 2 usage.
+#![forbid(unsafe_code)]
+
+mod args;
+mod context;
+mod describe;
+mod incident;
+mod json;
+mod plan;
+mod render;
+mod show;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::context::Context;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let context = Context::new(cli.global);
+    match runtime.block_on(run(&context, cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line that names the problem, whatever its causes looked like.
+            let message = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init(args) => plan::init(context, &args),
+        Command::Plan(args::PlanCommand::Check) => plan::check(context),
+        Command::Incident(command) => incident::run(context, *command).await,
+        Command::Clocks => show::clocks(context).await,
+        Command::Verify => show::verify(context).await,
+    }
+}
+
+/// Prints what a command produced: one block, with its trailing newline.
+fn emit(text: &str) {
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+}

@@ -123,10 +123,16 @@ fn optional_text(field: &str, value: Option<&String>) -> Result<Option<String>, 
     value.map(|v| text(field, v, TEXT_MAX)).transpose()
 }
 
+/// A time as messages show it: to the second, in UTC.
+fn shown(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 fn not_in_future(what: &str, at: Timestamp, now: Timestamp) -> Result<(), Rejection> {
     if at > now {
         return Err(invalid(format!(
-            "{what} {at} is in the future; only past times can be recorded"
+            "{what} {} is in the future; only past times can be recorded",
+            shown(at)
         )));
     }
     Ok(())
@@ -151,12 +157,16 @@ pub fn declare(plan: &Plan, d: &Declaration, at: Timestamp, now: Timestamp) -> R
     not_in_future("the awareness time", aware_at, now)?;
     if detected_at > at {
         return Err(invalid(format!(
-            "the detection time {detected_at} is after the declaration time {at}"
+            "the detection time {} is after the declaration time {}",
+            shown(detected_at),
+            shown(at)
         )));
     }
     if aware_at > at {
         return Err(invalid(format!(
-            "the awareness time {aware_at} is after the declaration time {at}"
+            "the awareness time {} is after the declaration time {}",
+            shown(aware_at),
+            shown(at)
         )));
     }
     Ok(IncidentEvent::Declared(Declared {
@@ -194,17 +204,14 @@ pub fn decide(
     not_in_future("the time", at, now)?;
     if at < incident.declared_at {
         return Err(invalid(format!(
-            "the time {at} is before {n} was declared ({})",
-            incident.declared_at
+            "the time {} is before {n} was declared ({})",
+            shown(at),
+            shown(incident.declared_at)
         )));
     }
     let editable = || match incident.status {
         Status::Closed => Err(conflict(format!("{n} is closed; reopen it first"))),
         Status::Dismissed => Err(conflict(format!("{n} is dismissed; reopen it first"))),
-        _ => Ok(()),
-    };
-    let not_before = |what: &str, earlier: Option<Timestamp>| match earlier {
-        Some(t) if at < t => Err(invalid(format!("the time {at} is before {n} was {what} ({t})"))),
         _ => Ok(()),
     };
     let events = match command {
@@ -213,7 +220,8 @@ pub fn decide(
             if let Some(ack) = &incident.acknowledged {
                 return Err(conflict(format!(
                     "{n} is already acknowledged (by {} at {})",
-                    ack.by, ack.at
+                    ack.by,
+                    shown(ack.at)
                 )));
             }
             vec![IncidentEvent::Acknowledged {}]
@@ -307,10 +315,6 @@ pub fn decide(
             if progress.state == StepState::Done {
                 return Err(conflict(format!("step {id} of {n} is already done")));
             }
-            not_before(
-                &format!("started on step {id}"),
-                progress.started.as_ref().map(|s| s.at),
-            )?;
             vec![IncidentEvent::StepCompleted { step: id }]
         }
         Command::CheckItem { step, item } | Command::UncheckItem { step, item } => {
@@ -378,7 +382,6 @@ pub fn decide(
             if incident.status == Status::Resolved {
                 return Err(conflict(format!("{n} is already resolved")));
             }
-            not_before("acknowledged", incident.acknowledged.as_ref().map(|a| a.at))?;
             let mut events = Vec::new();
             if incident.acknowledged.is_none() {
                 events.push(IncidentEvent::Acknowledged {});
@@ -394,7 +397,6 @@ pub fn decide(
                     incident.status
                 )));
             }
-            not_before("resolved", incident.resolved_at)?;
             let review_override = optional_text("the override reason", review_override.as_ref())?;
             let review = &plan.review().step;
             let review_done = incident.step(review).is_some_and(|s| s.state == StepState::Done);
@@ -423,11 +425,6 @@ pub fn decide(
                     incident.status
                 )));
             }
-            let ended = [incident.resolved_at, incident.closed_at, incident.dismissed_at]
-                .into_iter()
-                .flatten()
-                .max();
-            not_before(incident.status.as_str(), ended)?;
             vec![IncidentEvent::Reopened {
                 reason,
                 breached: breached_by(&clocks(incident, plan), at),

@@ -62,12 +62,12 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let disclosure = root
         .opt_table("disclosure", &mut problems)
         .and_then(|t| disclosure(t, &mut problems));
-    if severities.is_empty() {
+    if severity_ids.is_empty() {
         problems.push(
             Diagnostic::new(0..0, "the plan defines no severity").with_hint("add at least one [[severity]] table"),
         );
     }
-    if steps.is_empty() {
+    if step_ids.is_empty() {
         problems.push(
             Diagnostic::new(0..0, "the plan defines no response step").with_hint("add at least one [[step]] table"),
         );

@@ -1,0 +1,273 @@
+//! The command line: `tocsin <noun> <verb>`, parsed by clap (usage errors exit with 2).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const DEFAULT_DB: &str = "sqlite:tocsin-data/tocsin.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tocsin",
+    version,
+    about = "Run your security incident response plan: incidents, deadlines, audit trail.",
+    after_help = "Times for --at and friends: 2026-11-20T09:12:00Z, 2026-11-20 10:12 (in the plan's time zone), or 15m ago."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database: sqlite:PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "TOCSIN_DB", global = true, default_value = DEFAULT_DB, hide_env_values = true)]
+    pub db: String,
+    /// The plan file [default: ./tocsin.toml, or the four-tier preset when there is none].
+    #[arg(long, env = "TOCSIN_PLAN", global = true)]
+    pub plan: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who is acting [default: the login name].
+    #[arg(long = "as", value_name = "NAME", env = "TOCSIN_ACTOR", global = true)]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented tocsin.toml from a preset.
+    Init(InitArgs),
+    /// Check the plan.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Declare and work incidents.
+    #[command(subcommand)]
+    Incident(Box<IncidentCommand>),
+    /// List every running clock, soonest due first.
+    Clocks,
+    /// Recompute the audit chain and check every incident against it.
+    Verify,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetName {
+    FourTier,
+    ThreeTier,
+}
+
+impl PresetName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresetName::FourTier => "four-tier",
+            PresetName::ThreeTier => "three-tier",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// four-tier (P1-P4) or three-tier (P0-P2).
+    #[arg(long, value_enum, default_value = "four-tier")]
+    pub preset: PresetName,
+    /// Overwrite an existing plan file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Validate the whole plan and report every problem at once.
+    Check,
+}
+
+/// `--at`: when it happened, for backfilling; defaults to now.
+#[derive(Debug, Args)]
+pub struct At {
+    /// When it happened (past only) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Declare a new incident.
+    Declare(DeclareArgs),
+    /// List incidents (by default those not closed or dismissed), newest first.
+    List(ListArgs),
+    /// Show one incident: clocks, steps, roles, timeline.
+    Show { id: String },
+    /// Acknowledge an incident.
+    Ack {
+        id: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Assign the owner and roles.
+    Assign {
+        id: String,
+        /// The owner ("" to clear).
+        #[arg(long)]
+        owner: Option<String>,
+        /// A role and who holds it, like incident-commander=jo ("role=" to clear).
+        #[arg(long = "role", value_name = "ROLE=NAME")]
+        roles: Vec<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Change the severity, with a reason.
+    Severity {
+        id: String,
+        severity: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Work a response step: start, done, check N or uncheck N.
+    Step {
+        id: String,
+        /// The step's id or position (1, 2, ...).
+        step: String,
+        #[command(subcommand)]
+        action: StepAction,
+    },
+    /// Add a note to the timeline.
+    Note {
+        id: String,
+        text: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Mark or unmark the incident as a personal data breach.
+    PersonalData {
+        id: String,
+        #[arg(value_enum)]
+        action: MarkAction,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Record a notice sent: customers, authority, data-subjects, status-update, or an obligation id.
+    Notice {
+        id: String,
+        kind: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Resolve an incident.
+    Resolve {
+        id: String,
+        #[arg(long)]
+        summary: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Close a resolved incident (its review step must be done).
+    Close {
+        id: String,
+        /// Close without the review step, for this reason.
+        #[arg(long, value_name = "REASON")]
+        override_review: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Dismiss an incident as a false positive.
+    Dismiss {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Reopen a resolved, closed or dismissed incident.
+    Reopen {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MarkAction {
+    Mark,
+    Unmark,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepAction {
+    Start {
+        #[command(flatten)]
+        at: At,
+    },
+    Done {
+        #[command(flatten)]
+        at: At,
+    },
+    /// Check checklist item N (1-based).
+    Check {
+        item: u32,
+        #[command(flatten)]
+        at: At,
+    },
+    Uncheck {
+        item: u32,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DeclareArgs {
+    #[arg(long)]
+    pub title: String,
+    #[arg(long)]
+    pub severity: String,
+    #[arg(long, default_value = "")]
+    pub summary: String,
+    /// Who reported it [default: --as].
+    #[arg(long)]
+    pub reporter: Option<String>,
+    /// Personal data is involved (starts the GDPR clocks).
+    #[arg(long)]
+    pub personal_data: bool,
+    /// When it was declared (past only) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// When it was detected [default: awareness time].
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// When the organization became aware of it [default: declaration time].
+    #[arg(long, value_name = "TIME")]
+    pub aware_at: Option<String>,
+    #[arg(long, value_name = "N")]
+    pub affected_customers: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub affected_data_subjects: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only these statuses (declared, acknowledged, resolved, closed, dismissed).
+    #[arg(long, value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Every status, closed and dismissed included.
+    #[arg(long, conflicts_with = "status")]
+    pub all: bool,
+    #[arg(long, value_delimiter = ',')]
+    pub severity: Vec<String>,
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Text in the title.
+    #[arg(long)]
+    pub search: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}

@@ -1,0 +1,163 @@
+//! What every command needs: the plan, the database, who acts, the time and how to print.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use tocsin_core::Timestamp;
+use tocsin_core::duration::Duration;
+use tocsin_core::incident::{Actor, IncidentNumber};
+use tocsin_core::plan::{Plan, presets};
+use tocsin_server::Desk;
+use tocsin_store::Store;
+
+use crate::args::Global;
+
+/// Where the plan came from.
+#[derive(Debug, Clone)]
+pub enum PlanSource {
+    File(PathBuf),
+    /// No plan file: the default preset.
+    Preset(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Context {
+    pub global: Global,
+    pub now: Timestamp,
+}
+
+pub const DEFAULT_PLAN: &str = "tocsin.toml";
+
+impl Context {
+    pub fn new(global: Global) -> Self {
+        Context {
+            global,
+            now: tocsin_core::to_millis(Timestamp::now()),
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.global.json
+    }
+
+    /// Colour only on a terminal, and never when NO_COLOR is set.
+    pub fn colour(&self) -> bool {
+        std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb")
+    }
+
+    pub fn plan_path(&self) -> PathBuf {
+        self.global.plan.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_PLAN))
+    }
+
+    /// The plan's text and where it came from.
+    pub fn plan_source(&self) -> anyhow::Result<(String, PlanSource)> {
+        let path = self.plan_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((text, PlanSource::File(path))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.global.plan.is_none() => {
+                if std::io::stderr().is_terminal() {
+                    eprintln!(
+                        "note: no {DEFAULT_PLAN} here; using the four-tier preset (run `tocsin init` to write one)"
+                    );
+                }
+                Ok((
+                    presets::FOUR_TIER.source.to_owned(),
+                    PlanSource::Preset(presets::FOUR_TIER.name),
+                ))
+            }
+            Err(e) => Err(anyhow!("cannot read the plan {}: {e}", path.display())),
+        }
+    }
+
+    /// The valid plan, or a one-line error that points to `tocsin plan check`.
+    pub fn plan(&self) -> anyhow::Result<Plan> {
+        let (text, source) = self.plan_source()?;
+        Plan::parse(&text).map_err(|e| {
+            let name = match source {
+                PlanSource::File(path) => path.display().to_string(),
+                PlanSource::Preset(name) => name.to_owned(),
+            };
+            anyhow!(
+                "{name} has {} problem(s); run `tocsin plan check` to see them",
+                e.problems.len()
+            )
+        })
+    }
+
+    pub fn actor(&self) -> anyhow::Result<Actor> {
+        let name = match &self.global.actor {
+            Some(name) => name.clone(),
+            None => std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "cli".into()),
+        };
+        Actor::parse(&name).map_err(|e| anyhow!("--as: {e}"))
+    }
+
+    /// Opens the database, creating it if `create` (only declaring creates one).
+    /// `None`: an SQLite database that does not exist yet.
+    pub async fn store(&self, create: bool) -> anyhow::Result<Option<Arc<dyn Store>>> {
+        let url = &self.global.db;
+        if !create
+            && let Some(path) = sqlite_path(url)
+            && !Path::new(path).exists()
+        {
+            return Ok(None);
+        }
+        Ok(Some(tocsin_store::open(url).await.map_err(|e| anyhow!("{e}"))?))
+    }
+
+    pub async fn desk(&self, plan: Plan, create: bool) -> anyhow::Result<Option<Desk>> {
+        Ok(self.store(create).await?.map(|store| Desk::new(store, Arc::new(plan))))
+    }
+
+    /// The desk of an existing database, for changing `number`.
+    pub async fn desk_for(&self, plan: Plan, number: IncidentNumber) -> anyhow::Result<Desk> {
+        match self.desk(plan, false).await? {
+            Some(desk) => Ok(desk),
+            None => bail!(
+                "unknown incident {number}: there is no database at {} yet",
+                self.global.db
+            ),
+        }
+    }
+
+    /// Reads a time: RFC 3339, a local time in the plan's zone, or `15m ago`.
+    pub fn time(&self, flag: &str, text: &str, plan: &Plan) -> anyhow::Result<Timestamp> {
+        parse_time(text, plan, self.now).with_context(|| {
+            format!(
+                "{flag} \"{text}\" is not a time; write 2026-11-20T09:12:00Z, 2026-11-20 10:12 ({}) or 15m ago",
+                plan.calendar().zone_name()
+            )
+        })
+    }
+
+    pub fn at(&self, text: Option<&String>, plan: &Plan) -> anyhow::Result<Option<Timestamp>> {
+        text.map(|t| self.time("--at", t, plan)).transpose()
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
+}
+
+fn parse_time(text: &str, plan: &Plan, now: Timestamp) -> anyhow::Result<Timestamp> {
+    let text = text.trim();
+    if let Some(ago) = text.strip_suffix("ago") {
+        let seconds = Duration::parse(ago)?.elapsed_seconds().context("not elapsed time")?;
+        return Ok(now.checked_sub(jiff::SignedDuration::from_secs(seconds))?);
+    }
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let local: jiff::civil::DateTime = text.parse()?;
+    Ok(local.to_zoned(plan.calendar().zone().clone())?.timestamp())
+}
+
+pub fn incident_number(text: &str) -> anyhow::Result<IncidentNumber> {
+    text.parse().map_err(|e: String| anyhow!(e))
+}

@@ -1,0 +1,175 @@
+//! Human output: times in the organization's zone, time left, aligned tables and colour.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tocsin_core::clock::{Clock, ClockState};
+
+/// Paints text when colour is on.
+#[derive(Clone, Copy, Debug)]
+pub struct Paint {
+    pub on: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Bad,
+    Warn,
+    Good,
+    Dim,
+    Bold,
+}
+
+impl Paint {
+    pub fn tone(self, tone: Tone, text: &str) -> String {
+        let code = match tone {
+            Tone::Plain => return text.to_owned(),
+            Tone::Bad => "1;31",
+            Tone::Warn => "33",
+            Tone::Good => "32",
+            Tone::Dim => "2",
+            Tone::Bold => "1",
+        };
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// `2026-11-20 10:12 CET`.
+pub fn time(at: Timestamp, zone: &TimeZone) -> String {
+    at.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// `3h 5m`, `2d 4h`, `45s`: the two largest units.
+pub fn span(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let parts = [
+        (s / 86_400, "d"),
+        (s % 86_400 / 3_600, "h"),
+        (s % 3_600 / 60, "m"),
+        (s % 60, "s"),
+    ];
+    let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
+    parts[first..]
+        .iter()
+        .take(2)
+        .filter(|(n, _)| *n > 0 || first == 3)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `in 12m` or `3h 5m overdue`.
+pub fn left(seconds: i64) -> String {
+    if seconds >= 0 {
+        format!("in {}", span(seconds))
+    } else {
+        format!("{} overdue", span(seconds))
+    }
+}
+
+/// How a clock's state should look: breached is unmistakable; little time left warns.
+pub fn clock_tone(clock: &Clock, now: Timestamp) -> Tone {
+    match clock.state(now) {
+        ClockState::Breached { .. } => Tone::Bad,
+        ClockState::Met { .. } => Tone::Good,
+        ClockState::NotApplicable => Tone::Dim,
+        ClockState::Running => {
+            let (Some(due), total) = (
+                clock.due_at,
+                clock.due_at.map(|d| d.as_second() - clock.started_at.as_second()),
+            ) else {
+                return Tone::Plain;
+            };
+            let remaining = due.as_second() - now.as_second();
+            if total.is_some_and(|t| remaining * 4 < t) {
+                Tone::Warn
+            } else {
+                Tone::Plain
+            }
+        }
+    }
+}
+
+/// Columns padded to their widest cell; each cell may carry a tone.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Vec<(String, Tone)>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Table {
+            rows: vec![header.iter().map(|h| ((*h).to_owned(), Tone::Bold)).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<(String, Tone)>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self, paint: Paint, indent: &str) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|(t, _)| t.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::from(indent);
+            for (c, (text, tone)) in row.iter().enumerate() {
+                let last = c + 1 == row.len();
+                let padded = if last {
+                    text.clone()
+                } else {
+                    format!("{text:<width$}  ", width = widths[c])
+                };
+                line.push_str(&paint.tone(*tone, &padded));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+pub fn plain(text: impl Into<String>) -> (String, Tone) {
+    (text.into(), Tone::Plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_show_the_two_largest_units() {
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(45), "45s");
+        assert_eq!(span(12 * 60), "12m");
+        assert_eq!(span(3 * 3600 + 5 * 60 + 9), "3h 5m");
+        assert_eq!(span(2 * 86_400 + 4 * 3600), "2d 4h");
+        assert_eq!(span(86_400 + 30), "1d");
+        assert_eq!(left(-3600), "1h overdue");
+        assert_eq!(left(90), "in 1m 30s");
+    }
+
+    #[test]
+    fn tables_align_columns_and_colour_only_when_asked() {
+        let mut table = Table::new(&["ID", "TITLE"]);
+        table.row(vec![plain("INC-0001"), ("Vault".into(), Tone::Bad)]);
+        assert_eq!(
+            table.render(Paint { on: false }, ""),
+            "ID        TITLE\nINC-0001  Vault\n"
+        );
+        assert!(table.render(Paint { on: true }, "").contains("\x1b[1;31mVault\x1b[0m"));
+    }
+}

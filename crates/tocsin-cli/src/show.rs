@@ -1,0 +1,257 @@
+//! Read commands: `incident show`, `clocks` and `verify`.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use jiff::tz::TimeZone;
+use serde_json::json;
+use tocsin_core::Timestamp;
+use tocsin_core::clock::{Clock, ClockState};
+use tocsin_core::incident::{Incident, StepState};
+use tocsin_core::plan::Plan;
+use tocsin_server::{IncidentView, Verification};
+
+use crate::context::{Context, incident_number};
+use crate::incident::one_line;
+use crate::render::{Paint, Table, Tone, clock_tone, left, plain, span, time};
+use crate::{describe, emit, json};
+
+pub async fn incident(context: &Context, plan: Plan, id: &str) -> anyhow::Result<ExitCode> {
+    let number = incident_number(id)?;
+    let desk = context.desk_for(plan, number).await?;
+    let view = desk.incident(number).await.map_err(one_line)?;
+    if context.json() {
+        emit(&json::incident(&view, desk.plan(), context.now).to_string());
+    } else {
+        emit(&render_incident(
+            &view,
+            desk.plan(),
+            context.now,
+            Paint { on: context.colour() },
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Paint) -> String {
+    let zone = plan.calendar().zone();
+    let i = &view.incident;
+    let mut out = paint.tone(Tone::Bold, &format!("{}  {}", i.number, i.title));
+    out.push('\n');
+    let severity_name = plan.severity(&i.severity).map_or("", |s| s.name.as_str());
+    let mut facts = Table::default();
+    let mut fact = |label: &str, value: String, tone: Tone| facts.row(vec![plain(label), (value, tone)]);
+    fact("severity", format!("{} {severity_name}", i.severity), Tone::Plain);
+    let status_tone = if i.status.is_active() { Tone::Bold } else { Tone::Plain };
+    fact("status", i.status.to_string(), status_tone);
+    fact("owner", i.owner.clone().unwrap_or_else(|| "—".into()), Tone::Plain);
+    fact(
+        "declared",
+        format!("{} by {}", time(i.declared_at, zone), i.reporter),
+        Tone::Plain,
+    );
+    fact("detected", time(i.detected_at, zone), Tone::Plain);
+    fact("aware", time(i.aware_at, zone), Tone::Plain);
+    let personal = match (i.personal_data, i.personal_data_aware_at) {
+        (true, Some(since)) => format!("yes, known since {}", time(since, zone)),
+        _ => "no".into(),
+    };
+    fact(
+        "personal data",
+        personal,
+        if i.personal_data { Tone::Bold } else { Tone::Plain },
+    );
+    if let Some(n) = i.affected_customers {
+        fact("customers", n.to_string(), Tone::Plain);
+    }
+    if let Some(n) = i.affected_data_subjects {
+        fact("data subjects", n.to_string(), Tone::Plain);
+    }
+    for role in plan.roles() {
+        let required = role.required_for.contains(&i.severity);
+        let (holder, tone) = match (i.roles.get(&role.id), required) {
+            (Some(who), _) => (who.clone(), Tone::Plain),
+            (None, true) => ("— (required)".to_owned(), Tone::Warn),
+            (None, false) => ("—".to_owned(), Tone::Dim),
+        };
+        fact(role.id.as_str(), holder, tone);
+    }
+    if !i.summary.is_empty() {
+        fact("summary", i.summary.clone(), Tone::Plain);
+    }
+    out.push_str(&facts.render(paint, "  "));
+
+    out.push_str(&paint.tone(Tone::Bold, "\nClocks\n"));
+    out.push_str(&clock_table(&view.clocks, zone, now).render(paint, "  "));
+    out.push_str(&paint.tone(Tone::Bold, "\nSteps\n"));
+    out.push_str(&steps(i, zone, paint));
+    out.push_str(&paint.tone(Tone::Bold, "\nTimeline\n"));
+    let mut timeline = Table::default();
+    for entry in &view.timeline {
+        timeline.row(vec![
+            plain(time(entry.at, zone)),
+            plain(entry.actor.as_str()),
+            plain(describe::event(&entry.event)),
+        ]);
+    }
+    out.push_str(&timeline.render(paint, "  "));
+    out
+}
+
+fn clock_table(clocks: &[Clock], zone: &TimeZone, now: Timestamp) -> Table {
+    let mut table = Table::new(&["CLOCK", "STATE", "DUE", ""]);
+    for clock in clocks {
+        let state = clock.state(now);
+        let note = match (state, clock.met_at) {
+            (ClockState::Running, _) => clock.seconds_left(now).map_or_else(|| "no fixed deadline".into(), left),
+            (ClockState::Breached { at }, None) if clock.open => {
+                format!("{} overdue", span(now.as_second() - at.as_second()))
+            }
+            (ClockState::Breached { at }, Some(met)) => {
+                format!(
+                    "kept {}, {} late",
+                    time(met, zone),
+                    span(met.as_second() - at.as_second())
+                )
+            }
+            (ClockState::Breached { .. }, None) => "not kept".into(),
+            (ClockState::Met { at }, _) => format!("kept {}", time(at, zone)),
+            (ClockState::NotApplicable, _) => String::new(),
+        };
+        let tone = clock_tone(clock, now);
+        let due = clock.due_at.map_or_else(|| "—".into(), |d| time(d, zone));
+        table.row(vec![
+            plain(&clock.name),
+            (state.to_string(), tone),
+            plain(due),
+            (note, tone),
+        ]);
+    }
+    table
+}
+
+fn steps(incident: &Incident, zone: &TimeZone, paint: Paint) -> String {
+    let mut out = String::new();
+    for (index, step) in incident.steps.iter().enumerate() {
+        let (state, tone) = match step.state {
+            StepState::Done => ("done", Tone::Good),
+            StepState::InProgress => ("in progress", Tone::Bold),
+            StepState::Pending => ("pending", Tone::Dim),
+        };
+        let when = match (&step.completed, &step.started) {
+            (Some(done), _) => format!(" {} by {}", time(done.at, zone), done.by),
+            (None, Some(started)) => format!(" since {} by {}", time(started.at, zone), started.by),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  {} {} {}{when}\n",
+            index + 1,
+            step.id,
+            paint.tone(tone, state)
+        ));
+        for (n, item) in step.checklist.iter().enumerate() {
+            let mark = if item.done.is_some() { "[x]" } else { "[ ]" };
+            let by = item
+                .done
+                .as_ref()
+                .map(|d| format!(" ({}, {})", d.by, time(d.at, zone)))
+                .unwrap_or_default();
+            out.push_str(&format!("      {mark} {} {}{by}\n", n + 1, item.text));
+        }
+    }
+    out
+}
+
+pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
+    let plan = context.plan()?;
+    let zone = plan.calendar().zone().clone();
+    let open = match context.desk(plan, false).await? {
+        Some(desk) => desk.open_clocks().await.map_err(one_line)?,
+        None => Vec::new(),
+    };
+    let now = context.now;
+    if context.json() {
+        emit(&serde_json::Value::from(open.iter().map(|o| json::open_clock(o, now)).collect::<Vec<_>>()).to_string());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if open.is_empty() {
+        emit("No running clocks.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&["INCIDENT", "SEV", "CLOCK", "DUE", "LEFT", "TITLE"]);
+    for o in &open {
+        let tone = clock_tone(&o.clock, now);
+        let due = o.clock.due_at.map_or_else(|| "—".into(), |d| time(d, &zone));
+        let remaining = o
+            .clock
+            .seconds_left(now)
+            .map_or_else(|| "no fixed deadline".into(), left);
+        table.row(vec![
+            plain(o.incident.to_string()),
+            plain(&o.severity),
+            plain(&o.clock.name),
+            plain(due),
+            (remaining, tone),
+            plain(&o.title),
+        ]);
+    }
+    emit(&table.render(Paint { on: context.colour() }, ""));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn verify(context: &Context) -> anyhow::Result<ExitCode> {
+    let plan = context.plan()?;
+    let Some(desk) = context.desk(plan, false).await? else {
+        bail!("there is no database at {} yet; nothing to verify", context.global.db)
+    };
+    let report = desk.verify().await.map_err(one_line)?;
+    if context.json() {
+        emit(&verification_json(&report).to_string());
+    } else {
+        emit(&verification_text(&report, desk.store().describe()));
+    }
+    Ok(if report.broken.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn verification_json(report: &Verification) -> serde_json::Value {
+    json!({
+        "intact": report.broken.is_none(),
+        "entries": report.entries,
+        "incidents": report.incidents,
+        "head": {"seq": report.head_seq, "hash": report.head_hash},
+        "broken": report.broken.as_ref().map(ToString::to_string),
+        "stale_clocks": report.stale_clocks.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+fn verification_text(report: &Verification, database: String) -> String {
+    let mut out = match &report.broken {
+        Some(broken) => format!(
+            "TAMPERED: {broken}\n  {} entries verified before it in {database}\n",
+            report.entries
+        ),
+        None => format!(
+            "Intact: {} and {} in {database} verify.\n  head #{} {}\n",
+            count(report.entries, "audit entry", "audit entries"),
+            count(report.incidents, "incident", "incidents"),
+            report.head_seq,
+            report.head_hash
+        ),
+    };
+    if !report.stale_clocks.is_empty() {
+        let list: Vec<String> = report.stale_clocks.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "  note: the stored clocks of {} differ from their history under today's plan (a plan edit since their last change, or tampering)\n",
+            list.join(", ")
+        ));
+    }
+    out
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -1,0 +1,582 @@
+//! The `tocsin` binary, run as a user runs it, against SQLite and PostgreSQL.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tocsin_store::testing::TestDb;
+
+/// A working folder with a plan, and a database.
+struct Tocsin {
+    dir: tempfile::TempDir,
+    db: TestDb,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Tocsin {
+    fn new(db: TestDb) -> Tocsin {
+        Tocsin {
+            dir: tempfile::tempdir().unwrap(),
+            db,
+        }
+    }
+
+    fn with_plan(db: TestDb, preset: &str) -> Tocsin {
+        let t = Tocsin::new(db);
+        t.ok(&["init", "--preset", preset]);
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TOCSIN_DB", &self.db.url)
+            .env("TOCSIN_ACTOR", "jo")
+            .env_remove("TOCSIN_PLAN")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("tocsin runs");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "tocsin {args:?} failed:\n{}{}", run.stdout, run.stderr);
+        run
+    }
+
+    /// Everything the database holds, as the read commands show it (time left aside).
+    fn snapshot(&self) -> Vec<Value> {
+        let list = self.ok(&["incident", "list", "--all", "--json"]).json();
+        let mut views = vec![
+            self.ok(&["verify", "--json"]).json(),
+            list.clone(),
+            self.ok(&["clocks", "--json"]).json(),
+        ];
+        for incident in list.as_array().unwrap() {
+            views.push(
+                self.ok(&["incident", "show", incident["id"].as_str().unwrap(), "--json"])
+                    .json(),
+            );
+        }
+        views.iter_mut().for_each(forget_time_left);
+        views
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn forget_time_left(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("seconds_left");
+            map.values_mut().for_each(forget_time_left);
+        }
+        Value::Array(items) => items.iter_mut().for_each(forget_time_left),
+        _ => {}
+    }
+}
+
+fn clock<'a>(show: &'a Value, id: &str) -> &'a Value {
+    show["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clock"] == id)
+        .unwrap_or_else(|| panic!("no clock {id}"))
+}
+
+#[tokio::test]
+async fn the_quick_start_works_from_the_command_line() {
+    for db in TestDb::all().await {
+        let t = Tocsin::with_plan(db, "three-tier");
+        let check = t.ok(&["plan", "check"]);
+        assert!(
+            check
+                .stdout
+                .starts_with("tocsin.toml: valid plan for Example Ltd (UTC)"),
+            "{}",
+            check.stdout
+        );
+
+        let declared = t.ok(&[
+            "incident",
+            "declare",
+            "--title",
+            "Vault key exposed",
+            "--severity",
+            "P0",
+            "--personal-data",
+            "--at",
+            "2026-11-20T09:12:00Z",
+        ]);
+        assert!(
+            declared
+                .stdout
+                .starts_with("Declared INC-0001 P0 \"Vault key exposed\""),
+            "{}",
+            declared.stdout
+        );
+        assert!(
+            declared
+                .stdout
+                .contains("Acknowledge started, due 2026-11-20 09:27 UTC"),
+            "{}",
+            declared.stdout
+        );
+
+        let ack = t.ok(&["incident", "ack", "INC-0001"]);
+        assert!(
+            ack.stdout.starts_with("INC-0001: acknowledged\n  Acknowledge kept"),
+            "{}",
+            ack.stdout
+        );
+        assert!(ack.stdout.contains("late (breached)"), "{}", ack.stdout);
+        t.ok(&["incident", "resolve", "INC-0001", "--at", "2026-11-20T11:40:00Z"]);
+
+        let show = t.ok(&["incident", "show", "INC-0001", "--json"]).json();
+        assert_eq!(show["incident"]["id"], "INC-0001");
+        assert_eq!(show["incident"]["status"], "resolved");
+        assert_eq!(show["incident"]["personal_data"], true);
+        assert_eq!(show["incident"]["declared_at"], "2026-11-20T09:12:00Z");
+        assert_eq!(clock(&show, "acknowledge")["state"], "breached");
+        assert_eq!(clock(&show, "acknowledge")["due_at"], "2026-11-20T09:27:00Z");
+        assert_eq!(clock(&show, "gdpr-art33")["due_at"], "2026-11-23T09:12:00Z");
+        assert_eq!(clock(&show, "review")["due_at"], "2026-11-22T11:40:00Z");
+        let missing = show["missing_roles"].as_array().unwrap();
+        assert_eq!(missing.len(), 3, "{missing:?}");
+        let actions: Vec<&str> = show["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["declared", "acknowledged", "resolved"]);
+
+        let clocks = t.ok(&["clocks", "--json"]).json();
+        let open: Vec<&str> = clocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["clock"].as_str().unwrap())
+            .collect();
+        assert!(
+            open.contains(&"customer-notice") && open.contains(&"gdpr-art34"),
+            "{open:?}"
+        );
+        assert!(clocks.as_array().unwrap().iter().all(|c| c["incident"] == "INC-0001"));
+        let human = t.ok(&["clocks"]).stdout;
+        assert!(human.starts_with("INCIDENT  SEV  CLOCK"), "{human}");
+        assert!(human.contains("overdue"), "{human}");
+
+        let verify = t.ok(&["verify"]);
+        assert!(
+            verify.stdout.starts_with("Intact: 3 audit entries and 1 incident in"),
+            "{}",
+            verify.stdout
+        );
+    }
+}
+
+#[tokio::test]
+async fn working_an_incident_through_every_command() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    t.ok(&[
+        "incident",
+        "declare",
+        "--title",
+        "Credential stuffing",
+        "--severity",
+        "P1",
+        "--at",
+        "2h ago",
+    ]);
+    t.ok(&["incident", "ack", "1", "--at", "100m ago"]);
+    t.ok(&[
+        "incident",
+        "assign",
+        "INC-1",
+        "--owner",
+        "ana",
+        "--role",
+        "incident-commander=jo",
+    ]);
+    let severity = t.ok(&[
+        "incident",
+        "severity",
+        "INC-0001",
+        "P0",
+        "--reason",
+        "admin account hit",
+    ]);
+    assert!(
+        severity
+            .stdout
+            .starts_with("INC-0001: severity P1 → P0: admin account hit"),
+        "{}",
+        severity.stdout
+    );
+    t.ok(&["incident", "step", "INC-0001", "contain", "start"]);
+    t.ok(&["incident", "step", "INC-0001", "contain", "check", "3"]);
+    t.ok(&["incident", "step", "INC-0001", "contain", "done"]);
+    t.ok(&["incident", "note", "INC-0001", "blocked 203.0.113.7 at the edge"]);
+    t.ok(&[
+        "incident",
+        "personal-data",
+        "INC-0001",
+        "mark",
+        "--reason",
+        "emails in the dump",
+    ]);
+    let notice = t.ok(&["incident", "notice", "INC-0001", "status-update", "--note", "contained"]);
+    assert!(notice.stdout.contains("Status update #1"), "{}", notice.stdout);
+    t.ok(&["incident", "notice", "INC-0001", "customers"]);
+    t.ok(&[
+        "incident",
+        "personal-data",
+        "INC-0001",
+        "unmark",
+        "--reason",
+        "hashes only",
+    ]);
+    t.ok(&["incident", "resolve", "INC-0001", "--summary", "rate limit deployed"]);
+    t.ok(&["incident", "step", "INC-0001", "review", "done"]);
+    t.ok(&["incident", "close", "INC-0001"]);
+    t.ok(&["incident", "reopen", "INC-0001", "--reason", "it came back"]);
+    t.ok(&[
+        "incident",
+        "dismiss",
+        "INC-0001",
+        "--reason",
+        "the new wave is a pentest",
+    ]);
+
+    let show = t.ok(&["incident", "show", "INC-0001"]).stdout;
+    for expected in [
+        "INC-0001  Credential stuffing",
+        "status               dismissed",
+        "owner                ana",
+        "incident-commander   jo",
+        "technical-lead       — (required)",
+        "2 contain done",
+        "[x] 3 Block malicious IP addresses or traffic patterns (jo,",
+        "note: blocked 203.0.113.7 at the edge",
+        "severity P1 → P0: admin account hit",
+        "closed",
+        "reopened: it came back",
+        "dismissed as a false positive: the new wave is a pentest",
+    ] {
+        assert!(show.contains(expected), "missing {expected:?} in\n{show}");
+    }
+    let all = t.ok(&["incident", "list", "--all"]).stdout;
+    assert!(all.contains("INC-0001  P0   dismissed"), "{all}");
+    assert_eq!(t.ok(&["incident", "list"]).stdout, "No incidents.\n");
+    let filtered = t.ok(&[
+        "incident",
+        "list",
+        "--status",
+        "dismissed",
+        "--severity",
+        "p0",
+        "--owner",
+        "ana",
+        "--search",
+        "STUFF",
+        "--json",
+    ]);
+    assert_eq!(filtered.json().as_array().unwrap().len(), 1);
+    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 18 audit entries"));
+}
+
+#[tokio::test]
+async fn malformed_input_is_one_line_exit_1_and_writes_nothing() {
+    for db in TestDb::all().await {
+        let t = Tocsin::with_plan(db, "four-tier");
+        t.ok(&["incident", "declare", "--title", "Known", "--severity", "P2"]);
+        t.ok(&["incident", "ack", "INC-0001"]);
+        let before = t.snapshot();
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["incident", "declare", "--title", "x", "--severity", "P9"],
+                "unknown severity \"P9\"",
+            ),
+            (
+                &[
+                    "incident",
+                    "declare",
+                    "--title",
+                    "x",
+                    "--severity",
+                    "P1",
+                    "--at",
+                    "2099-01-01T00:00:00Z",
+                ],
+                "is in the future",
+            ),
+            (
+                &[
+                    "incident",
+                    "declare",
+                    "--title",
+                    "x",
+                    "--severity",
+                    "P1",
+                    "--at",
+                    "yesterday",
+                ],
+                "--at \"yesterday\" is not a time",
+            ),
+            (
+                &[
+                    "incident",
+                    "declare",
+                    "--title",
+                    "x",
+                    "--severity",
+                    "P1",
+                    "--at",
+                    "15 mins ago",
+                ],
+                "unknown unit \"mins\"",
+            ),
+            (
+                &["incident", "declare", "--title", " ", "--severity", "P1"],
+                "the title is empty",
+            ),
+            (&["incident", "ack", "INC-0009"], "unknown incident INC-0009"),
+            (&["incident", "ack", "INC-X"], "\"INC-X\" is not an incident id"),
+            (
+                &["incident", "ack", "INC-0001"],
+                "INC-0001 is already acknowledged (by jo at",
+            ),
+            (
+                &["incident", "ack", "INC-0001", "--at", "2099-01-01T00:00:00Z"],
+                "is in the future",
+            ),
+            (
+                &["incident", "severity", "INC-0001", "P7", "--reason", "r"],
+                "unknown severity \"P7\"",
+            ),
+            (
+                &["incident", "severity", "INC-0001", "P2", "--reason", "r"],
+                "INC-0001 is already P2",
+            ),
+            (
+                &["incident", "step", "INC-0001", "contian", "start"],
+                "unknown step \"contian\" (did you mean \"contain\"?)",
+            ),
+            (
+                &["incident", "step", "INC-0001", "contain", "check", "9"],
+                "has no checklist item 9",
+            ),
+            (
+                &["incident", "notice", "INC-0001", "press"],
+                "unknown notice kind \"press\"",
+            ),
+            (
+                &["incident", "close", "INC-0001"],
+                "INC-0001 is acknowledged; resolve it before closing",
+            ),
+            (
+                &["incident", "reopen", "INC-0001", "--reason", "r"],
+                "only a resolved, closed or dismissed incident can be reopened",
+            ),
+            (
+                &["incident", "assign", "INC-0001", "--role", "commander"],
+                "--role \"commander\" must be ROLE=NAME",
+            ),
+            (
+                &["incident", "assign", "INC-0001", "--role", "boss=jo"],
+                "unknown role \"boss\"",
+            ),
+            (&["incident", "note", "INC-0001", ""], "the note is empty"),
+            (
+                &["incident", "personal-data", "INC-0001", "unmark"],
+                "unmarking personal data needs --reason",
+            ),
+            (&["incident", "list", "--status", "open"], "unknown status \"open\""),
+            (&["incident", "show", "INC-0042"], "unknown incident INC-0042"),
+            (
+                &["incident", "ack", "INC-0001", "--as", " "],
+                "--as: \" \" is not a valid name",
+            ),
+        ];
+        for (args, expected) in cases {
+            let run = t.run(args);
+            let backend = t.db.backend;
+            assert_eq!(run.code, 1, "{backend} {args:?}: {}{}", run.stdout, run.stderr);
+            assert_eq!(run.stderr.lines().count(), 1, "{backend} {args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.starts_with("error: ") && run.stderr.contains(expected),
+                "{backend} {args:?}: {}",
+                run.stderr
+            );
+            assert_eq!(run.stdout, "", "{backend} {args:?}");
+        }
+        assert_eq!(
+            t.snapshot(),
+            before,
+            "a refused command changed the data ({})",
+            t.db.backend
+        );
+    }
+}
+
+#[test]
+fn a_broken_plan_stops_every_command_with_one_line_and_plan_check_lists_all_problems() {
+    let t = Tocsin::new(TestDb::sqlite());
+    std::fs::write(
+        t.path("tocsin.toml"),
+        "[organization]\nname = \"Acme\"\ntimezone = \"Mars/Olympus\"\n\n[[severity]]\nid = \"P1\"\nname = \"Critical\"\nacknowledge_within = \"15 mins\"\n\n[[step]]\nid = \"identify\"\nname = \"Identify\"\n\n[review]\nstep = \"identify\"\nwithin = \"5 business days\"\n",
+    )
+    .unwrap();
+    let declare = t.run(&["incident", "declare", "--title", "x", "--severity", "P1"]);
+    assert_eq!(declare.code, 1);
+    assert_eq!(
+        declare.stderr,
+        "error: tocsin.toml has 2 problem(s); run `tocsin plan check` to see them\n"
+    );
+    assert!(
+        !t.path("tocsin-data").exists(),
+        "a refused command created the database"
+    );
+    let check = t.run(&["plan", "check"]);
+    assert_eq!(check.code, 1);
+    let lines: Vec<&str> = check.stderr.lines().collect();
+    assert_eq!(lines[0], "tocsin.toml:3:12: unknown timezone \"Mars/Olympus\"");
+    assert_eq!(
+        lines[2],
+        "tocsin.toml:8:22: acknowledge_within in severity \"P1\": unknown unit \"mins\" in duration \"15 mins\""
+    );
+    assert_eq!(lines[3], "    hint: write \"15m\" or \"15 minutes\"");
+    assert_eq!(lines[4], "tocsin.toml: 2 problem(s)");
+    let json = t.run(&["plan", "check", "--json"]);
+    assert_eq!(json.code, 1);
+    assert_eq!(json.json()["problems"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let t = Tocsin::new(TestDb::sqlite());
+    assert_eq!(t.run(&["incident", "declare", "--title", "x"]).code, 2);
+    assert_eq!(t.run(&["incident", "frobnicate"]).code, 2);
+    assert_eq!(t.run(&["init", "--preset", "five-tier"]).code, 2);
+}
+
+#[test]
+fn init_writes_a_commented_preset_and_never_overwrites_silently() {
+    let t = Tocsin::new(TestDb::sqlite());
+    t.ok(&["init"]);
+    let written = std::fs::read_to_string(t.path("tocsin.toml")).unwrap();
+    assert!(written.starts_with("# tocsin.toml"), "{written}");
+    assert!(written.contains("id = \"P4\""));
+    let again = t.run(&["init", "--preset", "three-tier"]);
+    assert_eq!(
+        (again.code, again.stderr.as_str()),
+        (1, "error: tocsin.toml already exists; pass --force to overwrite it\n")
+    );
+    t.ok(&["init", "--preset", "three-tier", "--force"]);
+    assert!(
+        std::fs::read_to_string(t.path("tocsin.toml"))
+            .unwrap()
+            .contains("id = \"P0\"")
+    );
+}
+
+#[test]
+fn without_a_plan_file_the_four_tier_preset_applies_and_reads_need_no_database() {
+    let t = Tocsin::new(TestDb::sqlite());
+    assert_eq!(t.ok(&["clocks"]).stdout, "No running clocks.\n");
+    assert_eq!(t.ok(&["incident", "list", "--json"]).stdout, "[]\n");
+    let missing = t.run(&["incident", "ack", "INC-0001"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .starts_with("error: unknown incident INC-0001: there is no database at"),
+        "{}",
+        missing.stderr
+    );
+    assert!(!Path::new(t.db.url.trim_start_matches("sqlite:")).exists());
+    let declared = t
+        .ok(&["incident", "declare", "--title", "x", "--severity", "P1", "--json"])
+        .json();
+    assert_eq!(declared["incident"]["severity"], "P1");
+    assert_eq!(clock(&declared, "acknowledge")["state"], "running");
+}
+
+#[tokio::test]
+async fn verify_names_the_entry_that_was_edited_behind_tocsins_back() {
+    for db in TestDb::all().await {
+        let t = Tocsin::with_plan(db, "four-tier");
+        t.ok(&[
+            "incident",
+            "declare",
+            "--title",
+            "Vault key exposed",
+            "--severity",
+            "P1",
+        ]);
+        t.ok(&["incident", "note", "INC-0001", "rotating the key"]);
+        t.ok(&["incident", "ack", "INC-0001"]);
+        t.db.tamper(t.db.drop_append_only_guard()).await;
+        t.db.tamper("UPDATE audit_log SET data = REPLACE(data, 'rotating', 'ignoring') WHERE seq = 2")
+            .await;
+        let run = t.run(&["verify"]);
+        assert_eq!(run.code, 1, "{}", t.db.backend);
+        assert!(
+            run.stdout
+                .starts_with("TAMPERED: audit entry #2: its content was changed after it was written"),
+            "{}",
+            run.stdout
+        );
+        let json = t.run(&["verify", "--json"]).json();
+        assert_eq!(json["intact"], false);
+        assert_eq!(json["entries"], 1);
+    }
+}
+
+#[test]
+fn two_cli_processes_on_one_database_lose_nothing() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "four-tier");
+    t.ok(&["incident", "declare", "--title", "shared", "--severity", "P2"]);
+    let spawn = |who: &'static str| {
+        let dir = t.dir.path().to_owned();
+        let url = t.db.url.clone();
+        std::thread::spawn(move || {
+            for i in 0..10 {
+                let status = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+                    .args(["incident", "note", "INC-0001", &format!("{who} {i}"), "--as", who])
+                    .current_dir(&dir)
+                    .env("TOCSIN_DB", &url)
+                    .output()
+                    .unwrap();
+                assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+            }
+        })
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    a.join().unwrap();
+    b.join().unwrap();
+    let show = t.ok(&["incident", "show", "INC-0001", "--json"]).json();
+    assert_eq!(show["timeline"].as_array().unwrap().len(), 21);
+    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 21 audit entries"));
+}

@@ -1,5 +1,6 @@
 //! The `--json` shapes: stable field names, times in RFC 3339, ids as `INC-0042`.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use tocsin_core::Timestamp;
 use tocsin_core::clock::{Clock, ClockState};
@@ -7,33 +8,60 @@ use tocsin_core::plan::Plan;
 use tocsin_server::{IncidentView, TimelineEntry};
 use tocsin_store::{IncidentSummary, OpenClock};
 
-pub fn clock(clock: &Clock, now: Timestamp) -> Value {
+/// A clock as `--json` shows it.
+#[derive(Serialize)]
+pub struct ClockJson<'a> {
+    clock: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    state: &'static str,
+    state_at: Option<Timestamp>,
+    started_at: Timestamp,
+    due_at: Option<Timestamp>,
+    met_at: Option<Timestamp>,
+    open: bool,
+    seconds_left: Option<i64>,
+}
+
+pub fn clock(clock: &Clock, now: Timestamp) -> ClockJson<'_> {
     let state = clock.state(now);
     let state_at = match state {
         ClockState::Met { at } | ClockState::Breached { at } => Some(at),
         _ => None,
     };
-    json!({
-        "clock": clock.id,
-        "kind": clock.kind.as_str(),
-        "name": clock.name,
-        "state": state.as_str(),
-        "state_at": state_at,
-        "started_at": clock.started_at,
-        "due_at": clock.due_at,
-        "met_at": clock.met_at,
-        "open": clock.open,
-        "seconds_left": clock.seconds_left(now),
-    })
+    ClockJson {
+        clock: &clock.id,
+        kind: clock.kind.as_str(),
+        name: &clock.name,
+        state: state.as_str(),
+        state_at,
+        started_at: clock.started_at,
+        due_at: clock.due_at,
+        met_at: clock.met_at,
+        open: clock.open,
+        seconds_left: clock.seconds_left(now),
+    }
 }
 
-pub fn open_clock(open: &OpenClock, now: Timestamp) -> Value {
-    let mut value = clock(&open.clock, now);
-    value["incident"] = json!(open.incident.to_string());
-    value["title"] = json!(open.title);
-    value["severity"] = json!(open.severity);
-    value["status"] = json!(open.status);
-    value
+/// An open clock with its incident, as `tocsin clocks --json` lists it.
+#[derive(Serialize)]
+pub struct OpenClockJson<'a> {
+    incident: String,
+    title: &'a str,
+    severity: &'a str,
+    status: &'static str,
+    #[serde(flatten)]
+    clock: ClockJson<'a>,
+}
+
+pub fn open_clock(open: &OpenClock, now: Timestamp) -> OpenClockJson<'_> {
+    OpenClockJson {
+        incident: open.incident.to_string(),
+        title: &open.title,
+        severity: &open.severity,
+        status: open.status.as_str(),
+        clock: clock(&open.clock, now),
+    }
 }
 
 pub fn summary(s: &IncidentSummary) -> Value {

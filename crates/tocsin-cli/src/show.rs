@@ -171,7 +171,8 @@ pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
     };
     let now = context.now;
     if context.json() {
-        emit(&serde_json::Value::from(open.iter().map(|o| json::open_clock(o, now)).collect::<Vec<_>>()).to_string());
+        let listed: Vec<_> = open.iter().map(|o| json::open_clock(o, now)).collect();
+        emit(&serde_json::to_string(&listed)?);
         return Ok(ExitCode::SUCCESS);
     }
     if open.is_empty() {

@@ -580,3 +580,39 @@ fn two_cli_processes_on_one_database_lose_nothing() {
     assert_eq!(show["timeline"].as_array().unwrap().len(), 21);
     assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 21 audit entries"));
 }
+
+#[test]
+fn the_readme_quick_start_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme.split("## Quick start").nth(1).expect("a quick start section");
+    let block = section
+        .split("```sh")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tocsin "))
+        .collect();
+    assert!(commands.len() >= 10, "{commands:?}");
+    let t = Tocsin::new(TestDb::sqlite());
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tocsin"), bin.path().join("tocsin")).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    for command in commands {
+        let out = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(t.dir.path())
+            .env("PATH", &path)
+            .env("TOCSIN_DB", &t.db.url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(t.ok(&["verify"]).stdout.starts_with("Intact:"));
+}

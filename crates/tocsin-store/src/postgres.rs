@@ -54,6 +54,12 @@ async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
     Ok(tx)
 }
 
+const OPEN_CLOCKS_SQL: &str = "SELECT COALESCE(json_agg(json_build_array(
+        c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
+        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status)), '[]')::text AS clocks
+    FROM clocks c JOIN incidents i ON i.number = c.incident
+    WHERE c.is_open";
+
 fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 }

@@ -58,6 +58,12 @@ async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
     begin_write(pool).await
 }
 
+const OPEN_CLOCKS_SQL: &str = "SELECT json_group_array(json_array(
+        c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
+        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status)) AS clocks
+    FROM clocks c JOIN incidents i ON i.number = c.incident
+    WHERE c.is_open";
+
 /// The write lock taken by `BEGIN IMMEDIATE` already serializes appends.
 fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1"

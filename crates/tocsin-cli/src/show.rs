@@ -88,11 +88,12 @@ fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Pain
     out.push_str(&paint.tone(Tone::Bold, "\nTimeline\n"));
     let mut timeline = Table::default();
     for entry in &view.timeline {
-        timeline.row(vec![
-            plain(time(entry.at, zone)),
-            plain(entry.actor.as_str()),
-            plain(describe::event(&entry.event)),
-        ]);
+        let mut what = describe::event(&entry.event);
+        // Backfilled entries say when they were written down, for whoever audits them.
+        if entry.recorded_at.as_second() - entry.at.as_second() > 60 {
+            what.push_str(&format!(" (recorded {})", time(entry.recorded_at, zone)));
+        }
+        timeline.row(vec![plain(time(entry.at, zone)), plain(entry.actor.as_str()), plain(what)]);
     }
     out.push_str(&timeline.render(paint, "  "));
     out

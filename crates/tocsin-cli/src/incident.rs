@@ -1,16 +1,18 @@
 //! `tocsin incident ...`: declare, work and list incidents.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
-use tocsin_core::incident::{Command, Declaration, Status, declare};
+use tocsin_core::clock::Clock;
+use tocsin_core::incident::{Command, Declaration, IncidentNumber, Status, declare};
 use tocsin_core::plan::Plan;
 use tocsin_server::{Desk, DeskError, Outcome};
 use tocsin_store::IncidentFilter;
 
 use crate::args::{DeclareArgs, IncidentCommand, ListArgs, MarkAction, StepAction};
 use crate::context::{Context, incident_number};
-use crate::render::{Paint, Table, Tone, plain, time};
+use crate::render::{Paint, Table, Tone, clock_tone, left, plain};
 use crate::{describe, emit, json, show};
 
 pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<ExitCode> {
@@ -176,28 +178,51 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
         before: None,
         limit: Some(args.limit),
     };
-    let zone = plan.calendar().zone().clone();
-    let incidents = match context.desk(plan, false).await? {
-        Some(desk) => desk.incidents(&filter).await.map_err(one_line)?,
-        None => Vec::new(),
+    let (incidents, open) = match context.desk(plan, false).await? {
+        Some(desk) => (
+            desk.incidents(&filter).await.map_err(one_line)?,
+            desk.open_clocks().await.map_err(one_line)?,
+        ),
+        None => (Vec::new(), Vec::new()),
     };
+    // Open clocks come soonest first: the first one of an incident is its next deadline.
+    let mut next: HashMap<IncidentNumber, &Clock> = HashMap::new();
+    for o in &open {
+        next.entry(o.incident).or_insert(&o.clock);
+    }
+    let now = context.now;
     if context.json() {
-        emit(&serde_json::Value::from(incidents.iter().map(json::summary).collect::<Vec<_>>()).to_string());
+        let listed: Vec<_> = incidents
+            .iter()
+            .map(|s| {
+                let mut value = json::summary(s);
+                value["next_clock"] = serde_json::json!(next.get(&s.number).map(|c| json::clock(c, now)));
+                value
+            })
+            .collect();
+        emit(&serde_json::to_string(&listed)?);
         return Ok(ExitCode::SUCCESS);
     }
     if incidents.is_empty() {
         emit("No incidents.");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["ID", "SEV", "STATUS", "OWNER", "DECLARED", "TITLE"]);
+    let mut table = Table::new(&["ID", "SEV", "STATUS", "OWNER", "NEXT DEADLINE", "TITLE"]);
     for s in &incidents {
         let status_tone = if s.status.is_active() { Tone::Bold } else { Tone::Plain };
+        let deadline = match next.get(&s.number) {
+            Some(clock) => {
+                let left = clock.seconds_left(now).map_or_else(|| "open".into(), left);
+                (format!("{} {left}", clock.name), clock_tone(clock, now))
+            }
+            None => plain("—"),
+        };
         table.row(vec![
             plain(s.number.to_string()),
             plain(&s.severity),
             (s.status.to_string(), status_tone),
             plain(s.owner.clone().unwrap_or_else(|| "—".into())),
-            plain(time(s.declared_at, &zone)),
+            deadline,
             plain(&s.title),
         ]);
     }

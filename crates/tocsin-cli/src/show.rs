@@ -93,7 +93,11 @@ fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Pain
         if entry.recorded_at.as_second() - entry.at.as_second() > 60 {
             what.push_str(&format!(" (recorded {})", time(entry.recorded_at, zone)));
         }
-        timeline.row(vec![plain(time(entry.at, zone)), plain(entry.actor.as_str()), plain(what)]);
+        timeline.row(vec![
+            plain(time(entry.at, zone)),
+            plain(entry.actor.as_str()),
+            plain(what),
+        ]);
     }
     out.push_str(&timeline.render(paint, "  "));
     out

@@ -171,6 +171,16 @@ async fn the_quick_start_works_from_the_command_line() {
             .collect();
         assert_eq!(actions, ["declared", "acknowledged", "resolved"]);
 
+        let list = t.ok(&["incident", "list"]).stdout;
+        assert!(
+            list.starts_with("ID        SEV  STATUS    OWNER  NEXT DEADLINE"),
+            "{list}"
+        );
+        assert!(list.contains("Customer notice") && list.contains("overdue"), "{list}");
+        let listed = t.ok(&["incident", "list", "--json"]).json();
+        assert_eq!(listed[0]["next_clock"]["clock"], "customer-notice");
+        assert_eq!(listed[0]["next_clock"]["state"], "breached");
+
         let clocks = t.ok(&["clocks", "--json"]).json();
         let open: Vec<&str> = clocks
             .as_array()

@@ -33,7 +33,10 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        migrate(&pool).await?;
+        if let Err(e) = migrate(&pool).await {
+            pool.close().await;
+            return Err(e);
+        }
         Ok(PgStore {
             pool,
             description: crate::redact(url),

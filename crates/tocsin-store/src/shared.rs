@@ -45,24 +45,36 @@ fn status(text: &str) -> Result<Status, StoreError> {
 
 async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     let mut tx = begin_migration(pool).await?;
-    sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut *tx).await?;
-    let applied: Vec<(i64, String)> = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("version")?, r.try_get("checksum")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+    match apply_migrations(&mut tx).await {
+        Ok(()) => Ok(tx.commit().await?),
+        Err(e) => {
+            // Roll back now: a transaction left open would hold its locks until the
+            // connection closes.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn apply_migrations(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut **tx).await?;
+    let applied: Vec<(i64, String)> =
+        sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("version")?, r.try_get("checksum")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
     for migration in migrate::pending(MIGRATIONS, &applied)? {
-        sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+        sqlx::raw_sql(migration.sql).execute(&mut **tx).await?;
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_ms) VALUES ($1, $2, $3, $4)")
             .bind(migration.version)
             .bind(migration.name)
             .bind(migration.checksum())
             .bind(Timestamp::now().as_millisecond())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

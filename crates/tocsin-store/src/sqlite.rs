@@ -42,7 +42,10 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        migrate(&pool).await?;
+        if let Err(e) = migrate(&pool).await {
+            pool.close().await;
+            return Err(e);
+        }
         Ok(SqliteStore {
             pool,
             description: format!("sqlite:{}", path.display()),

@@ -37,7 +37,9 @@ impl Drop for TestDb {
                 .ok()?;
             runtime.block_on(async {
                 let mut admin = sqlx::PgConnection::connect(&base).await.ok()?;
-                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                // A test that leaked a lock must not hang here; its schema is dropped by a
+                // later run instead.
+                let sql = format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()
             })
         });
@@ -156,6 +158,20 @@ impl TestDb {
             sqlx::raw_sql(sql).execute(&mut conn).await?;
         }
         Ok(())
+    }
+
+    /// One integer that `sql` selects, read directly from the database.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if let Some(path) = self.raw_url.strip_prefix("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("scalar")
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.raw_url).await.expect("connect");
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("scalar")
+        }
     }
 
     /// SQL that removes the append-only guard of the audit log, in this backend's dialect.

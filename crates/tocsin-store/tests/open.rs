@@ -1,0 +1,63 @@
+//! Opening databases: created and migrated on first use, safely from several processes.
+
+use tocsin_store::StoreError;
+use tocsin_store::testing::TestDb;
+
+#[tokio::test]
+async fn several_processes_opening_a_new_database_at_once_migrate_it_once() {
+    for db in TestDb::all().await {
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let url = db.url.clone();
+                tokio::spawn(async move { tocsin_store::open(&url).await.map(|_| ()) })
+            })
+            .collect();
+        for open in opens {
+            open.await.unwrap().unwrap_or_else(|e| panic!("{}: {e}", db.backend));
+        }
+        let store = db.open().await;
+        assert_eq!(store.chain_head().await.unwrap().seq, 0, "{}", db.backend);
+        // The ledger holds each migration once.
+        db.tamper("INSERT INTO counters (name, value) SELECT 'migrations', COUNT(*) FROM schema_migrations")
+            .await;
+        let again = db.open().await;
+        assert!(again.incidents(&Default::default()).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_database_whose_released_migration_changed_is_refused() {
+    for db in TestDb::all().await {
+        db.open().await;
+        db.tamper("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+            .await;
+        let err = db.try_open().await.unwrap_err();
+        assert!(matches!(err, StoreError::Schema(_)), "{}: {err}", db.backend);
+        assert!(
+            err.to_string().contains("released migrations must never change"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unsupported_urls_name_the_forms_that_work() {
+    for (url, expected) in [
+        (
+            "mysql://root@localhost/x",
+            "unsupported database URL \"mysql://root@localhost/x\"; use sqlite:PATH or postgres://USER@HOST/DB",
+        ),
+        (
+            "sqlite:",
+            "sqlite: needs a file path, like sqlite:tocsin-data/tocsin.db",
+        ),
+        (
+            "postgres://jo:secret@[::1",
+            "invalid PostgreSQL URL \"postgres://jo:***@[::1\"",
+        ),
+    ] {
+        let err = tocsin_store::open(url).await.unwrap_err().to_string();
+        assert!(err.starts_with(expected), "{url}: {err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+}

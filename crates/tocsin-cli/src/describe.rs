@@ -53,8 +53,8 @@ pub fn event(event: &IncidentEvent) -> String {
     }
 }
 
-/// What a change did to the clocks: kept, moved, started or stopped.
-pub fn clock_changes(before: &[Clock], after: &[Clock], now: Timestamp, zone: &TimeZone, paint: Paint) -> Vec<String> {
+/// What a change did to the clocks (kept, moved, started or stopped), one indented line each.
+pub fn clock_changes(before: &[Clock], after: &[Clock], now: Timestamp, zone: &TimeZone, paint: Paint) -> String {
     let mut lines = Vec::new();
     for clock in after {
         let old = before.iter().find(|c| c.id == clock.id);
@@ -97,5 +97,5 @@ pub fn clock_changes(before: &[Clock], after: &[Clock], now: Timestamp, zone: &T
             ));
         }
     }
-    lines
+    lines.iter().map(|line| format!("  {line}\n")).collect()
 }

@@ -99,12 +99,9 @@ async fn report(context: &Context, desk: &Desk, outcome: &Outcome) -> anyhow::Re
     }
     let zone = desk.plan().calendar().zone();
     let what: Vec<String> = outcome.events.iter().map(describe::event).collect();
-    let mut out = format!("{number}: {}\n", what.join("; "));
     let paint = Paint { on: context.colour() };
-    for line in describe::clock_changes(&outcome.clocks_before, &outcome.clocks, context.now, zone, paint) {
-        out.push_str(&format!("  {line}\n"));
-    }
-    emit(&out);
+    let changes = describe::clock_changes(&outcome.clocks_before, &outcome.clocks, context.now, zone, paint);
+    emit(&format!("{number}: {}\n{changes}", what.join("; ")));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -145,12 +142,12 @@ async fn declare_incident(context: &Context, plan: Plan, args: &DeclareArgs) -> 
     }
     let zone = desk.plan().calendar().zone();
     let i = &view.incident;
-    let mut out = format!("Declared {} {} \"{}\"\n", i.number, i.severity, i.title);
     let paint = Paint { on: context.colour() };
-    for line in describe::clock_changes(&[], &view.clocks, context.now, zone, paint) {
-        out.push_str(&format!("  {line}\n"));
-    }
-    emit(&out);
+    let started = describe::clock_changes(&[], &view.clocks, context.now, zone, paint);
+    emit(&format!(
+        "Declared {} {} \"{}\"\n{started}",
+        i.number, i.severity, i.title
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,7 +12,7 @@ use tocsin_store::IncidentFilter;
 
 use crate::args::{DeclareArgs, IncidentCommand, ListArgs, MarkAction, StepAction};
 use crate::context::{Context, incident_number};
-use crate::render::{Paint, Table, Tone, clock_tone, left, plain};
+use crate::render::{Paint, Table, clock_tone, left, plain, status_tone};
 use crate::{describe, emit, json, show};
 
 pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<ExitCode> {
@@ -206,7 +206,6 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
     }
     let mut table = Table::new(&["ID", "SEV", "STATUS", "OWNER", "NEXT DEADLINE", "TITLE"]);
     for s in &incidents {
-        let status_tone = if s.status.is_active() { Tone::Bold } else { Tone::Plain };
         let deadline = match next.get(&s.number) {
             Some(clock) => {
                 let left = clock.seconds_left(now).map_or_else(|| "open".into(), left);
@@ -217,7 +216,7 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
         table.row(vec![
             plain(s.number.to_string()),
             plain(&s.severity),
-            (s.status.to_string(), status_tone),
+            (s.status.to_string(), status_tone(s.status)),
             plain(s.owner.clone().unwrap_or_else(|| "—".into())),
             deadline,
             plain(&s.title),

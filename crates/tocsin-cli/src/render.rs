@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tocsin_core::clock::{Clock, ClockState};
+use tocsin_core::incident::Status;
 
 /// Paints text when colour is on.
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +93,11 @@ pub fn clock_tone(clock: &Clock, now: Timestamp) -> Tone {
             }
         }
     }
+}
+
+/// Incidents still being responded to stand out.
+pub fn status_tone(status: Status) -> Tone {
+    if status.is_active() { Tone::Bold } else { Tone::Plain }
 }
 
 /// Columns padded to their widest cell; each cell may carry a tone.

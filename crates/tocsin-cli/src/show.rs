@@ -13,7 +13,7 @@ use tocsin_server::{IncidentView, Verification};
 
 use crate::context::{Context, incident_number};
 use crate::incident::one_line;
-use crate::render::{Paint, Table, Tone, clock_tone, left, plain, span, time};
+use crate::render::{Paint, Table, Tone, clock_tone, left, plain, span, status_tone, time};
 use crate::{describe, emit, json};
 
 pub async fn incident(context: &Context, plan: Plan, id: &str) -> anyhow::Result<ExitCode> {
@@ -42,8 +42,7 @@ fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Pain
     let mut facts = Table::default();
     let mut fact = |label: &str, value: String, tone: Tone| facts.row(vec![plain(label), (value, tone)]);
     fact("severity", format!("{} {severity_name}", i.severity), Tone::Plain);
-    let status_tone = if i.status.is_active() { Tone::Bold } else { Tone::Plain };
-    fact("status", i.status.to_string(), status_tone);
+    fact("status", i.status.to_string(), status_tone(i.status));
     fact("owner", i.owner.clone().unwrap_or_else(|| "—".into()), Tone::Plain);
     fact(
         "declared",

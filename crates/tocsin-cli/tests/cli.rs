@@ -323,111 +323,31 @@ async fn malformed_input_is_one_line_exit_1_and_writes_nothing() {
         t.ok(&["incident", "declare", "--title", "Known", "--severity", "P2"]);
         t.ok(&["incident", "ack", "INC-0001"]);
         let before = t.snapshot();
+        #[rustfmt::skip]
         let cases: &[(&[&str], &str)] = &[
-            (
-                &["incident", "declare", "--title", "x", "--severity", "P9"],
-                "unknown severity \"P9\"",
-            ),
-            (
-                &[
-                    "incident",
-                    "declare",
-                    "--title",
-                    "x",
-                    "--severity",
-                    "P1",
-                    "--at",
-                    "2099-01-01T00:00:00Z",
-                ],
-                "is in the future",
-            ),
-            (
-                &[
-                    "incident",
-                    "declare",
-                    "--title",
-                    "x",
-                    "--severity",
-                    "P1",
-                    "--at",
-                    "yesterday",
-                ],
-                "--at \"yesterday\" is not a time",
-            ),
-            (
-                &[
-                    "incident",
-                    "declare",
-                    "--title",
-                    "x",
-                    "--severity",
-                    "P1",
-                    "--at",
-                    "15 mins ago",
-                ],
-                "unknown unit \"mins\"",
-            ),
-            (
-                &["incident", "declare", "--title", " ", "--severity", "P1"],
-                "the title is empty",
-            ),
+            (&["incident", "declare", "--title", "x", "--severity", "P9"], "unknown severity \"P9\""),
+            (&["incident", "declare", "--title", "x", "--severity", "P1", "--at", "2099-01-01T00:00:00Z"], "is in the future"),
+            (&["incident", "declare", "--title", "x", "--severity", "P1", "--at", "yesterday"], "--at \"yesterday\" is not a time"),
+            (&["incident", "declare", "--title", "x", "--severity", "P1", "--at", "15 mins ago"], "unknown unit \"mins\""),
+            (&["incident", "declare", "--title", " ", "--severity", "P1"], "the title is empty"),
             (&["incident", "ack", "INC-0009"], "unknown incident INC-0009"),
             (&["incident", "ack", "INC-X"], "\"INC-X\" is not an incident id"),
-            (
-                &["incident", "ack", "INC-0001"],
-                "INC-0001 is already acknowledged (by jo at",
-            ),
-            (
-                &["incident", "ack", "INC-0001", "--at", "2099-01-01T00:00:00Z"],
-                "is in the future",
-            ),
-            (
-                &["incident", "severity", "INC-0001", "P7", "--reason", "r"],
-                "unknown severity \"P7\"",
-            ),
-            (
-                &["incident", "severity", "INC-0001", "P2", "--reason", "r"],
-                "INC-0001 is already P2",
-            ),
-            (
-                &["incident", "step", "INC-0001", "contian", "start"],
-                "unknown step \"contian\" (did you mean \"contain\"?)",
-            ),
-            (
-                &["incident", "step", "INC-0001", "contain", "check", "9"],
-                "has no checklist item 9",
-            ),
-            (
-                &["incident", "notice", "INC-0001", "press"],
-                "unknown notice kind \"press\"",
-            ),
-            (
-                &["incident", "close", "INC-0001"],
-                "INC-0001 is acknowledged; resolve it before closing",
-            ),
-            (
-                &["incident", "reopen", "INC-0001", "--reason", "r"],
-                "only a resolved, closed or dismissed incident can be reopened",
-            ),
-            (
-                &["incident", "assign", "INC-0001", "--role", "commander"],
-                "--role \"commander\" must be ROLE=NAME",
-            ),
-            (
-                &["incident", "assign", "INC-0001", "--role", "boss=jo"],
-                "unknown role \"boss\"",
-            ),
+            (&["incident", "ack", "INC-0001"], "INC-0001 is already acknowledged (by jo at"),
+            (&["incident", "ack", "INC-0001", "--at", "2099-01-01T00:00:00Z"], "is in the future"),
+            (&["incident", "severity", "INC-0001", "P7", "--reason", "r"], "unknown severity \"P7\""),
+            (&["incident", "severity", "INC-0001", "P2", "--reason", "r"], "INC-0001 is already P2"),
+            (&["incident", "step", "INC-0001", "contian", "start"], "unknown step \"contian\" (did you mean \"contain\"?)"),
+            (&["incident", "step", "INC-0001", "contain", "check", "9"], "has no checklist item 9"),
+            (&["incident", "notice", "INC-0001", "press"], "unknown notice kind \"press\""),
+            (&["incident", "close", "INC-0001"], "INC-0001 is acknowledged; resolve it before closing"),
+            (&["incident", "reopen", "INC-0001", "--reason", "r"], "only a resolved, closed or dismissed incident can be reopened"),
+            (&["incident", "assign", "INC-0001", "--role", "commander"], "--role \"commander\" must be ROLE=NAME"),
+            (&["incident", "assign", "INC-0001", "--role", "boss=jo"], "unknown role \"boss\""),
             (&["incident", "note", "INC-0001", ""], "the note is empty"),
-            (
-                &["incident", "personal-data", "INC-0001", "unmark"],
-                "unmarking personal data needs --reason",
-            ),
+            (&["incident", "personal-data", "INC-0001", "unmark"], "unmarking personal data needs --reason"),
             (&["incident", "list", "--status", "open"], "unknown status \"open\""),
             (&["incident", "show", "INC-0042"], "unknown incident INC-0042"),
-            (
-                &["incident", "ack", "INC-0001", "--as", " "],
-                "--as: \" \" is not a valid name",
-            ),
+            (&["incident", "ack", "INC-0001", "--as", " "], "--as: \" \" is not a valid name"),
         ];
         for (args, expected) in cases {
             let run = t.run(args);

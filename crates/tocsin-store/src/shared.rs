@@ -232,6 +232,20 @@ impl<'de> serde::Deserialize<'de> for Flag {
     }
 }
 
+/// Adds ` AND column IN (...)` when `values` has any.
+fn push_in(query: &mut QueryBuilder<Db>, column: &str, values: impl Iterator<Item = String>) {
+    let mut values = values.peekable();
+    if values.peek().is_none() {
+        return;
+    }
+    query.push(format!(" AND {column} IN ("));
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    query.push(")");
+}
+
 const CLOCK_COLUMNS: &str = "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open";
 
 #[async_trait]
@@ -314,22 +328,8 @@ impl Store for Backend {
 
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentSummary>, StoreError> {
         let mut query = QueryBuilder::<Db>::new("SELECT * FROM incidents WHERE 1 = 1");
-        if !filter.statuses.is_empty() {
-            query.push(" AND status IN (");
-            let mut list = query.separated(", ");
-            for s in &filter.statuses {
-                list.push_bind(s.as_str());
-            }
-            query.push(")");
-        }
-        if !filter.severities.is_empty() {
-            query.push(" AND severity IN (");
-            let mut list = query.separated(", ");
-            for s in &filter.severities {
-                list.push_bind(s.clone());
-            }
-            query.push(")");
-        }
+        push_in(&mut query, "status", filter.statuses.iter().map(|s| s.as_str().to_owned()));
+        push_in(&mut query, "severity", filter.severities.iter().cloned());
         if let Some(owner) = &filter.owner {
             query.push(" AND owner = ").push_bind(owner.clone());
         }

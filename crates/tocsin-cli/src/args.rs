@@ -50,6 +50,90 @@ pub enum Command {
     Clocks,
     /// Recompute the audit chain and check every incident against it.
     Verify,
+    /// Run the server: the web UI and the HTTP API.
+    Serve(ServeArgs),
+    /// Manage the people who may log in.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "TOCSIN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The address people use, like https://tocsin.example.com; with https, cookies are
+    /// Secure and responses carry HSTS.
+    #[arg(long, env = "TOCSIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeat for several).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP",
+        env = "TOCSIN_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Log lines for people (auto: on a terminal) or as JSON.
+    #[arg(long, value_enum, env = "TOCSIN_LOG_FORMAT", default_value = "auto")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; without --password-stdin a random password is printed once.
+    Add {
+        name: String,
+        /// viewer, responder or admin.
+        #[arg(long, default_value = "responder")]
+        role: String,
+        /// Read the password from standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Stop a user from logging in; their sessions end at once.
+    Disable { name: String },
+    /// Let a disabled user log in again.
+    Enable { name: String },
+    /// Set a new password (random and printed once, or from --password-stdin); sessions end.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's role.
+    Role { name: String, role: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: read, respond, ingest, admin.
+        #[arg(long = "scope", value_name = "SCOPES")]
+        scopes: String,
+        /// Expire after this long, like 90d or 1 month.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token by name or id.
+    Revoke { token: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

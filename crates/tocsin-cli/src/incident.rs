@@ -7,13 +7,14 @@ use anyhow::{anyhow, bail};
 use tocsin_core::clock::Clock;
 use tocsin_core::incident::{Command, Declaration, IncidentNumber, Status, declare};
 use tocsin_core::plan::Plan;
+use tocsin_server::model::{IncidentDoc, IncidentSummaryDoc};
 use tocsin_server::{Desk, DeskError, Outcome};
 use tocsin_store::IncidentFilter;
 
 use crate::args::{DeclareArgs, IncidentCommand, ListArgs, MarkAction, StepAction};
 use crate::context::{Context, incident_number};
 use crate::render::{Paint, Table, clock_tone, left, plain, status_tone};
-use crate::{describe, emit, json, show};
+use crate::{describe, emit, show};
 
 pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<ExitCode> {
     let plan = context.plan()?;
@@ -94,7 +95,11 @@ async fn report(context: &Context, desk: &Desk, outcome: &Outcome) -> anyhow::Re
     let number = outcome.incident.number;
     if context.json() {
         let view = desk.incident(number).await.map_err(one_line)?;
-        emit(&json::incident(&view, desk.plan(), context.now).to_string());
+        emit(&serde_json::to_string(&IncidentDoc::of(
+            &view,
+            desk.plan(),
+            context.now,
+        ))?);
         return Ok(ExitCode::SUCCESS);
     }
     let zone = desk.plan().calendar().zone();
@@ -137,7 +142,11 @@ async fn declare_incident(context: &Context, plan: Plan, args: &DeclareArgs) -> 
         .await
         .map_err(one_line)?;
     if context.json() {
-        emit(&json::incident(&view, desk.plan(), context.now).to_string());
+        emit(&serde_json::to_string(&IncidentDoc::of(
+            &view,
+            desk.plan(),
+            context.now,
+        ))?);
         return Ok(ExitCode::SUCCESS);
     }
     let zone = desk.plan().calendar().zone();
@@ -191,11 +200,7 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
     if context.json() {
         let listed: Vec<_> = incidents
             .iter()
-            .map(|s| {
-                let mut value = json::summary(s);
-                value["next_clock"] = serde_json::json!(next.get(&s.number).map(|c| json::clock(c, now)));
-                value
-            })
+            .map(|s| IncidentSummaryDoc::of(s, next.get(&s.number).copied(), now))
             .collect();
         emit(&serde_json::to_string(&listed)?);
         return Ok(ExitCode::SUCCESS);

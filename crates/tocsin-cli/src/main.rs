@@ -1,13 +1,14 @@
 //! `tocsin`: the one binary. Exit codes: 0 ok, 1 a problem with the input or the data, 2 usage.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod args;
 mod context;
 mod describe;
 mod incident;
-mod json;
 mod plan;
 mod render;
+mod serve;
 mod show;
 
 use std::process::ExitCode;
@@ -19,7 +20,12 @@ use crate::context::Context;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The server uses every core; a command runs on one thread.
+    let mut builder = match cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
@@ -45,6 +51,9 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Incident(command) => incident::run(context, *command).await,
         Command::Clocks => show::clocks(context).await,
         Command::Verify => show::verify(context).await,
+        Command::Serve(args) => serve::serve(context, &args).await,
+        Command::User(command) => admin::user(context, command).await,
+        Command::Token(command) => admin::token(context, command).await,
     }
 }
 

@@ -4,24 +4,28 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use jiff::tz::TimeZone;
-use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::clock::{Clock, ClockState};
 use tocsin_core::incident::{Incident, StepState};
 use tocsin_core::plan::Plan;
+use tocsin_server::model::{IncidentDoc, OpenClockDoc, VerificationDoc};
 use tocsin_server::{IncidentView, Verification};
 
 use crate::context::{Context, incident_number};
 use crate::incident::one_line;
 use crate::render::{Paint, Table, Tone, clock_tone, left, plain, span, status_tone, time};
-use crate::{describe, emit, json};
+use crate::{describe, emit};
 
 pub async fn incident(context: &Context, plan: Plan, id: &str) -> anyhow::Result<ExitCode> {
     let number = incident_number(id)?;
     let desk = context.desk_for(plan, number).await?;
     let view = desk.incident(number).await.map_err(one_line)?;
     if context.json() {
-        emit(&json::incident(&view, desk.plan(), context.now).to_string());
+        emit(&serde_json::to_string(&IncidentDoc::of(
+            &view,
+            desk.plan(),
+            context.now,
+        ))?);
     } else {
         emit(&render_incident(
             &view,
@@ -175,7 +179,7 @@ pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
     };
     let now = context.now;
     if context.json() {
-        let listed: Vec<_> = open.iter().map(|o| json::open_clock(o, now)).collect();
+        let listed: Vec<_> = open.iter().map(|o| OpenClockDoc::of(o, now)).collect();
         emit(&serde_json::to_string(&listed)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -211,7 +215,7 @@ pub async fn verify(context: &Context) -> anyhow::Result<ExitCode> {
     };
     let report = desk.verify().await.map_err(one_line)?;
     if context.json() {
-        emit(&verification_json(&report).to_string());
+        emit(&serde_json::to_string(&VerificationDoc::of(&report))?);
     } else {
         emit(&verification_text(&report, desk.store().describe()));
     }
@@ -219,17 +223,6 @@ pub async fn verify(context: &Context) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
-}
-
-fn verification_json(report: &Verification) -> serde_json::Value {
-    json!({
-        "intact": report.broken.is_none(),
-        "entries": report.entries,
-        "incidents": report.incidents,
-        "head": {"seq": report.head_seq, "hash": report.head_hash},
-        "broken": report.broken.as_ref().map(ToString::to_string),
-        "stale_clocks": report.stale_clocks.iter().map(ToString::to_string).collect::<Vec<_>>(),
     })
 }
 

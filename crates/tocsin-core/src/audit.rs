@@ -65,6 +65,18 @@ impl EntryDraft {
         }
     }
 
+    /// An entry about tocsin itself rather than an incident: a user added, a token revoked.
+    pub fn system(action: &str, actor: &Actor, at: Timestamp, data: Value) -> Self {
+        EntryDraft {
+            incident: None,
+            action: action.to_owned(),
+            actor: actor.clone(),
+            at,
+            recorded_at: at,
+            data,
+        }
+    }
+
     /// Places the draft at `seq` after an entry hashed `prev`.
     pub fn seal(self, seq: u64, prev: ChainHash) -> AuditEntry {
         let mut entry = AuditEntry {

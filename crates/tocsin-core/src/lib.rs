@@ -7,6 +7,7 @@ pub mod clock;
 pub mod diagnostic;
 pub mod duration;
 pub mod id;
+pub mod identity;
 pub mod incident;
 pub mod plan;
 

@@ -1,7 +1,10 @@
-//! tocsin-server: the application layer shared by the CLI and (later) the HTTP server.
+//! tocsin-server: the application layer shared by the CLI and the HTTP server, and the server.
 #![forbid(unsafe_code)]
 
 pub mod desk;
+pub mod http;
+pub mod identity;
+pub mod model;
 mod verify;
 
 pub use desk::{Desk, DeskError, IncidentView, Outcome, TimelineEntry};

@@ -1,6 +1,7 @@
 //! tocsin-store: the `Store` trait and its SQLite and PostgreSQL backends.
 #![forbid(unsafe_code)]
 
+pub mod identity;
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
@@ -16,6 +17,8 @@ use tocsin_core::audit::{AuditEntry, ChainHash, EntryDraft};
 use tocsin_core::clock::Clock;
 use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
+use crate::identity::IdentityStore;
+
 /// What can go wrong in storage. "Not found" and "changed meanwhile" are variants, not text.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,6 +27,13 @@ pub enum StoreError {
     /// Someone else changed the incident since it was read; read it again and retry.
     #[error("{0} was changed at the same time by someone else")]
     Conflict(IncidentNumber),
+    #[error("unknown user {0}")]
+    UnknownUser(String),
+    #[error("unknown token {0}")]
+    UnknownToken(String),
+    /// A name that must be unique is taken; the text says which.
+    #[error("{0}")]
+    Duplicate(String),
     #[error("{0}")]
     BadUrl(String),
     #[error("the database schema cannot be used: {0}")]
@@ -116,7 +126,7 @@ pub struct ChainHead {
 /// Durable storage. Every write is one transaction: the incident's state, its new audit
 /// entries and its clocks are stored together or not at all.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: IdentityStore + fmt::Debug {
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;
 

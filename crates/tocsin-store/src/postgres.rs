@@ -6,11 +6,18 @@ type Db = sqlx::Postgres;
 type Pool = sqlx::PgPool;
 type Backend = PgStore;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "incidents_and_audit_chain",
-    sql: include_str!("../migrations/postgres/0001_incidents_and_audit_chain.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "incidents_and_audit_chain",
+        sql: include_str!("../migrations/postgres/0001_incidents_and_audit_chain.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "identity",
+        sql: include_str!("../migrations/postgres/0002_identity.sql"),
+    },
+];
 
 /// Serializes schema migrations across instances for the length of one transaction.
 const MIGRATION_LOCK: i64 = 0x746f_6373_696e_0001;
@@ -68,3 +75,4 @@ fn lock_head_sql() -> &'static str {
 }
 
 include!("shared.rs");
+include!("shared_identity.rs");

@@ -9,11 +9,18 @@ type Db = sqlx::Sqlite;
 type Pool = sqlx::SqlitePool;
 type Backend = SqliteStore;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "incidents_and_audit_chain",
-    sql: include_str!("../migrations/sqlite/0001_incidents_and_audit_chain.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "incidents_and_audit_chain",
+        sql: include_str!("../migrations/sqlite/0001_incidents_and_audit_chain.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "identity",
+        sql: include_str!("../migrations/sqlite/0002_identity.sql"),
+    },
+];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
 /// transaction (`BEGIN IMMEDIATE`), so several processes can share one file safely.
@@ -73,3 +80,4 @@ fn lock_head_sql() -> &'static str {
 }
 
 include!("shared.rs");
+include!("shared_identity.rs");

@@ -85,6 +85,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             obligations,
             disclosure,
             digest: String::new(),
+            source: String::new(),
         }),
         _ => Err(problems),
     }

@@ -26,6 +26,7 @@ pub struct Plan {
     obligations: Vec<Obligation>,
     disclosure: Option<Disclosure>,
     digest: String,
+    source: String,
 }
 
 #[derive(Clone, Debug)]
@@ -194,6 +195,7 @@ impl Plan {
             PlanError { problems }
         })?;
         plan.digest = hex::encode(Sha256::digest(source.as_bytes()));
+        plan.source = source.to_owned();
         Ok(plan)
     }
 
@@ -233,6 +235,11 @@ impl Plan {
     /// SHA-256 of the plan's text, recorded with every incident declared under it.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The text the plan was read from.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     pub fn severity(&self, id: &SeverityId) -> Option<&Severity> {

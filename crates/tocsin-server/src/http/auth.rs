@@ -1,0 +1,241 @@
+//! Authentication and authorization, in one place.
+//!
+//! A handler states what it needs by the extractor it takes: [`Reader`], [`Responder`]
+//! or [`Administrator`]. The extractor authenticates the request (a bearer token, or a
+//! session cookie with its CSRF token on changes), checks the permission, and only then
+//! hands out the desk or the identity store. Handlers have no other way to reach them.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use tocsin_core::Timestamp;
+use tocsin_core::identity::Permission;
+use tocsin_core::incident::{Actor, IncidentNumber};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::Desk;
+use crate::identity::{Identity, Principal, Session};
+
+/// The browser's session cookie.
+pub const SESSION_COOKIE: &str = "tocsin_session";
+/// The header that carries a session's CSRF token on API changes made from a browser.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of one cookie.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The client's address: the peer, or the last untrusted hop of `X-Forwarded-For` when
+/// the peer is a trusted proxy.
+#[allow(dead_code)] // the web UI's login uses it
+pub fn client_ip(parts: &Parts, state: &AppState) -> String {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let trusted = &state.config().trusted_proxies;
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(&peer)
+        .to_string()
+}
+
+/// Who is calling, if anyone: a bearer token wins over a cookie.
+pub async fn authenticate(parts: &Parts, identity: &Identity, now: Timestamp) -> Result<Option<Caller>, ApiError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer TOKEN\""))?;
+        let principal = identity.authenticate_token(token.trim(), now).await?;
+        return Ok(Some(Caller {
+            principal,
+            session: None,
+        }));
+    }
+    let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(identity.session(secret, now).await?.map(|session| Caller {
+        principal: session.principal.clone(),
+        session: Some(session),
+    }))
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    /// Set when authenticated by a browser session.
+    pub session: Option<Session>,
+}
+
+/// A permission a handler needs, as a type.
+pub trait Need: Send + Sync {
+    const PERMISSION: Permission;
+    const WHAT: &'static str;
+}
+
+#[derive(Debug)]
+pub struct NeedRead;
+#[derive(Debug)]
+pub struct NeedRespond;
+#[derive(Debug)]
+pub struct NeedAdmin;
+
+impl Need for NeedRead {
+    const PERMISSION: Permission = Permission::Read;
+    const WHAT: &'static str = "read";
+}
+impl Need for NeedRespond {
+    const PERMISSION: Permission = Permission::Respond;
+    const WHAT: &'static str = "respond";
+}
+impl Need for NeedAdmin {
+    const PERMISSION: Permission = Permission::Admin;
+    const WHAT: &'static str = "admin";
+}
+
+/// A request allowed to do what `N` names.
+#[derive(Debug)]
+pub struct Allowed<N> {
+    pub caller: Caller,
+    pub now: Timestamp,
+    state: AppState,
+    need: PhantomData<N>,
+}
+
+pub type Reader = Allowed<NeedRead>;
+pub type Responder = Allowed<NeedRespond>;
+pub type Administrator = Allowed<NeedAdmin>;
+
+impl<N> Allowed<N> {
+    pub fn actor(&self) -> Actor {
+        self.caller.principal.actor()
+    }
+
+    /// The desk's read side; changing needs [`Responder::desk`].
+    pub fn read(&self) -> Reading<'_> {
+        Reading(&self.state.0.desk)
+    }
+}
+
+/// What every authenticated caller may read.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading<'d>(&'d Desk);
+
+impl<'d> Reading<'d> {
+    pub fn plan(self) -> &'d tocsin_core::plan::Plan {
+        self.0.plan()
+    }
+
+    pub async fn incident(&self, number: IncidentNumber) -> Result<crate::IncidentView, crate::DeskError> {
+        self.0.incident(number).await
+    }
+
+    pub async fn incidents(
+        &self,
+        filter: &tocsin_store::IncidentFilter,
+    ) -> Result<Vec<tocsin_store::IncidentSummary>, crate::DeskError> {
+        self.0.incidents(filter).await
+    }
+
+    pub async fn open_clocks(&self) -> Result<Vec<tocsin_store::OpenClock>, crate::DeskError> {
+        self.0.open_clocks().await
+    }
+
+    pub async fn verify(&self) -> Result<crate::Verification, crate::DeskError> {
+        self.0.verify().await
+    }
+
+    pub async fn audit_entries(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<tocsin_core::audit::AuditEntry>, tocsin_store::StoreError> {
+        self.0.store().audit_entries(after, limit).await
+    }
+}
+
+impl Responder {
+    pub fn desk(&self) -> &Desk {
+        &self.state.0.desk
+    }
+
+    /// Tells live pages that an incident changed.
+    pub fn changed(&self, number: IncidentNumber) {
+        self.state.changed(number);
+    }
+}
+
+impl Administrator {
+    pub fn identity(&self) -> &Identity {
+        self.state.identity()
+    }
+}
+
+impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let now = tocsin_core::to_millis(Timestamp::now());
+        let caller = authenticate(parts, state.identity(), now).await?.ok_or_else(|| {
+            ApiError::unauthenticated("sign in, or send an API token as \"Authorization: Bearer TOKEN\"")
+        })?;
+        if let Some(session) = &caller.session
+            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if sent != Some(session.csrf.as_str()) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "csrf",
+                    format!("a change made with a session cookie needs the {CSRF_HEADER} header"),
+                ));
+            }
+        }
+        if !caller.principal.permits(N::PERMISSION) {
+            let who = match &caller.principal {
+                Principal::User { role, .. } => format!("the role {role}"),
+                Principal::Token { scopes, .. } => format!("a token with scopes {scopes}"),
+            };
+            return Err(ApiError::forbidden(format!(
+                "this needs the {} permission, which {who} lacks",
+                N::WHAT
+            )));
+        }
+        Ok(Allowed {
+            caller,
+            now,
+            state: state.clone(),
+            need: PhantomData,
+        })
+    }
+}

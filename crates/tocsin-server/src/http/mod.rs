@@ -1,0 +1,121 @@
+//! The HTTP server: the API under `/api/v1`, health checks and security headers.
+//!
+//! `serve` takes a bound listener and a shutdown signal, so tests run the real server on
+//! port 0 against a fresh database.
+
+mod admin;
+mod api;
+mod auth;
+pub mod error;
+pub mod openapi;
+mod ops;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tocsin_core::incident::IncidentNumber;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+use crate::Desk;
+use crate::identity::Identity;
+
+pub use auth::SESSION_COOKIE;
+
+/// The largest request body the API reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How the server is reached.
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// The address people use, like `https://tocsin.example.com`. With `https`, cookies
+    /// are marked Secure and responses carry HSTS.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed for the client's address.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl ServerConfig {
+    pub fn behind_tls(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// What every request may reach, once authorized.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    desk: Desk,
+    identity: Identity,
+    config: ServerConfig,
+    /// Incidents that changed, for live pages.
+    changes: broadcast::Sender<IncidentNumber>,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(desk: Desk, identity: Identity, config: ServerConfig) -> Self {
+        let (changes, _) = broadcast::channel(256);
+        AppState(Arc::new(Shared {
+            desk,
+            identity,
+            config,
+            changes,
+            ready: AtomicBool::new(true),
+        }))
+    }
+
+    fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    fn identity(&self) -> &Identity {
+        &self.0.identity
+    }
+
+    fn changed(&self, number: IncidentNumber) {
+        // Nobody listening is fine.
+        let _ = self.0.changes.send(number);
+    }
+
+    /// Marks the server as shutting down, so `/readyz` turns away new traffic.
+    pub fn stop_accepting(&self) {
+        self.0.ready.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", api::routes().merge(admin::routes()))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(ops::routes())
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::security_headers,
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let stopping = state.clone();
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping.stop_accepting();
+        })
+        .await
+}

@@ -1,0 +1,56 @@
+//! The OpenAPI 3.1 document, generated from the handlers and their types.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, api, error};
+use crate::model;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tocsin",
+        description = "Security incident response: incidents, their clocks and timeline, and the audit chain. \
+            Authenticate with an API token (`Authorization: Bearer tocsin_...`) whose scopes name what it may do, \
+            or with a browser session cookie plus the `x-csrf-token` header on changes. Errors are \
+            `{\"error\":{\"code\",\"message\",\"details\"}}`. Lists are paged: pass `next_cursor` back as `cursor`.",
+        license(name = "AGPL-3.0-only")
+    ),
+    paths(
+        api::list_incidents, api::declare_incident, api::get_incident, api::act_on_incident,
+        api::get_timeline, api::get_clocks, api::list_open_clocks, api::verify, api::list_audit_entries,
+        api::get_plan, api::me,
+        admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
+        admin::revoke_token, admin::list_logins,
+    ),
+    components(schemas(error::ErrorBody, model::IncidentDoc)),
+    modifiers(&Security),
+    tags(
+        (name = "incidents", description = "Declare, work and read incidents"),
+        (name = "clocks", description = "The plan's deadlines"),
+        (name = "audit", description = "The tamper-evident record"),
+        (name = "plan", description = "The plan in force"),
+        (name = "identity", description = "Users, tokens and logins"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::SESSION_COOKIE))),
+        );
+    }
+}
+
+/// The document as pretty JSON, the form committed under `docs/openapi.json`.
+pub fn document() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().expect("the document serializes");
+    text.push('\n');
+    text
+}

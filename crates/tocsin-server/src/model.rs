@@ -1,0 +1,442 @@
+//! The JSON shapes of the API and of the CLI's `--json`: one definition for both, with the
+//! schemas the OpenAPI document is generated from. Times are RFC 3339, ids like `INC-0042`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use tocsin_core::Timestamp;
+use tocsin_core::clock::{Clock, ClockState};
+use tocsin_core::incident::{Incident, Stamp};
+use tocsin_core::plan::Plan;
+use tocsin_store::identity::{LoginAttempt, TokenRecord, UserRecord};
+use tocsin_store::{IncidentSummary, OpenClock};
+use utoipa::ToSchema;
+
+use crate::{IncidentView, TimelineEntry, Verification};
+
+/// A deadline of the plan, as it stands at the time of the response.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ClockDoc {
+    /// Stable id within the incident, like `acknowledge` or `gdpr-art-33`.
+    pub clock: String,
+    /// acknowledge, status_update, customer_notice, obligation or review.
+    pub kind: String,
+    pub name: String,
+    /// running, met, breached or not_applicable.
+    pub state: String,
+    /// When it was met or breached.
+    pub state_at: Option<Timestamp>,
+    pub started_at: Timestamp,
+    pub due_at: Option<Timestamp>,
+    pub met_at: Option<Timestamp>,
+    /// Still waiting to be kept.
+    pub open: bool,
+    /// Seconds until due (negative once overdue); absent without a deadline.
+    pub seconds_left: Option<i64>,
+}
+
+impl ClockDoc {
+    pub fn of(clock: &Clock, now: Timestamp) -> Self {
+        let state = clock.state(now);
+        let state_at = match state {
+            ClockState::Met { at } | ClockState::Breached { at } => Some(at),
+            _ => None,
+        };
+        ClockDoc {
+            clock: clock.id.clone(),
+            kind: clock.kind.as_str().to_owned(),
+            name: clock.name.clone(),
+            state: state.as_str().to_owned(),
+            state_at,
+            started_at: clock.started_at,
+            due_at: clock.due_at,
+            met_at: clock.met_at,
+            open: clock.open,
+            seconds_left: clock.seconds_left(now),
+        }
+    }
+}
+
+/// An open clock with the incident it belongs to.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OpenClockDoc {
+    pub incident: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    #[serde(flatten)]
+    pub clock: ClockDoc,
+}
+
+impl OpenClockDoc {
+    pub fn of(open: &OpenClock, now: Timestamp) -> Self {
+        OpenClockDoc {
+            incident: open.incident.to_string(),
+            title: open.title.clone(),
+            severity: open.severity.clone(),
+            status: open.status.as_str().to_owned(),
+            clock: ClockDoc::of(&open.clock, now),
+        }
+    }
+}
+
+/// An incident in a list.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IncidentSummaryDoc {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub owner: Option<String>,
+    pub personal_data: bool,
+    pub declared_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The soonest open clock, if any.
+    pub next_clock: Option<ClockDoc>,
+}
+
+impl IncidentSummaryDoc {
+    pub fn of(summary: &IncidentSummary, next_clock: Option<&Clock>, now: Timestamp) -> Self {
+        IncidentSummaryDoc {
+            id: summary.number.to_string(),
+            title: summary.title.clone(),
+            severity: summary.severity.clone(),
+            status: summary.status.as_str().to_owned(),
+            owner: summary.owner.clone(),
+            personal_data: summary.personal_data,
+            declared_at: summary.declared_at,
+            updated_at: summary.updated_at,
+            next_clock: next_clock.map(|c| ClockDoc::of(c, now)),
+        }
+    }
+}
+
+/// Who did something, and when.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StampDoc {
+    pub at: Timestamp,
+    pub by: String,
+}
+
+impl StampDoc {
+    fn of(stamp: &Stamp) -> Self {
+        StampDoc {
+            at: stamp.at,
+            by: stamp.by.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AcknowledgementDoc {
+    pub at: Timestamp,
+    pub by: String,
+    /// The severity whose deadline then applied.
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ChecklistItemDoc {
+    pub text: String,
+    pub done: Option<StampDoc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StepDoc {
+    pub id: String,
+    pub name: String,
+    /// pending, in_progress or done.
+    pub state: String,
+    pub started: Option<StampDoc>,
+    pub completed: Option<StampDoc>,
+    pub checklist: Vec<ChecklistItemDoc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NoticeDoc {
+    /// customers, authority, data-subjects, status-update, or an obligation id.
+    pub kind: String,
+    pub note: Option<String>,
+    pub at: Timestamp,
+    pub by: String,
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SeverityChangeDoc {
+    pub at: Timestamp,
+    pub severity: String,
+}
+
+/// An incident's state, as its history made it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IncidentStateDoc {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub severity: String,
+    /// declared, acknowledged, resolved, closed or dismissed.
+    pub status: String,
+    pub reporter: String,
+    pub detected_at: Timestamp,
+    pub aware_at: Timestamp,
+    pub declared_at: Timestamp,
+    pub acknowledged: Option<AcknowledgementDoc>,
+    pub owner: Option<String>,
+    /// Role id to the person holding it.
+    pub roles: BTreeMap<String, String>,
+    pub personal_data: bool,
+    pub personal_data_aware_at: Option<Timestamp>,
+    pub affected_customers: Option<u64>,
+    pub affected_data_subjects: Option<u64>,
+    pub steps: Vec<StepDoc>,
+    pub notices: Vec<NoticeDoc>,
+    pub resolved_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    pub dismissed_at: Option<Timestamp>,
+    pub severity_history: Vec<SeverityChangeDoc>,
+    /// The digest of the plan the incident was declared under.
+    pub plan_digest: String,
+    /// How many changes built this state.
+    pub version: u64,
+    pub updated_at: Timestamp,
+}
+
+impl IncidentStateDoc {
+    pub fn of(i: &Incident) -> Self {
+        IncidentStateDoc {
+            id: i.number.to_string(),
+            title: i.title.clone(),
+            summary: i.summary.clone(),
+            severity: i.severity.to_string(),
+            status: i.status.as_str().to_owned(),
+            reporter: i.reporter.to_string(),
+            detected_at: i.detected_at,
+            aware_at: i.aware_at,
+            declared_at: i.declared_at,
+            acknowledged: i.acknowledged.as_ref().map(|k| AcknowledgementDoc {
+                at: k.at,
+                by: k.by.to_string(),
+                severity: k.severity.to_string(),
+            }),
+            owner: i.owner.clone(),
+            roles: i.roles.iter().map(|(r, who)| (r.to_string(), who.clone())).collect(),
+            personal_data: i.personal_data,
+            personal_data_aware_at: i.personal_data_aware_at,
+            affected_customers: i.affected_customers,
+            affected_data_subjects: i.affected_data_subjects,
+            steps: i
+                .steps
+                .iter()
+                .map(|s| StepDoc {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    state: s.state.as_str().replace(' ', "_"),
+                    started: s.started.as_ref().map(StampDoc::of),
+                    completed: s.completed.as_ref().map(StampDoc::of),
+                    checklist: s
+                        .checklist
+                        .iter()
+                        .map(|c| ChecklistItemDoc {
+                            text: c.text.clone(),
+                            done: c.done.as_ref().map(StampDoc::of),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            notices: i
+                .notices
+                .iter()
+                .map(|n| NoticeDoc {
+                    kind: n.kind.clone(),
+                    note: n.note.clone(),
+                    at: n.at,
+                    by: n.by.to_string(),
+                    severity: n.severity.to_string(),
+                })
+                .collect(),
+            resolved_at: i.resolved_at,
+            closed_at: i.closed_at,
+            dismissed_at: i.dismissed_at,
+            severity_history: i
+                .severity_history
+                .iter()
+                .map(|(at, s)| SeverityChangeDoc {
+                    at: *at,
+                    severity: s.to_string(),
+                })
+                .collect(),
+            plan_digest: i.plan_digest.clone(),
+            version: i.version,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// One change on an incident's timeline.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TimelineEntryDoc {
+    /// Its place in the audit chain.
+    pub seq: u64,
+    /// When it happened (may be backfilled).
+    pub at: Timestamp,
+    /// When tocsin recorded it.
+    pub recorded_at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    /// The event as recorded, with its `action` tag.
+    #[schema(value_type = Object)]
+    pub event: Value,
+}
+
+impl TimelineEntryDoc {
+    pub fn of(entry: &TimelineEntry) -> Self {
+        TimelineEntryDoc {
+            seq: entry.seq,
+            at: entry.at,
+            recorded_at: entry.recorded_at,
+            actor: entry.actor.to_string(),
+            action: entry.event.action().to_owned(),
+            event: entry.event.to_json(),
+        }
+    }
+}
+
+/// An incident with its clocks and timeline.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IncidentDoc {
+    pub incident: IncidentStateDoc,
+    /// Roles the plan requires at this severity that nobody holds yet.
+    pub missing_roles: Vec<String>,
+    pub clocks: Vec<ClockDoc>,
+    pub timeline: Vec<TimelineEntryDoc>,
+}
+
+impl IncidentDoc {
+    pub fn of(view: &IncidentView, plan: &Plan, now: Timestamp) -> Self {
+        IncidentDoc {
+            incident: IncidentStateDoc::of(&view.incident),
+            missing_roles: plan
+                .roles_required_for(&view.incident.severity)
+                .filter(|r| !view.incident.roles.contains_key(&r.id))
+                .map(|r| r.id.to_string())
+                .collect(),
+            clocks: view.clocks.iter().map(|c| ClockDoc::of(c, now)).collect(),
+            timeline: view.timeline.iter().map(TimelineEntryDoc::of).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ChainHeadDoc {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The result of verifying the audit chain and every incident against it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct VerificationDoc {
+    pub intact: bool,
+    pub entries: u64,
+    pub incidents: u64,
+    pub head: ChainHeadDoc,
+    /// The first thing found wrong.
+    pub broken: Option<String>,
+    /// Incidents whose stored clocks differ from their history under today's plan.
+    pub stale_clocks: Vec<String>,
+}
+
+impl VerificationDoc {
+    pub fn of(report: &Verification) -> Self {
+        VerificationDoc {
+            intact: report.broken.is_none(),
+            entries: report.entries,
+            incidents: report.incidents,
+            head: ChainHeadDoc {
+                seq: report.head_seq,
+                hash: report.head_hash.clone(),
+            },
+            broken: report.broken.as_ref().map(ToString::to_string),
+            stale_clocks: report.stale_clocks.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct UserDoc {
+    pub name: String,
+    /// viewer, responder or admin.
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub password_changed_at: Timestamp,
+}
+
+impl UserDoc {
+    pub fn of(user: &UserRecord) -> Self {
+        UserDoc {
+            name: user.name.to_string(),
+            role: user.role.as_str().to_owned(),
+            disabled: user.disabled,
+            created_at: user.created_at,
+            password_changed_at: user.password_changed_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TokenDoc {
+    pub id: i64,
+    pub name: String,
+    /// Comma-separated: read, respond, ingest, admin.
+    pub scopes: String,
+    /// The token's last four characters.
+    pub hint: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TokenDoc {
+    pub fn of(token: &TokenRecord) -> Self {
+        TokenDoc {
+            id: token.id,
+            name: token.name.clone(),
+            scopes: token.scopes.to_string(),
+            hint: token.hint.clone(),
+            created_by: token.created_by.clone(),
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            last_used_at: token.last_used_at,
+            revoked_at: token.revoked_at,
+        }
+    }
+}
+
+/// One attempt to log in to tocsin.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct LoginAttemptDoc {
+    pub id: i64,
+    pub at: Timestamp,
+    pub username: String,
+    pub ip: String,
+    pub user_agent: String,
+    /// success, bad_password, unknown_user, disabled or throttled.
+    pub outcome: String,
+}
+
+impl LoginAttemptDoc {
+    pub fn of(a: &LoginAttempt) -> Self {
+        LoginAttemptDoc {
+            id: a.id,
+            at: a.at,
+            username: a.username.clone(),
+            ip: a.ip.clone(),
+            user_agent: a.user_agent.clone(),
+            outcome: a.outcome.as_str().to_owned(),
+        }
+    }
+}

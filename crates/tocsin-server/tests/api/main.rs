@@ -1,0 +1,9 @@
+//! The HTTP API against a real server on a loopback port, on SQLite and PostgreSQL.
+
+mod authorization;
+mod bad_input;
+mod helpers;
+mod identity;
+mod incidents;
+mod openapi;
+mod ops;

@@ -1,0 +1,58 @@
+//! Health checks and the security headers of every response.
+
+use reqwest::StatusCode;
+use tocsin_server::http::ServerConfig;
+use tocsin_store::testing::TestDb;
+
+use crate::helpers::{TestServer, read};
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_credentials() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    for path in ["/healthz", "/readyz"] {
+        let (status, body) = read(server.client.get(format!("{}{path}", server.url)).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (status, body) = read(
+        server
+            .client
+            .get(format!("{}/nowhere", server.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(crate::helpers::code(&body), "not_found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_response_carries_strict_security_headers_and_hsts_only_behind_tls() {
+    for (config, hsts) in [
+        (ServerConfig::default(), false),
+        (
+            ServerConfig {
+                public_url: Some("https://tocsin.example.com".into()),
+                ..ServerConfig::default()
+            },
+            true,
+        ),
+    ] {
+        let server = TestServer::start_with(TestDb::sqlite(), config).await;
+        for path in ["/healthz", "/api/v1/incidents", "/nowhere"] {
+            let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();
+            let headers = response.headers();
+            let csp = headers["content-security-policy"].to_str().unwrap();
+            assert!(
+                csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+                "{csp}"
+            );
+            assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["referrer-policy"], "no-referrer");
+            assert_eq!(headers.contains_key("strict-transport-security"), hsts, "{path}");
+        }
+        server.stop().await;
+    }
+}

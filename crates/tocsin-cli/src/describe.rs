@@ -3,55 +3,10 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tocsin_core::clock::{Clock, ClockState};
-use tocsin_core::incident::IncidentEvent;
 
 use crate::render::{Paint, Tone, span, time};
 
-fn or_nobody(name: Option<&String>) -> &str {
-    name.map_or("nobody", String::as_str)
-}
-
-/// One short phrase per event, as the timeline shows it.
-pub fn event(event: &IncidentEvent) -> String {
-    match event {
-        IncidentEvent::Declared(d) => {
-            let personal = if d.personal_data { " (personal data)" } else { "" };
-            format!("declared {} \"{}\"{personal}", d.severity, d.title)
-        }
-        IncidentEvent::Acknowledged {} => "acknowledged".into(),
-        IncidentEvent::OwnerAssigned { owner, before } => {
-            format!("owner {} → {}", or_nobody(before.as_ref()), or_nobody(owner.as_ref()))
-        }
-        IncidentEvent::RoleAssigned { role, person, before } => {
-            format!("{role} {} → {}", or_nobody(before.as_ref()), or_nobody(person.as_ref()))
-        }
-        IncidentEvent::SeverityChanged { from, to, reason, .. } => format!("severity {from} → {to}: {reason}"),
-        IncidentEvent::StepStarted { step } => format!("started step {step}"),
-        IncidentEvent::StepCompleted { step } => format!("completed step {step}"),
-        IncidentEvent::ChecklistItemChecked { step, item } => format!("checked item {item} of step {step}"),
-        IncidentEvent::ChecklistItemUnchecked { step, item } => format!("unchecked item {item} of step {step}"),
-        IncidentEvent::NoteAdded { text } => format!("note: {text}"),
-        IncidentEvent::PersonalDataMarked { reason } => match reason {
-            Some(r) => format!("marked as a personal data breach: {r}"),
-            None => "marked as a personal data breach".into(),
-        },
-        IncidentEvent::PersonalDataUnmarked { reason, .. } => format!("no longer a personal data breach: {reason}"),
-        IncidentEvent::NoticeRecorded { kind, note } => match note {
-            Some(n) => format!("notice sent to {kind}: {n}"),
-            None => format!("notice sent to {kind}"),
-        },
-        IncidentEvent::Resolved { summary } => match summary {
-            Some(s) => format!("resolved: {s}"),
-            None => "resolved".into(),
-        },
-        IncidentEvent::Closed { review_override } => match review_override {
-            Some(r) => format!("closed without review: {r}"),
-            None => "closed".into(),
-        },
-        IncidentEvent::Dismissed { reason } => format!("dismissed as a false positive: {reason}"),
-        IncidentEvent::Reopened { reason, .. } => format!("reopened: {reason}"),
-    }
-}
+pub use tocsin_server::words::event;
 
 /// What a change did to the clocks (kept, moved, started or stopped), one indented line each.
 pub fn clock_changes(before: &[Clock], after: &[Clock], now: Timestamp, zone: &TimeZone, paint: Paint) -> String {

@@ -1,9 +1,9 @@
 //! Human output: times in the organization's zone, time left, aligned tables and colour.
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use tocsin_core::clock::{Clock, ClockState};
 use tocsin_core::incident::Status;
+pub use tocsin_server::words::{left, span, time};
 
 /// Paints text when colour is on.
 #[derive(Clone, Copy, Debug)]
@@ -39,59 +39,14 @@ impl Paint {
     }
 }
 
-/// `2026-11-20 10:12 CET`.
-pub fn time(at: Timestamp, zone: &TimeZone) -> String {
-    at.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
-}
-
-/// `3h 5m`, `2d 4h`, `45s`: the two largest units.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    let parts = [
-        (s / 86_400, "d"),
-        (s % 86_400 / 3_600, "h"),
-        (s % 3_600 / 60, "m"),
-        (s % 60, "s"),
-    ];
-    let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
-    parts[first..]
-        .iter()
-        .take(2)
-        .filter(|(n, _)| *n > 0 || first == 3)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `in 12m` or `3h 5m overdue`.
-pub fn left(seconds: i64) -> String {
-    if seconds >= 0 {
-        format!("in {}", span(seconds))
-    } else {
-        format!("{} overdue", span(seconds))
-    }
-}
-
 /// How a clock's state should look: breached is unmistakable; little time left warns.
 pub fn clock_tone(clock: &Clock, now: Timestamp) -> Tone {
     match clock.state(now) {
         ClockState::Breached { .. } => Tone::Bad,
         ClockState::Met { .. } => Tone::Good,
         ClockState::NotApplicable => Tone::Dim,
-        ClockState::Running => {
-            let (Some(due), total) = (
-                clock.due_at,
-                clock.due_at.map(|d| d.as_second() - clock.started_at.as_second()),
-            ) else {
-                return Tone::Plain;
-            };
-            let remaining = due.as_second() - now.as_second();
-            if total.is_some_and(|t| remaining * 4 < t) {
-                Tone::Warn
-            } else {
-                Tone::Plain
-            }
-        }
+        ClockState::Running if clock.is_running_out(now) => Tone::Warn,
+        ClockState::Running => Tone::Plain,
     }
 }
 

@@ -116,6 +116,15 @@ impl Clock {
         Some(due.as_second() - now.as_second())
     }
 
+    /// Running with less than a quarter of its time left: worth a warning.
+    pub fn is_running_out(&self, now: Timestamp) -> bool {
+        let (Some(left), Some(due)) = (self.seconds_left(now), self.due_at) else {
+            return false;
+        };
+        let total = due.as_second() - self.started_at.as_second();
+        self.state(now) == ClockState::Running && left * 4 < total
+    }
+
     fn new(id: impl Into<String>, kind: ClockKind, name: impl Into<String>, started_at: Timestamp) -> Self {
         Clock {
             id: id.into(),

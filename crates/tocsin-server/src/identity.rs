@@ -141,6 +141,11 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// 32 random bytes as hex: for one-time form tokens.
+pub fn random_token() -> String {
+    random_hex(32)
+}
+
 /// The SHA-256 digest of a token or session id, as stored.
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

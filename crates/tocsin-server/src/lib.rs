@@ -6,6 +6,7 @@ pub mod http;
 pub mod identity;
 pub mod model;
 mod verify;
+pub mod words;
 
 pub use desk::{Desk, DeskError, IncidentView, Outcome, TimelineEntry};
 pub use verify::{Broken, Verification};

@@ -39,7 +39,6 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// The client's address: the peer, or the last untrusted hop of `X-Forwarded-For` when
 /// the peer is a trusted proxy.
-#[allow(dead_code)] // the web UI's login uses it
 pub fn client_ip(parts: &Parts, state: &AppState) -> String {
     let peer = parts
         .extensions
@@ -141,6 +140,10 @@ impl<N> Allowed<N> {
         self.caller.principal.actor()
     }
 
+    pub(in crate::http) fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// The desk's read side; changing needs [`Responder::desk`].
     pub fn read(&self) -> Reading<'_> {
         Reading(&self.state.0.desk)
@@ -201,10 +204,11 @@ impl Administrator {
     }
 }
 
-impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+impl<N: Need> Allowed<N> {
+    /// Authenticates the request and checks that it may do what `N` names. A change made
+    /// with a session cookie must carry the session's CSRF token: in the header for the
+    /// API, in the form for the web UI (`csrf_in_form`).
+    pub async fn authorize(parts: &Parts, state: &AppState, csrf_in_form: Option<&str>) -> Result<Self, ApiError> {
         let now = tocsin_core::to_millis(Timestamp::now());
         let caller = authenticate(parts, state.identity(), now).await?.ok_or_else(|| {
             ApiError::unauthenticated("sign in, or send an API token as \"Authorization: Bearer TOKEN\"")
@@ -212,12 +216,14 @@ impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
         if let Some(session) = &caller.session
             && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(session.csrf.as_str()) {
+            let sent = csrf_in_form.or_else(|| parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+            if !sent.is_some_and(|sent| constant_time_eq(sent.as_bytes(), session.csrf.as_bytes())) {
                 return Err(ApiError::new(
                     axum::http::StatusCode::FORBIDDEN,
                     "csrf",
-                    format!("a change made with a session cookie needs the {CSRF_HEADER} header"),
+                    format!(
+                        "a change made with a session cookie needs its CSRF token (the {CSRF_HEADER} header or the form's csrf field)"
+                    ),
                 ));
             }
         }
@@ -237,5 +243,18 @@ impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
             state: state.clone(),
             need: PhantomData,
         })
+    }
+}
+
+/// Compares secrets without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<N: Need> FromRequestParts<AppState> for Allowed<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Allowed::authorize(parts, state, None).await
     }
 }

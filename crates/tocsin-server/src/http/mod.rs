@@ -9,6 +9,7 @@ mod auth;
 pub mod error;
 pub mod openapi;
 mod ops;
+mod web;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -19,7 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tocsin_core::incident::IncidentNumber;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::Desk;
 use crate::identity::Identity;
@@ -57,6 +58,8 @@ struct Shared {
     /// Incidents that changed, for live pages.
     changes: broadcast::Sender<IncidentNumber>,
     ready: AtomicBool,
+    /// Turns true when the server stops, to end the live streams that would hold it open.
+    stopping: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             config,
             changes,
             ready: AtomicBool::new(true),
+            stopping: watch::channel(false).0,
         }))
     }
 
@@ -87,6 +91,7 @@ impl AppState {
     /// Marks the server as shutting down, so `/readyz` turns away new traffic.
     pub fn stop_accepting(&self) {
         self.0.ready.store(false, Ordering::SeqCst);
+        self.0.stopping.send_replace(true);
     }
 }
 
@@ -94,8 +99,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes().merge(admin::routes()))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(web::routes())
         .merge(ops::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,335 @@
+//! What the forms post: logging in and out, declaring, and every action on an incident.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tocsin_core::Timestamp;
+use tocsin_core::incident::Declaration;
+
+use super::pages::{IncidentPage, NewIncident, severity_choices};
+use super::views::IncidentPageView;
+use super::{CsrfForm, Layout, Submitted, WebError, page};
+use crate::http::AppState;
+use crate::http::api::{ActionRequest, incident_number};
+use crate::http::auth::{NeedRespond, SESSION_COOKIE, client_ip, cookie};
+use crate::http::error::ApiError;
+use crate::identity::{IdentityError, SESSION_LIFETIME};
+
+/// The cookie that ties the login form to the browser that loaded it.
+const LOGIN_COOKIE: &str = "tocsin_login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    next: String,
+    csrf: String,
+    name: String,
+    problem: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+/// Only paths of this site: never `//elsewhere` or `https://elsewhere`.
+fn local_path(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+fn cookie_header(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let same_site = if name == LOGIN_COOKIE { "Strict" } else { "Lax" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+fn login_form(status: StatusCode, next: &str, name: &str, problem: &str, secure: bool) -> Response {
+    let csrf = crate::identity::random_token();
+    let mut response = page(
+        status,
+        &LoginPage {
+            layout: Layout {
+                title: "Log in".into(),
+                ..Layout::default()
+            },
+            next: local_path(next),
+            csrf: csrf.clone(),
+            name: name.to_owned(),
+            problem: problem.to_owned(),
+        },
+    );
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(LOGIN_COOKIE, &csrf, "/login", 3_600, secure),
+    );
+    response
+}
+
+pub async fn login_page(State(state): State<AppState>, Query(query): Query<NextQuery>) -> Response {
+    login_form(StatusCode::OK, &query.next, "", "", state.config().behind_tls())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    name: String,
+    password: String,
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<LoginForm>) -> Response {
+    let secure = state.config().behind_tls();
+    let from_this_browser = cookie(&parts.headers, LOGIN_COOKIE).is_some_and(|c| c == form.csrf);
+    if !from_this_browser || !same_origin(&parts.headers) {
+        return login_form(
+            StatusCode::FORBIDDEN,
+            &form.next,
+            &form.name,
+            "The login form expired or came from another site. Please try again.",
+            secure,
+        );
+    }
+    let ip = client_ip(&parts, &state);
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let now = tocsin_core::to_millis(Timestamp::now());
+    match state
+        .identity()
+        .login(&form.name, &form.password, &ip, user_agent, now)
+        .await
+    {
+        Ok((secret, _)) => {
+            let mut response = Redirect::to(&local_path(&form.next)).into_response();
+            let headers = response.headers_mut();
+            headers.append(
+                header::SET_COOKIE,
+                cookie_header(SESSION_COOKIE, secret.expose(), "/", SESSION_LIFETIME.as_secs(), secure),
+            );
+            headers.append(header::SET_COOKIE, cookie_header(LOGIN_COOKIE, "", "/login", 0, secure));
+            response
+        }
+        Err(IdentityError::Throttled { retry_after_secs }) => {
+            let mut response = login_form(
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.next,
+                &form.name,
+                &format!(
+                    "Too many failed logins. Try again in {} minutes.",
+                    retry_after_secs.div_ceil(60)
+                ),
+                secure,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        Err(IdentityError::Unauthenticated(message)) => login_form(
+            StatusCode::UNAUTHORIZED,
+            &form.next,
+            &form.name,
+            &capitalized(message),
+            secure,
+        ),
+        Err(e) => WebError::from(ApiError::from(e)).into_response(),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// A browser's form post names its origin; it must be this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+impl CsrfForm for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    submitted: Submitted<crate::http::auth::NeedRead, CsrfOnly>,
+) -> Response {
+    let _ = &submitted.form;
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = state.identity().logout(secret).await
+    {
+        return WebError::from(ApiError::from(e)).into_response();
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(SESSION_COOKIE, "", "/", 0, state.config().behind_tls()),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct DeclareForm {
+    csrf: String,
+    title: String,
+    #[serde(default)]
+    summary: String,
+    severity: String,
+    #[serde(default)]
+    personal_data: Option<String>,
+}
+
+impl CsrfForm for DeclareForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn declare(submitted: Submitted<NeedRespond, DeclareForm>) -> Response {
+    let Submitted { allowed, form } = submitted;
+    let declaration = Declaration {
+        title: form.title.clone(),
+        summary: form.summary.clone(),
+        severity: form.severity.clone(),
+        personal_data: form.personal_data.is_some(),
+        ..Declaration::default()
+    };
+    let desk = allowed.desk();
+    match desk.declare(&declaration, &allowed.actor(), None, allowed.now).await {
+        Ok(view) => {
+            allowed.changed(view.incident.number);
+            Redirect::to(&format!("/incidents/{}", view.incident.number)).into_response()
+        }
+        Err(e) => {
+            let error = ApiError::from(e);
+            page(
+                error.status,
+                &NewIncident {
+                    layout: Layout::new(&allowed, "Declare an incident", "new"),
+                    severities: severity_choices(desk.plan(), &form.severity),
+                    problem: error.message,
+                    title: form.title,
+                    summary: form.summary,
+                },
+            )
+        }
+    }
+}
+
+/// Any action of the incident page. Its fields become the API's action request, so the
+/// browser and the API accept exactly the same changes.
+#[derive(Deserialize)]
+pub struct ActForm {
+    csrf: String,
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+impl CsrfForm for ActForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+fn action_request(fields: BTreeMap<String, String>) -> Result<ActionRequest, String> {
+    let mut object = Map::new();
+    let mut roles = Map::new();
+    let role = fields.get("role").cloned();
+    for (key, value) in fields {
+        let value = value.trim().to_owned();
+        match key.as_str() {
+            "role" => {}
+            "person" => {
+                if let Some(role) = &role {
+                    roles.insert(role.clone(), Value::String(value));
+                }
+            }
+            "item" => {
+                let n: u32 = value
+                    .parse()
+                    .map_err(|_| format!("checklist item \"{value}\" is not a number"))?;
+                object.insert(key, Value::from(n));
+            }
+            // An empty optional field is no value, except the owner, which it clears.
+            _ if value.is_empty() && key != "owner" => {}
+            _ => {
+                object.insert(key, Value::String(value));
+            }
+        }
+    }
+    if !roles.is_empty() {
+        object.insert("roles".into(), Value::Object(roles));
+    }
+    serde_json::from_value(Value::Object(object)).map_err(|e| format!("the form is incomplete: {e}"))
+}
+
+pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActForm>) -> Response {
+    let Submitted { allowed, form } = submitted;
+    let number = match incident_number(&id) {
+        Ok(number) => number,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let desk = allowed.desk();
+    let result = match action_request(form.fields) {
+        Ok(request) => {
+            let (command, at) = request.command();
+            desk.act(number, &command, &allowed.actor(), at, allowed.now)
+                .await
+                .map_err(ApiError::from)
+        }
+        Err(message) => Err(ApiError::invalid(message)),
+    };
+    match result {
+        Ok(_) => {
+            allowed.changed(number);
+            Redirect::to(&format!("/incidents/{number}")).into_response()
+        }
+        Err(error) => match desk.incident(number).await {
+            Ok(view) => page(
+                error.status,
+                &IncidentPage {
+                    layout: Layout::new(&allowed, format!("{} {}", number, view.incident.title), "incidents"),
+                    i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, desk.plan(), allowed.now),
+                    problem: error.message,
+                },
+            ),
+            Err(e) => WebError::from(e).into_response(),
+        },
+    }
+}

@@ -1,0 +1,357 @@
+//! The pages: dashboard, incident list, one incident, the declare form and the plan.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use tocsin_core::incident::{IncidentNumber, Status};
+use tocsin_core::plan::Plan;
+use tocsin_store::IncidentFilter;
+
+use super::views::{Choice, ClockView, IncidentPageView, SummaryView};
+use super::{Layout, Signed, WebError, page};
+use crate::http::auth::{NeedRead, NeedRespond};
+use crate::words::time;
+
+/// Incidents of one severity on the dashboard.
+struct SeverityGroup {
+    id: String,
+    name: String,
+    incidents: Vec<SummaryView>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard {
+    layout: Layout,
+    groups: Vec<SeverityGroup>,
+    active: usize,
+    breached: usize,
+    due_soon: usize,
+    now: String,
+}
+
+/// Open clocks by incident, soonest first.
+async fn clocks_by_incident(
+    signed: &Signed<NeedRead>,
+    zone: &jiff::tz::TimeZone,
+) -> Result<HashMap<IncidentNumber, Vec<ClockView>>, WebError> {
+    let reader = signed.0.read();
+    let mut by_incident: HashMap<IncidentNumber, Vec<ClockView>> = HashMap::new();
+    for open in reader.open_clocks().await? {
+        by_incident
+            .entry(open.incident)
+            .or_default()
+            .push(ClockView::of(&open.clock, signed.0.now, zone));
+    }
+    Ok(by_incident)
+}
+
+pub async fn dashboard(signed: Signed<NeedRead>) -> Result<Response, WebError> {
+    let reader = signed.0.read();
+    let plan = reader.plan();
+    let zone = plan.calendar().zone();
+    let filter = IncidentFilter {
+        statuses: vec![Status::Declared, Status::Acknowledged, Status::Resolved],
+        ..IncidentFilter::default()
+    };
+    let incidents = reader.incidents(&filter).await?;
+    let mut clocks = clocks_by_incident(&signed, zone).await?;
+    let now = signed.0.now;
+    let due_soon = clocks
+        .values()
+        .flatten()
+        .filter(|c| c.state == "running" && !c.due_iso.is_empty())
+        .filter(|c| {
+            c.due_iso
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|due| due.as_second() - now.as_second() < 3_600)
+        })
+        .count();
+    let breached = clocks.values().flatten().filter(|c| c.state == "breached").count();
+    let groups = plan
+        .severities()
+        .iter()
+        .map(|severity| SeverityGroup {
+            id: severity.id.to_string(),
+            name: severity.name.clone(),
+            incidents: incidents
+                .iter()
+                .filter(|i| i.severity == severity.id.as_str())
+                .map(|i| SummaryView::of(i, clocks.remove(&i.number).unwrap_or_default(), zone))
+                .collect(),
+        })
+        .filter(|g| !g.incidents.is_empty())
+        .collect();
+    Ok(page(
+        StatusCode::OK,
+        &Dashboard {
+            layout: Layout::new(&signed.0, "Dashboard", "dashboard"),
+            groups,
+            active: incidents.iter().filter(|i| i.status.is_active()).count(),
+            breached,
+            due_soon,
+            now: time(now, zone),
+        },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    status: String,
+    severity: String,
+    owner: String,
+    q: String,
+    cursor: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct IncidentList {
+    layout: Layout,
+    incidents: Vec<SummaryView>,
+    statuses: Vec<Choice>,
+    severities: Vec<Choice>,
+    owner: String,
+    q: String,
+    next: String,
+}
+
+const PAGE: u32 = 50;
+
+pub async fn incidents(signed: Signed<NeedRead>, Query(query): Query<ListQuery>) -> Result<Response, WebError> {
+    let reader = signed.0.read();
+    let plan = reader.plan();
+    let zone = plan.calendar().zone();
+    let statuses = match query.status.as_str() {
+        "" | "open" => vec![Status::Declared, Status::Acknowledged, Status::Resolved],
+        "all" => Vec::new(),
+        one => vec![
+            one.parse::<Status>()
+                .map_err(crate::http::error::ApiError::bad_parameter)?,
+        ],
+    };
+    let severity = plan.find_severity(&query.severity).ok().map(|s| s.id.to_string());
+    let filter = IncidentFilter {
+        statuses,
+        severities: severity.iter().cloned().collect(),
+        owner: Some(query.owner.trim().to_owned()).filter(|o| !o.is_empty()),
+        text: Some(query.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        before: query.cursor.parse().ok().and_then(IncidentNumber::new),
+        limit: Some(PAGE + 1),
+    };
+    let mut incidents = reader.incidents(&filter).await?;
+    let more = incidents.len() > PAGE as usize;
+    incidents.truncate(PAGE as usize);
+    let mut clocks = clocks_by_incident(&signed, zone).await?;
+    let next = match (more, incidents.last()) {
+        (true, Some(last)) => format!(
+            "/incidents?status={}&severity={}&owner={}&q={}&cursor={}",
+            super::encode(&query.status),
+            super::encode(&query.severity),
+            super::encode(&query.owner),
+            super::encode(&query.q),
+            last.number.get()
+        ),
+        _ => String::new(),
+    };
+    let mut status_choices = vec![Choice::new("open", "Open"), Choice::new("all", "All")];
+    status_choices.extend(Status::ALL.iter().map(|s| Choice::new(s.as_str(), s.as_str())));
+    for c in &mut status_choices {
+        c.selected = c.value == query.status || (query.status.is_empty() && c.value == "open");
+    }
+    let mut severities = vec![Choice::new("", "Any severity")];
+    severities.extend(plan.severities().iter().map(|s| Choice {
+        value: s.id.to_string(),
+        label: format!("{} — {}", s.id, s.name),
+        selected: severity.as_deref() == Some(s.id.as_str()),
+    }));
+    Ok(page(
+        StatusCode::OK,
+        &IncidentList {
+            layout: Layout::new(&signed.0, "Incidents", "incidents"),
+            incidents: incidents
+                .iter()
+                .map(|i| SummaryView::of(i, clocks.remove(&i.number).unwrap_or_default(), zone))
+                .collect(),
+            statuses: status_choices,
+            severities,
+            owner: query.owner,
+            q: query.q,
+            next,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+pub struct IncidentPage {
+    pub layout: Layout,
+    pub i: IncidentPageView,
+    /// A refused action, shown above the forms.
+    pub problem: String,
+}
+
+pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Result<Response, WebError> {
+    let number = crate::http::api::incident_number(&id)?;
+    let view = signed.0.read().incident(number).await?;
+    let plan = signed.0.read().plan();
+    Ok(page(
+        StatusCode::OK,
+        &IncidentPage {
+            layout: Layout::new(
+                &signed.0,
+                format!("{} {}", view.incident.number, view.incident.title),
+                "incidents",
+            ),
+            i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, plan, signed.0.now),
+            problem: String::new(),
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "new_incident.html")]
+pub struct NewIncident {
+    pub layout: Layout,
+    pub severities: Vec<Choice>,
+    pub problem: String,
+    pub title: String,
+    pub summary: String,
+}
+
+pub async fn new_incident(signed: Signed<NeedRespond>) -> Response {
+    let plan = signed.0.read().plan();
+    page(
+        StatusCode::OK,
+        &NewIncident {
+            layout: Layout::new(&signed.0, "Declare an incident", "new"),
+            severities: severity_choices(plan, ""),
+            problem: String::new(),
+            title: String::new(),
+            summary: String::new(),
+        },
+    )
+}
+
+pub fn severity_choices(plan: &Plan, selected: &str) -> Vec<Choice> {
+    plan.severities()
+        .iter()
+        .map(|s| Choice {
+            value: s.id.to_string(),
+            label: format!("{} — {}: acknowledge within {}", s.id, s.name, s.acknowledge_within),
+            selected: s.id.as_str() == selected,
+        })
+        .collect()
+}
+
+struct SeverityRow {
+    id: String,
+    name: String,
+    description: String,
+    acknowledge: String,
+    updates: String,
+    customers: String,
+    pages: bool,
+}
+
+struct StepRow {
+    id: String,
+    name: String,
+    description: String,
+    checklist: Vec<String>,
+}
+
+struct RoleRow {
+    name: String,
+    description: String,
+    required_for: String,
+}
+
+struct ObligationRow {
+    name: String,
+    description: String,
+    deadline: String,
+}
+
+#[derive(Template)]
+#[template(path = "plan.html")]
+struct PlanPage {
+    layout: Layout,
+    organization: String,
+    zone: String,
+    digest: String,
+    severities: Vec<SeverityRow>,
+    steps: Vec<StepRow>,
+    roles: Vec<RoleRow>,
+    obligations: Vec<ObligationRow>,
+    review: String,
+}
+
+pub async fn plan(signed: Signed<NeedRead>) -> Response {
+    let plan = signed.0.read().plan();
+    let or_dash = |d: Option<String>| d.unwrap_or_else(|| "—".into());
+    page(
+        StatusCode::OK,
+        &PlanPage {
+            layout: Layout::new(&signed.0, "The plan", "plan"),
+            organization: plan.organization().name.clone(),
+            zone: plan.calendar().zone_name().to_owned(),
+            digest: plan.digest()[..12].to_owned(),
+            severities: plan
+                .severities()
+                .iter()
+                .map(|s| SeverityRow {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                    acknowledge: s.acknowledge_within.to_string(),
+                    updates: or_dash(s.status_update_every.as_ref().map(|d| format!("every {d}"))),
+                    customers: or_dash(s.customer_notice_within.as_ref().map(|d| format!("within {d}"))),
+                    pages: s.pages,
+                })
+                .collect(),
+            steps: plan
+                .steps()
+                .iter()
+                .map(|s| StepRow {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                    checklist: s.checklist.clone(),
+                })
+                .collect(),
+            roles: plan
+                .roles()
+                .iter()
+                .map(|r| RoleRow {
+                    name: r.name.clone(),
+                    description: r.description.clone(),
+                    required_for: r
+                        .required_for
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+                .collect(),
+            obligations: plan
+                .obligations()
+                .iter()
+                .map(|o| ObligationRow {
+                    name: o.name.clone(),
+                    description: o.description.clone(),
+                    deadline: o
+                        .within
+                        .as_ref()
+                        .map_or_else(|| "without undue delay".into(), |d| format!("within {d} of {}", o.from)),
+                })
+                .collect(),
+            review: format!("step {} within {}", plan.review().step, plan.review().within),
+        },
+    )
+}

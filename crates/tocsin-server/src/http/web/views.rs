@@ -1,0 +1,282 @@
+//! What the pages show, computed once in Rust so the templates only lay it out.
+
+use jiff::tz::TimeZone;
+use tocsin_core::Timestamp;
+use tocsin_core::clock::{Clock, ClockState};
+use tocsin_core::incident::{Incident, StepState};
+use tocsin_core::plan::Plan;
+use tocsin_store::IncidentSummary;
+
+use crate::TimelineEntry;
+use crate::words::{left, span, time};
+
+/// A clock as a page shows it. `due` feeds the live countdown of `app.js`.
+#[derive(Clone, Debug)]
+pub struct ClockView {
+    pub name: String,
+    /// running, met, breached or not_applicable: also the CSS class.
+    pub state: &'static str,
+    /// A running clock with little time left.
+    pub warn: bool,
+    /// What to read first: "BREACHED 3m ago", "met 10:12", "in 12m".
+    pub headline: String,
+    /// When it is due, in the plan's zone.
+    pub due: String,
+    /// RFC 3339, empty without a deadline.
+    pub due_iso: String,
+}
+
+impl ClockView {
+    pub fn of(clock: &Clock, now: Timestamp, zone: &TimeZone) -> Self {
+        let state = clock.state(now);
+        let headline = match state {
+            ClockState::Breached { at } => format!("BREACHED {} ago", span(now.as_second() - at.as_second())),
+            ClockState::Met { at } => format!("met {}", time(at, zone)),
+            ClockState::NotApplicable => "not applicable".into(),
+            ClockState::Running => clock.seconds_left(now).map_or_else(|| "open, no deadline".into(), left),
+        };
+        ClockView {
+            name: clock.name.clone(),
+            state: state.as_str(),
+            warn: clock.is_running_out(now),
+            headline,
+            due: clock.due_at.map(|d| time(d, zone)).unwrap_or_default(),
+            due_iso: clock
+                .due_at
+                .filter(|_| clock.open)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// An incident in a list or on the dashboard.
+#[derive(Clone, Debug)]
+pub struct SummaryView {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    pub status: &'static str,
+    pub owner: String,
+    pub personal_data: bool,
+    pub declared: String,
+    pub clocks: Vec<ClockView>,
+    /// Any of its clocks breached.
+    pub breached: bool,
+}
+
+impl SummaryView {
+    pub fn of(s: &IncidentSummary, clocks: Vec<ClockView>, zone: &TimeZone) -> Self {
+        SummaryView {
+            id: s.number.to_string(),
+            title: s.title.clone(),
+            severity: s.severity.clone(),
+            status: s.status.as_str(),
+            owner: s.owner.clone().unwrap_or_default(),
+            personal_data: s.personal_data,
+            declared: time(s.declared_at, zone),
+            breached: clocks.iter().any(|c| c.state == "breached"),
+            clocks,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ItemView {
+    /// Counting from 1, as the actions name it.
+    pub number: usize,
+    pub text: String,
+    pub done: bool,
+    pub by: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// pending, in_progress or done.
+    pub state: &'static str,
+    pub state_label: &'static str,
+    pub stamp: String,
+    pub items: Vec<ItemView>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoleView {
+    pub id: String,
+    pub name: String,
+    pub holder: String,
+    /// Required at this severity and held by nobody.
+    pub missing: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct EntryView {
+    pub at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub text: String,
+    /// Recorded later than it happened.
+    pub backfilled: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// Everything the incident page shows.
+#[derive(Clone, Debug)]
+pub struct IncidentPageView {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub severity: String,
+    pub severity_name: String,
+    pub status: &'static str,
+    pub active: bool,
+    pub reporter: String,
+    pub declared: String,
+    pub aware: String,
+    pub owner: String,
+    pub personal_data: bool,
+    pub roles: Vec<RoleView>,
+    pub steps: Vec<StepView>,
+    pub clocks: Vec<ClockView>,
+    pub timeline: Vec<EntryView>,
+    pub severities: Vec<Choice>,
+    pub notice_kinds: Vec<Choice>,
+    pub notices: Vec<String>,
+}
+
+impl IncidentPageView {
+    pub fn of(incident: &Incident, clocks: &[Clock], timeline: &[TimelineEntry], plan: &Plan, now: Timestamp) -> Self {
+        let zone = plan.calendar().zone();
+        let stamp = |what: &str, s: &Option<tocsin_core::incident::Stamp>| {
+            s.as_ref()
+                .map(|s| format!("{what} by {} at {}", s.by, time(s.at, zone)))
+                .unwrap_or_default()
+        };
+        let required: Vec<_> = plan
+            .roles_required_for(&incident.severity)
+            .map(|r| r.id.clone())
+            .collect();
+        let mut notice_kinds = vec![
+            Choice::new("customers", "Customers"),
+            Choice::new("authority", "Supervisory authority"),
+            Choice::new("data-subjects", "Data subjects"),
+            Choice::new("status-update", "Status update"),
+        ];
+        notice_kinds.extend(plan.obligations().iter().map(|o| Choice::new(o.id.as_str(), &o.name)));
+        IncidentPageView {
+            id: incident.number.to_string(),
+            title: incident.title.clone(),
+            summary: incident.summary.clone(),
+            severity: incident.severity.to_string(),
+            severity_name: plan
+                .severity(&incident.severity)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            status: incident.status.as_str(),
+            active: incident.status.is_active(),
+            reporter: incident.reporter.to_string(),
+            declared: time(incident.declared_at, zone),
+            aware: time(incident.aware_at, zone),
+            owner: incident.owner.clone().unwrap_or_default(),
+            personal_data: incident.personal_data,
+            roles: plan
+                .roles()
+                .iter()
+                .map(|r| {
+                    let holder = incident.roles.get(&r.id).cloned().unwrap_or_default();
+                    RoleView {
+                        id: r.id.to_string(),
+                        name: r.name.clone(),
+                        missing: holder.is_empty() && required.contains(&r.id),
+                        holder,
+                    }
+                })
+                .collect(),
+            steps: incident
+                .steps
+                .iter()
+                .map(|s| StepView {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    description: plan
+                        .steps()
+                        .iter()
+                        .find(|t| t.id == s.id)
+                        .map(|t| t.description.clone())
+                        .unwrap_or_default(),
+                    state: match s.state {
+                        StepState::Pending => "pending",
+                        StepState::InProgress => "in_progress",
+                        StepState::Done => "done",
+                    },
+                    state_label: s.state.as_str(),
+                    stamp: if s.completed.is_some() {
+                        stamp("done", &s.completed)
+                    } else {
+                        stamp("started", &s.started)
+                    },
+                    items: s
+                        .checklist
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| ItemView {
+                            number: i + 1,
+                            text: item.text.clone(),
+                            done: item.done.is_some(),
+                            by: item.done.as_ref().map(|d| d.by.to_string()).unwrap_or_default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            clocks: clocks.iter().map(|c| ClockView::of(c, now, zone)).collect(),
+            timeline: timeline
+                .iter()
+                .rev()
+                .map(|e| EntryView {
+                    at: time(e.at, zone),
+                    actor: e.actor.to_string(),
+                    action: e.event.action(),
+                    text: crate::words::event(&e.event),
+                    backfilled: if e.recorded_at.as_second() - e.at.as_second() > 60 {
+                        format!("recorded {}", time(e.recorded_at, zone))
+                    } else {
+                        String::new()
+                    },
+                })
+                .collect(),
+            severities: plan
+                .severities()
+                .iter()
+                .map(|s| Choice {
+                    value: s.id.to_string(),
+                    label: format!("{} — {}", s.id, s.name),
+                    selected: s.id == incident.severity,
+                })
+                .collect(),
+            notice_kinds,
+            notices: incident
+                .notices
+                .iter()
+                .map(|n| format!("{} — {} by {}", n.kind, time(n.at, zone), n.by))
+                .collect(),
+        }
+    }
+}
+
+impl Choice {
+    pub fn new(value: &str, label: &str) -> Self {
+        Choice {
+            value: value.to_owned(),
+            label: label.to_owned(),
+            selected: false,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Words for people: times in the plan's zone, spans of time, and one phrase per timeline event.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tocsin_core::incident::IncidentEvent;
+
+/// `2026-11-20 10:12 CET`.
+pub fn time(at: Timestamp, zone: &TimeZone) -> String {
+    at.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// `3h 5m`, `2d 4h`, `45s`: the two largest units.
+pub fn span(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let parts = [
+        (s / 86_400, "d"),
+        (s % 86_400 / 3_600, "h"),
+        (s % 3_600 / 60, "m"),
+        (s % 60, "s"),
+    ];
+    let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
+    parts[first..]
+        .iter()
+        .take(2)
+        .filter(|(n, _)| *n > 0 || first == 3)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `in 12m` or `3h 5m overdue`.
+pub fn left(seconds: i64) -> String {
+    if seconds >= 0 {
+        format!("in {}", span(seconds))
+    } else {
+        format!("{} overdue", span(seconds))
+    }
+}
+
+fn or_nobody(name: Option<&String>) -> &str {
+    name.map_or("nobody", String::as_str)
+}
+
+/// One short phrase per event, as the timeline shows it.
+pub fn event(event: &IncidentEvent) -> String {
+    match event {
+        IncidentEvent::Declared(d) => {
+            let personal = if d.personal_data { " (personal data)" } else { "" };
+            format!("declared {} \"{}\"{personal}", d.severity, d.title)
+        }
+        IncidentEvent::Acknowledged {} => "acknowledged".into(),
+        IncidentEvent::OwnerAssigned { owner, before } => {
+            format!("owner {} → {}", or_nobody(before.as_ref()), or_nobody(owner.as_ref()))
+        }
+        IncidentEvent::RoleAssigned { role, person, before } => {
+            format!("{role} {} → {}", or_nobody(before.as_ref()), or_nobody(person.as_ref()))
+        }
+        IncidentEvent::SeverityChanged { from, to, reason, .. } => format!("severity {from} → {to}: {reason}"),
+        IncidentEvent::StepStarted { step } => format!("started step {step}"),
+        IncidentEvent::StepCompleted { step } => format!("completed step {step}"),
+        IncidentEvent::ChecklistItemChecked { step, item } => format!("checked item {item} of step {step}"),
+        IncidentEvent::ChecklistItemUnchecked { step, item } => format!("unchecked item {item} of step {step}"),
+        IncidentEvent::NoteAdded { text } => format!("note: {text}"),
+        IncidentEvent::PersonalDataMarked { reason } => match reason {
+            Some(r) => format!("marked as a personal data breach: {r}"),
+            None => "marked as a personal data breach".into(),
+        },
+        IncidentEvent::PersonalDataUnmarked { reason, .. } => format!("no longer a personal data breach: {reason}"),
+        IncidentEvent::NoticeRecorded { kind, note } => match note {
+            Some(n) => format!("notice sent to {kind}: {n}"),
+            None => format!("notice sent to {kind}"),
+        },
+        IncidentEvent::Resolved { summary } => match summary {
+            Some(s) => format!("resolved: {s}"),
+            None => "resolved".into(),
+        },
+        IncidentEvent::Closed { review_override } => match review_override {
+            Some(r) => format!("closed without review: {r}"),
+            None => "closed".into(),
+        },
+        IncidentEvent::Dismissed { reason } => format!("dismissed as a false positive: {reason}"),
+        IncidentEvent::Reopened { reason, .. } => format!("reopened: {reason}"),
+    }
+}

@@ -5,6 +5,8 @@ pub mod desk;
 pub mod http;
 pub mod identity;
 pub mod model;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod verify;
 pub mod words;
 

@@ -1,21 +1,14 @@
-//! A real tocsin server on a free loopback port, over a fresh database, and a client.
+//! Requests to a real tocsin server, as each kind of caller.
 
-use std::sync::Arc;
+use std::ops::Deref;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use tocsin_core::Timestamp;
-use tocsin_core::identity::{Role, Scopes};
-use tocsin_core::incident::Actor;
-use tocsin_core::plan::{Plan, presets};
-use tocsin_server::Desk;
-use tocsin_server::http::{self, AppState, ServerConfig};
-use tocsin_server::identity::{Identity, Secret};
-use tocsin_store::Store;
+use tocsin_core::identity::Role;
+use tocsin_server::http::ServerConfig;
 use tocsin_store::testing::TestDb;
-use tokio::sync::oneshot;
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use tocsin_server::testing::{PASSWORD, admin_actor};
 
 /// How a request authenticates.
 #[derive(Clone, Debug)]
@@ -29,14 +22,17 @@ pub enum Auth {
     },
 }
 
+/// The server and a client that does not follow redirects.
 pub struct TestServer {
-    pub url: String,
-    pub db: TestDb,
-    pub store: Arc<dyn Store>,
-    pub identity: Identity,
+    server: tocsin_server::testing::TestServer,
     pub client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Deref for TestServer {
+    type Target = tocsin_server::testing::TestServer;
+    fn deref(&self) -> &Self::Target {
+        &self.server
+    }
 }
 
 impl TestServer {
@@ -45,81 +41,26 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDb, config: ServerConfig) -> TestServer {
-        let store = db.open().await;
-        let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).unwrap());
-        let identity = Identity::new(Arc::clone(&store));
-        let state = AppState::new(Desk::new(Arc::clone(&store), plan), identity.clone(), config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
         TestServer {
-            url,
-            db,
-            store,
-            identity,
+            server: tocsin_server::testing::TestServer::start_with(db, config).await,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            stop: Some(stop),
-            task: Some(task),
         }
     }
 
-    /// Stops the server and waits until it has finished.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-
-    pub fn backend(&self) -> &'static str {
-        self.db.backend
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 
     pub async fn token(&self, scopes: &str) -> Auth {
-        let scopes: Scopes = scopes.parse().unwrap();
-        let name = format!("test-{}-{}", scopes.to_string().replace(',', "-"), rand_suffix());
-        let (_, secret) = self
-            .identity
-            .create_token(&name, scopes, None, &admin_actor(), Timestamp::now())
-            .await
-            .unwrap();
-        Auth::Token(secret.expose().to_owned())
+        Auth::Token(self.server.token_secret(scopes).await)
     }
 
-    pub async fn user(&self, name: &str, role: Role) {
-        self.identity
-            .add_user(
-                name,
-                role,
-                Some(&Secret::new(PASSWORD)),
-                &admin_actor(),
-                Timestamp::now(),
-            )
-            .await
-            .unwrap();
-    }
-
-    /// A logged-in session of a new user with `role`.
     pub async fn session(&self, role: Role) -> Auth {
-        let name = format!("{}-{}", role, rand_suffix());
-        self.user(&name, role).await;
-        let (secret, session) = self
-            .identity
-            .login(&name, PASSWORD, "127.0.0.1", "tests", Timestamp::now())
-            .await
-            .unwrap();
-        Auth::Session {
-            cookie: format!("{}={}", http::SESSION_COOKIE, secret.expose()),
-            csrf: session.csrf,
-        }
+        let (cookie, csrf) = self.server.session_cookie(role).await;
+        Auth::Session { cookie, csrf }
     }
 
     pub fn request(&self, method: Method, path: &str, auth: &Auth) -> RequestBuilder {
@@ -171,16 +112,6 @@ pub async fn read(response: Response) -> (StatusCode, Value) {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
     };
     (status, body)
-}
-
-pub fn admin_actor() -> Actor {
-    Actor::parse("test-admin").unwrap()
-}
-
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed).to_string()
 }
 
 /// Every backend, each with a fresh server.

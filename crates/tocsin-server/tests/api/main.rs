@@ -7,3 +7,4 @@ mod identity;
 mod incidents;
 mod openapi;
 mod ops;
+mod web;

@@ -1,0 +1,117 @@
+//! A real tocsin server on a free loopback port over a fresh database, for tests of this
+//! and other crates (feature `test-support`).
+
+use std::sync::Arc;
+
+use tocsin_core::Timestamp;
+use tocsin_core::identity::{Role, Scopes};
+use tocsin_core::incident::Actor;
+use tocsin_core::plan::{Plan, presets};
+use tocsin_store::Store;
+use tocsin_store::testing::TestDb;
+use tokio::sync::oneshot;
+
+use crate::Desk;
+use crate::http::{self, AppState, ServerConfig};
+use crate::identity::{Identity, Secret};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A server over its own database, stopped by [`TestServer::stop`].
+#[derive(Debug)]
+pub struct TestServer {
+    pub url: String,
+    pub db: TestDb,
+    pub store: Arc<dyn Store>,
+    pub identity: Identity,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(db: TestDb) -> TestServer {
+        TestServer::start_with(db, ServerConfig::default()).await
+    }
+
+    pub async fn start_with(db: TestDb, config: ServerConfig) -> TestServer {
+        let store = db.open().await;
+        let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).unwrap());
+        let identity = Identity::new(Arc::clone(&store));
+        let state = AppState::new(Desk::new(Arc::clone(&store), plan), identity.clone(), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(http::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            url,
+            db,
+            store,
+            identity,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits until it has finished.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.db.backend
+    }
+
+    /// A new API token with `scopes`.
+    pub async fn token_secret(&self, scopes: &str) -> String {
+        let scopes: Scopes = scopes.parse().unwrap();
+        let name = format!("test-{}-{}", scopes.to_string().replace(',', "-"), rand_suffix());
+        let (_, secret) = self
+            .identity
+            .create_token(&name, scopes, None, &admin_actor(), Timestamp::now())
+            .await
+            .unwrap();
+        secret.expose().to_owned()
+    }
+
+    pub async fn user(&self, name: &str, role: Role) {
+        self.identity
+            .add_user(
+                name,
+                role,
+                Some(&Secret::new(PASSWORD)),
+                &admin_actor(),
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// A logged-in session of a new user with `role`: the cookie and the CSRF token.
+    pub async fn session_cookie(&self, role: Role) -> (String, String) {
+        let name = format!("{}-{}", role, rand_suffix());
+        self.user(&name, role).await;
+        let (secret, session) = self
+            .identity
+            .login(&name, PASSWORD, "127.0.0.1", "tests", Timestamp::now())
+            .await
+            .unwrap();
+        (format!("{}={}", http::SESSION_COOKIE, secret.expose()), session.csrf)
+    }
+}
+
+pub fn admin_actor() -> Actor {
+    Actor::parse("test-admin").unwrap()
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed).to_string()
+}

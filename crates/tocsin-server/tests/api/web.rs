@@ -1,0 +1,340 @@
+//! The web UI over plain HTTP: login, CSRF, permissions, pages and live events.
+
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use tocsin_core::identity::Role;
+use tocsin_server::http::ServerConfig;
+use tocsin_store::testing::TestDb;
+
+use crate::helpers::{Auth, PASSWORD, TestServer, servers};
+
+/// The login form's CSRF token and the cookie that goes with it.
+async fn login_form(server: &TestServer) -> (String, String) {
+    let response = server.client.get(format!("{}/login", server.url)).send().await.unwrap();
+    let cookie = response.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = response.text().await.unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+async fn log_in(server: &TestServer, name: &str, password: &str, next: &str) -> reqwest::Response {
+    let (cookie, csrf) = login_form(server).await;
+    server
+        .client
+        .post(format!("{}/login", server.url))
+        .header("cookie", cookie)
+        .header("user-agent", "Mozilla/5.0 (tests)")
+        .form(&[("name", name), ("password", password), ("csrf", &csrf), ("next", next)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The page's CSRF token, as its forms carry it.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn logging_in_sets_a_strict_session_cookie_and_goes_back_only_to_local_pages() {
+    for (config, secure) in [
+        (ServerConfig::default(), false),
+        (
+            ServerConfig {
+                public_url: Some("https://tocsin.example.com".into()),
+                ..ServerConfig::default()
+            },
+            true,
+        ),
+    ] {
+        let server = TestServer::start_with(TestDb::sqlite(), config).await;
+        server.user("dana", Role::Responder).await;
+        let response = log_in(&server, "dana", PASSWORD, "/incidents?status=all").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/incidents?status=all");
+        let session = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("tocsin_session="))
+            .unwrap();
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Max-Age=43200"),
+            "{session}"
+        );
+        assert_eq!(session.contains("; Secure"), secure, "{session}");
+        for evil in ["//evil.example", "https://evil.example/", "/\\evil.example"] {
+            let response = log_in(&server, "dana", PASSWORD, evil).await;
+            assert_eq!(response.headers()[LOCATION], "/", "{evil}");
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_login_form_without_its_cookie_or_from_another_site_is_refused_and_recorded_failures_show_the_user_agent() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    let (cookie, csrf) = login_form(&server).await;
+    let forged = server
+        .client
+        .post(format!("{}/login", server.url))
+        .form(&[("name", "dana"), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(
+        forged
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("tocsin_session="))
+    );
+    let cross_site = server
+        .client
+        .post(format!("{}/login", server.url))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("name", "dana"), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+
+    let wrong = log_in(&server, "dana", "not the password", "/").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("Wrong user name or password"));
+    let trail = server
+        .identity
+        .login_attempts(&tocsin_store::identity::LoginFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1, "refused forms never reached the password check");
+    assert_eq!(
+        (
+            trail[0].outcome.as_str(),
+            trail[0].user_agent.as_str(),
+            trail[0].ip.as_str()
+        ),
+        ("bad_password", "Mozilla/5.0 (tests)", "127.0.0.1")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_forms_need_the_permission_and_the_csrf_token() {
+    for server in servers().await {
+        let backend = server.backend();
+        let anonymous = server
+            .client
+            .get(format!("{}/incidents/INC-0001", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+        assert_eq!(anonymous.headers()[LOCATION], "/login?next=/incidents/INC-0001");
+
+        let token = server.token("respond").await;
+        let id = server.declare(&token, "Credential stuffing on /login", "P2").await;
+        let page_of = |auth: Auth, path: String| {
+            let server = &server;
+            async move {
+                let Auth::Session { cookie, .. } = auth else {
+                    unreachable!()
+                };
+                let response = server
+                    .client
+                    .get(format!("{}{path}", server.url))
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status(), response.text().await.unwrap())
+            }
+        };
+        let viewer = server.session(Role::Viewer).await;
+        let (status, page) = page_of(viewer.clone(), format!("/incidents/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{backend}");
+        assert!(page.contains("Credential stuffing on /login"));
+        assert!(
+            !page.contains("name=\"action\""),
+            "{backend}: a viewer is offered actions"
+        );
+        let Auth::Session { cookie, csrf } = viewer else {
+            unreachable!()
+        };
+        let refused = server
+            .client
+            .post(format!("{}/incidents/{id}/act", server.url))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("action", "acknowledge")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{backend}");
+
+        let responder = server.session(Role::Responder).await;
+        let (status, page) = page_of(responder.clone(), format!("/incidents/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let Auth::Session { cookie, csrf } = responder else {
+            unreachable!()
+        };
+        assert_eq!(csrf_of(&page), csrf);
+        let before = server.footprint().await;
+        for sent in ["", "0000"] {
+            let forged = server
+                .client
+                .post(format!("{}/incidents/{id}/act", server.url))
+                .header("cookie", &cookie)
+                .form(&[("csrf", sent), ("action", "acknowledge")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{backend}: csrf {sent:?}");
+        }
+        let refused = server
+            .client
+            .post(format!("{}/incidents/{id}/act", server.url))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("action", "change_severity"),
+                ("severity", "P9"),
+                ("reason", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
+        assert!(
+            refused.text().await.unwrap().contains("P9"),
+            "{backend}: the page names the problem"
+        );
+        assert_eq!(
+            server.footprint().await,
+            before,
+            "{backend}: refused forms changed something"
+        );
+
+        let done = server
+            .client
+            .post(format!("{}/incidents/{id}/act", server.url))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("action", "acknowledge")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{backend}");
+        let (_, incident) = server
+            .get(&format!("/api/v1/incidents/{id}"), &server.token("read").await)
+            .await;
+        assert_eq!(incident["incident"]["status"], "acknowledged", "{backend}");
+        assert!(
+            incident["timeline"][1]["actor"]
+                .as_str()
+                .unwrap()
+                .starts_with("responder-"),
+            "{incident}"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn every_page_renders_for_a_signed_in_responder() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let token = server.token("respond").await;
+    let id = server.declare(&token, "Ransomware note on a laptop", "P1").await;
+    let Auth::Session { cookie, .. } = server.session(Role::Responder).await else {
+        unreachable!()
+    };
+    for (path, expected) in [
+        ("/", "Ransomware note on a laptop"),
+        ("/incidents", "Ransomware note on a laptop"),
+        (
+            "/incidents?status=all&severity=P1&q=ransom",
+            "Ransomware note on a laptop",
+        ),
+        (&format!("/incidents/{id}") as &str, "Acknowledge"),
+        ("/incidents/new", "Declare an incident"),
+        ("/plan", "Severities"),
+    ] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains(expected), "{path} lacks {expected:?}");
+        assert!(
+            !page.contains("<script>") && !page.contains(" style="),
+            "{path} has inline script or style"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn open_pages_hear_about_changes_as_server_sent_events() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let Auth::Session { cookie, .. } = server.session(Role::Viewer).await else {
+        unreachable!()
+    };
+    let mut events = server
+        .client
+        .get(format!("{}/events", server.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let token = server.token("respond").await;
+    let id = server.declare(&token, "Stream me", "P3").await;
+    let mut received = String::new();
+    while !received.contains(&id) {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(received.contains("event: changed"), "{received}");
+    // Stopping the server ends the stream instead of waiting for it forever.
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.stop())
+        .await
+        .expect("the server stops");
+}

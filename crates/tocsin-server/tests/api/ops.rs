@@ -50,7 +50,7 @@ async fn every_response_carries_strict_security_headers_and_hsts_only_behind_tls
             );
             assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
             assert_eq!(headers["x-content-type-options"], "nosniff");
-            assert_eq!(headers["referrer-policy"], "no-referrer");
+            assert_eq!(headers["referrer-policy"], "same-origin");
             assert_eq!(headers.contains_key("strict-transport-security"), hsts, "{path}");
         }
         server.stop().await;

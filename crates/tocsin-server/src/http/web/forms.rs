@@ -163,12 +163,17 @@ fn capitalized(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A browser's form post names its origin; it must be this host.
+/// A browser's form post says where it came from; it must be this site. Browsers that
+/// send `Sec-Fetch-Site` say it outright; others name the `Origin`, which must be this host.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    let Some(origin) = header(header::ORIGIN.as_str()) else {
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = header(header::HOST.as_str()).unwrap_or("");
     origin
         .split_once("://")
         .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))

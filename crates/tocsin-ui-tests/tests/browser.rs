@@ -1,0 +1,287 @@
+//! A responder works an incident in real headless Chromium: log in, declare, acknowledge,
+//! assign, complete a step, resolve, close. Screenshots of each step are kept under
+//! `target/screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the tests say loudly that
+//! they were skipped, unless `TOCSIN_REQUIRE_BROWSER=1` (set by CI) makes that a failure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tocsin_core::identity::Role;
+use tocsin_server::testing::{PASSWORD, TestServer};
+use tocsin_store::testing::TestDb;
+use tokio::process::{Child, Command};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Chromium driven over WebDriver; the driver process dies with this value.
+struct Browser {
+    client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("screenshots")
+}
+
+/// Starts Chromium, or returns `None` (said loudly) when it is not installed.
+async fn browser() -> Option<Browser> {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var("TOCSIN_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "TOCSIN_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing"
+        );
+        let _ = std::io::stderr().write_all(
+            b"\n!!! SKIPPED: browser tests. Install Debian's chromium and chromium-driver (.ci/run does) to run them. !!!\n\n",
+        );
+        return None;
+    }
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,1000", format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }
+    });
+    let capabilities = capabilities.as_object().unwrap().clone();
+    let mut last_error = String::new();
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => {
+                let shots = screenshot_dir();
+                std::fs::create_dir_all(&shots).unwrap();
+                return Some(Browser {
+                    client,
+                    _driver: driver,
+                    _profile: profile,
+                    shots,
+                });
+            }
+            Err(e) => {
+                last_error = e.to_string();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("chromedriver did not start: {last_error}");
+}
+
+impl Browser {
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn wait(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.wait(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the button with this text (inside `within`, a CSS selector, when given).
+    async fn press(&self, label: &str) {
+        let xpath = format!("//button[normalize-space()='{label}']");
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no button {label:?}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn open(&self, summary: &str) {
+        let xpath = format!("//summary[normalize-space()='{summary}']");
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.wait(css).await.text().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_responder_works_an_incident_from_login_to_close_in_chromium() {
+    let Some(browser) = browser().await else { return };
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    let b = &browser;
+
+    b.client.goto(&format!("{}/", server.url)).await.unwrap();
+    b.fill("#name", "dana").await;
+    b.fill("#password", PASSWORD).await;
+    b.shot("01-login").await;
+    b.press("Log in").await;
+    b.wait("body[data-page='dashboard']").await;
+    assert_eq!(b.text("h1").await, "Open incidents");
+    b.shot("02-dashboard-empty").await;
+
+    b.wait("a.declare").await.click().await.unwrap();
+    b.fill("#title", "Suspicious admin login from a new country").await;
+    b.wait("#severity option[value='P2']").await.click().await.unwrap();
+    b.fill("#summary", "Admin account logged in from an unknown IP at 03:12")
+        .await;
+    b.shot("03-declare-form").await;
+    b.press("Declare").await;
+    b.wait(".status-declared").await;
+    assert!(
+        b.client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/incidents/INC-0001")
+    );
+
+    // The countdown is live: app.js ran under the content security policy.
+    let first = b.text(".clock.running[data-due] .clock-left").await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let second = b.text(".clock.running[data-due] .clock-left").await;
+    assert_ne!(first, second, "the countdown did not move");
+    b.shot("04-declared").await;
+
+    b.press("Acknowledge").await;
+    b.wait(".status-acknowledged").await;
+    b.fill("#owner", "dana").await;
+    b.press("Assign owner").await;
+    b.wait(".entry-owner_assigned").await;
+
+    let first_item = b.wait(".checklist .check-button").await;
+    first_item.click().await.unwrap();
+    b.wait(".checklist li.done").await;
+    b.press("Mark step done").await;
+    b.wait(".step-done").await;
+    b.shot("05-acknowledged-assigned-step-done").await;
+
+    b.open("Resolve").await;
+    b.fill("#resolve-summary", "Password reset, sessions revoked, MFA enforced")
+        .await;
+    b.press("Resolve").await;
+    b.wait(".status-resolved").await;
+    // Once resolved, closing is the next thing to do: its form is already open.
+    b.fill("#close-override", "Reviewed in the weekly security meeting")
+        .await;
+    b.press("Close").await;
+    b.wait(".status-closed").await;
+    b.shot("06-closed").await;
+
+    let timeline = b.text(".timeline").await;
+    for expected in [
+        "declared P2",
+        "acknowledged",
+        "owner nobody → dana",
+        "completed step",
+        "resolved",
+        "closed",
+    ] {
+        assert!(
+            timeline.contains(expected),
+            "the timeline lacks {expected:?}:\n{timeline}"
+        );
+    }
+    assert!(
+        timeline.contains("dana"),
+        "actions are recorded under the responder's name"
+    );
+
+    // A change made elsewhere shows up without a reload by hand.
+    let token = server.token_secret("read,respond").await;
+    let other = reqwest::Client::new();
+    let id = "INC-0002";
+    let created = other
+        .post(format!("{}/api/v1/incidents", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Error spike on checkout", "severity": "P1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    b.client.goto(&format!("{}/incidents/{id}", server.url)).await.unwrap();
+    b.wait(".status-declared").await;
+    other
+        .post(format!("{}/api/v1/incidents/{id}/actions", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"action": "add_note", "text": "Rolled back release 4.2.1"}))
+        .send()
+        .await
+        .unwrap();
+    b.wait(".entry-note_added").await;
+
+    // The dashboard on a phone.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.client.goto(&format!("{}/", server.url)).await.unwrap();
+    b.wait(".card").await;
+    b.shot("07-dashboard-phone").await;
+
+    b.client.clone().close().await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_in_chromium_and_the_form_keeps_the_name() {
+    let Some(browser) = browser().await else { return };
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    let b = &browser;
+    b.client.goto(&format!("{}/login", server.url)).await.unwrap();
+    b.fill("#name", "dana").await;
+    b.fill("#password", "not the password").await;
+    b.press("Log in").await;
+    assert_eq!(b.text("#login-problem").await, "Wrong user name or password");
+    assert_eq!(
+        b.wait("#name").await.prop("value").await.unwrap().as_deref(),
+        Some("dana")
+    );
+    b.shot("08-login-refused").await;
+    b.client.clone().close().await.unwrap();
+    server.stop().await;
+}

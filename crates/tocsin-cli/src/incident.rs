@@ -189,11 +189,11 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
             desk.incidents(&filter).await.map_err(one_line)?,
             desk.open_clocks().await.map_err(one_line)?,
         ),
-        None => (Vec::new(), Vec::new()),
+        None => (Default::default(), Default::default()),
     };
     // Open clocks come soonest first: the first one of an incident is its next deadline.
     let mut next: HashMap<IncidentNumber, &Clock> = HashMap::new();
-    for o in &open {
+    for o in open.iter() {
         next.entry(o.incident).or_insert(&o.clock);
     }
     let now = context.now;
@@ -210,7 +210,7 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = Table::new(&["ID", "SEV", "STATUS", "OWNER", "NEXT DEADLINE", "TITLE"]);
-    for s in &incidents {
+    for s in incidents.iter() {
         let deadline = match next.get(&s.number) {
             Some(clock) => {
                 let left = clock.seconds_left(now).map_or_else(|| "open".into(), left);

@@ -175,7 +175,7 @@ pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
     let zone = plan.calendar().zone().clone();
     let open = match context.desk(plan, false).await? {
         Some(desk) => desk.open_clocks().await.map_err(one_line)?,
-        None => Vec::new(),
+        None => Default::default(),
     };
     let now = context.now;
     if context.json() {
@@ -188,7 +188,7 @@ pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = Table::new(&["INCIDENT", "SEV", "CLOCK", "DUE", "LEFT", "TITLE"]);
-    for o in &open {
+    for o in open.iter() {
         let tone = clock_tone(&o.clock, now);
         let due = o.clock.due_at.map_or_else(|| "—".into(), |d| time(d, &zone));
         let remaining = o

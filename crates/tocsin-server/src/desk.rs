@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::read_cache::{Head, Memo};
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, EntryDraft};
 use tocsin_core::clock::{Clock, clocks};
@@ -74,11 +75,35 @@ pub struct Outcome {
 pub struct Desk {
     store: Arc<dyn Store>,
     plan: Arc<Plan>,
+    reads: Arc<Reads>,
+}
+
+/// What was read, kept while nothing changed (see [`crate::read_cache`]).
+#[derive(Debug, Default)]
+struct Reads {
+    head: Head,
+    views: Memo<IncidentNumber, Arc<IncidentView>>,
+    lists: Memo<String, Arc<Vec<IncidentSummary>>>,
+    open_clocks: Memo<(), Arc<Vec<OpenClock>>>,
 }
 
 impl Desk {
     pub fn new(store: Arc<dyn Store>, plan: Arc<Plan>) -> Self {
-        Desk { store, plan }
+        Desk {
+            store,
+            plan,
+            reads: Arc::default(),
+        }
+    }
+
+    /// The chain head now, read again only when the last reading is too old to trust.
+    async fn head(&self) -> Result<u64, DeskError> {
+        if let Some(seq) = self.reads.head.fresh_head() {
+            return Ok(seq);
+        }
+        let seq = self.store.chain_head().await?.seq;
+        self.reads.head.set_head(seq);
+        Ok(seq)
     }
 
     pub fn plan(&self) -> &Plan {
@@ -120,6 +145,7 @@ impl Desk {
                 clocks,
             })
             .await?;
+        self.reads.head.changed();
         self.incident(number).await
     }
 
@@ -158,6 +184,7 @@ impl Desk {
             };
             match self.store.update_incident(change).await {
                 Ok(()) => {
+                    self.reads.head.changed();
                     return Ok(Outcome {
                         clocks_before: clocks(&incident, &self.plan),
                         incident: next,
@@ -176,13 +203,24 @@ impl Desk {
 
     /// The incident as its history makes it, with its stored clocks and its timeline.
     pub async fn incident(&self, number: IncidentNumber) -> Result<IncidentView, DeskError> {
+        Ok(IncidentView::clone(&*self.incident_shared(number).await?))
+    }
+
+    /// [`Desk::incident`] without copying a cached view.
+    pub async fn incident_shared(&self, number: IncidentNumber) -> Result<Arc<IncidentView>, DeskError> {
+        let head = self.head().await?;
+        if let Some(view) = self.reads.views.get(&number, head) {
+            return Ok(view);
+        }
         let (incident, timeline) = self.load(number).await?;
         let clocks = self.store.clocks(number).await?;
-        Ok(IncidentView {
+        let view = Arc::new(IncidentView {
             incident,
             clocks,
             timeline,
-        })
+        });
+        self.reads.views.put(number, head, Arc::clone(&view));
+        Ok(view)
     }
 
     async fn load(&self, number: IncidentNumber) -> Result<(Incident, Vec<TimelineEntry>), DeskError> {
@@ -200,12 +238,25 @@ impl Desk {
         Ok((incident, timeline))
     }
 
-    pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentSummary>, DeskError> {
-        Ok(self.store.incidents(filter).await?)
+    pub async fn incidents(&self, filter: &IncidentFilter) -> Result<Arc<Vec<IncidentSummary>>, DeskError> {
+        let head = self.head().await?;
+        let key = format!("{filter:?}");
+        if let Some(list) = self.reads.lists.get(&key, head) {
+            return Ok(list);
+        }
+        let list = Arc::new(self.store.incidents(filter).await?);
+        self.reads.lists.put(key, head, Arc::clone(&list));
+        Ok(list)
     }
 
-    pub async fn open_clocks(&self) -> Result<Vec<OpenClock>, DeskError> {
-        Ok(self.store.open_clocks().await?)
+    pub async fn open_clocks(&self) -> Result<Arc<Vec<OpenClock>>, DeskError> {
+        let head = self.head().await?;
+        if let Some(open) = self.reads.open_clocks.get(&(), head) {
+            return Ok(open);
+        }
+        let open = Arc::new(self.store.open_clocks().await?);
+        self.reads.open_clocks.put((), head, Arc::clone(&open));
+        Ok(open)
     }
 }
 

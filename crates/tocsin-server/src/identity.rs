@@ -62,6 +62,11 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 /// A token's last-used time is written at most this often.
 const TOUCH_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
 
+/// Verified against for unknown users, so that "no such user" takes as long as "wrong
+/// password". The password it was made from was random and thrown away.
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$HroMX2ovQL3Ym5lUsFFyUw$hMCNdK3iBBwDE6lJ1YwWXtgBVfNhhcdASgdvbiiNA/A";
+
 /// Argon2id hashes computed at the same time, at most.
 const HASHING_AT_ONCE: usize = 2;
 
@@ -118,8 +123,6 @@ pub struct Identity {
     hashing: Arc<Semaphore>,
     tokens: Arc<Mutex<HashMap<String, Cached<TokenRecord>>>>,
     sessions: Arc<Mutex<HashMap<String, Cached<SessionRecord>>>>,
-    /// Verified against for unknown users, so that both answers take as long.
-    decoy_hash: Arc<String>,
 }
 
 impl fmt::Debug for Identity {
@@ -179,7 +182,6 @@ impl Identity {
             hashing: Arc::new(Semaphore::new(HASHING_AT_ONCE)),
             tokens: Arc::default(),
             sessions: Arc::default(),
-            decoy_hash: Arc::new(hash_now(&random_hex(16))),
         }
     }
 
@@ -453,7 +455,7 @@ impl Identity {
         };
         let refused = IdentityError::Unauthenticated("wrong user name or password");
         let Some(user) = user else {
-            self.verify(password, &self.decoy_hash).await;
+            self.verify(password, DECOY_HASH).await;
             self.store
                 .record_login(&record(LoginOutcome::UnknownUser, None))
                 .await?;
@@ -545,5 +547,26 @@ impl Identity {
         filter: &tocsin_store::identity::LoginFilter,
     ) -> Result<Vec<LoginAttempt>, IdentityError> {
         Ok(self.store.login_attempts(filter).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::PasswordHash;
+
+    use super::*;
+
+    #[test]
+    fn the_decoy_costs_what_a_real_password_costs() {
+        let decoy = PasswordHash::new(DECOY_HASH).unwrap();
+        let real_hash = hash_now("some password");
+        let real = PasswordHash::new(&real_hash).unwrap();
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.params, real.params);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
     }
 }

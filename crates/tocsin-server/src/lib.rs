@@ -5,6 +5,7 @@ pub mod desk;
 pub mod http;
 pub mod identity;
 pub mod model;
+mod read_cache;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod verify;

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -125,14 +126,14 @@ async fn list_incidents(
         before: cursor(query.cursor.as_deref())?.and_then(IncidentNumber::new),
         limit: Some(limit + 1),
     };
-    let mut incidents = reader.read().incidents(&filter).await?;
+    let mut incidents = reader.read().incidents(&filter).await?.to_vec();
     let next_cursor = (incidents.len() > limit as usize).then(|| {
         incidents.truncate(limit as usize);
         incidents.last().map(|i| i.number.get().to_string())
     });
     let open = reader.read().open_clocks().await?;
     let mut next: HashMap<IncidentNumber, &Clock> = HashMap::new();
-    for o in &open {
+    for o in open.iter() {
         next.entry(o.incident).or_insert(&o.clock);
     }
     Ok(Json(Page {
@@ -200,9 +201,9 @@ async fn declare_incident(
     params(("id" = String, Path, description = "INC-0042 or 42")),
     responses((status = 200, body = IncidentDoc), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = ["read"]), ("session" = [])))]
-async fn get_incident(reader: Reader, Path(id): Path<String>) -> Result<Json<IncidentDoc>, ApiError> {
+async fn get_incident(reader: Reader, Path(id): Path<String>) -> Result<Response, ApiError> {
     let view = reader.read().incident(incident_number(&id)?).await?;
-    Ok(Json(IncidentDoc::of(&view, reader.read().plan(), reader.now)))
+    Ok(reader.incident_json(&view))
 }
 
 /// A change to an incident, named by `action`. Rules of the plan and the lifecycle apply:

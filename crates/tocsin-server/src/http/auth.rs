@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
+use axum::response::IntoResponse;
 use tocsin_core::Timestamp;
 use tocsin_core::identity::Permission;
 use tocsin_core::incident::{Actor, IncidentNumber};
@@ -159,18 +160,21 @@ impl<'d> Reading<'d> {
         self.0.plan()
     }
 
-    pub async fn incident(&self, number: IncidentNumber) -> Result<crate::IncidentView, crate::DeskError> {
-        self.0.incident(number).await
+    pub async fn incident(
+        &self,
+        number: IncidentNumber,
+    ) -> Result<std::sync::Arc<crate::IncidentView>, crate::DeskError> {
+        self.0.incident_shared(number).await
     }
 
     pub async fn incidents(
         &self,
         filter: &tocsin_store::IncidentFilter,
-    ) -> Result<Vec<tocsin_store::IncidentSummary>, crate::DeskError> {
+    ) -> Result<std::sync::Arc<Vec<tocsin_store::IncidentSummary>>, crate::DeskError> {
         self.0.incidents(filter).await
     }
 
-    pub async fn open_clocks(&self) -> Result<Vec<tocsin_store::OpenClock>, crate::DeskError> {
+    pub async fn open_clocks(&self) -> Result<std::sync::Arc<Vec<tocsin_store::OpenClock>>, crate::DeskError> {
         self.0.open_clocks().await
     }
 
@@ -185,6 +189,42 @@ impl<'d> Reading<'d> {
     ) -> Result<Vec<tocsin_core::audit::AuditEntry>, tocsin_store::StoreError> {
         self.0.store().audit_entries(after, limit).await
     }
+}
+
+impl<N> Allowed<N> {
+    /// An incident as [`crate::model::IncidentDoc`] JSON. Only its clocks depend on the
+    /// time; the rest is serialized once per version of the incident.
+    pub fn incident_json(&self, view: &crate::IncidentView) -> axum::response::Response {
+        use crate::model::{ClockDoc, IncidentStateDoc, TimelineEntryDoc};
+        let key = (view.incident.number, view.incident.version);
+        let fixed = self.state.0.rendered.get(&key, 0).unwrap_or_else(|| {
+            let plan = self.state.0.desk.plan();
+            let missing: Vec<String> = plan
+                .roles_required_for(&view.incident.severity)
+                .filter(|r| !view.incident.roles.contains_key(&r.id))
+                .map(|r| r.id.to_string())
+                .collect();
+            let timeline: Vec<TimelineEntryDoc> = view.timeline.iter().map(TimelineEntryDoc::of).collect();
+            let parts = std::sync::Arc::new([
+                to_json(&IncidentStateDoc::of(&view.incident)),
+                to_json(&missing),
+                to_json(&timeline),
+            ]);
+            self.state.0.rendered.put(key, 0, std::sync::Arc::clone(&parts));
+            parts
+        });
+        let clocks: Vec<ClockDoc> = view.clocks.iter().map(|c| ClockDoc::of(c, self.now)).collect();
+        let clocks = to_json(&clocks);
+        let body = format!(
+            "{{\"incident\":{},\"missing_roles\":{},\"clocks\":{clocks},\"timeline\":{}}}",
+            fixed[0], fixed[1], fixed[2]
+        );
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("documents serialize")
 }
 
 impl Responder {

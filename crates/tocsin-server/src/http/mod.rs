@@ -55,6 +55,8 @@ struct Shared {
     desk: Desk,
     identity: Identity,
     config: ServerConfig,
+    /// The parts of incident documents that only change with the incident.
+    rendered: crate::read_cache::Memo<(IncidentNumber, u64), Arc<[String; 3]>>,
     /// Incidents that changed, for live pages.
     changes: broadcast::Sender<IncidentNumber>,
     ready: AtomicBool,
@@ -69,6 +71,7 @@ impl AppState {
             desk,
             identity,
             config,
+            rendered: Default::default(),
             changes,
             ready: AtomicBool::new(true),
             stopping: watch::channel(false).0,

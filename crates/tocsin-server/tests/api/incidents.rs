@@ -121,6 +121,17 @@ async fn an_incident_is_worked_from_declaration_to_close_over_the_api() {
         }
         assert_eq!(seen, actions, "{backend}");
 
+        // The incident read serializes its fixed parts once per version: same document.
+        let (status, mut read) = server.get(&format!("/api/v1/incidents/{id}"), &token).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut changed = body.clone();
+        for doc in [&mut read, &mut changed] {
+            for clock in doc["clocks"].as_array_mut().unwrap() {
+                clock.as_object_mut().unwrap().remove("seconds_left");
+            }
+        }
+        assert_eq!(read, changed, "{backend}: GET and the action's answer differ");
+
         let (status, verification) = server.get("/api/v1/verify", &token).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(verification["intact"], true, "{backend}: {verification}");

@@ -41,7 +41,7 @@ async fn clocks_by_incident(
 ) -> Result<HashMap<IncidentNumber, Vec<ClockView>>, WebError> {
     let reader = signed.0.read();
     let mut by_incident: HashMap<IncidentNumber, Vec<ClockView>> = HashMap::new();
-    for open in reader.open_clocks().await? {
+    for open in reader.open_clocks().await?.iter() {
         by_incident
             .entry(open.incident)
             .or_default()
@@ -144,7 +144,7 @@ pub async fn incidents(signed: Signed<NeedRead>, Query(query): Query<ListQuery>)
         before: query.cursor.parse().ok().and_then(IncidentNumber::new),
         limit: Some(PAGE + 1),
     };
-    let mut incidents = reader.incidents(&filter).await?;
+    let mut incidents = reader.incidents(&filter).await?.to_vec();
     let more = incidents.len() > PAGE as usize;
     incidents.truncate(PAGE as usize);
     let mut clocks = clocks_by_incident(&signed, zone).await?;

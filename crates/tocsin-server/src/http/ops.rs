@@ -77,7 +77,7 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
     set(HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
     set(
         HeaderName::from_static("permissions-policy"),
-        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
     );
     if state.config().behind_tls() {
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");

@@ -35,16 +35,28 @@ fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
     (status, response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
 }
 
+/// A server process, killed if a test fails before stopping it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the server on a free port and returns it with the address from its log.
-fn start(dir: &std::path::Path) -> (Child, String, std::sync::mpsc::Receiver<String>) {
-    let mut child = tocsin(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+fn start(dir: &std::path::Path) -> (Server, String, std::sync::mpsc::Receiver<String>) {
+    let mut server = Server(
+        tocsin(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let (lines, received) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
+    let stderr = server.0.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines.send(line);
@@ -55,7 +67,7 @@ fn start(dir: &std::path::Path) -> (Child, String, std::sync::mpsc::Receiver<Str
         let line = received.recv_timeout(Duration::from_secs(30)).expect("the server logs");
         let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
         if let Some(address) = entry["address"].as_str() {
-            return (child, address.to_owned(), received);
+            return (server, address.to_owned(), received);
         }
     }
     panic!("the server never said where it listens");
@@ -98,7 +110,7 @@ fn serve_starts_on_its_defaults_creates_the_first_admin_once_and_stops_cleanly_o
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -114,11 +126,9 @@ fn serve_starts_on_its_defaults_creates_the_first_admin_once_and_stops_cleanly_o
 
     // A second start finds the admin and makes no new one.
     std::fs::remove_file(&file).unwrap();
-    let (mut again, address, _) = start(dir.path());
+    let (_again, address, _) = start(dir.path());
     assert_eq!(get(&address, "/healthz", None).0, 200);
     assert!(!file.exists(), "a second admin password was made");
-    again.kill().unwrap();
-    again.wait().unwrap();
 }
 
 fn run(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {

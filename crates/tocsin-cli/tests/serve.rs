@@ -105,7 +105,7 @@ fn serve_starts_on_its_defaults_creates_the_first_admin_once_and_stops_cleanly_o
     assert_eq!(get(&address, "/api/v1/incidents", None).0, 401);
 
     Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);

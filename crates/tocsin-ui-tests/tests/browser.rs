@@ -233,14 +233,16 @@ async fn a_responder_works_an_incident_from_login_to_close_in_chromium() {
         "actions are recorded under the responder's name"
     );
 
-    // A change made elsewhere shows up without a reload by hand.
+    // A change made elsewhere shows up without a reload by hand. This P1 was declared an
+    // hour ago, so its 15-minute acknowledge clock has breached.
     let token = server.token_secret("read,respond").await;
     let other = reqwest::Client::new();
     let id = "INC-0002";
+    let hour_ago = tocsin_core::Timestamp::from_second(tocsin_core::Timestamp::now().as_second() - 3_600).unwrap();
     let created = other
         .post(format!("{}/api/v1/incidents", server.url))
         .bearer_auth(&token)
-        .json(&json!({"title": "Error spike on checkout", "severity": "P1"}))
+        .json(&json!({"title": "Error spike on checkout", "severity": "P1", "at": hour_ago.to_string()}))
         .send()
         .await
         .unwrap();
@@ -255,12 +257,14 @@ async fn a_responder_works_an_incident_from_login_to_close_in_chromium() {
         .await
         .unwrap();
     b.wait(".entry-note_added").await;
+    assert!(b.text(".clock.breached").await.contains("BREACHED"));
+    b.shot("07-breached-clock-and-live-note").await;
 
     // The dashboard on a phone.
     b.client.set_window_size(390, 844).await.unwrap();
     b.client.goto(&format!("{}/", server.url)).await.unwrap();
-    b.wait(".card").await;
-    b.shot("07-dashboard-phone").await;
+    b.wait(".card.breached").await;
+    b.shot("08-dashboard-phone").await;
 
     b.client.clone().close().await.unwrap();
     server.stop().await;
@@ -281,7 +285,7 @@ async fn a_wrong_password_is_refused_in_chromium_and_the_form_keeps_the_name() {
         b.wait("#name").await.prop("value").await.unwrap().as_deref(),
         Some("dana")
     );
-    b.shot("08-login-refused").await;
+    b.shot("09-login-refused").await;
     b.client.clone().close().await.unwrap();
     server.stop().await;
 }

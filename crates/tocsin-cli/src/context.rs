@@ -76,10 +76,14 @@ impl Context {
     /// The valid plan, or a one-line error that points to `tocsin plan check`.
     pub fn plan(&self) -> anyhow::Result<Plan> {
         let (text, source) = self.plan_source()?;
-        Plan::parse(&text).map_err(|e| {
+        self.parse_plan(&text, &source)
+    }
+
+    pub fn parse_plan(&self, text: &str, source: &PlanSource) -> anyhow::Result<Plan> {
+        Plan::parse(text).map_err(|e| {
             let name = match source {
                 PlanSource::File(path) => path.display().to_string(),
-                PlanSource::Preset(name) => name.to_owned(),
+                PlanSource::Preset(name) => (*name).to_owned(),
             };
             anyhow!(
                 "{name} has {} problem(s); run `tocsin plan check` to see them",

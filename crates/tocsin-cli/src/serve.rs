@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
-use tocsin_core::plan::Plan;
 use tocsin_server::Desk;
 use tocsin_server::http::{self, AppState, ServerConfig};
 use tocsin_server::identity::{Identity, Secret};
@@ -36,17 +35,7 @@ fn init_logging(format: LogFormat) {
 pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let (text, source) = context.plan_source()?;
-    let plan = Plan::parse(&text).map_err(|e| {
-        let name = match &source {
-            PlanSource::File(path) => path.display().to_string(),
-            PlanSource::Preset(name) => (*name).to_owned(),
-        };
-        anyhow!(
-            "{name} has {} problem(s):\n{}",
-            e.problems.len(),
-            e.render(&name, &text)
-        )
-    })?;
+    let plan = context.parse_plan(&text, &source)?;
     let plan_name = match &source {
         PlanSource::File(path) => path.display().to_string(),
         PlanSource::Preset(name) => format!("the {name} preset (no tocsin.toml here)"),

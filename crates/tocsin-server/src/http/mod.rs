@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             ops::security_headers,
         ))
+        .layer(axum::middleware::from_fn(ops::access_log))
         .with_state(state)
 }
 

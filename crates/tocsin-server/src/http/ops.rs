@@ -54,6 +54,25 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such page or endpoint")
 }
 
+/// Logs each request at debug level (`TOCSIN_LOG=debug`): method, path, status, duration.
+/// Queries are left out; they may hold search text.
+pub async fn access_log(request: Request, next: Next) -> Response {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return next.run(request).await;
+    }
+    let started = std::time::Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
 /// The content security policy: own scripts, styles and images only; no framing, no
 /// plugins, forms post only to tocsin.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -112,12 +112,18 @@ pub struct WebError {
 
 impl WebError {
     fn new(error: ApiError, parts: &Parts) -> Self {
-        // After logging in, a page is shown again; a form is not sent again.
-        let back = match parts.method {
-            axum::http::Method::GET => parts.uri.path_and_query().map_or("/".into(), ToString::to_string),
-            _ => "/".into(),
-        };
-        WebError { error, back }
+        WebError {
+            error,
+            back: back_to(parts),
+        }
+    }
+}
+
+/// Where to go after logging in: the page asked for again, but never a form sent again.
+fn back_to(parts: &Parts) -> String {
+    match parts.method {
+        axum::http::Method::GET => parts.uri.path_and_query().map_or("/".into(), ToString::to_string),
+        _ => "/".into(),
     }
 }
 
@@ -204,13 +210,12 @@ impl<N: Need, T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for S
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let back = WebError::new(ApiError::invalid(""), &parts).back;
         let Form(form) = Form::<T>::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|e| WebError::new(ApiError::new(e.status(), "invalid_body", e.body_text()), &parts))?;
         let allowed = Allowed::authorize(&parts, state, Some(form.csrf()))
             .await
-            .map_err(|error| WebError { error, back })?;
+            .map_err(|error| WebError::new(error, &parts))?;
         Ok(Submitted { allowed, form })
     }
 }

@@ -45,6 +45,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        // Switching a new file to WAL takes an exclusive lock, and SQLite answers "busy" at
+        // once instead of waiting when several processes create the same database together.
+        let mut attempt = 0;
+        let pool = loop {
+            match Self::connect(options.clone()).await {
+                Err(e) if is_busy(&e) && attempt < OPEN_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                other => break other?,
+            }
+        };
+        Ok(SqliteStore {
+            pool,
+            description: format!("sqlite:{}", path.display()),
+        })
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<Pool, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -53,11 +72,16 @@ impl SqliteStore {
             pool.close().await;
             return Err(e);
         }
-        Ok(SqliteStore {
-            pool,
-            description: format!("sqlite:{}", path.display()),
-        })
+        Ok(pool)
     }
+}
+
+/// How often opening is tried again while another process is creating the database.
+const OPEN_ATTEMPTS: u32 = 20;
+
+/// SQLITE_BUSY: another connection holds a lock that SQLite would not wait for.
+fn is_busy(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("5"))
 }
 
 async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {

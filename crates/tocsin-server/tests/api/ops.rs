@@ -51,7 +51,19 @@ async fn every_response_carries_strict_security_headers_and_hsts_only_behind_tls
             assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
             assert_eq!(headers["x-content-type-options"], "nosniff");
             assert_eq!(headers["referrer-policy"], "same-origin");
+            // The rest of what header graders look for.
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert!(headers["permissions-policy"].to_str().unwrap().contains("camera=()"));
+            assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
             assert_eq!(headers.contains_key("strict-transport-security"), hsts, "{path}");
+            if hsts {
+                assert!(
+                    headers["strict-transport-security"]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("max-age=63072000")
+                );
+            }
         }
         server.stop().await;
     }

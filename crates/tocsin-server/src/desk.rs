@@ -78,13 +78,25 @@ pub struct Desk {
     reads: Arc<Reads>,
 }
 
-/// What was read, kept while nothing changed (see [`crate::read_cache`]).
-#[derive(Debug, Default)]
+/// What was read, kept while nothing changed (see [`crate::read_cache`]). The sizes bound
+/// the memory: an incident view is a few kilobytes, a list up to a page of summaries.
+#[derive(Debug)]
 struct Reads {
     head: Head,
     views: Memo<IncidentNumber, Arc<IncidentView>>,
     lists: Memo<String, Arc<Vec<IncidentSummary>>>,
     open_clocks: Memo<(), Arc<Vec<OpenClock>>>,
+}
+
+impl Default for Reads {
+    fn default() -> Self {
+        Reads {
+            head: Head::default(),
+            views: Memo::new(1_024),
+            lists: Memo::new(64),
+            open_clocks: Memo::new(1),
+        }
+    }
 }
 
 impl Desk {

@@ -13,9 +13,6 @@ use std::time::{Duration, Instant};
 /// How long a reading of the chain head is trusted before it is read again.
 pub const HEAD_FRESH_FOR: Duration = Duration::from_millis(200);
 
-/// Cached values at most; beyond it, the cache starts over.
-const CAPACITY: usize = 4_096;
-
 /// The last reading of the chain head.
 #[derive(Debug, Default)]
 pub struct Head(Mutex<Option<(u64, Instant)>>);
@@ -40,20 +37,24 @@ impl Head {
     }
 }
 
-/// Values read at a given head.
+/// Values read at a given head; at most `capacity` of them, then the memo starts over.
 #[derive(Debug)]
-pub struct Memo<K, V>(Mutex<HashMap<K, (u64, V)>>);
-
-impl<K, V> Default for Memo<K, V> {
-    fn default() -> Self {
-        Memo(Mutex::new(HashMap::new()))
-    }
+pub struct Memo<K, V> {
+    entries: Mutex<HashMap<K, (u64, V)>>,
+    capacity: usize,
 }
 
 impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Memo {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
     /// The value read at `head`, if any.
     pub fn get(&self, key: &K, head: u64) -> Option<V> {
-        self.0
+        self.entries
             .lock()
             .expect("not poisoned")
             .get(key)
@@ -62,10 +63,10 @@ impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
     }
 
     pub fn put(&self, key: K, head: u64, value: V) {
-        let mut entries = self.0.lock().expect("not poisoned");
-        if entries.len() >= CAPACITY {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= self.capacity {
             entries.retain(|_, (at, _)| *at == head);
-            if entries.len() >= CAPACITY {
+            if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
@@ -79,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_value_is_served_only_while_the_head_it_was_read_at_is_the_head() {
-        let (head, memo) = (Head::default(), Memo::<u32, &str>::default());
+        let (head, memo) = (Head::default(), Memo::<u32, &str>::new(2));
         assert_eq!(head.fresh_head(), None);
         head.set_head(7);
         assert_eq!(head.fresh_head(), Some(7));
@@ -88,5 +89,9 @@ mod tests {
         assert_eq!(memo.get(&1, 8), None, "something changed since");
         head.changed();
         assert_eq!(head.fresh_head(), None, "a change here distrusts the head at once");
+        memo.put(2, 9, "nine");
+        memo.put(3, 9, "nine too");
+        assert_eq!(memo.get(&1, 7), None, "full: values of an older head went first");
+        assert_eq!(memo.get(&2, 9), Some("nine"));
     }
 }

@@ -71,7 +71,7 @@ impl AppState {
             desk,
             identity,
             config,
-            rendered: Default::default(),
+            rendered: crate::read_cache::Memo::new(1_024),
             changes,
             ready: AtomicBool::new(true),
             stopping: watch::channel(false).0,

@@ -99,6 +99,10 @@ async fn change_user(
     body: Result<Json<UserChangeRequest>, JsonRejection>,
 ) -> Result<Json<UserDoc>, ApiError> {
     let Json(body) = body?;
+    // Checked before anything is applied, so that a refused password changes nothing else.
+    if let Some(password) = &body.password {
+        tocsin_core::identity::check_new_password(password).map_err(ApiError::invalid)?;
+    }
     let changes: Vec<UserChange> = [
         body.role.map(UserChange::Role),
         body.disabled.map(UserChange::Disabled),

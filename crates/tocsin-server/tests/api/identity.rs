@@ -155,6 +155,17 @@ async fn admins_add_users_and_tokens_that_are_shown_once() {
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        // A change with a refused password changes nothing, not even the role.
+        let response = server
+            .request(reqwest::Method::PATCH, "/api/v1/users/sam", &admin)
+            .json(&json!({"role": "admin", "password": "short"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, users) = server.get("/api/v1/users", &admin).await;
+        let sam = users.as_array().unwrap().iter().find(|u| u["name"] == "sam").unwrap();
+        assert_eq!(sam["role"], "viewer", "{backend}: half of a refused change was applied");
 
         let (status, token) = server
             .post("/api/v1/tokens", &admin, json!({"name": "ci", "scopes": "read"}))

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod clock;
 pub mod diagnostic;
 pub mod duration;
+pub mod event;
 pub mod id;
 pub mod identity;
 pub mod incident;

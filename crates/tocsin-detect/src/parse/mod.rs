@@ -1,0 +1,4 @@
+//! Log parsers: lines as servers write them, into typed events.
+
+pub mod sshd;
+pub mod syslog;

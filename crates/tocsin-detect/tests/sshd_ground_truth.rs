@@ -2,23 +2,14 @@
 //! `gen_authlog.py 20000` (seed 42) from the team's workload generators, its log and the
 //! same attempts as NDJSON.
 
-use std::io::{BufRead, BufReader};
+mod common;
 
-use flate2::read::GzDecoder;
+use common::lines;
 use jiff::tz::TimeZone;
 use proptest::prelude::*;
 use serde_json::Value;
 use tocsin_core::event::AuthEvent;
 use tocsin_detect::parse::sshd::SshdParser;
-
-fn lines(name: &str) -> Vec<String> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    BufReader::new(GzDecoder::new(file))
-        .lines()
-        .map(Result::unwrap)
-        .collect()
-}
 
 /// What identifies an attempt: time, source, user, outcome, method, reason, port.
 type Key = (String, String, String, String, String, String, u64);

@@ -1,0 +1,253 @@
+//! Failed logins: brute force from one source, and a success that follows it.
+
+use std::collections::{HashMap, VecDeque};
+
+use jiff::{SignedDuration, Timestamp};
+use tocsin_core::event::{AuthEvent, AuthOutcome, Source};
+
+use super::{Evidence, Finding};
+
+/// Brute force from one source: more than `threshold` failed attempts within `window`.
+/// The reference plans' rule, and fail2ban's, is more than 5 in 10 minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BruteForceConfig {
+    pub threshold: u32,
+    pub window: SignedDuration,
+    /// After a finding, the same source is not reported again for this long.
+    pub cooldown: SignedDuration,
+    /// A success from a source with at least this many failures within `lookback` is a
+    /// likely compromise.
+    pub compromise_after: u32,
+    pub lookback: SignedDuration,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        BruteForceConfig {
+            threshold: 5,
+            window: SignedDuration::from_mins(10),
+            cooldown: SignedDuration::from_hours(1),
+            compromise_after: 5,
+            lookback: SignedDuration::from_hours(1),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SourceState {
+    /// Failure times within the longer of the two windows, oldest first; at most as many
+    /// as either rule needs.
+    failures: VecDeque<Timestamp>,
+    total: u64,
+    first_at: Option<Timestamp>,
+    reported_until: Option<Timestamp>,
+    compromise_reported: bool,
+}
+
+/// Follows failures per source. State for a source is dropped once its failures are older
+/// than both windows, so memory follows the sources active lately, not all ever seen.
+#[derive(Debug)]
+pub struct BruteForce {
+    config: BruteForceConfig,
+    sources: HashMap<Source, SourceState>,
+    /// The time of the last sweep of quiet sources.
+    swept_at: Option<Timestamp>,
+}
+
+impl BruteForce {
+    pub fn new(config: BruteForceConfig) -> Self {
+        BruteForce {
+            config,
+            sources: HashMap::new(),
+            swept_at: None,
+        }
+    }
+
+    /// Sources with state kept: for bounding memory.
+    pub fn tracked(&self) -> usize {
+        self.sources.len()
+    }
+
+    fn horizon(&self) -> SignedDuration {
+        self.config.window.max(self.config.lookback)
+    }
+
+    fn keep(&self) -> usize {
+        (self.config.threshold.max(self.config.compromise_after) as usize) + 1
+    }
+
+    /// Reads one event, in time order, pushing what it completes onto `out`.
+    pub fn event(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
+        self.sweep(event.at);
+        match event.outcome {
+            AuthOutcome::Failure => self.failure(event, out),
+            AuthOutcome::Success => self.success(event, out),
+        }
+    }
+
+    fn failure(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
+        let (window, horizon, keep, threshold, cooldown) = (
+            self.config.window,
+            self.horizon(),
+            self.keep(),
+            self.config.threshold as usize,
+            self.config.cooldown,
+        );
+        let state = self.sources.entry(event.source.clone()).or_default();
+        state.total += 1;
+        state.first_at.get_or_insert(event.at);
+        state.failures.push_back(event.at);
+        while state.failures.len() > keep
+            || state
+                .failures
+                .front()
+                .is_some_and(|t| event.at.duration_since(*t) > horizon)
+        {
+            state.failures.pop_front();
+        }
+        let in_window = state
+            .failures
+            .iter()
+            .rev()
+            .take_while(|t| event.at.duration_since(**t) <= window)
+            .count();
+        let quiet = state.reported_until.is_none_or(|until| event.at >= until);
+        if in_window > threshold && quiet {
+            state.reported_until = event.at.checked_add(cooldown).ok();
+            let first_at = state.failures[state.failures.len() - in_window];
+            out.push(Finding {
+                detector: "brute_force",
+                key: event.source.to_string(),
+                at: event.at,
+                evidence: Evidence {
+                    count: in_window as u64,
+                    first_at,
+                    last_at: event.at,
+                },
+            });
+        }
+    }
+
+    fn success(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
+        let (lookback, needed) = (self.config.lookback, self.config.compromise_after as usize);
+        let Some(state) = self.sources.get_mut(&event.source) else {
+            return;
+        };
+        let recent: Vec<&Timestamp> = state
+            .failures
+            .iter()
+            .filter(|t| event.at.duration_since(**t) <= lookback)
+            .collect();
+        if recent.len() >= needed && !state.compromise_reported {
+            state.compromise_reported = true;
+            out.push(Finding {
+                detector: "compromise",
+                key: event.source.to_string(),
+                at: event.at,
+                evidence: Evidence {
+                    count: state.total,
+                    first_at: state.first_at.unwrap_or(event.at),
+                    last_at: event.at,
+                },
+            });
+        }
+    }
+
+    /// Drops sources quiet for longer than the windows, once per window of event time.
+    fn sweep(&mut self, now: Timestamp) {
+        let horizon = self.horizon();
+        if self.swept_at.is_some_and(|at| now.duration_since(at) < horizon) {
+            return;
+        }
+        self.swept_at = Some(now);
+        self.sources.retain(|_, state| {
+            let recent = state.failures.back().is_some_and(|t| now.duration_since(*t) <= horizon);
+            let cooling = state.reported_until.is_some_and(|until| now < until);
+            recent || cooling
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tocsin_core::event::AuthReason;
+
+    fn attempt(second: i64, ip: &str, outcome: AuthOutcome) -> AuthEvent {
+        AuthEvent {
+            at: Timestamp::from_second(1_767_571_200 + second).unwrap(),
+            outcome,
+            user: "root".into(),
+            source: Source::parse(ip),
+            method: "password".into(),
+            reason: if outcome == AuthOutcome::Success {
+                AuthReason::Ok
+            } else {
+                AuthReason::BadPassword
+            },
+            service: "sshd".into(),
+            host: None,
+            port: None,
+        }
+    }
+
+    fn run(events: &[AuthEvent]) -> Vec<Finding> {
+        let mut detector = BruteForce::new(BruteForceConfig::default());
+        let mut out = Vec::new();
+        for e in events {
+            detector.event(e, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn six_failures_within_ten_minutes_are_brute_force_and_five_are_not() {
+        let six: Vec<_> = (0..6)
+            .map(|i| attempt(i * 120, "203.0.113.5", AuthOutcome::Failure))
+            .collect();
+        let found = run(&six);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].detector, found[0].key.as_str(), found[0].evidence.count),
+            ("brute_force", "203.0.113.5", 6)
+        );
+        assert!(run(&six[..5]).is_empty());
+        // Six, but the first and the last 601 s apart: not within ten minutes.
+        let spread: Vec<_> = [0, 121, 241, 361, 481, 601]
+            .iter()
+            .map(|s| attempt(*s, "203.0.113.6", AuthOutcome::Failure))
+            .collect();
+        assert!(run(&spread).is_empty());
+    }
+
+    #[test]
+    fn a_source_is_reported_once_per_cooldown_and_a_success_after_failures_is_a_compromise() {
+        let mut events: Vec<_> = (0..30)
+            .map(|i| attempt(i * 10, "198.51.100.200", AuthOutcome::Failure))
+            .collect();
+        events.push(attempt(400, "198.51.100.200", AuthOutcome::Success));
+        events.push(attempt(500, "10.0.0.1", AuthOutcome::Success));
+        let found = run(&events);
+        let kinds: Vec<&str> = found.iter().map(|f| f.detector).collect();
+        assert_eq!(kinds, ["brute_force", "compromise"]);
+        assert_eq!(found[1].evidence.count, 30);
+    }
+
+    #[test]
+    fn quiet_sources_are_forgotten() {
+        let mut detector = BruteForce::new(BruteForceConfig::default());
+        let mut out = Vec::new();
+        for i in 0..10_000 {
+            detector.event(
+                &attempt(
+                    i,
+                    &format!("10.{}.{}.{}", i / 65_536, i / 256 % 256, i % 256),
+                    AuthOutcome::Failure,
+                ),
+                &mut out,
+            );
+        }
+        detector.event(&attempt(20_000, "192.0.2.1", AuthOutcome::Failure), &mut out);
+        assert!(detector.tracked() < 10, "{} sources still tracked", detector.tracked());
+    }
+}

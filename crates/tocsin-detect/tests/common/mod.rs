@@ -1,0 +1,36 @@
+//! The generated fixture: `gen_authlog.py 20000` (seed 42), its log, its attempts as NDJSON
+//! and its ground truth.
+
+use std::io::{BufRead, BufReader};
+
+use flate2::read::GzDecoder;
+use jiff::tz::TimeZone;
+use tocsin_core::event::AuthEvent;
+use tocsin_detect::parse::sshd::SshdParser;
+
+pub fn lines(name: &str) -> Vec<String> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    BufReader::new(GzDecoder::new(file))
+        .lines()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The log's attempts, as the parser finds them, in time order.
+#[allow(dead_code)]
+pub fn attempts() -> Vec<AuthEvent> {
+    let mut parser = SshdParser::new(2026, TimeZone::UTC);
+    let mut events = Vec::new();
+    for line in lines("sshd-20k.log.gz") {
+        parser.line(&line, &mut events);
+    }
+    parser.finish(&mut events);
+    events.sort_by_key(|e| e.at);
+    events
+}
+
+#[allow(dead_code)]
+pub fn truth() -> serde_json::Value {
+    serde_json::from_str(&lines("sshd-20k.truth.json.gz").join("\n")).unwrap()
+}

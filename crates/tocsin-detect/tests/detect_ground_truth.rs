@@ -6,18 +6,27 @@ use std::collections::BTreeSet;
 
 use tocsin_detect::detect::auth::{BruteForce, BruteForceConfig};
 
-#[test]
-fn brute_force_flags_exactly_the_sources_the_ground_truth_flags() {
+fn flagged(events: &[tocsin_core::event::AuthEvent]) -> BTreeSet<String> {
     let mut detector = BruteForce::new(BruteForceConfig::default());
     let mut findings = Vec::new();
-    for event in common::attempts() {
-        detector.event(&event, &mut findings);
+    for event in events {
+        detector.event(event, &mut findings);
     }
-    let flagged: BTreeSet<String> = findings
+    findings
         .iter()
         .filter(|f| f.detector == "brute_force")
         .map(|f| f.key.clone())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn brute_force_flags_exactly_the_sources_the_ground_truth_flags_from_the_log_and_from_ndjson() {
+    let flagged = flagged(&common::attempts());
+    assert_eq!(
+        flagged,
+        self::flagged(&common::ndjson_attempts()),
+        "the two forms disagree"
+    );
     let truth = common::truth();
     let expected: BTreeSet<String> = truth["ips"]
         .as_object()

@@ -27,6 +27,16 @@ fn key_of(e: &AuthEvent) -> Key {
     )
 }
 
+#[test]
+fn the_log_and_the_ndjson_form_give_the_same_attempts() {
+    let mut from_log: Vec<Key> = common::attempts().iter().map(key_of).collect();
+    let mut from_ndjson: Vec<Key> = common::ndjson_attempts().iter().map(key_of).collect();
+    from_log.sort();
+    from_ndjson.sort();
+    assert_eq!(from_log.len(), 4_199);
+    assert_eq!(from_log, from_ndjson);
+}
+
 fn truth_key(v: &Value) -> Key {
     let s = |k: &str| v[k].as_str().unwrap().to_owned();
     (

@@ -186,6 +186,8 @@ mod tests {
                 AuthReason::BadPassword
             },
             service: "sshd".into(),
+            user_agent: None,
+            tenant: None,
             host: None,
             port: None,
         }

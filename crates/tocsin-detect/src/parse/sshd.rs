@@ -251,6 +251,8 @@ fn event(
         method: method.to_owned(),
         reason,
         service: "sshd".to_owned(),
+        user_agent: None,
+        tenant: None,
         host: Some(line.host.to_owned()),
         port,
     }
@@ -265,6 +267,8 @@ fn probe_event(probe: Probe) -> AuthEvent {
         method: "none".to_owned(),
         reason: AuthReason::InvalidUser,
         service: "sshd".to_owned(),
+        user_agent: None,
+        tenant: None,
         host: Some(probe.host),
         port: probe.port,
     }

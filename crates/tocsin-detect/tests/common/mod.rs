@@ -34,3 +34,15 @@ pub fn attempts() -> Vec<AuthEvent> {
 pub fn truth() -> serde_json::Value {
     serde_json::from_str(&lines("sshd-20k.truth.json.gz").join("\n")).unwrap()
 }
+
+/// The same attempts as the sender wrote them, as NDJSON, in time order.
+#[allow(dead_code)]
+pub fn ndjson_attempts() -> Vec<AuthEvent> {
+    let mut events: Vec<AuthEvent> = lines("sshd-20k.ndjson.gz")
+        .iter()
+        .enumerate()
+        .map(|(i, l)| tocsin_core::event::parse_line(i as u64 + 1, l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    events.sort_by_key(|e| e.at);
+    events
+}

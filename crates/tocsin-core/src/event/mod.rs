@@ -1,5 +1,9 @@
 //! Events: what applications and logs observed. For now, authentication attempts.
 
+mod wire;
+
+pub use wire::{Reject, parse_line};
+
 use core::net::IpAddr;
 use std::fmt;
 
@@ -75,6 +79,8 @@ pub struct AuthEvent {
     pub reason: AuthReason,
     /// The service that was logged into, like `sshd`.
     pub service: String,
+    pub user_agent: Option<String>,
+    pub tenant: Option<String>,
     /// The machine that logged it.
     pub host: Option<String>,
     pub port: Option<u16>,

@@ -1,4 +1,5 @@
-//! Failed logins: brute force from one source, and a success that follows it.
+//! Failed logins: brute force from one source, a success that follows it, and password
+//! spraying (one source trying many accounts).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -168,6 +169,94 @@ impl BruteForce {
     }
 }
 
+/// Password spraying: one source failing against at least `accounts` distinct user names
+/// within `window`. Defaults: 10 names within an hour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SprayConfig {
+    pub accounts: u32,
+    pub window: SignedDuration,
+    pub cooldown: SignedDuration,
+}
+
+impl Default for SprayConfig {
+    fn default() -> Self {
+        SprayConfig {
+            accounts: 10,
+            window: SignedDuration::from_hours(1),
+            cooldown: SignedDuration::from_hours(6),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SprayState {
+    /// The last failure per user name, within the window; pruned whenever it reaches the
+    /// threshold, so it never holds many more names than that.
+    names: HashMap<String, Timestamp>,
+    last_at: Option<Timestamp>,
+    reported_until: Option<Timestamp>,
+}
+
+/// Follows the distinct user names each source fails against.
+#[derive(Debug)]
+pub struct Spray {
+    config: SprayConfig,
+    sources: HashMap<Source, SprayState>,
+    swept_at: Option<Timestamp>,
+}
+
+impl Spray {
+    pub fn new(config: SprayConfig) -> Self {
+        Spray {
+            config,
+            sources: HashMap::new(),
+            swept_at: None,
+        }
+    }
+
+    /// Reads one event, in time order, pushing what it completes onto `out`.
+    pub fn event(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
+        let SprayConfig {
+            accounts,
+            window,
+            cooldown,
+        } = self.config;
+        if self.swept_at.is_none_or(|at| event.at.duration_since(at) >= window) {
+            self.swept_at = Some(event.at);
+            let now = event.at;
+            self.sources.retain(|_, s| {
+                s.last_at.is_some_and(|t| now.duration_since(t) <= window)
+                    || s.reported_until.is_some_and(|until| now < until)
+            });
+        }
+        if event.outcome != AuthOutcome::Failure {
+            return;
+        }
+        let state = self.sources.entry(event.source.clone()).or_default();
+        state.last_at = Some(event.at);
+        state.names.insert(event.user.clone(), event.at);
+        if state.names.len() < accounts as usize {
+            return;
+        }
+        state.names.retain(|_, t| event.at.duration_since(*t) <= window);
+        let quiet = state.reported_until.is_none_or(|until| event.at >= until);
+        if state.names.len() >= accounts as usize && quiet {
+            state.reported_until = event.at.checked_add(cooldown).ok();
+            let first_at = state.names.values().min().copied().unwrap_or(event.at);
+            out.push(Finding {
+                detector: "password_spray",
+                key: event.source.to_string(),
+                at: event.at,
+                evidence: Evidence {
+                    count: state.names.len() as u64,
+                    first_at,
+                    last_at: event.at,
+                },
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +322,37 @@ mod tests {
         let kinds: Vec<&str> = found.iter().map(|f| f.detector).collect();
         assert_eq!(kinds, ["brute_force", "compromise"]);
         assert_eq!(found[1].evidence.count, 30);
+    }
+
+    #[test]
+    fn one_source_failing_against_ten_accounts_within_an_hour_is_spraying() {
+        let mut spray = Spray::new(SprayConfig::default());
+        let mut out = Vec::new();
+        for i in 0..12 {
+            let mut e = attempt(i * 300, "203.0.113.50", AuthOutcome::Failure);
+            e.user = format!("user{}", i % 10);
+            spray.event(&e, &mut out);
+        }
+        // Nine names, however often tried, are not ten.
+        for i in 0..50 {
+            let mut e = attempt(i * 60, "203.0.113.51", AuthOutcome::Failure);
+            e.user = format!("user{}", i % 9);
+            spray.event(&e, &mut out);
+        }
+        let keys: Vec<(&str, &str, u64)> = out
+            .iter()
+            .map(|f| (f.detector, f.key.as_str(), f.evidence.count))
+            .collect();
+        assert_eq!(keys, [("password_spray", "203.0.113.50", 10)]);
+        // Ten names spread over more than an hour are not spraying either.
+        let mut slow = Spray::new(SprayConfig::default());
+        let mut none = Vec::new();
+        for i in 0..10 {
+            let mut e = attempt(i * 401, "203.0.113.52", AuthOutcome::Failure);
+            e.user = format!("user{i}");
+            slow.event(&e, &mut none);
+        }
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -1,14 +1,12 @@
 //! `tocsin incident ...`: declare, work and list incidents.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
-use tocsin_core::clock::Clock;
-use tocsin_core::incident::{Command, Declaration, IncidentNumber, Status, declare};
+use tocsin_core::incident::{Command, Declaration, Status, declare};
 use tocsin_core::plan::Plan;
 use tocsin_server::model::{IncidentDoc, IncidentSummaryDoc};
-use tocsin_server::{Desk, DeskError, Outcome};
+use tocsin_server::{Desk, DeskError, Outcome, next_deadlines};
 use tocsin_store::IncidentFilter;
 
 use crate::args::{DeclareArgs, IncidentCommand, ListArgs, MarkAction, StepAction};
@@ -191,11 +189,7 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
         ),
         None => (Default::default(), Default::default()),
     };
-    // Open clocks come soonest first: the first one of an incident is its next deadline.
-    let mut next: HashMap<IncidentNumber, &Clock> = HashMap::new();
-    for o in open.iter() {
-        next.entry(o.incident).or_insert(&o.clock);
-    }
+    let next = next_deadlines(&open);
     let now = context.now;
     if context.json() {
         let listed: Vec<_> = incidents

@@ -4,6 +4,7 @@
 //! events, state and clocks in one transaction. If someone else changed the incident in
 //! the meantime, the change is decided again on the fresh state.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -270,6 +271,16 @@ impl Desk {
         self.reads.open_clocks.put((), head, Arc::clone(&open));
         Ok(open)
     }
+}
+
+/// Each incident's next deadline: the first of its clocks in a list sorted soonest first,
+/// as [`Desk::open_clocks`] gives it.
+pub fn next_deadlines(open: &[OpenClock]) -> HashMap<IncidentNumber, &Clock> {
+    let mut next = HashMap::new();
+    for o in open {
+        next.entry(o.incident).or_insert(&o.clock);
+    }
+    next
 }
 
 /// Reads a stored entry back as a timeline entry of an incident.

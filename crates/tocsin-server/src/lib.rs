@@ -11,5 +11,5 @@ pub mod testing;
 mod verify;
 pub mod words;
 
-pub use desk::{Desk, DeskError, IncidentView, Outcome, TimelineEntry};
+pub use desk::{Desk, DeskError, IncidentView, Outcome, TimelineEntry, next_deadlines};
 pub use verify::{Broken, Verification};

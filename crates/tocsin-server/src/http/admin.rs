@@ -229,13 +229,11 @@ async fn list_logins(
         before: cursor(query.cursor.as_deref())?.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
         limit: limit + 1,
     };
-    let mut attempts = admin.identity().login_attempts(&filter).await?;
-    let next_cursor = (attempts.len() > limit as usize).then(|| {
-        attempts.truncate(limit as usize);
-        attempts.last().map(|a| a.id.to_string())
-    });
-    Ok(Json(Page {
-        items: attempts.iter().map(LoginAttemptDoc::of).collect(),
-        next_cursor: next_cursor.flatten(),
-    }))
+    let attempts = admin.identity().login_attempts(&filter).await?;
+    Ok(Json(Page::cut(
+        attempts,
+        limit as usize,
+        |a| a.id.to_string(),
+        LoginAttemptDoc::of,
+    )))
 }

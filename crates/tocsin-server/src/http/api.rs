@@ -2,7 +2,7 @@
 // The OpenAPI macros expand `params(...)` to paths they qualify themselves.
 #![allow(unused_qualifications)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query};
@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tocsin_core::Timestamp;
-use tocsin_core::clock::Clock;
 use tocsin_core::incident::{Command, Declaration, IncidentNumber, Status};
 use tocsin_store::IncidentFilter;
 use utoipa::{IntoParams, ToSchema};
@@ -21,6 +20,7 @@ use super::AppState;
 use super::auth::{Administrator, Reader, Responder};
 use super::error::ApiError;
 use crate::model::{ClockDoc, IncidentDoc, IncidentSummaryDoc, OpenClockDoc, TimelineEntryDoc, VerificationDoc};
+use crate::next_deadlines;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -62,10 +62,27 @@ pub fn incident_number(text: &str) -> Result<IncidentNumber, ApiError> {
 
 /// One page of a list and the cursor of the next, absent on the last page.
 #[derive(Serialize, ToSchema)]
-
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page of `limit` items out of up to `limit + 1` fetched: the extra one only says
+    /// that there is a next page, whose cursor is that of the last item shown.
+    pub fn cut<S>(
+        mut fetched: Vec<S>,
+        limit: usize,
+        cursor_of: impl Fn(&S) -> String,
+        doc: impl FnMut(&S) -> T,
+    ) -> Self {
+        let more = fetched.len() > limit;
+        fetched.truncate(limit);
+        Page {
+            next_cursor: more.then(|| fetched.last().map(cursor_of)).flatten(),
+            items: fetched.iter().map(doc).collect(),
+        }
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -126,23 +143,15 @@ async fn list_incidents(
         before: cursor(query.cursor.as_deref())?.and_then(IncidentNumber::new),
         limit: Some(limit + 1),
     };
-    let mut incidents = reader.read().incidents(&filter).await?.to_vec();
-    let next_cursor = (incidents.len() > limit as usize).then(|| {
-        incidents.truncate(limit as usize);
-        incidents.last().map(|i| i.number.get().to_string())
-    });
+    let incidents = reader.read().incidents(&filter).await?;
     let open = reader.read().open_clocks().await?;
-    let mut next: HashMap<IncidentNumber, &Clock> = HashMap::new();
-    for o in open.iter() {
-        next.entry(o.incident).or_insert(&o.clock);
-    }
-    Ok(Json(Page {
-        items: incidents
-            .iter()
-            .map(|s| IncidentSummaryDoc::of(s, next.get(&s.number).copied(), reader.now))
-            .collect(),
-        next_cursor: next_cursor.flatten(),
-    }))
+    let next = next_deadlines(&open);
+    Ok(Json(Page::cut(
+        incidents.iter().collect(),
+        limit as usize,
+        |i| i.number.get().to_string(),
+        |s| IncidentSummaryDoc::of(s, next.get(&s.number).copied(), reader.now),
+    )))
 }
 
 /// A new incident. The caller is its reporter.
@@ -357,21 +366,13 @@ async fn get_timeline(
     let limit = page_size(query.limit)? as usize;
     let after = cursor(query.cursor.as_deref())?.unwrap_or(0);
     let view = reader.read().incident(incident_number(&id)?).await?;
-    let mut items: Vec<TimelineEntryDoc> = view
-        .timeline
-        .iter()
-        .filter(|e| e.seq > after)
-        .take(limit + 1)
-        .map(TimelineEntryDoc::of)
-        .collect();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|e| e.seq.to_string())
-    });
-    Ok(Json(Page {
-        items,
-        next_cursor: next_cursor.flatten(),
-    }))
+    let fetched = view.timeline.iter().filter(|e| e.seq > after).take(limit + 1).collect();
+    Ok(Json(Page::cut(
+        fetched,
+        limit,
+        |e| e.seq.to_string(),
+        |e| TimelineEntryDoc::of(e),
+    )))
 }
 
 /// An incident's clocks.

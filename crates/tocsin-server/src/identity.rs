@@ -121,8 +121,9 @@ pub enum IdentityError {
 pub struct Identity {
     store: Arc<dyn Store>,
     hashing: Arc<Semaphore>,
-    tokens: Arc<Mutex<HashMap<String, Cached<TokenRecord>>>>,
-    sessions: Arc<Mutex<HashMap<String, Cached<SessionRecord>>>>,
+    /// Verified tokens and sessions by digest.
+    tokens: Arc<Recent<TokenRecord>>,
+    sessions: Arc<Recent<SessionRecord>>,
 }
 
 impl fmt::Debug for Identity {
@@ -131,10 +132,44 @@ impl fmt::Debug for Identity {
     }
 }
 
-#[derive(Clone)]
-struct Cached<T> {
-    value: T,
-    fetched: Instant,
+/// Records read lately, trusted for [`CACHE_TTL`].
+struct Recent<T>(Mutex<HashMap<String, (Instant, T)>>);
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<T: Clone> Recent<T> {
+    fn get(&self, key: &str) -> Option<T> {
+        let entries = self.0.lock().expect("not poisoned");
+        entries
+            .get(key)
+            .filter(|(fetched, _)| fetched.elapsed() < CACHE_TTL)
+            .map(|(_, value)| value.clone())
+    }
+
+    fn put(&self, key: String, value: T) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(key, (Instant::now(), value));
+    }
+
+    fn update(&self, key: &str, change: impl FnOnce(&mut T)) {
+        if let Some((_, value)) = self.0.lock().expect("not poisoned").get_mut(key) {
+            change(value);
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        self.0.lock().expect("not poisoned").remove(key);
+    }
+
+    fn clear(&self) {
+        self.0.lock().expect("not poisoned").clear();
+    }
 }
 
 /// Random bytes as hex.
@@ -211,8 +246,8 @@ impl Identity {
     }
 
     fn forget_cached(&self) {
-        self.tokens.lock().expect("not poisoned").clear();
-        self.sessions.lock().expect("not poisoned").clear();
+        self.tokens.clear();
+        self.sessions.clear();
     }
 
     /// Adds a user. Without a password, a random one is made and returned, to be shown once.
@@ -374,14 +409,7 @@ impl Identity {
             return Err(IdentityError::Unauthenticated("the bearer token is not a tocsin token"));
         }
         let hash = digest(token);
-        let cached = self
-            .tokens
-            .lock()
-            .expect("not poisoned")
-            .get(&hash)
-            .filter(|c| c.fetched.elapsed() < CACHE_TTL)
-            .map(|c| c.value.clone());
-        let record = match cached {
+        let record = match self.tokens.get(&hash) {
             Some(record) => record,
             None => {
                 let record = self
@@ -389,13 +417,7 @@ impl Identity {
                     .token_by_hash(&hash)
                     .await?
                     .ok_or(IdentityError::Unauthenticated("the token is not known"))?;
-                self.tokens.lock().expect("not poisoned").insert(
-                    hash.clone(),
-                    Cached {
-                        value: record.clone(),
-                        fetched: Instant::now(),
-                    },
-                );
+                self.tokens.put(hash.clone(), record.clone());
                 record
             }
         };
@@ -419,9 +441,7 @@ impl Identity {
     }
 
     async fn touch(&self, hash: &str, record: &TokenRecord, now: Timestamp) -> Result<(), IdentityError> {
-        if let Some(cached) = self.tokens.lock().expect("not poisoned").get_mut(hash) {
-            cached.value.last_used_at = Some(now);
-        }
+        self.tokens.update(hash, |cached| cached.last_used_at = Some(now));
         Ok(self.store.touch_token(record.id, now).await?)
     }
 
@@ -505,25 +525,12 @@ impl Identity {
     /// The session of a browser's cookie, if it is live.
     pub async fn session(&self, secret: &str, now: Timestamp) -> Result<Option<Session>, IdentityError> {
         let hash = digest(secret);
-        let cached = self
-            .sessions
-            .lock()
-            .expect("not poisoned")
-            .get(&hash)
-            .filter(|c| c.fetched.elapsed() < CACHE_TTL)
-            .map(|c| c.value.clone());
-        let record = match cached {
+        let record = match self.sessions.get(&hash) {
             Some(record) => Some(record),
             None => {
                 let record = self.store.session(&hash, now).await?;
                 if let Some(record) = &record {
-                    self.sessions.lock().expect("not poisoned").insert(
-                        hash,
-                        Cached {
-                            value: record.clone(),
-                            fetched: Instant::now(),
-                        },
-                    );
+                    self.sessions.put(hash, record.clone());
                 }
                 record
             }
@@ -543,7 +550,7 @@ impl Identity {
 
     pub async fn logout(&self, secret: &str) -> Result<(), IdentityError> {
         let hash = digest(secret);
-        self.sessions.lock().expect("not poisoned").remove(&hash);
+        self.sessions.remove(&hash);
         Ok(self.store.delete_session(&hash).await?)
     }
 

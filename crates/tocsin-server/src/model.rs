@@ -317,15 +317,47 @@ impl IncidentDoc {
     pub fn of(view: &IncidentView, plan: &Plan, now: Timestamp) -> Self {
         IncidentDoc {
             incident: IncidentStateDoc::of(&view.incident),
-            missing_roles: plan
-                .roles_required_for(&view.incident.severity)
-                .filter(|r| !view.incident.roles.contains_key(&r.id))
-                .map(|r| r.id.to_string())
-                .collect(),
+            missing_roles: missing_roles(view, plan),
             clocks: view.clocks.iter().map(|c| ClockDoc::of(c, now)).collect(),
             timeline: view.timeline.iter().map(TimelineEntryDoc::of).collect(),
         }
     }
+
+    /// The parts of the document that change only with the incident, as JSON: its state,
+    /// its missing roles and its timeline. Serialized once per version by the API.
+    pub fn fixed_json(view: &IncidentView, plan: &Plan) -> [String; 3] {
+        let timeline: Vec<TimelineEntryDoc> = view.timeline.iter().map(TimelineEntryDoc::of).collect();
+        [
+            to_json(&IncidentStateDoc::of(&view.incident)),
+            to_json(&missing_roles(view, plan)),
+            to_json(&timeline),
+        ]
+    }
+
+    /// The document's JSON from its fixed parts and its clocks at `now`: the same text as
+    /// serializing [`IncidentDoc::of`].
+    pub fn json_from(fixed: &[String; 3], clocks: &[Clock], now: Timestamp) -> String {
+        let clocks: Vec<ClockDoc> = clocks.iter().map(|c| ClockDoc::of(c, now)).collect();
+        format!(
+            "{{\"incident\":{},\"missing_roles\":{},\"clocks\":{},\"timeline\":{}}}",
+            fixed[0],
+            fixed[1],
+            to_json(&clocks),
+            fixed[2]
+        )
+    }
+}
+
+/// Roles the plan requires at the incident's severity that nobody holds yet.
+fn missing_roles(view: &IncidentView, plan: &Plan) -> Vec<String> {
+    plan.roles_required_for(&view.incident.severity)
+        .filter(|r| !view.incident.roles.contains_key(&r.id))
+        .map(|r| r.id.to_string())
+        .collect()
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("documents serialize")
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]

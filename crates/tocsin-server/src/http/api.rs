@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -212,7 +212,9 @@ async fn declare_incident(
     security(("bearer" = ["read"]), ("session" = [])))]
 async fn get_incident(reader: Reader, Path(id): Path<String>) -> Result<Response, ApiError> {
     let view = reader.read().incident(incident_number(&id)?).await?;
-    Ok(reader.incident_json(&view))
+    let parts = reader.state().incident_parts(&view);
+    let body = IncidentDoc::json_from(&parts, &view.clocks, reader.now);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// A change to an incident, named by `action`. Rules of the plan and the lifecycle apply:

@@ -11,7 +11,6 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
-use axum::response::IntoResponse;
 use tocsin_core::Timestamp;
 use tocsin_core::identity::Permission;
 use tocsin_core::incident::{Actor, IncidentNumber};
@@ -189,42 +188,6 @@ impl<'d> Reading<'d> {
     ) -> Result<Vec<tocsin_core::audit::AuditEntry>, tocsin_store::StoreError> {
         self.0.store().audit_entries(after, limit).await
     }
-}
-
-impl<N> Allowed<N> {
-    /// An incident as [`crate::model::IncidentDoc`] JSON. Only its clocks depend on the
-    /// time; the rest is serialized once per version of the incident.
-    pub fn incident_json(&self, view: &crate::IncidentView) -> axum::response::Response {
-        use crate::model::{ClockDoc, IncidentStateDoc, TimelineEntryDoc};
-        let key = (view.incident.number, view.incident.version);
-        let fixed = self.state.0.rendered.get(&key, 0).unwrap_or_else(|| {
-            let plan = self.state.0.desk.plan();
-            let missing: Vec<String> = plan
-                .roles_required_for(&view.incident.severity)
-                .filter(|r| !view.incident.roles.contains_key(&r.id))
-                .map(|r| r.id.to_string())
-                .collect();
-            let timeline: Vec<TimelineEntryDoc> = view.timeline.iter().map(TimelineEntryDoc::of).collect();
-            let parts = std::sync::Arc::new([
-                to_json(&IncidentStateDoc::of(&view.incident)),
-                to_json(&missing),
-                to_json(&timeline),
-            ]);
-            self.state.0.rendered.put(key, 0, std::sync::Arc::clone(&parts));
-            parts
-        });
-        let clocks: Vec<ClockDoc> = view.clocks.iter().map(|c| ClockDoc::of(c, self.now)).collect();
-        let clocks = to_json(&clocks);
-        let body = format!(
-            "{{\"incident\":{},\"missing_roles\":{},\"clocks\":{clocks},\"timeline\":{}}}",
-            fixed[0], fixed[1], fixed[2]
-        );
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-    }
-}
-
-fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("documents serialize")
 }
 
 impl Responder {

@@ -86,6 +86,17 @@ impl AppState {
         &self.0.identity
     }
 
+    /// The fixed parts of an incident's document ([`crate::model::IncidentDoc::fixed_json`]),
+    /// serialized once per version of the incident.
+    fn incident_parts(&self, view: &crate::IncidentView) -> Arc<[String; 3]> {
+        let key = (view.incident.number, view.incident.version);
+        self.0.rendered.get(&key, 0).unwrap_or_else(|| {
+            let parts = Arc::new(crate::model::IncidentDoc::fixed_json(view, self.0.desk.plan()));
+            self.0.rendered.put(key, 0, Arc::clone(&parts));
+            parts
+        })
+    }
+
     fn changed(&self, number: IncidentNumber) {
         // Nobody listening is fine.
         let _ = self.0.changes.send(number);

@@ -22,8 +22,26 @@ use crate::http::auth::{NeedRespond, SESSION_COOKIE, client_ip, cookie};
 use crate::http::error::ApiError;
 use crate::identity::{IdentityError, SESSION_LIFETIME};
 
-/// The cookie that ties the login form to the browser that loaded it.
-const LOGIN_COOKIE: &str = "tocsin_login";
+/// A cookie tocsin sets: its name, path and SameSite rule.
+struct CookieKind {
+    name: &'static str,
+    path: &'static str,
+    same_site: &'static str,
+}
+
+/// Ties the login form to the browser that loaded it; only the login form needs it.
+const LOGIN_COOKIE: CookieKind = CookieKind {
+    name: "tocsin_login",
+    path: "/login",
+    same_site: "Strict",
+};
+
+/// The session. Lax, so that links from chat and email to an incident stay signed in.
+const SESSION: CookieKind = CookieKind {
+    name: SESSION_COOKIE,
+    path: "/",
+    same_site: "Lax",
+};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -50,9 +68,9 @@ fn local_path(next: &str) -> String {
     }
 }
 
-fn cookie_header(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+fn cookie_header(kind: &CookieKind, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let CookieKind { name, path, same_site } = kind;
     let secure = if secure { "; Secure" } else { "" };
-    let same_site = if name == LOGIN_COOKIE { "Strict" } else { "Lax" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
     ))
@@ -74,10 +92,9 @@ fn login_form(status: StatusCode, next: &str, name: &str, problem: &str, secure:
             problem: problem.to_owned(),
         },
     );
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(LOGIN_COOKIE, &csrf, "/login", 3_600, secure),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookie_header(&LOGIN_COOKIE, &csrf, 3_600, secure));
     response
 }
 
@@ -96,7 +113,7 @@ pub struct LoginForm {
 
 pub async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<LoginForm>) -> Response {
     let secure = state.config().behind_tls();
-    let from_this_browser = cookie(&parts.headers, LOGIN_COOKIE).is_some_and(|c| c == form.csrf);
+    let from_this_browser = cookie(&parts.headers, LOGIN_COOKIE.name).is_some_and(|c| c == form.csrf);
     if !from_this_browser || !same_origin(&parts.headers) {
         return login_form(
             StatusCode::FORBIDDEN,
@@ -123,9 +140,9 @@ pub async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,
-                cookie_header(SESSION_COOKIE, secret.expose(), "/", SESSION_LIFETIME.as_secs(), secure),
+                cookie_header(&SESSION, secret.expose(), SESSION_LIFETIME.as_secs(), secure),
             );
-            headers.append(header::SET_COOKIE, cookie_header(LOGIN_COOKIE, "", "/login", 0, secure));
+            headers.append(header::SET_COOKIE, cookie_header(&LOGIN_COOKIE, "", 0, secure));
             response
         }
         Err(IdentityError::Throttled { retry_after_secs }) => {
@@ -196,7 +213,7 @@ pub async fn logout(
     headers: HeaderMap,
     _checked: Submitted<crate::http::auth::NeedRead, CsrfOnly>,
 ) -> Response {
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE)
+    if let Some(secret) = cookie(&headers, SESSION.name)
         && let Err(e) = state.identity().logout(secret).await
     {
         return WebError::from(ApiError::from(e)).into_response();
@@ -204,7 +221,7 @@ pub async fn logout(
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(SESSION_COOKIE, "", "/", 0, state.config().behind_tls()),
+        cookie_header(&SESSION, "", 0, state.config().behind_tls()),
     );
     response
 }

@@ -123,6 +123,15 @@ pub async fn servers() -> Vec<TestServer> {
     servers
 }
 
+/// A server reached over plain HTTP, and one behind TLS: with whether it is behind TLS.
+pub fn with_and_without_tls() -> [(ServerConfig, bool); 2] {
+    let tls = ServerConfig {
+        public_url: Some("https://tocsin.example.com".into()),
+        ..ServerConfig::default()
+    };
+    [(ServerConfig::default(), false), (tls, true)]
+}
+
 /// The error code of an error body, asserting its shape.
 pub fn code(body: &Value) -> &str {
     let error = &body["error"];

@@ -1,7 +1,6 @@
 //! Health checks and the security headers of every response.
 
 use reqwest::StatusCode;
-use tocsin_server::http::ServerConfig;
 use tocsin_store::testing::TestDb;
 
 use crate::helpers::{TestServer, read};
@@ -29,16 +28,7 @@ async fn health_and_readiness_answer_without_credentials() {
 
 #[tokio::test]
 async fn every_response_carries_strict_security_headers_and_hsts_only_behind_tls() {
-    for (config, hsts) in [
-        (ServerConfig::default(), false),
-        (
-            ServerConfig {
-                public_url: Some("https://tocsin.example.com".into()),
-                ..ServerConfig::default()
-            },
-            true,
-        ),
-    ] {
+    for (config, hsts) in crate::helpers::with_and_without_tls() {
         let server = TestServer::start_with(TestDb::sqlite(), config).await;
         for path in ["/healthz", "/api/v1/incidents", "/nowhere"] {
             let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();

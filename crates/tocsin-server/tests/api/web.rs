@@ -3,7 +3,6 @@
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use tocsin_core::identity::Role;
-use tocsin_server::http::ServerConfig;
 use tocsin_store::testing::TestDb;
 
 use crate::helpers::{Auth, PASSWORD, TestServer, servers};
@@ -56,16 +55,7 @@ fn csrf_of(page: &str) -> String {
 
 #[tokio::test]
 async fn logging_in_sets_a_strict_session_cookie_and_goes_back_only_to_local_pages() {
-    for (config, secure) in [
-        (ServerConfig::default(), false),
-        (
-            ServerConfig {
-                public_url: Some("https://tocsin.example.com".into()),
-                ..ServerConfig::default()
-            },
-            true,
-        ),
-    ] {
+    for (config, secure) in crate::helpers::with_and_without_tls() {
         let server = TestServer::start_with(TestDb::sqlite(), config).await;
         server.user("dana", Role::Responder).await;
         let response = log_in(&server, "dana", PASSWORD, "/incidents?status=all").await;

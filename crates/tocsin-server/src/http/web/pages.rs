@@ -144,21 +144,23 @@ pub async fn incidents(signed: Signed<NeedRead>, Query(query): Query<ListQuery>)
         before: query.cursor.parse().ok().and_then(IncidentNumber::new),
         limit: Some(PAGE + 1),
     };
-    let mut incidents = reader.incidents(&filter).await?.to_vec();
-    let more = incidents.len() > PAGE as usize;
-    incidents.truncate(PAGE as usize);
+    let incidents = reader.incidents(&filter).await?;
     let mut clocks = clocks_by_incident(&signed, zone).await?;
-    let next = match (more, incidents.last()) {
-        (true, Some(last)) => format!(
-            "/incidents?status={}&severity={}&owner={}&q={}&cursor={}",
+    let listed = crate::http::api::Page::cut(
+        incidents.iter().collect(),
+        PAGE as usize,
+        |i| i.number.get().to_string(),
+        |i| SummaryView::of(i, clocks.remove(&i.number).unwrap_or_default(), zone),
+    );
+    let next = listed.next_cursor.map_or_else(String::new, |cursor| {
+        format!(
+            "/incidents?status={}&severity={}&owner={}&q={}&cursor={cursor}",
             super::encode(&query.status),
             super::encode(&query.severity),
             super::encode(&query.owner),
             super::encode(&query.q),
-            last.number.get()
-        ),
-        _ => String::new(),
-    };
+        )
+    });
     let mut status_choices = vec![Choice::new("open", "Open"), Choice::new("all", "All")];
     status_choices.extend(Status::ALL.iter().map(|s| Choice::new(s.as_str(), s.as_str())));
     for c in &mut status_choices {
@@ -174,10 +176,7 @@ pub async fn incidents(signed: Signed<NeedRead>, Query(query): Query<ListQuery>)
         StatusCode::OK,
         &IncidentList {
             layout: Layout::new(&signed.0, "Incidents", "incidents"),
-            incidents: incidents
-                .iter()
-                .map(|i| SummaryView::of(i, clocks.remove(&i.number).unwrap_or_default(), zone))
-                .collect(),
+            incidents: listed.items,
             statuses: status_choices,
             severities,
             owner: query.owner,

@@ -42,6 +42,18 @@ async fn log_in(server: &TestServer, name: &str, password: &str, next: &str) -> 
         .unwrap()
 }
 
+/// Posts the incident page's action form with a session cookie.
+async fn act(server: &TestServer, id: &str, cookie: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    server
+        .client
+        .post(format!("{}/incidents/{id}/act", server.url))
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The page's CSRF token, as its forms carry it.
 fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
@@ -177,14 +189,13 @@ async fn pages_need_a_session_and_forms_need_the_permission_and_the_csrf_token()
         let Auth::Session { cookie, csrf } = viewer else {
             unreachable!()
         };
-        let refused = server
-            .client
-            .post(format!("{}/incidents/{id}/act", server.url))
-            .header("cookie", &cookie)
-            .form(&[("csrf", csrf.as_str()), ("action", "acknowledge")])
-            .send()
-            .await
-            .unwrap();
+        let refused = act(
+            &server,
+            &id,
+            &cookie,
+            &[("csrf", csrf.as_str()), ("action", "acknowledge")],
+        )
+        .await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{backend}");
 
         let responder = server.session(Role::Responder).await;
@@ -196,29 +207,21 @@ async fn pages_need_a_session_and_forms_need_the_permission_and_the_csrf_token()
         assert_eq!(csrf_of(&page), csrf);
         let before = server.footprint().await;
         for sent in ["", "0000"] {
-            let forged = server
-                .client
-                .post(format!("{}/incidents/{id}/act", server.url))
-                .header("cookie", &cookie)
-                .form(&[("csrf", sent), ("action", "acknowledge")])
-                .send()
-                .await
-                .unwrap();
+            let forged = act(&server, &id, &cookie, &[("csrf", sent), ("action", "acknowledge")]).await;
             assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{backend}: csrf {sent:?}");
         }
-        let refused = server
-            .client
-            .post(format!("{}/incidents/{id}/act", server.url))
-            .header("cookie", &cookie)
-            .form(&[
+        let refused = act(
+            &server,
+            &id,
+            &cookie,
+            &[
                 ("csrf", csrf.as_str()),
                 ("action", "change_severity"),
                 ("severity", "P9"),
                 ("reason", "x"),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{backend}");
         assert!(
             refused.text().await.unwrap().contains("P9"),
@@ -230,14 +233,13 @@ async fn pages_need_a_session_and_forms_need_the_permission_and_the_csrf_token()
             "{backend}: refused forms changed something"
         );
 
-        let done = server
-            .client
-            .post(format!("{}/incidents/{id}/act", server.url))
-            .header("cookie", &cookie)
-            .form(&[("csrf", csrf.as_str()), ("action", "acknowledge")])
-            .send()
-            .await
-            .unwrap();
+        let done = act(
+            &server,
+            &id,
+            &cookie,
+            &[("csrf", csrf.as_str()), ("action", "acknowledge")],
+        )
+        .await;
         assert_eq!(done.status(), StatusCode::SEE_OTHER, "{backend}");
         let (_, incident) = server
             .get(&format!("/api/v1/incidents/{id}"), &server.token("read").await)

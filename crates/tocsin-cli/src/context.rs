@@ -10,7 +10,7 @@ use tocsin_core::duration::Duration;
 use tocsin_core::incident::{Actor, IncidentNumber};
 use tocsin_core::plan::{Plan, presets};
 use tocsin_server::Desk;
-use tocsin_store::Store;
+use tocsin_store::{Store, sqlite_path};
 
 use crate::args::Global;
 
@@ -143,10 +143,6 @@ impl Context {
     pub fn at(&self, text: Option<&String>, plan: &Plan) -> anyhow::Result<Option<Timestamp>> {
         text.map(|t| self.time("--at", t, plan)).transpose()
     }
-}
-
-fn sqlite_path(url: &str) -> Option<&str> {
-    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
 }
 
 fn parse_time(text: &str, plan: &Plan, now: Timestamp) -> anyhow::Result<Timestamp> {

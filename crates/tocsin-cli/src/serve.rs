@@ -80,9 +80,8 @@ fn show_first_password(name: &str, password: &Secret, db: &str) -> anyhow::Resul
         );
         return Ok(());
     }
-    let folder = db
-        .strip_prefix("sqlite:")
-        .and_then(|p| Path::new(p.trim_start_matches("//")).parent())
+    let folder = tocsin_store::sqlite_path(db)
+        .and_then(|p| Path::new(p).parent())
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("tocsin-data"), Path::to_path_buf);
     std::fs::create_dir_all(&folder)?;

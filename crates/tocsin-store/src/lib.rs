@@ -158,7 +158,7 @@ pub trait Store: IdentityStore + fmt::Debug {
 /// `sqlite:PATH` (the file and its folder are created on first use) or
 /// `postgres://USER@HOST/DB`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = sqlite_path(url) {
         if path.is_empty() {
             return Err(StoreError::BadUrl(
                 "sqlite: needs a file path, like sqlite:tocsin-data/tocsin.db".into(),
@@ -173,6 +173,11 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         "unsupported database URL \"{}\"; use sqlite:PATH or postgres://USER@HOST/DB",
         redact(url)
     )))
+}
+
+/// The file of a `sqlite:PATH` (or `sqlite://PATH`) URL; `None` for other databases.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))
 }
 
 /// The URL with any password replaced by `***`.

@@ -1,4 +1,5 @@
-//! Events: what applications and logs observed. For now, authentication attempts.
+//! Events: what applications and logs observed. One event is one observation, in one of
+//! a few kinds that detectors understand, or `custom`.
 
 mod wire;
 
@@ -10,11 +11,106 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+/// One observation. Written to the event log as the same flat JSON object senders send,
+/// so what is stored reads back through the same checks as what arrived.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    Auth(AuthEvent),
+    Request(RequestEvent),
+    Error(ErrorEvent),
+    VaultAccess(VaultEvent),
+    Heartbeat(HeartbeatEvent),
+    RateLimit(RateLimitEvent),
+    Custom(CustomEvent),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Auth,
+    Request,
+    Error,
+    VaultAccess,
+    Heartbeat,
+    RateLimit,
+    Custom,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Auth,
+        Kind::Request,
+        Kind::Error,
+        Kind::VaultAccess,
+        Kind::Heartbeat,
+        Kind::RateLimit,
+        Kind::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Auth => "auth",
+            Kind::Request => "request",
+            Kind::Error => "error",
+            Kind::VaultAccess => "vault_access",
+            Kind::Heartbeat => "heartbeat",
+            Kind::RateLimit => "rate_limit",
+            Kind::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Event {
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Event::Auth(e) => e.at,
+            Event::Request(e) => e.at,
+            Event::Error(e) => e.at,
+            Event::VaultAccess(e) => e.at,
+            Event::Heartbeat(e) => e.at,
+            Event::RateLimit(e) => e.at,
+            Event::Custom(e) => e.at,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Event::Auth(_) => Kind::Auth,
+            Event::Request(_) => Kind::Request,
+            Event::Error(_) => Kind::Error,
+            Event::VaultAccess(_) => Kind::VaultAccess,
+            Event::Heartbeat(_) => Kind::Heartbeat,
+            Event::RateLimit(_) => Kind::RateLimit,
+            Event::Custom(_) => Kind::Custom,
+        }
+    }
+
+    /// The event as one line of NDJSON, the form it is stored in.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an event always serializes")
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthOutcome {
     Success,
     Failure,
+}
+
+impl AuthOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthOutcome::Success => "success",
+            AuthOutcome::Failure => "failure",
+        }
+    }
 }
 
 /// Why an attempt ended as it did.
@@ -41,7 +137,7 @@ impl AuthReason {
 }
 
 /// Where an attempt came from: an address, or a host name when the server logged one.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum Source {
     Ip(IpAddr),
@@ -68,20 +164,140 @@ impl fmt::Display for Source {
 
 /// One authentication attempt: one password tried, one key offered, one unknown user
 /// probed. A log may spend several lines on one attempt; it is still one attempt.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuthEvent {
+    #[serde(rename = "ts")]
     pub at: Timestamp,
     pub outcome: AuthOutcome,
     pub user: String,
+    #[serde(rename = "ip")]
     pub source: Source,
     /// password, publickey, keyboard-interactive/pam, hostbased, none.
     pub method: String,
     pub reason: AuthReason,
     /// The service that was logged into, like `sshd`.
     pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// The machine that logged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+}
+
+/// One HTTP request as an application or proxy served it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RequestEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(rename = "ip", skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Fatal,
+}
+
+/// An application error, as an error tracker would group it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    pub service: String,
+    pub level: Level,
+    /// What groups errors of one cause. Senders may give their own; otherwise it is taken
+    /// from the message with its numbers and quoted values masked.
+    pub fingerprint: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultOutcome {
+    Allowed,
+    Denied,
+}
+
+/// One access to a secret store: who touched which secret, how, and whether it was allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VaultEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    pub principal: String,
+    /// The secret's path.
+    pub path: String,
+    /// read, write, list, delete, …
+    pub action: String,
+    pub outcome: VaultOutcome,
+    #[serde(rename = "ip", skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// An agent saying it is alive, with what it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeartbeatEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    pub agent: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// A rate limiter's decision for one key under one policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RateLimitEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    pub key: String,
+    pub policy: String,
+    pub decision: Decision,
+    #[serde(rename = "ip", skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// Anything else a sender wants on the record: a name and free attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CustomEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    pub name: String,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }

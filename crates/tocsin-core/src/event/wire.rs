@@ -1,11 +1,16 @@
-//! Events as senders write them: one JSON object per event, with `ts`, `kind` and the
+//! Events as senders write them: one flat JSON object per event, with `ts`, `kind` and the
 //! kind's fields. Fields tocsin does not know are allowed (senders add their own) and
-//! ignored; a known field with a wrong value is refused, naming the line and the field.
+//! ignored; a known field that is missing or wrong is refused, naming the line and the field.
 
 use jiff::Timestamp;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
-use super::{AuthEvent, AuthOutcome, AuthReason, Source};
+use super::{
+    AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, HeartbeatEvent, Kind, Level,
+    RateLimitEvent, RequestEvent, Source, VaultEvent, VaultOutcome,
+};
 
 /// A line that was refused, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -16,10 +21,13 @@ pub struct Reject {
     pub message: String,
 }
 
-/// Every field of every kind, flat: a tagged enum would hide the path of a bad field.
 #[derive(Deserialize)]
-struct Wire {
+struct Head {
     kind: String,
+}
+
+#[derive(Deserialize)]
+struct AuthWire {
     ts: Timestamp,
     outcome: AuthOutcome,
     #[serde(default)]
@@ -39,49 +47,248 @@ fn unknown_method() -> String {
     "unknown".to_owned()
 }
 
+#[derive(Deserialize)]
+struct RequestWire {
+    ts: Timestamp,
+    method: String,
+    path: String,
+    status: u16,
+    latency_ms: Option<f64>,
+    ip: Option<String>,
+    tenant: Option<String>,
+    service: Option<String>,
+    user_agent: Option<String>,
+    host: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorWire {
+    ts: Timestamp,
+    service: String,
+    level: Option<Level>,
+    fingerprint: Option<String>,
+    message: String,
+    release: Option<String>,
+    environment: Option<String>,
+    host: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VaultWire {
+    ts: Timestamp,
+    principal: String,
+    path: String,
+    action: String,
+    outcome: VaultOutcome,
+    ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HeartbeatWire {
+    ts: Timestamp,
+    agent: String,
+    version: Option<String>,
+    config_hash: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RateLimitWire {
+    ts: Timestamp,
+    key: String,
+    policy: String,
+    decision: Decision,
+    ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CustomWire {
+    ts: Timestamp,
+    name: String,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Reads line `line` of an NDJSON stream (or one element of a JSON array) as an event.
-pub fn parse_line(line: u64, text: &str) -> Result<AuthEvent, Reject> {
-    let reject = |field: Option<String>, message: String| Reject { line, field, message };
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let a: Wire = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // Broken JSON has no field to blame; serde_path_to_error then says "?" or ".".
-        let field = (!inner.is_syntax() && !inner.is_eof() && path != "." && path != "?").then_some(path);
-        reject(field, strip_position(&inner.to_string()))
+pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
+    let line = Line { number: line, text };
+    if !text.trim_start().starts_with('{') {
+        return Err(Reject {
+            line: line.number,
+            field: None,
+            message: "an event must be a JSON object".into(),
+        });
+    }
+    let head: Head = line.read()?;
+    let kind = Kind::ALL.into_iter().find(|k| k.as_str() == head.kind).ok_or_else(|| {
+        let known: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        line.reject(
+            "kind",
+            format!("unknown kind \"{}\"; use one of {}", head.kind, known.join(", ")),
+        )
     })?;
-    deserializer
-        .end()
-        .map_err(|_| reject(None, "more than one JSON value on the line".into()))?;
-    if a.kind != "auth" {
-        return Err(reject(
-            Some("kind".into()),
-            format!("unknown kind \"{}\"; tocsin reads auth events so far", a.kind),
-        ));
-    }
-    if a.ip.trim().is_empty() {
-        return Err(reject(Some("ip".into()), "is empty".into()));
-    }
-    if a.service.trim().is_empty() {
-        return Err(reject(Some("service".into()), "is empty".into()));
-    }
-    let reason = a.reason.unwrap_or(match a.outcome {
-        AuthOutcome::Success => AuthReason::Ok,
-        AuthOutcome::Failure => AuthReason::Other,
-    });
-    Ok(AuthEvent {
-        at: a.ts,
-        outcome: a.outcome,
-        user: a.user,
-        source: Source::parse(a.ip.trim()),
-        method: a.method,
-        reason,
-        service: a.service,
-        user_agent: a.user_agent,
-        tenant: a.tenant,
-        host: a.host,
-        port: a.port,
+    Ok(match kind {
+        Kind::Auth => {
+            let a: AuthWire = line.read()?;
+            let reason = a.reason.unwrap_or(match a.outcome {
+                AuthOutcome::Success => AuthReason::Ok,
+                AuthOutcome::Failure => AuthReason::Other,
+            });
+            Event::Auth(AuthEvent {
+                at: a.ts,
+                outcome: a.outcome,
+                user: a.user,
+                source: line.source("ip", &a.ip)?,
+                method: a.method,
+                reason,
+                service: line.required("service", a.service)?,
+                user_agent: a.user_agent,
+                tenant: a.tenant,
+                host: a.host,
+                port: a.port,
+            })
+        }
+        Kind::Request => {
+            let r: RequestWire = line.read()?;
+            if !(100..=599).contains(&r.status) {
+                return Err(line.reject("status", format!("{} is not an HTTP status (100 to 599)", r.status)));
+            }
+            if r.latency_ms.is_some_and(|l| !(l.is_finite() && l >= 0.0)) {
+                return Err(line.reject("latency_ms", "must be a number of milliseconds, 0 or more".into()));
+            }
+            Event::Request(RequestEvent {
+                at: r.ts,
+                method: line.required("method", r.method)?,
+                path: line.required("path", r.path)?,
+                status: r.status,
+                latency_ms: r.latency_ms,
+                source: r.ip.map(|ip| line.source("ip", &ip)).transpose()?,
+                tenant: r.tenant,
+                service: r.service,
+                user_agent: r.user_agent,
+                host: r.host,
+            })
+        }
+        Kind::Error => {
+            let e: ErrorWire = line.read()?;
+            let message = line.required("message", e.message)?;
+            let fingerprint = match e.fingerprint {
+                Some(f) => line.required("fingerprint", f)?,
+                None => fingerprint_of(&message),
+            };
+            Event::Error(ErrorEvent {
+                at: e.ts,
+                service: line.required("service", e.service)?,
+                level: e.level.unwrap_or(Level::Error),
+                fingerprint,
+                message,
+                release: e.release,
+                environment: e.environment,
+                host: e.host,
+            })
+        }
+        Kind::VaultAccess => {
+            let v: VaultWire = line.read()?;
+            Event::VaultAccess(VaultEvent {
+                at: v.ts,
+                principal: line.required("principal", v.principal)?,
+                path: line.required("path", v.path)?,
+                action: line.required("action", v.action)?,
+                outcome: v.outcome,
+                source: v.ip.map(|ip| line.source("ip", &ip)).transpose()?,
+            })
+        }
+        Kind::Heartbeat => {
+            let h: HeartbeatWire = line.read()?;
+            Event::Heartbeat(HeartbeatEvent {
+                at: h.ts,
+                agent: line.required("agent", h.agent)?,
+                version: h.version,
+                config_hash: h.config_hash,
+            })
+        }
+        Kind::RateLimit => {
+            let r: RateLimitWire = line.read()?;
+            Event::RateLimit(RateLimitEvent {
+                at: r.ts,
+                key: line.required("key", r.key)?,
+                policy: line.required("policy", r.policy)?,
+                decision: r.decision,
+                source: r.ip.map(|ip| line.source("ip", &ip)).transpose()?,
+            })
+        }
+        Kind::Custom => {
+            let c: CustomWire = line.read()?;
+            Event::Custom(CustomEvent {
+                at: c.ts,
+                name: line.required("name", c.name)?,
+                attributes: c.attributes,
+            })
+        }
     })
+}
+
+struct Line<'a> {
+    number: u64,
+    text: &'a str,
+}
+
+impl Line<'_> {
+    fn reject(&self, field: &str, message: String) -> Reject {
+        Reject {
+            line: self.number,
+            field: Some(field.to_owned()),
+            message,
+        }
+    }
+
+    fn read<T: DeserializeOwned>(&self) -> Result<T, Reject> {
+        let mut deserializer = serde_json::Deserializer::from_str(self.text);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = strip_position(&inner.to_string());
+            // Broken JSON has no field to blame; serde_path_to_error then says "?" or ".".
+            let field = if inner.is_syntax() || inner.is_eof() {
+                None
+            } else if path != "." && path != "?" {
+                Some(path)
+            } else {
+                missing_field(&message)
+            };
+            Reject {
+                line: self.number,
+                field,
+                message,
+            }
+        })?;
+        deserializer.end().map_err(|_| Reject {
+            line: self.number,
+            field: None,
+            message: "more than one JSON value on the line".into(),
+        })?;
+        Ok(value)
+    }
+
+    fn required(&self, field: &str, value: String) -> Result<String, Reject> {
+        if value.trim().is_empty() {
+            return Err(self.reject(field, "is empty".into()));
+        }
+        Ok(value)
+    }
+
+    fn source(&self, field: &str, value: &str) -> Result<Source, Reject> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(self.reject(field, "is empty".into()));
+        }
+        Ok(Source::parse(value))
+    }
+}
+
+/// serde names a missing field only in its message: "missing field `ip`".
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
 }
 
 /// serde_json ends its messages with "at line 1 column 40"; the line is ours to name.
@@ -92,23 +299,119 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// The fingerprint of an error whose sender gave none: its message with numbers, hex ids
+/// and quoted values masked, so that "user 17 not found" and "user 42 not found" group.
+pub fn fingerprint_of(message: &str) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut masked = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        let taken = if word(c) {
+            let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+            let token = &rest[..end];
+            masked.push_str(if token.bytes().any(|b| b.is_ascii_digit()) {
+                "#"
+            } else {
+                token
+            });
+            end
+        } else if let Some(close) = (c == '"' || c == '\'').then(|| rest[1..].find(c)).flatten() {
+            masked.push_str("\"#\"");
+            close + 2
+        } else {
+            masked.push(c);
+            c.len_utf8()
+        };
+        rest = &rest[taken..];
+    }
+    hex::encode(&Sha256::digest(masked.as_bytes())[..8])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn auth(text: &str) -> AuthEvent {
+        match parse_line(1, text).unwrap() {
+            Event::Auth(a) => a,
+            other => panic!("not an auth event: {other:?}"),
+        }
+    }
+
     #[test]
     fn an_auth_event_is_read_and_fields_tocsin_does_not_know_are_ignored() {
-        let e = parse_line(
-            1,
+        let e = auth(
             r#"{"ts":"2026-01-05T00:00:04Z","kind":"auth","outcome":"failure","ip":"192.0.2.1","user":"admin","service":"sshd","user_agent":"SSH-2.0-Go","method":"password","reason":"invalid_user","user_valid":false,"pid":1835,"port":44732}"#,
-        )
-        .unwrap();
+        );
         assert_eq!(e.source, Source::parse("192.0.2.1"));
         assert_eq!(
             (e.outcome, e.reason, e.port),
             (AuthOutcome::Failure, AuthReason::InvalidUser, Some(44732))
         );
         assert_eq!(e.user_agent.as_deref(), Some("SSH-2.0-Go"));
+    }
+
+    #[test]
+    fn every_kind_is_read_and_written_back_as_it_was_read() {
+        let lines = [
+            r#"{"kind":"auth","ts":"2026-01-05T00:00:04Z","outcome":"success","user":"ann","ip":"2001:db8::1","method":"password","reason":"ok","service":"web","user_agent":"Firefox","tenant":"acme","host":"web1","port":443}"#,
+            r#"{"kind":"request","ts":"2026-01-05T00:00:04.25Z","method":"POST","path":"/login","status":401,"latency_ms":12.5,"ip":"192.0.2.7","tenant":"acme","service":"api","user_agent":"curl/8","host":"lb1"}"#,
+            r#"{"kind":"error","ts":"2026-01-05T00:00:04Z","service":"api","level":"fatal","fingerprint":"db-down","message":"connection refused","release":"1.4.2","environment":"prod","host":"app2"}"#,
+            r#"{"kind":"vault_access","ts":"2026-01-05T00:00:04Z","principal":"ci-deploy","path":"kv/prod/db","action":"read","outcome":"denied","ip":"10.0.0.9"}"#,
+            r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"backup-1","version":"2.1","config_hash":"ab12"}"#,
+            r#"{"kind":"rate_limit","ts":"2026-01-05T00:00:04Z","key":"login:192.0.2.7:ann","policy":"login","decision":"deny","ip":"192.0.2.7"}"#,
+            r#"{"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"deploy","attributes":{"by":"ann","sha":"abc"}}"#,
+        ];
+        for (line, kind) in lines.iter().zip(Kind::ALL) {
+            let event = parse_line(3, line).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(event.kind(), kind);
+            assert_eq!(event.at().to_string()[..19], *"2026-01-05T00:00:04");
+            let written = event.to_json();
+            assert_eq!(parse_line(3, &written).unwrap(), event, "{written}");
+            let (a, b): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(line).unwrap(),
+                serde_json::from_str(&written).unwrap(),
+            );
+            assert_eq!(a, b, "every field is written back under its own name");
+        }
+    }
+
+    #[test]
+    fn optional_fields_take_their_defaults() {
+        let Event::Error(e) = parse_line(
+            1,
+            r#"{"kind":"error","ts":"2026-01-05T00:00:04Z","service":"api","message":"user 17 not found"}"#,
+        )
+        .unwrap() else {
+            panic!("not an error")
+        };
+        assert_eq!(e.level, Level::Error);
+        assert_eq!(e.fingerprint, fingerprint_of("user 17 not found"));
+        let a =
+            auth(r#"{"kind":"auth","ts":"2026-01-05T00:00:04Z","outcome":"failure","ip":"192.0.2.1","service":"x"}"#);
+        assert_eq!(
+            (a.reason, a.method.as_str(), a.user.as_str()),
+            (AuthReason::Other, "unknown", "")
+        );
+    }
+
+    #[test]
+    fn fingerprints_group_messages_that_differ_only_in_their_values() {
+        let same = [
+            ("user 17 not found", "user 42 not found"),
+            ("timeout after 3000ms on 10.0.0.1", "timeout after 250ms on 10.0.0.2"),
+            (r#"no such key "abc" in cache"#, r#"no such key "zz top" in cache"#),
+            ("order 9f8e7d6c-aaaa failed", "order 1a2b3c4d-bbbb failed"),
+        ];
+        for (a, b) in same {
+            assert_eq!(fingerprint_of(a), fingerprint_of(b), "{a} / {b}");
+        }
+        assert_ne!(fingerprint_of("user not found"), fingerprint_of("order not found"));
+        assert_eq!(fingerprint_of("x").len(), 16);
+        assert_eq!(
+            fingerprint_of("unclosed \"quote 1"),
+            fingerprint_of("unclosed \"quote 2")
+        );
     }
 
     #[test]
@@ -131,11 +434,45 @@ mod tests {
                 Some("ip"),
             ),
             (
+                r#"{"kind":"auth","ts":"2026-01-05T00:00:04Z","outcome":"failure","service":"x"}"#,
+                Some("ip"),
+            ),
+            (
                 r#"{"kind":"telepathy","ts":"2026-01-05T00:00:04Z","outcome":"failure","ip":"1.2.3.4","service":"x"}"#,
                 Some("kind"),
             ),
-            (r#"{"ts":"2026-01-05T00:00:04Z"}"#, None),
+            (r#"{"ts":"2026-01-05T00:00:04Z"}"#, Some("kind")),
+            (
+                r#"{"kind":"request","ts":"2026-01-05T00:00:04Z","method":"GET","path":"/","status":42}"#,
+                Some("status"),
+            ),
+            (
+                r#"{"kind":"request","ts":"2026-01-05T00:00:04Z","method":"GET","path":"/","status":200,"latency_ms":-1}"#,
+                Some("latency_ms"),
+            ),
+            (
+                r#"{"kind":"error","ts":"2026-01-05T00:00:04Z","service":"api","message":""}"#,
+                Some("message"),
+            ),
+            (
+                r#"{"kind":"error","ts":"2026-01-05T00:00:04Z","service":"api","message":"m","level":"panic"}"#,
+                Some("level"),
+            ),
+            (
+                r#"{"kind":"vault_access","ts":"2026-01-05T00:00:04Z","principal":"p","path":"kv/x","action":"read","outcome":"success"}"#,
+                Some("outcome"),
+            ),
+            (r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z"}"#, Some("agent")),
+            (
+                r#"{"kind":"rate_limit","ts":"2026-01-05T00:00:04Z","key":"k","policy":"login","decision":"maybe"}"#,
+                Some("decision"),
+            ),
+            (
+                r#"{"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"x","attributes":[1]}"#,
+                Some("attributes"),
+            ),
             (r#"{"kind":"auth","#, None),
+            (r#"[1,2]"#, None),
             (
                 r#"{"kind":"auth","ts":"2026-01-05T00:00:04Z","outcome":"failure","ip":"1.2.3.4","service":"x"} {}"#,
                 None,
@@ -153,6 +490,6 @@ mod tests {
             r#"{"kind":"auth","ts":"2026-01-05T00:00:04Z","outcome":"failure","service":"x"}"#,
         )
         .unwrap_err();
-        assert!(missing.message.contains("missing field `ip`"), "{missing}");
+        assert_eq!(missing.to_string(), "line 2: field `ip`: missing field `ip`");
     }
 }

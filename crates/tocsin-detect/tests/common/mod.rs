@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 
 use flate2::read::GzDecoder;
 use jiff::tz::TimeZone;
-use tocsin_core::event::AuthEvent;
+use tocsin_core::event::{AuthEvent, Event};
 use tocsin_detect::parse::sshd::SshdParser;
 
 pub fn lines(name: &str) -> Vec<String> {
@@ -41,7 +41,10 @@ pub fn ndjson_attempts() -> Vec<AuthEvent> {
     let mut events: Vec<AuthEvent> = lines("sshd-20k.ndjson.gz")
         .iter()
         .enumerate()
-        .map(|(i, l)| tocsin_core::event::parse_line(i as u64 + 1, l).unwrap_or_else(|e| panic!("{e}")))
+        .map(|(i, l)| match tocsin_core::event::parse_line(i as u64 + 1, l) {
+            Ok(Event::Auth(a)) => a,
+            other => panic!("line {}: not an auth event: {other:?}", i + 1),
+        })
         .collect();
     events.sort_by_key(|e| e.at);
     events

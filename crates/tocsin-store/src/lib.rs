@@ -1,6 +1,8 @@
 //! tocsin-store: the `Store` trait and its SQLite and PostgreSQL backends.
 #![forbid(unsafe_code)]
 
+pub mod event_log;
+pub mod events;
 pub mod identity;
 mod migrate;
 pub mod postgres;
@@ -17,6 +19,7 @@ use tocsin_core::audit::{AuditEntry, ChainHash, EntryDraft};
 use tocsin_core::clock::Clock;
 use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
+use crate::events::EventStore;
 use crate::identity::IdentityStore;
 
 /// What can go wrong in storage. "Not found" and "changed meanwhile" are variants, not text.
@@ -126,7 +129,7 @@ pub struct ChainHead {
 /// Durable storage. Every write is one transaction: the incident's state, its new audit
 /// entries and its clocks are stored together or not at all.
 #[async_trait]
-pub trait Store: IdentityStore + fmt::Debug {
+pub trait Store: IdentityStore + EventStore + fmt::Debug {
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;
 

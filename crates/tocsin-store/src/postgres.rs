@@ -17,10 +17,17 @@ const MIGRATIONS: &[Migration] = &[
         name: "identity",
         sql: include_str!("../migrations/postgres/0002_identity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "event_log",
+        sql: include_str!("../migrations/postgres/0003_event_log.sql"),
+    },
 ];
 
 /// Serializes schema migrations across instances for the length of one transaction.
 const MIGRATION_LOCK: i64 = 0x746f_6373_696e_0001;
+/// Serializes appends to the event log.
+const EVENT_LOG_LOCK: i64 = 0x746f_6373_696e_0002;
 
 /// A PostgreSQL database. Appends to the audit chain lock its head row, so entries from
 /// concurrent writers line up one after another.
@@ -74,5 +81,18 @@ fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 }
 
+/// Appends follow one another, so sequence numbers become visible in order.
+async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(EVENT_LOG_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Rows per INSERT statement when appending events.
+const INSERT_CHUNK: usize = 1000;
+
 include!("shared.rs");
 include!("shared_identity.rs");
+include!("shared_events.rs");

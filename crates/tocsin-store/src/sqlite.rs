@@ -20,6 +20,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "identity",
         sql: include_str!("../migrations/sqlite/0002_identity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "event_log",
+        sql: include_str!("../migrations/sqlite/0003_event_log.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
@@ -103,5 +108,14 @@ fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1"
 }
 
+/// `BEGIN IMMEDIATE` already holds the database's one write lock.
+async fn lock_event_log(_tx: &mut Tx) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// Rows per INSERT statement when appending events.
+const INSERT_CHUNK: usize = 1000;
+
 include!("shared.rs");
 include!("shared_identity.rs");
+include!("shared_events.rs");

@@ -47,6 +47,13 @@ impl Drop for TestDb {
     }
 }
 
+/// See [`TestDb::block_appends`].
+#[derive(Debug)]
+pub enum AppendBlock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 static SKIP_NOTICE: Once = Once::new();
 
@@ -171,6 +178,25 @@ impl TestDb {
         } else {
             let mut conn = sqlx::PgConnection::connect(&self.raw_url).await.expect("connect");
             sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("scalar")
+        }
+    }
+
+    /// Holds the lock that appends to the event log take, until the result is dropped:
+    /// the event log's writer then waits, as it would behind a slow disk.
+    pub async fn block_appends(&self) -> AppendBlock {
+        if let Some(path) = self.raw_url.strip_prefix("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+                .await
+                .expect("connect");
+            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut conn).await.expect("lock");
+            AppendBlock::Sqlite(conn)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.raw_url).await.expect("connect");
+            sqlx::raw_sql("SELECT pg_advisory_lock(8390033978155728898)")
+                .execute(&mut conn)
+                .await
+                .expect("lock");
+            AppendBlock::Postgres(conn)
         }
     }
 

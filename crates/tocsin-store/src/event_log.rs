@@ -1,0 +1,155 @@
+//! Group commit: one writer appends what many senders hand it, in batches, and answers
+//! each sender only once the transaction holding its events has committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::events::NewEvent;
+use crate::{Store, StoreError};
+
+/// How much the writer takes on.
+#[derive(Clone, Copy, Debug)]
+pub struct EventLogConfig {
+    /// Events waiting for the writer beyond which senders are told to come back later.
+    pub capacity: usize,
+    /// Events written in one transaction at most.
+    pub max_batch: usize,
+}
+
+impl Default for EventLogConfig {
+    fn default() -> Self {
+        EventLogConfig {
+            capacity: 256 * 1024,
+            max_batch: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The writer is behind; nothing was taken. Try again shortly.
+    #[error("the event log is busy: {queued} events are waiting to be written")]
+    Busy { queued: usize },
+    /// The writer has stopped (the server is shutting down).
+    #[error("the event log is closed")]
+    Closed,
+    /// The batch could not be committed; none of its events were kept.
+    #[error("the events could not be stored: {0}")]
+    Store(Arc<StoreError>),
+}
+
+struct Job {
+    events: Vec<NewEvent>,
+    done: oneshot::Sender<Result<Vec<u64>, AppendError>>,
+}
+
+/// The handle senders share. Cloning is cheap; the writer stops when the last clone is gone.
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    jobs: mpsc::UnboundedSender<Job>,
+    queued: Arc<AtomicUsize>,
+    committed: watch::Receiver<u64>,
+    capacity: usize,
+}
+
+impl EventLog {
+    /// Starts the writer on the current tokio runtime.
+    pub async fn start(store: Arc<dyn Store>, config: EventLogConfig) -> Result<Self, StoreError> {
+        let (jobs, inbox) = mpsc::unbounded_channel();
+        let (committed_tx, committed) = watch::channel(store.last_event_seq().await?);
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(write(store, inbox, committed_tx, Arc::clone(&queued), config.max_batch));
+        Ok(EventLog {
+            jobs,
+            queued,
+            committed,
+            capacity: config.capacity,
+        })
+    }
+
+    /// Appends the events; their sequence numbers come back once they are committed.
+    /// A batch larger than the capacity is still taken when nothing else is waiting.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, AppendError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = events.len();
+        let before = self.queued.fetch_add(n, Ordering::AcqRel);
+        if before > 0 && before + n > self.capacity {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            return Err(AppendError::Busy { queued: before });
+        }
+        let (done, answer) = oneshot::channel();
+        if self.jobs.send(Job { events, done }).is_err() {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            return Err(AppendError::Closed);
+        }
+        answer.await.unwrap_or(Err(AppendError::Closed))
+    }
+
+    /// The sequence number of the last committed event, updated after every commit.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
+    /// Events handed over and not yet committed.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+}
+
+async fn write(
+    store: Arc<dyn Store>,
+    mut inbox: mpsc::UnboundedReceiver<Job>,
+    committed: watch::Sender<u64>,
+    queued: Arc<AtomicUsize>,
+    max_batch: usize,
+) {
+    let mut jobs = Vec::new();
+    let mut batch = Vec::new();
+    while let Some(first) = inbox.recv().await {
+        let mut counts = vec![first.events.len()];
+        batch.extend(first.events);
+        jobs.push(first.done);
+        while batch.len() < max_batch {
+            let Ok(job) = inbox.try_recv() else { break };
+            counts.push(job.events.len());
+            batch.extend(job.events);
+            jobs.push(job.done);
+        }
+        let total = batch.len();
+        let result = store.append_events(&batch).await.and_then(|seqs| {
+            if seqs.len() == total {
+                Ok(seqs)
+            } else {
+                Err(StoreError::Corrupt(format!(
+                    "{total} events appended, {} numbers returned",
+                    seqs.len()
+                )))
+            }
+        });
+        queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        batch.clear();
+        match result {
+            Ok(seqs) => {
+                if let Some(&last) = seqs.last() {
+                    committed.send_replace(last);
+                }
+                let mut rest = seqs.as_slice();
+                for (done, n) in jobs.drain(..).zip(counts) {
+                    let (mine, others) = rest.split_at(n);
+                    rest = others;
+                    let _ = done.send(Ok(mine.to_vec()));
+                }
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                for done in jobs.drain(..) {
+                    let _ = done.send(Err(AppendError::Store(Arc::clone(&e))));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The event log: events kept in the order they were committed, each under a sequence
+//! number that never repeats, and the login trail read out of it.
+
+use async_trait::async_trait;
+use tocsin_core::Timestamp;
+use tocsin_core::event::{AuthOutcome, Event};
+
+use crate::StoreError;
+
+/// An event made ready for the log: its JSON written and its searched fields taken out,
+/// by whoever received it, so the single writer only writes.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub(crate) received_ms: i64,
+    pub(crate) at_ms: i64,
+    pub(crate) kind: &'static str,
+    pub(crate) origin: String,
+    pub(crate) login: Option<(String, String, &'static str)>,
+    pub(crate) body: String,
+}
+
+impl NewEvent {
+    /// `origin` says who delivered it, like `api:deploy-bot` or `file:/var/log/auth.log`.
+    pub fn new(event: &Event, origin: &str, received_at: Timestamp) -> Self {
+        let login = match event {
+            Event::Auth(a) => Some((a.source.to_string(), a.user.clone(), a.outcome.as_str())),
+            _ => None,
+        };
+        NewEvent {
+            received_ms: received_at.as_millisecond(),
+            at_ms: event.at().as_millisecond(),
+            kind: event.kind().as_str(),
+            origin: origin.to_owned(),
+            login,
+            body: event.to_json(),
+        }
+    }
+}
+
+/// An event as the log keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub received_at: Timestamp,
+    pub origin: String,
+    pub event: Event,
+}
+
+/// Which auth events to list from the login trail, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct TrailFilter {
+    pub ip: Option<String>,
+    pub user: Option<String>,
+    pub outcome: Option<AuthOutcome>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only events after this one in the listing order (cursor pagination).
+    pub after: Option<TrailCursor>,
+    pub limit: u32,
+}
+
+/// A place in the login trail's order: newest first, by event time, then by sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailCursor {
+    pub at: Timestamp,
+    pub seq: u64,
+}
+
+impl TrailCursor {
+    pub fn of(event: &StoredEvent) -> Self {
+        TrailCursor {
+            at: event.event.at(),
+            seq: event.seq,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.at.as_millisecond(), self.seq)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (ms, seq) = text.split_once('.')?;
+        Some(TrailCursor {
+            at: Timestamp::from_millisecond(ms.parse().ok()?).ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends the events in one transaction and returns their sequence numbers, in order.
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError>;
+
+    /// Up to `limit` events after sequence number `after`, in order.
+    async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The sequence number of the last event appended, 0 when there was none.
+    async fn last_event_seq(&self) -> Result<u64, StoreError>;
+
+    /// Brings the login trail up to date with the log, by at most `limit` events; returns
+    /// how many events it read, so 0 means the trail is complete.
+    async fn index_login_trail(&self, limit: u32) -> Result<u64, StoreError>;
+
+    /// Auth events of the login trail, newest first by event time.
+    async fn login_trail(&self, filter: &TrailFilter) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Deletes up to `limit` events received before `cutoff`, and up to `limit` entries of
+    /// the login trail that happened before it, oldest first; returns how many went.
+    /// Called in rounds until it returns 0, so that no round holds the log for long.
+    async fn expire_events(&self, cutoff: Timestamp, limit: u32) -> Result<u64, StoreError>;
+}

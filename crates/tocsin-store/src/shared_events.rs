@@ -1,0 +1,182 @@
+// The event log, written once for both backends; included by each after `shared.rs`.
+// Each backend defines `lock_event_log` (the order of appends) and `INSERT_CHUNK`.
+
+use tocsin_core::event::parse_line;
+
+use crate::events::{EventStore, NewEvent, StoredEvent, TrailFilter};
+
+macro_rules! select_events {
+    ($rest:literal) => {
+        concat!("SELECT seq, received_ms, origin, body FROM events ", $rest)
+    };
+}
+
+/// The cursor of the login trail in `event_cursors`.
+const TRAIL_CURSOR: &str = "login_trail";
+
+fn event_from(row: &DbRow) -> Result<StoredEvent, StoreError> {
+    let seq = uint(row.try_get("seq")?, "event sequence number")?;
+    let body: String = row.try_get("body")?;
+    Ok(StoredEvent {
+        seq,
+        received_at: time(row.try_get("received_ms")?)?,
+        origin: row.try_get("origin")?,
+        event: parse_line(seq, &body).map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?,
+    })
+}
+
+#[async_trait]
+impl EventStore for Backend {
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        lock_event_log(&mut tx).await?;
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let mut query = QueryBuilder::<Db>::new(
+                "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
+            );
+            query.push_values(chunk, |mut row, e| {
+                let (ip, user, outcome) = match &e.login {
+                    Some((ip, user, outcome)) => (Some(ip.as_str()), Some(user.as_str()), Some(*outcome)),
+                    None => (None, None, None),
+                };
+                row.push_bind(e.received_ms)
+                    .push_bind(e.at_ms)
+                    .push_bind(e.kind)
+                    .push_bind(e.origin.as_str())
+                    .push_bind(ip)
+                    .push_bind(user)
+                    .push_bind(outcome)
+                    .push_bind(e.body.as_str());
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+        // Under the log's lock, one transaction's rows are numbered one after another.
+        let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("seq")?;
+        let last = uint(last.unwrap_or(0), "event sequence number")?;
+        let n = events.len() as u64;
+        if last < n {
+            return Err(StoreError::Corrupt(format!("{n} events appended but the log ends at {last}")));
+        }
+        tx.commit().await?;
+        Ok((last + 1 - n..=last).collect())
+    }
+
+    async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(select_events!("WHERE seq > $1 ORDER BY seq LIMIT $2"))
+        .bind(int(after, "event sequence number")?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn last_event_seq(&self) -> Result<u64, StoreError> {
+        let seq: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("seq")?;
+        uint(seq.unwrap_or(0), "event sequence number")
+    }
+
+    async fn index_login_trail(&self, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let from: Option<i64> = sqlx::query("SELECT seq FROM event_cursors WHERE name = $1")
+            .bind(TRAIL_CURSOR)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("seq"))
+            .transpose()?;
+        let from = from.unwrap_or(0);
+        let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("seq")?;
+        let to = last.unwrap_or(0).min(from + i64::from(limit));
+        if to <= from {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        sqlx::query(
+            "INSERT INTO login_trail (seq, at_ms, ip, user_name, outcome)
+             SELECT seq, at_ms, login_ip, login_user, login_outcome FROM events
+             WHERE seq > $1 AND seq <= $2 AND kind = 'auth'",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(TRAIL_CURSOR)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        uint(to - from, "events indexed")
+    }
+
+    async fn login_trail(&self, filter: &TrailFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT e.seq, e.received_ms, e.origin, e.body FROM login_trail t JOIN events e ON e.seq = t.seq WHERE 1 = 1",
+        );
+        if let Some(ip) = &filter.ip {
+            query.push(" AND t.ip = ").push_bind(ip.clone());
+        }
+        if let Some(user) = &filter.user {
+            query.push(" AND t.user_name = ").push_bind(user.clone());
+        }
+        if let Some(outcome) = filter.outcome {
+            query.push(" AND t.outcome = ").push_bind(outcome.as_str());
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND t.at_ms >= ").push_bind(since.as_millisecond());
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND t.at_ms < ").push_bind(until.as_millisecond());
+        }
+        if let Some(after) = filter.after {
+            let (at, seq) = (after.at.as_millisecond(), int(after.seq, "event sequence number")?);
+            query
+                .push(" AND (t.at_ms < ")
+                .push_bind(at)
+                .push(" OR (t.at_ms = ")
+                .push_bind(at)
+                .push(" AND t.seq < ")
+                .push_bind(seq)
+                .push("))");
+        }
+        query
+            .push(" ORDER BY t.at_ms DESC, t.seq DESC LIMIT ")
+            .push_bind(i64::from(filter.limit));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn expire_events(&self, cutoff: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        // The log is ordered by arrival: its oldest rows come first by key, no index needed.
+        let events = sqlx::query(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT $2) AND received_ms < $1",
+        )
+        .bind(cutoff.as_millisecond())
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let trail = sqlx::query(
+            "DELETE FROM login_trail WHERE seq IN (SELECT seq FROM login_trail WHERE at_ms < $1 ORDER BY at_ms LIMIT $2)",
+        )
+        .bind(cutoff.as_millisecond())
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(events + trail)
+    }
+}

@@ -77,6 +77,9 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long events (and the login trail) are kept, like 90d or 2w.
+    #[arg(long, env = "TOCSIN_RETENTION", default_value = "90d", value_parser = elapsed)]
+    pub retention: jiff::SignedDuration,
     /// Log lines for people (auto: on a terminal) or as JSON.
     #[arg(long, value_enum, env = "TOCSIN_LOG_FORMAT", default_value = "auto")]
     pub log_format: LogFormat,
@@ -354,4 +357,13 @@ pub struct ListArgs {
     pub search: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
+}
+
+/// An exact span of time, like `90d` or `36h`; business days and months are refused.
+fn elapsed(text: &str) -> Result<jiff::SignedDuration, String> {
+    let duration = tocsin_core::duration::Duration::parse(text).map_err(|e| format!("{e}; {}", e.hint))?;
+    duration
+        .elapsed_seconds()
+        .map(jiff::SignedDuration::from_secs)
+        .ok_or_else(|| format!("\"{text}\" must be an exact span like 90d, not business days or months"))
 }

@@ -9,6 +9,7 @@ use anyhow::{Context as _, anyhow};
 use tocsin_server::Desk;
 use tocsin_server::http::{self, AppState, ServerConfig};
 use tocsin_server::identity::{Identity, Secret};
+use tocsin_server::pipeline::{Pipeline, PipelineConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -65,7 +66,20 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         version = env!("CARGO_PKG_VERSION"),
         "tocsin is listening on http://{address}"
     );
-    http::serve(listener, AppState::new(desk, identity, config), shutdown_signal()).await?;
+    let pipeline = Pipeline::start(
+        Arc::clone(&store),
+        PipelineConfig {
+            retention: args.retention,
+            ..PipelineConfig::default()
+        },
+    )
+    .await?;
+    http::serve(
+        listener,
+        AppState::new(desk, identity, pipeline, config),
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,9 @@
 pub mod desk;
 pub mod http;
 pub mod identity;
+pub mod ingest;
 pub mod model;
+pub mod pipeline;
 mod read_cache;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use crate::Desk;
 use crate::http::{self, AppState, ServerConfig};
 use crate::identity::{Identity, Secret};
+use crate::pipeline::{Pipeline, PipelineConfig};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -37,7 +38,10 @@ impl TestServer {
         let store = db.open().await;
         let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).unwrap());
         let identity = Identity::new(Arc::clone(&store));
-        let state = AppState::new(Desk::new(Arc::clone(&store), plan), identity.clone(), config);
+        let pipeline = Pipeline::start(Arc::clone(&store), PipelineConfig::default())
+            .await
+            .unwrap();
+        let state = AppState::new(Desk::new(Arc::clone(&store), plan), identity.clone(), pipeline, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

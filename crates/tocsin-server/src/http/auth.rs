@@ -107,6 +107,8 @@ pub struct NeedRead;
 #[derive(Debug)]
 pub struct NeedRespond;
 #[derive(Debug)]
+pub struct NeedIngest;
+#[derive(Debug)]
 pub struct NeedAdmin;
 
 impl Need for NeedRead {
@@ -116,6 +118,10 @@ impl Need for NeedRead {
 impl Need for NeedRespond {
     const PERMISSION: Permission = Permission::Respond;
     const WHAT: &'static str = "respond";
+}
+impl Need for NeedIngest {
+    const PERMISSION: Permission = Permission::Ingest;
+    const WHAT: &'static str = "ingest";
 }
 impl Need for NeedAdmin {
     const PERMISSION: Permission = Permission::Admin;
@@ -133,6 +139,7 @@ pub struct Allowed<N> {
 
 pub type Reader = Allowed<NeedRead>;
 pub type Responder = Allowed<NeedRespond>;
+pub type Ingester = Allowed<NeedIngest>;
 pub type Administrator = Allowed<NeedAdmin>;
 
 impl<N> Allowed<N> {
@@ -198,6 +205,12 @@ impl Responder {
     /// Tells live pages that an incident changed.
     pub fn changed(&self, number: IncidentNumber) {
         self.state.changed(number);
+    }
+}
+
+impl Ingester {
+    pub fn events(&self) -> &tocsin_store::event_log::EventLog {
+        self.state.0.pipeline.log()
     }
 }
 

@@ -33,7 +33,8 @@ pub struct ErrorBody {
 pub struct ErrorDoc {
     /// Stable and machine-readable: malformed_json, invalid_body, unsupported_media_type,
     /// payload_too_large, invalid_parameter, unauthenticated, forbidden, csrf, not_found,
-    /// conflict, busy, invalid, duplicate, throttled, internal.
+    /// conflict, busy, invalid, duplicate, throttled, malformed_body, overloaded, stopping,
+    /// internal.
     pub code: String,
     /// One line for a person.
     pub message: String,
@@ -77,7 +78,7 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    fn internal(cause: &dyn std::error::Error) -> Self {
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
         let mut chain = cause.to_string();
         let mut source = cause.source();
         while let Some(s) = source {

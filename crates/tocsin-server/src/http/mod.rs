@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod auth;
 pub mod error;
+mod events;
 pub mod openapi;
 mod ops;
 mod web;
@@ -24,6 +25,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::Desk;
 use crate::identity::Identity;
+use crate::pipeline::Pipeline;
 
 pub use auth::SESSION_COOKIE;
 
@@ -54,6 +56,7 @@ pub struct AppState(Arc<Shared>);
 struct Shared {
     desk: Desk,
     identity: Identity,
+    pipeline: Pipeline,
     config: ServerConfig,
     /// The parts of incident documents that only change with the incident.
     rendered: crate::read_cache::Memo<(IncidentNumber, u64), Arc<[String; 3]>>,
@@ -65,11 +68,12 @@ struct Shared {
 }
 
 impl AppState {
-    pub fn new(desk: Desk, identity: Identity, config: ServerConfig) -> Self {
+    pub fn new(desk: Desk, identity: Identity, pipeline: Pipeline, config: ServerConfig) -> Self {
         let (changes, _) = broadcast::channel(256);
         AppState(Arc::new(Shared {
             desk,
             identity,
+            pipeline,
             config,
             rendered: crate::read_cache::Memo::new(1_024),
             changes,
@@ -112,7 +116,7 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", api::routes().merge(admin::routes()))
+        .nest("/api/v1", api::routes().merge(admin::routes()).merge(events::routes()))
         .merge(web::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, error};
+use super::{admin, api, error, events};
 use crate::model;
 
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use crate::model;
         api::get_plan, api::me,
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
+        events::post_events,
     ),
     components(schemas(error::ErrorBody, model::IncidentDoc)),
     modifiers(&Security),
@@ -31,6 +32,7 @@ use crate::model;
         (name = "audit", description = "The tamper-evident record"),
         (name = "plan", description = "The plan in force"),
         (name = "identity", description = "Users, tokens and logins"),
+        (name = "events", description = "Events from applications and logs"),
     )
 )]
 struct ApiDoc;

@@ -1,0 +1,198 @@
+//! `POST /api/v1/events`: events from applications and log shippers, acknowledged once
+//! they are committed to the event log.
+// The OpenAPI macros expand `params(...)` to paths they qualify themselves.
+#![allow(unused_qualifications)]
+
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use tocsin_core::event::Reject;
+use tocsin_store::event_log::AppendError;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::Ingester;
+use super::error::{ApiError, ErrorBody};
+use crate::identity::Principal;
+use crate::ingest::{self, BodyError, Parsed};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/events",
+        post(post_events).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+    )
+}
+
+/// Rejected lines listed in a response at most; `rejected` counts them all.
+const REJECTS_SHOWN: usize = 100;
+/// Bodies larger than this are parsed off the request threads.
+const PARSE_INLINE: usize = 256 * 1024;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestReport {
+    /// Events committed to the log.
+    pub accepted: u64,
+    /// Lines refused; none of them stopped the others.
+    pub rejected: u64,
+    /// The sequence numbers given to the accepted events, first and last.
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The first refused lines, each with what was wrong.
+    pub rejects: Vec<RejectDoc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectDoc {
+    /// The line of NDJSON, or the position in a JSON array, from 1.
+    pub line: u64,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl RejectDoc {
+    fn of(reject: &Reject) -> Self {
+        RejectDoc {
+            line: reject.line,
+            field: reject.field.clone(),
+            message: reject.message.clone(),
+        }
+    }
+}
+
+/// Send events as NDJSON (`application/x-ndjson`), a JSON array or one JSON object
+/// (`application/json`), optionally with `Content-Encoding: gzip`. Each line is one event:
+/// `ts` (RFC 3339), `kind` (auth, request, error, vault_access, heartbeat, rate_limit,
+/// custom) and the kind's fields. The answer comes once the accepted events are durably
+/// stored; refused lines are listed and do not stop the others.
+#[utoipa::path(post, path = "/api/v1/events", tag = "events",
+    request_body(content = String, content_type = "application/x-ndjson"),
+    responses(
+        (status = 200, body = IngestReport, description = "Stored; refused lines, if any, are listed"),
+        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "No line held a valid event"),
+        (status = 429, body = ErrorBody, description = "The event log is behind; retry after the Retry-After seconds"),
+    ),
+    security(("bearer" = ["ingest"]), ("session" = [])))]
+async fn post_events(
+    ingester: Ingester,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<IngestReport>, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(format!(
+                "the body is larger than {} bytes; send fewer events per request",
+                ingest::MAX_BODY
+            ))
+        } else {
+            ApiError::new(e.status(), "bad_request", e.body_text())
+        }
+    })?;
+    let json = content_type_is_json(&headers)?;
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim())
+    {
+        None | Some("identity") => false,
+        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Encoding \"{other}\" is not supported; send gzip or nothing"),
+            ));
+        }
+    };
+    let origin = match &ingester.caller.principal {
+        Principal::Token { name, .. } => format!("api:{name}"),
+        Principal::User { name, .. } => format!("user:{name}"),
+    };
+    let now = ingester.now;
+    let inline = body.len() <= PARSE_INLINE && !gzip;
+    let read = move || -> Result<Parsed, BodyError> {
+        let expanded;
+        let text: &[u8] = if gzip {
+            expanded = ingest::gunzip(&body)?;
+            &expanded
+        } else {
+            &body
+        };
+        ingest::parse_body(text, json, &origin, now)
+    };
+    let parsed = if inline {
+        read()
+    } else {
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+    }
+    .map_err(|e| match e {
+        BodyError::TooLarge => too_large(e.to_string()),
+        BodyError::BadGzip(_) | BodyError::NotText | BodyError::BadArray(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string())
+        }
+    })?;
+    let rejects: Vec<RejectDoc> = parsed.rejects.iter().take(REJECTS_SHOWN).map(RejectDoc::of).collect();
+    let rejected = parsed.rejects.len() as u64;
+    if parsed.events.is_empty() {
+        let message = match parsed.rejects.first() {
+            Some(first) => format!("no line held a valid event ({rejected} refused); the first: {first}"),
+            None => "the body holds no events".to_owned(),
+        };
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
+            .with_details(serde_json::json!({ "rejected": rejected, "rejects": rejects })));
+    }
+    let seqs = ingester.events().append(parsed.events).await.map_err(|e| match e {
+        AppendError::Busy { .. } => ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", e.to_string())
+        },
+        AppendError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", e.to_string()),
+        AppendError::Store(cause) => ApiError::internal(&*cause),
+    })?;
+    Ok(Json(IngestReport {
+        accepted: seqs.len() as u64,
+        rejected,
+        first_seq: seqs.first().copied(),
+        last_seq: seqs.last().copied(),
+        rejects,
+    }))
+}
+
+fn too_large(message: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+}
+
+/// Whether the sender declared JSON (one object or an array) rather than NDJSON; other
+/// types than these are refused.
+fn content_type_is_json(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(false);
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(true),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/x-jsonlines"
+        | "text/plain" => Ok(false),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type \"{other}\" is not taken here; send application/x-ndjson or application/json"),
+        )),
+    }
+}

@@ -1,0 +1,147 @@
+//! Reading events out of what senders send: NDJSON, a JSON array, or one JSON object,
+//! maybe gzip-compressed. Good events go on; each bad one is reported with its line and
+//! field, and never stops the others.
+
+use std::io::Read;
+
+use serde_json::value::RawValue;
+use tocsin_core::Timestamp;
+use tocsin_core::event::{Reject, parse_line};
+use tocsin_store::events::NewEvent;
+
+/// The largest body tocsin takes in one request, compressed or not.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The most a compressed body may expand to.
+pub const MAX_EXPANDED: usize = 64 * 1024 * 1024;
+
+/// What a body held.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub events: Vec<NewEvent>,
+    pub rejects: Vec<Reject>,
+}
+
+/// Why a whole body was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body expands to more than {MAX_EXPANDED} bytes")]
+    TooLarge,
+    #[error("the body is not valid gzip: {0}")]
+    BadGzip(String),
+    #[error("the body is not UTF-8 text")]
+    NotText,
+    #[error("the body starts as a JSON array but is not one: {0}")]
+    BadArray(String),
+}
+
+/// Undoes `Content-Encoding: gzip`, refusing what would expand beyond [`MAX_EXPANDED`].
+pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_EXPANDED));
+    flate2::read::MultiGzDecoder::new(body)
+        .take(MAX_EXPANDED as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::BadGzip(e.to_string()))?;
+    if out.len() > MAX_EXPANDED {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Reads a body: a JSON array of events (each element numbered as a line, from 1), one
+/// JSON object (when `json` says the sender declared `application/json`), or NDJSON.
+pub fn parse_body(body: &[u8], json: bool, origin: &str, received_at: Timestamp) -> Result<Parsed, BodyError> {
+    let text = std::str::from_utf8(body).map_err(|_| BodyError::NotText)?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| BodyError::BadArray(e.to_string()))?;
+        return Ok(collect(
+            items.iter().enumerate().map(|(i, item)| (i as u64 + 1, item.get())),
+            origin,
+            received_at,
+        ));
+    }
+    if json && trimmed.starts_with('{') && serde_json::from_str::<&RawValue>(text).is_ok() {
+        return Ok(collect([(1, text)], origin, received_at));
+    }
+    Ok(ndjson(text, origin, received_at))
+}
+
+/// Reads NDJSON: one event per line; blank lines are skipped but still counted.
+pub fn ndjson(text: &str, origin: &str, received_at: Timestamp) -> Parsed {
+    collect(
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| (i as u64 + 1, line))
+            .filter(|(_, line)| !line.trim().is_empty()),
+        origin,
+        received_at,
+    )
+}
+
+fn collect<'a>(lines: impl IntoIterator<Item = (u64, &'a str)>, origin: &str, received_at: Timestamp) -> Parsed {
+    let mut parsed = Parsed::default();
+    for (number, line) in lines {
+        match parse_line(number, line) {
+            Ok(event) => parsed.events.push(NewEvent::new(&event, origin, received_at)),
+            Err(reject) => parsed.rejects.push(reject),
+        }
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const GOOD: &str = r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"a"}"#;
+
+    fn parse(body: &str, json: bool) -> Parsed {
+        parse_body(body.as_bytes(), json, "test", Timestamp::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn ndjson_arrays_and_single_objects_are_read_and_bad_lines_are_numbered() {
+        let ndjson = format!("{GOOD}\n\n{{\"kind\":\"heartbeat\"}}\r\n{GOOD}\n");
+        let p = parse(&ndjson, false);
+        assert_eq!(p.events.len(), 2);
+        assert_eq!(p.rejects.len(), 1);
+        assert_eq!((p.rejects[0].line, p.rejects[0].field.as_deref()), (3, Some("ts")));
+
+        let array = format!("[{GOOD}, {{\"kind\":\"nope\"}}, {GOOD}]");
+        let p = parse(&array, true);
+        assert_eq!((p.events.len(), p.rejects[0].line), (2, 2));
+
+        let pretty = "{\n  \"kind\": \"heartbeat\",\n  \"ts\": \"2026-01-05T00:00:04Z\",\n  \"agent\": \"a\"\n}\n";
+        assert_eq!(parse(pretty, true).events.len(), 1);
+        // Without the JSON content type, a pretty-printed object is read line by line.
+        assert_eq!(parse(pretty, false).rejects.len(), 5);
+
+        assert!(matches!(
+            parse_body(b"[1, 2", true, "t", Timestamp::UNIX_EPOCH),
+            Err(BodyError::BadArray(_))
+        ));
+        assert!(matches!(
+            parse_body(b"\xff\xfe", false, "t", Timestamp::UNIX_EPOCH),
+            Err(BodyError::NotText)
+        ));
+    }
+
+    #[test]
+    fn gzip_is_undone_and_a_bomb_is_refused() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(GOOD.as_bytes()).unwrap();
+        assert_eq!(gunzip(&gz.finish().unwrap()).unwrap(), GOOD.as_bytes());
+
+        let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b' '; 1024 * 1024];
+        for _ in 0..(MAX_EXPANDED / zeros.len() + 1) {
+            bomb.write_all(&zeros).unwrap();
+        }
+        let bomb = bomb.finish().unwrap();
+        assert!(bomb.len() < 1024 * 1024);
+        assert!(matches!(gunzip(&bomb), Err(BodyError::TooLarge)));
+        assert!(matches!(gunzip(b"not gzip"), Err(BodyError::BadGzip(_))));
+    }
+}

@@ -1,0 +1,94 @@
+//! What follows the event log once events are acknowledged: the login trail is indexed
+//! behind it and old events expire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use tocsin_core::Timestamp;
+use tocsin_store::event_log::{EventLog, EventLogConfig};
+use tocsin_store::{Store, StoreError};
+
+/// How long events are kept, and how the log's writer is sized.
+#[derive(Clone, Copy, Debug)]
+pub struct PipelineConfig {
+    pub retention: SignedDuration,
+    pub log: EventLogConfig,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            retention: SignedDuration::from_hours(90 * 24),
+            log: EventLogConfig::default(),
+        }
+    }
+}
+
+/// Events read by one round of a follower.
+const ROUND: u32 = 50_000;
+/// How often followers look for events that other processes appended.
+const POLL: Duration = Duration::from_secs(1);
+/// How often retention runs.
+const EXPIRY: Duration = Duration::from_secs(3600);
+
+/// The event log and the tasks that follow it. Cloning shares them.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    log: EventLog,
+}
+
+impl Pipeline {
+    /// Starts the log's writer and its followers on the current tokio runtime.
+    pub async fn start(store: Arc<dyn Store>, config: PipelineConfig) -> Result<Self, StoreError> {
+        let log = EventLog::start(Arc::clone(&store), config.log).await?;
+        tokio::spawn(index_login_trail(Arc::clone(&store), log.committed()));
+        tokio::spawn(expire(store, config.retention));
+        Ok(Pipeline { log })
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+}
+
+async fn index_login_trail(store: Arc<dyn Store>, mut committed: tokio::sync::watch::Receiver<u64>) {
+    loop {
+        loop {
+            match store.index_login_trail(ROUND).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the login trail could not be brought up to date");
+                    break;
+                }
+            }
+        }
+        // A commit here wakes it at once; events appended by another process (`tocsin
+        // ingest`) are found by the poll.
+        if let Ok(Err(_closed)) = tokio::time::timeout(POLL, committed.changed()).await {
+            return;
+        }
+    }
+}
+
+async fn expire(store: Arc<dyn Store>, retention: SignedDuration) {
+    loop {
+        let cutoff = Timestamp::now() - retention;
+        let mut gone = 0;
+        loop {
+            match store.expire_events(cutoff, 10_000).await {
+                Ok(0) => break,
+                Ok(n) => gone += n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "old events could not be expired");
+                    break;
+                }
+            }
+        }
+        if gone > 0 {
+            tracing::info!(gone, %cutoff, "expired old events");
+        }
+        tokio::time::sleep(EXPIRY).await;
+    }
+}

@@ -1,0 +1,201 @@
+//! `POST /api/v1/events`: every body form, per-line rejects, limits and who may send.
+
+use std::io::Write;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{Auth, code, read, servers};
+
+fn heartbeat(agent: &str) -> String {
+    format!(r#"{{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"{agent}"}}"#)
+}
+
+impl crate::helpers::TestServer {
+    async fn send(&self, auth: &Auth, content_type: Option<&str>, gzip: bool, body: Vec<u8>) -> (StatusCode, Value) {
+        let mut request = self.request(Method::POST, "/api/v1/events", auth);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        let body = if gzip {
+            request = request.header("content-encoding", "gzip");
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&body).unwrap();
+            gz.finish().unwrap()
+        } else {
+            body
+        };
+        read(request.body(body).send().await.unwrap()).await
+    }
+
+    async fn stored_events(&self) -> i64 {
+        self.db.scalar("SELECT COUNT(*) FROM events").await
+    }
+}
+
+#[tokio::test]
+async fn events_are_stored_before_the_answer_and_bad_lines_are_listed_without_losing_the_good() {
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        let ndjson = format!(
+            "{}\n{{\"kind\":\"auth\",\"ts\":\"2026-01-05T00:00:04Z\",\"outcome\":\"maybe\",\"ip\":\"192.0.2.1\",\"service\":\"web\"}}\n\nnot json\n{}\n",
+            heartbeat("a"),
+            heartbeat("b")
+        );
+        let (status, body) = server
+            .send(&ingest, Some("application/x-ndjson"), false, ndjson.into_bytes())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        assert_eq!(
+            (body["accepted"].as_u64(), body["rejected"].as_u64()),
+            (Some(2), Some(2))
+        );
+        assert_eq!(
+            (body["first_seq"].as_u64(), body["last_seq"].as_u64()),
+            (Some(1), Some(2))
+        );
+        let rejects = body["rejects"].as_array().unwrap();
+        assert_eq!(rejects[0]["line"], 2);
+        assert_eq!(rejects[0]["field"], "outcome");
+        assert_eq!(rejects[1]["line"], 4);
+        assert_eq!(rejects[1]["field"], Value::Null);
+        assert_eq!(server.stored_events().await, 2, "{backend}: stored when answered");
+
+        // A JSON array, one object, and gzip.
+        let array = format!("[{}, {}, {}]", heartbeat("c"), heartbeat("d"), heartbeat("e"));
+        let (status, body) = server
+            .send(&ingest, Some("application/json"), true, array.into_bytes())
+            .await;
+        assert_eq!((status, body["accepted"].as_u64()), (StatusCode::OK, Some(3)), "{body}");
+        let (status, body) = server
+            .send(
+                &ingest,
+                Some("application/json; charset=utf-8"),
+                false,
+                heartbeat("f").into_bytes(),
+            )
+            .await;
+        assert_eq!((status, body["last_seq"].as_u64()), (StatusCode::OK, Some(6)), "{body}");
+        let origin: i64 = server
+            .db
+            .scalar("SELECT COUNT(*) FROM events WHERE origin LIKE 'api:test-ingest-%'")
+            .await;
+        assert_eq!(origin, 6, "{backend}: each event records who sent it");
+
+        server.stop().await;
+    }
+}
+
+/// What is sent (name, content type, gzip, body) and the status and code expected.
+type Case<'a> = (&'a str, Option<&'a str>, bool, Vec<u8>, StatusCode, &'a str);
+
+#[tokio::test]
+async fn bodies_that_hold_nothing_usable_are_refused_whole_and_nothing_is_stored() {
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        let big = heartbeat("x").repeat(17 * 1024 * 1024 / 60 + 1);
+        let cases: Vec<Case> = vec![
+            (
+                "only bad lines",
+                None,
+                false,
+                b"{\"kind\":\"auth\"}\nnope\n".to_vec(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+            (
+                "empty",
+                None,
+                false,
+                Vec::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+            (
+                "broken array",
+                Some("application/json"),
+                false,
+                b"[{\"kind\":".to_vec(),
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+            ),
+            (
+                "not gzip",
+                None,
+                false,
+                Vec::new(),
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+            ),
+            (
+                "not text",
+                None,
+                false,
+                vec![0xff, 0xfe, 0x00],
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+            ),
+            (
+                "wrong type",
+                Some("text/csv"),
+                false,
+                heartbeat("a").into_bytes(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                "too large",
+                None,
+                false,
+                big.into_bytes(),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+            ),
+        ];
+        for (what, content_type, gzip, body, expected, expected_code) in cases {
+            let (status, answer) = if what == "not gzip" {
+                let request = server
+                    .request(Method::POST, "/api/v1/events", &ingest)
+                    .header("content-encoding", "gzip")
+                    .body(b"plain text".to_vec());
+                read(request.send().await.unwrap()).await
+            } else {
+                server.send(&ingest, content_type, gzip, body).await
+            };
+            assert_eq!(status, expected, "{backend}: {what}: {answer}");
+            assert_eq!(code(&answer), expected_code, "{backend}: {what}");
+        }
+        let (status, answer) = server.send(&ingest, None, false, b"{\"kind\":\"auth\"}".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer["error"]["details"]["rejects"][0]["field"], "ts", "{answer}");
+        let brotli = server
+            .request(Method::POST, "/api/v1/events", &ingest)
+            .header("content-encoding", "br")
+            .body(heartbeat("a"));
+        let (status, answer) = read(brotli.send().await.unwrap()).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        );
+        assert_eq!(server.stored_events().await, 0, "{backend}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn only_the_ingest_scope_may_send_events() {
+    for server in servers().await {
+        for (auth, expected) in [
+            (Auth::None, StatusCode::UNAUTHORIZED),
+            (server.token("read,respond,admin").await, StatusCode::FORBIDDEN),
+            (server.token("ingest").await, StatusCode::OK),
+        ] {
+            let (status, body) = server.send(&auth, None, false, heartbeat("a").into_bytes()).await;
+            assert_eq!(status, expected, "{}: {body}", server.backend());
+        }
+        assert_eq!(server.stored_events().await, 1);
+        server.stop().await;
+    }
+}

@@ -12,43 +12,15 @@ memory: just started, idle after seeding, and the peak under load.
 wrk is installed from Debian when missing. wrk and the server share the machine's cores.
 """
 import argparse
-import http.client
 import json
-import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def request(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response, data
+from common import PeakRss, Server, build, ensure_wrk, request, rss_mb
 
 
 def api(port, token, method, path, payload):
@@ -73,20 +45,9 @@ def login(port, name, password):
 
 
 def wrk(url, header, seconds, connections, pid):
-    peak = [rss_mb(pid)]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_mb(pid))
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header, url],
-                         check=True, capture_output=True, text=True).stdout
-    done.set()
-    sampler.join()
+    with PeakRss(pid) as rss:
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header, url],
+                             check=True, capture_output=True, text=True).stdout
 
     def latency(pct):
         value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -94,7 +55,7 @@ def wrk(url, header, seconds, connections, pid):
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, latency(50), latency(99), peak[0], int(errors.group(1)) if errors else 0
+    return rps, latency(50), latency(99), rss.peak, int(errors.group(1)) if errors else 0
 
 
 def main():
@@ -105,28 +66,15 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
 
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "tocsin-cli"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "tocsin")
-
+    ensure_wrk()
+    build()
     with tempfile.TemporaryDirectory() as work:
-        port = free_port()
-        env = dict(os.environ, TOCSIN_DB=f"sqlite:{work}/tocsin-data/tocsin.db", TOCSIN_LOG="warn", TOCSIN_ACTOR="bench")
-        server = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}"], cwd=work, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = Server(work)
+        port = server.port
         try:
-            for _ in range(100):
-                try:
-                    if request(port, "GET", "/readyz")[0].status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            started_rss = rss_mb(server.pid)
-            token = json.loads(subprocess.run([binary, "--json", "token", "create", "--name", "bench", "--scope", "read,respond"],
-                                              cwd=work, env=env, check=True, capture_output=True, text=True).stdout)["secret"]
-            with open(os.path.join(work, "tocsin-data", "initial-admin-password")) as f:
-                admin, password = f.read().split()
+            started_rss = rss_mb(server.process.pid)
+            token = server.token("bench", "read,respond")
+            admin, password = server.admin_password()
             for i in range(args.incidents):
                 severity = f"P{i % 4 + 1}"
                 doc = api(port, token, "POST", "/api/v1/incidents", {"title": f"Incident {i}", "severity": severity})
@@ -136,22 +84,21 @@ def main():
                     api(port, token, "POST", f"/api/v1/incidents/{number}/actions", {"action": "dismiss", "reason": "bench"})
             target = f"INC-{args.incidents // 2:04d}"
             time.sleep(2)
-            seeded_rss = rss_mb(server.pid)
+            seeded_rss = rss_mb(server.process.pid)
             cookie = login(port, admin, password)
             time.sleep(2)
-            idle_rss = rss_mb(server.pid)
+            idle_rss = rss_mb(server.process.pid)
             print(f"tocsin serve, SQLite, {args.incidents} incidents ({args.open} open), wrk -t2 -c{args.connections} -d{args.seconds}s")
             print(f"RSS: {started_rss:.1f} MB just started, {seeded_rss:.1f} MB idle after seeding, {idle_rss:.1f} MB after a login")
             for name, path, header in [
                 (f"GET /api/v1/incidents/{target}", f"/api/v1/incidents/{target}", f"Authorization: Bearer {token}"),
                 ("GET / (dashboard)", "/", f"Cookie: {cookie}"),
             ]:
-                rps, p50, p99, peak, errors = wrk(f"http://127.0.0.1:{port}{path}", header, args.seconds, args.connections, server.pid)
+                rps, p50, p99, peak, errors = wrk(f"http://127.0.0.1:{port}{path}", header, args.seconds, args.connections, server.process.pid)
                 note = f", {errors} non-2xx" if errors else ""
                 print(f"{name:40} {rps:9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   peak RSS {peak:.1f} MB{note}")
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
 
 
 if __name__ == "__main__":

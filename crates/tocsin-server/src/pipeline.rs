@@ -1,5 +1,5 @@
-//! What follows the event log once events are acknowledged: the login trail is indexed
-//! behind it and old events expire.
+//! What follows the event log once events are acknowledged. The log's writer indexes the
+//! login trail itself; here old events expire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +25,6 @@ impl Default for PipelineConfig {
     }
 }
 
-/// Events read by one round of a follower.
-const ROUND: u32 = 50_000;
-/// How often followers look for events that other processes appended.
-const POLL: Duration = Duration::from_secs(1);
 /// How often retention runs.
 const EXPIRY: Duration = Duration::from_secs(3600);
 
@@ -39,36 +35,15 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the log's writer and its followers on the current tokio runtime.
+    /// Starts the log's writer and the tasks that follow it on the current tokio runtime.
     pub async fn start(store: Arc<dyn Store>, config: PipelineConfig) -> Result<Self, StoreError> {
         let log = EventLog::start(Arc::clone(&store), config.log).await?;
-        tokio::spawn(index_login_trail(Arc::clone(&store), log.committed()));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })
     }
 
     pub fn log(&self) -> &EventLog {
         &self.log
-    }
-}
-
-async fn index_login_trail(store: Arc<dyn Store>, mut committed: tokio::sync::watch::Receiver<u64>) {
-    loop {
-        loop {
-            match store.index_login_trail(ROUND).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "the login trail could not be brought up to date");
-                    break;
-                }
-            }
-        }
-        // A commit here wakes it at once; events appended by another process (`tocsin
-        // ingest`) are found by the poll.
-        if let Ok(Err(_closed)) = tokio::time::timeout(POLL, committed.changed()).await {
-            return;
-        }
     }
 }
 

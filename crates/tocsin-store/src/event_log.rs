@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Duration, Instant};
 
 use crate::events::NewEvent;
 use crate::{Store, StoreError};
@@ -100,6 +101,23 @@ impl EventLog {
     }
 }
 
+/// Events the login trail takes in per round; a round holds the write lock for a few ms.
+const TRAIL_ROUND: u32 = 2_000;
+/// How often the writer looks for events appended by other processes, and how long the
+/// trail may wait for a round while the writer is busy.
+const TRAIL_POLL: Duration = Duration::from_secs(1);
+
+/// How long senders must be quiet before the trail takes rounds back to back.
+const PAUSE: Duration = Duration::from_millis(20);
+
+/// One round of the login trail; whether more is left. A failure is tried again at the
+/// next poll; the log itself is not affected.
+async fn index_trail(store: &dyn Store) -> bool {
+    matches!(store.index_login_trail(TRAIL_ROUND).await, Ok(n) if n == u64::from(TRAIL_ROUND))
+}
+
+/// The one writer. Between batches, and while idle, it brings the login trail up to date:
+/// being the only writer, it never waits for a lock of its own process.
 async fn write(
     store: Arc<dyn Store>,
     mut inbox: mpsc::UnboundedReceiver<Job>,
@@ -109,7 +127,30 @@ async fn write(
 ) {
     let mut jobs = Vec::new();
     let mut batch = Vec::new();
-    while let Some(first) = inbox.recv().await {
+    let mut trail_behind = true;
+    let mut trail_at = Instant::now();
+    loop {
+        // Senders come first: the trail gets a round when they pause, and at least one
+        // round a second when they do not.
+        if trail_behind && trail_at.elapsed() > TRAIL_POLL {
+            trail_behind = index_trail(&*store).await;
+            trail_at = Instant::now();
+        }
+        let wait = if trail_behind { PAUSE } else { TRAIL_POLL };
+        let first = match tokio::time::timeout(wait, inbox.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => break,
+            Err(_paused) => {
+                // Idle: catch up while nobody is waiting; when caught up, look again
+                // later for events that other processes appended.
+                trail_behind = true;
+                while trail_behind && inbox.is_empty() {
+                    trail_behind = index_trail(&*store).await;
+                }
+                trail_at = Instant::now();
+                continue;
+            }
+        };
         let mut counts = vec![first.events.len()];
         batch.extend(first.events);
         jobs.push(first.done);
@@ -119,6 +160,7 @@ async fn write(
             batch.extend(job.events);
             jobs.push(job.done);
         }
+        trail_behind = true;
         let total = batch.len();
         let result = store.append_events(&batch).await.and_then(|seqs| {
             if seqs.len() == total {

@@ -97,6 +97,21 @@ async fn many_senders_share_transactions_and_each_gets_its_own_numbers() {
         assert_eq!(all, (1..=2000).collect::<Vec<u64>>(), "{}", db.backend);
         committed.wait_for(|seq| *seq == 2000).await.unwrap();
         assert_eq!(log.queued(), 0);
+
+        // Once senders pause, the writer brings the login trail up to date by itself.
+        let logins: Vec<Event> = (0..3).map(|i| auth(i, "192.0.2.9", "ann", "failure")).collect();
+        log.append(new(&logins)).await.unwrap();
+        let everyone = TrailFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while store.login_trail(&everyone).await.unwrap().len() < 3 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{}: the trail was not indexed", db.backend));
     }
 }
 

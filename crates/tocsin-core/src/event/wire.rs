@@ -26,8 +26,34 @@ struct Head {
     kind: String,
 }
 
+/// The kind's own fields, as read; `kind` is checked against the kind being read.
+trait Wire: DeserializeOwned {
+    fn kind(&self) -> &str;
+}
+
+macro_rules! wire {
+    ($($name:ident),*) => {
+        $(impl Wire for $name {
+            fn kind(&self) -> &str {
+                &self.kind
+            }
+        })*
+    };
+}
+
+wire!(
+    AuthWire,
+    RequestWire,
+    ErrorWire,
+    VaultWire,
+    HeartbeatWire,
+    RateLimitWire,
+    CustomWire
+);
+
 #[derive(Deserialize)]
 struct AuthWire {
+    kind: String,
     ts: Timestamp,
     outcome: AuthOutcome,
     #[serde(default)]
@@ -49,6 +75,7 @@ fn unknown_method() -> String {
 
 #[derive(Deserialize)]
 struct RequestWire {
+    kind: String,
     ts: Timestamp,
     method: String,
     path: String,
@@ -63,6 +90,7 @@ struct RequestWire {
 
 #[derive(Deserialize)]
 struct ErrorWire {
+    kind: String,
     ts: Timestamp,
     service: String,
     level: Option<Level>,
@@ -75,6 +103,7 @@ struct ErrorWire {
 
 #[derive(Deserialize)]
 struct VaultWire {
+    kind: String,
     ts: Timestamp,
     principal: String,
     path: String,
@@ -85,6 +114,7 @@ struct VaultWire {
 
 #[derive(Deserialize)]
 struct HeartbeatWire {
+    kind: String,
     ts: Timestamp,
     agent: String,
     version: Option<String>,
@@ -93,6 +123,7 @@ struct HeartbeatWire {
 
 #[derive(Deserialize)]
 struct RateLimitWire {
+    kind: String,
     ts: Timestamp,
     key: String,
     policy: String,
@@ -102,6 +133,7 @@ struct RateLimitWire {
 
 #[derive(Deserialize)]
 struct CustomWire {
+    kind: String,
     ts: Timestamp,
     name: String,
     #[serde(default)]
@@ -118,6 +150,13 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             message: "an event must be a JSON object".into(),
         });
     }
+    // Most lines say their kind plainly: read it off the text and parse once. The kind's own
+    // parse checks that it was right; when it was not, the line is read the long way.
+    if let Some(kind) = sniff_kind(text)
+        && let Ok(event) = parse_kind(&line, kind)
+    {
+        return Ok(event);
+    }
     let head: Head = line.read()?;
     let kind = Kind::ALL.into_iter().find(|k| k.as_str() == head.kind).ok_or_else(|| {
         let known: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
@@ -126,9 +165,26 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             format!("unknown kind \"{}\"; use one of {}", head.kind, known.join(", ")),
         )
     })?;
+    parse_kind(&line, kind)
+}
+
+/// The value of the first `"kind": "..."` in the text, if it names a kind.
+fn sniff_kind(text: &str) -> Option<Kind> {
+    let at = text.find("\"kind\"")?;
+    let rest = text[at + 6..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let value = &rest[..rest.find('"')?];
+    Kind::ALL.into_iter().find(|k| k.as_str() == value)
+}
+
+/// Reads a line as an event of `kind`; the line's own `kind` must say the same.
+fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
     Ok(match kind {
         Kind::Auth => {
-            let a: AuthWire = line.read()?;
+            let a: AuthWire = line.read_kind(kind)?;
             let reason = a.reason.unwrap_or(match a.outcome {
                 AuthOutcome::Success => AuthReason::Ok,
                 AuthOutcome::Failure => AuthReason::Other,
@@ -148,7 +204,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             })
         }
         Kind::Request => {
-            let r: RequestWire = line.read()?;
+            let r: RequestWire = line.read_kind(kind)?;
             if !(100..=599).contains(&r.status) {
                 return Err(line.reject("status", format!("{} is not an HTTP status (100 to 599)", r.status)));
             }
@@ -169,7 +225,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             })
         }
         Kind::Error => {
-            let e: ErrorWire = line.read()?;
+            let e: ErrorWire = line.read_kind(kind)?;
             let message = line.required("message", e.message)?;
             let fingerprint = match e.fingerprint {
                 Some(f) => line.required("fingerprint", f)?,
@@ -187,7 +243,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             })
         }
         Kind::VaultAccess => {
-            let v: VaultWire = line.read()?;
+            let v: VaultWire = line.read_kind(kind)?;
             Event::VaultAccess(VaultEvent {
                 at: v.ts,
                 principal: line.required("principal", v.principal)?,
@@ -198,7 +254,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             })
         }
         Kind::Heartbeat => {
-            let h: HeartbeatWire = line.read()?;
+            let h: HeartbeatWire = line.read_kind(kind)?;
             Event::Heartbeat(HeartbeatEvent {
                 at: h.ts,
                 agent: line.required("agent", h.agent)?,
@@ -207,7 +263,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             })
         }
         Kind::RateLimit => {
-            let r: RateLimitWire = line.read()?;
+            let r: RateLimitWire = line.read_kind(kind)?;
             Event::RateLimit(RateLimitEvent {
                 at: r.ts,
                 key: line.required("key", r.key)?,
@@ -217,7 +273,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
             })
         }
         Kind::Custom => {
-            let c: CustomWire = line.read()?;
+            let c: CustomWire = line.read_kind(kind)?;
             Event::Custom(CustomEvent {
                 at: c.ts,
                 name: line.required("name", c.name)?,
@@ -267,6 +323,14 @@ impl Line<'_> {
             message: "more than one JSON value on the line".into(),
         })?;
         Ok(value)
+    }
+
+    fn read_kind<T: Wire>(&self, kind: Kind) -> Result<T, Reject> {
+        let wire: T = self.read()?;
+        if wire.kind() != kind.as_str() {
+            return Err(self.reject("kind", format!("expected \"{kind}\"")));
+        }
+        Ok(wire)
     }
 
     fn required(&self, field: &str, value: String) -> Result<String, Reject> {
@@ -373,6 +437,16 @@ mod tests {
                 serde_json::from_str(&written).unwrap(),
             );
             assert_eq!(a, b, "every field is written back under its own name");
+        }
+    }
+
+    #[test]
+    fn a_kind_named_inside_the_event_does_not_decide_its_kind() {
+        for line in [
+            r#"{"attributes":{"kind":"heartbeat"},"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"x","agent":"a"}"#,
+            r#"{"attributes":{"kind" : "auth"},"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"x"}"#,
+        ] {
+            assert_eq!(parse_line(1, line).unwrap().kind(), Kind::Custom, "{line}");
         }
     }
 

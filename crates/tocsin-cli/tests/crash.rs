@@ -1,0 +1,156 @@
+//! Killed mid-ingestion, tocsin keeps every event it acknowledged, and no batch in part.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tocsin_core::event::Event;
+use tocsin_store::testing::TestDb;
+
+const SENDERS: usize = 4;
+const PER_BATCH: usize = 500;
+
+fn tocsin(dir: &std::path::Path, db: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    command
+        .current_dir(dir)
+        .env("TOCSIN_DB", db)
+        .env_remove("TOCSIN_PLAN")
+        .env("TOCSIN_ACTOR", "ops");
+    command
+}
+
+/// One POST over its own connection: the status, or `None` if the server was gone.
+fn post(address: &str, token: &str, body: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    write!(
+        stream,
+        "POST /api/v1/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split(' ').nth(1)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_heavy_ingestion_loses_no_acknowledged_event() {
+    for db in TestDb::all().await {
+        let dir = tempfile::tempdir().unwrap();
+        let token = {
+            let out = tocsin(dir.path(), &db.url)
+                .args(["--json", "token", "create", "--name", "crash", "--scope", "ingest"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            doc["secret"].as_str().unwrap().to_owned()
+        };
+        let mut server = tocsin(dir.path(), &db.url)
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = log.next().expect("the server logs").unwrap();
+            let entry: Value = serde_json::from_str(&line).unwrap();
+            if let Some(address) = entry["address"].as_str() {
+                break address.to_owned();
+            }
+        };
+        std::thread::spawn(move || log.for_each(drop));
+
+        let gone = Arc::new(AtomicBool::new(false));
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|sender| {
+                let (address, token, gone) = (address.clone(), token.clone(), Arc::clone(&gone));
+                std::thread::spawn(move || {
+                    let mut acked = Vec::new();
+                    for batch in 0.. {
+                        let body: String = (0..PER_BATCH)
+                            .map(|i| {
+                                format!(
+                                    "{{\"kind\":\"heartbeat\",\"ts\":\"2026-01-05T00:00:04Z\",\"agent\":\"{sender}-{batch}-{i}\"}}\n"
+                                )
+                            })
+                            .collect();
+                        match post(&address, &token, &body) {
+                            Some(200) => acked.push(batch),
+                            Some(status) => panic!("sender {sender}: status {status}"),
+                            None if gone.load(Ordering::SeqCst) => return acked,
+                            None => panic!("sender {sender}: the server went away before it was killed"),
+                        }
+                    }
+                    unreachable!()
+                })
+            })
+            .collect();
+
+        // Kill once plenty is acknowledged, with requests in flight.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(1500) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        gone.store(true, Ordering::SeqCst);
+        server.kill().unwrap(); // SIGKILL
+        server.wait().unwrap();
+        let acked: Vec<(usize, Vec<usize>)> = senders
+            .into_iter()
+            .enumerate()
+            .map(|(sender, s)| (sender, s.join().unwrap()))
+            .collect();
+        let acked_batches: usize = acked.iter().map(|(_, b)| b.len()).sum();
+        assert!(
+            acked_batches >= SENDERS * 2,
+            "{}: only {acked_batches} batches were acknowledged",
+            db.backend
+        );
+
+        // Count what the database holds, per batch.
+        let store = db.open().await;
+        let mut stored: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = store.events_after(after, 10_000).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in page {
+                let Event::Heartbeat(h) = e.event else {
+                    panic!("not a heartbeat")
+                };
+                let mut parts = h.agent.split('-').map(|p| p.parse::<usize>().unwrap());
+                *stored
+                    .entry((parts.next().unwrap(), parts.next().unwrap()))
+                    .or_default() += 1;
+            }
+        }
+        for (sender, batches) in &acked {
+            for batch in batches {
+                assert_eq!(
+                    stored.get(&(*sender, *batch)),
+                    Some(&PER_BATCH),
+                    "{}: acknowledged batch {sender}-{batch} was lost",
+                    db.backend
+                );
+            }
+        }
+        assert!(
+            stored.values().all(|n| *n == PER_BATCH),
+            "{}: a batch was kept in part",
+            db.backend
+        );
+        eprintln!(
+            "{}: {acked_batches} batches acknowledged, {} stored (the rest were in flight)",
+            db.backend,
+            stored.len()
+        );
+    }
+}

@@ -67,7 +67,7 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         "tocsin is listening on http://{address}"
     );
     let pipeline = Pipeline::start(
-        Arc::clone(&store),
+        desk.clone(),
         PipelineConfig {
             retention: args.retention,
             ..PipelineConfig::default()

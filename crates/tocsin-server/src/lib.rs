@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod desk;
+pub mod detection;
 pub mod http;
 pub mod identity;
 pub mod ingest;

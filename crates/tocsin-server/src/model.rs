@@ -472,3 +472,60 @@ impl LoginAttemptDoc {
         }
     }
 }
+
+/// A signal: what a detector found, and what the plan's rule made of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignalDoc {
+    pub id: i64,
+    /// The detector, like brute_force, compromise or password_spray.
+    pub detector: String,
+    /// What it is about, like the source address.
+    pub key: String,
+    /// What repeats of the same finding share: detector and key.
+    pub fingerprint: String,
+    pub summary: String,
+    /// The severity the rule suggests, one of the plan's.
+    pub severity: String,
+    /// open, join or record.
+    pub action: String,
+    /// When it was found: the time of the event that completed it.
+    pub at: Timestamp,
+    pub evidence: EvidenceDoc,
+    /// The incident it opened or joined.
+    pub incident: Option<String>,
+    pub recorded_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceDoc {
+    /// Events counted.
+    pub count: u64,
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    /// Sequence numbers of events in the log that show it.
+    pub sample_events: Vec<u64>,
+}
+
+impl SignalDoc {
+    pub fn of(record: &tocsin_store::signals::SignalRecord) -> Self {
+        let s = &record.signal;
+        SignalDoc {
+            id: record.id,
+            detector: s.detector.clone(),
+            key: s.key.clone(),
+            fingerprint: s.fingerprint(),
+            summary: s.summary.clone(),
+            severity: record.severity.clone(),
+            action: record.action.clone(),
+            at: s.at,
+            evidence: EvidenceDoc {
+                count: s.count,
+                first_at: s.first_at,
+                last_at: s.last_at,
+                sample_events: s.samples.clone(),
+            },
+            incident: record.incident.map(|n| n.to_string()),
+            recorded_at: record.recorded_at,
+        }
+    }
+}

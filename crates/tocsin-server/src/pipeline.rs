@@ -1,5 +1,5 @@
-//! What follows the event log once events are acknowledged. The log's writer indexes the
-//! login trail itself; here old events expire.
+//! What follows the event log once events are acknowledged: the detectors, and expiry
+//! of old events. The log's writer indexes the login trail itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,8 @@ use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_store::event_log::{EventLog, EventLogConfig};
 use tocsin_store::{Store, StoreError};
+
+use crate::Desk;
 
 /// How long events are kept, and how the log's writer is sized.
 #[derive(Clone, Copy, Debug)]
@@ -36,8 +38,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Starts the log's writer and the tasks that follow it on the current tokio runtime.
-    pub async fn start(store: Arc<dyn Store>, config: PipelineConfig) -> Result<Self, StoreError> {
+    pub async fn start(desk: Desk, config: PipelineConfig) -> Result<Self, StoreError> {
+        let store = Arc::clone(desk.store());
         let log = EventLog::start(Arc::clone(&store), config.log).await?;
+        tokio::spawn(crate::detection::follow(desk, log.committed()));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })
     }

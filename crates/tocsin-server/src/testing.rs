@@ -38,10 +38,9 @@ impl TestServer {
         let store = db.open().await;
         let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).unwrap());
         let identity = Identity::new(Arc::clone(&store));
-        let pipeline = Pipeline::start(Arc::clone(&store), PipelineConfig::default())
-            .await
-            .unwrap();
-        let state = AppState::new(Desk::new(Arc::clone(&store), plan), identity.clone(), pipeline, config);
+        let desk = Desk::new(Arc::clone(&store), plan);
+        let pipeline = Pipeline::start(desk.clone(), PipelineConfig::default()).await.unwrap();
+        let state = AppState::new(desk, identity.clone(), pipeline, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -60,6 +59,16 @@ impl TestServer {
 
     /// Stops the server and waits until it has finished.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Stops the server and starts a new one over the same database.
+    pub async fn restart(mut self) -> TestServer {
+        self.halt().await;
+        TestServer::start(self.db).await
+    }
+
+    async fn halt(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

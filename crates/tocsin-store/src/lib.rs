@@ -6,6 +6,7 @@ pub mod events;
 pub mod identity;
 mod migrate;
 pub mod postgres;
+pub mod signals;
 pub mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -21,6 +22,7 @@ use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
 use crate::events::EventStore;
 use crate::identity::IdentityStore;
+use crate::signals::SignalStore;
 
 /// What can go wrong in storage. "Not found" and "changed meanwhile" are variants, not text.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +131,7 @@ pub struct ChainHead {
 /// Durable storage. Every write is one transaction: the incident's state, its new audit
 /// entries and its clocks are stored together or not at all.
 #[async_trait]
-pub trait Store: IdentityStore + EventStore + fmt::Debug {
+pub trait Store: IdentityStore + EventStore + SignalStore + fmt::Debug {
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;
 

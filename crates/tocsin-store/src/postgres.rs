@@ -22,6 +22,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "event_log",
         sql: include_str!("../migrations/postgres/0003_event_log.sql"),
     },
+    Migration {
+        version: 4,
+        name: "signals",
+        sql: include_str!("../migrations/postgres/0004_signals.sql"),
+    },
 ];
 
 /// Serializes schema migrations across instances for the length of one transaction.
@@ -96,3 +101,4 @@ const INSERT_CHUNK: usize = 1000;
 include!("shared.rs");
 include!("shared_identity.rs");
 include!("shared_events.rs");
+include!("shared_signals.rs");

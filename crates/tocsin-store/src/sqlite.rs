@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "event_log",
         sql: include_str!("../migrations/sqlite/0003_event_log.sql"),
     },
+    Migration {
+        version: 4,
+        name: "signals",
+        sql: include_str!("../migrations/sqlite/0004_signals.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
@@ -119,3 +124,4 @@ const INSERT_CHUNK: usize = 1000;
 include!("shared.rs");
 include!("shared_identity.rs");
 include!("shared_events.rs");
+include!("shared_signals.rs");

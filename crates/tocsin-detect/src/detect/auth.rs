@@ -214,6 +214,11 @@ impl Spray {
         }
     }
 
+    /// Sources with state kept: for bounding memory.
+    pub fn tracked(&self) -> usize {
+        self.sources.len()
+    }
+
     /// Reads one event, in time order, pushing what it completes onto `out`.
     pub fn event(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
         let SprayConfig {

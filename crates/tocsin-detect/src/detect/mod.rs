@@ -2,6 +2,9 @@
 //! Time is the events' own, never the clock's, so a replayed log finds what live traffic did.
 
 pub mod auth;
+mod engine;
+
+pub use engine::Engine;
 
 use jiff::Timestamp;
 

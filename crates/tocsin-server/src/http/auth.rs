@@ -188,6 +188,13 @@ impl<'d> Reading<'d> {
         self.0.verify().await
     }
 
+    pub async fn signals(
+        &self,
+        filter: &tocsin_store::signals::SignalFilter,
+    ) -> Result<Vec<tocsin_store::signals::SignalRecord>, tocsin_store::StoreError> {
+        self.0.store().signals(filter).await
+    }
+
     pub async fn audit_entries(
         &self,
         after: u64,

@@ -1,30 +1,75 @@
 //! `POST /api/v1/events`: events from applications and log shippers, acknowledged once
-//! they are committed to the event log.
+//! they are committed to the event log; and `GET /api/v1/signals`, what detectors found.
 // The OpenAPI macros expand `params(...)` to paths they qualify themselves.
 #![allow(unused_qualifications)]
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Query;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tocsin_core::event::Reject;
 use tocsin_store::event_log::AppendError;
-use utoipa::ToSchema;
+use tocsin_store::signals::SignalFilter;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Ingester;
+use super::api::{Page, cursor, page_size};
+use super::auth::{Ingester, Reader};
 use super::error::{ApiError, ErrorBody};
 use crate::identity::Principal;
 use crate::ingest::{self, BodyError, Parsed};
+use crate::model::SignalDoc;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/events",
-        post(post_events).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
-    )
+    Router::new()
+        .route(
+            "/events",
+            post(post_events).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+        )
+        .route("/signals", get(list_signals))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SignalQuery {
+    /// Only this detector's signals, like brute_force.
+    detector: Option<String>,
+    /// Only signals about this key, like an IP address.
+    key: Option<String>,
+    cursor: Option<String>,
+    /// 1 to 500, default 50.
+    limit: Option<u32>,
+}
+
+/// Signals, newest first.
+#[utoipa::path(get, path = "/api/v1/signals", tag = "events", params(SignalQuery),
+    responses((status = 200, body = Page<SignalDoc>), (status = 400, body = ErrorBody)),
+    security(("bearer" = ["read"]), ("session" = [])))]
+async fn list_signals(
+    reader: Reader,
+    query: Result<Query<SignalQuery>, QueryRejection>,
+) -> Result<Json<Page<SignalDoc>>, ApiError> {
+    let Query(query) = query?;
+    let limit = page_size(query.limit)?;
+    let filter = SignalFilter {
+        detector: query.detector,
+        key: query.key,
+        before: cursor(query.cursor.as_deref())?.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
+        limit: limit + 1,
+    };
+    let signals = reader.read().signals(&filter).await?;
+    Ok(Json(Page::cut(
+        signals,
+        limit as usize,
+        |s| s.id.to_string(),
+        SignalDoc::of,
+    )))
 }
 
 /// Rejected lines listed in a response at most; `rejected` counts them all.

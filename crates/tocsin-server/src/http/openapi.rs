@@ -22,7 +22,7 @@ use crate::model;
         api::get_plan, api::me,
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
-        events::post_events,
+        events::post_events, events::list_signals,
     ),
     components(schemas(error::ErrorBody, model::IncidentDoc)),
     modifiers(&Security),
@@ -32,7 +32,7 @@ use crate::model;
         (name = "audit", description = "The tamper-evident record"),
         (name = "plan", description = "The plan in force"),
         (name = "identity", description = "Users, tokens and logins"),
-        (name = "events", description = "Events from applications and logs"),
+        (name = "events", description = "Events from applications and logs, and the signals detectors find in them"),
     )
 )]
 struct ApiDoc;

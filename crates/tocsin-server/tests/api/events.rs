@@ -199,3 +199,98 @@ async fn only_the_ingest_scope_may_send_events() {
         server.stop().await;
     }
 }
+
+fn attempt(second: u32, ip: &str, outcome: &str) -> String {
+    format!(
+        r#"{{"kind":"auth","ts":"2026-01-05T03:{:02}:{:02}Z","outcome":"{outcome}","ip":"{ip}","user":"root","service":"sshd","method":"password"}}"#,
+        second / 60,
+        second % 60
+    )
+}
+
+/// Waits until the signals list holds `n` signals, and returns them, newest first.
+async fn signals(server: &crate::helpers::TestServer, auth: &Auth, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = server.get("/api/v1/signals", auth).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let items = body["items"].as_array().unwrap().clone();
+        if items.len() >= n
+            && items
+                .iter()
+                .all(|s| !s["incident"].is_null() || s["action"] == "record")
+        {
+            return items;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n} signals expected, got {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_brute_force_opens_an_incident_and_a_success_after_it_raises_that_incident_to_the_top_severity() {
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        let reader = server.token("read").await;
+        // Five failures are allowed; the sixth within ten minutes is brute force.
+        let mut lines: Vec<String> = (0..6).map(|i| attempt(i * 20, "203.0.113.5", "failure")).collect();
+        lines.push(attempt(5 * 20, "198.51.100.1", "failure"));
+        let (status, body) = server.send(&ingest, None, false, lines.join("\n").into_bytes()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let found = signals(&server, &reader, 1).await;
+        assert_eq!(found.len(), 1, "{backend}: only the attacker: {found:?}");
+        assert_eq!(found[0]["detector"], "brute_force");
+        assert_eq!(found[0]["key"], "203.0.113.5");
+        assert_eq!(
+            found[0]["severity"], "P2",
+            "{backend}: a failed-login attack is the second tier"
+        );
+        assert_eq!(found[0]["evidence"]["count"], 6);
+        assert_eq!(found[0]["evidence"]["sample_events"], serde_json::json!([6]));
+        let incident = found[0]["incident"].as_str().unwrap().to_owned();
+        let (_, doc) = server.get(&format!("/api/v1/incidents/{incident}"), &reader).await;
+        assert_eq!(doc["incident"]["severity"], "P2", "{doc}");
+        assert_eq!(
+            doc["incident"]["title"],
+            "6 failed logins from 203.0.113.5 within 2 min"
+        );
+
+        // The same source then gets in: a likely compromise, joined to the same incident.
+        let (status, _) = server
+            .send(
+                &ingest,
+                None,
+                false,
+                attempt(200, "203.0.113.5", "success").into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let found = signals(&server, &reader, 2).await;
+        assert_eq!(found[0]["detector"], "compromise", "{backend}: {found:?}");
+        assert_eq!(found[0]["severity"], "P1");
+        assert_eq!(found[0]["incident"], incident.as_str(), "joined, not a second incident");
+        let (_, doc) = server.get(&format!("/api/v1/incidents/{incident}"), &reader).await;
+        assert_eq!(doc["incident"]["severity"], "P1", "{backend}: raised: {doc}");
+        let (_, list) = server.get("/api/v1/incidents", &reader).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+        // After a restart the detectors read the log again and record nothing twice.
+        let server = server.restart().await;
+        let (status, _) = server
+            .send(
+                &ingest,
+                None,
+                false,
+                attempt(260, "198.51.100.1", "failure").into_bytes(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let found = signals(&server, &reader, 2).await;
+        assert_eq!(found.len(), 2, "{backend}: {found:?}");
+        let (_, list) = server.get("/api/v1/incidents", &reader).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{backend}");
+        server.stop().await;
+    }
+}

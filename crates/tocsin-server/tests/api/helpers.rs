@@ -54,6 +54,14 @@ impl TestServer {
         self.server.stop().await;
     }
 
+    /// Stops the server and starts a new one over the same database.
+    pub async fn restart(self) -> TestServer {
+        TestServer {
+            server: self.server.restart().await,
+            client: self.client,
+        }
+    }
+
     pub async fn token(&self, scopes: &str) -> Auth {
         Auth::Token(self.server.token_secret(scopes).await)
     }

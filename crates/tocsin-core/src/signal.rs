@@ -1,0 +1,93 @@
+//! Signals: what detectors found, before and after the plan's rules decide what it means.
+
+use jiff::Timestamp;
+
+use crate::plan::Plan;
+
+/// A detector's finding, as kept: deduplicated by detector, key and the time it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signal {
+    /// Which detector, like `brute_force`.
+    pub detector: String,
+    /// What it is about, like the source address.
+    pub key: String,
+    /// When it was found: the time of the event that completed it.
+    pub at: Timestamp,
+    /// Events counted, and the first and last of them.
+    pub count: u64,
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    /// Sequence numbers of events in the log that show it.
+    pub samples: Vec<u64>,
+    /// One line for a person.
+    pub summary: String,
+}
+
+impl Signal {
+    /// What repeats of the same finding share.
+    pub fn fingerprint(&self) -> String {
+        format!("{}:{}", self.detector, self.key)
+    }
+}
+
+/// What a signal leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Join the open incident of the same group, or declare one.
+    Open,
+    /// Join the open incident of the same group; otherwise only record.
+    Join,
+    /// Keep the signal on record and do nothing else.
+    Record,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Open => "open",
+            Action::Join => "join",
+            Action::Record => "record",
+        }
+    }
+}
+
+/// The rule for one detector's signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub action: Action,
+    /// The severity by its rank in the plan: 0 is the most severe.
+    pub tier: usize,
+}
+
+/// The rules tocsin follows when the plan names none, after the reference plans: a
+/// credential compromise is the top severity, a failed-login attack the second tier.
+pub fn default_rule(detector: &str) -> Rule {
+    let (action, tier) = match detector {
+        "compromise" => (Action::Open, 0),
+        "brute_force"
+        | "password_spray"
+        | "slow_brute_force"
+        | "account_attack"
+        | "credential_stuffing"
+        | "botnet"
+        | "vault_denied_burst"
+        | "distributed_rate_limit" => (Action::Open, 1),
+        "error_spike" | "stale_agent" | "vault_new_secret" | "vault_volume" | "vault_new_ip" => (Action::Open, 2),
+        _ => (Action::Record, 3),
+    };
+    Rule { action, tier }
+}
+
+/// The id of the plan's severity at `tier`, or its least severe when it has fewer.
+pub fn severity_at(plan: &Plan, tier: usize) -> String {
+    let severities = plan.severities();
+    severities[tier.min(severities.len() - 1)].id.to_string()
+}
+
+/// How severe a severity id is in the plan: 0 is the most severe; unknown ids rank last.
+pub fn rank(plan: &Plan, severity: &str) -> usize {
+    plan.severities()
+        .iter()
+        .position(|s| s.id.as_str() == severity)
+        .unwrap_or(usize::MAX)
+}

@@ -1,0 +1,148 @@
+// Signals, written once for both backends; included by each after `shared.rs`.
+
+use tocsin_core::signal::Signal;
+
+use crate::signals::{NewSignal, SignalFilter, SignalRecord, SignalStore};
+
+fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
+    let samples: String = row.try_get("samples")?;
+    let incident: Option<i64> = row.try_get("incident")?;
+    Ok(SignalRecord {
+        id: row.try_get("id")?,
+        signal: Signal {
+            detector: row.try_get("detector")?,
+            key: row.try_get("signal_key")?,
+            at: time(row.try_get("found_ms")?)?,
+            count: uint(row.try_get("event_count")?, "signal event count")?,
+            first_at: time(row.try_get("first_ms")?)?,
+            last_at: time(row.try_get("last_ms")?)?,
+            samples: serde_json::from_str(&samples)
+                .map_err(|e| StoreError::Corrupt(format!("signal samples \"{samples}\": {e}")))?,
+            summary: row.try_get("summary")?,
+        },
+        severity: row.try_get("severity")?,
+        action: row.try_get("action")?,
+        group_key: row.try_get("group_key")?,
+        incident: incident.map(number).transpose()?,
+        recorded_at: time(row.try_get("recorded_ms")?)?,
+    })
+}
+
+#[async_trait]
+impl SignalStore for Backend {
+    async fn event_cursor(&self, name: &str) -> Result<u64, StoreError> {
+        let seq: Option<i64> = sqlx::query("SELECT seq FROM event_cursors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.try_get("seq"))
+            .transpose()?;
+        uint(seq.unwrap_or(0), "event cursor")
+    }
+
+    async fn record_signals(
+        &self,
+        name: &str,
+        up_to: u64,
+        signals: &[NewSignal],
+        now: Timestamp,
+    ) -> Result<Vec<SignalRecord>, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let mut recorded = Vec::new();
+        for s in signals {
+            let row = sqlx::query(
+                "INSERT INTO signals (fingerprint, detector, signal_key, found_ms, first_ms, last_ms, event_count,
+                    samples, summary, severity, action, group_key, recorded_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (fingerprint, found_ms) DO NOTHING
+                 RETURNING *",
+            )
+            .bind(s.signal.fingerprint())
+            .bind(&s.signal.detector)
+            .bind(&s.signal.key)
+            .bind(s.signal.at.as_millisecond())
+            .bind(s.signal.first_at.as_millisecond())
+            .bind(s.signal.last_at.as_millisecond())
+            .bind(int(s.signal.count, "signal event count")?)
+            .bind(serde_json::to_string(&s.signal.samples).expect("numbers serialize"))
+            .bind(&s.signal.summary)
+            .bind(&s.severity)
+            .bind(s.action.as_str())
+            .bind(&s.group_key)
+            .bind(now.as_millisecond())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                recorded.push(signal_from(&row)?);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(name)
+        .bind(int(up_to, "event cursor")?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn settle_signal(&self, id: i64, incident: Option<IncidentNumber>, at: Timestamp) -> Result<(), StoreError> {
+        let incident = incident.map(|n| int(n.get(), "incident number")).transpose()?;
+        sqlx::query("UPDATE signals SET incident = $1, settled_ms = $2 WHERE id = $3")
+            .bind(incident)
+            .bind(at.as_millisecond())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unsettled_signals(&self) -> Result<Vec<SignalRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM signals WHERE settled_ms IS NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(signal_from).collect()
+    }
+
+    async fn group_incident(&self, group_key: &str) -> Result<Option<IncidentNumber>, StoreError> {
+        let incident: Option<i64> = sqlx::query(
+            "SELECT incident FROM signals WHERE group_key = $1 AND incident IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(group_key)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|row| row.try_get("incident"))
+        .transpose()?;
+        incident.map(number).transpose()
+    }
+
+    async fn signals(&self, filter: &SignalFilter) -> Result<Vec<SignalRecord>, StoreError> {
+        let mut query = QueryBuilder::<Db>::new("SELECT * FROM signals WHERE 1 = 1");
+        if let Some(detector) = &filter.detector {
+            query.push(" AND detector = ").push_bind(detector.clone());
+        }
+        if let Some(key) = &filter.key {
+            query.push(" AND signal_key = ").push_bind(key.clone());
+        }
+        if let Some(before) = filter.before {
+            query.push(" AND id < ").push_bind(before);
+        }
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(signal_from).collect()
+    }
+
+    async fn first_seq_received_since(&self, since: Timestamp) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT min(seq) FROM events WHERE received_ms >= $1) AS first,
+                    (SELECT max(seq) FROM events) AS last",
+        )
+        .bind(since.as_millisecond())
+        .fetch_one(&self.pool)
+        .await?;
+        let (first, last): (Option<i64>, Option<i64>) = (row.try_get("first")?, row.try_get("last")?);
+        uint(first.unwrap_or(last.unwrap_or(0) + 1), "event sequence number")
+    }
+}

@@ -1,0 +1,71 @@
+//! Stored signals, the incidents they led to, and the cursor of the detectors that found
+//! them.
+
+use async_trait::async_trait;
+use tocsin_core::Timestamp;
+use tocsin_core::incident::IncidentNumber;
+use tocsin_core::signal::{Action, Signal};
+
+use crate::StoreError;
+
+/// A signal with what the plan's rules made of it, ready to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewSignal {
+    pub signal: Signal,
+    pub severity: String,
+    pub action: Action,
+    /// Signals of one group join the same open incident.
+    pub group_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalRecord {
+    pub id: i64,
+    pub signal: Signal,
+    pub severity: String,
+    pub action: String,
+    pub group_key: String,
+    pub incident: Option<IncidentNumber>,
+    pub recorded_at: Timestamp,
+}
+
+/// Which signals to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct SignalFilter {
+    pub detector: Option<String>,
+    pub key: Option<String>,
+    /// Only signals with a smaller id (cursor pagination).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait SignalStore: Send + Sync {
+    /// How far the follower `name` has read the event log.
+    async fn event_cursor(&self, name: &str) -> Result<u64, StoreError>;
+
+    /// Records the signals found in the log up to `up_to` by follower `name` and moves its
+    /// cursor there, in one transaction. A signal recorded before (same fingerprint, same
+    /// time) is skipped; the new ones come back.
+    async fn record_signals(
+        &self,
+        name: &str,
+        up_to: u64,
+        signals: &[NewSignal],
+        now: Timestamp,
+    ) -> Result<Vec<SignalRecord>, StoreError>;
+
+    /// Notes that a signal's rule was carried out, with the incident it opened or joined.
+    async fn settle_signal(&self, id: i64, incident: Option<IncidentNumber>, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Signals whose rule was not carried out yet, oldest first.
+    async fn unsettled_signals(&self) -> Result<Vec<SignalRecord>, StoreError>;
+
+    /// The incident that the group's signals last led to, if any.
+    async fn group_incident(&self, group_key: &str) -> Result<Option<IncidentNumber>, StoreError>;
+
+    async fn signals(&self, filter: &SignalFilter) -> Result<Vec<SignalRecord>, StoreError>;
+
+    /// The first event received at or after `since`, or one past the end of the log.
+    async fn first_seq_received_since(&self, since: Timestamp) -> Result<u64, StoreError>;
+}

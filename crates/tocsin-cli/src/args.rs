@@ -52,6 +52,8 @@ pub enum Command {
     Verify,
     /// Run the server: the web UI and the HTTP API.
     Serve(ServeArgs),
+    /// Read events from a file or standard input into the event log.
+    Ingest(IngestArgs),
     /// Manage the people who may log in.
     #[command(subcommand)]
     User(UserCommand),
@@ -83,6 +85,34 @@ pub struct ServeArgs {
     /// Log lines for people (auto: on a terminal) or as JSON.
     #[arg(long, value_enum, env = "TOCSIN_LOG_FORMAT", default_value = "auto")]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The file to read; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    /// ndjson: one event per line as the API takes them; sshd: an OpenSSH log (syslog or
+    /// journal lines); auto: told from the first lines.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: IngestFormat,
+    /// Keep reading as the file grows, also after it is rotated, until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// The year of the first line, for syslog times that carry none [default: the year the
+    /// file was last changed].
+    #[arg(long)]
+    pub year: Option<i16>,
+    /// The time zone the log was written in, for times that carry none [default: this
+    /// machine's].
+    #[arg(long)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngestFormat {
+    Auto,
+    Ndjson,
+    Sshd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

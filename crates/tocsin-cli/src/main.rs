@@ -6,6 +6,7 @@ mod args;
 mod context;
 mod describe;
 mod incident;
+mod ingest;
 mod plan;
 mod render;
 mod serve;
@@ -52,6 +53,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Clocks => show::clocks(context).await,
         Command::Verify => show::verify(context).await,
         Command::Serve(args) => serve::serve(context, &args).await,
+        Command::Ingest(args) => ingest::ingest(context, &args).await,
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
     }

@@ -1,12 +1,16 @@
 //! Reading events out of what senders send: NDJSON, a JSON array, or one JSON object,
-//! maybe gzip-compressed. Good events go on; each bad one is reported with its line and
-//! field, and never stops the others.
+//! maybe gzip-compressed; and out of log files, line by line. Good events go on; each
+//! bad one is reported with its line and field, and never stops the others.
 
 use std::io::Read;
 
+use jiff::SignedDuration;
+use jiff::tz::TimeZone;
 use serde_json::value::RawValue;
 use tocsin_core::Timestamp;
-use tocsin_core::event::{Reject, parse_line};
+use tocsin_core::event::{AuthEvent, Event, Reject, parse_line};
+use tocsin_detect::parse::reorder::Reorder;
+use tocsin_detect::parse::sshd::{LineKind, SshdParser};
 use tocsin_store::events::NewEvent;
 
 /// The largest body tocsin takes in one request, compressed or not.
@@ -87,6 +91,141 @@ fn collect<'a>(lines: impl IntoIterator<Item = (u64, &'a str)>, origin: &str, re
         }
     }
     parsed
+}
+
+/// A log format read line by line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineFormat {
+    /// One event per line, as `POST /api/v1/events` takes them.
+    Ndjson,
+    /// An OpenSSH log: syslog or journal lines.
+    Sshd,
+}
+
+impl LineFormat {
+    pub fn describe(self) -> &'static str {
+        match self {
+            LineFormat::Ndjson => "NDJSON",
+            LineFormat::Sshd => "an OpenSSH log",
+        }
+    }
+
+    /// The format of a file from its first lines, or `None` when they do not tell.
+    pub fn sniff(head: &[u8]) -> Option<LineFormat> {
+        let text = String::from_utf8_lossy(head);
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty()).take(50).peekable();
+        let first = lines.peek()?;
+        if first.trim_start().starts_with('{') {
+            return Some(LineFormat::Ndjson);
+        }
+        lines
+            .any(|l| l.contains(" sshd[") || l.contains(" sshd-session[") || l.contains(" sshd:"))
+            .then_some(LineFormat::Sshd)
+    }
+}
+
+/// How long a parsed attempt is held for attempts dated before it (sshd's probes are
+/// known when their connection ends, within sshd's two-minute login grace time).
+const REORDER_SLACK: SignedDuration = SignedDuration::from_mins(5);
+/// Rejected lines kept to be shown.
+pub const REJECTS_KEPT: usize = 10;
+
+/// Lines of a log into events for the event log, in time order.
+#[derive(Debug)]
+pub struct LineReader {
+    format: LineFormat,
+    origin: String,
+    sshd: SshdParser,
+    reorder: Reorder<Event>,
+    attempts: Vec<AuthEvent>,
+    ready: Vec<Event>,
+    /// Events ready to be stored.
+    pub batch: Vec<NewEvent>,
+    /// Lines read.
+    pub lines: u64,
+    /// The first refused lines, and how many there were.
+    pub rejects: Vec<Reject>,
+    pub rejected: u64,
+}
+
+impl LineReader {
+    /// `origin` says where the lines come from; `year` and `zone` read syslog times,
+    /// which carry neither.
+    pub fn new(format: LineFormat, origin: &str, year: i16, zone: TimeZone) -> Self {
+        LineReader {
+            format,
+            origin: origin.to_owned(),
+            sshd: SshdParser::new(year, zone),
+            reorder: Reorder::new(REORDER_SLACK),
+            attempts: Vec::new(),
+            ready: Vec::new(),
+            batch: Vec::new(),
+            lines: 0,
+            rejects: Vec::new(),
+            rejected: 0,
+        }
+    }
+
+    /// Reads the next line.
+    pub fn line(&mut self, text: &str) {
+        self.lines += 1;
+        let text = text.trim_end_matches(['\r', '\n']);
+        match self.format {
+            LineFormat::Sshd => {
+                if self.sshd.line(text, &mut self.attempts) == LineKind::Malformed && !text.trim().is_empty() {
+                    self.reject(None, "not a syslog line");
+                }
+                for attempt in self.attempts.drain(..) {
+                    self.reorder.push(attempt.at, Event::Auth(attempt), &mut self.ready);
+                }
+            }
+            LineFormat::Ndjson if text.trim().is_empty() => {}
+            LineFormat::Ndjson => match parse_line(self.lines, text) {
+                Ok(event) => self.ready.push(event),
+                Err(reject) => {
+                    self.rejected += 1;
+                    if self.rejects.len() < REJECTS_KEPT {
+                        self.rejects.push(reject);
+                    }
+                }
+            },
+        }
+        self.take_ready();
+    }
+
+    /// Lets go of every event held back: at the end of the input, or when a followed
+    /// file has gone quiet.
+    pub fn let_go(&mut self, end: bool) {
+        if end {
+            self.sshd.finish(&mut self.attempts);
+            for attempt in self.attempts.drain(..) {
+                self.reorder.push(attempt.at, Event::Auth(attempt), &mut self.ready);
+            }
+        }
+        self.reorder.finish(&mut self.ready);
+        self.take_ready();
+    }
+
+    fn take_ready(&mut self) {
+        if self.ready.is_empty() {
+            return;
+        }
+        let now = Timestamp::now();
+        for event in self.ready.drain(..) {
+            self.batch.push(NewEvent::new(&event, &self.origin, now));
+        }
+    }
+
+    fn reject(&mut self, field: Option<String>, message: &str) {
+        self.rejected += 1;
+        if self.rejects.len() < REJECTS_KEPT {
+            self.rejects.push(Reject {
+                line: self.lines,
+                field,
+                message: message.to_owned(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -529,3 +529,36 @@ impl SignalDoc {
         }
     }
 }
+
+/// What became of a batch of events sent to tocsin.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestReport {
+    /// Events committed to the log.
+    pub accepted: u64,
+    /// Lines refused; none of them stopped the others.
+    pub rejected: u64,
+    /// The sequence numbers given to the accepted events, first and last.
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The first refused lines, each with what was wrong.
+    pub rejects: Vec<RejectDoc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectDoc {
+    /// The line of NDJSON, or the position in a JSON array, from 1.
+    pub line: u64,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl RejectDoc {
+    pub fn of(reject: &tocsin_core::event::Reject) -> Self {
+        RejectDoc {
+            line: reject.line,
+            field: reject.field.clone(),
+            message: reject.message.clone(),
+        }
+    }
+}

@@ -1,4 +1,5 @@
 //! Log parsers: lines as servers write them, into typed events.
 
+pub mod reorder;
 pub mod sshd;
 pub mod syslog;

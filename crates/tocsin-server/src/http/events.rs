@@ -11,11 +11,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use tocsin_core::event::Reject;
+use serde::Deserialize;
 use tocsin_store::event_log::AppendError;
 use tocsin_store::signals::SignalFilter;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::api::{Page, cursor, page_size};
@@ -23,7 +22,7 @@ use super::auth::{Ingester, Reader};
 use super::error::{ApiError, ErrorBody};
 use crate::identity::Principal;
 use crate::ingest::{self, BodyError, Parsed};
-use crate::model::SignalDoc;
+use crate::model::{IngestReport, RejectDoc, SignalDoc};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -76,38 +75,6 @@ async fn list_signals(
 const REJECTS_SHOWN: usize = 100;
 /// Bodies larger than this are parsed off the request threads.
 const PARSE_INLINE: usize = 256 * 1024;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IngestReport {
-    /// Events committed to the log.
-    pub accepted: u64,
-    /// Lines refused; none of them stopped the others.
-    pub rejected: u64,
-    /// The sequence numbers given to the accepted events, first and last.
-    pub first_seq: Option<u64>,
-    pub last_seq: Option<u64>,
-    /// The first refused lines, each with what was wrong.
-    pub rejects: Vec<RejectDoc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RejectDoc {
-    /// The line of NDJSON, or the position in a JSON array, from 1.
-    pub line: u64,
-    /// The field at fault, when one is.
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl RejectDoc {
-    fn of(reject: &Reject) -> Self {
-        RejectDoc {
-            line: reject.line,
-            field: reject.field.clone(),
-            message: reject.message.clone(),
-        }
-    }
-}
 
 /// Send events as NDJSON (`application/x-ndjson`), a JSON array or one JSON object
 /// (`application/json`), optionally with `Content-Encoding: gzip`. Each line is one event:

@@ -1,0 +1,279 @@
+//! `tocsin ingest`: events from a file or standard input into the event log: NDJSON as
+//! senders write it, or an OpenSSH log read attempt by attempt. With `--follow` it keeps
+//! reading as the file grows and when it is rotated.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use jiff::tz::TimeZone;
+use tocsin_core::Timestamp;
+use tocsin_server::ingest::{LineFormat, LineReader};
+use tocsin_server::model::{IngestReport, RejectDoc};
+use tocsin_store::Store;
+use tocsin_store::events::NewEvent;
+
+use crate::args::{IngestArgs, IngestFormat};
+use crate::context::Context;
+use crate::emit;
+
+/// Events written per transaction.
+const BATCH: usize = 20_000;
+/// How often a followed file is looked at again.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let Some(store) = context.store(true).await? else {
+        bail!("the database could not be created")
+    };
+    let path = args.file.as_deref().filter(|p| *p != Path::new("-"));
+    if args.follow && path.is_none() {
+        bail!("--follow needs a file, not standard input");
+    }
+    let mut input = Input::open(path)?;
+    let origin = match path {
+        Some(p) => format!("file:{}", p.display()),
+        None => "stdin".to_owned(),
+    };
+    let format = match args.format {
+        IngestFormat::Ndjson => LineFormat::Ndjson,
+        IngestFormat::Sshd => LineFormat::Sshd,
+        IngestFormat::Auto => LineFormat::sniff(input.reader.fill_buf()?).ok_or_else(|| {
+            anyhow!(
+                "cannot tell the format of {} from its first lines; name it with --format ndjson or --format sshd",
+                input.name
+            )
+        })?,
+    };
+    let zone = match &args.timezone {
+        Some(name) => TimeZone::get(name).map_err(|e| anyhow!("--timezone {name}: {e}"))?,
+        None => TimeZone::system(),
+    };
+    let year = args
+        .year
+        .unwrap_or_else(|| input.modified.to_zoned(zone.clone()).year());
+    let mut reader = LineReader::new(format, &origin, year, zone);
+    let mut stored = Stored::default();
+    let mut progress = Progress::new(
+        input.len,
+        !args.follow && !context.json() && std::io::stderr().is_terminal(),
+    );
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        let n = input
+            .reader
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("cannot read {}", input.name))?;
+        if n == 0 {
+            if !args.follow {
+                break;
+            }
+            // Quiet: what was read is stored now, then the file is looked at again.
+            reader.let_go(false);
+            stored.store(&*store, &mut reader.batch).await?;
+            tokio::time::sleep(FOLLOW_POLL).await;
+            input.reopen_if_rotated()?;
+            continue;
+        }
+        // An incomplete last line of a growing file is finished by the next read.
+        if args.follow && !buf.ends_with(b"\n") {
+            let mut rest = Vec::new();
+            while !rest.ends_with(b"\n") {
+                tokio::time::sleep(FOLLOW_POLL).await;
+                if input.reader.read_until(b'\n', &mut rest)? == 0 && input.rotated()? {
+                    break;
+                }
+            }
+            buf.extend_from_slice(&rest);
+        }
+        progress.read(n as u64);
+        reader.line(&String::from_utf8_lossy(&buf));
+        if reader.batch.len() >= BATCH {
+            stored.store(&*store, &mut reader.batch).await?;
+            progress.show(stored.events);
+        }
+    }
+    reader.let_go(true);
+    stored.store(&*store, &mut reader.batch).await?;
+    progress.done();
+    // The server indexes the login trail as it runs; without one, `tocsin logins` should
+    // find these attempts all the same.
+    while store.index_login_trail(50_000).await? > 0 {}
+    let report = IngestReport {
+        accepted: stored.events,
+        rejected: reader.rejected,
+        first_seq: stored.first,
+        last_seq: stored.last,
+        rejects: reader.rejects.iter().map(RejectDoc::of).collect(),
+    };
+    if context.json() {
+        emit(&serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let refused = match reader.rejected {
+        0 => String::new(),
+        n => format!(", {n} lines refused"),
+    };
+    println!(
+        "{}: {} lines read as {}, {} events stored{refused}",
+        input.name,
+        reader.lines,
+        format.describe(),
+        stored.events
+    );
+    for reject in &reader.rejects {
+        println!("  {reject}");
+    }
+    if reader.rejected > reader.rejects.len() as u64 {
+        println!("  and {} more", reader.rejected - reader.rejects.len() as u64);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What was stored so far.
+#[derive(Debug, Default)]
+struct Stored {
+    events: u64,
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+impl Stored {
+    async fn store(&mut self, store: &dyn Store, batch: &mut Vec<NewEvent>) -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let seqs = store
+            .append_events(batch)
+            .await
+            .map_err(|e| anyhow!("cannot store events: {e}"))?;
+        self.first = self.first.or(seqs.first().copied());
+        self.last = seqs.last().copied().or(self.last);
+        self.events += seqs.len() as u64;
+        batch.clear();
+        Ok(())
+    }
+}
+
+/// The file or standard input being read.
+struct Input {
+    reader: Box<dyn BufRead>,
+    name: String,
+    path: Option<PathBuf>,
+    /// The file's identity and how far it has been read, to notice rotation.
+    inode: u64,
+    len: Option<u64>,
+    modified: Timestamp,
+}
+
+impl Input {
+    fn open(path: Option<&Path>) -> anyhow::Result<Input> {
+        let Some(path) = path else {
+            return Ok(Input {
+                reader: Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
+                name: "standard input".into(),
+                path: None,
+                inode: 0,
+                len: None,
+                modified: Timestamp::now(),
+            });
+        };
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let meta = file.metadata()?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|m| Timestamp::try_from(m).ok())
+            .unwrap_or_else(Timestamp::now);
+        Ok(Input {
+            reader: Box::new(BufReader::with_capacity(1 << 16, file)),
+            name: path.display().to_string(),
+            path: Some(path.to_owned()),
+            inode: meta.ino(),
+            len: Some(meta.len()),
+            modified,
+        })
+    }
+
+    /// Whether the path now names another file (rotated away) or a shorter one (truncated).
+    fn rotated(&mut self) -> anyhow::Result<bool> {
+        let Some(path) = &self.path else { return Ok(false) };
+        match std::fs::metadata(path) {
+            Ok(meta) => Ok(meta.ino() != self.inode || self.len.is_some_and(|read| meta.len() < read)),
+            // Between the move and the new file: keep reading the old one for now.
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// After the end of the file: if it was rotated, go on with the new one from its start.
+    fn reopen_if_rotated(&mut self) -> anyhow::Result<()> {
+        let Some(path) = self.path.clone() else { return Ok(()) };
+        if let Ok(meta) = std::fs::metadata(&path) {
+            self.len = Some(self.len.unwrap_or(0).max(meta.len()));
+        }
+        if self.rotated()? {
+            let next = Input::open(Some(&path))?;
+            self.reader = next.reader;
+            self.inode = next.inode;
+            self.len = Some(0);
+        }
+        Ok(())
+    }
+}
+
+/// A progress line on a terminal: how much was read, and how fast events are stored.
+struct Progress {
+    shown: bool,
+    total: Option<u64>,
+    read: u64,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, shown: bool) -> Self {
+        Progress {
+            shown,
+            total,
+            read: 0,
+            started: Instant::now(),
+            last: Instant::now(),
+        }
+    }
+
+    fn read(&mut self, bytes: u64) {
+        self.read += bytes;
+    }
+
+    fn show(&mut self, stored: u64) {
+        if !self.shown || self.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last = Instant::now();
+        let rate = stored as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let mb = |b: u64| b as f64 / 1_048_576.0;
+        let line = match self.total {
+            Some(total) if total > 0 => format!(
+                "{:3.0}%  {:.1} of {:.1} MB  {stored} events  {rate:.0} events/s",
+                100.0 * self.read as f64 / total as f64,
+                mb(self.read),
+                mb(total)
+            ),
+            _ => format!("{:.1} MB  {stored} events  {rate:.0} events/s", mb(self.read)),
+        };
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+
+    fn done(&self) {
+        if self.shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}

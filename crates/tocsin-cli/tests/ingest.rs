@@ -1,0 +1,179 @@
+//! `tocsin ingest`: log files and NDJSON into the event log, and following a log across
+//! rotation.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tocsin_core::event::Event;
+use tocsin_store::events::TrailFilter;
+use tocsin_store::testing::TestDb;
+
+fn tocsin(dir: &std::path::Path, db: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    command
+        .current_dir(dir)
+        .env("TOCSIN_DB", db)
+        .env_remove("TOCSIN_PLAN")
+        .env("TOCSIN_ACTOR", "ops");
+    command
+}
+
+fn run(dir: &std::path::Path, db: &str, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = tocsin(dir, db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+const SSHD: &str = "\
+Jan  5 00:00:04 web1 sshd[2174]: Invalid user ftp from 192.0.2.1 port 36243
+Jan  5 00:00:05 web1 sshd[2174]: pam_unix(sshd:auth): check pass; user unknown
+Jan  5 00:00:07 web1 sshd[2174]: Failed password for invalid user ftp from 192.0.2.1 port 36243 ssh2
+Jan  5 00:00:09 web1 sshd[2180]: Invalid user oracle from 192.0.2.2 port 40000
+Jan  5 00:00:10 web1 sshd[2180]: Connection closed by invalid user oracle 192.0.2.2 port 40000 [preauth]
+Jan  5 00:00:12 web1 CRON[2190]: pam_unix(cron:session): session opened for user root
+this line is not syslog at all
+Jan  5 00:00:15 web1 sshd-session[2201]: Accepted publickey for deploy from 2001:db8::5 port 50000 ssh2: ED25519 SHA256:x
+";
+
+#[tokio::test]
+async fn an_openssh_log_is_stored_attempt_by_attempt_and_joins_the_login_trail() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("auth.log"), SSHD).unwrap();
+    let (code, out, err) = run(
+        dir.path(),
+        &db.url,
+        &["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "auth.log: 8 lines read as an OpenSSH log, 3 events stored, 1 lines refused\n  line 7: not a syslog line",
+        "{out}"
+    );
+    let store = db.open().await;
+    let trail = store
+        .login_trail(&TrailFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seen: Vec<(String, String)> = trail
+        .iter()
+        .map(|e| match &e.event {
+            Event::Auth(a) => (a.source.to_string(), a.user.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("2001:db8::5".to_owned(), "deploy".to_owned()),
+            ("192.0.2.2".into(), "oracle".into()),
+            ("192.0.2.1".into(), "ftp".into()),
+        ],
+        "one attempt per connection, newest first"
+    );
+    assert_eq!(trail[0].origin, "file:auth.log");
+}
+
+#[tokio::test]
+async fn ndjson_from_standard_input_reports_bad_lines_by_number_and_keeps_the_good_ones() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let input = b"{\"kind\":\"heartbeat\",\"ts\":\"2026-01-05T00:00:04Z\",\"agent\":\"a\"}\n\n{\"kind\":\"heartbeat\",\"agent\":\"b\"}\n{\"kind\":\"heartbeat\",\"ts\":\"2026-01-05T00:00:05Z\",\"agent\":\"c\"}\n";
+    let (code, out, err) = run(dir.path(), &db.url, &["--json", "ingest", "-"], input);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (report["accepted"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["rejects"][0]["line"], 3);
+    assert_eq!(report["rejects"][0]["field"], "ts");
+
+    let (code, _, err) = run(dir.path(), &db.url, &["ingest", "-"], b"hello\nworld\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot tell the format of standard input"), "{err}");
+    let (code, _, err) = run(dir.path(), &db.url, &["ingest", "missing.log"], b"");
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot open missing.log"), "{err}");
+}
+
+fn line(second: u32, ip: &str) -> String {
+    format!(
+        "{{\"kind\":\"auth\",\"ts\":\"2026-01-05T00:{:02}:{:02}Z\",\"outcome\":\"failure\",\"ip\":\"{ip}\",\"user\":\"root\",\"service\":\"sshd\"}}\n",
+        second / 60,
+        second % 60
+    )
+}
+
+#[tokio::test]
+async fn a_followed_log_is_read_as_it_grows_and_after_it_is_rotated() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, line(0, "192.0.2.1")).unwrap();
+    let store = db.open().await;
+    let mut follower = tocsin(dir.path(), &db.url)
+        .args(["ingest", "app.log", "--follow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let count = |n: u64| {
+        let store = std::sync::Arc::clone(&store);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if store.last_event_seq().await.unwrap() >= n {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{n} events expected");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    count(1).await;
+    // Growing, including a line written in two parts.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    file.write_all(line(1, "192.0.2.2").as_bytes()).unwrap();
+    let half = line(2, "192.0.2.3");
+    file.write_all(&half.as_bytes()[..20]).unwrap();
+    file.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    file.write_all(&half.as_bytes()[20..]).unwrap();
+    count(3).await;
+    // Rotated: the old file moves away, a new one starts.
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    std::fs::write(&log, line(3, "192.0.2.4")).unwrap();
+    count(4).await;
+    follower.kill().unwrap();
+    let status = follower.wait().unwrap();
+    assert!(!status.success());
+    let events = store.events_after(0, 10).await.unwrap();
+    let sources: Vec<String> = events
+        .iter()
+        .map(|e| match &e.event {
+            Event::Auth(a) => a.source.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(sources, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]);
+}

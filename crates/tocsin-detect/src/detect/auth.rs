@@ -169,6 +169,121 @@ impl BruteForce {
     }
 }
 
+/// Slow brute force: a source that keeps failing, at a pace that stays under the classic
+/// rule. It counts a run of failures in which none comes more than `gap` after the one
+/// before; a run of `run` failures is reported, unless it ever went fast enough for
+/// [`BruteForce`] to report it. Defaults: 8 failures, each within 10 minutes of the last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlowBruteForceConfig {
+    pub run: u32,
+    pub gap: SignedDuration,
+    /// The classic rule, to leave to [`BruteForce`] what it reports.
+    pub fast: BruteForceConfig,
+    pub cooldown: SignedDuration,
+}
+
+impl Default for SlowBruteForceConfig {
+    fn default() -> Self {
+        SlowBruteForceConfig {
+            run: 8,
+            gap: SignedDuration::from_mins(10),
+            fast: BruteForceConfig::default(),
+            cooldown: SignedDuration::from_hours(6),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct RunState {
+    first_at: Option<Timestamp>,
+    last_at: Option<Timestamp>,
+    length: u64,
+    /// The latest failures, as many as the classic rule needs to see.
+    recent: VecDeque<Timestamp>,
+    fast: bool,
+    reported_until: Option<Timestamp>,
+}
+
+/// Follows each source's current run of failures.
+#[derive(Debug)]
+pub struct SlowBruteForce {
+    config: SlowBruteForceConfig,
+    sources: HashMap<Source, RunState>,
+    swept_at: Option<Timestamp>,
+}
+
+impl SlowBruteForce {
+    pub fn new(config: SlowBruteForceConfig) -> Self {
+        SlowBruteForce {
+            config,
+            sources: HashMap::new(),
+            swept_at: None,
+        }
+    }
+
+    /// Sources with state kept: for bounding memory.
+    pub fn tracked(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Reads one event, in time order, pushing what it completes onto `out`.
+    pub fn event(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
+        let SlowBruteForceConfig {
+            run,
+            gap,
+            fast,
+            cooldown,
+        } = self.config;
+        if self.swept_at.is_none_or(|at| event.at.duration_since(at) >= gap) {
+            self.swept_at = Some(event.at);
+            let now = event.at;
+            // A run whose last failure is older than the gap is over.
+            self.sources.retain(|_, s| {
+                s.last_at.is_some_and(|t| now.duration_since(t) <= gap)
+                    || s.reported_until.is_some_and(|until| now < until)
+            });
+        }
+        if event.outcome != AuthOutcome::Failure {
+            return;
+        }
+        let state = self.sources.entry(event.source.clone()).or_default();
+        if state.last_at.is_none_or(|t| event.at.duration_since(t) > gap) {
+            state.first_at = Some(event.at);
+            state.length = 0;
+            state.recent.clear();
+            state.fast = false;
+        }
+        state.last_at = Some(event.at);
+        state.length += 1;
+        state.recent.push_back(event.at);
+        if state.recent.len() > fast.threshold as usize + 1 {
+            state.recent.pop_front();
+        }
+        if state.recent.len() > fast.threshold as usize
+            && state
+                .recent
+                .front()
+                .is_some_and(|t| event.at.duration_since(*t) <= fast.window)
+        {
+            state.fast = true;
+        }
+        let quiet = state.reported_until.is_none_or(|until| event.at >= until);
+        if state.length >= u64::from(run) && !state.fast && quiet {
+            state.reported_until = event.at.checked_add(cooldown).ok();
+            out.push(Finding {
+                detector: "slow_brute_force",
+                key: event.source.to_string(),
+                at: event.at,
+                evidence: Evidence {
+                    count: state.length,
+                    first_at: state.first_at.unwrap_or(event.at),
+                    last_at: event.at,
+                },
+            });
+        }
+    }
+}
+
 /// Password spraying: one source failing against at least `accounts` distinct user names
 /// within `window`. Defaults: 10 names within an hour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,5 +491,39 @@ mod tests {
         }
         detector.event(&attempt(20_000, "192.0.2.1", AuthOutcome::Failure), &mut out);
         assert!(detector.tracked() < 10, "{} sources still tracked", detector.tracked());
+    }
+
+    fn slow(events: &[AuthEvent]) -> Vec<Finding> {
+        let mut detector = SlowBruteForce::new(SlowBruteForceConfig::default());
+        let mut out = Vec::new();
+        for e in events {
+            detector.event(e, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_run_of_failures_paced_under_the_classic_rule_is_slow_brute_force() {
+        // One every five minutes: never six within ten, but eight in a row.
+        let paced: Vec<_> = (0..9)
+            .map(|i| attempt(i * 300, "203.0.113.7", AuthOutcome::Failure))
+            .collect();
+        assert!(run(&paced).is_empty(), "the classic rule misses it");
+        let found = slow(&paced);
+        assert_eq!(found.len(), 1, "reported once: {found:?}");
+        assert_eq!((found[0].detector, found[0].evidence.count), ("slow_brute_force", 8));
+        assert_eq!(found[0].at, paced[7].at);
+        // A pause longer than ten minutes starts a new run.
+        let broken: Vec<_> = [0, 300, 600, 900, 1560, 1860, 2160, 2460]
+            .iter()
+            .map(|s| attempt(*s, "203.0.113.8", AuthOutcome::Failure))
+            .collect();
+        assert!(slow(&broken).is_empty());
+        // A run that went fast is the classic rule's, not reported twice.
+        let fast: Vec<_> = (0..12)
+            .map(|i| attempt(i * 60, "203.0.113.9", AuthOutcome::Failure))
+            .collect();
+        assert!(slow(&fast).is_empty());
+        assert_eq!(run(&fast).len(), 1);
     }
 }

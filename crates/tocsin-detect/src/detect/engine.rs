@@ -4,12 +4,13 @@ use tocsin_core::event::Event;
 use tocsin_core::signal::Signal;
 
 use super::Finding;
-use super::auth::{BruteForce, BruteForceConfig, Spray, SprayConfig};
+use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
 
 /// The detectors, each with its own state, fed the log in order.
 #[derive(Debug)]
 pub struct Engine {
     brute_force: BruteForce,
+    slow: SlowBruteForce,
     spray: Spray,
     found: Vec<Finding>,
 }
@@ -18,6 +19,7 @@ impl Default for Engine {
     fn default() -> Self {
         Engine {
             brute_force: BruteForce::new(BruteForceConfig::default()),
+            slow: SlowBruteForce::new(SlowBruteForceConfig::default()),
             spray: Spray::new(SprayConfig::default()),
             found: Vec::new(),
         }
@@ -29,6 +31,7 @@ impl Engine {
     pub fn event(&mut self, seq: u64, event: &Event, out: &mut Vec<Signal>) {
         if let Event::Auth(auth) = event {
             self.brute_force.event(auth, &mut self.found);
+            self.slow.event(auth, &mut self.found);
             self.spray.event(auth, &mut self.found);
         }
         out.extend(self.found.drain(..).map(|f| signal(f, seq)));
@@ -36,7 +39,7 @@ impl Engine {
 
     /// Sources with state kept, over all detectors: for bounding memory.
     pub fn tracked(&self) -> usize {
-        self.brute_force.tracked() + self.spray.tracked()
+        self.brute_force.tracked() + self.slow.tracked() + self.spray.tracked()
     }
 }
 
@@ -56,6 +59,10 @@ fn signal(finding: Finding, seq: u64) -> Signal {
     let summary = match detector {
         "brute_force" => format!("{} failed logins from {key} within {minutes} min", evidence.count),
         "compromise" => format!("A login from {key} succeeded after {} failed attempts", evidence.count),
+        "slow_brute_force" => format!(
+            "{} failed logins from {key} in a row over {minutes} min, paced under the brute-force rule",
+            evidence.count
+        ),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
         other => format!("{other}: {key}, {} events", evidence.count),
     };

@@ -1,5 +1,6 @@
-//! The generated fixture: `gen_authlog.py 20000` (seed 42), its log, its attempts as NDJSON
-//! and its ground truth.
+//! The generated fixtures, each a log, its attempts as NDJSON and its ground truth:
+//! `sshd-20k` is `gen_authlog.py 20000` (seed 42), `sshd-100k` is `gen_authlog.py 100000
+//! --seed 2` (a seed whose log holds a brute force that ends in a success).
 
 use std::io::{BufRead, BufReader};
 
@@ -20,9 +21,15 @@ pub fn lines(name: &str) -> Vec<String> {
 /// The log's attempts, as the parser finds them, in time order.
 #[allow(dead_code)]
 pub fn attempts() -> Vec<AuthEvent> {
+    attempts_of("sshd-20k")
+}
+
+/// The attempts of the log `{name}.log.gz`, in time order.
+#[allow(dead_code)]
+pub fn attempts_of(name: &str) -> Vec<AuthEvent> {
     let mut parser = SshdParser::new(2026, TimeZone::UTC);
     let mut events = Vec::new();
-    for line in lines("sshd-20k.log.gz") {
+    for line in lines(&format!("{name}.log.gz")) {
         parser.line(&line, &mut events);
     }
     parser.finish(&mut events);
@@ -32,13 +39,24 @@ pub fn attempts() -> Vec<AuthEvent> {
 
 #[allow(dead_code)]
 pub fn truth() -> serde_json::Value {
-    serde_json::from_str(&lines("sshd-20k.truth.json.gz").join("\n")).unwrap()
+    truth_of("sshd-20k")
+}
+
+#[allow(dead_code)]
+pub fn truth_of(name: &str) -> serde_json::Value {
+    serde_json::from_str(&lines(&format!("{name}.truth.json.gz")).join("\n")).unwrap()
 }
 
 /// The same attempts as the sender wrote them, as NDJSON, in time order.
 #[allow(dead_code)]
 pub fn ndjson_attempts() -> Vec<AuthEvent> {
-    let mut events: Vec<AuthEvent> = lines("sshd-20k.ndjson.gz")
+    ndjson_attempts_of("sshd-20k")
+}
+
+/// The attempts of `{name}.ndjson.gz`, in time order.
+#[allow(dead_code)]
+pub fn ndjson_attempts_of(name: &str) -> Vec<AuthEvent> {
+    let mut events: Vec<AuthEvent> = lines(&format!("{name}.ndjson.gz"))
         .iter()
         .enumerate()
         .map(|(i, l)| match tocsin_core::event::parse_line(i as u64 + 1, l) {

@@ -54,6 +54,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Read events from a file or standard input into the event log.
     Ingest(IngestArgs),
+    /// The login trail: authentication attempts, newest first.
+    Logins(LoginsArgs),
+    /// What the detectors found, newest first.
+    Signals(SignalsArgs),
     /// Manage the people who may log in.
     #[command(subcommand)]
     User(UserCommand),
@@ -106,6 +110,38 @@ pub struct IngestArgs {
     /// machine's].
     #[arg(long)]
     pub timezone: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginsArgs {
+    /// Only attempts from this address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Only attempts with this user name.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only attempts at or after this time, like "2026-11-20 09:00" or "2h ago".
+    #[arg(long)]
+    pub since: Option<String>,
+    /// success or failure.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// How many to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SignalsArgs {
+    /// Only this detector's signals, like brute_force.
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Only signals about this key, like an IP address.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// How many to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

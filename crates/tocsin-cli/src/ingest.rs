@@ -7,11 +7,14 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use jiff::tz::TimeZone;
 use tocsin_core::Timestamp;
+use tocsin_server::Desk;
+use tocsin_server::detection::catch_up;
 use tocsin_server::ingest::{LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
 use tocsin_store::Store;
@@ -101,9 +104,14 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     reader.let_go(true);
     stored.store(&*store, &mut reader.batch).await?;
     progress.done();
-    // The server indexes the login trail as it runs; without one, `tocsin logins` should
-    // find these attempts all the same.
+    // A running server indexes the login trail and runs the detectors as the log grows;
+    // without one, `tocsin logins` and `tocsin signals` should show these events all the
+    // same. Both are safe to do twice: what was done before is skipped.
     while store.index_login_trail(50_000).await? > 0 {}
+    let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));
+    let signals = catch_up(&desk)
+        .await
+        .map_err(|e| anyhow!("the detectors failed: {e}"))?;
     let report = IngestReport {
         accepted: stored.events,
         rejected: reader.rejected,
@@ -120,7 +128,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         n => format!(", {n} lines refused"),
     };
     println!(
-        "{}: {} lines read as {}, {} events stored{refused}",
+        "{}: {} lines read as {}, {} events stored{refused}; {signals} new signals (see `tocsin signals`)",
         input.name,
         reader.lines,
         format.describe(),

@@ -5,6 +5,7 @@ mod admin;
 mod args;
 mod context;
 mod describe;
+mod detection;
 mod incident;
 mod ingest;
 mod plan;
@@ -54,6 +55,8 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify => show::verify(context).await,
         Command::Serve(args) => serve::serve(context, &args).await,
         Command::Ingest(args) => ingest::ingest(context, &args).await,
+        Command::Logins(args) => detection::logins(context, &args).await,
+        Command::Signals(args) => detection::signals(context, &args).await,
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
     }

@@ -62,7 +62,7 @@ async fn an_openssh_log_is_stored_attempt_by_attempt_and_joins_the_login_trail()
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out.trim(),
-        "auth.log: 8 lines read as an OpenSSH log, 3 events stored, 1 lines refused\n  line 7: not a syslog line",
+        "auth.log: 8 lines read as an OpenSSH log, 3 events stored, 1 lines refused; 0 new signals (see `tocsin signals`)\n  line 7: not a syslog line",
         "{out}"
     );
     let store = db.open().await;
@@ -176,4 +176,92 @@ async fn a_followed_log_is_read_as_it_grows_and_after_it_is_rotated() {
         })
         .collect();
     assert_eq!(sources, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]);
+}
+
+#[tokio::test]
+async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on_the_login_trail() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    for i in 0..7 {
+        log.push_str(&format!(
+            "Jan  5 03:0{i}:10 web1 sshd[{}]: Failed password for root from 203.0.113.9 port {} ssh2\n",
+            100 + i,
+            40000 + i
+        ));
+    }
+    log.push_str("Jan  5 03:08:00 web1 sshd[200]: Accepted password for root from 203.0.113.9 port 41000 ssh2\n");
+    std::fs::write(dir.path().join("auth.log"), log).unwrap();
+    let ingest = ["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"];
+    let (code, out, err) = run(dir.path(), &db.url, &ingest, b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("8 events stored; 2 new signals"), "{out}");
+
+    let (code, out, err) = run(dir.path(), &db.url, &["--json", "signals"], b"");
+    assert_eq!(code, 0, "{err}");
+    let signals: Value = serde_json::from_str(&out).unwrap();
+    let found: Vec<(&str, &str, &str, &str)> = signals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["detector"].as_str().unwrap(),
+                s["key"].as_str().unwrap(),
+                s["severity"].as_str().unwrap(),
+                s["incident"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("compromise", "203.0.113.9", "P1", "INC-0001"),
+            ("brute_force", "203.0.113.9", "P2", "INC-0001"),
+        ]
+    );
+    let (_, out, _) = run(dir.path(), &db.url, &["signals"], b"");
+    assert!(
+        out.contains("A login from 203.0.113.9 succeeded after 7 failed attempts"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(
+        dir.path(),
+        &db.url,
+        &[
+            "--json",
+            "logins",
+            "--ip",
+            "203.0.113.9",
+            "--outcome",
+            "failure",
+            "--limit",
+            "3",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let logins: Value = serde_json::from_str(&out).unwrap();
+    let times: Vec<&str> = logins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        ["2026-01-05T03:06:10Z", "2026-01-05T03:05:10Z", "2026-01-05T03:04:10Z"]
+    );
+    let (code, _, err) = run(dir.path(), &db.url, &["logins", "--outcome", "maybe"], b"");
+    assert_eq!(code, 1);
+    assert!(err.contains("--outcome maybe: choose success or failure"), "{err}");
+
+    // Ingesting the same log again stores the events again, but finds nothing new.
+    let (_, out, _) = run(dir.path(), &db.url, &ingest, b"");
+    assert!(out.contains("0 new signals"), "{out}");
+    let (_, out, _) = run(dir.path(), &db.url, &["--json", "incident", "list"], b"");
+    let incidents: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
+    assert_eq!(incidents[0]["severity"], "P1");
 }

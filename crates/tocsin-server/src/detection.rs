@@ -31,6 +31,21 @@ pub fn actor() -> Actor {
     Actor::parse("tocsin").expect("a valid name")
 }
 
+/// Reads the log to its end once, as `tocsin ingest` does after storing: the detectors'
+/// memory is rebuilt, the new events read, and their signals recorded and carried out.
+/// Returns how many new signals there were.
+pub async fn catch_up(desk: &Desk) -> Result<usize, DeskError> {
+    let store = Arc::clone(desk.store());
+    let mut engine = Engine::default();
+    let mut position = start(&*store, desk).await?;
+    let (mut found, mut recorded) = (Vec::new(), 0);
+    while let Some((next, new)) = round(&*store, desk, &mut engine, position, &mut found).await? {
+        position = next;
+        recorded += new;
+    }
+    Ok(recorded)
+}
+
 /// Follows the log until `committed` closes.
 pub async fn follow(desk: Desk, mut committed: watch::Receiver<u64>) {
     let store = Arc::clone(desk.store());
@@ -47,7 +62,7 @@ pub async fn follow(desk: Desk, mut committed: watch::Receiver<u64>) {
     let mut found = Vec::new();
     loop {
         match round(&*store, &desk, &mut engine, position, &mut found).await {
-            Ok(Some(next)) => {
+            Ok(Some((next, _))) => {
                 position = next;
                 continue;
             }
@@ -72,14 +87,15 @@ async fn start(store: &dyn Store, desk: &Desk) -> Result<u64, DeskError> {
     Ok(cursor.min(rebuild_from.saturating_sub(1)))
 }
 
-/// Reads the next events after `position`; the new position, or `None` when there were none.
+/// Reads the next events after `position`: the new position and how many new signals
+/// they gave, or `None` when there were no events.
 async fn round(
     store: &dyn Store,
     desk: &Desk,
     engine: &mut Engine,
     position: u64,
     found: &mut Vec<Signal>,
-) -> Result<Option<u64>, DeskError> {
+) -> Result<Option<(u64, usize)>, DeskError> {
     let events = store.events_after(position, ROUND).await?;
     let Some(last) = events.last().map(|e| e.seq) else {
         return Ok(None);
@@ -101,13 +117,13 @@ async fn round(
         })
         .collect();
     let cursor = store.event_cursor(FOLLOWER).await?;
-    for record in store
+    let recorded = store
         .record_signals(FOLLOWER, last.max(cursor), &signals, Timestamp::now())
-        .await?
-    {
-        settle(desk, &record).await?;
+        .await?;
+    for record in &recorded {
+        settle(desk, record).await?;
     }
-    Ok(Some(last))
+    Ok(Some((last, recorded.len())))
 }
 
 /// Signals about the same thing join one incident: failed-login signals by source.

@@ -458,7 +458,6 @@ impl Identity {
         let typed: String = name.trim().chars().take(64).collect();
         let user_agent: String = user_agent.chars().take(512).collect();
         let record = |outcome: LoginOutcome, user_id: Option<i64>| LoginAttempt {
-            id: 0,
             at: now,
             username: typed.clone(),
             user_id,
@@ -552,13 +551,6 @@ impl Identity {
         let hash = digest(secret);
         self.sessions.remove(&hash);
         Ok(self.store.delete_session(&hash).await?)
-    }
-
-    pub async fn login_attempts(
-        &self,
-        filter: &tocsin_store::identity::LoginFilter,
-    ) -> Result<Vec<LoginAttempt>, IdentityError> {
-        Ok(self.store.login_attempts(filter).await?)
     }
 }
 

@@ -9,7 +9,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::clock::{Clock, ClockState};
 use tocsin_core::incident::{Incident, Stamp};
 use tocsin_core::plan::Plan;
-use tocsin_store::identity::{LoginAttempt, TokenRecord, UserRecord};
+use tocsin_store::identity::{TokenRecord, UserRecord};
 use tocsin_store::{IncidentSummary, OpenClock};
 use utoipa::ToSchema;
 
@@ -448,29 +448,62 @@ impl TokenDoc {
     }
 }
 
-/// One attempt to log in to tocsin.
+/// One authentication attempt on the login trail: at tocsin itself (service `tocsin`) or
+/// at any service whose events or logs tocsin reads.
 #[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct LoginAttemptDoc {
-    pub id: i64,
+pub struct LoginDoc {
+    /// The event's sequence number in the event log.
+    pub seq: u64,
     pub at: Timestamp,
-    pub username: String,
-    pub ip: String,
-    pub user_agent: String,
-    /// success, bad_password, unknown_user, disabled or throttled.
+    /// success or failure.
     pub outcome: String,
+    /// ok, bad_password, bad_publickey, invalid_user, disabled, throttled or other.
+    pub reason: String,
+    /// The user name as given.
+    pub user: String,
+    /// The source address (or host name, when the service logged one).
+    pub ip: String,
+    pub method: String,
+    pub service: String,
+    pub user_agent: Option<String>,
+    pub tenant: Option<String>,
+    /// The machine that logged it.
+    pub host: Option<String>,
+    /// Who delivered the event: `tocsin`, `api:TOKEN`, `file:PATH`.
+    pub origin: String,
 }
 
-impl LoginAttemptDoc {
-    pub fn of(a: &LoginAttempt) -> Self {
-        LoginAttemptDoc {
-            id: a.id,
+impl LoginDoc {
+    /// The document of an auth event; `None` for other kinds.
+    pub fn of(stored: &tocsin_store::events::StoredEvent) -> Option<Self> {
+        let tocsin_core::event::Event::Auth(a) = &stored.event else {
+            return None;
+        };
+        Some(LoginDoc {
+            seq: stored.seq,
             at: a.at,
-            username: a.username.clone(),
-            ip: a.ip.clone(),
-            user_agent: a.user_agent.clone(),
             outcome: a.outcome.as_str().to_owned(),
-        }
+            reason: a.reason.as_str().to_owned(),
+            user: a.user.clone(),
+            ip: a.source.to_string(),
+            method: a.method.clone(),
+            service: a.service.clone(),
+            user_agent: a.user_agent.clone(),
+            tenant: a.tenant.clone(),
+            host: a.host.clone(),
+            origin: stored.origin.clone(),
+        })
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceDoc {
+    /// Events counted.
+    pub count: u64,
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    /// Sequence numbers of events in the log that show it.
+    pub sample_events: Vec<u64>,
 }
 
 /// A signal: what a detector found, and what the plan's rule made of it.
@@ -494,16 +527,6 @@ pub struct SignalDoc {
     /// The incident it opened or joined.
     pub incident: Option<String>,
     pub recorded_at: Timestamp,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EvidenceDoc {
-    /// Events counted.
-    pub count: u64,
-    pub first_at: Timestamp,
-    pub last_at: Timestamp,
-    /// Sequence numbers of events in the log that show it.
-    pub sample_events: Vec<u64>,
 }
 
 impl SignalDoc {

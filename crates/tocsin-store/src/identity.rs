@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::EntryDraft;
+use tocsin_core::event::{AuthEvent, AuthOutcome, AuthReason, Event, Source};
 use tocsin_core::identity::{Role, Scopes, Username};
 
 use crate::StoreError;
@@ -131,8 +132,6 @@ impl LoginOutcome {
 /// One attempt to log in to tocsin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginAttempt {
-    /// Assigned by the store; ignored when recording.
-    pub id: i64,
     pub at: Timestamp,
     /// The name as typed (cut to 64 characters).
     pub username: String,
@@ -142,16 +141,30 @@ pub struct LoginAttempt {
     pub outcome: LoginOutcome,
 }
 
-/// Which login attempts to list, newest first.
-#[derive(Clone, Debug, Default)]
-pub struct LoginFilter {
-    pub ip: Option<String>,
-    pub username: Option<String>,
-    pub outcome: Option<LoginOutcome>,
-    pub since: Option<Timestamp>,
-    /// Only attempts with a smaller id (cursor pagination).
-    pub before: Option<i64>,
-    pub limit: u32,
+impl LoginAttempt {
+    /// The attempt as an auth event of service `tocsin`, for the login trail.
+    pub fn event(&self) -> Event {
+        let (outcome, reason) = match self.outcome {
+            LoginOutcome::Success => (AuthOutcome::Success, AuthReason::Ok),
+            LoginOutcome::BadPassword => (AuthOutcome::Failure, AuthReason::BadPassword),
+            LoginOutcome::UnknownUser => (AuthOutcome::Failure, AuthReason::InvalidUser),
+            LoginOutcome::Disabled => (AuthOutcome::Failure, AuthReason::Disabled),
+            LoginOutcome::Throttled => (AuthOutcome::Failure, AuthReason::Throttled),
+        };
+        Event::Auth(AuthEvent {
+            at: self.at,
+            outcome,
+            user: self.username.clone(),
+            source: Source::parse(&self.ip),
+            method: "password".to_owned(),
+            reason,
+            service: "tocsin".to_owned(),
+            user_agent: (!self.user_agent.is_empty()).then(|| self.user_agent.clone()),
+            tenant: None,
+            host: None,
+            port: None,
+        })
+    }
 }
 
 /// Recent failed logins from one address and against one account.
@@ -194,9 +207,10 @@ pub trait IdentityStore: Send + Sync {
 
     async fn delete_session(&self, hash: &str) -> Result<(), StoreError>;
 
+    /// Records an attempt, and appends it to the event log as an auth event of service
+    /// `tocsin`, in one transaction: tocsin's own door is on the login trail and watched
+    /// by the detectors like any other.
     async fn record_login(&self, attempt: &LoginAttempt) -> Result<(), StoreError>;
 
     async fn recent_failures(&self, ip: &str, username: &str, since: Timestamp) -> Result<RecentFailures, StoreError>;
-
-    async fn login_attempts(&self, filter: &LoginFilter) -> Result<Vec<LoginAttempt>, StoreError>;
 }

@@ -25,12 +25,10 @@ fn event_from(row: &DbRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
-#[async_trait]
-impl EventStore for Backend {
-    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
-        lock_event_log(&mut tx).await?;
-        for chunk in events.chunks(INSERT_CHUNK) {
+/// Appends events within a transaction, after taking the log's lock; their numbers.
+async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
+    lock_event_log(tx).await?;
+    for chunk in events.chunks(INSERT_CHUNK) {
             let mut query = QueryBuilder::<Db>::new(
                 "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
             );
@@ -48,11 +46,11 @@ impl EventStore for Backend {
                     .push_bind(outcome)
                     .push_bind(e.body.as_str());
             });
-            query.build().execute(&mut *tx).await?;
+            query.build().execute(&mut **tx).await?;
         }
         // Under the log's lock, one transaction's rows are numbered one after another.
         let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?
             .try_get("seq")?;
         let last = uint(last.unwrap_or(0), "event sequence number")?;
@@ -60,9 +58,18 @@ impl EventStore for Backend {
         if last < n {
             return Err(StoreError::Corrupt(format!("{n} events appended but the log ends at {last}")));
         }
+    Ok((last + 1 - n..=last).collect())
+}
+
+#[async_trait]
+impl EventStore for Backend {
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let seqs = insert_events(&mut tx, events).await?;
         tx.commit().await?;
-        Ok((last + 1 - n..=last).collect())
+        Ok(seqs)
     }
+
 
     async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(select_events!("WHERE seq > $1 ORDER BY seq LIMIT $2"))

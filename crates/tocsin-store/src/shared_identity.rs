@@ -1,9 +1,10 @@
-// Identities, written once for both backends; included by each after `shared.rs`.
+// Identities, written once for both backends; included by each after `shared.rs`, before
+// `shared_events.rs`, whose `insert_events` and imports it shares.
 
 use tocsin_core::identity::{Role, Scopes, Username};
 
 use crate::identity::{
-    IdentityStore, LoginAttempt, LoginFilter, LoginOutcome, NewSession, NewToken, NewUser, RecentFailures,
+    IdentityStore, LoginAttempt, NewSession, NewToken, NewUser, RecentFailures,
     SessionRecord, TokenRecord, UserChange, UserRecord,
 };
 
@@ -35,20 +36,6 @@ fn token_from(row: &DbRow) -> Result<TokenRecord, StoreError> {
         expires_at: opt_time(row.try_get("expires_ms")?)?,
         last_used_at: opt_time(row.try_get("last_used_ms")?)?,
         revoked_at: opt_time(row.try_get("revoked_ms")?)?,
-    })
-}
-
-fn login_from(row: &DbRow) -> Result<LoginAttempt, StoreError> {
-    let outcome: String = row.try_get("outcome")?;
-    Ok(LoginAttempt {
-        id: row.try_get("id")?,
-        at: time(row.try_get("at_ms")?)?,
-        username: row.try_get("username")?,
-        user_id: row.try_get("user_id")?,
-        ip: row.try_get("ip")?,
-        user_agent: row.try_get("user_agent")?,
-        outcome: LoginOutcome::parse(&outcome)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown login outcome \"{outcome}\"")))?,
     })
 }
 
@@ -251,6 +238,7 @@ impl IdentityStore for Backend {
     }
 
     async fn record_login(&self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
         sqlx::query(
             "INSERT INTO login_attempts (at_ms, username, name_key, user_id, ip, user_agent, outcome)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -262,8 +250,10 @@ impl IdentityStore for Backend {
         .bind(&attempt.ip)
         .bind(&attempt.user_agent)
         .bind(attempt.outcome.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        insert_events(&mut tx, &[NewEvent::new(&attempt.event(), "tocsin", attempt.at)]).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -286,27 +276,5 @@ impl IdentityStore for Backend {
             from_ip: count("ip", ip.to_owned()).await?,
             for_account: count("name_key", username.to_lowercase()).await?,
         })
-    }
-
-    async fn login_attempts(&self, filter: &LoginFilter) -> Result<Vec<LoginAttempt>, StoreError> {
-        let mut query = QueryBuilder::<Db>::new("SELECT * FROM login_attempts WHERE 1 = 1");
-        if let Some(ip) = &filter.ip {
-            query.push(" AND ip = ").push_bind(ip.clone());
-        }
-        if let Some(name) = &filter.username {
-            query.push(" AND name_key = ").push_bind(name.to_lowercase());
-        }
-        if let Some(outcome) = filter.outcome {
-            query.push(" AND outcome = ").push_bind(outcome.as_str());
-        }
-        if let Some(since) = filter.since {
-            query.push(" AND at_ms >= ").push_bind(since.as_millisecond());
-        }
-        if let Some(before) = filter.before {
-            query.push(" AND id < ").push_bind(before);
-        }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit));
-        let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(login_from).collect()
     }
 }

@@ -121,6 +121,10 @@ pub enum AuthReason {
     BadPassword,
     BadPublickey,
     InvalidUser,
+    /// The account exists but may not log in.
+    Disabled,
+    /// Refused unchecked: too many recent failures.
+    Throttled,
     Other,
 }
 
@@ -131,6 +135,8 @@ impl AuthReason {
             AuthReason::BadPassword => "bad_password",
             AuthReason::BadPublickey => "bad_publickey",
             AuthReason::InvalidUser => "invalid_user",
+            AuthReason::Disabled => "disabled",
+            AuthReason::Throttled => "throttled",
             AuthReason::Other => "other",
         }
     }

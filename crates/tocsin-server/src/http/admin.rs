@@ -9,16 +9,18 @@ use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tocsin_core::Timestamp;
+use tocsin_core::event::AuthOutcome;
 use tocsin_core::identity::{Role, Scopes};
-use tocsin_store::identity::{LoginFilter, LoginOutcome, UserChange};
+use tocsin_store::events::{TrailCursor, TrailFilter};
+use tocsin_store::identity::UserChange;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::api::{Page, cursor};
+use super::api::Page;
 use super::auth::Administrator;
 use super::error::{ApiError, ErrorBody};
 use crate::identity::Secret;
-use crate::model::{LoginAttemptDoc, TokenDoc, UserDoc};
+use crate::model::{LoginDoc, TokenDoc, UserDoc};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -190,50 +192,65 @@ async fn revoke_token(admin: Administrator, Path(token): Path<String>) -> Result
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LoginQuery {
+    /// Only attempts from this address.
     ip: Option<String>,
+    /// Only attempts with this user name, as given.
     user: Option<String>,
-    /// success, bad_password, unknown_user, disabled or throttled.
+    /// success or failure.
     outcome: Option<String>,
+    /// Only attempts at or after this time.
     since: Option<Timestamp>,
+    /// Only attempts before this time.
+    until: Option<Timestamp>,
     cursor: Option<String>,
     /// 1 to 500, default 50.
     limit: Option<u32>,
 }
 
-/// Attempts to log in to tocsin, newest first.
+/// The login trail: every authentication attempt tocsin knows of, at tocsin itself and
+/// at the services whose events and logs it reads; newest first.
 #[utoipa::path(get, path = "/api/v1/logins", tag = "identity", params(LoginQuery),
-    responses((status = 200, body = Page<LoginAttemptDoc>)),
+    responses((status = 200, body = Page<LoginDoc>), (status = 400, body = ErrorBody)),
     security(("bearer" = ["admin"]), ("session" = [])))]
 async fn list_logins(
     admin: Administrator,
     query: Result<Query<LoginQuery>, QueryRejection>,
-) -> Result<Json<Page<LoginAttemptDoc>>, ApiError> {
+) -> Result<Json<Page<LoginDoc>>, ApiError> {
     let Query(query) = query?;
     let limit = super::api::page_size(query.limit)?;
     let outcome = query
         .outcome
         .as_deref()
-        .map(|o| {
-            LoginOutcome::parse(o).ok_or_else(|| {
-                ApiError::bad_parameter(format!(
-                    "unknown outcome \"{o}\"; choose success, bad_password, unknown_user, disabled or throttled"
-                ))
-            })
+        .map(|o| match o {
+            "success" => Ok(AuthOutcome::Success),
+            "failure" => Ok(AuthOutcome::Failure),
+            other => Err(ApiError::bad_parameter(format!(
+                "unknown outcome \"{other}\"; choose success or failure"
+            ))),
         })
         .transpose()?;
-    let filter = LoginFilter {
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            TrailCursor::decode(c)
+                .ok_or_else(|| ApiError::bad_parameter(format!("cursor \"{c}\" was not given by this API")))
+        })
+        .transpose()?;
+    let filter = TrailFilter {
         ip: query.ip,
-        username: query.user,
+        user: query.user,
         outcome,
         since: query.since,
-        before: cursor(query.cursor.as_deref())?.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
+        until: query.until,
+        after,
         limit: limit + 1,
     };
-    let attempts = admin.identity().login_attempts(&filter).await?;
+    let attempts = admin.login_trail(&filter).await?;
     Ok(Json(Page::cut(
         attempts,
         limit as usize,
-        |a| a.id.to_string(),
-        LoginAttemptDoc::of,
+        |e| TrailCursor::of(e).encode(),
+        |e| LoginDoc::of(e).expect("the trail holds auth events"),
     )))
 }

@@ -225,6 +225,21 @@ impl Administrator {
     pub fn identity(&self) -> &Identity {
         self.state.identity()
     }
+
+    /// The login trail, brought up to date with the event log first (within reason: the
+    /// log's writer indexes the rest as soon as it can).
+    pub async fn login_trail(
+        &self,
+        filter: &tocsin_store::events::TrailFilter,
+    ) -> Result<Vec<tocsin_store::events::StoredEvent>, tocsin_store::StoreError> {
+        let store = self.state.0.desk.store();
+        for _ in 0..5 {
+            if store.index_login_trail(10_000).await? < 10_000 {
+                break;
+            }
+        }
+        store.login_trail(filter).await
+    }
 }
 
 impl<N: Need> Allowed<N> {

@@ -127,22 +127,27 @@ async fn a_login_form_without_its_cookie_or_from_another_site_is_refused_and_rec
     let wrong = log_in(&server, "dana", "not the password", "/").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.text().await.unwrap().contains("Wrong user name or password"));
+    while server.store.index_login_trail(1000).await.unwrap() > 0 {}
     let trail = server
-        .identity
-        .login_attempts(&tocsin_store::identity::LoginFilter {
+        .store
+        .login_trail(&tocsin_store::events::TrailFilter {
             limit: 10,
             ..Default::default()
         })
         .await
         .unwrap();
     assert_eq!(trail.len(), 1, "refused forms never reached the password check");
+    let tocsin_core::event::Event::Auth(attempt) = &trail[0].event else {
+        panic!("not an auth event")
+    };
     assert_eq!(
         (
-            trail[0].outcome.as_str(),
-            trail[0].user_agent.as_str(),
-            trail[0].ip.as_str()
+            attempt.reason.as_str(),
+            attempt.user_agent.as_deref(),
+            attempt.source.to_string().as_str(),
+            attempt.service.as_str()
         ),
-        ("bad_password", "Mozilla/5.0 (tests)", "127.0.0.1")
+        ("bad_password", Some("Mozilla/5.0 (tests)"), "127.0.0.1", "tocsin")
     );
     server.stop().await;
 }

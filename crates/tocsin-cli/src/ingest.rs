@@ -14,11 +14,10 @@ use anyhow::{Context as _, anyhow, bail};
 use jiff::tz::TimeZone;
 use tocsin_core::Timestamp;
 use tocsin_server::Desk;
-use tocsin_server::detection::catch_up;
+use tocsin_server::detection::Detector;
 use tocsin_server::ingest::{LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
 use tocsin_store::Store;
-use tocsin_store::events::NewEvent;
 
 use crate::args::{IngestArgs, IngestFormat};
 use crate::context::Context;
@@ -60,7 +59,19 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         .year
         .unwrap_or_else(|| input.modified.to_zoned(zone.clone()).year());
     let mut reader = LineReader::new(format, &origin, year, zone);
-    let mut stored = Stored::default();
+    // The detectors read what is stored as it is stored; a running server's detectors
+    // may read it too, and what one of them recorded the other skips.
+    let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));
+    let detector = Detector::start(desk)
+        .await
+        .map_err(|e| anyhow!("the detectors cannot start: {e}"))?;
+    let mut stored = Stored {
+        detector,
+        events: 0,
+        first: None,
+        last: None,
+        signals: 0,
+    };
     let mut progress = Progress::new(
         input.len,
         !args.follow && !context.json() && std::io::stderr().is_terminal(),
@@ -78,7 +89,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
             }
             // Quiet: what was read is stored now, then the file is looked at again.
             reader.let_go(false);
-            stored.store(&*store, &mut reader.batch).await?;
+            stored.store(&*store, &mut reader).await?;
             tokio::time::sleep(FOLLOW_POLL).await;
             input.reopen_if_rotated()?;
             continue;
@@ -97,21 +108,17 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         progress.read(n as u64);
         reader.line(&String::from_utf8_lossy(&buf));
         if reader.batch.len() >= BATCH {
-            stored.store(&*store, &mut reader.batch).await?;
+            stored.store(&*store, &mut reader).await?;
             progress.show(stored.events);
         }
     }
     reader.let_go(true);
-    stored.store(&*store, &mut reader.batch).await?;
+    stored.store(&*store, &mut reader).await?;
     progress.done();
-    // A running server indexes the login trail and runs the detectors as the log grows;
-    // without one, `tocsin logins` and `tocsin signals` should show these events all the
-    // same. Both are safe to do twice: what was done before is skipped.
+    // A running server indexes the login trail as the log grows; without one, `tocsin
+    // logins` should show these attempts all the same.
     while store.index_login_trail(50_000).await? > 0 {}
-    let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));
-    let signals = catch_up(&desk)
-        .await
-        .map_err(|e| anyhow!("the detectors failed: {e}"))?;
+    let signals = stored.signals;
     let report = IngestReport {
         accepted: stored.events,
         rejected: reader.rejected,
@@ -143,27 +150,35 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// What was stored so far.
-#[derive(Debug, Default)]
+/// What was stored so far, and the detectors reading it.
+#[derive(Debug)]
 struct Stored {
+    detector: Detector,
     events: u64,
     first: Option<u64>,
     last: Option<u64>,
+    signals: usize,
 }
 
 impl Stored {
-    async fn store(&mut self, store: &dyn Store, batch: &mut Vec<NewEvent>) -> anyhow::Result<()> {
-        if batch.is_empty() {
+    async fn store(&mut self, store: &dyn Store, reader: &mut LineReader) -> anyhow::Result<()> {
+        if reader.batch.is_empty() {
             return Ok(());
         }
         let seqs = store
-            .append_events(batch)
+            .append_events(&reader.batch)
             .await
             .map_err(|e| anyhow!("cannot store events: {e}"))?;
         self.first = self.first.or(seqs.first().copied());
         self.last = seqs.last().copied().or(self.last);
         self.events += seqs.len() as u64;
-        batch.clear();
+        self.signals += self
+            .detector
+            .appended(&seqs, &reader.events)
+            .await
+            .map_err(|e| anyhow!("the detectors failed: {e}"))?;
+        reader.batch.clear();
+        reader.events.clear();
         Ok(())
     }
 }

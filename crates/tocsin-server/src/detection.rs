@@ -2,15 +2,14 @@
 //! plan's rule for it is carried out: declare an incident, join the open one of the same
 //! group, or only record.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::SignedDuration;
 use tocsin_core::Timestamp;
+use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
 use tocsin_core::signal::{Action, Signal, default_rule, rank, severity_at};
 use tocsin_detect::detect::Engine;
-use tocsin_store::Store;
 use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::watch;
 
@@ -31,99 +30,108 @@ pub fn actor() -> Actor {
     Actor::parse("tocsin").expect("a valid name")
 }
 
-/// Reads the log to its end once, as `tocsin ingest` does after storing: the detectors'
-/// memory is rebuilt, the new events read, and their signals recorded and carried out.
-/// Returns how many new signals there were.
-pub async fn catch_up(desk: &Desk) -> Result<usize, DeskError> {
-    let store = Arc::clone(desk.store());
-    let mut engine = Engine::default();
-    let mut position = start(&*store, desk).await?;
-    let (mut found, mut recorded) = (Vec::new(), 0);
-    while let Some((next, new)) = round(&*store, desk, &mut engine, position, &mut found).await? {
-        position = next;
-        recorded += new;
+/// The detectors with their place in the event log.
+#[derive(Debug)]
+pub struct Detector {
+    desk: Desk,
+    engine: Engine,
+    /// The last event read.
+    position: u64,
+    found: Vec<Signal>,
+}
+
+impl Detector {
+    /// Carries out the rules a stop left undone, and starts a little before the cursor so
+    /// that the detectors' memory is rebuilt (what they find again was recorded before and
+    /// is skipped).
+    pub async fn start(desk: Desk) -> Result<Self, DeskError> {
+        let store = desk.store();
+        for record in store.unsettled_signals().await? {
+            settle(&desk, &record).await?;
+        }
+        let cursor = store.event_cursor(FOLLOWER).await?;
+        let rebuild_from = store.first_seq_received_since(Timestamp::now() - REBUILD).await?;
+        Ok(Detector {
+            engine: Engine::default(),
+            position: cursor.min(rebuild_from.saturating_sub(1)),
+            found: Vec::new(),
+            desk,
+        })
     }
-    Ok(recorded)
+
+    /// Reads the log to its end; how many new signals it gave.
+    pub async fn catch_up(&mut self) -> Result<usize, DeskError> {
+        let mut recorded = 0;
+        loop {
+            let events = self.desk.store().events_after(self.position, ROUND).await?;
+            if events.is_empty() {
+                return Ok(recorded);
+            }
+            recorded += self.read(events.iter().map(|e| (e.seq, &e.event))).await?;
+        }
+    }
+
+    /// Events just appended to the log, with their sequence numbers, read without a trip
+    /// to the store when they follow on from where the detectors are; how many new
+    /// signals they gave.
+    pub async fn appended(&mut self, seqs: &[u64], events: &[Event]) -> Result<usize, DeskError> {
+        match seqs.first() {
+            Some(&first) if first == self.position + 1 => self.read(seqs.iter().copied().zip(events)).await,
+            Some(_) => self.catch_up().await,
+            None => Ok(0),
+        }
+    }
+
+    async fn read(&mut self, events: impl Iterator<Item = (u64, &Event)>) -> Result<usize, DeskError> {
+        for (seq, event) in events {
+            self.engine.event(seq, event, &mut self.found);
+            self.position = seq;
+        }
+        let plan = self.desk.plan();
+        let signals: Vec<NewSignal> = self
+            .found
+            .drain(..)
+            .map(|signal| {
+                let rule = default_rule(&signal.detector);
+                NewSignal {
+                    severity: severity_at(plan, rule.tier),
+                    action: rule.action,
+                    group_key: group_key(&signal),
+                    signal,
+                }
+            })
+            .collect();
+        let store = self.desk.store();
+        let cursor = store.event_cursor(FOLLOWER).await?;
+        let recorded = store
+            .record_signals(FOLLOWER, self.position.max(cursor), &signals, Timestamp::now())
+            .await?;
+        for record in &recorded {
+            settle(&self.desk, record).await?;
+        }
+        Ok(recorded.len())
+    }
 }
 
 /// Follows the log until `committed` closes.
 pub async fn follow(desk: Desk, mut committed: watch::Receiver<u64>) {
-    let store = Arc::clone(desk.store());
-    let mut engine = Engine::default();
-    let mut position = loop {
-        match start(&*store, &desk).await {
-            Ok(position) => break position,
+    let mut detector = loop {
+        match Detector::start(desk.clone()).await {
+            Ok(detector) => break detector,
             Err(e) => {
                 tracing::error!(error = %e, "the detectors cannot start; trying again");
                 tokio::time::sleep(POLL).await;
             }
         }
     };
-    let mut found = Vec::new();
     loop {
-        match round(&*store, &desk, &mut engine, position, &mut found).await {
-            Ok(Some((next, _))) => {
-                position = next;
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "detection failed; trying again"),
+        if let Err(e) = detector.catch_up().await {
+            tracing::error!(error = %e, "detection failed; trying again");
         }
         if let Ok(Err(_closed)) = tokio::time::timeout(POLL, committed.changed()).await {
             return;
         }
     }
-}
-
-/// Carries out the rules left undone by a stop, and says where to read from: a little
-/// before the cursor, so the detectors' memory is rebuilt (what they find again was
-/// recorded before and is skipped).
-async fn start(store: &dyn Store, desk: &Desk) -> Result<u64, DeskError> {
-    for record in store.unsettled_signals().await? {
-        settle(desk, &record).await?;
-    }
-    let cursor = store.event_cursor(FOLLOWER).await?;
-    let rebuild_from = store.first_seq_received_since(Timestamp::now() - REBUILD).await?;
-    Ok(cursor.min(rebuild_from.saturating_sub(1)))
-}
-
-/// Reads the next events after `position`: the new position and how many new signals
-/// they gave, or `None` when there were no events.
-async fn round(
-    store: &dyn Store,
-    desk: &Desk,
-    engine: &mut Engine,
-    position: u64,
-    found: &mut Vec<Signal>,
-) -> Result<Option<(u64, usize)>, DeskError> {
-    let events = store.events_after(position, ROUND).await?;
-    let Some(last) = events.last().map(|e| e.seq) else {
-        return Ok(None);
-    };
-    for stored in &events {
-        engine.event(stored.seq, &stored.event, found);
-    }
-    let plan = desk.plan();
-    let signals: Vec<NewSignal> = found
-        .drain(..)
-        .map(|signal| {
-            let rule = default_rule(&signal.detector);
-            NewSignal {
-                severity: severity_at(plan, rule.tier),
-                action: rule.action,
-                group_key: group_key(&signal),
-                signal,
-            }
-        })
-        .collect();
-    let cursor = store.event_cursor(FOLLOWER).await?;
-    let recorded = store
-        .record_signals(FOLLOWER, last.max(cursor), &signals, Timestamp::now())
-        .await?;
-    for record in &recorded {
-        settle(desk, record).await?;
-    }
-    Ok(Some((last, recorded.len())))
 }
 
 /// Signals about the same thing join one incident: failed-login signals by source.

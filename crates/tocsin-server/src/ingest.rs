@@ -139,7 +139,8 @@ pub struct LineReader {
     reorder: Reorder<Event>,
     attempts: Vec<AuthEvent>,
     ready: Vec<Event>,
-    /// Events ready to be stored.
+    /// Events ready to be stored, as read and as they will be stored.
+    pub events: Vec<Event>,
     pub batch: Vec<NewEvent>,
     /// Lines read.
     pub lines: u64,
@@ -159,6 +160,7 @@ impl LineReader {
             reorder: Reorder::new(REORDER_SLACK),
             attempts: Vec::new(),
             ready: Vec::new(),
+            events: Vec::new(),
             batch: Vec::new(),
             lines: 0,
             rejects: Vec::new(),
@@ -213,6 +215,7 @@ impl LineReader {
         let now = Timestamp::now();
         for event in self.ready.drain(..) {
             self.batch.push(NewEvent::new(&event, &self.origin, now));
+            self.events.push(event);
         }
     }
 

@@ -1,11 +1,12 @@
 //! Failed logins: brute force from one source, a success that follows it, and password
 //! spraying (one source trying many accounts).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use jiff::{SignedDuration, Timestamp};
-use tocsin_core::event::{AuthEvent, AuthOutcome, Source};
+use tocsin_core::event::{AuthEvent, AuthOutcome};
 
+use super::bounded::{Bounded, DEFAULT_CAP, Touched};
 use super::{Evidence, Finding};
 
 /// Brute force from one source: more than `threshold` failed attempts within `window`.
@@ -45,12 +46,18 @@ struct SourceState {
     compromise_reported: bool,
 }
 
+impl Touched for SourceState {
+    fn touched(&self) -> Option<Timestamp> {
+        self.failures.back().copied().or(self.first_at)
+    }
+}
+
 /// Follows failures per source. State for a source is dropped once its failures are older
 /// than both windows, so memory follows the sources active lately, not all ever seen.
 #[derive(Debug)]
 pub struct BruteForce {
     config: BruteForceConfig,
-    sources: HashMap<Source, SourceState>,
+    sources: Bounded<SourceState>,
     /// The time of the last sweep of quiet sources.
     swept_at: Option<Timestamp>,
 }
@@ -59,7 +66,7 @@ impl BruteForce {
     pub fn new(config: BruteForceConfig) -> Self {
         BruteForce {
             config,
-            sources: HashMap::new(),
+            sources: Bounded::new(DEFAULT_CAP),
             swept_at: None,
         }
     }
@@ -94,7 +101,7 @@ impl BruteForce {
             self.config.threshold as usize,
             self.config.cooldown,
         );
-        let state = self.sources.entry(event.source.clone()).or_default();
+        let state = self.sources.entry(&event.source);
         state.total += 1;
         state.first_at.get_or_insert(event.at);
         state.failures.push_back(event.at);
@@ -204,11 +211,17 @@ struct RunState {
     reported_until: Option<Timestamp>,
 }
 
+impl Touched for RunState {
+    fn touched(&self) -> Option<Timestamp> {
+        self.last_at
+    }
+}
+
 /// Follows each source's current run of failures.
 #[derive(Debug)]
 pub struct SlowBruteForce {
     config: SlowBruteForceConfig,
-    sources: HashMap<Source, RunState>,
+    sources: Bounded<RunState>,
     swept_at: Option<Timestamp>,
 }
 
@@ -216,7 +229,7 @@ impl SlowBruteForce {
     pub fn new(config: SlowBruteForceConfig) -> Self {
         SlowBruteForce {
             config,
-            sources: HashMap::new(),
+            sources: Bounded::new(DEFAULT_CAP),
             swept_at: None,
         }
     }
@@ -246,7 +259,7 @@ impl SlowBruteForce {
         if event.outcome != AuthOutcome::Failure {
             return;
         }
-        let state = self.sources.entry(event.source.clone()).or_default();
+        let state = self.sources.entry(&event.source);
         if state.last_at.is_none_or(|t| event.at.duration_since(t) > gap) {
             state.first_at = Some(event.at);
             state.length = 0;
@@ -307,16 +320,29 @@ impl Default for SprayConfig {
 struct SprayState {
     /// The last failure per user name, within the window; pruned whenever it reaches the
     /// threshold, so it never holds many more names than that.
-    names: HashMap<String, Timestamp>,
+    names: Vec<(u64, Timestamp)>,
     last_at: Option<Timestamp>,
     reported_until: Option<Timestamp>,
+}
+
+/// A user name as a number: distinct names stay distinct (a collision needs 2^32 names),
+/// and a source's state keeps no copies of the names it tried.
+fn name_key(name: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(name)
+}
+
+impl Touched for SprayState {
+    fn touched(&self) -> Option<Timestamp> {
+        self.last_at
+    }
 }
 
 /// Follows the distinct user names each source fails against.
 #[derive(Debug)]
 pub struct Spray {
     config: SprayConfig,
-    sources: HashMap<Source, SprayState>,
+    sources: Bounded<SprayState>,
     swept_at: Option<Timestamp>,
 }
 
@@ -324,7 +350,7 @@ impl Spray {
     pub fn new(config: SprayConfig) -> Self {
         Spray {
             config,
-            sources: HashMap::new(),
+            sources: Bounded::new(DEFAULT_CAP),
             swept_at: None,
         }
     }
@@ -352,17 +378,21 @@ impl Spray {
         if event.outcome != AuthOutcome::Failure {
             return;
         }
-        let state = self.sources.entry(event.source.clone()).or_default();
+        let state = self.sources.entry(&event.source);
         state.last_at = Some(event.at);
-        state.names.insert(event.user.clone(), event.at);
+        let name = name_key(&event.user);
+        match state.names.iter_mut().find(|(n, _)| *n == name) {
+            Some(seen) => seen.1 = event.at,
+            None => state.names.push((name, event.at)),
+        }
         if state.names.len() < accounts as usize {
             return;
         }
-        state.names.retain(|_, t| event.at.duration_since(*t) <= window);
+        state.names.retain(|(_, t)| event.at.duration_since(*t) <= window);
         let quiet = state.reported_until.is_none_or(|until| event.at >= until);
         if state.names.len() >= accounts as usize && quiet {
             state.reported_until = event.at.checked_add(cooldown).ok();
-            let first_at = state.names.values().min().copied().unwrap_or(event.at);
+            let first_at = state.names.iter().map(|(_, t)| *t).min().unwrap_or(event.at);
             out.push(Finding {
                 detector: "password_spray",
                 key: event.source.to_string(),
@@ -380,7 +410,7 @@ impl Spray {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tocsin_core::event::AuthReason;
+    use tocsin_core::event::{AuthReason, Source};
 
     fn attempt(second: i64, ip: &str, outcome: AuthOutcome) -> AuthEvent {
         AuthEvent {

@@ -2,8 +2,10 @@
 //! Time is the events' own, never the clock's, so a replayed log finds what live traffic did.
 
 pub mod auth;
+mod bounded;
 mod engine;
 
+pub use bounded::DEFAULT_CAP;
 pub use engine::Engine;
 
 use jiff::Timestamp;

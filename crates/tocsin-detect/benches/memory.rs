@@ -49,7 +49,7 @@ fn main() {
     for round in 0..2 {
         for n in 0..SOURCES {
             seq += 1;
-            let at = start + jiff::SignedDuration::from_millis(i64::from(n) * 3 + round * 1800_000 / 2);
+            let at = start + jiff::SignedDuration::from_millis(i64::from(n) * 3 + round * 900_000);
             engine.event(seq, &failure(at, n), &mut out);
         }
     }

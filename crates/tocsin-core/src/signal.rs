@@ -19,6 +19,8 @@ pub struct Signal {
     pub last_at: Timestamp,
     /// Sequence numbers of events in the log that show it.
     pub samples: Vec<u64>,
+    /// For a signal about many sources (a campaign on one account), the sources.
+    pub sources: Vec<String>,
     /// One line for a person.
     pub summary: String,
 }

@@ -504,6 +504,8 @@ pub struct EvidenceDoc {
     pub last_at: Timestamp,
     /// Sequence numbers of events in the log that show it.
     pub sample_events: Vec<u64>,
+    /// For a campaign (many sources against one account), the sources.
+    pub sources: Vec<String>,
 }
 
 /// A signal: what a detector found, and what the plan's rule made of it.
@@ -546,6 +548,7 @@ impl SignalDoc {
                 first_at: s.first_at,
                 last_at: s.last_at,
                 sample_events: s.samples.clone(),
+                sources: s.sources.clone(),
             },
             incident: record.incident.map(|n| n.to_string()),
             recorded_at: record.recorded_at,

@@ -6,6 +6,7 @@ use crate::signals::{NewSignal, SignalFilter, SignalRecord, SignalStore};
 
 fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
     let samples: String = row.try_get("samples")?;
+    let sources: String = row.try_get("sources")?;
     let incident: Option<i64> = row.try_get("incident")?;
     Ok(SignalRecord {
         id: row.try_get("id")?,
@@ -18,6 +19,8 @@ fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
             last_at: time(row.try_get("last_ms")?)?,
             samples: serde_json::from_str(&samples)
                 .map_err(|e| StoreError::Corrupt(format!("signal samples \"{samples}\": {e}")))?,
+            sources: serde_json::from_str(&sources)
+                .map_err(|e| StoreError::Corrupt(format!("signal sources \"{sources}\": {e}")))?,
             summary: row.try_get("summary")?,
         },
         severity: row.try_get("severity")?,
@@ -52,8 +55,8 @@ impl SignalStore for Backend {
         for s in signals {
             let row = sqlx::query(
                 "INSERT INTO signals (fingerprint, detector, signal_key, found_ms, first_ms, last_ms, event_count,
-                    samples, summary, severity, action, group_key, recorded_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    samples, sources, summary, severity, action, group_key, recorded_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                  ON CONFLICT (fingerprint, found_ms) DO NOTHING
                  RETURNING *",
             )
@@ -65,6 +68,7 @@ impl SignalStore for Backend {
             .bind(s.signal.last_at.as_millisecond())
             .bind(int(s.signal.count, "signal event count")?)
             .bind(serde_json::to_string(&s.signal.samples).expect("numbers serialize"))
+            .bind(serde_json::to_string(&s.signal.sources).expect("strings serialize"))
             .bind(&s.signal.summary)
             .bind(&s.severity)
             .bind(s.action.as_str())

@@ -131,6 +131,7 @@ impl BruteForce {
                     count: in_window as u64,
                     first_at,
                     last_at: event.at,
+                    sources: Vec::new(),
                 },
             });
         }
@@ -156,6 +157,7 @@ impl BruteForce {
                     count: state.total,
                     first_at: state.first_at.unwrap_or(event.at),
                     last_at: event.at,
+                    sources: Vec::new(),
                 },
             });
         }
@@ -291,6 +293,7 @@ impl SlowBruteForce {
                     count: state.length,
                     first_at: state.first_at.unwrap_or(event.at),
                     last_at: event.at,
+                    sources: Vec::new(),
                 },
             });
         }
@@ -401,6 +404,7 @@ impl Spray {
                     count: state.names.len() as u64,
                     first_at,
                     last_at: event.at,
+                    sources: Vec::new(),
                 },
             });
         }

@@ -1,7 +1,9 @@
-//! Per-source state with a ceiling: past `cap` sources, the least recently active eighth
-//! is forgotten, so a flood of distinct addresses cannot grow memory without end.
+//! Per-key state with a ceiling: past `cap` keys (sources, accounts), the least recently
+//! active eighth is forgotten, so a flood of distinct addresses cannot grow memory
+//! without end.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use jiff::Timestamp;
 use tocsin_core::event::Source;
@@ -12,15 +14,15 @@ pub(crate) trait Touched: Default {
 }
 
 #[derive(Debug)]
-pub(crate) struct Bounded<V> {
-    map: HashMap<Source, V>,
+pub(crate) struct Bounded<V, K = Source> {
+    map: HashMap<K, V>,
     cap: usize,
 }
 
 /// Sources each detector keeps at most, by default.
 pub const DEFAULT_CAP: usize = 200_000;
 
-impl<V: Touched> Bounded<V> {
+impl<V: Touched, K: Hash + Eq + Clone> Bounded<V, K> {
     pub fn new(cap: usize) -> Self {
         Bounded {
             map: HashMap::new(),
@@ -32,20 +34,20 @@ impl<V: Touched> Bounded<V> {
         self.map.len()
     }
 
-    pub fn get_mut(&mut self, source: &Source) -> Option<&mut V> {
-        self.map.get_mut(source)
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
     }
 
-    /// The state of `source`, new if it had none.
-    pub fn entry(&mut self, source: &Source) -> &mut V {
-        if self.map.len() >= self.cap && !self.map.contains_key(source) {
+    /// The state of `key`, new if it had none.
+    pub fn entry(&mut self, key: &K) -> &mut V {
+        if self.map.len() >= self.cap && !self.map.contains_key(key) {
             self.forget_oldest();
         }
-        self.map.entry(source.clone()).or_default()
+        self.map.entry(key.clone()).or_default()
     }
 
     /// Keeps what `keep` says; a table left mostly empty gives its memory back.
-    pub fn retain(&mut self, keep: impl FnMut(&Source, &mut V) -> bool) {
+    pub fn retain(&mut self, keep: impl FnMut(&K, &mut V) -> bool) {
         self.map.retain(keep);
         if self.map.capacity() > 4 * self.map.len().max(1024) {
             self.map.shrink_to_fit();
@@ -81,7 +83,7 @@ mod tests {
 
     #[test]
     fn past_the_cap_the_least_recently_active_are_forgotten() {
-        let mut map: Bounded<Seen> = Bounded::new(80);
+        let mut map: Bounded<Seen, Source> = Bounded::new(80);
         for n in 0..200u32 {
             let at = Timestamp::from_second(i64::from(n)).unwrap();
             map.entry(&Source::Ip(std::net::Ipv4Addr::from(n).into())).0 = Some(at);

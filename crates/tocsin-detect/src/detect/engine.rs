@@ -4,6 +4,7 @@ use tocsin_core::event::Event;
 use tocsin_core::signal::Signal;
 
 use super::Finding;
+use super::account::{AccountAttack, AccountAttackConfig};
 use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
 
 /// The detectors, each with its own state, fed the log in order.
@@ -12,6 +13,7 @@ pub struct Engine {
     brute_force: BruteForce,
     slow: SlowBruteForce,
     spray: Spray,
+    account: AccountAttack,
     found: Vec<Finding>,
 }
 
@@ -21,6 +23,7 @@ impl Default for Engine {
             brute_force: BruteForce::new(BruteForceConfig::default()),
             slow: SlowBruteForce::new(SlowBruteForceConfig::default()),
             spray: Spray::new(SprayConfig::default()),
+            account: AccountAttack::new(AccountAttackConfig::default()),
             found: Vec::new(),
         }
     }
@@ -33,13 +36,14 @@ impl Engine {
             self.brute_force.event(auth, &mut self.found);
             self.slow.event(auth, &mut self.found);
             self.spray.event(auth, &mut self.found);
+            self.account.event(auth, &mut self.found);
         }
         out.extend(self.found.drain(..).map(|f| signal(f, seq)));
     }
 
     /// Sources with state kept, over all detectors: for bounding memory.
     pub fn tracked(&self) -> usize {
-        self.brute_force.tracked() + self.slow.tracked() + self.spray.tracked()
+        self.brute_force.tracked() + self.slow.tracked() + self.spray.tracked() + self.account.tracked()
     }
 }
 
@@ -63,6 +67,10 @@ fn signal(finding: Finding, seq: u64) -> Signal {
             "{} failed logins from {key} in a row over {minutes} min, paced under the brute-force rule",
             evidence.count
         ),
+        "account_attack" => format!(
+            "The account {key} failed to log in from {} different sources within {minutes} min",
+            evidence.count
+        ),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
         other => format!("{other}: {key}, {} events", evidence.count),
     };
@@ -74,6 +82,7 @@ fn signal(finding: Finding, seq: u64) -> Signal {
         first_at: evidence.first_at,
         last_at: evidence.last_at,
         samples: vec![seq],
+        sources: evidence.sources,
         summary,
     }
 }

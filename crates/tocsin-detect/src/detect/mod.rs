@@ -1,6 +1,7 @@
 //! Detectors: events in, findings out, deterministic for a given order of events.
 //! Time is the events' own, never the clock's, so a replayed log finds what live traffic did.
 
+pub mod account;
 pub mod auth;
 mod bounded;
 mod engine;
@@ -29,4 +30,6 @@ pub struct Evidence {
     pub count: u64,
     pub first_at: Timestamp,
     pub last_at: Timestamp,
+    /// For a finding about many sources (a campaign), the sources; otherwise empty.
+    pub sources: Vec<String>,
 }

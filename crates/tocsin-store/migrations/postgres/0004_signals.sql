@@ -13,6 +13,8 @@ CREATE TABLE signals (
     event_count BIGINT NOT NULL,
     -- JSON array of event sequence numbers.
     samples     TEXT NOT NULL,
+    -- JSON array of the sources of a campaign; empty for a signal about one source.
+    sources     TEXT NOT NULL,
     summary     TEXT NOT NULL,
     severity    TEXT NOT NULL,
     action      TEXT NOT NULL,

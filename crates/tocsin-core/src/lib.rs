@@ -11,6 +11,7 @@ pub mod id;
 pub mod identity;
 pub mod incident;
 pub mod plan;
+pub mod ratelimit;
 pub mod signal;
 
 pub use jiff::Timestamp;

@@ -73,7 +73,8 @@ pub fn default_rule(detector: &str) -> Rule {
         | "credential_stuffing"
         | "botnet"
         | "vault_denied_burst"
-        | "distributed_rate_limit" => (Action::Open, 1),
+        | "distributed_rate_limit"
+        | "rate_limit_abuse" => (Action::Open, 1),
         "error_spike" | "stale_agent" | "vault_new_secret" | "vault_volume" | "vault_new_ip" => (Action::Open, 2),
         _ => (Action::Record, 3),
     };

@@ -136,3 +136,43 @@ fn the_plan_digest_changes_with_its_text() {
     assert_eq!(a.digest().len(), 64);
     assert_ne!(a.digest(), b.digest());
 }
+
+#[test]
+fn rate_limit_policies_come_from_the_plan_and_the_defaults_fill_in_the_rest() {
+    let plan = Plan::parse(&format!(
+        "{}\n[[rate_limit]]\npolicy = \"login\"\nlimit = 10\nper = \"1h\"\n\n[[rate_limit]]\npolicy = \"export\"\nlimit = 2\nper = \"1d\"\n",
+        presets::FOUR_TIER.source
+    ))
+    .unwrap();
+    let login = plan.rate_limit("login").unwrap();
+    assert_eq!((login.limit, login.per_ms), (10, 3_600_000));
+    assert_eq!(plan.rate_limit("export").unwrap().per_ms, 86_400_000);
+    assert_eq!(plan.rate_limit("password_reset").unwrap().limit, 3, "a default");
+    assert!(plan.rate_limit("nope").is_none());
+
+    let broken = format!(
+        "{}\n[[rate_limit]]\npolicy = \"login\"\nlimit = 0\nper = \"2 business days\"\n\n[[rate_limit]]\npolicy = \"login\"\nlimit = \"five\"\nper = \"1h\"\n",
+        presets::FOUR_TIER.source
+    );
+    let lines = rendered(&broken);
+    let problems: Vec<&String> = lines.iter().filter(|l| !l.starts_with("    hint")).collect();
+    assert_eq!(problems.len(), 3, "{lines:#?}");
+    assert!(
+        problems[0].ends_with("limit in [[rate_limit]] must be from 1 to 1000000"),
+        "{lines:#?}"
+    );
+    assert!(
+        problems[1].ends_with("per in [[rate_limit]] must be an exact span"),
+        "{lines:#?}"
+    );
+    assert!(
+        problems[2].ends_with("limit in [[rate_limit]] must be a whole number, not a string"),
+        "{lines:#?}"
+    );
+    let twice = format!(
+        "{}\n[[rate_limit]]\npolicy = \"login\"\nlimit = 1\nper = \"1h\"\n\n[[rate_limit]]\npolicy = \"login\"\nper = \"1h\"\nlimit = 2\n",
+        presets::FOUR_TIER.source
+    );
+    let lines = rendered(&twice);
+    assert!(lines[0].ends_with("duplicate rate_limit id \"login\""), "{lines:#?}");
+}

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;
+pub mod ratelimit;
 mod read_cache;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -15,6 +15,7 @@ use super::{
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
 use crate::id::{IdError, ObligationId, RoleId, SeverityId, StepId, closest};
+use crate::ratelimit::{RatePolicy, default_policies};
 
 /// Names that clocks already use; obligations may not take them.
 const RESERVED_CLOCK_IDS: [&str; 4] = ["acknowledge", "status-update", "customer-notice", "review"];
@@ -62,6 +63,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let disclosure = root
         .opt_table("disclosure", &mut problems)
         .and_then(|t| disclosure(t, &mut problems));
+    let rate_limits = rate_limits(&root.tables("rate_limit", &mut problems), &mut problems);
     if severity_ids.is_empty() {
         problems.push(
             Diagnostic::new(0..0, "the plan defines no severity").with_hint("add at least one [[severity]] table"),
@@ -84,6 +86,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             review,
             obligations,
             disclosure,
+            rate_limits,
             digest: String::new(),
             source: String::new(),
         }),
@@ -520,4 +523,49 @@ fn disclosure(table: TableAt<'_, '_>, problems: &mut Problems) -> Option<Disclos
         acknowledge_within: acknowledge_within?.value,
         assess_within: assess_within?.value,
     })
+}
+
+/// `[[rate_limit]]` tables: `policy`, `limit` and `per`; the defaults fill in the rest.
+fn rate_limits(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<RatePolicy> {
+    let mut policies = Vec::new();
+    let mut names = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[rate_limit]]");
+        let name = s.str("policy", "\"login\"", problems);
+        let limit = s.opt_uint("limit", 1, 1_000_000, problems);
+        if !s.table_has("limit") {
+            problems.push(Diagnostic::new(s.span(), "[[rate_limit]] is missing limit").with_hint("add limit = 5"));
+        }
+        let per = s.duration("per", problems);
+        s.finish(problems);
+        let per_ms = per.as_ref().and_then(|p| match p.value.elapsed_seconds() {
+            Some(seconds) => Some(seconds * 1000),
+            None => {
+                problems.push(
+                    Diagnostic::new(p.span.clone(), "per in [[rate_limit]] must be an exact span")
+                        .with_hint("write it like \"15m\" or \"1h\", not in business days or months"),
+                );
+                None
+            }
+        });
+        if let (Some(name), Some(limit), Some(per_ms)) = (name, limit, per_ms) {
+            names.push((name.value.clone(), name.span));
+            policies.push(RatePolicy {
+                name: name.value,
+                limit: limit.value,
+                per_ms,
+            });
+        }
+    }
+    no_duplicates(
+        "rate_limit",
+        names.iter().map(|(n, span)| (n.as_str(), span.clone())),
+        problems,
+    );
+    for default in default_policies() {
+        if !policies.iter().any(|p| p.name == default.name) {
+            policies.push(default);
+        }
+    }
+    policies
 }

@@ -13,6 +13,7 @@ use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
 use crate::duration::Duration;
 use crate::id::{ObligationId, RoleId, SeverityId, StepId, closest};
+use crate::ratelimit::RatePolicy;
 
 /// A valid plan. Only [`Plan::parse`] builds one.
 #[derive(Clone, Debug)]
@@ -25,6 +26,7 @@ pub struct Plan {
     review: Review,
     obligations: Vec<Obligation>,
     disclosure: Option<Disclosure>,
+    rate_limits: Vec<RatePolicy>,
     digest: String,
     source: String,
 }
@@ -230,6 +232,16 @@ impl Plan {
 
     pub fn disclosure(&self) -> Option<&Disclosure> {
         self.disclosure.as_ref()
+    }
+
+    /// The rate-limit policies: the plan's `[[rate_limit]]` tables, and tocsin's defaults
+    /// for the names the plan does not give.
+    pub fn rate_limits(&self) -> &[RatePolicy] {
+        &self.rate_limits
+    }
+
+    pub fn rate_limit(&self, name: &str) -> Option<&RatePolicy> {
+        self.rate_limits.iter().find(|p| p.name == name)
     }
 
     /// SHA-256 of the plan's text, recorded with every incident declared under it.

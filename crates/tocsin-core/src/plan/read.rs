@@ -136,6 +136,28 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// A whole number from `min` to `max`.
+    pub fn opt_uint(&mut self, key: &'static str, min: u32, max: u32, problems: &mut Problems) -> Option<Located<u32>> {
+        let value = self.raw(key)?;
+        let DeValue::Integer(n) = value.get_ref() else {
+            problems.push(self.wrong_type(key, value, "a whole number"));
+            return None;
+        };
+        match u32::from_str_radix(n.as_str(), n.radix()) {
+            Ok(n) if (min..=max).contains(&n) => Some(Located {
+                value: n,
+                span: value.span(),
+            }),
+            _ => {
+                problems.push(Diagnostic::new(
+                    value.span(),
+                    format!("{key} in {} must be from {min} to {max}", self.name),
+                ));
+                None
+            }
+        }
+    }
+
     /// An array of strings; absent means empty.
     pub fn str_list(&mut self, key: &'static str, problems: &mut Problems) -> Vec<Located<String>> {
         self.list(key, problems, |item| match item.get_ref() {

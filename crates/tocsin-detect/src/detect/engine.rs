@@ -6,6 +6,7 @@ use tocsin_core::signal::Signal;
 use super::Finding;
 use super::account::{AccountAttack, AccountAttackConfig};
 use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
+use super::ratelimit::{RateLimitConfig, RateLimits};
 
 /// The detectors, each with its own state, fed the log in order.
 #[derive(Debug)]
@@ -14,6 +15,7 @@ pub struct Engine {
     slow: SlowBruteForce,
     spray: Spray,
     account: AccountAttack,
+    rate_limits: RateLimits,
     found: Vec<Finding>,
 }
 
@@ -24,6 +26,7 @@ impl Default for Engine {
             slow: SlowBruteForce::new(SlowBruteForceConfig::default()),
             spray: Spray::new(SprayConfig::default()),
             account: AccountAttack::new(AccountAttackConfig::default()),
+            rate_limits: RateLimits::new(RateLimitConfig::default()),
             found: Vec::new(),
         }
     }
@@ -32,18 +35,26 @@ impl Default for Engine {
 impl Engine {
     /// Reads event `seq` of the log, pushing the signals it completes onto `out`.
     pub fn event(&mut self, seq: u64, event: &Event, out: &mut Vec<Signal>) {
-        if let Event::Auth(auth) = event {
-            self.brute_force.event(auth, &mut self.found);
-            self.slow.event(auth, &mut self.found);
-            self.spray.event(auth, &mut self.found);
-            self.account.event(auth, &mut self.found);
+        match event {
+            Event::Auth(auth) => {
+                self.brute_force.event(auth, &mut self.found);
+                self.slow.event(auth, &mut self.found);
+                self.spray.event(auth, &mut self.found);
+                self.account.event(auth, &mut self.found);
+            }
+            Event::RateLimit(decision) => self.rate_limits.event(decision, &mut self.found),
+            _ => {}
         }
         out.extend(self.found.drain(..).map(|f| signal(f, seq)));
     }
 
     /// Sources with state kept, over all detectors: for bounding memory.
     pub fn tracked(&self) -> usize {
-        self.brute_force.tracked() + self.slow.tracked() + self.spray.tracked() + self.account.tracked()
+        self.brute_force.tracked()
+            + self.slow.tracked()
+            + self.spray.tracked()
+            + self.account.tracked()
+            + self.rate_limits.tracked()
     }
 }
 
@@ -69,6 +80,11 @@ fn signal(finding: Finding, seq: u64) -> Signal {
         ),
         "account_attack" => format!(
             "The account {key} failed to log in from {} different sources within {minutes} min",
+            evidence.count
+        ),
+        "rate_limit_abuse" => format!("{key} hit its rate limit {} times within {minutes} min", evidence.count),
+        "distributed_rate_limit" => format!(
+            "The {key} rate limit turned away {} different sources within {minutes} min",
             evidence.count
         ),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),

@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 mod bounded;
 mod engine;
+pub mod ratelimit;
 
 pub use bounded::DEFAULT_CAP;
 pub use engine::Engine;

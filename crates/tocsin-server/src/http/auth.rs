@@ -219,6 +219,10 @@ impl Ingester {
     pub fn events(&self) -> &tocsin_store::event_log::EventLog {
         self.state.0.pipeline.log()
     }
+
+    pub fn limiter(&self) -> &crate::ratelimit::Limiter {
+        &self.state.0.limiter
+    }
 }
 
 impl Administrator {

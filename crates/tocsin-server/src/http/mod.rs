@@ -10,6 +10,7 @@ pub mod error;
 mod events;
 pub mod openapi;
 mod ops;
+mod ratelimit;
 mod web;
 
 use std::future::Future;
@@ -57,6 +58,7 @@ struct Shared {
     desk: Desk,
     identity: Identity,
     pipeline: Pipeline,
+    limiter: crate::ratelimit::Limiter,
     config: ServerConfig,
     /// The parts of incident documents that only change with the incident.
     rendered: crate::read_cache::Memo<(IncidentNumber, u64), Arc<[String; 3]>>,
@@ -74,6 +76,7 @@ impl AppState {
             desk,
             identity,
             pipeline,
+            limiter: crate::ratelimit::Limiter::default(),
             config,
             rendered: crate::read_cache::Memo::new(1_024),
             changes,
@@ -116,7 +119,13 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", api::routes().merge(admin::routes()).merge(events::routes()))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(admin::routes())
+                .merge(events::routes())
+                .merge(ratelimit::routes()),
+        )
         .merge(web::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

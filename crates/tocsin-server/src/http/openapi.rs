@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, error, events};
+use super::{admin, api, error, events, ratelimit};
 use crate::model;
 
 #[derive(OpenApi)]
@@ -22,7 +22,7 @@ use crate::model;
         api::get_plan, api::me,
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
-        events::post_events, events::list_signals,
+        events::post_events, events::list_signals, ratelimit::check,
     ),
     components(schemas(error::ErrorBody, model::IncidentDoc)),
     modifiers(&Security),

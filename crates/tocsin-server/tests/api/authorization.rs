@@ -11,6 +11,7 @@ use crate::helpers::{Auth, code, servers};
 enum Needs {
     Read,
     Respond,
+    Ingest,
     Admin,
 }
 
@@ -69,6 +70,19 @@ fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
         ),
         (Method::DELETE, "/api/v1/tokens/made-by-test", Value::Null, Needs::Admin),
         (Method::GET, "/api/v1/logins", Value::Null, Needs::Admin),
+        (Method::GET, "/api/v1/signals", Value::Null, Needs::Read),
+        (
+            Method::POST,
+            "/api/v1/events",
+            json!({"kind": "heartbeat", "ts": "2026-01-05T00:00:00Z", "agent": "probe"}),
+            Needs::Ingest,
+        ),
+        (
+            Method::POST,
+            "/api/v1/ratelimit/check",
+            json!({"key": "probe", "policy": "api_key"}),
+            Needs::Ingest,
+        ),
     ]
 }
 
@@ -89,11 +103,11 @@ async fn each_route_admits_exactly_the_roles_and_scopes_it_needs() {
             (
                 "admin",
                 server.session(Role::Admin).await,
-                &[Needs::Read, Needs::Respond, Needs::Admin],
+                &[Needs::Read, Needs::Respond, Needs::Ingest, Needs::Admin],
             ),
             ("read token", server.token("read").await, &[Needs::Read]),
             ("respond token", server.token("respond").await, &[Needs::Respond]),
-            ("ingest token", server.token("ingest").await, &[]),
+            ("ingest token", server.token("ingest").await, &[Needs::Ingest]),
             ("admin token", server.token("admin").await, &[Needs::Admin]),
             (
                 "full token",

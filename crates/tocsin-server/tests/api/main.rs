@@ -8,4 +8,5 @@ mod identity;
 mod incidents;
 mod openapi;
 mod ops;
+mod ratelimit;
 mod web;

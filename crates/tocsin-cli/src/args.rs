@@ -96,7 +96,8 @@ pub struct IngestArgs {
     /// The file to read; `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
     /// ndjson: one event per line as the API takes them; sshd: an OpenSSH log (syslog or
-    /// journal lines); auto: told from the first lines.
+    /// journal lines); nginx: its access log (combined format) or error log; auto: told
+    /// from the first lines.
     #[arg(long, value_enum, default_value = "auto")]
     pub format: IngestFormat,
     /// Keep reading as the file grows, also after it is rotated, until interrupted.
@@ -110,6 +111,10 @@ pub struct IngestArgs {
     /// machine's].
     #[arg(long)]
     pub timezone: Option<String>,
+    /// A path whose 401 and 403 answers in an nginx access log are failed logins (repeat
+    /// for several) [default: /login, /signin, /sign_in, /session, /auth, /wp-login.php].
+    #[arg(long = "login-path", value_name = "PATH")]
+    pub login_paths: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +154,7 @@ pub enum IngestFormat {
     Auto,
     Ndjson,
     Sshd,
+    Nginx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

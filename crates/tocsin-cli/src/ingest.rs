@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 use tocsin_core::Timestamp;
 use tocsin_server::Desk;
 use tocsin_server::detection::Detector;
-use tocsin_server::ingest::{LineFormat, LineReader};
+use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
 use tocsin_store::Store;
 
@@ -44,9 +44,10 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     let format = match args.format {
         IngestFormat::Ndjson => LineFormat::Ndjson,
         IngestFormat::Sshd => LineFormat::Sshd,
+        IngestFormat::Nginx => LineFormat::Nginx,
         IngestFormat::Auto => LineFormat::sniff(input.reader.fill_buf()?).ok_or_else(|| {
             anyhow!(
-                "cannot tell the format of {} from its first lines; name it with --format ndjson or --format sshd",
+                "cannot tell the format of {} from its first lines; name it with --format ndjson, sshd or nginx",
                 input.name
             )
         })?,
@@ -58,7 +59,12 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     let year = args
         .year
         .unwrap_or_else(|| input.modified.to_zoned(zone.clone()).year());
-    let mut reader = LineReader::new(format, &origin, year, zone);
+    let login_paths = if args.login_paths.is_empty() {
+        LOGIN_PATHS.iter().map(|p| p.to_string()).collect()
+    } else {
+        args.login_paths.clone()
+    };
+    let mut reader = LineReader::new(format, &origin, year, zone, login_paths);
     // The detectors read what is stored as it is stored; a running server's detectors
     // may read it too, and what one of them recorded the other skips.
     let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));

@@ -265,3 +265,47 @@ async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on
     assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
     assert_eq!(incidents[0]["severity"], "P1");
 }
+
+#[tokio::test]
+async fn an_nginx_access_log_gives_requests_and_failed_logins_and_its_error_log_rate_limit_denials() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut access = String::new();
+    for i in 0..6 {
+        access.push_str(&format!(
+            "203.0.113.20 - - [05/Jan/2026:12:0{i}:00 +0000] \"POST /login HTTP/1.1\" 401 120 \"-\" \"python-requests/2.31\"\n"
+        ));
+    }
+    access.push_str(
+        "198.51.100.7 - - [05/Jan/2026:12:06:30 +0000] \"GET /account HTTP/1.1\" 200 5120 \"-\" \"Mozilla/5.0\"\n",
+    );
+    access.push_str("garbage\n");
+    std::fs::write(dir.path().join("access.log"), access).unwrap();
+    let (code, out, err) = run(dir.path(), &db.url, &["ingest", "access.log"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("access.log: 8 lines read as an nginx log, 13 events stored, 1 lines refused; 1 new signals"),
+        "{out}"
+    );
+    let (_, out, _) = run(dir.path(), &db.url, &["--json", "signals"], b"");
+    let signals: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(signals[0]["detector"], "brute_force", "{signals}");
+    assert_eq!(signals[0]["key"], "203.0.113.20");
+
+    let error_log = (0..10)
+        .map(|i| format!("2026/01/05 12:00:{i:02} [error] 7#7: *{i} limiting requests, excess: 1.000 by zone \"login\", client: 192.0.2.{i}, server: example.com, request: \"POST /login HTTP/1.1\", host: \"example.com\"\n"))
+        .collect::<String>();
+    std::fs::write(dir.path().join("error.log"), error_log).unwrap();
+    let (code, out, err) = run(dir.path(), &db.url, &["ingest", "error.log", "--timezone", "UTC"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("10 events stored; 1 new signals"), "{out}");
+    let (_, out, _) = run(
+        dir.path(),
+        &db.url,
+        &["--json", "signals", "--detector", "distributed_rate_limit"],
+        b"",
+    );
+    let signals: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(signals[0]["key"], "login", "{signals}");
+    assert_eq!(signals[0]["evidence"]["sources"].as_array().unwrap().len(), 10);
+}

@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use serde_json::value::RawValue;
 use tocsin_core::Timestamp;
 use tocsin_core::event::{AuthEvent, Event, Reject, parse_line};
+use tocsin_detect::parse::nginx::{NginxLine, NginxParser};
 use tocsin_detect::parse::reorder::Reorder;
 use tocsin_detect::parse::sshd::{LineKind, SshdParser};
 use tocsin_store::events::NewEvent;
@@ -100,6 +101,8 @@ pub enum LineFormat {
     Ndjson,
     /// An OpenSSH log: syslog or journal lines.
     Sshd,
+    /// nginx's access log (combined format) or error log.
+    Nginx,
 }
 
 impl LineFormat {
@@ -107,6 +110,7 @@ impl LineFormat {
         match self {
             LineFormat::Ndjson => "NDJSON",
             LineFormat::Sshd => "an OpenSSH log",
+            LineFormat::Nginx => "an nginx log",
         }
     }
 
@@ -118,11 +122,25 @@ impl LineFormat {
         if first.trim_start().starts_with('{') {
             return Some(LineFormat::Ndjson);
         }
-        lines
+        let lines: Vec<&str> = lines.collect();
+        if lines
+            .iter()
             .any(|l| l.contains(" sshd[") || l.contains(" sshd-session[") || l.contains(" sshd:"))
-            .then_some(LineFormat::Sshd)
+        {
+            return Some(LineFormat::Sshd);
+        }
+        // Most lines, not all: a log may hold a line of something else.
+        let parser = NginxParser::new(Vec::new(), TimeZone::UTC);
+        let mut scratch = Vec::new();
+        let read = lines
+            .iter()
+            .filter(|l| parser.line(l, &mut scratch) != NginxLine::Malformed)
+            .count();
+        (read * 10 >= lines.len() * 8).then_some(LineFormat::Nginx)
     }
 }
+
+pub use tocsin_detect::parse::nginx::LOGIN_PATHS;
 
 /// How long a parsed attempt is held for attempts dated before it (sshd's probes are
 /// known when their connection ends, within sshd's two-minute login grace time).
@@ -136,6 +154,7 @@ pub struct LineReader {
     format: LineFormat,
     origin: String,
     sshd: SshdParser,
+    nginx: NginxParser,
     reorder: Reorder<Event>,
     attempts: Vec<AuthEvent>,
     ready: Vec<Event>,
@@ -151,12 +170,13 @@ pub struct LineReader {
 
 impl LineReader {
     /// `origin` says where the lines come from; `year` and `zone` read syslog times,
-    /// which carry neither.
-    pub fn new(format: LineFormat, origin: &str, year: i16, zone: TimeZone) -> Self {
+    /// which carry neither; a 401 or 403 on one of `login_paths` is a failed login.
+    pub fn new(format: LineFormat, origin: &str, year: i16, zone: TimeZone, login_paths: Vec<String>) -> Self {
         LineReader {
             format,
             origin: origin.to_owned(),
-            sshd: SshdParser::new(year, zone),
+            sshd: SshdParser::new(year, zone.clone()),
+            nginx: NginxParser::new(login_paths, zone),
             reorder: Reorder::new(REORDER_SLACK),
             attempts: Vec::new(),
             ready: Vec::new(),
@@ -179,6 +199,11 @@ impl LineReader {
                 }
                 for attempt in self.attempts.drain(..) {
                     self.reorder.push(attempt.at, Event::Auth(attempt), &mut self.ready);
+                }
+            }
+            LineFormat::Nginx => {
+                if self.nginx.line(text, &mut self.ready) == NginxLine::Malformed && !text.trim().is_empty() {
+                    self.reject(None, "not an nginx access-log or error-log line");
                 }
             }
             LineFormat::Ndjson if text.trim().is_empty() => {}

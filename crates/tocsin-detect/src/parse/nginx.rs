@@ -43,22 +43,23 @@ impl NginxParser {
         match access(line) {
             Some(request) => {
                 let path = request.path.split('?').next().unwrap_or_default();
-                if matches!(request.status, 401 | 403) && self.is_login(path) {
-                    if let Some(source) = request.source.clone() {
-                        out.push(Event::Auth(AuthEvent {
-                            at: request.at,
-                            outcome: AuthOutcome::Failure,
-                            user: String::new(),
-                            source,
-                            method: "http".into(),
-                            reason: AuthReason::Other,
-                            service: "nginx".into(),
-                            user_agent: request.user_agent.clone(),
-                            tenant: None,
-                            host: None,
-                            port: None,
-                        }));
-                    }
+                if matches!(request.status, 401 | 403)
+                    && self.is_login(path)
+                    && let Some(source) = request.source.clone()
+                {
+                    out.push(Event::Auth(AuthEvent {
+                        at: request.at,
+                        outcome: AuthOutcome::Failure,
+                        user: String::new(),
+                        source,
+                        method: "http".into(),
+                        reason: AuthReason::Other,
+                        service: "nginx".into(),
+                        user_agent: request.user_agent.clone(),
+                        tenant: None,
+                        host: None,
+                        port: None,
+                    }));
                 }
                 out.push(Event::Request(request));
                 NginxLine::Read

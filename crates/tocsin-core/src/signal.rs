@@ -75,7 +75,9 @@ pub fn default_rule(detector: &str) -> Rule {
         | "vault_denied_burst"
         | "distributed_rate_limit"
         | "rate_limit_abuse" => (Action::Open, 1),
-        "error_spike" | "stale_agent" | "vault_new_secret" | "vault_volume" | "vault_new_ip" => (Action::Open, 2),
+        "error_spike" | "stale_agent" | "agent_drift" | "vault_new_secret" | "vault_volume" | "vault_new_ip" => {
+            (Action::Open, 2)
+        }
         _ => (Action::Record, 3),
     };
     Rule { action, tier }

@@ -87,6 +87,21 @@ impl Detector {
             self.engine.event(seq, event, &mut self.found);
             self.position = seq;
         }
+        self.record().await
+    }
+
+    /// Time passes: what silence means now (agents that stopped reporting). Only when
+    /// caught up with the log, whose events carry their own times.
+    pub async fn tick(&mut self, now: Timestamp) -> Result<usize, DeskError> {
+        self.engine.tick(now, &mut self.found);
+        self.record().await
+    }
+
+    /// Records what was found, and carries out the rules for what is new.
+    async fn record(&mut self) -> Result<usize, DeskError> {
+        if self.found.is_empty() && self.desk.store().event_cursor(FOLLOWER).await? >= self.position {
+            return Ok(0);
+        }
         let plan = self.desk.plan();
         let signals: Vec<NewSignal> = self
             .found
@@ -125,7 +140,11 @@ pub async fn follow(desk: Desk, mut committed: watch::Receiver<u64>) {
         }
     };
     loop {
-        if let Err(e) = detector.catch_up().await {
+        let done = match detector.catch_up().await {
+            Ok(_) => detector.tick(Timestamp::now()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
             tracing::error!(error = %e, "detection failed; trying again");
         }
         if let Ok(Err(_closed)) = tokio::time::timeout(POLL, committed.changed()).await {

@@ -34,6 +34,10 @@ impl<V: Touched, K: Hash + Eq + Clone> Bounded<V, K> {
         self.map.len()
     }
 
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values()
+    }
+
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.map.get_mut(key)
     }

@@ -5,6 +5,7 @@ use tocsin_core::signal::Signal;
 
 use super::Finding;
 use super::account::{AccountAttack, AccountAttackConfig};
+use super::app::{Agents, Errors, Vault};
 use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
 use super::ratelimit::{RateLimitConfig, RateLimits};
 
@@ -16,6 +17,9 @@ pub struct Engine {
     spray: Spray,
     account: AccountAttack,
     rate_limits: RateLimits,
+    errors: Errors,
+    vault: Vault,
+    agents: Agents,
     found: Vec<Finding>,
 }
 
@@ -27,6 +31,9 @@ impl Default for Engine {
             spray: Spray::new(SprayConfig::default()),
             account: AccountAttack::new(AccountAttackConfig::default()),
             rate_limits: RateLimits::new(RateLimitConfig::default()),
+            errors: Errors::default(),
+            vault: Vault::default(),
+            agents: Agents::default(),
             found: Vec::new(),
         }
     }
@@ -43,9 +50,19 @@ impl Engine {
                 self.account.event(auth, &mut self.found);
             }
             Event::RateLimit(decision) => self.rate_limits.event(decision, &mut self.found),
-            _ => {}
+            Event::Error(error) => self.errors.event(error, &mut self.found),
+            Event::VaultAccess(access) => self.vault.event(access, &mut self.found),
+            Event::Heartbeat(beat) => self.agents.event(beat, &mut self.found),
+            Event::Request(_) | Event::Custom(_) => {}
         }
-        out.extend(self.found.drain(..).map(|f| signal(f, seq)));
+        out.extend(self.found.drain(..).map(|f| signal(f, Some(seq))));
+    }
+
+    /// Time passes without events: what silence means (an agent that stopped reporting).
+    /// Only for live use, with the time now; a replayed log has its own times.
+    pub fn tick(&mut self, now: jiff::Timestamp, out: &mut Vec<Signal>) {
+        self.agents.tick(now, &mut self.found);
+        out.extend(self.found.drain(..).map(|f| signal(f, None)));
     }
 
     /// Sources with state kept, over all detectors: for bounding memory.
@@ -55,10 +72,13 @@ impl Engine {
             + self.spray.tracked()
             + self.account.tracked()
             + self.rate_limits.tracked()
+            + self.errors.tracked()
+            + self.vault.tracked()
+            + self.agents.tracked()
     }
 }
 
-fn signal(finding: Finding, seq: u64) -> Signal {
+fn signal(finding: Finding, seq: Option<u64>) -> Signal {
     let Finding {
         detector,
         key,
@@ -87,6 +107,23 @@ fn signal(finding: Finding, seq: u64) -> Signal {
             "The {key} rate limit turned away {} different sources within {minutes} min",
             evidence.count
         ),
+        "error_spike" => format!(
+            "{} errors in {key} within {minutes} min, far above its usual rate",
+            evidence.count
+        ),
+        "new_error" => format!("A new error in {key}"),
+        "vault_new_secret" => format!("{key}: a secret this principal never read before"),
+        "vault_new_ip" => format!("{key}: vault access from an address this principal never used"),
+        "vault_volume" => format!(
+            "{key} read {} secrets within the hour, far above its usual",
+            evidence.count
+        ),
+        "vault_denied_burst" => format!(
+            "{key} was denied vault access {} times within {minutes} min",
+            evidence.count
+        ),
+        "stale_agent" => format!("The agent {key} has sent no heartbeat since {}", evidence.first_at),
+        "agent_drift" => format!("The agent {key} runs a version or configuration unlike the rest of the fleet"),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
         other => format!("{other}: {key}, {} events", evidence.count),
     };
@@ -97,7 +134,7 @@ fn signal(finding: Finding, seq: u64) -> Signal {
         count: evidence.count,
         first_at: evidence.first_at,
         last_at: evidence.last_at,
-        samples: vec![seq],
+        samples: seq.into_iter().collect(),
         sources: evidence.sources,
         summary,
     }

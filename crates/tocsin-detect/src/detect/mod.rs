@@ -2,6 +2,7 @@
 //! Time is the events' own, never the clock's, so a replayed log finds what live traffic did.
 
 pub mod account;
+pub mod app;
 pub mod auth;
 mod bounded;
 mod engine;

@@ -294,3 +294,33 @@ async fn a_brute_force_opens_an_incident_and_a_success_after_it_raises_that_inci
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_agent_that_stopped_sending_heartbeats_opens_an_incident_at_the_third_severity() {
+    for server in servers().await {
+        let ingest = server.token("ingest").await;
+        let reader = server.token("read").await;
+        let twenty_minutes_ago = tocsin_core::Timestamp::now() - jiff::SignedDuration::from_mins(20);
+        let beat = format!(r#"{{"kind":"heartbeat","ts":"{twenty_minutes_ago}","agent":"backup-1","version":"2.1"}}"#);
+        let (status, _) = server.send(&ingest, None, false, beat.into_bytes()).await;
+        assert_eq!(status, StatusCode::OK);
+        let found = signals(&server, &reader, 1).await;
+        assert_eq!(found[0]["detector"], "stale_agent", "{found:?}");
+        assert_eq!(found[0]["key"], "backup-1");
+        assert_eq!(found[0]["severity"], "P3");
+        let (_, doc) = server
+            .get(
+                &format!("/api/v1/incidents/{}", found[0]["incident"].as_str().unwrap()),
+                &reader,
+            )
+            .await;
+        assert!(
+            doc["incident"]["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("The agent backup-1 has sent no heartbeat since"),
+            "{doc}"
+        );
+        server.stop().await;
+    }
+}

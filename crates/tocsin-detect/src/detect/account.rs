@@ -121,6 +121,95 @@ impl AccountAttack {
     }
 }
 
+/// Credential stuffing: a service's failed logins far above their usual rate, spread over
+/// many sources: stolen credential lists tried from a botnet. Counted per five minutes:
+/// at least 50 failures from at least 10 sources, and 4 times the usual count once an
+/// hour is learned.
+#[derive(Debug)]
+pub struct Stuffing {
+    services: Bounded<ServiceState, String>,
+}
+
+const STUFFING_BUCKET: SignedDuration = SignedDuration::from_mins(5);
+const STUFFING_MIN: u64 = 50;
+const STUFFING_SOURCES: usize = 10;
+const STUFFING_FACTOR: f64 = 4.0;
+const STUFFING_LEARN: u32 = 12;
+
+#[derive(Debug, Default)]
+struct ServiceState {
+    bucket_at: Option<Timestamp>,
+    failures: u64,
+    sources: std::collections::HashSet<Source>,
+    usual: f64,
+    buckets: u32,
+    reported_until: Option<Timestamp>,
+}
+
+impl Touched for ServiceState {
+    fn touched(&self) -> Option<Timestamp> {
+        self.bucket_at
+    }
+}
+
+impl Default for Stuffing {
+    fn default() -> Self {
+        Stuffing {
+            services: Bounded::new(1_000),
+        }
+    }
+}
+
+impl Stuffing {
+    pub fn tracked(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn event(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
+        if event.outcome != AuthOutcome::Failure {
+            return;
+        }
+        let s = self.services.entry(&event.service);
+        match s.bucket_at {
+            Some(start) if event.at.duration_since(start) < STUFFING_BUCKET => {}
+            Some(start) => {
+                let passed = (event.at.duration_since(start).as_secs() / STUFFING_BUCKET.as_secs()).clamp(1, 1_000);
+                s.usual = 0.8 * s.usual + 0.2 * s.failures as f64;
+                for _ in 1..passed {
+                    s.usual *= 0.8;
+                }
+                s.buckets = s.buckets.saturating_add(passed as u32);
+                s.bucket_at = Some(start + STUFFING_BUCKET * passed as i32);
+                s.failures = 0;
+                s.sources.clear();
+            }
+            None => s.bucket_at = Some(event.at),
+        }
+        s.failures += 1;
+        if s.sources.len() < SOURCES_KEPT {
+            s.sources.insert(event.source.clone());
+        }
+        let above = s.buckets < STUFFING_LEARN || s.failures as f64 >= STUFFING_FACTOR * s.usual.max(1.0);
+        let quiet = s.reported_until.is_none_or(|until| event.at >= until);
+        if s.failures >= STUFFING_MIN && s.sources.len() >= STUFFING_SOURCES && above && quiet {
+            s.reported_until = Some(event.at + SignedDuration::from_hours(1));
+            let mut sources: Vec<String> = s.sources.iter().map(Source::to_string).collect();
+            sources.sort_unstable();
+            out.push(Finding {
+                detector: "credential_stuffing",
+                key: event.service.clone(),
+                at: event.at,
+                evidence: Evidence {
+                    count: s.failures,
+                    first_at: s.bucket_at.unwrap_or(event.at),
+                    last_at: event.at,
+                    sources,
+                },
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +295,34 @@ mod tests {
         let found = run(&events);
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[1].evidence.count >= 30);
+    }
+
+    #[test]
+    fn failures_from_many_sources_far_above_the_usual_are_credential_stuffing() {
+        let mut stuffing = Stuffing::default();
+        let mut out = Vec::new();
+        // Two hours of five failures per five minutes from two sources: usual.
+        for i in 0..120 {
+            stuffing.event(
+                &failure(i * 60, &format!("198.51.100.{}", i % 2), "ann", AuthReason::BadPassword),
+                &mut out,
+            );
+        }
+        assert!(out.is_empty());
+        // Then sixty within two minutes from thirty sources.
+        for i in 0..60 {
+            stuffing.event(
+                &failure(
+                    7200 + i * 2,
+                    &format!("192.0.2.{}", i % 30),
+                    "user",
+                    AuthReason::InvalidUser,
+                ),
+                &mut out,
+            );
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].detector, out[0].key.as_str()), ("credential_stuffing", "sshd"));
+        assert_eq!(out[0].evidence.sources.len(), 30);
     }
 }

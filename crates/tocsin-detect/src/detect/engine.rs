@@ -4,7 +4,7 @@ use tocsin_core::event::Event;
 use tocsin_core::signal::Signal;
 
 use super::Finding;
-use super::account::{AccountAttack, AccountAttackConfig};
+use super::account::{AccountAttack, AccountAttackConfig, Stuffing};
 use super::app::{Agents, Errors, Vault};
 use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
 use super::ratelimit::{RateLimitConfig, RateLimits};
@@ -16,6 +16,7 @@ pub struct Engine {
     slow: SlowBruteForce,
     spray: Spray,
     account: AccountAttack,
+    stuffing: Stuffing,
     rate_limits: RateLimits,
     errors: Errors,
     vault: Vault,
@@ -30,6 +31,7 @@ impl Default for Engine {
             slow: SlowBruteForce::new(SlowBruteForceConfig::default()),
             spray: Spray::new(SprayConfig::default()),
             account: AccountAttack::new(AccountAttackConfig::default()),
+            stuffing: Stuffing::default(),
             rate_limits: RateLimits::new(RateLimitConfig::default()),
             errors: Errors::default(),
             vault: Vault::default(),
@@ -48,6 +50,7 @@ impl Engine {
                 self.slow.event(auth, &mut self.found);
                 self.spray.event(auth, &mut self.found);
                 self.account.event(auth, &mut self.found);
+                self.stuffing.event(auth, &mut self.found);
             }
             Event::RateLimit(decision) => self.rate_limits.event(decision, &mut self.found),
             Event::Error(error) => self.errors.event(error, &mut self.found),
@@ -71,6 +74,7 @@ impl Engine {
             + self.slow.tracked()
             + self.spray.tracked()
             + self.account.tracked()
+            + self.stuffing.tracked()
             + self.rate_limits.tracked()
             + self.errors.tracked()
             + self.vault.tracked()
@@ -106,6 +110,11 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
         "distributed_rate_limit" => format!(
             "The {key} rate limit turned away {} different sources within {minutes} min",
             evidence.count
+        ),
+        "credential_stuffing" => format!(
+            "{} failed logins to {key} within {minutes} min from {} sources, far above its usual rate",
+            evidence.count,
+            evidence.sources.len()
         ),
         "error_spike" => format!(
             "{} errors in {key} within {minutes} min, far above its usual rate",

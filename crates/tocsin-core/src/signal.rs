@@ -32,6 +32,26 @@ impl Signal {
     }
 }
 
+/// Every detector tocsin has, by the name its signals carry.
+pub const DETECTORS: [&str; 16] = [
+    "brute_force",
+    "slow_brute_force",
+    "password_spray",
+    "account_attack",
+    "credential_stuffing",
+    "compromise",
+    "rate_limit_abuse",
+    "distributed_rate_limit",
+    "error_spike",
+    "new_error",
+    "vault_new_secret",
+    "vault_new_ip",
+    "vault_volume",
+    "vault_denied_burst",
+    "stale_agent",
+    "agent_drift",
+];
+
 /// What a signal leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -44,6 +64,12 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 3] = [Action::Open, Action::Join, Action::Record];
+
+    pub fn parse(text: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Open => "open",
@@ -71,7 +97,6 @@ pub fn default_rule(detector: &str) -> Rule {
         | "slow_brute_force"
         | "account_attack"
         | "credential_stuffing"
-        | "botnet"
         | "vault_denied_burst"
         | "distributed_rate_limit"
         | "rate_limit_abuse" => (Action::Open, 1),
@@ -87,6 +112,21 @@ pub fn default_rule(detector: &str) -> Rule {
 pub fn severity_at(plan: &Plan, tier: usize) -> String {
     let severities = plan.severities();
     severities[tier.min(severities.len() - 1)].id.to_string()
+}
+
+/// What the plan says a detector's signals lead to: its `[[rule]]`, or tocsin's default,
+/// with the severity it suggests.
+pub fn rule_for(plan: &Plan, detector: &str) -> (Action, String) {
+    let default = default_rule(detector);
+    match plan.rules().iter().find(|r| r.detector == detector) {
+        Some(rule) => (
+            rule.action,
+            rule.severity
+                .as_ref()
+                .map_or_else(|| severity_at(plan, default.tier), ToString::to_string),
+        ),
+        None => (default.action, severity_at(plan, default.tier)),
+    }
 }
 
 /// How severe a severity id is in the plan: 0 is the most severe; unknown ids rank last.

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
-use tocsin_core::signal::{Action, Signal, default_rule, rank, severity_at};
+use tocsin_core::signal::{Action, Signal, rank, rule_for};
 use tocsin_detect::detect::Engine;
 use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::watch;
@@ -52,7 +52,7 @@ impl Detector {
         let cursor = store.event_cursor(FOLLOWER).await?;
         let rebuild_from = store.first_seq_received_since(Timestamp::now() - REBUILD).await?;
         Ok(Detector {
-            engine: Engine::default(),
+            engine: Engine::new(desk.plan().detection()),
             position: cursor.min(rebuild_from.saturating_sub(1)),
             found: Vec::new(),
             desk,
@@ -107,10 +107,10 @@ impl Detector {
             .found
             .drain(..)
             .map(|signal| {
-                let rule = default_rule(&signal.detector);
+                let (action, severity) = rule_for(plan, &signal.detector);
                 NewSignal {
-                    severity: severity_at(plan, rule.tier),
-                    action: rule.action,
+                    severity,
+                    action,
                     group_key: group_key(&signal),
                     signal,
                 }

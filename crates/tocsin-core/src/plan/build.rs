@@ -9,13 +9,14 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, ClockStart, Disclosure, NoticeKind, Obligation, Organization, Plan, Review, Role, Severity,
-    StepTemplate,
+    BUILT_IN_NOTICES, ClockStart, Detection, Disclosure, NoticeKind, Obligation, Organization, Plan, Review, Role,
+    Rule, Severity, StepTemplate,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
 use crate::id::{IdError, ObligationId, RoleId, SeverityId, StepId, closest};
 use crate::ratelimit::{RatePolicy, default_policies};
+use crate::signal::{Action, DETECTORS};
 
 /// Names that clocks already use; obligations may not take them.
 const RESERVED_CLOCK_IDS: [&str; 4] = ["acknowledge", "status-update", "customer-notice", "review"];
@@ -64,6 +65,11 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .opt_table("disclosure", &mut problems)
         .and_then(|t| disclosure(t, &mut problems));
     let rate_limits = rate_limits(&root.tables("rate_limit", &mut problems), &mut problems);
+    let rules = rules(&root.tables("rule", &mut problems), &severity_ids, &mut problems);
+    let detection = root
+        .opt_table("detection", &mut problems)
+        .map(|t| detection(t, &mut problems))
+        .unwrap_or_default();
     if severity_ids.is_empty() {
         problems.push(
             Diagnostic::new(0..0, "the plan defines no severity").with_hint("add at least one [[severity]] table"),
@@ -87,6 +93,8 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             obligations,
             disclosure,
             rate_limits,
+            rules,
+            detection,
             digest: String::new(),
             source: String::new(),
         }),
@@ -568,4 +576,95 @@ fn rate_limits(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<RateP
         }
     }
     policies
+}
+
+/// `[[rule]]` tables: `detector`, `action` (open, join, record) and an optional `severity`.
+fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    let mut seen = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[rule]]");
+        let detector = s.str("detector", "\"brute_force\"", problems);
+        let action = s.str("action", "\"open\"", problems);
+        let severity = s.opt_str("severity", problems);
+        s.finish(problems);
+        let detector = detector.filter(|d| {
+            let known = DETECTORS.contains(&d.value.as_str());
+            if !known {
+                let mut problem = Diagnostic::new(d.span.clone(), format!("unknown detector \"{}\"", d.value));
+                problem = match closest(&d.value, DETECTORS.iter().copied()) {
+                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
+                    None => problem.with_hint(format!("the detectors are {}", DETECTORS.join(", "))),
+                };
+                problems.push(problem);
+            }
+            known
+        });
+        let action = action.and_then(|a| match Action::parse(&a.value) {
+            Some(action) => Some(action),
+            None => {
+                problems.push(
+                    Diagnostic::new(a.span, format!("unknown action \"{}\" in [[rule]]", a.value))
+                        .with_hint("write open, join or record"),
+                );
+                None
+            }
+        });
+        // A severity named but unknown is reported, and the rule is left out.
+        let severity = match severity {
+            None => Some(None),
+            Some(sev) => references(
+                "severity",
+                "[[rule]]",
+                vec![sev],
+                severity_ids,
+                SeverityId::parse,
+                problems,
+            )
+            .pop()
+            .map(Some),
+        };
+        if let (Some(detector), Some(action), Some(severity)) = (detector, action, severity) {
+            seen.push((detector.value.clone(), detector.span.clone()));
+            rules.push(Rule {
+                detector: detector.value,
+                action,
+                severity,
+            });
+        }
+    }
+    no_duplicates(
+        "rule",
+        seen.iter().map(|(d, span)| (d.as_str(), span.clone())),
+        problems,
+    );
+    rules
+}
+
+/// `[detection]`: the detectors' settings, each optional.
+fn detection(table: TableAt<'_, '_>, problems: &mut Problems) -> Detection {
+    let mut s = Section::new(table, "[detection]");
+    let seconds = |d: Option<Located<crate::duration::Duration>>, key: &str, problems: &mut Problems| {
+        d.and_then(|d| match d.value.elapsed_seconds() {
+            Some(seconds) => Some(seconds),
+            None => {
+                problems.push(
+                    Diagnostic::new(d.span, format!("{key} in [detection] must be an exact span"))
+                        .with_hint("write it like \"10m\" or \"1h\""),
+                );
+                None
+            }
+        })
+    };
+    let threshold = s.opt_uint("brute_force_threshold", 1, 10_000, problems);
+    let window = s.opt_duration("brute_force_window", problems);
+    let accounts = s.opt_uint("spray_accounts", 2, 10_000, problems);
+    let stale = s.opt_duration("stale_agent_after", problems);
+    s.finish(problems);
+    Detection {
+        brute_force_threshold: threshold.map(|t| t.value),
+        brute_force_window_seconds: seconds(window, "brute_force_window", problems),
+        spray_accounts: accounts.map(|a| a.value),
+        stale_agent_after_seconds: seconds(stale, "stale_agent_after", problems),
+    }
 }

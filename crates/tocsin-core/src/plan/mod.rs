@@ -27,6 +27,8 @@ pub struct Plan {
     obligations: Vec<Obligation>,
     disclosure: Option<Disclosure>,
     rate_limits: Vec<RatePolicy>,
+    rules: Vec<Rule>,
+    detection: Detection,
     digest: String,
     source: String,
 }
@@ -171,6 +173,30 @@ impl fmt::Display for NoticeKind {
     }
 }
 
+/// What one detector's signals lead to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rule {
+    pub detector: String,
+    pub action: crate::signal::Action,
+    /// The severity to open or raise to; `None` takes tocsin's default for the detector.
+    pub severity: Option<SeverityId>,
+}
+
+/// Detector settings the plan may change. Each is `None` where the plan keeps tocsin's
+/// default (see the detectors for their values).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Detection {
+    /// Brute force: more than `threshold` failures from one source within `window` seconds.
+    pub brute_force_threshold: Option<u32>,
+    pub brute_force_window_seconds: Option<i64>,
+    /// Password spraying: this many distinct accounts from one source within the hour.
+    pub spray_accounts: Option<u32>,
+    /// Stale agents: no heartbeat for this many seconds.
+    pub stale_agent_after_seconds: Option<i64>,
+}
+
 /// A plan that failed validation: every problem, in file order.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("the plan has {} problem(s)", .problems.len())]
@@ -238,6 +264,16 @@ impl Plan {
     /// for the names the plan does not give.
     pub fn rate_limits(&self) -> &[RatePolicy] {
         &self.rate_limits
+    }
+
+    /// The plan's `[[rule]]` tables: what a detector's signals lead to.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The detectors' settings from `[detection]`, tocsin's defaults where it says nothing.
+    pub fn detection(&self) -> &Detection {
+        &self.detection
     }
 
     pub fn rate_limit(&self, name: &str) -> Option<&RatePolicy> {

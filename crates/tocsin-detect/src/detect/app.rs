@@ -258,7 +258,7 @@ impl Touched for Agent {
 /// from what most of the fleet runs.
 #[derive(Debug)]
 pub struct Agents {
-    stale_after: SignedDuration,
+    pub(crate) stale_after: SignedDuration,
     agents: Bounded<Agent, String>,
     /// The fleet's most common version and configuration, and when they were counted.
     fleet: (Option<String>, Option<String>),

@@ -1,6 +1,8 @@
 //! All detectors behind one door: events from the log in, signals out.
 
+use jiff::SignedDuration;
 use tocsin_core::event::Event;
+use tocsin_core::plan::Detection;
 use tocsin_core::signal::Signal;
 
 use super::Finding;
@@ -26,22 +28,45 @@ pub struct Engine {
 
 impl Default for Engine {
     fn default() -> Self {
+        Engine::new(&Detection::default())
+    }
+}
+
+impl Engine {
+    /// The detectors with the plan's settings, tocsin's defaults where it has none.
+    pub fn new(settings: &Detection) -> Self {
+        let mut brute_force = BruteForceConfig::default();
+        if let Some(threshold) = settings.brute_force_threshold {
+            brute_force.threshold = threshold;
+        }
+        if let Some(seconds) = settings.brute_force_window_seconds {
+            brute_force.window = SignedDuration::from_secs(seconds);
+        }
+        let mut spray = SprayConfig::default();
+        if let Some(accounts) = settings.spray_accounts {
+            spray.accounts = accounts;
+        }
+        let mut agents = Agents::default();
+        if let Some(seconds) = settings.stale_agent_after_seconds {
+            agents.stale_after = SignedDuration::from_secs(seconds);
+        }
         Engine {
-            brute_force: BruteForce::new(BruteForceConfig::default()),
-            slow: SlowBruteForce::new(SlowBruteForceConfig::default()),
-            spray: Spray::new(SprayConfig::default()),
+            brute_force: BruteForce::new(brute_force),
+            slow: SlowBruteForce::new(SlowBruteForceConfig {
+                fast: brute_force,
+                ..SlowBruteForceConfig::default()
+            }),
+            spray: Spray::new(spray),
             account: AccountAttack::new(AccountAttackConfig::default()),
             stuffing: Stuffing::default(),
             rate_limits: RateLimits::new(RateLimitConfig::default()),
             errors: Errors::default(),
             vault: Vault::default(),
-            agents: Agents::default(),
+            agents,
             found: Vec::new(),
         }
     }
-}
 
-impl Engine {
     /// Reads event `seq` of the log, pushing the signals it completes onto `out`.
     pub fn event(&mut self, seq: u64, event: &Event, out: &mut Vec<Signal>) {
         match event {
@@ -146,5 +171,39 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
         samples: seq.into_iter().collect(),
         sources: evidence.sources,
         summary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tocsin_core::event::parse_line;
+
+    use super::*;
+
+    #[test]
+    fn the_plan_s_settings_change_the_detectors() {
+        let failures: Vec<Event> = (0..11)
+            .map(|i| {
+                parse_line(
+                    1,
+                    &format!(
+                        r#"{{"kind":"auth","ts":"2026-01-05T00:00:{i:02}Z","outcome":"failure","ip":"203.0.113.1","user":"root","service":"sshd","reason":"bad_password"}}"#
+                    ),
+                )
+                .unwrap()
+            })
+            .collect();
+        let found = |engine: &mut Engine, events: &[Event]| {
+            let mut out = Vec::new();
+            for (seq, e) in events.iter().enumerate() {
+                engine.event(seq as u64 + 1, e, &mut out);
+            }
+            out.iter().filter(|s| s.detector == "brute_force").count()
+        };
+        assert_eq!(found(&mut Engine::default(), &failures[..6]), 1);
+        let mut stricter = Detection::default();
+        stricter.brute_force_threshold = Some(10);
+        assert_eq!(found(&mut Engine::new(&stricter), &failures[..10]), 0);
+        assert_eq!(found(&mut Engine::new(&stricter), &failures), 1);
     }
 }

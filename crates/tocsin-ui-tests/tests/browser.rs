@@ -289,3 +289,51 @@ async fn a_wrong_password_is_refused_in_chromium_and_the_form_keeps_the_name() {
     b.client.clone().close().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_brute_force_sent_as_events_shows_on_the_signals_page_with_its_incident() {
+    let Some(browser) = browser().await else { return };
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    let b = &browser;
+    let token = server.token_secret("ingest").await;
+    let events: String = (0..8)
+        .map(|i| {
+            format!("{{\"kind\":\"auth\",\"ts\":\"2026-01-05T03:0{i}:00Z\",\"outcome\":\"failure\",\"ip\":\"203.0.113.9\",\"user\":\"root\",\"service\":\"sshd\"}}\n")
+        })
+        .collect();
+    let sent = reqwest::Client::new()
+        .post(format!("{}/api/v1/events", server.url))
+        .bearer_auth(&token)
+        .body(events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+
+    b.client.goto(&format!("{}/signals", server.url)).await.unwrap();
+    b.fill("#name", "dana").await;
+    b.fill("#password", PASSWORD).await;
+    b.press("Log in").await;
+    b.wait("body[data-page='signals']").await;
+    // The detectors work behind the answer: reload until the signal is there.
+    for _ in 0..100 {
+        if b.client
+            .find(Locator::Css("a[href='/incidents/INC-0001']"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.client.refresh().await.unwrap();
+    }
+    assert!(b.text("tbody").await.contains("failed logins from 203.0.113.9"));
+    b.shot("10-signals").await;
+    b.wait("a[href='/incidents/INC-0001']").await.click().await.unwrap();
+    b.wait(".status-declared").await;
+    assert!(b.text("h1").await.contains("failed logins from 203.0.113.9"));
+
+    b.client.clone().close().await.unwrap();
+    server.stop().await;
+}

@@ -114,12 +114,8 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
         at,
         evidence,
     } = finding;
-    let minutes = evidence
-        .last_at
-        .duration_since(evidence.first_at)
-        .as_secs()
-        .div_euclid(60)
-        + 1;
+    // Whole minutes, rounded up: five failures one minute apart are "within 4 min".
+    let minutes = (evidence.last_at.duration_since(evidence.first_at).as_secs().max(1) + 59) / 60;
     let summary = match detector {
         "brute_force" => format!("{} failed logins from {key} within {minutes} min", evidence.count),
         "compromise" => format!("A login from {key} succeeded after {} failed attempts", evidence.count),

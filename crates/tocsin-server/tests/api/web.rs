@@ -335,3 +335,48 @@ async fn open_pages_hear_about_changes_as_server_sent_events() {
         .await
         .expect("the server stops");
 }
+
+#[tokio::test]
+async fn the_signals_page_lists_what_the_detectors_found_with_its_incident() {
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        let body: String = (0..6)
+            .map(|i| format!("{{\"kind\":\"auth\",\"ts\":\"2026-01-05T03:00:{i:02}Z\",\"outcome\":\"failure\",\"ip\":\"203.0.113.77\",\"user\":\"root\",\"service\":\"sshd\"}}\n"))
+            .collect();
+        let response = server
+            .request(reqwest::Method::POST, "/api/v1/events", &ingest)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let Auth::Session { cookie, .. } = server.session(Role::Viewer).await else {
+            unreachable!()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let page = server
+                .client
+                .get(format!("{}/signals?detector=brute_force", server.url))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if page.contains("href=\"/incidents/INC-0001\"") {
+                assert!(
+                    page.contains("6 failed logins from 203.0.113.77 within 1 min"),
+                    "{page}"
+                );
+                assert!(page.contains("aria-current=\"page\">Signals</a>"));
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{backend}: {page}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        server.stop().await;
+    }
+}

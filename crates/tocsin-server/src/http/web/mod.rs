@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}", get(pages::incident))
         .route("/incidents/{id}/act", post(forms::act))
         .route("/plan", get(pages::plan))
+        .route("/signals", get(pages::signals))
         .route("/events", get(live::events))
         .route("/static/app.css", get(live::stylesheet))
         .route("/static/app.js", get(live::script))

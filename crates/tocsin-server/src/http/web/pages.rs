@@ -354,3 +354,81 @@ pub async fn plan(signed: Signed<NeedRead>) -> Response {
         },
     )
 }
+
+struct SignalRow {
+    at: String,
+    detector: String,
+    key: String,
+    severity: String,
+    count: u64,
+    incident: String,
+    action: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "signals.html")]
+struct SignalsPage {
+    layout: Layout,
+    detector: String,
+    key: String,
+    detectors: Vec<&'static str>,
+    signals: Vec<SignalRow>,
+    next: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignalQuery {
+    detector: String,
+    key: String,
+    cursor: String,
+}
+
+pub async fn signals(signed: Signed<NeedRead>, Query(query): Query<SignalQuery>) -> Result<Response, WebError> {
+    let reader = signed.0.read();
+    let zone = reader.plan().calendar().zone().clone();
+    let filter = tocsin_store::signals::SignalFilter {
+        detector: Some(query.detector.trim().to_owned()).filter(|d| !d.is_empty()),
+        key: Some(query.key.trim().to_owned()).filter(|k| !k.is_empty()),
+        before: query.cursor.parse().ok(),
+        limit: PAGE + 1,
+    };
+    let found = reader
+        .signals(&filter)
+        .await
+        .map_err(crate::http::error::ApiError::from)?;
+    let listed = crate::http::api::Page::cut(
+        found,
+        PAGE as usize,
+        |s| s.id.to_string(),
+        |s| SignalRow {
+            at: time(s.signal.at, &zone),
+            detector: s.signal.detector.clone(),
+            key: s.signal.key.clone(),
+            severity: s.severity.clone(),
+            count: s.signal.count,
+            incident: s.incident.map(|n| n.to_string()).unwrap_or_default(),
+            action: s.action.clone(),
+            summary: s.signal.summary.clone(),
+        },
+    );
+    let next = listed.next_cursor.map_or_else(String::new, |cursor| {
+        format!(
+            "/signals?detector={}&key={}&cursor={cursor}",
+            super::encode(&query.detector),
+            super::encode(&query.key)
+        )
+    });
+    Ok(page(
+        StatusCode::OK,
+        &SignalsPage {
+            layout: Layout::new(&signed.0, "Signals", "signals"),
+            detector: query.detector,
+            key: query.key,
+            detectors: tocsin_core::signal::DETECTORS.to_vec(),
+            signals: listed.items,
+            next,
+        },
+    ))
+}

@@ -178,13 +178,12 @@ impl Stored {
         self.first = self.first.or(seqs.first().copied());
         self.last = seqs.last().copied().or(self.last);
         self.events += seqs.len() as u64;
+        let events: Vec<_> = reader.batch.drain(..).map(|n| n.event).collect();
         self.signals += self
             .detector
-            .appended(&seqs, &reader.events)
+            .appended(&seqs, &events)
             .await
             .map_err(|e| anyhow!("the detectors failed: {e}"))?;
-        reader.batch.clear();
-        reader.events.clear();
         Ok(())
     }
 }

@@ -17,6 +17,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Events are made on the request threads and freed by the writer and the detectors on
+/// others; glibc's allocator serializes that on a lock, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::args::{Cli, Command};
 use crate::context::Context;
 

@@ -10,8 +10,9 @@ use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
 use tocsin_core::signal::{Action, Signal, rank, rule_for};
 use tocsin_detect::detect::Engine;
+use tocsin_store::event_log::Committed;
 use tocsin_store::signals::{NewSignal, SignalRecord};
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 
 use crate::{Desk, DeskError};
 
@@ -20,6 +21,10 @@ pub const FOLLOWER: &str = "detectors";
 /// How far back the detectors' memory is rebuilt from the log after a restart: longer
 /// than their longest window.
 const REBUILD: SignedDuration = SignedDuration::from_hours(2);
+/// Findings remembered as recorded, at most.
+const KNOWN_MAX: usize = 100_000;
+/// How often the cursor is saved while nothing is found.
+const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// Events read per round.
 const ROUND: u32 = 10_000;
 /// How often the log is looked at for events that other processes appended.
@@ -37,6 +42,11 @@ pub struct Detector {
     engine: Engine,
     /// The last event read.
     position: u64,
+    /// Findings recorded lately, by fingerprint and time.
+    known: std::collections::HashSet<(String, i64)>,
+    /// The position last saved as the cursor, and when.
+    saved: u64,
+    saved_at: std::time::Instant,
     found: Vec<Signal>,
 }
 
@@ -54,6 +64,9 @@ impl Detector {
         Ok(Detector {
             engine: Engine::new(desk.plan().detection()),
             position: cursor.min(rebuild_from.saturating_sub(1)),
+            saved: cursor,
+            saved_at: std::time::Instant::now(),
+            known: std::collections::HashSet::new(),
             found: Vec::new(),
             desk,
         })
@@ -76,8 +89,13 @@ impl Detector {
     /// signals they gave.
     pub async fn appended(&mut self, seqs: &[u64], events: &[Event]) -> Result<usize, DeskError> {
         match seqs.first() {
-            Some(&first) if first == self.position + 1 => self.read(seqs.iter().copied().zip(events)).await,
-            Some(_) => self.catch_up().await,
+            // A gap: batches the writer could not hand over, or other processes' events.
+            Some(&first) if first > self.position + 1 => self.catch_up().await,
+            Some(_) => {
+                let position = self.position;
+                let new = seqs.iter().copied().zip(events).filter(|(seq, _)| *seq > position);
+                self.read(new).await
+            }
             None => Ok(0),
         }
     }
@@ -99,7 +117,13 @@ impl Detector {
 
     /// Records what was found, and carries out the rules for what is new.
     async fn record(&mut self) -> Result<usize, DeskError> {
-        if self.found.is_empty() && self.desk.store().event_cursor(FOLLOWER).await? >= self.position {
+        // A finding this detector recorded before (the same log read again) needs no write.
+        let known = &mut self.known;
+        self.found
+            .retain(|s| !known.contains(&(s.fingerprint(), s.at.as_millisecond())));
+        // With nothing found, the cursor is saved now and then, not after every batch: a
+        // restart reads the last hours again anyway, and skips what it recorded before.
+        if self.found.is_empty() && (self.saved >= self.position || self.saved_at.elapsed() < SAVE_EVERY) {
             return Ok(0);
         }
         let plan = self.desk.plan();
@@ -121,6 +145,16 @@ impl Detector {
         let recorded = store
             .record_signals(FOLLOWER, self.position.max(cursor), &signals, Timestamp::now())
             .await?;
+        self.saved = self.position;
+        self.saved_at = std::time::Instant::now();
+        if self.known.len() > KNOWN_MAX {
+            self.known.clear();
+        }
+        self.known.extend(
+            signals
+                .iter()
+                .map(|s| (s.signal.fingerprint(), s.signal.at.as_millisecond())),
+        );
         for record in &recorded {
             settle(&self.desk, record).await?;
         }
@@ -128,8 +162,10 @@ impl Detector {
     }
 }
 
-/// Follows the log until `committed` closes.
-pub async fn follow(desk: Desk, mut committed: watch::Receiver<u64>) {
+/// Follows the log until the writer stops: each batch the writer hands over is read as
+/// it is; what it could not hand over, and what other processes append, is read from the
+/// store (at least once a second).
+pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
     let mut detector = loop {
         match Detector::start(desk.clone()).await {
             Ok(detector) => break detector,
@@ -139,16 +175,28 @@ pub async fn follow(desk: Desk, mut committed: watch::Receiver<u64>) {
             }
         }
     };
+    let mut batch = None;
+    let mut ticked = std::time::Instant::now();
     loop {
-        let done = match detector.catch_up().await {
-            Ok(_) => detector.tick(Timestamp::now()).await,
-            Err(e) => Err(e),
+        let read = match batch.take() {
+            Some(Committed { seqs, events }) => detector.appended(&seqs, &events).await,
+            None => detector.catch_up().await,
+        };
+        // Caught up: silence means something now (at least once a second, however busy).
+        let done = match read {
+            Ok(_) if ticked.elapsed() >= POLL => {
+                ticked = std::time::Instant::now();
+                detector.tick(Timestamp::now()).await
+            }
+            other => other,
         };
         if let Err(e) = done {
             tracing::error!(error = %e, "detection failed; trying again");
         }
-        if let Ok(Err(_closed)) = tokio::time::timeout(POLL, committed.changed()).await {
-            return;
+        match tokio::time::timeout(POLL, fed.recv()).await {
+            Ok(Some(next)) => batch = Some(next),
+            Ok(None) => return,
+            Err(_quiet) => {}
         }
     }
 }

@@ -85,9 +85,12 @@ pub fn ndjson(text: &str, origin: &str, received_at: Timestamp) -> Parsed {
 
 fn collect<'a>(lines: impl IntoIterator<Item = (u64, &'a str)>, origin: &str, received_at: Timestamp) -> Parsed {
     let mut parsed = Parsed::default();
+    let origin: std::sync::Arc<str> = origin.into();
     for (number, line) in lines {
         match parse_line(number, line) {
-            Ok(event) => parsed.events.push(NewEvent::new(&event, origin, received_at)),
+            Ok(event) => parsed
+                .events
+                .push(NewEvent::shared(event, std::sync::Arc::clone(&origin), received_at)),
             Err(reject) => parsed.rejects.push(reject),
         }
     }
@@ -158,8 +161,7 @@ pub struct LineReader {
     reorder: Reorder<Event>,
     attempts: Vec<AuthEvent>,
     ready: Vec<Event>,
-    /// Events ready to be stored, as read and as they will be stored.
-    pub events: Vec<Event>,
+    /// Events ready to be stored.
     pub batch: Vec<NewEvent>,
     /// Lines read.
     pub lines: u64,
@@ -180,7 +182,6 @@ impl LineReader {
             reorder: Reorder::new(REORDER_SLACK),
             attempts: Vec::new(),
             ready: Vec::new(),
-            events: Vec::new(),
             batch: Vec::new(),
             lines: 0,
             rejects: Vec::new(),
@@ -239,8 +240,7 @@ impl LineReader {
         }
         let now = Timestamp::now();
         for event in self.ready.drain(..) {
-            self.batch.push(NewEvent::new(&event, &self.origin, now));
-            self.events.push(event);
+            self.batch.push(NewEvent::new(event, &self.origin, now));
         }
     }
 

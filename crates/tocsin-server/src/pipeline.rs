@@ -40,8 +40,8 @@ impl Pipeline {
     /// Starts the log's writer and the tasks that follow it on the current tokio runtime.
     pub async fn start(desk: Desk, config: PipelineConfig) -> Result<Self, StoreError> {
         let store = Arc::clone(desk.store());
-        let log = EventLog::start(Arc::clone(&store), config.log).await?;
-        tokio::spawn(crate::detection::follow(desk, log.committed()));
+        let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
+        tokio::spawn(crate::detection::follow(desk, fed));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })
     }

@@ -38,7 +38,7 @@ async fn main() {
                     n % 256,
                     n % 500
                 );
-                NewEvent::new(&parse_line(1, &line).unwrap(), "bench", now)
+                NewEvent::new(parse_line(1, &line).unwrap(), "bench", now)
             })
             .collect()
     };

@@ -14,25 +14,27 @@ pub struct NewEvent {
     pub(crate) received_ms: i64,
     pub(crate) at_ms: i64,
     pub(crate) kind: &'static str,
-    pub(crate) origin: String,
-    pub(crate) login: Option<(String, String, &'static str)>,
+    pub(crate) origin: std::sync::Arc<str>,
     pub(crate) body: String,
+    /// The event itself, for the detectors once it is committed.
+    pub event: Event,
 }
 
 impl NewEvent {
     /// `origin` says who delivered it, like `api:deploy-bot` or `file:/var/log/auth.log`.
-    pub fn new(event: &Event, origin: &str, received_at: Timestamp) -> Self {
-        let login = match event {
-            Event::Auth(a) => Some((a.source.to_string(), a.user.clone(), a.outcome.as_str())),
-            _ => None,
-        };
+    pub fn new(event: Event, origin: &str, received_at: Timestamp) -> Self {
+        Self::shared(event, origin.into(), received_at)
+    }
+
+    /// Like [`NewEvent::new`], sharing one `origin` among many events.
+    pub fn shared(event: Event, origin: std::sync::Arc<str>, received_at: Timestamp) -> Self {
         NewEvent {
             received_ms: received_at.as_millisecond(),
             at_ms: event.at().as_millisecond(),
             kind: event.kind().as_str(),
-            origin: origin.to_owned(),
-            login,
+            origin,
             body: event.to_json(),
+            event,
         }
     }
 }

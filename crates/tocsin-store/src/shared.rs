@@ -10,10 +10,7 @@ use tocsin_core::clock::{Clock, ClockKind};
 use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
 use crate::migrate::{self, Migration};
-use crate::{
-    ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store,
-    StoreError,
-};
+use crate::{ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
 
 type Tx = sqlx::Transaction<'static, Db>;
 type DbRow = <Db as sqlx::Database>::Row;
@@ -35,8 +32,7 @@ fn opt_time(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
 }
 
 fn number(value: i64) -> Result<IncidentNumber, StoreError> {
-    IncidentNumber::new(uint(value, "incident number")?)
-        .ok_or_else(|| StoreError::Corrupt("incident number 0".into()))
+    IncidentNumber::new(uint(value, "incident number")?).ok_or_else(|| StoreError::Corrupt("incident number 0".into()))
 }
 
 fn status(text: &str) -> Result<Status, StoreError> {
@@ -58,13 +54,12 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
 
 async fn apply_migrations(tx: &mut Tx) -> Result<(), StoreError> {
     sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut **tx).await?;
-    let applied: Vec<(i64, String)> =
-        sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("version")?, r.try_get("checksum")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+    let applied: Vec<(i64, String)> = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("version")?, r.try_get("checksum")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
     for migration in migrate::pending(MIGRATIONS, &applied)? {
         sqlx::raw_sql(migration.sql).execute(&mut **tx).await?;
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_ms) VALUES ($1, $2, $3, $4)")
@@ -83,7 +78,8 @@ async fn append(tx: &mut Tx, drafts: Vec<EntryDraft>) -> Result<(), StoreError> 
     let head = sqlx::query(lock_head_sql()).fetch_one(&mut **tx).await?;
     let mut seq = uint(head.try_get("seq")?, "chain head")?;
     let head_hash: String = head.try_get("hash")?;
-    let mut prev = ChainHash::from_hex(&head_hash).ok_or_else(|| StoreError::Corrupt("the chain head hash is not hex".into()))?;
+    let mut prev =
+        ChainHash::from_hex(&head_hash).ok_or_else(|| StoreError::Corrupt("the chain head hash is not hex".into()))?;
     let mut entries = Vec::with_capacity(drafts.len());
     for draft in drafts {
         seq += 1;
@@ -127,7 +123,10 @@ async fn append(tx: &mut Tx, drafts: Vec<EntryDraft>) -> Result<(), StoreError> 
 
 async fn replace_clocks(tx: &mut Tx, number: IncidentNumber, clocks: &[Clock]) -> Result<(), StoreError> {
     let n = int(number.get(), "incident number")?;
-    sqlx::query("DELETE FROM clocks WHERE incident = $1").bind(n).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM clocks WHERE incident = $1")
+        .bind(n)
+        .execute(&mut **tx)
+        .await?;
     if clocks.is_empty() {
         return Ok(());
     }
@@ -154,7 +153,8 @@ async fn replace_clocks(tx: &mut Tx, number: IncidentNumber, clocks: &[Clock]) -
 fn entry_from(row: &DbRow) -> Result<AuditEntry, StoreError> {
     let hash = |column: &str| -> Result<ChainHash, StoreError> {
         let text: String = row.try_get(column)?;
-        ChainHash::from_hex(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} \"{text}\" is not a SHA-256 hex digest")))
+        ChainHash::from_hex(&text)
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} \"{text}\" is not a SHA-256 hex digest")))
     };
     let data: String = row.try_get("data")?;
     Ok(AuditEntry {
@@ -246,7 +246,8 @@ fn push_in(query: &mut QueryBuilder<Db>, column: &str, values: impl Iterator<Ite
     query.push(")");
 }
 
-const CLOCK_COLUMNS: &str = "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open";
+const CLOCK_COLUMNS: &str =
+    "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open";
 
 #[async_trait]
 impl Store for Backend {
@@ -273,7 +274,11 @@ impl Store for Backend {
         .bind(int(incident.version, "version")?)
         .execute(&mut *tx)
         .await?;
-        let entries = draft.entries.into_iter().map(|e| EntryDraft { incident: Some(n), ..e }).collect();
+        let entries = draft
+            .entries
+            .into_iter()
+            .map(|e| EntryDraft { incident: Some(n), ..e })
+            .collect();
         append(&mut tx, entries).await?;
         replace_clocks(&mut tx, n, &draft.clocks).await?;
         tx.commit().await?;
@@ -306,9 +311,17 @@ impl Store for Backend {
                 .fetch_optional(&mut *tx)
                 .await?
                 .is_some();
-            return Err(if exists { StoreError::Conflict(n) } else { StoreError::IncidentNotFound(n) });
+            return Err(if exists {
+                StoreError::Conflict(n)
+            } else {
+                StoreError::IncidentNotFound(n)
+            });
         }
-        let entries = change.entries.into_iter().map(|e| EntryDraft { incident: Some(n), ..e }).collect();
+        let entries = change
+            .entries
+            .into_iter()
+            .map(|e| EntryDraft { incident: Some(n), ..e })
+            .collect();
         append(&mut tx, entries).await?;
         replace_clocks(&mut tx, n, &change.clocks).await?;
         tx.commit().await?;
@@ -328,17 +341,32 @@ impl Store for Backend {
 
     async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentSummary>, StoreError> {
         let mut query = QueryBuilder::<Db>::new("SELECT * FROM incidents WHERE 1 = 1");
-        push_in(&mut query, "status", filter.statuses.iter().map(|s| s.as_str().to_owned()));
+        push_in(
+            &mut query,
+            "status",
+            filter.statuses.iter().map(|s| s.as_str().to_owned()),
+        );
         push_in(&mut query, "severity", filter.severities.iter().cloned());
         if let Some(owner) = &filter.owner {
             query.push(" AND owner = ").push_bind(owner.clone());
         }
         if let Some(text) = &filter.text {
-            let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            query.push(" AND LOWER(title) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+            let pattern = format!(
+                "%{}%",
+                text.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            query
+                .push(" AND LOWER(title) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
         }
         if let Some(before) = filter.before {
-            query.push(" AND number < ").push_bind(int(before.get(), "incident number")?);
+            query
+                .push(" AND number < ")
+                .push_bind(int(before.get(), "incident number")?);
         }
         query.push(" ORDER BY number DESC");
         if let Some(limit) = filter.limit {
@@ -360,7 +388,10 @@ impl Store for Backend {
     async fn open_clocks(&self) -> Result<Vec<OpenClock>, StoreError> {
         // One row holding every open clock as JSON: reading thousands of rows one by one
         // costs several times more than the query itself (see the incidents benchmark).
-        let text: String = sqlx::query(OPEN_CLOCKS_SQL).fetch_one(&self.pool).await?.try_get("clocks")?;
+        let text: String = sqlx::query(OPEN_CLOCKS_SQL)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("clocks")?;
         let rows: Vec<OpenClockRow> =
             serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("open clocks: {e}")))?;
         let mut open = rows
@@ -368,7 +399,8 @@ impl Store for Backend {
             .map(|r| {
                 let clock = Clock {
                     id: r.4,
-                    kind: ClockKind::parse(&r.5).ok_or_else(|| StoreError::Corrupt(format!("unknown clock kind \"{}\"", r.5)))?,
+                    kind: ClockKind::parse(&r.5)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown clock kind \"{}\"", r.5)))?,
                     name: r.6,
                     started_at: time(r.7)?,
                     due_at: opt_time(r.8)?,
@@ -377,7 +409,16 @@ impl Store for Backend {
                     applicable: r.11.0,
                     open: r.12.0,
                 };
-                Ok((r.1, OpenClock { incident: number(r.0)?, title: r.2, severity: r.3, status: status(&r.13)?, clock }))
+                Ok((
+                    r.1,
+                    OpenClock {
+                        incident: number(r.0)?,
+                        title: r.2,
+                        severity: r.3,
+                        status: status(&r.13)?,
+                        clock,
+                    },
+                ))
             })
             .collect::<Result<Vec<(i64, OpenClock)>, StoreError>>()?;
         open.sort_by_key(|(position, o)| (o.clock.due_at.is_none(), o.clock.due_at, o.incident, *position));
@@ -394,11 +435,14 @@ impl Store for Backend {
     }
 
     async fn chain_head(&self) -> Result<ChainHead, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
         let hash: String = row.try_get("hash")?;
         Ok(ChainHead {
             seq: uint(row.try_get("seq")?, "chain head")?,
-            hash: ChainHash::from_hex(&hash).ok_or_else(|| StoreError::Corrupt("the chain head hash is not hex".into()))?,
+            hash: ChainHash::from_hex(&hash)
+                .ok_or_else(|| StoreError::Corrupt("the chain head hash is not hex".into()))?,
         })
     }
 

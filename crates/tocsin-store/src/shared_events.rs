@@ -27,37 +27,44 @@ fn event_from(row: &DbRow) -> Result<StoredEvent, StoreError> {
 
 /// Appends events within a transaction, after taking the log's lock; their numbers.
 async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
+    use tocsin_core::event::Event;
     lock_event_log(tx).await?;
     for chunk in events.chunks(INSERT_CHUNK) {
-            let mut query = QueryBuilder::<Db>::new(
-                "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
-            );
-            query.push_values(chunk, |mut row, e| {
-                let (ip, user, outcome) = match &e.login {
-                    Some((ip, user, outcome)) => (Some(ip.as_str()), Some(user.as_str()), Some(*outcome)),
-                    None => (None, None, None),
-                };
-                row.push_bind(e.received_ms)
-                    .push_bind(e.at_ms)
-                    .push_bind(e.kind)
-                    .push_bind(e.origin.as_str())
-                    .push_bind(ip)
-                    .push_bind(user)
-                    .push_bind(outcome)
-                    .push_bind(e.body.as_str());
-            });
-            query.build().execute(&mut **tx).await?;
-        }
-        // Under the log's lock, one transaction's rows are numbered one after another.
-        let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("seq")?;
-        let last = uint(last.unwrap_or(0), "event sequence number")?;
-        let n = events.len() as u64;
-        if last < n {
-            return Err(StoreError::Corrupt(format!("{n} events appended but the log ends at {last}")));
-        }
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
+        );
+        query.push_values(chunk, |mut row, e| {
+            let (ip, user, outcome) = match &e.event {
+                Event::Auth(a) => (
+                    Some(a.source.to_string()),
+                    Some(a.user.as_str()),
+                    Some(a.outcome.as_str()),
+                ),
+                _ => (None, None, None),
+            };
+            row.push_bind(e.received_ms)
+                .push_bind(e.at_ms)
+                .push_bind(e.kind)
+                .push_bind(&*e.origin)
+                .push_bind(ip)
+                .push_bind(user)
+                .push_bind(outcome)
+                .push_bind(e.body.as_str());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    // Under the log's lock, one transaction's rows are numbered one after another.
+    let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("seq")?;
+    let last = uint(last.unwrap_or(0), "event sequence number")?;
+    let n = events.len() as u64;
+    if last < n {
+        return Err(StoreError::Corrupt(format!(
+            "{n} events appended but the log ends at {last}"
+        )));
+    }
     Ok((last + 1 - n..=last).collect())
 }
 
@@ -70,13 +77,12 @@ impl EventStore for Backend {
         Ok(seqs)
     }
 
-
     async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(select_events!("WHERE seq > $1 ORDER BY seq LIMIT $2"))
-        .bind(int(after, "event sequence number")?)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(int(after, "event sequence number")?)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(event_from).collect()
     }
 

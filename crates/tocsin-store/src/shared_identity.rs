@@ -4,8 +4,8 @@
 use tocsin_core::identity::{Role, Scopes, Username};
 
 use crate::identity::{
-    IdentityStore, LoginAttempt, NewSession, NewToken, NewUser, RecentFailures,
-    SessionRecord, TokenRecord, UserChange, UserRecord,
+    IdentityStore, LoginAttempt, NewSession, NewToken, NewUser, RecentFailures, SessionRecord, TokenRecord, UserChange,
+    UserRecord,
 };
 
 const USER_COLUMNS: &str = "u.id, u.name, u.role, u.password_hash, u.disabled, u.created_ms, u.password_changed_ms";
@@ -50,7 +50,10 @@ fn duplicate(e: sqlx::Error, what: String) -> StoreError {
 #[async_trait]
 impl IdentityStore for Backend {
     async fn user_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&self.pool).await?.try_get("n")?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
         uint(n, "user count")
     }
 
@@ -85,7 +88,10 @@ impl IdentityStore for Backend {
 
     async fn user(&self, name: &Username) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.name_key = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name.key()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name.key())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from).transpose()
     }
 
@@ -105,16 +111,23 @@ impl IdentityStore for Backend {
                     .bind(at),
                 true,
             ),
-            UserChange::Disabled(disabled) => {
-                (sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2").bind(*disabled), *disabled)
-            }
-            UserChange::Role(role) => (sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()), false),
+            UserChange::Disabled(disabled) => (
+                sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2").bind(*disabled),
+                *disabled,
+            ),
+            UserChange::Role(role) => (
+                sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()),
+                false,
+            ),
         };
         if query.bind(id).execute(&mut *tx).await?.rows_affected() == 0 {
             return Err(StoreError::UnknownUser(format!("#{id}")));
         }
         if ends_sessions {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         append(&mut tx, vec![entry]).await?;
         tx.commit().await?;
@@ -155,12 +168,17 @@ impl IdentityStore for Backend {
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(token_from).transpose()
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(token_from).collect()
     }
 
@@ -180,11 +198,13 @@ impl IdentityStore for Backend {
     }
 
     async fn touch_token(&self, id: i64, at: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2 AND (last_used_ms IS NULL OR last_used_ms < $1)")
-            .bind(at.as_millisecond())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2 AND (last_used_ms IS NULL OR last_used_ms < $1)",
+        )
+        .bind(at.as_millisecond())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -233,7 +253,10 @@ impl IdentityStore for Backend {
     }
 
     async fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE hash = $1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -252,7 +275,7 @@ impl IdentityStore for Backend {
         .bind(attempt.outcome.as_str())
         .execute(&mut *tx)
         .await?;
-        insert_events(&mut tx, &[NewEvent::new(&attempt.event(), "tocsin", attempt.at)]).await?;
+        insert_events(&mut tx, &[NewEvent::new(attempt.event(), "tocsin", attempt.at)]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -260,7 +283,9 @@ impl IdentityStore for Backend {
     async fn recent_failures(&self, ip: &str, username: &str, since: Timestamp) -> Result<RecentFailures, StoreError> {
         let failures = "('bad_password', 'unknown_user', 'disabled')";
         let count = |column: &'static str, value: String| {
-            let sql = format!("SELECT COUNT(*) AS n FROM login_attempts WHERE {column} = $1 AND at_ms >= $2 AND outcome IN {failures}");
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM login_attempts WHERE {column} = $1 AND at_ms >= $2 AND outcome IN {failures}"
+            );
             let pool = self.pool.clone();
             async move {
                 let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))

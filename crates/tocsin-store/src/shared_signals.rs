@@ -133,7 +133,9 @@ impl SignalStore for Backend {
         if let Some(before) = filter.before {
             query.push(" AND id < ").push_bind(before);
         }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit));
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(signal_from).collect()
     }

@@ -34,7 +34,10 @@ fn heartbeat(second: i64, agent: &str) -> Event {
 }
 
 fn new(events: &[Event]) -> Vec<NewEvent> {
-    events.iter().map(|e| NewEvent::new(e, "test", at(10_000))).collect()
+    events
+        .iter()
+        .map(|e| NewEvent::new(e.clone(), "test", at(10_000)))
+        .collect()
 }
 
 #[tokio::test]
@@ -171,7 +174,10 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
         // Two attempts in the same millisecond are both listed, in a stable order.
         events.push(auth(29 * 60, "192.0.2.1", "root", "failure"));
         // Received as they happened.
-        let received: Vec<NewEvent> = events.iter().map(|e| NewEvent::new(e, "test", e.at())).collect();
+        let received: Vec<NewEvent> = events
+            .iter()
+            .map(|e| NewEvent::new(e.clone(), "test", e.at()))
+            .collect();
         store.append_events(&received).await.unwrap();
         let trail_so_far = TrailFilter {
             limit: 100,

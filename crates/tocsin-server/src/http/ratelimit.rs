@@ -83,7 +83,7 @@ async fn check(ingester: Ingester, body: Result<Json<CheckRequest>, JsonRejectio
                 .map(Source::parse),
         });
         let log = ingester.events().clone();
-        let record = NewEvent::new(&event, "ratelimit", now);
+        let record = NewEvent::new(event, "ratelimit", now);
         // The answer does not wait for the record; a record that cannot be written is logged.
         tokio::spawn(async move {
             if let Err(e) = log.append(vec![record]).await {

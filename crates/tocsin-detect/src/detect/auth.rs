@@ -17,8 +17,8 @@ pub struct BruteForceConfig {
     pub window: SignedDuration,
     /// After a finding, the same source is not reported again for this long.
     pub cooldown: SignedDuration,
-    /// A success from a source with at least this many failures within `lookback` is a
-    /// likely compromise.
+    /// A success for an account from a source with at least this many failures on that
+    /// account within `lookback` is a likely compromise.
     pub compromise_after: u32,
     pub lookback: SignedDuration,
 }
@@ -40,6 +40,8 @@ struct SourceState {
     /// Failure times within the longer of the two windows, oldest first; at most as many
     /// as either rule needs.
     failures: VecDeque<Timestamp>,
+    /// The account of each of those failures, as a name hash, in the same order.
+    accounts: VecDeque<u64>,
     total: u64,
     first_at: Option<Timestamp>,
     reported_until: Option<Timestamp>,
@@ -105,6 +107,7 @@ impl BruteForce {
         state.total += 1;
         state.first_at.get_or_insert(event.at);
         state.failures.push_back(event.at);
+        state.accounts.push_back(name_key(&event.user));
         while state.failures.len() > keep
             || state
                 .failures
@@ -112,6 +115,7 @@ impl BruteForce {
                 .is_some_and(|t| event.at.duration_since(*t) > horizon)
         {
             state.failures.pop_front();
+            state.accounts.pop_front();
         }
         let in_window = state
             .failures
@@ -142,12 +146,16 @@ impl BruteForce {
         let Some(state) = self.sources.get_mut(&event.source) else {
             return;
         };
-        let recent: Vec<&Timestamp> = state
+        // Failures on the account that got in: behind a shared address, other people's
+        // mistyped passwords are not an attack on this account.
+        let account = name_key(&event.user);
+        let recent = state
             .failures
             .iter()
-            .filter(|t| event.at.duration_since(**t) <= lookback)
-            .collect();
-        if recent.len() >= needed && !state.compromise_reported {
+            .zip(&state.accounts)
+            .filter(|(t, a)| event.at.duration_since(**t) <= lookback && **a == account)
+            .count();
+        if recent >= needed && !state.compromise_reported {
             state.compromise_reported = true;
             out.push(Finding {
                 detector: "compromise",
@@ -525,6 +533,20 @@ mod tests {
         }
         detector.event(&attempt(20_000, "192.0.2.1", AuthOutcome::Failure), &mut out);
         assert!(detector.tracked() < 10, "{} sources still tracked", detector.tracked());
+    }
+
+    #[test]
+    fn behind_a_shared_address_other_people_s_failures_do_not_make_a_success_a_compromise() {
+        let mut events = Vec::new();
+        for (i, user) in ["eric", "bella", "hana", "eric", "bella", "hana"].iter().enumerate() {
+            let mut e = attempt(i as i64 * 60, "198.51.100.10", AuthOutcome::Failure);
+            e.user = (*user).into();
+            events.push(e);
+        }
+        let mut ok = attempt(400, "198.51.100.10", AuthOutcome::Success);
+        ok.user = "eric".into();
+        events.push(ok);
+        assert!(run(&events).iter().all(|f| f.detector != "compromise"));
     }
 
     fn slow(events: &[AuthEvent]) -> Vec<Finding> {

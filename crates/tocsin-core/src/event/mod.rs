@@ -277,6 +277,9 @@ pub struct HeartbeatEvent {
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
+    /// How long this agent may be silent before it is stale, when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<crate::duration::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

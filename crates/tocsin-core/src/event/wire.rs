@@ -119,6 +119,7 @@ struct HeartbeatWire {
     agent: String,
     version: Option<String>,
     config_hash: Option<String>,
+    stale_after: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -255,11 +256,23 @@ fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
         }
         Kind::Heartbeat => {
             let h: HeartbeatWire = line.read_kind(kind)?;
+            let stale_after = h
+                .stale_after
+                .map(|text| match crate::duration::Duration::parse(&text) {
+                    Ok(d) if d.elapsed_seconds().is_some_and(|s| s >= 60) => Ok(d),
+                    Ok(_) => Err(line.reject(
+                        "stale_after",
+                        "must be an exact span of a minute or more, like \"5m\"".into(),
+                    )),
+                    Err(e) => Err(line.reject("stale_after", format!("{}; {}", e.message, e.hint))),
+                })
+                .transpose()?;
             Event::Heartbeat(HeartbeatEvent {
                 at: h.ts,
                 agent: line.required("agent", h.agent)?,
                 version: h.version,
                 config_hash: h.config_hash,
+                stale_after,
             })
         }
         Kind::RateLimit => {
@@ -422,7 +435,7 @@ mod tests {
             r#"{"kind":"request","ts":"2026-01-05T00:00:04.25Z","method":"POST","path":"/login","status":401,"latency_ms":12.5,"ip":"192.0.2.7","tenant":"acme","service":"api","user_agent":"curl/8","host":"lb1"}"#,
             r#"{"kind":"error","ts":"2026-01-05T00:00:04Z","service":"api","level":"fatal","fingerprint":"db-down","message":"connection refused","release":"1.4.2","environment":"prod","host":"app2"}"#,
             r#"{"kind":"vault_access","ts":"2026-01-05T00:00:04Z","principal":"ci-deploy","path":"kv/prod/db","action":"read","outcome":"denied","ip":"10.0.0.9"}"#,
-            r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"backup-1","version":"2.1","config_hash":"ab12"}"#,
+            r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"backup-1","version":"2.1","config_hash":"ab12","stale_after":"1h"}"#,
             r#"{"kind":"rate_limit","ts":"2026-01-05T00:00:04Z","key":"login:192.0.2.7:ann","policy":"login","decision":"deny","ip":"192.0.2.7"}"#,
             r#"{"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"deploy","attributes":{"by":"ann","sha":"abc"}}"#,
         ];
@@ -537,6 +550,14 @@ mod tests {
                 Some("outcome"),
             ),
             (r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z"}"#, Some("agent")),
+            (
+                r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"a","stale_after":"30s"}"#,
+                Some("stale_after"),
+            ),
+            (
+                r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"a","stale_after":"soon"}"#,
+                Some("stale_after"),
+            ),
             (
                 r#"{"kind":"rate_limit","ts":"2026-01-05T00:00:04Z","key":"k","policy":"login","decision":"maybe"}"#,
                 Some("decision"),

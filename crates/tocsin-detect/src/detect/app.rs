@@ -242,6 +242,8 @@ impl Vault {
 #[derive(Debug, Default)]
 struct Agent {
     last_at: Option<Timestamp>,
+    /// Its own threshold, when its heartbeats name one.
+    stale_after: Option<SignedDuration>,
     version: Option<String>,
     config_hash: Option<String>,
     stale_reported: bool,
@@ -285,6 +287,9 @@ impl Agents {
         let agent = self.agents.entry(&event.agent);
         agent.stale_reported = false;
         agent.last_at = Some(event.at);
+        if let Some(seconds) = event.stale_after.and_then(|d| d.elapsed_seconds()) {
+            agent.stale_after = Some(SignedDuration::from_secs(seconds));
+        }
         if event.version.is_some() {
             agent.version = event.version.clone();
         }
@@ -318,7 +323,7 @@ impl Agents {
         let stale_after = self.stale_after;
         self.agents.retain(|name, agent| {
             if let Some(last) = agent.last_at
-                && now.duration_since(last) > stale_after
+                && now.duration_since(last) > agent.stale_after.unwrap_or(stale_after)
                 && !agent.stale_reported
             {
                 agent.stale_reported = true;
@@ -439,6 +444,7 @@ mod tests {
             agent: agent.into(),
             version: Some(version.into()),
             config_hash: None,
+            stale_after: None,
         };
         for a in ["a", "b", "c"] {
             agents.event(&beat(0, a, "2.1"), &mut out);

@@ -309,3 +309,42 @@ async fn an_nginx_access_log_gives_requests_and_failed_logins_and_its_error_log_
     assert_eq!(signals[0]["key"], "login", "{signals}");
     assert_eq!(signals[0]["evidence"]["sources"].as_array().unwrap().len(), 10);
 }
+
+#[tokio::test]
+async fn the_plan_s_rules_decide_what_signals_lead_to() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(dir.path(), &db.url, &["init"], b"");
+    assert_eq!(code, 0, "{err}");
+    let plan = dir.path().join("tocsin.toml");
+    let mut text = std::fs::read_to_string(&plan).unwrap();
+    text.push_str(
+        "\n[[rule]]\ndetector = \"brute_force\"\naction = \"open\"\nseverity = \"P3\"\ngroup = \"detector\"\n",
+    );
+    std::fs::write(&plan, text).unwrap();
+    let mut log = String::new();
+    for ip in ["203.0.113.1", "203.0.113.2"] {
+        for i in 0..6 {
+            log.push_str(&format!(
+                "Jan  5 03:0{i}:10 web1 sshd[1{i}]: Failed password for root from {ip} port 4000{i} ssh2\n"
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("auth.log"), log).unwrap();
+    let (code, out, err) = run(
+        dir.path(),
+        &db.url,
+        &["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 new signals"), "{out}");
+    let (_, out, _) = run(dir.path(), &db.url, &["--json", "incident", "list"], b"");
+    let incidents: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        incidents.as_array().unwrap().len(),
+        1,
+        "one incident for both sources: {incidents}"
+    );
+    assert_eq!(incidents[0]["severity"], "P3", "the plan's severity");
+}

@@ -181,11 +181,13 @@ fn rate_limit_policies_come_from_the_plan_and_the_defaults_fill_in_the_rest() {
 fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the_detectors() {
     use tocsin_core::signal::{Action, rule_for};
     let plan = Plan::parse(&format!(
-        "{}\n[[rule]]\ndetector = \"brute_force\"\naction = \"record\"\n\n[[rule]]\ndetector = \"stale_agent\"\naction = \"open\"\nseverity = \"P1\"\n\n[detection]\nbrute_force_threshold = 10\nbrute_force_window = \"30m\"\nstale_agent_after = \"1h\"\n",
+        "{}\n[[rule]]\ndetector = \"brute_force\"\naction = \"record\"\ngroup = \"detector\"\n\n[[rule]]\ndetector = \"stale_agent\"\naction = \"open\"\nseverity = \"P1\"\n\n[detection]\nbrute_force_threshold = 10\nbrute_force_window = \"30m\"\nstale_agent_after = \"1h\"\n",
         presets::FOUR_TIER.source
     ))
     .unwrap();
     assert_eq!(rule_for(&plan, "brute_force"), (Action::Record, "P2".to_owned()));
+    assert!(plan.rules()[0].one_incident);
+    assert!(!plan.rules()[1].one_incident);
     assert_eq!(rule_for(&plan, "stale_agent"), (Action::Open, "P1".to_owned()));
     assert_eq!(
         rule_for(&plan, "compromise"),
@@ -205,7 +207,7 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
     );
 
     let broken = format!(
-        "{}\n[[rule]]\ndetector = \"brute_forse\"\naction = \"open\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"page\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"open\"\nseverity = \"P0\"\n\n[detection]\nbrute_force_window = \"2 business days\"\nsprays = 3\n",
+        "{}\n[[rule]]\ndetector = \"brute_forse\"\naction = \"open\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"page\"\ngroup = \"ip\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"open\"\nseverity = \"P0\"\n\n[detection]\nbrute_force_window = \"2 business days\"\nsprays = 3\n",
         presets::FOUR_TIER.source
     );
     let lines = rendered(&broken);
@@ -215,6 +217,7 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
         "hint: did you mean \"brute_force\"?",
         "unknown action \"page\" in [[rule]]",
         "hint: write open, join or record",
+        "unknown group \"ip\" in [[rule]]",
         "[[rule]] refers to unknown severity \"P0\"",
         "brute_force_window in [detection] must be an exact span",
         "unknown key \"sprays\" in [detection]",

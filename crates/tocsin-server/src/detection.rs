@@ -135,7 +135,7 @@ impl Detector {
                 NewSignal {
                     severity,
                     action,
-                    group_key: group_key(&signal),
+                    group_key: group_key(plan, &signal),
                     signal,
                 }
             })
@@ -201,8 +201,17 @@ pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
     }
 }
 
-/// Signals about the same thing join one incident: failed-login signals by source.
-fn group_key(signal: &Signal) -> String {
+/// Signals about the same thing join one incident: failed-login signals by source, the
+/// rest by detector and key; a rule with `group = "detector"` puts all of a detector's
+/// signals in one.
+fn group_key(plan: &tocsin_core::plan::Plan, signal: &Signal) -> String {
+    if plan
+        .rules()
+        .iter()
+        .any(|r| r.detector == signal.detector && r.one_incident)
+    {
+        return format!("detector:{}", signal.detector);
+    }
     match signal.detector.as_str() {
         "brute_force" | "compromise" | "password_spray" | "slow_brute_force" => format!("source:{}", signal.key),
         other => format!("{other}:{}", signal.key),

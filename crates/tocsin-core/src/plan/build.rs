@@ -578,7 +578,8 @@ fn rate_limits(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<RateP
     policies
 }
 
-/// `[[rule]]` tables: `detector`, `action` (open, join, record) and an optional `severity`.
+/// `[[rule]]` tables: `detector`, `action` (open, join, record), an optional `severity`
+/// and an optional `group` (key or detector).
 fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Rule> {
     let mut rules = Vec::new();
     let mut seen = Vec::new();
@@ -587,7 +588,22 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
         let detector = s.str("detector", "\"brute_force\"", problems);
         let action = s.str("action", "\"open\"", problems);
         let severity = s.opt_str("severity", problems);
+        let group = s.opt_str("group", problems);
         s.finish(problems);
+        let one_incident = match group.as_ref().map(|g| g.value.as_str()) {
+            None | Some("key") => false,
+            Some("detector") => true,
+            Some(other) => {
+                problems.push(
+                    Diagnostic::new(
+                        group.as_ref().map_or(0..0, |g| g.span.clone()),
+                        format!("unknown group \"{other}\" in [[rule]]"),
+                    )
+                    .with_hint("write key (one incident per source or key) or detector (one incident for all)"),
+                );
+                false
+            }
+        };
         let detector = detector.filter(|d| {
             let known = DETECTORS.contains(&d.value.as_str());
             if !known {
@@ -630,6 +646,7 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
                 detector: detector.value,
                 action,
                 severity,
+                one_incident,
             });
         }
     }

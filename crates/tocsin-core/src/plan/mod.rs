@@ -181,6 +181,9 @@ pub struct Rule {
     pub action: crate::signal::Action,
     /// The severity to open or raise to; `None` takes tocsin's default for the detector.
     pub severity: Option<SeverityId>,
+    /// `true`: all the detector's signals join one open incident, whatever they are
+    /// about; `false` (the default): one incident per source or key.
+    pub one_incident: bool,
 }
 
 /// Detector settings the plan may change. Each is `None` where the plan keeps tocsin's

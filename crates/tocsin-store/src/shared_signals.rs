@@ -141,14 +141,29 @@ impl SignalStore for Backend {
     }
 
     async fn first_seq_received_since(&self, since: Timestamp) -> Result<u64, StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT min(seq) FROM events WHERE received_ms >= $1) AS first,
-                    (SELECT max(seq) FROM events) AS last",
-        )
-        .bind(since.as_millisecond())
-        .fetch_one(&self.pool)
-        .await?;
-        let (first, last): (Option<i64>, Option<i64>) = (row.try_get("first")?, row.try_get("last")?);
-        uint(first.unwrap_or(last.unwrap_or(0) + 1), "event sequence number")
+        // Events are numbered in the order they were received, so a binary search over the
+        // key finds the first one received since `since`, without an index on the time.
+        let bounds = sqlx::query("SELECT min(seq) AS first, max(seq) AS last FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        let (first, last): (Option<i64>, Option<i64>) = (bounds.try_get("first")?, bounds.try_get("last")?);
+        let (Some(mut low), Some(last)) = (first, last) else {
+            return Ok(1);
+        };
+        let mut high = last + 1;
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let row = sqlx::query("SELECT seq, received_ms FROM events WHERE seq >= $1 ORDER BY seq LIMIT 1")
+                .bind(middle)
+                .fetch_optional(&self.pool)
+                .await?;
+            match row {
+                Some(row) if row.try_get::<i64, _>("received_ms")? < since.as_millisecond() => {
+                    low = row.try_get::<i64, _>("seq")? + 1;
+                }
+                _ => high = middle,
+            }
+        }
+        uint(low, "event sequence number")
     }
 }

@@ -269,3 +269,24 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
         assert!(kept.iter().all(|e| e.event.at() >= at(15 * 60)));
     }
 }
+
+#[tokio::test]
+async fn the_first_event_received_since_a_time_is_found_without_an_index() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        use tocsin_store::signals::SignalStore;
+        assert_eq!(store.first_seq_received_since(at(0)).await.unwrap(), 1, "an empty log");
+        let events: Vec<NewEvent> = (0..1000)
+            .map(|i| NewEvent::new(heartbeat(i, "a"), "test", at(i / 10 * 60)))
+            .collect();
+        store.append_events(&events).await.unwrap();
+        for (since, expected) in [(0, 1), (60, 11), (61, 21), (99 * 60, 991), (100 * 60, 1001)] {
+            assert_eq!(
+                store.first_seq_received_since(at(since)).await.unwrap(),
+                expected,
+                "{}: since {since}",
+                db.backend
+            );
+        }
+    }
+}

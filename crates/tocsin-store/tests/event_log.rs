@@ -274,7 +274,6 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
 async fn the_first_event_received_since_a_time_is_found_without_an_index() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        use tocsin_store::signals::SignalStore;
         assert_eq!(store.first_seq_received_since(at(0)).await.unwrap(), 1, "an empty log");
         let events: Vec<NewEvent> = (0..1000)
             .map(|i| NewEvent::new(heartbeat(i, "a"), "test", at(i / 10 * 60)))

@@ -33,7 +33,7 @@ impl Signal {
 }
 
 /// Every detector tocsin has, by the name its signals carry.
-pub const DETECTORS: [&str; 16] = [
+pub const DETECTORS: [&str; 17] = [
     "brute_force",
     "slow_brute_force",
     "password_spray",
@@ -48,6 +48,7 @@ pub const DETECTORS: [&str; 16] = [
     "vault_new_ip",
     "vault_volume",
     "vault_denied_burst",
+    "vault_after_hours",
     "stale_agent",
     "agent_drift",
 ];
@@ -100,9 +101,8 @@ pub fn default_rule(detector: &str) -> Rule {
         | "vault_denied_burst"
         | "distributed_rate_limit"
         | "rate_limit_abuse" => (Action::Open, 1),
-        "error_spike" | "stale_agent" | "agent_drift" | "vault_new_secret" | "vault_volume" | "vault_new_ip" => {
-            (Action::Open, 2)
-        }
+        "error_spike" | "stale_agent" | "agent_drift" | "vault_new_secret" | "vault_volume" | "vault_new_ip"
+        | "vault_after_hours" => (Action::Open, 2),
         _ => (Action::Record, 3),
     };
     Rule { action, tier }

@@ -181,7 +181,7 @@ fn rate_limit_policies_come_from_the_plan_and_the_defaults_fill_in_the_rest() {
 fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the_detectors() {
     use tocsin_core::signal::{Action, rule_for};
     let plan = Plan::parse(&format!(
-        "{}\n[[rule]]\ndetector = \"brute_force\"\naction = \"record\"\ngroup = \"detector\"\n\n[[rule]]\ndetector = \"stale_agent\"\naction = \"open\"\nseverity = \"P1\"\n\n[detection]\nbrute_force_threshold = 10\nbrute_force_window = \"30m\"\nstale_agent_after = \"1h\"\n",
+        "{}\n[[rule]]\ndetector = \"brute_force\"\naction = \"record\"\ngroup = \"detector\"\n\n[[rule]]\ndetector = \"stale_agent\"\naction = \"open\"\nseverity = \"P1\"\n\n[detection]\nbrute_force_threshold = 10\nbrute_force_window = \"30m\"\nstale_agent_after = \"1h\"\nworking_hours = \"08:30-18:00\"\n",
         presets::FOUR_TIER.source
     ))
     .unwrap();
@@ -205,9 +205,10 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
         ),
         (Some(10), Some(1800), Some(3600), None)
     );
+    assert_eq!(d.working_hours, Some((510, 1080)));
 
     let broken = format!(
-        "{}\n[[rule]]\ndetector = \"brute_forse\"\naction = \"open\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"page\"\ngroup = \"ip\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"open\"\nseverity = \"P0\"\n\n[detection]\nbrute_force_window = \"2 business days\"\nsprays = 3\n",
+        "{}\n[[rule]]\ndetector = \"brute_forse\"\naction = \"open\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"page\"\ngroup = \"ip\"\n\n[[rule]]\ndetector = \"compromise\"\naction = \"open\"\nseverity = \"P0\"\n\n[detection]\nbrute_force_window = \"2 business days\"\nsprays = 3\nworking_hours = \"18:00-08:00\"\n",
         presets::FOUR_TIER.source
     );
     let lines = rendered(&broken);
@@ -221,6 +222,7 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
         "[[rule]] refers to unknown severity \"P0\"",
         "brute_force_window in [detection] must be an exact span",
         "unknown key \"sprays\" in [detection]",
+        "working_hours \"18:00-08:00\" in [detection] is not a span of the day",
     ] {
         assert!(text.contains(expected), "{expected}\n{text}");
     }

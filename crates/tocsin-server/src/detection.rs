@@ -62,7 +62,7 @@ impl Detector {
         let cursor = store.event_cursor(FOLLOWER).await?;
         let rebuild_from = store.first_seq_received_since(Timestamp::now() - REBUILD).await?;
         Ok(Detector {
-            engine: Engine::new(desk.plan().detection()),
+            engine: Engine::for_plan(desk.plan()),
             position: cursor.min(rebuild_from.saturating_sub(1)),
             saved: cursor,
             saved_at: std::time::Instant::now(),

@@ -677,11 +677,39 @@ fn detection(table: TableAt<'_, '_>, problems: &mut Problems) -> Detection {
     let window = s.opt_duration("brute_force_window", problems);
     let accounts = s.opt_uint("spray_accounts", 2, 10_000, problems);
     let stale = s.opt_duration("stale_agent_after", problems);
+    let hours = s
+        .opt_str("working_hours", problems)
+        .and_then(|h| match working_hours(&h.value) {
+            Some(hours) => Some(hours),
+            None => {
+                problems.push(
+                    Diagnostic::new(
+                        h.span,
+                        format!("working_hours \"{}\" in [detection] is not a span of the day", h.value),
+                    )
+                    .with_hint("write it like \"08:00-18:00\""),
+                );
+                None
+            }
+        });
     s.finish(problems);
     Detection {
         brute_force_threshold: threshold.map(|t| t.value),
         brute_force_window_seconds: seconds(window, "brute_force_window", problems),
         spray_accounts: accounts.map(|a| a.value),
         stale_agent_after_seconds: seconds(stale, "stale_agent_after", problems),
+        working_hours: hours,
     }
+}
+
+/// `08:00-18:00` as minutes after midnight; the end after the start.
+fn working_hours(text: &str) -> Option<(u16, u16)> {
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+    };
+    let (start, end) = text.split_once('-')?;
+    let (start, end) = (minutes(start)?, minutes(end)?);
+    (start < end).then_some((start, end))
 }

@@ -198,6 +198,9 @@ pub struct Detection {
     pub spray_accounts: Option<u32>,
     /// Stale agents: no heartbeat for this many seconds.
     pub stale_agent_after_seconds: Option<i64>,
+    /// Working hours on business days, as minutes after midnight in the plan's time zone
+    /// (start, end); vault access outside them is reported when set.
+    pub working_hours: Option<(u16, u16)>,
 }
 
 /// A plan that failed validation: every problem, in file order.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
+use tocsin_core::calendar::Calendar;
 use tocsin_core::event::{ErrorEvent, HeartbeatEvent, Level, VaultEvent, VaultOutcome};
 
 use super::bounded::{Bounded, DEFAULT_CAP, Touched};
@@ -148,6 +149,7 @@ struct Principal {
     volume: Rate,
     denied: Vec<Timestamp>,
     denied_until: Option<Timestamp>,
+    after_hours_until: Option<Timestamp>,
 }
 
 impl Touched for Principal {
@@ -172,14 +174,25 @@ fn hash(text: &str) -> u64 {
 #[derive(Debug)]
 pub struct Vault {
     principals: Bounded<Principal, String>,
+    /// Business days and working hours (minutes after midnight), when the plan sets them:
+    /// access outside them is reported.
+    pub(crate) working: Option<(Calendar, u16, u16)>,
 }
 
 impl Default for Vault {
     fn default() -> Self {
         Vault {
             principals: Bounded::new(DEFAULT_CAP),
+            working: None,
         }
     }
+}
+
+/// Whether `at` falls within working hours on a business day.
+fn at_work(at: Timestamp, (calendar, start, end): &(Calendar, u16, u16)) -> bool {
+    let local = at.to_zoned(calendar.zone().clone());
+    let minute = local.hour() as u16 * 60 + local.minute() as u16;
+    calendar.is_business_day(local.date()) && (*start..*end).contains(&minute)
 }
 
 impl Vault {
@@ -208,6 +221,20 @@ impl Vault {
                 ));
             }
             return;
+        }
+        if let Some(working) = &self.working
+            && learned
+            && !at_work(event.at, working)
+            && p.after_hours_until.is_none_or(|until| event.at >= until)
+        {
+            p.after_hours_until = Some(event.at + SignedDuration::from_hours(1));
+            out.push(finding(
+                "vault_after_hours",
+                event.principal.clone(),
+                event.at,
+                1,
+                event.at,
+            ));
         }
         let secret = hash(&event.path);
         if p.secrets.insert(secret, ()).is_none() && learned {
@@ -433,6 +460,39 @@ mod tests {
         }
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].detector, "vault_denied_burst");
+    }
+
+    #[test]
+    fn vault_access_outside_working_hours_is_reported_once_an_hour_when_the_plan_sets_them() {
+        let mut vault = Vault {
+            working: Some((Calendar::utc_weekdays(), 8 * 60, 18 * 60)),
+            ..Vault::default()
+        };
+        let mut out = Vec::new();
+        let access = |second: i64| VaultEvent {
+            at: at(second),
+            principal: "ci-deploy".into(),
+            path: "kv/app/db".into(),
+            action: "read".into(),
+            outcome: VaultOutcome::Allowed,
+            source: None,
+        };
+        // 2026-01-05 is a Monday; learn a day of office-hours reads first.
+        for hour in 9..17 {
+            vault.event(&access(hour * 3600), &mut out);
+            vault.event(&access(86_400 + hour * 3600), &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        vault.event(&access(86_400 + 23 * 3600), &mut out);
+        vault.event(&access(86_400 + 23 * 3600 + 60), &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(
+            (out[0].detector, out[0].key.as_str()),
+            ("vault_after_hours", "ci-deploy")
+        );
+        // Saturday, at noon.
+        vault.event(&access(5 * 86_400 + 12 * 3600), &mut out);
+        assert_eq!(out.len(), 2);
     }
 
     #[test]

@@ -33,6 +33,17 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// The detectors as the plan sets them up: its `[detection]` settings, and its
+    /// calendar for working hours.
+    pub fn for_plan(plan: &tocsin_core::plan::Plan) -> Self {
+        let settings = plan.detection();
+        let mut engine = Engine::new(settings);
+        if let Some((start, end)) = settings.working_hours {
+            engine.vault.working = Some((plan.calendar().clone(), start, end));
+        }
+        engine
+    }
+
     /// The detectors with the plan's settings, tocsin's defaults where it has none.
     pub fn new(settings: &Detection) -> Self {
         let mut brute_force = BruteForceConfig::default();
@@ -152,6 +163,7 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
             "{key} was denied vault access {} times within {minutes} min",
             evidence.count
         ),
+        "vault_after_hours" => format!("{key} used the vault outside working hours"),
         "stale_agent" => format!("The agent {key} has sent no heartbeat since {}", evidence.first_at),
         "agent_drift" => format!("The agent {key} runs a version or configuration unlike the rest of the fleet"),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),

@@ -347,17 +347,15 @@ impl Agents {
     /// Time passes: agents silent for longer than the threshold are stale, once each
     /// until they report again.
     pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
-        let stale_after = self.stale_after;
-        self.agents.retain(|name, agent| {
+        for (name, agent) in self.agents.iter_mut() {
             if let Some(last) = agent.last_at
-                && now.duration_since(last) > agent.stale_after.unwrap_or(stale_after)
+                && now.duration_since(last) > agent.stale_after.unwrap_or(self.stale_after)
                 && !agent.stale_reported
             {
                 agent.stale_reported = true;
                 out.push(finding("stale_agent", name.clone(), now, 0, last));
             }
-            true
-        });
+        }
     }
 }
 

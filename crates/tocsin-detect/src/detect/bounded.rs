@@ -38,6 +38,10 @@ impl<V: Touched, K: Hash + Eq + Clone> Bounded<V, K> {
         self.map.values()
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.map.iter_mut()
+    }
+
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.map.get_mut(key)
     }

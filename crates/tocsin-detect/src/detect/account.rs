@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{AuthEvent, AuthOutcome, AuthReason, Source};
 
 use super::bounded::{Bounded, DEFAULT_CAP, Touched};
-use super::{Evidence, Finding};
+use super::{Evidence, Finding, Rate};
 
 /// At least `min_sources` distinct sources failing on one account within `window`, and
 /// `factor` times as many as the account's usual count per window.
@@ -138,17 +138,14 @@ const STUFFING_LEARN: u32 = 12;
 
 #[derive(Debug, Default)]
 struct ServiceState {
-    bucket_at: Option<Timestamp>,
-    failures: u64,
+    failures: Rate,
+    /// The sources of the current bucket's failures.
     sources: std::collections::HashSet<Source>,
-    usual: f64,
-    buckets: u32,
-    reported_until: Option<Timestamp>,
 }
 
 impl Touched for ServiceState {
     fn touched(&self) -> Option<Timestamp> {
-        self.bucket_at
+        self.failures.bucket_at
     }
 }
 
@@ -170,29 +167,18 @@ impl Stuffing {
             return;
         }
         let s = self.services.entry(&event.service);
-        match s.bucket_at {
-            Some(start) if event.at.duration_since(start) < STUFFING_BUCKET => {}
-            Some(start) => {
-                let passed = (event.at.duration_since(start).as_secs() / STUFFING_BUCKET.as_secs()).clamp(1, 1_000);
-                s.usual = 0.8 * s.usual + 0.2 * s.failures as f64;
-                for _ in 1..passed {
-                    s.usual *= 0.8;
-                }
-                s.buckets = s.buckets.saturating_add(passed as u32);
-                s.bucket_at = Some(start + STUFFING_BUCKET * passed as i32);
-                s.failures = 0;
-                s.sources.clear();
-            }
-            None => s.bucket_at = Some(event.at),
+        let bucket = s.failures.bucket_at;
+        let above = s
+            .failures
+            .count(event.at, STUFFING_BUCKET, STUFFING_MIN, STUFFING_FACTOR, STUFFING_LEARN);
+        if s.failures.bucket_at != bucket {
+            s.sources.clear();
         }
-        s.failures += 1;
         if s.sources.len() < SOURCES_KEPT {
             s.sources.insert(event.source.clone());
         }
-        let above = s.buckets < STUFFING_LEARN || s.failures as f64 >= STUFFING_FACTOR * s.usual.max(1.0);
-        let quiet = s.reported_until.is_none_or(|until| event.at >= until);
-        if s.failures >= STUFFING_MIN && s.sources.len() >= STUFFING_SOURCES && above && quiet {
-            s.reported_until = Some(event.at + SignedDuration::from_hours(1));
+        if above && s.sources.len() >= STUFFING_SOURCES && s.failures.quiet(event.at) {
+            s.failures.reported_until = Some(event.at + SignedDuration::from_hours(1));
             let mut sources: Vec<String> = s.sources.iter().map(Source::to_string).collect();
             sources.sort_unstable();
             out.push(Finding {
@@ -200,8 +186,8 @@ impl Stuffing {
                 key: event.service.clone(),
                 at: event.at,
                 evidence: Evidence {
-                    count: s.failures,
-                    first_at: s.bucket_at.unwrap_or(event.at),
+                    count: s.failures.count,
+                    first_at: s.failures.bucket_at.unwrap_or(event.at),
                     last_at: event.at,
                     sources,
                 },

@@ -8,7 +8,7 @@ use tocsin_core::calendar::Calendar;
 use tocsin_core::event::{ErrorEvent, HeartbeatEvent, Level, VaultEvent, VaultOutcome};
 
 use super::bounded::{Bounded, DEFAULT_CAP, Touched};
-use super::{Evidence, Finding};
+use super::{Evidence, Finding, Rate, text_key};
 
 fn finding(detector: &'static str, key: String, at: Timestamp, count: u64, first_at: Timestamp) -> Finding {
     Finding {
@@ -21,45 +21,6 @@ fn finding(detector: &'static str, key: String, at: Timestamp, count: u64, first
             last_at: at,
             sources: Vec::new(),
         },
-    }
-}
-
-/// A count per fixed bucket of time, with a moving average of past buckets.
-#[derive(Debug, Default)]
-struct Rate {
-    bucket_at: Option<Timestamp>,
-    count: u64,
-    usual: f64,
-    buckets: u32,
-    reported_until: Option<Timestamp>,
-}
-
-impl Rate {
-    /// Counts one at `at`; whether the current bucket now stands out: at least `min`, and
-    /// `factor` times the usual once there is a usual (after `learn` buckets).
-    fn count(&mut self, at: Timestamp, bucket: SignedDuration, min: u64, factor: f64, learn: u32) -> bool {
-        match self.bucket_at {
-            Some(start) if at.duration_since(start) < bucket => {}
-            Some(start) => {
-                // Fold the finished bucket, and the empty ones after it.
-                let passed = (at.duration_since(start).as_secs() / bucket.as_secs().max(1)).clamp(1, 1_000);
-                self.usual = 0.8 * self.usual + 0.2 * self.count as f64;
-                for _ in 1..passed {
-                    self.usual *= 0.8;
-                }
-                self.buckets = self.buckets.saturating_add(passed as u32);
-                self.bucket_at = Some(start + bucket * passed as i32);
-                self.count = 0;
-            }
-            None => self.bucket_at = Some(at),
-        }
-        self.count += 1;
-        let learned = self.buckets >= learn;
-        self.count >= min && (!learned || self.count as f64 >= factor * self.usual.max(1.0))
-    }
-
-    fn quiet(&self, at: Timestamp) -> bool {
-        self.reported_until.is_none_or(|until| at >= until)
     }
 }
 
@@ -163,11 +124,6 @@ const VAULT_LEARN: SignedDuration = SignedDuration::from_hours(24);
 /// Secrets and addresses remembered per principal at most.
 const VAULT_KEPT: usize = 10_000;
 
-fn hash(text: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
-}
-
 /// Vault access anomalies per principal: a secret never read before, an address never
 /// seen before (both once the principal's first day is learned), a volume far above its
 /// usual hourly count, and bursts of denied access.
@@ -236,7 +192,7 @@ impl Vault {
                 event.at,
             ));
         }
-        let secret = hash(&event.path);
+        let secret = text_key(&event.path);
         if p.secrets.insert(secret, ()).is_none() && learned {
             out.push(finding("vault_new_secret", key(&event.path), event.at, 1, event.at));
         }
@@ -244,7 +200,7 @@ impl Vault {
             p.secrets.clear();
         }
         if let Some(source) = &event.source {
-            let address = hash(&source.to_string());
+            let address = text_key(&source.to_string());
             if p.addresses.insert(address, ()).is_none() && learned {
                 out.push(finding("vault_new_ip", key(&source.to_string()), event.at, 1, event.at));
             }

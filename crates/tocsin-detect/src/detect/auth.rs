@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{AuthEvent, AuthOutcome};
 
 use super::bounded::{Bounded, DEFAULT_CAP, Touched};
-use super::{Evidence, Finding};
+use super::{Evidence, Finding, text_key};
 
 /// Brute force from one source: more than `threshold` failed attempts within `window`.
 /// The reference plans' rule, and fail2ban's, is more than 5 in 10 minutes.
@@ -60,8 +60,6 @@ impl Touched for SourceState {
 pub struct BruteForce {
     config: BruteForceConfig,
     sources: Bounded<SourceState>,
-    /// The time of the last sweep of quiet sources.
-    swept_at: Option<Timestamp>,
 }
 
 impl BruteForce {
@@ -69,7 +67,6 @@ impl BruteForce {
         BruteForce {
             config,
             sources: Bounded::new(DEFAULT_CAP),
-            swept_at: None,
         }
     }
 
@@ -88,7 +85,12 @@ impl BruteForce {
 
     /// Reads one event, in time order, pushing what it completes onto `out`.
     pub fn event(&mut self, event: &AuthEvent, out: &mut Vec<Finding>) {
-        self.sweep(event.at);
+        let (now, horizon) = (event.at, self.horizon());
+        // Sources quiet for longer than the windows, and not cooling down, are dropped.
+        self.sources.sweep(now, horizon, |state| {
+            state.failures.back().is_some_and(|t| now.duration_since(*t) <= horizon)
+                || state.reported_until.is_some_and(|until| now < until)
+        });
         match event.outcome {
             AuthOutcome::Failure => self.failure(event, out),
             AuthOutcome::Success => self.success(event, out),
@@ -107,7 +109,7 @@ impl BruteForce {
         state.total += 1;
         state.first_at.get_or_insert(event.at);
         state.failures.push_back(event.at);
-        state.accounts.push_back(name_key(&event.user));
+        state.accounts.push_back(text_key(&event.user));
         while state.failures.len() > keep
             || state
                 .failures
@@ -148,7 +150,7 @@ impl BruteForce {
         };
         // Failures on the account that got in: behind a shared address, other people's
         // mistyped passwords are not an attack on this account.
-        let account = name_key(&event.user);
+        let account = text_key(&event.user);
         let recent = state
             .failures
             .iter()
@@ -169,20 +171,6 @@ impl BruteForce {
                 },
             });
         }
-    }
-
-    /// Drops sources quiet for longer than the windows, once per window of event time.
-    fn sweep(&mut self, now: Timestamp) {
-        let horizon = self.horizon();
-        if self.swept_at.is_some_and(|at| now.duration_since(at) < horizon) {
-            return;
-        }
-        self.swept_at = Some(now);
-        self.sources.retain(|_, state| {
-            let recent = state.failures.back().is_some_and(|t| now.duration_since(*t) <= horizon);
-            let cooling = state.reported_until.is_some_and(|until| now < until);
-            recent || cooling
-        });
     }
 }
 
@@ -232,7 +220,6 @@ impl Touched for RunState {
 pub struct SlowBruteForce {
     config: SlowBruteForceConfig,
     sources: Bounded<RunState>,
-    swept_at: Option<Timestamp>,
 }
 
 impl SlowBruteForce {
@@ -240,7 +227,6 @@ impl SlowBruteForce {
         SlowBruteForce {
             config,
             sources: Bounded::new(DEFAULT_CAP),
-            swept_at: None,
         }
     }
 
@@ -257,15 +243,11 @@ impl SlowBruteForce {
             fast,
             cooldown,
         } = self.config;
-        if self.swept_at.is_none_or(|at| event.at.duration_since(at) >= gap) {
-            self.swept_at = Some(event.at);
-            let now = event.at;
-            // A run whose last failure is older than the gap is over.
-            self.sources.retain(|_, s| {
-                s.last_at.is_some_and(|t| now.duration_since(t) <= gap)
-                    || s.reported_until.is_some_and(|until| now < until)
-            });
-        }
+        // A run whose last failure is older than the gap is over.
+        let now = event.at;
+        self.sources.sweep(now, gap, |s| {
+            s.last_at.is_some_and(|t| now.duration_since(t) <= gap) || s.reported_until.is_some_and(|until| now < until)
+        });
         if event.outcome != AuthOutcome::Failure {
             return;
         }
@@ -336,13 +318,6 @@ struct SprayState {
     reported_until: Option<Timestamp>,
 }
 
-/// A user name as a number: distinct names stay distinct (a collision needs 2^32 names),
-/// and a source's state keeps no copies of the names it tried.
-fn name_key(name: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(name)
-}
-
 impl Touched for SprayState {
     fn touched(&self) -> Option<Timestamp> {
         self.last_at
@@ -354,7 +329,6 @@ impl Touched for SprayState {
 pub struct Spray {
     config: SprayConfig,
     sources: Bounded<SprayState>,
-    swept_at: Option<Timestamp>,
 }
 
 impl Spray {
@@ -362,7 +336,6 @@ impl Spray {
         Spray {
             config,
             sources: Bounded::new(DEFAULT_CAP),
-            swept_at: None,
         }
     }
 
@@ -378,20 +351,17 @@ impl Spray {
             window,
             cooldown,
         } = self.config;
-        if self.swept_at.is_none_or(|at| event.at.duration_since(at) >= window) {
-            self.swept_at = Some(event.at);
-            let now = event.at;
-            self.sources.retain(|_, s| {
-                s.last_at.is_some_and(|t| now.duration_since(t) <= window)
-                    || s.reported_until.is_some_and(|until| now < until)
-            });
-        }
+        let now = event.at;
+        self.sources.sweep(now, window, |s| {
+            s.last_at.is_some_and(|t| now.duration_since(t) <= window)
+                || s.reported_until.is_some_and(|until| now < until)
+        });
         if event.outcome != AuthOutcome::Failure {
             return;
         }
         let state = self.sources.entry(&event.source);
         state.last_at = Some(event.at);
-        let name = name_key(&event.user);
+        let name = text_key(&event.user);
         match state.names.iter_mut().find(|(n, _)| *n == name) {
             Some(seen) => seen.1 = event.at,
             None => state.names.push((name, event.at)),

@@ -17,6 +17,8 @@ pub(crate) trait Touched: Default {
 pub(crate) struct Bounded<V, K = Source> {
     map: HashMap<K, V>,
     cap: usize,
+    /// The event time of the last sweep.
+    swept_at: Option<Timestamp>,
 }
 
 /// Sources each detector keeps at most, by default.
@@ -27,6 +29,7 @@ impl<V: Touched, K: Hash + Eq + Clone> Bounded<V, K> {
         Bounded {
             map: HashMap::new(),
             cap: cap.max(8),
+            swept_at: None,
         }
     }
 
@@ -52,6 +55,15 @@ impl<V: Touched, K: Hash + Eq + Clone> Bounded<V, K> {
             self.forget_oldest();
         }
         self.map.entry(key.clone()).or_default()
+    }
+
+    /// Once per `every` of event time, keeps only the state `keep` says is still live.
+    pub fn sweep(&mut self, now: Timestamp, every: jiff::SignedDuration, mut keep: impl FnMut(&V) -> bool) {
+        if self.swept_at.is_some_and(|at| now.duration_since(at) < every) {
+            return;
+        }
+        self.swept_at = Some(now);
+        self.retain(|_, v| keep(v));
     }
 
     /// Keeps what `keep` says; a table left mostly empty gives its memory back.

@@ -11,7 +11,7 @@ pub mod ratelimit;
 pub use bounded::DEFAULT_CAP;
 pub use engine::Engine;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 /// Something a detector found, before the plan's rules decide what it means.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,4 +34,50 @@ pub struct Evidence {
     pub last_at: Timestamp,
     /// For a finding about many sources (a campaign), the sources; otherwise empty.
     pub sources: Vec<String>,
+}
+
+/// A text as a number, the same in every run: detectors keep these instead of copies of
+/// names and paths (a collision needs about 2^32 distinct texts).
+pub(crate) fn text_key(text: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
+}
+
+/// A count per fixed bucket of time, with a moving average of past buckets.
+#[derive(Debug, Default)]
+pub(crate) struct Rate {
+    pub(crate) bucket_at: Option<Timestamp>,
+    pub(crate) count: u64,
+    usual: f64,
+    buckets: u32,
+    pub(crate) reported_until: Option<Timestamp>,
+}
+
+impl Rate {
+    /// Counts one at `at`; whether the current bucket now stands out: at least `min`, and
+    /// `factor` times the usual once there is a usual (after `learn` buckets).
+    pub(crate) fn count(&mut self, at: Timestamp, bucket: SignedDuration, min: u64, factor: f64, learn: u32) -> bool {
+        match self.bucket_at {
+            Some(start) if at.duration_since(start) < bucket => {}
+            Some(start) => {
+                // Fold the finished bucket, and the empty ones after it.
+                let passed = (at.duration_since(start).as_secs() / bucket.as_secs().max(1)).clamp(1, 1_000);
+                self.usual = 0.8 * self.usual + 0.2 * self.count as f64;
+                for _ in 1..passed {
+                    self.usual *= 0.8;
+                }
+                self.buckets = self.buckets.saturating_add(passed as u32);
+                self.bucket_at = Some(start + bucket * passed as i32);
+                self.count = 0;
+            }
+            None => self.bucket_at = Some(at),
+        }
+        self.count += 1;
+        let learned = self.buckets >= learn;
+        self.count >= min && (!learned || self.count as f64 >= factor * self.usual.max(1.0))
+    }
+
+    pub(crate) fn quiet(&self, at: Timestamp) -> bool {
+        self.reported_until.is_none_or(|until| at >= until)
+    }
 }

@@ -3,27 +3,20 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::tocsin;
 use tocsin_core::event::Event;
 use tocsin_store::testing::TestDb;
 
 const SENDERS: usize = 4;
 const PER_BATCH: usize = 500;
-
-fn tocsin(dir: &std::path::Path, db: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tocsin"));
-    command
-        .current_dir(dir)
-        .env("TOCSIN_DB", db)
-        .env_remove("TOCSIN_PLAN")
-        .env("TOCSIN_ACTOR", "ops");
-    command
-}
 
 /// One POST over its own connection: the status, or `None` if the server was gone.
 fn post(address: &str, token: &str, body: &str) -> Option<u16> {
@@ -44,7 +37,7 @@ async fn sigkill_during_heavy_ingestion_loses_no_acknowledged_event() {
     for db in TestDb::all().await {
         let dir = tempfile::tempdir().unwrap();
         let token = {
-            let out = tocsin(dir.path(), &db.url)
+            let out = tocsin(dir.path(), Some(&db.url))
                 .args(["--json", "token", "create", "--name", "crash", "--scope", "ingest"])
                 .output()
                 .unwrap();
@@ -52,7 +45,7 @@ async fn sigkill_during_heavy_ingestion_loses_no_acknowledged_event() {
             let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
             doc["secret"].as_str().unwrap().to_owned()
         };
-        let mut server = tocsin(dir.path(), &db.url)
+        let mut server = tocsin(dir.path(), Some(&db.url))
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

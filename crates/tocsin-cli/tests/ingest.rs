@@ -2,40 +2,16 @@
 //! rotation.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::{run, tocsin};
 use tocsin_core::event::Event;
 use tocsin_store::events::TrailFilter;
 use tocsin_store::testing::TestDb;
-
-fn tocsin(dir: &std::path::Path, db: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tocsin"));
-    command
-        .current_dir(dir)
-        .env("TOCSIN_DB", db)
-        .env_remove("TOCSIN_PLAN")
-        .env("TOCSIN_ACTOR", "ops");
-    command
-}
-
-fn run(dir: &std::path::Path, db: &str, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut child = tocsin(dir, db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 const SSHD: &str = "\
 Jan  5 00:00:04 web1 sshd[2174]: Invalid user ftp from 192.0.2.1 port 36243
@@ -55,7 +31,7 @@ async fn an_openssh_log_is_stored_attempt_by_attempt_and_joins_the_login_trail()
     std::fs::write(dir.path().join("auth.log"), SSHD).unwrap();
     let (code, out, err) = run(
         dir.path(),
-        &db.url,
+        Some(&db.url),
         &["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"],
         b"",
     );
@@ -97,7 +73,7 @@ async fn ndjson_from_standard_input_reports_bad_lines_by_number_and_keeps_the_go
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let input = b"{\"kind\":\"heartbeat\",\"ts\":\"2026-01-05T00:00:04Z\",\"agent\":\"a\"}\n\n{\"kind\":\"heartbeat\",\"agent\":\"b\"}\n{\"kind\":\"heartbeat\",\"ts\":\"2026-01-05T00:00:05Z\",\"agent\":\"c\"}\n";
-    let (code, out, err) = run(dir.path(), &db.url, &["--json", "ingest", "-"], input);
+    let (code, out, err) = run(dir.path(), Some(&db.url), &["--json", "ingest", "-"], input);
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -108,10 +84,10 @@ async fn ndjson_from_standard_input_reports_bad_lines_by_number_and_keeps_the_go
     assert_eq!(report["rejects"][0]["line"], 3);
     assert_eq!(report["rejects"][0]["field"], "ts");
 
-    let (code, _, err) = run(dir.path(), &db.url, &["ingest", "-"], b"hello\nworld\n");
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["ingest", "-"], b"hello\nworld\n");
     assert_eq!(code, 1);
     assert!(err.contains("cannot tell the format of standard input"), "{err}");
-    let (code, _, err) = run(dir.path(), &db.url, &["ingest", "missing.log"], b"");
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["ingest", "missing.log"], b"");
     assert_eq!(code, 1);
     assert!(err.contains("cannot open missing.log"), "{err}");
 }
@@ -131,7 +107,7 @@ async fn a_followed_log_is_read_as_it_grows_and_after_it_is_rotated() {
     let log = dir.path().join("app.log");
     std::fs::write(&log, line(0, "192.0.2.1")).unwrap();
     let store = db.open().await;
-    let mut follower = tocsin(dir.path(), &db.url)
+    let mut follower = tocsin(dir.path(), Some(&db.url))
         .args(["ingest", "app.log", "--follow"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -193,11 +169,11 @@ async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on
     log.push_str("Jan  5 03:08:00 web1 sshd[200]: Accepted password for root from 203.0.113.9 port 41000 ssh2\n");
     std::fs::write(dir.path().join("auth.log"), log).unwrap();
     let ingest = ["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"];
-    let (code, out, err) = run(dir.path(), &db.url, &ingest, b"");
+    let (code, out, err) = run(dir.path(), Some(&db.url), &ingest, b"");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("8 events stored; 2 new signals"), "{out}");
 
-    let (code, out, err) = run(dir.path(), &db.url, &["--json", "signals"], b"");
+    let (code, out, err) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
     assert_eq!(code, 0, "{err}");
     let signals: Value = serde_json::from_str(&out).unwrap();
     let found: Vec<(&str, &str, &str, &str)> = signals
@@ -220,7 +196,7 @@ async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on
             ("brute_force", "203.0.113.9", "P2", "INC-0001"),
         ]
     );
-    let (_, out, _) = run(dir.path(), &db.url, &["signals"], b"");
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["signals"], b"");
     assert!(
         out.contains("A login from 203.0.113.9 succeeded after 7 failed attempts"),
         "{out}"
@@ -228,7 +204,7 @@ async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on
 
     let (code, out, err) = run(
         dir.path(),
-        &db.url,
+        Some(&db.url),
         &[
             "--json",
             "logins",
@@ -253,14 +229,14 @@ async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on
         times,
         ["2026-01-05T03:06:10Z", "2026-01-05T03:05:10Z", "2026-01-05T03:04:10Z"]
     );
-    let (code, _, err) = run(dir.path(), &db.url, &["logins", "--outcome", "maybe"], b"");
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["logins", "--outcome", "maybe"], b"");
     assert_eq!(code, 1);
     assert!(err.contains("--outcome maybe: choose success or failure"), "{err}");
 
     // Ingesting the same log again stores the events again, but finds nothing new.
-    let (_, out, _) = run(dir.path(), &db.url, &ingest, b"");
+    let (_, out, _) = run(dir.path(), Some(&db.url), &ingest, b"");
     assert!(out.contains("0 new signals"), "{out}");
-    let (_, out, _) = run(dir.path(), &db.url, &["--json", "incident", "list"], b"");
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "incident", "list"], b"");
     let incidents: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
     assert_eq!(incidents[0]["severity"], "P1");
@@ -281,13 +257,13 @@ async fn an_nginx_access_log_gives_requests_and_failed_logins_and_its_error_log_
     );
     access.push_str("garbage\n");
     std::fs::write(dir.path().join("access.log"), access).unwrap();
-    let (code, out, err) = run(dir.path(), &db.url, &["ingest", "access.log"], b"");
+    let (code, out, err) = run(dir.path(), Some(&db.url), &["ingest", "access.log"], b"");
     assert_eq!(code, 0, "{err}");
     assert!(
         out.starts_with("access.log: 8 lines read as an nginx log, 13 events stored, 1 lines refused; 1 new signals"),
         "{out}"
     );
-    let (_, out, _) = run(dir.path(), &db.url, &["--json", "signals"], b"");
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
     let signals: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(signals[0]["detector"], "brute_force", "{signals}");
     assert_eq!(signals[0]["key"], "203.0.113.20");
@@ -296,12 +272,17 @@ async fn an_nginx_access_log_gives_requests_and_failed_logins_and_its_error_log_
         .map(|i| format!("2026/01/05 12:00:{i:02} [error] 7#7: *{i} limiting requests, excess: 1.000 by zone \"login\", client: 192.0.2.{i}, server: example.com, request: \"POST /login HTTP/1.1\", host: \"example.com\"\n"))
         .collect::<String>();
     std::fs::write(dir.path().join("error.log"), error_log).unwrap();
-    let (code, out, err) = run(dir.path(), &db.url, &["ingest", "error.log", "--timezone", "UTC"], b"");
+    let (code, out, err) = run(
+        dir.path(),
+        Some(&db.url),
+        &["ingest", "error.log", "--timezone", "UTC"],
+        b"",
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("10 events stored; 1 new signals"), "{out}");
     let (_, out, _) = run(
         dir.path(),
-        &db.url,
+        Some(&db.url),
         &["--json", "signals", "--detector", "distributed_rate_limit"],
         b"",
     );
@@ -314,7 +295,7 @@ async fn an_nginx_access_log_gives_requests_and_failed_logins_and_its_error_log_
 async fn the_plan_s_rules_decide_what_signals_lead_to() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = run(dir.path(), &db.url, &["init"], b"");
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["init"], b"");
     assert_eq!(code, 0, "{err}");
     let plan = dir.path().join("tocsin.toml");
     let mut text = std::fs::read_to_string(&plan).unwrap();
@@ -333,13 +314,13 @@ async fn the_plan_s_rules_decide_what_signals_lead_to() {
     std::fs::write(dir.path().join("auth.log"), log).unwrap();
     let (code, out, err) = run(
         dir.path(),
-        &db.url,
+        Some(&db.url),
         &["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"],
         b"",
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 new signals"), "{out}");
-    let (_, out, _) = run(dir.path(), &db.url, &["--json", "incident", "list"], b"");
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "incident", "list"], b"");
     let incidents: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         incidents.as_array().unwrap().len(),

@@ -7,16 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn tocsin(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tocsin"));
-    command
-        .current_dir(dir)
-        .env_remove("TOCSIN_DB")
-        .env_remove("TOCSIN_PLAN")
-        .env("TOCSIN_ACTOR", "ops")
-        .env("NO_COLOR", "1");
-    command
-}
+mod common;
+use common::{run, tocsin};
 
 /// A plain HTTP/1.1 GET: the status and the body.
 fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
@@ -48,7 +40,7 @@ impl Drop for Server {
 /// Starts the server on a free port and returns it with the address from its log.
 fn start(dir: &std::path::Path) -> (Server, String, std::sync::mpsc::Receiver<String>) {
     let mut server = Server(
-        tocsin(dir)
+        tocsin(dir, None)
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -94,7 +86,7 @@ fn serve_starts_on_its_defaults_creates_the_first_admin_once_and_stops_cleanly_o
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
 
     // An operator makes a token with the CLI while the server runs on the same database.
-    let out = tocsin(dir.path())
+    let out = tocsin(dir.path(), None)
         .args(["--json", "token", "create", "--name", "ci", "--scope", "read,respond"])
         .output()
         .unwrap();
@@ -131,41 +123,21 @@ fn serve_starts_on_its_defaults_creates_the_first_admin_once_and_stops_cleanly_o
     assert!(!file.exists(), "a second admin password was made");
 }
 
-fn run(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = tocsin(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 #[test]
 fn users_and_tokens_are_managed_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (code, out, err) = run(d, &["user", "add", "dana", "--role", "responder"], None);
+    let (code, out, err) = run(d, None, &["user", "add", "dana", "--role", "responder"], b"");
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("Added dana (responder)") && out.contains("password: ") && out.contains("only this once"),
         "{out}"
     );
 
-    let (code, _, err) = run(d, &["user", "add", "DANA"], None);
+    let (code, _, err) = run(d, None, &["user", "add", "DANA"], b"");
     assert_eq!(code, 1);
     assert_eq!(err.trim(), "error: a user named \"DANA\" already exists");
-    let (code, _, err) = run(d, &["user", "add", "sam", "--role", "owner"], None);
+    let (code, _, err) = run(d, None, &["user", "add", "sam", "--role", "owner"], b"");
     assert_eq!(
         (code, err.trim()),
         (
@@ -173,23 +145,24 @@ fn users_and_tokens_are_managed_from_the_command_line() {
             "error: --role: unknown role \"owner\"; choose one of viewer, responder, admin"
         )
     );
-    let (code, _, err) = run(d, &["user", "add", "sam", "--password-stdin"], Some("short\n"));
+    let (code, _, err) = run(d, None, &["user", "add", "sam", "--password-stdin"], b"short\n");
     assert_eq!(code, 1);
     assert!(err.contains("at least 12 characters"), "{err}");
     let (code, out, _) = run(
         d,
+        None,
         &["user", "add", "sam", "--role", "viewer", "--password-stdin"],
-        Some("a long enough password\n"),
+        b"a long enough password\n",
     );
     assert_eq!(code, 0);
     assert!(!out.contains("password:"), "a given password is not echoed: {out}");
 
-    assert_eq!(run(d, &["user", "disable", "sam"], None).0, 0);
-    assert_eq!(run(d, &["user", "role", "dana", "admin"], None).0, 0);
-    let (code, out, _) = run(d, &["user", "passwd", "dana"], None);
+    assert_eq!(run(d, None, &["user", "disable", "sam"], b"").0, 0);
+    assert_eq!(run(d, None, &["user", "role", "dana", "admin"], b"").0, 0);
+    let (code, out, _) = run(d, None, &["user", "passwd", "dana"], b"");
     assert_eq!(code, 0);
     assert!(out.contains("password: "), "{out}");
-    let (_, list, _) = run(d, &["--json", "user", "list"], None);
+    let (_, list, _) = run(d, None, &["--json", "user", "list"], b"");
     let users: Value = serde_json::from_str(&list).unwrap();
     let summary: Vec<(&str, &str, bool)> = users
         .as_array()
@@ -207,6 +180,7 @@ fn users_and_tokens_are_managed_from_the_command_line() {
 
     let (code, out, _) = run(
         d,
+        None,
         &[
             "token",
             "create",
@@ -217,12 +191,17 @@ fn users_and_tokens_are_managed_from_the_command_line() {
             "--expires",
             "90d",
         ],
-        None,
+        b"",
     );
     assert_eq!(code, 0);
     let secret = out.lines().nth(1).unwrap().trim().to_owned();
     assert!(secret.starts_with("tocsin_") && secret.len() == 71, "{out}");
-    let (code, _, err) = run(d, &["token", "create", "--name", "x", "--scope", "read,write"], None);
+    let (code, _, err) = run(
+        d,
+        None,
+        &["token", "create", "--name", "x", "--scope", "read,write"],
+        b"",
+    );
     assert_eq!(
         (code, err.trim()),
         (
@@ -230,16 +209,16 @@ fn users_and_tokens_are_managed_from_the_command_line() {
             "error: --scope: unknown scope \"write\"; choose from read, respond, ingest, admin"
         )
     );
-    let (_, list, _) = run(d, &["token", "list"], None);
+    let (_, list, _) = run(d, None, &["token", "list"], b"");
     assert!(list.contains("ci") && list.contains("read,respond") && list.contains(&secret[secret.len() - 4..]));
     assert!(!list.contains(&secret), "the list shows a token");
-    assert_eq!(run(d, &["token", "revoke", "ci"], None).0, 0);
-    let (code, _, err) = run(d, &["token", "revoke", "ci"], None);
+    assert_eq!(run(d, None, &["token", "revoke", "ci"], b"").0, 0);
+    let (code, _, err) = run(d, None, &["token", "revoke", "ci"], b"");
     assert_eq!(code, 1);
     assert!(err.contains("already revoked"), "{err}");
 
     // Every change to users and tokens is on the audit chain.
-    let (code, out, _) = run(d, &["--json", "verify"], None);
+    let (code, out, _) = run(d, None, &["--json", "verify"], b"");
     assert_eq!(code, 0);
     let verification: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verification["intact"], true);

@@ -33,12 +33,13 @@ impl Signal {
 }
 
 /// Every detector tocsin has, by the name its signals carry.
-pub const DETECTORS: [&str; 17] = [
+pub const DETECTORS: [&str; 18] = [
     "brute_force",
     "slow_brute_force",
     "password_spray",
     "account_attack",
     "credential_stuffing",
+    "distributed_spray",
     "compromise",
     "rate_limit_abuse",
     "distributed_rate_limit",
@@ -98,6 +99,7 @@ pub fn default_rule(detector: &str) -> Rule {
         | "slow_brute_force"
         | "account_attack"
         | "credential_stuffing"
+        | "distributed_spray"
         | "vault_denied_burst"
         | "distributed_rate_limit"
         | "rate_limit_abuse" => (Action::Open, 1),

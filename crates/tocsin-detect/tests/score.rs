@@ -87,6 +87,14 @@ fn the_detectors_catch_every_attack_the_ground_truth_names_and_flag_no_benign_so
     let of = |detector: &str| log.get(detector).unwrap_or(&empty);
     let any: BTreeSet<String> = log.values().flatten().cloned().collect();
 
+    // Attacks to be flagged; the rest is background, mistakes, or under the classic rule.
+    let expected_for = |l: &str| {
+        !matches!(
+            l,
+            "benign" | "noise" | "edge_4_burst" | "edge_5_in_window" | "edge_6_spread"
+        )
+    };
+
     // The classic rule, exactly.
     let classic: BTreeSet<String> = ips
         .iter()
@@ -103,12 +111,25 @@ fn the_detectors_catch_every_attack_the_ground_truth_names_and_flag_no_benign_so
     assert_eq!((slow.len(), with("slow").len()), (5, 6));
     let missed: Vec<&String> = slow.difference(of("slow_brute_force")).collect();
     assert!(missed.is_empty(), "slow campaigns missed: {missed:?}");
-    // The distributed campaigns: no source crosses a threshold, but when they aim at an
-    // account that exists, the account's attackers multiply. (Campaigns that only guess
-    // names that do not exist look like the background noise they are drawn from.)
-    let campaign = of("account_attack");
+    // The distributed campaigns: no source crosses a threshold, but the names on their list
+    // draw more sources than usual, and the same sources come back for another name. Their
+    // addresses are drawn from the pool the background noise uses, and the truth labels an
+    // address by the worst it ever did, so this counts sources: most of the botnet's are
+    // named (3 in 5 at least), and few that only ever made noise.
     let botnet = with("botnet");
-    assert!(campaign.intersection(&botnet).count() >= 5, "{campaign:?}");
+    let campaign = of("distributed_spray");
+    let named = campaign.intersection(&botnet).count();
+    assert!(
+        5 * named >= 3 * botnet.len(),
+        "{named} of {} botnet sources named",
+        botnet.len()
+    );
+    let attackers = campaign.iter().filter(|ip| expected_for(label(ip))).count();
+    assert!(
+        attackers * 100 >= campaign.len() * 85,
+        "{attackers} of {} named are attackers",
+        campaign.len()
+    );
     // A brute force that got in is a compromise.
     let success = with("bruteforce_success");
     assert_eq!(success.len(), 1, "the fixture holds one");
@@ -121,13 +142,6 @@ fn the_detectors_catch_every_attack_the_ground_truth_names_and_flag_no_benign_so
     // Precision and recall per class, for the record (`--nocapture` shows them).
     let mut report =
         String::from("class                sources flagged  recall | detector          flagged  precision\n");
-    // Attacks to be flagged; the rest is background, mistakes, or under the classic rule.
-    let expected_for = |l: &str| {
-        !matches!(
-            l,
-            "benign" | "noise" | "edge_4_burst" | "edge_5_in_window" | "edge_6_spread"
-        )
-    };
     let mut labels: Vec<&str> = ips.values().map(|v| v["label"].as_str().unwrap()).collect();
     labels.sort_unstable();
     labels.dedup();

@@ -110,6 +110,7 @@ impl AccountAttack {
                 detector: "account_attack",
                 key: event.user.clone(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: distinct as u64,
                     first_at,
@@ -185,6 +186,7 @@ impl Stuffing {
                 detector: "credential_stuffing",
                 key: event.service.clone(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: s.failures.count,
                     first_at: s.failures.bucket_at.unwrap_or(event.at),
@@ -201,19 +203,7 @@ mod tests {
     use super::*;
 
     fn failure(second: i64, ip: &str, user: &str, reason: AuthReason) -> AuthEvent {
-        AuthEvent {
-            at: Timestamp::from_second(1_767_571_200 + second).unwrap(),
-            outcome: AuthOutcome::Failure,
-            user: user.into(),
-            source: Source::parse(ip),
-            method: "password".into(),
-            reason,
-            service: "sshd".into(),
-            user_agent: None,
-            tenant: None,
-            host: None,
-            port: None,
-        }
+        crate::detect::login(second, ip, user, AuthOutcome::Failure, reason)
     }
 
     fn run(events: &[AuthEvent]) -> Vec<Finding> {

@@ -15,6 +15,7 @@ fn finding(detector: &'static str, key: String, at: Timestamp, count: u64, first
         detector,
         key,
         at,
+        summary: None,
         evidence: Evidence {
             count,
             first_at,

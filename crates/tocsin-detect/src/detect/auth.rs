@@ -133,6 +133,7 @@ impl BruteForce {
                 detector: "brute_force",
                 key: event.source.to_string(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: in_window as u64,
                     first_at,
@@ -163,6 +164,7 @@ impl BruteForce {
                 detector: "compromise",
                 key: event.source.to_string(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: state.total,
                     first_at: state.first_at.unwrap_or(event.at),
@@ -279,6 +281,7 @@ impl SlowBruteForce {
                 detector: "slow_brute_force",
                 key: event.source.to_string(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: state.length,
                     first_at: state.first_at.unwrap_or(event.at),
@@ -378,6 +381,7 @@ impl Spray {
                 detector: "password_spray",
                 key: event.source.to_string(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: state.names.len() as u64,
                     first_at,
@@ -392,26 +396,15 @@ impl Spray {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tocsin_core::event::{AuthReason, Source};
+    use tocsin_core::event::AuthReason;
 
     fn attempt(second: i64, ip: &str, outcome: AuthOutcome) -> AuthEvent {
-        AuthEvent {
-            at: Timestamp::from_second(1_767_571_200 + second).unwrap(),
-            outcome,
-            user: "root".into(),
-            source: Source::parse(ip),
-            method: "password".into(),
-            reason: if outcome == AuthOutcome::Success {
-                AuthReason::Ok
-            } else {
-                AuthReason::BadPassword
-            },
-            service: "sshd".into(),
-            user_agent: None,
-            tenant: None,
-            host: None,
-            port: None,
-        }
+        let reason = if outcome == AuthOutcome::Success {
+            AuthReason::Ok
+        } else {
+            AuthReason::BadPassword
+        };
+        crate::detect::login(second, ip, "root", outcome, reason)
     }
 
     fn run(events: &[AuthEvent]) -> Vec<Finding> {

@@ -9,6 +9,7 @@ use super::Finding;
 use super::account::{AccountAttack, AccountAttackConfig, Stuffing};
 use super::app::{Agents, Errors, Vault};
 use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
+use super::campaign::SprayCampaign;
 use super::ratelimit::{RateLimitConfig, RateLimits};
 
 /// The detectors, each with its own state, fed the log in order.
@@ -19,6 +20,7 @@ pub struct Engine {
     spray: Spray,
     account: AccountAttack,
     stuffing: Stuffing,
+    campaign: SprayCampaign,
     rate_limits: RateLimits,
     errors: Errors,
     vault: Vault,
@@ -70,6 +72,7 @@ impl Engine {
             spray: Spray::new(spray),
             account: AccountAttack::new(AccountAttackConfig::default()),
             stuffing: Stuffing::default(),
+            campaign: SprayCampaign::default(),
             rate_limits: RateLimits::new(RateLimitConfig::default()),
             errors: Errors::default(),
             vault: Vault::default(),
@@ -87,6 +90,7 @@ impl Engine {
                 self.spray.event(auth, &mut self.found);
                 self.account.event(auth, &mut self.found);
                 self.stuffing.event(auth, &mut self.found);
+                self.campaign.event(auth, &mut self.found);
             }
             Event::RateLimit(decision) => self.rate_limits.event(decision, &mut self.found),
             Event::Error(error) => self.errors.event(error, &mut self.found),
@@ -111,6 +115,7 @@ impl Engine {
             + self.spray.tracked()
             + self.account.tracked()
             + self.stuffing.tracked()
+            + self.campaign.tracked()
             + self.rate_limits.tracked()
             + self.errors.tracked()
             + self.vault.tracked()
@@ -123,11 +128,12 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
         detector,
         key,
         at,
+        summary,
         evidence,
     } = finding;
     // Whole minutes, rounded up: five failures one minute apart are "within 4 min".
     let minutes = (evidence.last_at.duration_since(evidence.first_at).as_secs().max(1) + 59) / 60;
-    let summary = match detector {
+    let summary = summary.unwrap_or_else(|| match detector {
         "brute_force" => format!("{} failed logins from {key} within {minutes} min", evidence.count),
         "compromise" => format!("A login from {key} succeeded after {} failed attempts", evidence.count),
         "slow_brute_force" => format!(
@@ -168,7 +174,7 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
         "agent_drift" => format!("The agent {key} runs a version or configuration unlike the rest of the fleet"),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
         other => format!("{other}: {key}, {} events", evidence.count),
-    };
+    });
     Signal {
         detector: detector.to_owned(),
         key,

@@ -5,6 +5,7 @@ pub mod account;
 pub mod app;
 pub mod auth;
 mod bounded;
+pub mod campaign;
 mod engine;
 pub mod ratelimit;
 
@@ -22,6 +23,8 @@ pub struct Finding {
     pub key: String,
     /// When the finding was made: the time of the event that completed it.
     pub at: Timestamp,
+    /// The detector's own summary, when the key and the evidence do not tell enough.
+    pub summary: Option<String>,
     pub evidence: Evidence,
 }
 
@@ -34,6 +37,30 @@ pub struct Evidence {
     pub last_at: Timestamp,
     /// For a finding about many sources (a campaign), the sources; otherwise empty.
     pub sources: Vec<String>,
+}
+
+/// A login attempt on sshd `second`s into 2026-01-05 (UTC), for the detectors' tests.
+#[cfg(test)]
+pub(crate) fn login(
+    second: i64,
+    ip: &str,
+    user: &str,
+    outcome: tocsin_core::event::AuthOutcome,
+    reason: tocsin_core::event::AuthReason,
+) -> tocsin_core::event::AuthEvent {
+    tocsin_core::event::AuthEvent {
+        at: Timestamp::from_second(1_767_571_200 + second).unwrap(),
+        outcome,
+        user: user.into(),
+        source: tocsin_core::event::Source::parse(ip),
+        method: "password".into(),
+        reason,
+        service: "sshd".into(),
+        user_agent: None,
+        tenant: None,
+        host: None,
+        port: None,
+    }
 }
 
 /// A text as a number, the same in every run: detectors keep these instead of copies of

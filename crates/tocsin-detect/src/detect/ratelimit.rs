@@ -104,6 +104,7 @@ impl RateLimits {
                 detector: "rate_limit_abuse",
                 key: format!("{}:{}", event.policy, event.key),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: key.denied.len() as u64,
                     first_at: key.denied.front().copied().unwrap_or(event.at),
@@ -128,6 +129,7 @@ impl RateLimits {
                 detector: "distributed_rate_limit",
                 key: event.policy.clone(),
                 at: event.at,
+                summary: None,
                 evidence: Evidence {
                     count: policy.sources.len() as u64,
                     first_at: policy.sources.iter().map(|(_, t)| *t).min().unwrap_or(event.at),

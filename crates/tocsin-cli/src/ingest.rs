@@ -18,6 +18,7 @@ use tocsin_server::detection::Detector;
 use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
 use tocsin_store::Store;
+use tocsin_store::lead::{Lead, Role};
 
 use crate::args::{IngestArgs, IngestFormat};
 use crate::context::Context;
@@ -65,12 +66,23 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         args.login_paths.clone()
     };
     let mut reader = LineReader::new(format, &origin, year, zone, login_paths);
-    // The detectors read what is stored as it is stored; a running server's detectors
-    // may read it too, and what one of them recorded the other skips.
-    let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));
-    let detector = Detector::start(desk)
-        .await
-        .map_err(|e| anyhow!("the detectors cannot start: {e}"))?;
+    // The detectors read what is stored as it is stored, unless a running server leads
+    // them: its detectors read what other processes append.
+    let detector = match store.lead(Role::Detectors).await? {
+        Some(lead) => {
+            let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));
+            let detector = Detector::start(desk)
+                .await
+                .map_err(|e| anyhow!("the detectors cannot start: {e}"))?;
+            Some((detector, lead))
+        }
+        None => {
+            eprintln!(
+                "Another process (a running `tocsin serve`) leads the detectors; it reads these events as they are stored."
+            );
+            None
+        }
+    };
     let mut stored = Stored {
         detector,
         events: 0,
@@ -125,14 +137,18 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     // logins` should show these attempts all the same.
     while store.index_login_trail(50_000).await? > 0 {}
     let signals = stored.signals;
-    let report = IngestReport {
-        accepted: stored.events,
-        rejected: reader.rejected,
-        first_seq: stored.first,
-        last_seq: stored.last,
-        rejects: reader.rejects.iter().map(RejectDoc::of).collect(),
-    };
     if context.json() {
+        let report = FileReport {
+            lines: reader.lines,
+            signals: stored.detector.is_some().then_some(signals),
+            report: IngestReport {
+                accepted: stored.events,
+                rejected: reader.rejected,
+                first_seq: stored.first,
+                last_seq: stored.last,
+                rejects: reader.rejects.iter().map(RejectDoc::of).collect(),
+            },
+        };
         emit(&serde_json::to_string(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -140,8 +156,12 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         0 => String::new(),
         n => format!(", {n} lines refused"),
     };
+    let detected = match stored.detector {
+        Some(_) => format!("{signals} new signals (see `tocsin signals`)"),
+        None => "the running server's detectors read them".to_owned(),
+    };
     println!(
-        "{}: {} lines read as {}, {} events stored{refused}; {signals} new signals (see `tocsin signals`)",
+        "{}: {} lines read as {}, {} events stored{refused}; {detected}",
         input.name,
         reader.lines,
         format.describe(),
@@ -156,10 +176,20 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// What was stored so far, and the detectors reading it.
+/// What `tocsin ingest --json` prints: the API's report on the events, with the lines read
+/// and the signals the detectors recorded (absent when another process leads them).
+#[derive(Debug, serde::Serialize)]
+struct FileReport {
+    lines: u64,
+    signals: Option<usize>,
+    #[serde(flatten)]
+    report: IngestReport,
+}
+
+/// What was stored so far, and the detectors reading it when this process leads them.
 #[derive(Debug)]
 struct Stored {
-    detector: Detector,
+    detector: Option<(Detector, Lead)>,
     events: u64,
     first: Option<u64>,
     last: Option<u64>,
@@ -179,11 +209,12 @@ impl Stored {
         self.last = seqs.last().copied().or(self.last);
         self.events += seqs.len() as u64;
         let events: Vec<_> = reader.batch.drain(..).map(|n| n.event).collect();
-        self.signals += self
-            .detector
-            .appended(&seqs, &events)
-            .await
-            .map_err(|e| anyhow!("the detectors failed: {e}"))?;
+        if let Some((detector, _lead)) = &mut self.detector {
+            self.signals += detector
+                .appended(&seqs, &events)
+                .await
+                .map_err(|e| anyhow!("the detectors failed: {e}"))?;
+        }
         Ok(())
     }
 }

@@ -39,8 +39,13 @@ impl Drop for Server {
 
 /// Starts the server on a free port and returns it with the address from its log.
 fn start(dir: &std::path::Path) -> (Server, String, std::sync::mpsc::Receiver<String>) {
+    start_on(dir, None)
+}
+
+/// Like [`start`], on the database `db`.
+fn start_on(dir: &std::path::Path, db: Option<&str>) -> (Server, String, std::sync::mpsc::Receiver<String>) {
     let mut server = Server(
-        tocsin(dir, None)
+        tocsin(dir, db)
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -223,4 +228,87 @@ fn users_and_tokens_are_managed_from_the_command_line() {
     let verification: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verification["intact"], true);
     assert_eq!(verification["entries"], 7, "{out}");
+}
+
+/// Waits for the server to log a line containing `text`.
+fn logged(logs: &std::sync::mpsc::Receiver<String>, text: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match logs.recv_timeout(left) {
+            Ok(line) if line.contains(text) => return,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("the server did not log \"{text}\" within {within:?}");
+}
+
+#[tokio::test]
+async fn one_server_leads_the_detectors_another_takes_over_when_it_dies_and_ingest_leaves_them_to_it() {
+    for db in tocsin_store::testing::TestDb::all().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut first, _, first_logs) = start_on(dir.path(), Some(&db.url));
+        logged(
+            &first_logs,
+            "this instance leads the detectors",
+            Duration::from_secs(20),
+        );
+        let (_second, _, second_logs) = start_on(dir.path(), Some(&db.url));
+        logged(
+            &second_logs,
+            "another instance leads the detectors; this one stands by",
+            Duration::from_secs(20),
+        );
+
+        // The leader dies without a word: the other takes over.
+        first.0.kill().unwrap();
+        first.0.wait().unwrap();
+        logged(
+            &second_logs,
+            "this instance leads the detectors now",
+            Duration::from_secs(30),
+        );
+
+        // A log ingested meanwhile is left to the leader's detectors, which read it from
+        // the database.
+        let mut log = String::new();
+        for i in 0..6 {
+            log.push_str(&format!(
+                "Jan  5 03:0{i}:10 web1 sshd[{}]: Failed password for root from 203.0.113.9 port {} ssh2\n",
+                100 + i,
+                40000 + i
+            ));
+        }
+        std::fs::write(dir.path().join("auth.log"), log).unwrap();
+        let ingest = ["--json", "ingest", "auth.log", "--year", "2026", "--timezone", "UTC"];
+        let (code, out, err) = run(dir.path(), Some(&db.url), &ingest, b"");
+        assert_eq!(code, 0, "{}: {err}", db.backend);
+        assert!(err.contains("leads the detectors"), "{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (report["lines"].as_u64(), report["accepted"].as_u64()),
+            (Some(6), Some(6)),
+            "{report}"
+        );
+        assert!(report["signals"].is_null(), "{report}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
+            let signals: Value = serde_json::from_str(&out).unwrap();
+            if signals
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["detector"] == "brute_force")
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: the leader found nothing: {signals}",
+                db.backend
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }

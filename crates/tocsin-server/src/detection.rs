@@ -11,6 +11,7 @@ use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
 use tocsin_core::signal::{Action, Signal, rank, rule_for};
 use tocsin_detect::detect::Engine;
 use tocsin_store::event_log::Committed;
+use tocsin_store::lead::{Lead, Role};
 use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::mpsc;
 
@@ -162,10 +163,63 @@ impl Detector {
     }
 }
 
-/// Follows the log until the writer stops: each batch the writer hands over is read as
-/// it is; what it could not hand over, and what other processes append, is read from the
-/// store (at least once a second).
+/// Follows the log until the writer stops, while this instance leads the detectors: each
+/// batch the writer hands over is read as it is; what it could not hand over, and what
+/// other processes append, is read from the store (at least once a second). Another
+/// instance leading, this one stands by and takes over when the leader goes.
 pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
+    loop {
+        let Some(lead) = take_lead(&desk, &mut fed).await else {
+            return;
+        };
+        match lead_detectors(&desk, lead, &mut fed).await {
+            Led::WriterStopped => return,
+            Led::LeadLost => tracing::warn!("the lead of the detectors was lost with its database connection"),
+        }
+    }
+}
+
+/// How long a standby waits before asking for the lead again.
+const STANDBY: Duration = Duration::from_secs(5);
+
+/// Waits for the lead, letting the writer's batches go by meanwhile (the leader reads them
+/// from the store); `None` once the writer stops.
+async fn take_lead(desk: &Desk, fed: &mut mpsc::Receiver<Committed>) -> Option<Lead> {
+    let mut said = false;
+    loop {
+        match desk.store().lead(Role::Detectors).await {
+            Ok(Some(lead)) => {
+                match said {
+                    true => tracing::info!("this instance leads the detectors now"),
+                    false => tracing::info!("this instance leads the detectors"),
+                }
+                return Some(lead);
+            }
+            Ok(None) if !said => {
+                said = true;
+                tracing::info!("another instance leads the detectors; this one stands by");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot ask for the lead of the detectors"),
+        }
+        let standby = tokio::time::sleep(STANDBY);
+        tokio::pin!(standby);
+        loop {
+            tokio::select! {
+                () = &mut standby => break,
+                // The writer stopped: so does this.
+                batch = fed.recv() => { batch?; }
+            }
+        }
+    }
+}
+
+enum Led {
+    WriterStopped,
+    LeadLost,
+}
+
+async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Committed>) -> Led {
     let mut detector = loop {
         match Detector::start(desk.clone()).await {
             Ok(detector) => break detector,
@@ -182,10 +236,14 @@ pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
             Some(Committed { seqs, events }) => detector.appended(&seqs, &events).await,
             None => detector.catch_up().await,
         };
-        // Caught up: silence means something now (at least once a second, however busy).
+        // Caught up: silence means something now (at least once a second, however busy),
+        // and the lead is checked.
         let done = match read {
             Ok(_) if ticked.elapsed() >= POLL => {
                 ticked = std::time::Instant::now();
+                if !lead.held().await {
+                    return Led::LeadLost;
+                }
                 detector.tick(Timestamp::now()).await
             }
             other => other,
@@ -195,7 +253,7 @@ pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
         }
         match tokio::time::timeout(POLL, fed.recv()).await {
             Ok(Some(next)) => batch = Some(next),
-            Ok(None) => return,
+            Ok(None) => return Led::WriterStopped,
             Err(_quiet) => {}
         }
     }

@@ -4,6 +4,7 @@
 pub mod event_log;
 pub mod events;
 pub mod identity;
+pub mod lead;
 mod migrate;
 pub mod postgres;
 pub mod signals;
@@ -41,6 +42,9 @@ pub enum StoreError {
     Duplicate(String),
     #[error("{0}")]
     BadUrl(String),
+    /// A file beside the database cannot be used; the text says which and why.
+    #[error("{0}")]
+    File(String),
     #[error("the database schema cannot be used: {0}")]
     Schema(String),
     #[error("stored data is corrupt: {0}")]
@@ -156,6 +160,9 @@ pub trait Store: IdentityStore + EventStore + SignalStore + fmt::Debug {
 
     /// Where the data lives, for messages (never includes a password).
     fn describe(&self) -> String;
+
+    /// Takes the lead for `role`, or `None` while another instance or process holds it.
+    async fn lead(&self, role: lead::Role) -> Result<Option<lead::Lead>, StoreError>;
 }
 
 /// Opens the database at `url`, creating and migrating it as needed.

@@ -86,6 +86,16 @@ fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 }
 
+/// The role's advisory lock, on a connection of its own that holds it.
+async fn take_lead(store: &PgStore, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
+    let mut conn = store.pool.acquire().await?.detach();
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(role.lock_key())
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(taken.then(|| crate::lead::Lead::new(role, crate::lead::Held::Postgres(conn))))
+}
+
 /// Appends follow one another, so sequence numbers become visible in order.
 async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")

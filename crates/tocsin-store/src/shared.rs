@@ -449,4 +449,8 @@ impl Store for Backend {
     fn describe(&self) -> String {
         self.description.clone()
     }
+
+    async fn lead(&self, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
+        take_lead(self, role).await
+    }
 }

@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Pool,
+    path: std::path::PathBuf,
     description: String,
 }
 
@@ -69,6 +70,7 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             pool,
+            path: path.to_owned(),
             description: format!("sqlite:{}", path.display()),
         })
     }
@@ -120,6 +122,28 @@ async fn lock_event_log(_tx: &mut Tx) -> Result<(), StoreError> {
 
 /// Rows per INSERT statement when appending events.
 const INSERT_CHUNK: usize = 1000;
+
+/// The role's lock: a file lock on `DATABASE.ROLE.lock`, which the system lets go of when
+/// the process ends, however it ends.
+async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
+    let mut name = store.path.clone().into_os_string();
+    name.push(format!(".{}.lock", role.as_str()));
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::File(format!("cannot open the lock file {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(crate::lead::Lead::new(
+            role,
+            crate::lead::Held::File { _open: file },
+        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::File(format!("cannot lock {}: {e}", path.display()))),
+    }
+}
 
 include!("shared.rs");
 include!("shared_identity.rs");

@@ -61,3 +61,25 @@ async fn unsupported_urls_name_the_forms_that_work() {
         assert!(!err.contains("secret"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn one_instance_at_a_time_leads_and_another_takes_over_when_it_stops() {
+    use tocsin_store::lead::Role;
+    for db in TestDb::all().await {
+        // Two instances on one database: the first to ask leads.
+        let (one, two) = (db.open().await, db.open().await);
+        let mut lead = one.lead(Role::Detectors).await.unwrap().expect("the first leads");
+        assert!(lead.held().await, "{}", db.backend);
+        assert!(two.lead(Role::Detectors).await.unwrap().is_none(), "{}", db.backend);
+        assert!(
+            one.lead(Role::Detectors).await.unwrap().is_none(),
+            "{}: not twice",
+            db.backend
+        );
+        // It stops leading (or its process ends): the other takes over.
+        drop(lead);
+        let mut taken = two.lead(Role::Detectors).await.unwrap().expect("taken over");
+        assert!(taken.held().await);
+        assert!(one.lead(Role::Detectors).await.unwrap().is_none(), "{}", db.backend);
+    }
+}

@@ -1,0 +1,64 @@
+//! One instance at a time does the work that must not be done twice (the detectors, and
+//! later the schedulers): the one holding a lock the database hands out once. On PostgreSQL
+//! that is an advisory lock on a connection of its own; on SQLite, a file lock beside the
+//! database, which also keeps `tocsin ingest` and a running `tocsin serve` from both
+//! detecting on one file.
+
+use sqlx::PgConnection;
+
+/// Work only one instance does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Following the event log with the detectors and carrying out the signals' rules.
+    Detectors,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Detectors => "detectors",
+        }
+    }
+
+    /// Its PostgreSQL advisory lock.
+    pub(crate) fn lock_key(self) -> i64 {
+        match self {
+            Role::Detectors => 0x746f_6373_696e_0010,
+        }
+    }
+}
+
+/// Leadership for one role, held until dropped.
+#[derive(Debug)]
+pub struct Lead {
+    role: Role,
+    held: Held,
+}
+
+#[derive(Debug)]
+pub(crate) enum Held {
+    /// The lock lives as long as the file stays open.
+    File {
+        _open: std::fs::File,
+    },
+    Postgres(PgConnection),
+}
+
+impl Lead {
+    pub(crate) fn new(role: Role, held: Held) -> Self {
+        Lead { role, held }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether it is still held: the advisory lock goes with its connection, so a lost
+    /// connection to PostgreSQL is lost leadership (another instance may take over).
+    pub async fn held(&mut self) -> bool {
+        match &mut self.held {
+            Held::File { .. } => true,
+            Held::Postgres(conn) => sqlx::query("SELECT 1").execute(conn).await.is_ok(),
+        }
+    }
+}

@@ -61,30 +61,40 @@ pub fn parse_body(body: &[u8], json: bool, origin: &str, received_at: Timestamp)
         let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| BodyError::BadArray(e.to_string()))?;
         return Ok(collect(
             items.iter().enumerate().map(|(i, item)| (i as u64 + 1, item.get())),
+            items.len(),
             origin,
             received_at,
         ));
     }
     if json && trimmed.starts_with('{') && serde_json::from_str::<&RawValue>(text).is_ok() {
-        return Ok(collect([(1, text)], origin, received_at));
+        return Ok(collect([(1, text)], 1, origin, received_at));
     }
     Ok(ndjson(text, origin, received_at))
 }
 
 /// Reads NDJSON: one event per line; blank lines are skipped but still counted.
 pub fn ndjson(text: &str, origin: &str, received_at: Timestamp) -> Parsed {
+    let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
     collect(
         text.lines()
             .enumerate()
             .map(|(i, line)| (i as u64 + 1, line))
             .filter(|(_, line)| !line.trim().is_empty()),
+        lines,
         origin,
         received_at,
     )
 }
 
-fn collect<'a>(lines: impl IntoIterator<Item = (u64, &'a str)>, origin: &str, received_at: Timestamp) -> Parsed {
+/// Reads `lines`, about `expected` of them.
+fn collect<'a>(
+    lines: impl IntoIterator<Item = (u64, &'a str)>,
+    expected: usize,
+    origin: &str,
+    received_at: Timestamp,
+) -> Parsed {
     let mut parsed = Parsed::default();
+    parsed.events.reserve(expected);
     let origin: std::sync::Arc<str> = origin.into();
     for (number, line) in lines {
         match parse_line(number, line) {
@@ -155,7 +165,7 @@ pub const REJECTS_KEPT: usize = 10;
 #[derive(Debug)]
 pub struct LineReader {
     format: LineFormat,
-    origin: String,
+    origin: std::sync::Arc<str>,
     sshd: SshdParser,
     nginx: NginxParser,
     reorder: Reorder<Event>,
@@ -176,7 +186,7 @@ impl LineReader {
     pub fn new(format: LineFormat, origin: &str, year: i16, zone: TimeZone, login_paths: Vec<String>) -> Self {
         LineReader {
             format,
-            origin: origin.to_owned(),
+            origin: origin.into(),
             sshd: SshdParser::new(year, zone.clone()),
             nginx: NginxParser::new(login_paths, zone),
             reorder: Reorder::new(REORDER_SLACK),
@@ -209,7 +219,10 @@ impl LineReader {
             }
             LineFormat::Ndjson if text.trim().is_empty() => {}
             LineFormat::Ndjson => match parse_line(self.lines, text) {
-                Ok(event) => self.ready.push(event),
+                Ok(event) => {
+                    let origin = std::sync::Arc::clone(&self.origin);
+                    self.batch.push(NewEvent::shared(event, origin, Timestamp::now()));
+                }
                 Err(reject) => {
                     self.rejected += 1;
                     if self.rejects.len() < REJECTS_KEPT {
@@ -240,7 +253,8 @@ impl LineReader {
         }
         let now = Timestamp::now();
         for event in self.ready.drain(..) {
-            self.batch.push(NewEvent::new(event, &self.origin, now));
+            self.batch
+                .push(NewEvent::shared(event, std::sync::Arc::clone(&self.origin), now));
         }
     }
 

@@ -28,12 +28,17 @@ impl NewEvent {
 
     /// Like [`NewEvent::new`], sharing one `origin` among many events.
     pub fn shared(event: Event, origin: std::sync::Arc<str>, received_at: Timestamp) -> Self {
+        let body = event.to_json();
+        Self::keeping(event, body, origin, received_at)
+    }
+
+    fn keeping(event: Event, body: String, origin: std::sync::Arc<str>, received_at: Timestamp) -> Self {
         NewEvent {
             received_ms: received_at.as_millisecond(),
             at_ms: event.at().as_millisecond(),
             kind: event.kind().as_str(),
             origin,
-            body: event.to_json(),
+            body,
             event,
         }
     }

@@ -311,6 +311,14 @@ impl Line<'_> {
     }
 
     fn read<T: DeserializeOwned>(&self) -> Result<T, Reject> {
+        // Most lines are good: read them without tracking where in the line the reader is,
+        // and read a bad one again to name its field.
+        let mut deserializer = serde_json::Deserializer::from_str(self.text);
+        if let Ok(value) = T::deserialize(&mut deserializer)
+            && deserializer.end().is_ok()
+        {
+            return Ok(value);
+        }
         let mut deserializer = serde_json::Deserializer::from_str(self.text);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let path = e.path().to_string();

@@ -132,6 +132,9 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     }
     reader.let_go(true);
     stored.store(&*store, &mut reader).await?;
+    if let Some((detector, _)) = &mut stored.detector {
+        detector.save().await?;
+    }
     progress.done();
     // A running server indexes the login trail as the log grows; without one, `tocsin
     // logins` should show these attempts all the same.

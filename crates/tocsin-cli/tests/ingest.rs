@@ -329,3 +329,57 @@ async fn the_plan_s_rules_decide_what_signals_lead_to() {
     );
     assert_eq!(incidents[0]["severity"], "P3", "the plan's severity");
 }
+
+#[tokio::test]
+async fn events_read_again_after_a_restart_rebuild_the_detectors_memory_but_report_nothing() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["init"], b"");
+    assert_eq!(code, 0, "{err}");
+    let failures = |minute: u32, ip: &str, n: u32| {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "Jan  5 03:{minute:02}:1{i} web1 sshd[1{i}]: Failed password for root from {ip} port 4000{i} ssh2\n"
+                )
+            })
+            .collect::<String>()
+    };
+    let ingest = |name: &str, log: String| {
+        std::fs::write(dir.path().join(name), log).unwrap();
+        let args = ["--json", "ingest", name, "--year", "2026", "--timezone", "UTC"];
+        let (code, out, err) = run(dir.path(), Some(&db.url), &args, b"");
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["signals"]
+            .as_u64()
+            .unwrap()
+    };
+    // Four failures, then two more in a later run: together a brute force, which the
+    // second run sees because it read the first run's events again.
+    assert_eq!(ingest("first.log", failures(0, "203.0.113.1", 4)), 0);
+    assert_eq!(ingest("second.log", failures(5, "203.0.113.1", 2)), 1);
+
+    // A stricter plan: three failures make a brute force from now on. The next run reads
+    // the earlier events again and would find a brute force at the first log's third
+    // failure, but reports nothing about events read before; a new source is reported.
+    let plan = dir.path().join("tocsin.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    std::fs::write(&plan, format!("{text}\n[detection]\nbrute_force_threshold = 3\n")).unwrap();
+    assert_eq!(ingest("third.log", failures(30, "203.0.113.2", 4)), 1);
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
+    let signals: Value = serde_json::from_str(&out).unwrap();
+    let found: Vec<(&str, &str)> = signals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["key"].as_str().unwrap(), s["at"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("203.0.113.2", "2026-01-05T03:30:13Z"),
+            ("203.0.113.1", "2026-01-05T03:05:11Z")
+        ],
+        "{signals}"
+    );
+}

@@ -19,9 +19,11 @@ use crate::{Desk, DeskError};
 
 /// The detectors' cursor in the event log.
 pub const FOLLOWER: &str = "detectors";
-/// How far back the detectors' memory is rebuilt from the log after a restart: longer
-/// than their longest window.
-const REBUILD: SignedDuration = SignedDuration::from_hours(2);
+/// How far back the detectors' memory is rebuilt from the log after a restart: a day, so
+/// that what they learned (usual rates, the secrets each principal reads) survives it;
+/// at most this many events, so that a busy log does not hold a start up for long.
+const REBUILD: SignedDuration = SignedDuration::from_hours(24);
+const REBUILD_EVENTS: u64 = 2_000_000;
 /// Findings remembered as recorded, at most.
 const KNOWN_MAX: usize = 100_000;
 /// How often the cursor is saved while nothing is found.
@@ -43,6 +45,9 @@ pub struct Detector {
     engine: Engine,
     /// The last event read.
     position: u64,
+    /// The last event read before this start: what was found up to it was recorded then,
+    /// so reading it again only rebuilds the detectors' memory.
+    replayed: u64,
     /// Findings recorded lately, by fingerprint and time.
     known: std::collections::HashSet<(String, i64)>,
     /// The position last saved as the cursor, and when.
@@ -52,19 +57,22 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Carries out the rules a stop left undone, and starts a little before the cursor so
-    /// that the detectors' memory is rebuilt (what they find again was recorded before and
-    /// is skipped).
+    /// Carries out the rules a stop left undone, and starts before the cursor so that the
+    /// detectors' memory is rebuilt; nothing is reported from the events read again.
     pub async fn start(desk: Desk) -> Result<Self, DeskError> {
         let store = desk.store();
         for record in store.unsettled_signals().await? {
             settle(&desk, &record).await?;
         }
         let cursor = store.event_cursor(FOLLOWER).await?;
-        let rebuild_from = store.first_seq_received_since(Timestamp::now() - REBUILD).await?;
+        let rebuild_from = store
+            .first_seq_received_since(Timestamp::now() - REBUILD)
+            .await?
+            .max(cursor.saturating_sub(REBUILD_EVENTS) + 1);
         Ok(Detector {
             engine: Engine::for_plan(desk.plan()),
-            position: cursor.min(rebuild_from.saturating_sub(1)),
+            position: cursor.min(rebuild_from - 1),
+            replayed: cursor,
             saved: cursor,
             saved_at: std::time::Instant::now(),
             known: std::collections::HashSet::new(),
@@ -104,6 +112,9 @@ impl Detector {
     async fn read(&mut self, events: impl Iterator<Item = (u64, &Event)>) -> Result<usize, DeskError> {
         for (seq, event) in events {
             self.engine.event(seq, event, &mut self.found);
+            if seq <= self.replayed {
+                self.found.clear();
+            }
             self.position = seq;
         }
         self.record().await
@@ -114,6 +125,12 @@ impl Detector {
     pub async fn tick(&mut self, now: Timestamp) -> Result<usize, DeskError> {
         self.engine.tick(now, &mut self.found);
         self.record().await
+    }
+
+    /// Saves how far the detectors read, so that a restart reports nothing from there back.
+    pub async fn save(&mut self) -> Result<(), DeskError> {
+        self.saved_at = std::time::Instant::now() - SAVE_EVERY;
+        self.record().await.map(|_| ())
     }
 
     /// Records what was found, and carries out the rules for what is new.
@@ -253,7 +270,12 @@ async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Co
         }
         match tokio::time::timeout(POLL, fed.recv()).await {
             Ok(Some(next)) => batch = Some(next),
-            Ok(None) => return Led::WriterStopped,
+            Ok(None) => {
+                if let Err(e) = detector.save().await {
+                    tracing::error!(error = %e, "cannot save how far the detectors read");
+                }
+                return Led::WriterStopped;
+            }
             Err(_quiet) => {}
         }
     }

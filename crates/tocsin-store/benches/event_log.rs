@@ -1,7 +1,11 @@
-//! Events per second appended to the SQLite event log through the group-commit writer,
-//! by several concurrent senders, each waiting for its commit as an HTTP sender would.
+//! Events per second appended to the event log through the group-commit writer, by several
+//! concurrent senders, each waiting for its commit as an HTTP sender would. On a fresh
+//! SQLite file, or on the PostgreSQL database `TOCSIN_BENCH_POSTGRES_URL` names (a database
+//! of its own: the bench adds its events to those already there):
 //!
 //!     cargo bench -p tocsin-store --bench event_log
+//!     createdb -h 127.0.0.1 -U postgres tocsin_bench
+//!     TOCSIN_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1/tocsin_bench cargo bench -p tocsin-store --bench event_log
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,9 +22,9 @@ const TOTAL: usize = 400_000;
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let store = tocsin_store::open(&format!("sqlite:{}", dir.path().join("bench.db").display()))
-        .await
-        .unwrap();
+    let url = std::env::var("TOCSIN_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| format!("sqlite:{}", dir.path().join("bench.db").display()));
+    let store = tocsin_store::open(&url).await.unwrap();
     let log = EventLog::start(Arc::clone(&store), EventLogConfig::default())
         .await
         .unwrap();
@@ -61,7 +65,8 @@ async fn main() {
     }
     let took = started.elapsed().as_secs_f64();
     println!(
-        "event log (sqlite, durable, {SENDERS} senders x {PER_REQUEST} events per request): {:.0} events/s ({TOTAL} events in {took:.2} s; preparing them took {:.2} s)",
+        "event log ({}, durable, {SENDERS} senders x {PER_REQUEST} events per request): {:.0} events/s ({TOTAL} events in {took:.2} s; preparing them took {:.2} s)",
+        store.describe(),
         TOTAL as f64 / took,
         prepared.as_secs_f64()
     );

@@ -106,7 +106,54 @@ async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
 }
 
 /// Rows per INSERT statement when appending events.
-const INSERT_CHUNK: usize = 1000;
+const INSERT_CHUNK: usize = 10_000;
+
+/// One INSERT of eight arrays, a column each, unnested in their order: far fewer
+/// parameters to send and plan than a row of them per event.
+async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
+    let n = events.len();
+    let (mut received, mut at, mut kind, mut origin) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut ip, mut user, mut outcome, mut body) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in events {
+        let (i, u, o) = login_columns(e);
+        received.push(e.received_ms);
+        at.push(e.at_ms);
+        kind.push(e.kind);
+        origin.push(&*e.origin);
+        ip.push(i);
+        user.push(u);
+        outcome.push(o);
+        body.push(e.body.as_str());
+    }
+    sqlx::query(
+        "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body)
+         SELECT r, a, k, o, i, u, c, b
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+              WITH ORDINALITY AS e(r, a, k, o, i, u, c, b, n)
+         ORDER BY n",
+    )
+    .bind(received)
+    .bind(at)
+    .bind(kind)
+    .bind(origin)
+    .bind(ip)
+    .bind(user)
+    .bind(outcome)
+    .bind(body)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 include!("shared.rs");
 include!("shared_identity.rs");

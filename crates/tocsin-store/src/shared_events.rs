@@ -1,5 +1,6 @@
 // The event log, written once for both backends; included by each after `shared.rs`.
-// Each backend defines `lock_event_log` (the order of appends) and `INSERT_CHUNK`.
+// Each backend defines `lock_event_log` (the order of appends), and `insert_rows` with the
+// `INSERT_CHUNK` rows it takes at most.
 
 use tocsin_core::event::parse_line;
 
@@ -25,33 +26,24 @@ fn event_from(row: &DbRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+/// The login-trail columns of an event: its source, user and outcome when it is an auth
+/// event.
+fn login_columns(event: &NewEvent) -> (Option<String>, Option<&str>, Option<&str>) {
+    match &event.event {
+        tocsin_core::event::Event::Auth(a) => (
+            Some(a.source.to_string()),
+            Some(a.user.as_str()),
+            Some(a.outcome.as_str()),
+        ),
+        _ => (None, None, None),
+    }
+}
+
 /// Appends events within a transaction, after taking the log's lock; their numbers.
 async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
-    use tocsin_core::event::Event;
     lock_event_log(tx).await?;
     for chunk in events.chunks(INSERT_CHUNK) {
-        let mut query = QueryBuilder::<Db>::new(
-            "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
-        );
-        query.push_values(chunk, |mut row, e| {
-            let (ip, user, outcome) = match &e.event {
-                Event::Auth(a) => (
-                    Some(a.source.to_string()),
-                    Some(a.user.as_str()),
-                    Some(a.outcome.as_str()),
-                ),
-                _ => (None, None, None),
-            };
-            row.push_bind(e.received_ms)
-                .push_bind(e.at_ms)
-                .push_bind(e.kind)
-                .push_bind(&*e.origin)
-                .push_bind(ip)
-                .push_bind(user)
-                .push_bind(outcome)
-                .push_bind(e.body.as_str());
-        });
-        query.build().execute(&mut **tx).await?;
+        insert_rows(tx, chunk).await?;
     }
     // Under the log's lock, one transaction's rows are numbered one after another.
     let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")

@@ -123,6 +123,26 @@ async fn lock_event_log(_tx: &mut Tx) -> Result<(), StoreError> {
 /// Rows per INSERT statement when appending events.
 const INSERT_CHUNK: usize = 1000;
 
+/// One multi-row INSERT.
+async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
+    let mut query = QueryBuilder::<Db>::new(
+        "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
+    );
+    query.push_values(events, |mut row, e| {
+        let (ip, user, outcome) = login_columns(e);
+        row.push_bind(e.received_ms)
+            .push_bind(e.at_ms)
+            .push_bind(e.kind)
+            .push_bind(&*e.origin)
+            .push_bind(ip)
+            .push_bind(user)
+            .push_bind(outcome)
+            .push_bind(e.body.as_str());
+    });
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// The role's lock: a file lock on `DATABASE.ROLE.lock`, which the system lets go of when
 /// the process ends, however it ends.
 async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {

@@ -20,10 +20,10 @@ impl Role {
         }
     }
 
-    /// Its PostgreSQL advisory lock.
-    pub(crate) fn lock_key(self) -> i64 {
+    /// Its PostgreSQL advisory lock, within the schema.
+    pub(crate) fn lock_key(self) -> i32 {
         match self {
-            Role::Detectors => 0x746f_6373_696e_0010,
+            Role::Detectors => 0x746f_0010,
         }
     }
 }

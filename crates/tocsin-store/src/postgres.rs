@@ -29,10 +29,18 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing
+/// one database in schemas of their own do not wait for each other.
+macro_rules! advisory_key {
+    () => {
+        "$1, hashtext(current_schema())"
+    };
+}
+
 /// Serializes schema migrations across instances for the length of one transaction.
-const MIGRATION_LOCK: i64 = 0x746f_6373_696e_0001;
+const MIGRATION_LOCK: i32 = 0x746f_0001;
 /// Serializes appends to the event log.
-const EVENT_LOG_LOCK: i64 = 0x746f_6373_696e_0002;
+const EVENT_LOG_LOCK: i32 = 0x746f_0002;
 
 /// A PostgreSQL database. Appends to the audit chain lock its head row, so entries from
 /// concurrent writers line up one after another.
@@ -69,7 +77,7 @@ async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
 
 async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)
         .await?;
@@ -89,7 +97,7 @@ fn lock_head_sql() -> &'static str {
 /// The role's advisory lock, on a connection of its own that holds it.
 async fn take_lead(store: &PgStore, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
     let mut conn = store.pool.acquire().await?.detach();
-    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    let taken: bool = sqlx::query_scalar(concat!("SELECT pg_try_advisory_lock(", advisory_key!(), ")"))
         .bind(role.lock_key())
         .fetch_one(&mut conn)
         .await?;
@@ -98,7 +106,7 @@ async fn take_lead(store: &PgStore, role: crate::lead::Role) -> Result<Option<cr
 
 /// Appends follow one another, so sequence numbers become visible in order.
 async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
         .bind(EVENT_LOG_LOCK)
         .execute(&mut **tx)
         .await?;

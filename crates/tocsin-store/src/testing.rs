@@ -192,7 +192,8 @@ impl TestDb {
             AppendBlock::Sqlite(conn)
         } else {
             let mut conn = sqlx::PgConnection::connect(&self.raw_url).await.expect("connect");
-            sqlx::raw_sql("SELECT pg_advisory_lock(8390033978155728898)")
+            // The event log's lock in this schema (`EVENT_LOG_LOCK`).
+            sqlx::raw_sql("SELECT pg_advisory_lock(1953431554, hashtext(current_schema()))")
                 .execute(&mut conn)
                 .await
                 .expect("lock");

@@ -81,5 +81,13 @@ async fn one_instance_at_a_time_leads_and_another_takes_over_when_it_stops() {
         let mut taken = two.lead(Role::Detectors).await.unwrap().expect("taken over");
         assert!(taken.held().await);
         assert!(one.lead(Role::Detectors).await.unwrap().is_none(), "{}", db.backend);
+        // Another deployment (another SQLite file, another schema of the same PostgreSQL
+        // database) leads its own detectors meanwhile.
+        let elsewhere = match db.backend {
+            "sqlite" => TestDb::sqlite(),
+            _ => TestDb::postgres().await.unwrap(),
+        };
+        let lead = elsewhere.open().await.lead(Role::Detectors).await.unwrap();
+        assert!(lead.is_some(), "{}", db.backend);
     }
 }

@@ -18,14 +18,16 @@ use tocsin_server::detection::Detector;
 use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
 use tocsin_store::Store;
+use tocsin_store::events::NewEvent;
 use tocsin_store::lead::{Lead, Role};
+use tokio::sync::mpsc;
 
 use crate::args::{IngestArgs, IngestFormat};
 use crate::context::Context;
 use crate::emit;
 
 /// Events written per transaction.
-const BATCH: usize = 20_000;
+const BATCH: usize = 10_000;
 /// How often a followed file is looked at again.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
@@ -83,13 +85,16 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
             None
         }
     };
-    let mut stored = Stored {
-        detector,
-        events: 0,
-        first: None,
-        last: None,
-        signals: 0,
-    };
+    let mut storing = Storing::start(
+        Arc::clone(&store),
+        Stored {
+            detector,
+            events: 0,
+            first: None,
+            last: None,
+            signals: 0,
+        },
+    );
     let mut progress = Progress::new(
         input.len,
         !args.follow && !context.json() && std::io::stderr().is_terminal(),
@@ -107,7 +112,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
             }
             // Quiet: what was read is stored now, then the file is looked at again.
             reader.let_go(false);
-            stored.store(&*store, &mut reader).await?;
+            storing.send(&mut reader).await?;
             tokio::time::sleep(FOLLOW_POLL).await;
             input.reopen_if_rotated()?;
             continue;
@@ -126,19 +131,14 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         progress.read(n as u64);
         reader.line(&String::from_utf8_lossy(&buf));
         if reader.batch.len() >= BATCH {
-            stored.store(&*store, &mut reader).await?;
-            progress.show(stored.events);
+            storing.send(&mut reader).await?;
+            progress.show(storing.sent);
         }
     }
     reader.let_go(true);
-    stored.store(&*store, &mut reader).await?;
-    if let Some((detector, _)) = &mut stored.detector {
-        detector.save().await?;
-    }
+    storing.send(&mut reader).await?;
+    let stored = storing.finish().await?;
     progress.done();
-    // A running server indexes the login trail as the log grows; without one, `tocsin
-    // logins` should show these attempts all the same.
-    while store.index_login_trail(50_000).await? > 0 {}
     let signals = stored.signals;
     if context.json() {
         let report = FileReport {
@@ -189,6 +189,67 @@ struct FileReport {
     report: IngestReport,
 }
 
+/// Stores the batches read, and runs the detectors over them, in a task of its own: reading
+/// the next batch goes on while the last one is stored.
+struct Storing {
+    batches: Option<mpsc::Sender<Vec<NewEvent>>>,
+    task: tokio::task::JoinHandle<anyhow::Result<Stored>>,
+    /// Events handed over so far.
+    sent: u64,
+}
+
+impl Storing {
+    fn start(store: Arc<dyn Store>, mut stored: Stored) -> Self {
+        let (batches, mut read) = mpsc::channel::<Vec<NewEvent>>(1);
+        let task = tokio::spawn(async move {
+            while let Some(batch) = read.recv().await {
+                stored.store(&*store, batch).await?;
+            }
+            if let Some((detector, _)) = &mut stored.detector {
+                detector.save().await?;
+            }
+            // A running server indexes the login trail as the log grows; without one,
+            // `tocsin logins` should show these attempts all the same.
+            while store.index_login_trail(50_000).await? > 0 {}
+            Ok(stored)
+        });
+        Storing {
+            batches: Some(batches),
+            task,
+            sent: 0,
+        }
+    }
+
+    /// Hands over what the reader has ready; fails when storing failed.
+    async fn send(&mut self, reader: &mut LineReader) -> anyhow::Result<()> {
+        if reader.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut reader.batch);
+        self.sent += batch.len() as u64;
+        let handed = match &self.batches {
+            Some(batches) => batches.send(batch).await.is_ok(),
+            None => false,
+        };
+        if handed {
+            return Ok(());
+        }
+        // The task stopped: its error says why.
+        self.batches = None;
+        match (&mut self.task).await {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(_)) => bail!("events were stored after the end"),
+            Err(e) => Err(anyhow!("storing events failed: {e}")),
+        }
+    }
+
+    /// Waits until everything handed over is stored and read by the detectors.
+    async fn finish(mut self) -> anyhow::Result<Stored> {
+        self.batches = None;
+        self.task.await.map_err(|e| anyhow!("storing events failed: {e}"))?
+    }
+}
+
 /// What was stored so far, and the detectors reading it when this process leads them.
 #[derive(Debug)]
 struct Stored {
@@ -200,18 +261,15 @@ struct Stored {
 }
 
 impl Stored {
-    async fn store(&mut self, store: &dyn Store, reader: &mut LineReader) -> anyhow::Result<()> {
-        if reader.batch.is_empty() {
-            return Ok(());
-        }
+    async fn store(&mut self, store: &dyn Store, batch: Vec<NewEvent>) -> anyhow::Result<()> {
         let seqs = store
-            .append_events(&reader.batch)
+            .append_events(&batch)
             .await
             .map_err(|e| anyhow!("cannot store events: {e}"))?;
         self.first = self.first.or(seqs.first().copied());
         self.last = seqs.last().copied().or(self.last);
         self.events += seqs.len() as u64;
-        let events: Vec<_> = reader.batch.drain(..).map(|n| n.event).collect();
+        let events: Vec<_> = batch.into_iter().map(|n| n.event).collect();
         if let Some((detector, _lead)) = &mut self.detector {
             self.signals += detector
                 .appended(&seqs, &events)

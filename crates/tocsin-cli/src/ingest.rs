@@ -208,9 +208,9 @@ impl Storing {
             if let Some((detector, _)) = &mut stored.detector {
                 detector.save().await?;
             }
-            // A running server indexes the login trail as the log grows; without one,
-            // `tocsin logins` should show these attempts all the same.
-            while store.index_login_trail(50_000).await? > 0 {}
+            // The login trail is left to a running server's writer, which indexes what other
+            // processes append, or to the first `tocsin logins` or `GET /api/v1/logins`,
+            // which bring it up to date before they read.
             Ok(stored)
         });
         Storing {

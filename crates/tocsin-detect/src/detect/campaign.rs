@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{AuthEvent, AuthOutcome, Source};
 
-use super::bounded::{Bounded, DEFAULT_CAP, Touched};
+use super::bounded::{Bounded, Touched};
 use super::{Evidence, Finding, text_key};
 
 /// How the sets of names are scored.
@@ -69,6 +69,9 @@ const QUIET_ENDS: SignedDuration = SignedDuration::from_mins(30);
 const SOURCES_PER_NAME: usize = 512;
 /// Names kept per service at most.
 const NAMES_KEPT: usize = 50_000;
+/// Sources kept per service at most: under a flood of addresses, the least recently active
+/// are forgotten first.
+const SOURCES_KEPT: usize = 100_000;
 
 #[derive(Debug)]
 struct NameState {
@@ -158,7 +161,7 @@ impl SprayCampaign {
                 out.push(finding);
             }
         }
-        let sources = service.sources.get_or_insert_with(|| Bounded::new(DEFAULT_CAP));
+        let sources = service.sources.get_or_insert_with(|| Bounded::new(SOURCES_KEPT));
         let source = sources.entry(&event.source);
         source.last_at = Some(now);
         if event.outcome == AuthOutcome::Success {
@@ -223,9 +226,9 @@ impl Service {
         }
         self.names.retain(|_, s| !s.recent.is_empty() || s.usual > FLOOR / 4.0);
         if let Some(sources) = &mut self.sources {
+            let within = |at: Option<Timestamp>, span| at.is_some_and(|at| now.duration_since(at) <= span);
             sources.sweep(now, window, |s| {
-                s.touched()
-                    .is_some_and(|at| now.duration_since(at) <= window.max(TRUSTED_FOR))
+                within(s.last_at, window) || within(s.logged_in_at, TRUSTED_FOR)
             });
         }
     }

@@ -100,7 +100,11 @@ pub async fn signals(context: &Context, args: &SignalsArgs) -> anyhow::Result<Ex
             plain(&d.key),
             plain(&d.severity),
             plain(d.evidence.count.to_string()),
-            plain(d.incident.as_deref().unwrap_or(d.action.as_str())),
+            plain(match (&d.incident, &d.suppressed) {
+                (Some(incident), _) => incident.clone(),
+                (None, Some(reason)) => format!("suppressed: {reason}"),
+                (None, None) => d.action.clone(),
+            }),
             plain(&d.summary),
         ]);
     }

@@ -373,3 +373,62 @@ async fn events_read_again_after_a_restart_rebuild_the_detectors_memory_but_repo
         "{signals}"
     );
 }
+
+#[tokio::test]
+async fn a_suppressed_signal_is_kept_on_record_with_its_reason_and_opens_nothing() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["init"], b"");
+    assert_eq!(code, 0, "{err}");
+    let plan = dir.path().join("tocsin.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let suppress = "\n[[suppress]]\nkey = \"198.51.100.0/24\"\ndetector = \"brute_force\"\nreason = \"the yearly penetration test\"\n";
+    std::fs::write(&plan, format!("{text}{suppress}")).unwrap();
+    let mut log = String::new();
+    for ip in ["203.0.113.1", "198.51.100.20"] {
+        for i in 0..6 {
+            log.push_str(&format!(
+                "Jan  5 03:0{i}:10 web1 sshd[1{i}]: Failed password for root from {ip} port 4000{i} ssh2\n"
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("auth.log"), log).unwrap();
+    let args = ["ingest", "auth.log", "--year", "2026", "--timezone", "UTC"];
+    let (code, out, err) = run(dir.path(), Some(&db.url), &args, b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 new signals"), "{out}");
+
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
+    let signals: Value = serde_json::from_str(&out).unwrap();
+    let found: Vec<(&str, &str, Value, Value)> = signals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["key"].as_str().unwrap(),
+                s["action"].as_str().unwrap(),
+                s["incident"].clone(),
+                s["suppressed"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "198.51.100.20",
+                "record",
+                Value::Null,
+                "the yearly penetration test".into()
+            ),
+            ("203.0.113.1", "open", "INC-0001".into(), Value::Null),
+        ],
+        "{signals}"
+    );
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["signals"], b"");
+    assert!(out.contains("suppressed: the yearly penetration test"), "{out}");
+    let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "incident", "list"], b"");
+    let incidents: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
+}

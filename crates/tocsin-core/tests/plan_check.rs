@@ -227,3 +227,54 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
         assert!(text.contains(expected), "{expected}\n{text}");
     }
 }
+
+#[test]
+fn suppressions_keep_signals_on_record_by_key_network_or_prefix_until_they_lapse() {
+    let at = |text: &str| text.parse::<tocsin_core::Timestamp>().unwrap();
+    let plan = Plan::parse(&format!(
+        "{}\n[[suppress]]\nkey = \"10.0.0.0/8\"\nreason = \"our own scanners\"\n\n[[suppress]]\ndetector = \"brute_force\"\nkey = \"203.0.113.7\"\nuntil = \"2026-12-31\"\nreason = \"the yearly penetration test\"\n\n[[suppress]]\ndetector = \"stale_agent\"\nkey = \"lab-*\"\nreason = \"lab machines come and go\"\n\n[[suppress]]\nkey = \"2001:db8::/32\"\nreason = \"the test network\"\n",
+        presets::FOUR_TIER.source
+    ))
+    .unwrap();
+    let reason =
+        |detector: &str, key: &str, when: &str| plan.suppression(detector, key, at(when)).map(|s| s.reason.as_str());
+    assert_eq!(
+        reason("brute_force", "10.20.30.40", "2026-06-01T00:00:00Z"),
+        Some("our own scanners")
+    );
+    assert_eq!(
+        reason("compromise", "10.0.0.1", "2026-06-01T00:00:00Z"),
+        Some("our own scanners")
+    );
+    assert_eq!(reason("brute_force", "11.0.0.1", "2026-06-01T00:00:00Z"), None);
+    assert_eq!(
+        reason("brute_force", "2001:db8::5", "2026-06-01T00:00:00Z"),
+        Some("the test network")
+    );
+    assert_eq!(reason("brute_force", "2001:db9::5", "2026-06-01T00:00:00Z"), None);
+    // Only for its detector, and until the end of its day in the plan's time zone.
+    let pentest = Some("the yearly penetration test");
+    assert_eq!(reason("brute_force", "203.0.113.7", "2026-12-31T12:00:00Z"), pentest);
+    assert_eq!(reason("compromise", "203.0.113.7", "2026-12-31T12:00:00Z"), None);
+    assert_eq!(reason("brute_force", "203.0.113.7", "2027-01-02T00:00:00Z"), None);
+    assert_eq!(
+        reason("stale_agent", "lab-7", "2026-06-01T00:00:00Z"),
+        Some("lab machines come and go")
+    );
+    assert_eq!(reason("stale_agent", "prod-7", "2026-06-01T00:00:00Z"), None);
+
+    let broken = format!(
+        "{}\n[[suppress]]\nkey = \"10.0.0.0/40\"\nreason = \"x\"\n\n[[suppress]]\ndetector = \"brute_forse\"\nkey = \"a\"\nuntil = \"next week\"\n\n[[suppress]]\nkey = \"300.1.1.1/8\"\nreason = \"y\"\n",
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&broken).join("\n");
+    for expected in [
+        "key \"10.0.0.0/40\" in [[suppress]]: /40 is not a prefix length of an IPv4 network (0 to 32)",
+        "key \"300.1.1.1/8\" in [[suppress]]: \"300.1.1.1\" is not an IP address",
+        "unknown detector \"brute_forse\"",
+        "until \"next week\" in [[suppress]] is not a date or a time",
+        "[[suppress]] is missing reason",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}

@@ -150,10 +150,15 @@ impl Detector {
             .drain(..)
             .map(|signal| {
                 let (action, severity) = rule_for(plan, &signal.detector);
+                // A suppressed signal is kept on record, with why, and leads to nothing.
+                let suppressed = plan
+                    .suppression(&signal.detector, &signal.key, signal.at)
+                    .map(|s| s.reason.clone());
                 NewSignal {
                     severity,
-                    action,
+                    action: if suppressed.is_some() { Action::Record } else { action },
                     group_key: group_key(plan, &signal),
+                    suppressed,
                     signal,
                 }
             })

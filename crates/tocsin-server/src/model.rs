@@ -523,6 +523,8 @@ pub struct SignalDoc {
     pub severity: String,
     /// open, join or record.
     pub action: String,
+    /// Why the plan's `[[suppress]]` keeps it on record only, when one does.
+    pub suppressed: Option<String>,
     /// When it was found: the time of the event that completed it.
     pub at: Timestamp,
     pub evidence: EvidenceDoc,
@@ -542,6 +544,7 @@ impl SignalDoc {
             summary: s.summary.clone(),
             severity: record.severity.clone(),
             action: record.action.clone(),
+            suppressed: record.suppressed.clone(),
             at: s.at,
             evidence: EvidenceDoc {
                 count: s.count,

@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "signals",
         sql: include_str!("../migrations/postgres/0004_signals.sql"),
     },
+    Migration {
+        version: 5,
+        name: "signal_suppression",
+        sql: include_str!("../migrations/postgres/0005_signal_suppression.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing

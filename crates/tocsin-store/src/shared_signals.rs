@@ -26,6 +26,7 @@ fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
         severity: row.try_get("severity")?,
         action: row.try_get("action")?,
         group_key: row.try_get("group_key")?,
+        suppressed: row.try_get("suppressed")?,
         incident: incident.map(number).transpose()?,
         recorded_at: time(row.try_get("recorded_ms")?)?,
     })
@@ -55,8 +56,8 @@ impl SignalStore for Backend {
         for s in signals {
             let row = sqlx::query(
                 "INSERT INTO signals (fingerprint, detector, signal_key, found_ms, first_ms, last_ms, event_count,
-                    samples, sources, summary, severity, action, group_key, recorded_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    samples, sources, summary, severity, action, group_key, recorded_ms, suppressed)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                  ON CONFLICT (fingerprint, found_ms) DO NOTHING
                  RETURNING *",
             )
@@ -74,6 +75,7 @@ impl SignalStore for Backend {
             .bind(s.action.as_str())
             .bind(&s.group_key)
             .bind(now.as_millisecond())
+            .bind(s.suppressed.as_deref())
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = row {

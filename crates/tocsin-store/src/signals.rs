@@ -16,6 +16,8 @@ pub struct NewSignal {
     pub action: Action,
     /// Signals of one group join the same open incident.
     pub group_key: String,
+    /// The reason of the plan's `[[suppress]]` that covers it; its action is then `record`.
+    pub suppressed: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +27,7 @@ pub struct SignalRecord {
     pub severity: String,
     pub action: String,
     pub group_key: String,
+    pub suppressed: Option<String>,
     pub incident: Option<IncidentNumber>,
     pub recorded_at: Timestamp,
 }

@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "signals",
         sql: include_str!("../migrations/sqlite/0004_signals.sql"),
     },
+    Migration {
+        version: 5,
+        name: "signal_suppression",
+        sql: include_str!("../migrations/sqlite/0005_signal_suppression.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their

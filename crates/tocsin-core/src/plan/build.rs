@@ -9,8 +9,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, ClockStart, Detection, Disclosure, NoticeKind, Obligation, Organization, Plan, Review, Role,
-    Rule, Severity, StepTemplate,
+    BUILT_IN_NOTICES, ClockStart, Detection, Disclosure, KeyPattern, NoticeKind, Obligation, Organization, Plan,
+    Review, Role, Rule, Severity, StepTemplate, Suppression,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -66,6 +66,8 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .and_then(|t| disclosure(t, &mut problems));
     let rate_limits = rate_limits(&root.tables("rate_limit", &mut problems), &mut problems);
     let rules = rules(&root.tables("rule", &mut problems), &severity_ids, &mut problems);
+    let zone = organization.as_ref().map(|(_, calendar)| calendar.zone().clone());
+    let suppressions = suppressions(&root.tables("suppress", &mut problems), zone, &mut problems);
     let detection = root
         .opt_table("detection", &mut problems)
         .map(|t| detection(t, &mut problems))
@@ -94,6 +96,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             disclosure,
             rate_limits,
             rules,
+            suppressions,
             detection,
             digest: String::new(),
             source: String::new(),
@@ -604,18 +607,7 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
                 false
             }
         };
-        let detector = detector.filter(|d| {
-            let known = DETECTORS.contains(&d.value.as_str());
-            if !known {
-                let mut problem = Diagnostic::new(d.span.clone(), format!("unknown detector \"{}\"", d.value));
-                problem = match closest(&d.value, DETECTORS.iter().copied()) {
-                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-                    None => problem.with_hint(format!("the detectors are {}", DETECTORS.join(", "))),
-                };
-                problems.push(problem);
-            }
-            known
-        });
+        let detector = detector.and_then(|d| known_detector(d, problems));
         let action = action.and_then(|a| match Action::parse(&a.value) {
             Some(action) => Some(action),
             None => {
@@ -656,6 +648,86 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
         problems,
     );
     rules
+}
+
+/// A detector's name, reported with a guess when it is unknown.
+fn known_detector(d: Located<String>, problems: &mut Problems) -> Option<Located<String>> {
+    if DETECTORS.contains(&d.value.as_str()) {
+        return Some(d);
+    }
+    let mut problem = Diagnostic::new(d.span.clone(), format!("unknown detector \"{}\"", d.value));
+    problem = match closest(&d.value, DETECTORS.iter().copied()) {
+        Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
+        None => problem.with_hint(format!("the detectors are {}", DETECTORS.join(", "))),
+    };
+    problems.push(problem);
+    None
+}
+
+/// `[[suppress]]` tables: `key` (exact, `prefix*` or a network like `10.0.0.0/8`), an
+/// optional `detector`, an optional `until` (a time, or a date meaning the end of that day
+/// in the plan's time zone) and the `reason`.
+fn suppressions(tables: &[TableAt<'_, '_>], zone: Option<tz::TimeZone>, problems: &mut Problems) -> Vec<Suppression> {
+    let mut suppressions = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[suppress]]");
+        let key = s.str("key", "\"203.0.113.7\"", problems);
+        let detector = s.opt_str("detector", problems);
+        let until = s.opt_str("until", problems);
+        let reason = s.str("reason", "\"the weekly penetration test\"", problems);
+        s.finish(problems);
+        let key = key.and_then(|k| match KeyPattern::parse(&k.value) {
+            Ok(pattern) => Some(pattern),
+            Err(why) => {
+                problems.push(
+                    Diagnostic::new(k.span, format!("key \"{}\" in [[suppress]]: {why}", k.value))
+                        .with_hint("write an exact key, a prefix ending in *, or a network like 10.0.0.0/8"),
+                );
+                None
+            }
+        });
+        let detector = match detector {
+            None => Some(None),
+            Some(d) => known_detector(d, problems).map(|d| Some(d.value)),
+        };
+        let until = match until {
+            None => Some(None),
+            Some(u) => match until_time(&u.value, zone.as_ref()) {
+                Some(at) => Some(Some(at)),
+                None => {
+                    problems.push(
+                        Diagnostic::new(
+                            u.span,
+                            format!("until \"{}\" in [[suppress]] is not a date or a time", u.value),
+                        )
+                        .with_hint("write a date like 2026-12-31 or a time like 2026-12-31T18:00:00Z"),
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(key), Some(detector), Some(until), Some(reason)) = (key, detector, until, reason) {
+            suppressions.push(Suppression {
+                detector,
+                key,
+                until,
+                reason: reason.value,
+            });
+        }
+    }
+    suppressions
+}
+
+/// A time, or a date read as the end of that day in `zone` (UTC when the plan has none).
+fn until_time(text: &str, zone: Option<&tz::TimeZone>) -> Option<crate::Timestamp> {
+    if let Ok(at) = text.parse::<crate::Timestamp>() {
+        return Some(at);
+    }
+    let date: Date = text.parse().ok()?;
+    let next = date.tomorrow().ok()?;
+    next.to_zoned(zone.cloned().unwrap_or(tz::TimeZone::UTC))
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 /// `[detection]`: the detectors' settings, each optional.

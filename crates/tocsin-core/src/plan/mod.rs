@@ -28,6 +28,7 @@ pub struct Plan {
     disclosure: Option<Disclosure>,
     rate_limits: Vec<RatePolicy>,
     rules: Vec<Rule>,
+    suppressions: Vec<Suppression>,
     detection: Detection,
     digest: String,
     source: String,
@@ -186,6 +187,75 @@ pub struct Rule {
     pub one_incident: bool,
 }
 
+/// A `[[suppress]]` table: signals the plan keeps on record without acting on them, like
+/// those about the company's own scanner or a planned penetration test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppression {
+    /// Only this detector's signals; every detector's when `None`.
+    pub detector: Option<String>,
+    pub key: KeyPattern,
+    /// When it lapses.
+    pub until: Option<crate::Timestamp>,
+    /// Why, shown with every signal it suppresses.
+    pub reason: String,
+}
+
+/// The signal keys a suppression covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyPattern {
+    /// This key.
+    Exact(String),
+    /// Keys that start with this (written with a trailing `*`).
+    Prefix(String),
+    /// Addresses in this network (written like `10.0.0.0/8` or `2001:db8::/32`).
+    Network(std::net::IpAddr, u8),
+}
+
+impl KeyPattern {
+    /// Reads `10.0.0.0/8`, `web-*` or an exact key; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("the key is empty".into());
+        }
+        if let Some(prefix) = text.strip_suffix('*') {
+            return Ok(KeyPattern::Prefix(prefix.to_owned()));
+        }
+        let Some((address, bits)) = text.split_once('/') else {
+            return Ok(KeyPattern::Exact(text.to_owned()));
+        };
+        let address: std::net::IpAddr = address
+            .parse()
+            .map_err(|_| format!("\"{address}\" is not an IP address"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        match bits.parse::<u8>() {
+            Ok(bits) if bits <= max => Ok(KeyPattern::Network(address, bits)),
+            _ => Err(format!(
+                "/{bits} is not a prefix length of an IPv{} network (0 to {max})",
+                if max == 32 { 4 } else { 6 }
+            )),
+        }
+    }
+
+    pub fn matches(&self, key: &str) -> bool {
+        match self {
+            KeyPattern::Exact(exact) => key == exact,
+            KeyPattern::Prefix(prefix) => key.starts_with(prefix.as_str()),
+            KeyPattern::Network(network, bits) => key.parse().is_ok_and(|ip| in_network(ip, *network, *bits)),
+        }
+    }
+}
+
+fn in_network(ip: std::net::IpAddr, network: std::net::IpAddr, bits: u8) -> bool {
+    use std::net::IpAddr;
+    let (ip, network, width) = match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => (u128::from(ip.to_bits()), u128::from(net.to_bits()), 32),
+        (IpAddr::V6(ip), IpAddr::V6(net)) => (ip.to_bits(), net.to_bits(), 128),
+        _ => return false,
+    };
+    let shift = width - u32::from(bits);
+    shift >= width || ip >> shift == network >> shift
+}
+
 /// Detector settings the plan may change. Each is `None` where the plan keeps tocsin's
 /// default (see the detectors for their values).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -275,6 +345,21 @@ impl Plan {
     /// The plan's `[[rule]]` tables: what a detector's signals lead to.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The plan's `[[suppress]]` tables.
+    pub fn suppressions(&self) -> &[Suppression] {
+        &self.suppressions
+    }
+
+    /// The suppression that covers a signal of `detector` about `key` found at `at`, if one
+    /// does: the signal is then only recorded.
+    pub fn suppression(&self, detector: &str, key: &str, at: crate::Timestamp) -> Option<&Suppression> {
+        self.suppressions.iter().find(|s| {
+            s.detector.as_deref().is_none_or(|d| d == detector)
+                && s.until.is_none_or(|until| at < until)
+                && s.key.matches(key)
+        })
     }
 
     /// The detectors' settings from `[detection]`, tocsin's defaults where it says nothing.

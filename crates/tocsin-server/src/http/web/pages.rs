@@ -364,6 +364,7 @@ struct SignalRow {
     incident: String,
     action: String,
     summary: String,
+    suppressed: String,
 }
 
 #[derive(Template)]
@@ -411,6 +412,7 @@ pub async fn signals(signed: Signed<NeedRead>, Query(query): Query<SignalQuery>)
             incident: s.incident.map(|n| n.to_string()).unwrap_or_default(),
             action: s.action.clone(),
             summary: s.signal.summary.clone(),
+            suppressed: s.suppressed.clone().unwrap_or_default(),
         },
     );
     let next = listed.next_cursor.map_or_else(String::new, |cursor| {

@@ -208,7 +208,7 @@ pub enum KeyPattern {
     /// Keys that start with this (written with a trailing `*`).
     Prefix(String),
     /// Addresses in this network (written like `10.0.0.0/8` or `2001:db8::/32`).
-    Network(std::net::IpAddr, u8),
+    Network(core::net::IpAddr, u8),
 }
 
 impl KeyPattern {
@@ -223,7 +223,7 @@ impl KeyPattern {
         let Some((address, bits)) = text.split_once('/') else {
             return Ok(KeyPattern::Exact(text.to_owned()));
         };
-        let address: std::net::IpAddr = address
+        let address: core::net::IpAddr = address
             .parse()
             .map_err(|_| format!("\"{address}\" is not an IP address"))?;
         let max = if address.is_ipv4() { 32 } else { 128 };
@@ -245,8 +245,8 @@ impl KeyPattern {
     }
 }
 
-fn in_network(ip: std::net::IpAddr, network: std::net::IpAddr, bits: u8) -> bool {
-    use std::net::IpAddr;
+fn in_network(ip: core::net::IpAddr, network: core::net::IpAddr, bits: u8) -> bool {
+    use core::net::IpAddr;
     let (ip, network, width) = match (ip, network) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => (u128::from(ip.to_bits()), u128::from(net.to_bits()), 32),
         (IpAddr::V6(ip), IpAddr::V6(net)) => (ip.to_bits(), net.to_bits(), 128),

@@ -6,6 +6,7 @@ pub mod events;
 pub mod identity;
 pub mod lead;
 mod migrate;
+pub mod outbox;
 pub mod postgres;
 pub mod signals;
 pub mod sqlite;
@@ -135,7 +136,7 @@ pub struct ChainHead {
 /// Durable storage. Every write is one transaction: the incident's state, its new audit
 /// entries and its clocks are stored together or not at all.
 #[async_trait]
-pub trait Store: IdentityStore + EventStore + SignalStore + fmt::Debug {
+pub trait Store: IdentityStore + EventStore + SignalStore + outbox::OutboxStore + fmt::Debug {
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;
 

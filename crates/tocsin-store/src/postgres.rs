@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "signal_suppression",
         sql: include_str!("../migrations/postgres/0005_signal_suppression.sql"),
     },
+    Migration {
+        version: 6,
+        name: "outbox",
+        sql: include_str!("../migrations/postgres/0006_outbox.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing
@@ -168,7 +173,17 @@ async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Due notifications, claimed in one statement; rows another instance is claiming are
+/// skipped, not waited for.
+const CLAIM_SQL: &str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM outbox
+                 WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                 ORDER BY next_ms, id LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+    RETURNING *";
+
 include!("shared.rs");
 include!("shared_identity.rs");
 include!("shared_events.rs");
 include!("shared_signals.rs");
+include!("shared_outbox.rs");

@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "signal_suppression",
         sql: include_str!("../migrations/sqlite/0005_signal_suppression.sql"),
     },
+    Migration {
+        version: 6,
+        name: "outbox",
+        sql: include_str!("../migrations/sqlite/0006_outbox.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
@@ -170,7 +175,15 @@ async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Optio
     }
 }
 
+/// Due notifications, claimed in one statement; the write lock keeps claims apart.
+const CLAIM_SQL: &str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM outbox
+                 WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                 ORDER BY next_ms, id LIMIT $4)
+    RETURNING *";
+
 include!("shared.rs");
 include!("shared_identity.rs");
 include!("shared_events.rs");
 include!("shared_signals.rs");
+include!("shared_outbox.rs");

@@ -1,0 +1,118 @@
+//! The outbox: notifications stored before they are sent, claimed by delivery workers with
+//! a lease, retried later when a channel fails, and put aside as dead after too many
+//! attempts, where an operator can see them and send them again.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use tocsin_core::Timestamp;
+use tocsin_core::incident::IncidentNumber;
+
+use crate::StoreError;
+
+/// A notification to store, not sent yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewNotification {
+    /// What it is about, unique: the same key enqueued twice is stored once.
+    pub key: String,
+    /// The plan's name of the channel.
+    pub channel: String,
+    /// What happened, like `declared` or `clock_warning`.
+    pub kind: String,
+    pub incident: Option<IncidentNumber>,
+    /// The message as JSON, for the channel to render.
+    pub payload: String,
+    /// Not sent before this time.
+    pub not_before: Timestamp,
+}
+
+/// Where a notification is in its delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Waiting for its (next) attempt.
+    Pending,
+    Sent,
+    /// Given up after too many attempts, until an operator sends it again.
+    Dead,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 3] = [Delivery::Pending, Delivery::Sent, Delivery::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Sent => "sent",
+            Delivery::Dead => "dead",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Delivery::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub id: i64,
+    pub key: String,
+    pub channel: String,
+    pub kind: String,
+    pub incident: Option<IncidentNumber>,
+    pub payload: String,
+    pub state: Delivery,
+    /// Attempts started so far, the one under way included.
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    /// When it is due (again).
+    pub next_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+/// Which notifications to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxFilter {
+    pub state: Option<Delivery>,
+    pub channel: Option<String>,
+    /// Only notifications with a smaller id (cursor pagination).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Stores notifications; those whose key is stored already are skipped. How many were
+    /// new.
+    async fn enqueue(&self, notifications: &[NewNotification], now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` due notifications for `worker` until `lease_until`, counting an
+    /// attempt for each, soonest due first. A claim whose lease ran out (its worker died)
+    /// is claimed again.
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// Notes that a notification was sent.
+    async fn delivered(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Notes a failed attempt: tried again at `retry_at`, or dead when `None`.
+    async fn failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<(), StoreError>;
+
+    /// Puts a dead notification back in line, due now, with its attempts counted afresh;
+    /// whether it was dead.
+    async fn resend(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<Notification>, StoreError>;
+}

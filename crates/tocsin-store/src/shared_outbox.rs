@@ -1,0 +1,138 @@
+// The outbox, written once for both backends; included by each after `shared.rs`.
+// Each backend defines `CLAIM_SQL`: how due rows are picked while others may claim too.
+
+use crate::outbox::{Delivery, NewNotification, Notification, OutboxFilter, OutboxStore};
+
+fn notification_from(row: &DbRow) -> Result<Notification, StoreError> {
+    let state: String = row.try_get("state")?;
+    let incident: Option<i64> = row.try_get("incident")?;
+    let sent: Option<i64> = row.try_get("sent_ms")?;
+    Ok(Notification {
+        id: row.try_get("id")?,
+        key: row.try_get("idempotency_key")?,
+        channel: row.try_get("channel")?,
+        kind: row.try_get("kind")?,
+        incident: incident.map(number).transpose()?,
+        payload: row.try_get("payload")?,
+        state: Delivery::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery state \"{state}\"")))?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
+            .map_err(|_| StoreError::Corrupt("negative attempts".into()))?,
+        created_at: time(row.try_get("created_ms")?)?,
+        next_at: time(row.try_get("next_ms")?)?,
+        sent_at: sent.map(time).transpose()?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+#[async_trait]
+impl OutboxStore for Backend {
+    async fn enqueue(&self, notifications: &[NewNotification], now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let mut new = 0;
+        for n in notifications {
+            let incident = n.incident.map(|i| int(i.get(), "incident number")).transpose()?;
+            new += sqlx::query(
+                "INSERT INTO outbox (idempotency_key, channel, kind, incident, payload, state, attempts,
+                    created_ms, next_ms)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&n.key)
+            .bind(&n.channel)
+            .bind(&n.kind)
+            .bind(incident)
+            .bind(&n.payload)
+            .bind(now.as_millisecond())
+            .bind(n.not_before.as_millisecond())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let rows = sqlx::query(CLAIM_SQL)
+            .bind(lease_until.as_millisecond())
+            .bind(worker)
+            .bind(now.as_millisecond())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut claimed: Vec<Notification> = rows.iter().map(notification_from).collect::<Result<_, _>>()?;
+        claimed.sort_by_key(|n| (n.next_at, n.id));
+        Ok(claimed)
+    }
+
+    async fn delivered(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_ms = $1, lease_until_ms = NULL, last_error = NULL
+             WHERE id = $2 AND state = 'pending'",
+        )
+        .bind(now.as_millisecond())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<(), StoreError> {
+        let (state, next) = match retry_at {
+            Some(at) => ("pending", Some(at.as_millisecond())),
+            None => ("dead", None),
+        };
+        sqlx::query(
+            "UPDATE outbox SET state = $1, next_ms = COALESCE($2, next_ms), lease_until_ms = NULL,
+                leased_by = NULL, last_error = $3
+             WHERE id = $4 AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn resend(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE outbox SET state = 'pending', attempts = 0, next_ms = $1, lease_until_ms = NULL
+             WHERE id = $2 AND state = 'dead'",
+        )
+        .bind(now.as_millisecond())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<Notification>, StoreError> {
+        let mut query = QueryBuilder::<Db>::new("SELECT * FROM outbox WHERE 1 = 1");
+        if let Some(state) = filter.state {
+            query.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(channel) = &filter.channel {
+            query.push(" AND channel = ").push_bind(channel.clone());
+        }
+        if let Some(before) = filter.before {
+            query.push(" AND id < ").push_bind(before);
+        }
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.clamp(1, 1000)));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(notification_from).collect()
+    }
+}

@@ -1,0 +1,132 @@
+//! The outbox on both backends: stored once per key, claimed with a lease, retried,
+//! given up as dead and sent again on request.
+
+use std::collections::BTreeSet;
+
+use tocsin_core::Timestamp;
+use tocsin_store::outbox::{Delivery, NewNotification, OutboxFilter};
+use tocsin_store::testing::TestDb;
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(1_767_571_200 + second).unwrap()
+}
+
+fn note(key: &str, not_before: i64) -> NewNotification {
+    NewNotification {
+        key: key.into(),
+        channel: "ops-webhook".into(),
+        kind: "declared".into(),
+        incident: None,
+        payload: format!(r#"{{"text":"{key}"}}"#),
+        not_before: at(not_before),
+    }
+}
+
+#[tokio::test]
+async fn a_notification_is_stored_once_claimed_by_one_worker_at_a_time_and_retried_until_it_is_dead() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let b = db.backend;
+        let new = store
+            .enqueue(&[note("a", 0), note("b", 100), note("a", 0)], at(0))
+            .await
+            .unwrap();
+        assert_eq!(new, 2, "{b}: the same key is stored once");
+        assert_eq!(store.enqueue(&[note("a", 0)], at(1)).await.unwrap(), 0, "{b}");
+
+        // Due now: only "a". One worker holds it until its lease runs out.
+        let claimed = store.claim("one", 10, at(10), at(40)).await.unwrap();
+        assert_eq!(claimed.iter().map(|n| n.key.as_str()).collect::<Vec<_>>(), ["a"], "{b}");
+        assert_eq!(claimed[0].attempts, 1);
+        assert!(
+            store.claim("two", 10, at(20), at(50)).await.unwrap().is_empty(),
+            "{b}: leased"
+        );
+        // Its worker died: the lease runs out, another takes it.
+        let again = store.claim("two", 10, at(41), at(70)).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts), (1, 2), "{b}");
+
+        // A failed attempt waits for its retry time.
+        store.failed(again[0].id, "HTTP 503", Some(at(100))).await.unwrap();
+        assert!(store.claim("two", 10, at(99), at(130)).await.unwrap().is_empty(), "{b}");
+        let due = store.claim("two", 10, at(100), at(130)).await.unwrap();
+        assert_eq!(
+            due.iter().map(|n| n.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"],
+            "{b}: soonest first"
+        );
+        assert_eq!(due[0].last_error.as_deref(), Some("HTTP 503"));
+
+        // "b" is sent; "a" is given up, listed as dead, and sent again on request.
+        store.delivered(due[1].id, at(101)).await.unwrap();
+        store.failed(due[0].id, "HTTP 400: bad request", None).await.unwrap();
+        let dead = store
+            .outbox(&OutboxFilter {
+                state: Some(Delivery::Dead),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(dead.len(), 1, "{b}");
+        assert_eq!((dead[0].key.as_str(), dead[0].attempts), ("a", 3));
+        assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400: bad request"));
+        assert!(
+            store.claim("two", 10, at(200), at(230)).await.unwrap().is_empty(),
+            "{b}"
+        );
+        assert!(store.resend(dead[0].id, at(300)).await.unwrap());
+        assert!(!store.resend(dead[0].id, at(300)).await.unwrap(), "{b}: no longer dead");
+        let back = store.claim("two", 10, at(300), at(330)).await.unwrap();
+        assert_eq!((back[0].key.as_str(), back[0].attempts), ("a", 1), "{b}");
+
+        let all = store
+            .outbox(&OutboxFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let states: Vec<(&str, Delivery, bool)> = all
+            .iter()
+            .map(|n| (n.key.as_str(), n.state, n.sent_at.is_some()))
+            .collect();
+        assert_eq!(
+            states,
+            [("b", Delivery::Sent, true), ("a", Delivery::Pending, false)],
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn workers_claiming_at_once_never_take_the_same_notification() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let notes: Vec<NewNotification> = (0..300).map(|i| note(&format!("n{i}"), 0)).collect();
+        store.enqueue(&notes, at(0)).await.unwrap();
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = std::sync::Arc::clone(&store);
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let claimed = store.claim(&format!("w{w}"), 7, at(1), at(60)).await.unwrap();
+                        if claimed.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(claimed.into_iter().map(|n| n.key));
+                    }
+                })
+            })
+            .collect();
+        let mut seen = BTreeSet::new();
+        let mut total = 0;
+        for w in workers {
+            let mine = w.await.unwrap();
+            total += mine.len();
+            seen.extend(mine);
+        }
+        assert_eq!((total, seen.len()), (300, 300), "{}: each claimed once", db.backend);
+    }
+}

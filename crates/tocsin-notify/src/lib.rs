@@ -1,0 +1,103 @@
+//! Channels: where people are told. A channel takes a message and says whether it was
+//! delivered, should be tried again (and from when), or can never be delivered. The outbox
+//! and its workers live elsewhere; this crate only speaks the channels' wire formats.
+
+pub mod retry;
+pub mod webhook;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// One notification, rendered for people: what happened, to which incident, how urgent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Unique per notification and stable across attempts: receivers that can, drop a
+    /// repeat with the same id.
+    pub id: String,
+    /// What happened: `declared`, `acknowledged`, `clock_warning`, `test`, ...
+    pub kind: String,
+    /// Like `INC-0007`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    pub title: String,
+    /// What changed, in a sentence.
+    pub text: String,
+    /// The most urgent open clock and the time left on it, like `customer notice due in 3h 10m`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// Where to see the incident.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// What came of one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Worth trying again: the receiver was busy, down or unreachable. `after`: how long
+    /// it asked to be left alone (`Retry-After`), if it did.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// Trying again would not help: the receiver refused the message.
+    Refused {
+        error: String,
+    },
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync + fmt::Debug {
+    async fn send(&self, message: &Message) -> Outcome;
+}
+
+/// The HTTP client channels share: rustls with the ring provider, a timeout per request.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    // Installing fails only when a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client with rustls and the ring provider")
+}
+
+/// What an HTTP answer means for a notification: 2xx delivered; 408, 425, 429 and 5xx
+/// busy or down, worth another try (after `Retry-After` if given); other answers refuse it.
+pub fn http_outcome(response: &reqwest::Response, now: jiff::Timestamp) -> Outcome {
+    let status = response.status();
+    if status.is_success() {
+        return Outcome::Delivered;
+    }
+    let error = format!("HTTP {}", status.as_u16());
+    if status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429) {
+        let after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::retry_after(v, now));
+        Outcome::Retry { error, after }
+    } else {
+        Outcome::Refused { error }
+    }
+}
+
+/// What a failed request means: unreachable, timed out or cut off is worth another try.
+pub fn request_failed(error: &reqwest::Error) -> Outcome {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    Outcome::Retry {
+        error: format!("{what}: {error}"),
+        after: None,
+    }
+}

@@ -58,6 +58,9 @@ pub enum Command {
     Logins(LoginsArgs),
     /// What the detectors found, newest first.
     Signals(SignalsArgs),
+    /// Notifications: try a channel.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Manage the people who may log in.
     #[command(subcommand)]
     User(UserCommand),
@@ -234,6 +237,15 @@ pub struct InitArgs {
     /// Overwrite an existing plan file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a test message to a channel of the plan now, and say whether it arrived.
+    Test {
+        /// The channel's name in the plan.
+        channel: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

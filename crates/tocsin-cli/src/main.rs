@@ -8,6 +8,7 @@ mod describe;
 mod detection;
 mod incident;
 mod ingest;
+mod notify;
 mod plan;
 mod render;
 mod serve;
@@ -63,6 +64,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::ingest(context, &args).await,
         Command::Logins(args) => detection::logins(context, &args).await,
         Command::Signals(args) => detection::signals(context, &args).await,
+        Command::Notify(args::NotifyCommand::Test { channel }) => notify::test(context, &channel).await,
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
     }

@@ -68,6 +68,20 @@ pub fn check(context: &Context) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Ok(plan) => {
+            // The plan is sound; its channels must also open here: secrets set, files readable.
+            let (_, problems) = tocsin_server::channels::open_all(&plan);
+            if !problems.is_empty() {
+                if context.json() {
+                    let problems: Vec<_> = problems.iter().map(|p| json!({"message": p})).collect();
+                    emit(&json!({"plan": name, "valid": false, "problems": problems}).to_string());
+                } else {
+                    for problem in &problems {
+                        eprintln!("{name}: {problem}");
+                    }
+                    eprintln!("{name}: {} problem(s)", problems.len());
+                }
+                return Ok(ExitCode::from(1));
+            }
             if context.json() {
                 emit(&summary_json(&plan, &name).to_string());
             } else {

@@ -34,6 +34,7 @@ fn init_logging(format: LogFormat) {
 }
 
 pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    tocsin_notify::use_ring();
     init_logging(args.log_format);
     let (text, source) = context.plan_source()?;
     let plan = context.parse_plan(&text, &source)?;

@@ -278,3 +278,40 @@ fn suppressions_keep_signals_on_record_by_key_network_or_prefix_until_they_lapse
         assert!(text.contains(expected), "{expected}\n{text}");
     }
 }
+
+#[test]
+fn channels_name_where_messages_go_and_where_their_secret_is_kept_never_the_secret() {
+    use tocsin_core::plan::{ChannelKind, Secret};
+    let plan = Plan::parse(&format!(
+        "{}\n[[channel]]\nname = \"ops-webhook\"\ntype = \"webhook\"\nurl = \"https://hooks.example.com/tocsin\"\nsecret_env = \"TOCSIN_OPS_SECRET\"\n\n[[channel]]\nname = \"audit\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9000/in\"\nsecret_file = \"/run/secrets/audit\"\n",
+        presets::FOUR_TIER.source
+    ))
+    .unwrap();
+    let ops = plan.channel("ops-webhook").unwrap();
+    assert_eq!(ops.kind, ChannelKind::Webhook);
+    assert_eq!(ops.url, "https://hooks.example.com/tocsin");
+    assert_eq!(ops.secret, Some(Secret::Env("TOCSIN_OPS_SECRET".into())));
+    assert_eq!(
+        plan.channel("audit").unwrap().secret,
+        Some(Secret::File("/run/secrets/audit".into()))
+    );
+    assert_eq!(plan.channels().len(), 2);
+
+    let broken = format!(
+        "{}\n[[channel]]\nname = \"a\"\ntype = \"webhok\"\nurl = \"https://x.example\"\nsecret_env = \"S\"\n\n[[channel]]\nname = \"b\"\ntype = \"webhook\"\nurl = \"hooks.example.com\"\nsecret = \"hunter2\"\n\n[[channel]]\nname = \"b\"\ntype = \"webhook\"\nurl = \"https://x.example\"\n\n[[channel]]\nname = \"Ops Team\"\ntype = \"webhook\"\nurl = \"https://x.example\"\nsecret_env = \"S\"\nsecret_file = \"/f\"\n",
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&broken).join("\n");
+    for expected in [
+        "unknown channel type \"webhok\"",
+        "hint: did you mean \"webhook\"?",
+        "url \"hooks.example.com\" in [[channel]] is not an http or https URL",
+        "a secret must not be written in the plan",
+        "a webhook [[channel]] needs a signing secret",
+        "duplicate channel id \"b\"",
+        "channel name \"Ops Team\" is not a name",
+        "[[channel]] names both secret_env and secret_file",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}

@@ -9,6 +9,8 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+/// The HTTP client the channels take (see [`http_client`]).
+pub use reqwest::Client as HttpClient;
 use serde::Serialize;
 
 /// One notification, rendered for people: what happened, to which incident, how urgent.
@@ -56,10 +58,17 @@ pub trait Channel: Send + Sync + fmt::Debug {
     async fn send(&self, message: &Message) -> Outcome;
 }
 
-/// The HTTP client channels share: rustls with the ring provider, a timeout per request.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
+/// Makes ring the process's TLS provider. Every HTTP client in the process needs one, and
+/// the build leaves the choice to the program (the other provider costs a C toolchain and
+/// build time), so programs and tests that make clients call this first.
+pub fn use_ring() {
     // Installing fails only when a provider is installed already, which is as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The HTTP client channels share: rustls with the ring provider, a timeout per request.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    use_ring();
     reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))

@@ -35,6 +35,8 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDb, config: ServerConfig) -> TestServer {
+        // The tests' own HTTP clients need the TLS provider the server's channels use.
+        tocsin_notify::use_ring();
         let store = db.open().await;
         let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).unwrap());
         let identity = Identity::new(Arc::clone(&store));

@@ -9,8 +9,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, ClockStart, Detection, Disclosure, KeyPattern, NoticeKind, Obligation, Organization, Plan,
-    Review, Role, Rule, Severity, StepTemplate, Suppression,
+    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, KeyPattern, NoticeKind, Obligation,
+    Organization, Plan, Review, Role, Rule, Secret, Severity, StepTemplate, Suppression,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -68,6 +68,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let rules = rules(&root.tables("rule", &mut problems), &severity_ids, &mut problems);
     let zone = organization.as_ref().map(|(_, calendar)| calendar.zone().clone());
     let suppressions = suppressions(&root.tables("suppress", &mut problems), zone, &mut problems);
+    let channels = channels(&root.tables("channel", &mut problems), &mut problems);
     let detection = root
         .opt_table("detection", &mut problems)
         .map(|t| detection(t, &mut problems))
@@ -97,6 +98,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             rate_limits,
             rules,
             suppressions,
+            channels,
             detection,
             digest: String::new(),
             source: String::new(),
@@ -716,6 +718,108 @@ fn suppressions(tables: &[TableAt<'_, '_>], zone: Option<tz::TimeZone>, problems
         }
     }
     suppressions
+}
+
+/// `[[channel]]` tables: `name`, `type`, `url`, and where the secret is kept: `secret_env`
+/// or `secret_file`, never the secret itself.
+fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    let mut seen = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[channel]]");
+        let name = s.str("name", "\"ops-webhook\"", problems);
+        let kind = s.str("type", "\"webhook\"", problems);
+        let url = s.str("url", "\"https://hooks.example.com/tocsin\"", problems);
+        let inline = s.opt_str("secret", problems);
+        let env = s.opt_str("secret_env", problems);
+        let file = s.opt_str("secret_file", problems);
+        let span = s.span();
+        s.finish(problems);
+        if let Some(inline) = inline {
+            problems.push(
+                Diagnostic::new(inline.span, "a secret must not be written in the plan")
+                    .with_hint("keep it in an environment variable (secret_env) or a file (secret_file)"),
+            );
+        }
+        let name = name.filter(|n| {
+            let ok = !n.value.is_empty()
+                && n.value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !ok {
+                problems.push(
+                    Diagnostic::new(n.span.clone(), format!("channel name \"{}\" is not a name", n.value))
+                        .with_hint("use lowercase letters, digits, - and _"),
+                );
+            }
+            ok
+        });
+        let kind = kind.and_then(|k| match ChannelKind::parse(&k.value) {
+            Some(kind) => Some(kind),
+            None => {
+                let kinds: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
+                let mut problem = Diagnostic::new(k.span, format!("unknown channel type \"{}\"", k.value));
+                problem = match closest(&k.value, kinds.iter().copied()) {
+                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
+                    None => problem.with_hint(format!("the channel types are {}", kinds.join(", "))),
+                };
+                problems.push(problem);
+                None
+            }
+        });
+        let url = url.filter(|u| {
+            let rest = u
+                .value
+                .strip_prefix("https://")
+                .or_else(|| u.value.strip_prefix("http://"));
+            let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace));
+            if !ok {
+                problems.push(
+                    Diagnostic::new(
+                        u.span.clone(),
+                        format!("url \"{}\" in [[channel]] is not an http or https URL", u.value),
+                    )
+                    .with_hint("write it like \"https://hooks.example.com/tocsin\""),
+                );
+            }
+            ok
+        });
+        let secret = match (env, file) {
+            (Some(env), None) => Some(Secret::Env(env.value)),
+            (None, Some(file)) => Some(Secret::File(file.value)),
+            (Some(env), Some(_)) => {
+                problems.push(
+                    Diagnostic::new(env.span, "[[channel]] names both secret_env and secret_file")
+                        .with_hint("keep one of them"),
+                );
+                Some(Secret::Env(env.value))
+            }
+            (None, None) => None,
+        };
+        if let Some(name) = &name {
+            seen.push((name.value.clone(), name.span.clone()));
+        }
+        if kind == Some(ChannelKind::Webhook) && secret.is_none() {
+            problems.push(
+                Diagnostic::new(span, "a webhook [[channel]] needs a signing secret")
+                    .with_hint("add secret_env = \"TOCSIN_WEBHOOK_SECRET\" or secret_file = \"/run/secrets/webhook\""),
+            );
+        }
+        if let (Some(name), Some(kind), Some(url)) = (name, kind, url) {
+            channels.push(Channel {
+                name: name.value,
+                kind,
+                url: url.value,
+                secret,
+            });
+        }
+    }
+    no_duplicates(
+        "channel",
+        seen.iter().map(|(n, span)| (n.as_str(), span.clone())),
+        problems,
+    );
+    channels
 }
 
 /// A time, or a date read as the end of that day in `zone` (UTC when the plan has none).

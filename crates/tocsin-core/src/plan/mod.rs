@@ -29,6 +29,7 @@ pub struct Plan {
     rate_limits: Vec<RatePolicy>,
     rules: Vec<Rule>,
     suppressions: Vec<Suppression>,
+    channels: Vec<Channel>,
     detection: Detection,
     digest: String,
     source: String,
@@ -185,6 +186,57 @@ pub struct Rule {
     /// `true`: all the detector's signals join one open incident, whatever they are
     /// about; `false` (the default): one incident per source or key.
     pub one_incident: bool,
+}
+
+/// A `[[channel]]` table: where people are told, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// How routes and commands name it, like `ops-webhook`.
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Where messages go.
+    pub url: String,
+    /// Where its secret is kept: never in the plan itself.
+    pub secret: Option<Secret>,
+}
+
+/// The kinds of channel tocsin speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// JSON signed with HMAC-SHA256 (`Tocsin-Signature`).
+    Webhook,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 1] = [ChannelKind::Webhook];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a secret is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Secret {
+    /// In this environment variable.
+    Env(String),
+    /// In this file (like a container secret).
+    File(String),
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Env(name) => write!(f, "the environment variable {name}"),
+            Secret::File(path) => write!(f, "the file {path}"),
+        }
+    }
 }
 
 /// A `[[suppress]]` table: signals the plan keeps on record without acting on them, like
@@ -345,6 +397,15 @@ impl Plan {
     /// The plan's `[[rule]]` tables: what a detector's signals lead to.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The plan's `[[channel]]` tables: where people are told.
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
     }
 
     /// The plan's `[[suppress]]` tables.

@@ -1,0 +1,131 @@
+//! `tocsin plan check` and `tocsin notify test` with a webhook channel, against a real
+//! receiver on loopback.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use tocsin_notify::webhook;
+
+mod common;
+use common::tocsin;
+
+const SECRET: &str = "a-secret-of-32-bytes-for-tests!!";
+
+/// A receiver answering `status`, keeping what it got.
+async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let got = Arc::clone(&kept);
+            async move {
+                got.lock().unwrap().push((headers, body.to_vec()));
+                StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// Runs `tocsin ARGS` in `dir` with the channel's secret set or not.
+async fn run(dir: &std::path::Path, args: &[&str], secret: bool) -> (i32, String, String) {
+    let mut command = tocsin(dir, Some(&format!("sqlite:{}/t.db", dir.display())));
+    command.args(args);
+    match secret {
+        true => command.env("TOCSIN_TEST_HOOK_SECRET", SECRET),
+        false => command.env_remove("TOCSIN_TEST_HOOK_SECRET"),
+    };
+    // The receiver answers on this runtime while the command runs.
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The plan `tocsin init` wrote, with one channel to `url`.
+fn plan_with(dir: &std::path::Path, url: &str) {
+    let plan = dir.join("tocsin.toml");
+    let first = dir.join("tocsin.toml.init");
+    if !first.exists() {
+        std::fs::copy(&plan, &first).unwrap();
+    }
+    let text = std::fs::read_to_string(&first).unwrap();
+    let channel = format!(
+        "\n[[channel]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"TOCSIN_TEST_HOOK_SECRET\"\n"
+    );
+    std::fs::write(&plan, text + &channel).unwrap();
+}
+
+#[tokio::test]
+async fn a_channel_whose_secret_is_missing_fails_the_plan_check_and_a_test_message_arrives_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let (url, got) = receiver(200).await;
+    plan_with(dir.path(), &url);
+
+    let (code, _, err) = run(dir.path(), &["plan", "check"], false).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("channel ops: the environment variable TOCSIN_TEST_HOOK_SECRET is not set"),
+        "{err}"
+    );
+    let (code, _, err) = run(dir.path(), &["plan", "check"], true).await;
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = run(dir.path(), &["notify", "test", "ops"], true).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Delivered a test message to ops"), "{out}");
+    let (headers, body) = {
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        got[0].clone()
+    };
+    let signature = headers[webhook::SIGNATURE].to_str().unwrap();
+    assert!(webhook::verify(
+        SECRET.as_bytes(),
+        signature,
+        &body,
+        jiff::Timestamp::now(),
+        300
+    ));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["kind"], "test");
+    assert!(json["id"].as_str().unwrap().starts_with("test:ops:"), "{json}");
+
+    let (code, _, err) = run(dir.path(), &["notify", "test", "pager"], true).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the plan has no channel \"pager\"; its channels are ops"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_test_message_that_does_not_arrive_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let (url, _) = receiver(503).await;
+    plan_with(dir.path(), &url);
+    let (code, _, err) = run(dir.path(), &["notify", "test", "ops"], true).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("was not delivered: HTTP 503 (it would be tried again)"),
+        "{err}"
+    );
+    let (url, _) = receiver(410).await;
+    plan_with(dir.path(), &url);
+    let (code, out, _) = run(dir.path(), &["--json", "notify", "test", "ops"], true).await;
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["delivered"], false);
+    assert_eq!(json["error"], "HTTP 410 (the receiver refused it)");
+}

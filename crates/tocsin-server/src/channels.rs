@@ -1,0 +1,58 @@
+//! The plan's channels made real: each secret read from where the plan says it is kept,
+//! and a client for each channel. Used by `tocsin plan check` (a channel that cannot be
+//! opened is a problem of the plan), `tocsin notify test` and the delivery workers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, Secret};
+use tocsin_notify::Channel;
+use tocsin_notify::webhook::Webhook;
+
+/// How long one delivery attempt may take.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A secret's value: the environment variable or the file the plan names, without a
+/// trailing newline. The error names where it looked.
+pub fn read_secret(secret: &Secret) -> Result<Vec<u8>, String> {
+    let value = match secret {
+        Secret::Env(name) => std::env::var(name).map_err(|_| format!("{secret} is not set"))?,
+        Secret::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {secret}: {e}"))?,
+    };
+    let value = value.trim_end_matches(['\r', '\n']);
+    if value.is_empty() {
+        return Err(format!("{secret} is empty"));
+    }
+    Ok(value.as_bytes().to_vec())
+}
+
+/// The channel the plan describes, ready to send.
+pub fn open(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Box<dyn Channel>, String> {
+    match channel.kind {
+        ChannelKind::Webhook => {
+            let secret = channel
+                .secret
+                .as_ref()
+                .ok_or("a webhook needs a signing secret")
+                .map_err(str::to_owned)
+                .and_then(read_secret)?;
+            Ok(Box::new(Webhook::new(&channel.url, &secret, client)?))
+        }
+    }
+}
+
+/// Every channel of the plan, by name, and the problems of those that cannot be opened.
+pub fn open_all(plan: &Plan) -> (BTreeMap<String, Box<dyn Channel>>, Vec<String>) {
+    let client = tocsin_notify::http_client(SEND_TIMEOUT);
+    let mut open_ones = BTreeMap::new();
+    let mut problems = Vec::new();
+    for channel in plan.channels() {
+        match open(channel, client.clone()) {
+            Ok(c) => {
+                open_ones.insert(channel.name.clone(), c);
+            }
+            Err(e) => problems.push(format!("channel {}: {e}", channel.name)),
+        }
+    }
+    (open_ones, problems)
+}

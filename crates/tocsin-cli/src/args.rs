@@ -61,6 +61,9 @@ pub enum Command {
     /// Notifications: try a channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// The outbox: notifications waiting, sent and dead.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Manage the people who may log in.
     #[command(subcommand)]
     User(UserCommand),
@@ -237,6 +240,27 @@ pub struct InitArgs {
     /// Overwrite an existing plan file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Notifications, newest first.
+    List {
+        /// Only these: pending, sent or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this channel's.
+        #[arg(long)]
+        channel: Option<String>,
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Send a dead notification again.
+    Retry {
+        /// Its number, from `tocsin outbox list`.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

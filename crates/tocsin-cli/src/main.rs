@@ -65,6 +65,10 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Logins(args) => detection::logins(context, &args).await,
         Command::Signals(args) => detection::signals(context, &args).await,
         Command::Notify(args::NotifyCommand::Test { channel }) => notify::test(context, &channel).await,
+        Command::Outbox(args::OutboxCommand::List { state, channel, limit }) => {
+            notify::list(context, state.as_deref(), channel, limit).await
+        }
+        Command::Outbox(args::OutboxCommand::Retry { id }) => notify::retry(context, id).await,
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
     }

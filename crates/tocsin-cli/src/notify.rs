@@ -1,4 +1,5 @@
-//! `tocsin notify test CHANNEL`: one message straight to a channel, to see that it works.
+//! `tocsin notify test CHANNEL`: one message straight to a channel, to see that it works;
+//! `tocsin outbox list|retry`: what waits, what was sent, what is dead.
 
 use std::process::ExitCode;
 
@@ -6,9 +7,11 @@ use anyhow::{anyhow, bail};
 use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_notify::{Message, Outcome};
+use tocsin_store::outbox::{Delivery, Notification, OutboxFilter};
 
 use crate::context::Context;
 use crate::emit;
+use crate::render::{Paint, Table, plain, time as when};
 
 pub async fn test(context: &Context, name: &str) -> anyhow::Result<ExitCode> {
     let plan = context.plan()?;
@@ -62,4 +65,105 @@ pub async fn test(context: &Context, name: &str) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+pub async fn list(
+    context: &Context,
+    state: Option<&str>,
+    channel: Option<String>,
+    limit: u32,
+) -> anyhow::Result<ExitCode> {
+    let state = match state {
+        None => None,
+        Some(text) => {
+            Some(Delivery::parse(text).ok_or_else(|| anyhow!("--state {text}: choose pending, sent or dead"))?)
+        }
+    };
+    let zone = context.plan()?.calendar().zone().clone();
+    let found = match context.store(false).await? {
+        Some(store) => store
+            .outbox(&OutboxFilter {
+                state,
+                channel,
+                before: None,
+                limit,
+            })
+            .await
+            .map_err(|e| anyhow!("{e}"))?,
+        None => Vec::new(),
+    };
+    if context.json() {
+        emit(&serde_json::to_string(&found.iter().map(doc).collect::<Vec<_>>())?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if found.is_empty() {
+        emit("No notifications.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&[
+        "ID",
+        "CREATED",
+        "CHANNEL",
+        "KIND",
+        "STATE",
+        "TRIES",
+        "NEXT OR SENT",
+        "ERROR",
+    ]);
+    for n in &found {
+        table.row(vec![
+            plain(n.id.to_string()),
+            plain(when(n.created_at, &zone)),
+            plain(&n.channel),
+            plain(&n.kind),
+            plain(n.state.as_str()),
+            plain(n.attempts.to_string()),
+            plain(match (n.state, n.sent_at) {
+                (Delivery::Sent, Some(at)) => when(at, &zone),
+                (Delivery::Pending, _) => when(n.next_at, &zone),
+                _ => String::new(),
+            }),
+            plain(n.last_error.as_deref().unwrap_or("")),
+        ]);
+    }
+    emit(&table.render(Paint { on: context.colour() }, ""));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn doc(n: &Notification) -> serde_json::Value {
+    json!({
+        "id": n.id,
+        "key": n.key,
+        "channel": n.channel,
+        "kind": n.kind,
+        "incident": n.incident.map(|i| i.to_string()),
+        "state": n.state.as_str(),
+        "attempts": n.attempts,
+        "created_at": n.created_at,
+        "next_at": n.next_at,
+        "sent_at": n.sent_at,
+        "last_error": n.last_error,
+    })
+}
+
+pub async fn retry(context: &Context, id: i64) -> anyhow::Result<ExitCode> {
+    let Some(store) = context.store(false).await? else {
+        bail!("there is no database yet, so no notification {id}");
+    };
+    if store.resend(id, Timestamp::now()).await.map_err(|e| anyhow!("{e}"))? {
+        emit(&format!("Notification {id} is due again; a running server sends it."));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let found = store
+        .outbox(&OutboxFilter {
+            before: Some(id + 1),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    match found.first().filter(|n| n.id == id) {
+        Some(n) => bail!("notification {id} is {}, not dead", n.state),
+        None => bail!("there is no notification {id}"),
+    }
 }

@@ -129,3 +129,59 @@ async fn a_test_message_that_does_not_arrive_says_why() {
     assert_eq!(json["delivered"], false);
     assert_eq!(json["error"], "HTTP 410 (the receiver refused it)");
 }
+
+#[tokio::test]
+async fn dead_notifications_are_listed_and_sent_again_on_request() {
+    use tocsin_store::outbox::NewNotification;
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let store = tocsin_store::open(&format!("sqlite:{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let note = |key: &str| NewNotification {
+        key: key.into(),
+        channel: "ops".into(),
+        kind: "declared".into(),
+        incident: None,
+        payload: "{}".into(),
+        not_before: now,
+    };
+    store.enqueue(&[note("a"), note("b")], now).await.unwrap();
+    let claimed = store
+        .claim("w", 10, now, now + jiff::SignedDuration::from_mins(1))
+        .await
+        .unwrap();
+    store.failed(claimed[0].id, "HTTP 410", None).await.unwrap();
+    let dead = claimed[0].id.to_string();
+
+    let (code, out, err) = run(dir.path(), &["--json", "outbox", "list", "--state", "dead"], false).await;
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        (listed[0]["key"].as_str(), listed[0]["last_error"].as_str()),
+        (Some("a"), Some("HTTP 410"))
+    );
+    let (_, out, _) = run(dir.path(), &["outbox", "list"], false).await;
+    assert!(
+        out.contains("dead") && out.contains("pending") && out.contains("HTTP 410"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(dir.path(), &["outbox", "retry", &dead], false).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("Notification {dead} is due again")), "{out}");
+    let (code, _, err) = run(dir.path(), &["outbox", "retry", &dead], false).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("notification {dead} is pending, not dead")),
+        "{err}"
+    );
+    let (code, _, err) = run(dir.path(), &["outbox", "retry", "999"], false).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("there is no notification 999"), "{err}");
+    let (code, _, err) = run(dir.path(), &["outbox", "list", "--state", "maybe"], false).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("--state maybe: choose pending, sent or dead"), "{err}");
+}

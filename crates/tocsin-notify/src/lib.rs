@@ -11,10 +11,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 /// The HTTP client the channels take (see [`http_client`]).
 pub use reqwest::Client as HttpClient;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One notification, rendered for people: what happened, to which incident, how urgent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Unique per notification and stable across attempts: receivers that can, drop a
     /// repeat with the same id.

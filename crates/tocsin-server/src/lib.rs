@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod channels;
+pub mod delivery;
 pub mod desk;
 pub mod detection;
 pub mod http;

@@ -1,5 +1,6 @@
-//! What follows the event log once events are acknowledged: the detectors, and expiry
-//! of old events. The log's writer indexes the login trail itself.
+//! What runs behind the requests: the detectors following the event log, expiry of old
+//! events, and the delivery of notifications from the outbox. The log's writer indexes the
+//! login trail itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,13 @@ impl Pipeline {
     pub async fn start(desk: Desk, config: PipelineConfig) -> Result<Self, StoreError> {
         let store = Arc::clone(desk.store());
         let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
+        // Channels that cannot be opened are reported; the others deliver.
+        let (channels, problems) = crate::channels::open_all(desk.plan());
+        for problem in problems {
+            tracing::error!("{problem}; its notifications wait in the outbox");
+        }
+        let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
+        tokio::spawn(crate::delivery::work(Arc::clone(&store), Arc::new(channels), worker));
         tokio::spawn(crate::detection::follow(desk, fed));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })

@@ -1,0 +1,82 @@
+//! Delivery: workers take due notifications from the outbox with a lease, send them on
+//! their channels, and note what came of it: sent, tried again later (backoff with jitter,
+//! or the receiver's `Retry-After`), or dead. Any number of instances may run workers on
+//! one database; a lease keeps a notification with one worker while it is being sent, and
+//! a worker that dies lets go of it when its lease runs out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use jiff::SignedDuration;
+use tocsin_core::Timestamp;
+use tocsin_notify::retry::{jitter, next_try};
+use tocsin_notify::{Channel, Message, Outcome};
+use tocsin_store::outbox::Notification;
+use tocsin_store::{Store, StoreError};
+
+/// Notifications one worker takes at a time, sent concurrently.
+const CLAIM: u32 = 64;
+/// How long a worker may hold a notification: longer than a send may take.
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// How often an idle worker looks for due notifications.
+const IDLE: Duration = Duration::from_millis(250);
+
+/// The channels of the plan, by name.
+pub type Channels = Arc<BTreeMap<String, Box<dyn Channel>>>;
+
+/// Sends the notifications due at `now`, one claim's worth; how many were claimed.
+pub async fn deliver_due(
+    store: &dyn Store,
+    channels: &Channels,
+    worker: &str,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let claimed = store.claim(worker, CLAIM, now, now + LEASE).await?;
+    let outcomes = join_all(claimed.iter().map(|n| send(channels, n))).await;
+    for (n, outcome) in claimed.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Delivered => store.delivered(n.id, Timestamp::now()).await?,
+            Outcome::Retry { error, after } => {
+                let retry_at = next_try(n.attempts, now, after, jitter(n.id, n.attempts));
+                if retry_at.is_none() {
+                    tracing::warn!(id = n.id, channel = %n.channel, %error, "a notification is dead after its last attempt");
+                }
+                store.failed(n.id, &error, retry_at).await?;
+            }
+            Outcome::Refused { error } => {
+                tracing::warn!(id = n.id, channel = %n.channel, %error, "a notification was refused");
+                store.failed(n.id, &error, None).await?;
+            }
+        }
+    }
+    Ok(claimed.len())
+}
+
+async fn send(channels: &Channels, n: &Notification) -> Outcome {
+    let Some(channel) = channels.get(&n.channel) else {
+        return Outcome::Refused {
+            error: format!("the plan has no channel \"{}\"", n.channel),
+        };
+    };
+    match serde_json::from_str::<Message>(&n.payload) {
+        Ok(message) => channel.send(&message).await,
+        Err(e) => Outcome::Refused {
+            error: format!("the stored message cannot be read: {e}"),
+        },
+    }
+}
+
+/// A worker, until the process ends: due notifications are sent as they come due.
+pub async fn work(store: Arc<dyn Store>, channels: Channels, worker: String) {
+    loop {
+        match deliver_due(&*store, &channels, &worker, Timestamp::now()).await {
+            // A full claim: more may be due.
+            Ok(n) if n == CLAIM as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "delivering notifications failed; trying again"),
+        }
+        tokio::time::sleep(IDLE).await;
+    }
+}

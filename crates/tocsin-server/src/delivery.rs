@@ -35,9 +35,10 @@ pub async fn deliver_due(
 ) -> Result<usize, StoreError> {
     let claimed = store.claim(worker, CLAIM, now, now + LEASE).await?;
     let outcomes = join_all(claimed.iter().map(|n| send(channels, n))).await;
+    let mut delivered = Vec::with_capacity(claimed.len());
     for (n, outcome) in claimed.iter().zip(outcomes) {
         match outcome {
-            Outcome::Delivered => store.delivered(n.id, Timestamp::now()).await?,
+            Outcome::Delivered => delivered.push(n.id),
             Outcome::Retry { error, after } => {
                 let retry_at = next_try(n.attempts, now, after, jitter(n.id, n.attempts));
                 if retry_at.is_none() {
@@ -51,6 +52,8 @@ pub async fn deliver_due(
             }
         }
     }
+    // One commit for all that were sent.
+    store.delivered(&delivered, Timestamp::now()).await?;
     Ok(claimed.len())
 }
 

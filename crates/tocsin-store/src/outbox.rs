@@ -104,8 +104,8 @@ pub trait OutboxStore: Send + Sync {
         lease_until: Timestamp,
     ) -> Result<Vec<Notification>, StoreError>;
 
-    /// Notes that a notification was sent.
-    async fn delivered(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+    /// Notes that notifications were sent, in one transaction.
+    async fn delivered(&self, ids: &[i64], now: Timestamp) -> Result<(), StoreError>;
 
     /// Notes a failed attempt: tried again at `retry_at`, or dead when `None`.
     async fn failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<(), StoreError>;

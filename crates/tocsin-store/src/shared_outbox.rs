@@ -74,15 +74,20 @@ impl OutboxStore for Backend {
         Ok(claimed)
     }
 
-    async fn delivered(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_ms = $1, lease_until_ms = NULL, last_error = NULL
-             WHERE id = $2 AND state = 'pending'",
-        )
-        .bind(now.as_millisecond())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+    async fn delivered(&self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut query = QueryBuilder::<Db>::new("UPDATE outbox SET state = 'sent', sent_ms = ");
+        query
+            .push_bind(now.as_millisecond())
+            .push(", lease_until_ms = NULL, last_error = NULL WHERE state = 'pending' AND id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        query.build().execute(&self.pool).await?;
         Ok(())
     }
 

@@ -58,7 +58,7 @@ async fn a_notification_is_stored_once_claimed_by_one_worker_at_a_time_and_retri
         assert_eq!(due[0].last_error.as_deref(), Some("HTTP 503"));
 
         // "b" is sent; "a" is given up, listed as dead, and sent again on request.
-        store.delivered(due[1].id, at(101)).await.unwrap();
+        store.delivered(&[due[1].id], at(101)).await.unwrap();
         store.failed(due[0].id, "HTTP 400: bad request", None).await.unwrap();
         let dead = store
             .outbox(&OutboxFilter {

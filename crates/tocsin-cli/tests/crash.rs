@@ -1,4 +1,5 @@
-//! Killed mid-ingestion, tocsin keeps every event it acknowledged, and no batch in part.
+//! Killed mid-ingestion, tocsin keeps every event it acknowledged, and no batch in part;
+//! killed while notifications go out, it loses none of them.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -146,4 +147,129 @@ async fn sigkill_during_heavy_ingestion_loses_no_acknowledged_event() {
             stored.len()
         );
     }
+}
+
+/// A webhook sink in this process: every idempotency key it got, as often as it got it.
+async fn sink() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let got = Arc::clone(&kept);
+            async move {
+                let key = headers[tocsin_notify::webhook::IDEMPOTENCY_KEY]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                got.lock().unwrap().push(key);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_notifications_go_out_loses_none_and_a_repeat_keeps_its_key() {
+    use tocsin_store::outbox::{Delivery, NewNotification, OutboxFilter};
+    const NOTES: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}/t.db", dir.path().display());
+    let (url, got) = sink().await;
+    let (code, _, err) = common::run(dir.path(), Some(&db), &["init"], b"");
+    assert_eq!(code, 0, "{err}");
+    let plan = dir.path().join("tocsin.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let channel = format!(
+        "\n[[channel]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"TOCSIN_CRASH_SECRET\"\n"
+    );
+    std::fs::write(&plan, text + &channel).unwrap();
+    let store = tocsin_store::open(&db).await.unwrap();
+    let now = tocsin_core::Timestamp::now();
+    let notes: Vec<NewNotification> = (0..NOTES)
+        .map(|i| NewNotification {
+            key: format!("n{i}"),
+            channel: "ops".into(),
+            kind: "declared".into(),
+            incident: None,
+            payload: format!(r#"{{"id":"n{i}","kind":"declared","title":"t","text":"x"}}"#),
+            not_before: now,
+        })
+        .collect();
+    store.enqueue(&notes, now).await.unwrap();
+
+    let serve = || {
+        tocsin(dir.path(), Some(&db))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TOCSIN_CRASH_SECRET", "a-secret-of-32-bytes-for-tests!!")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let distinct = |got: &Arc<std::sync::Mutex<Vec<String>>>| {
+        got.lock()
+            .unwrap()
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    // Killed while delivering: some sent, some claimed, most waiting.
+    let mut server = serve();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while distinct(&got) < NOTES / 10 {
+        assert!(Instant::now() < deadline, "nothing was delivered");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let at_kill = distinct(&got);
+    assert!(at_kill < NOTES, "all were sent before the kill; send more");
+
+    // Started again, it delivers the rest, and what the killed one held once its lease
+    // ends: those it may have sent already go out again, with the same key.
+    let mut server = serve();
+    let pending = || async {
+        store
+            .outbox(&OutboxFilter {
+                state: Some(Delivery::Pending),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while distinct(&got) < NOTES || pending().await > 0 {
+        assert!(Instant::now() < deadline, "{} of {NOTES} delivered", distinct(&got));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let dead = store
+        .outbox(&OutboxFilter {
+            state: Some(Delivery::Dead),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        dead.is_empty(),
+        "none pending, none dead: every one is recorded as sent: {dead:?}"
+    );
+    let got = got.lock().unwrap();
+    let repeats = got.len() - NOTES;
+    assert!(
+        repeats <= 64,
+        "{repeats} repeats: at most one claim's worth may go out twice"
+    );
+    eprintln!(
+        "{at_kill} delivered before the kill, all {NOTES} after the restart, {repeats} sent twice with the same key"
+    );
 }

@@ -18,8 +18,10 @@ use tocsin_store::{Store, StoreError};
 
 /// Notifications one worker takes at a time, sent concurrently.
 const CLAIM: u32 = 64;
-/// How long a worker may hold a notification: longer than a send may take.
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// How long a worker may hold a notification: longer than a claim takes to send (its
+/// sends run at once, each at most `SEND_TIMEOUT`), and short enough that a restarted
+/// server soon takes over what a killed one held.
+const LEASE: SignedDuration = SignedDuration::from_secs(15);
 /// How often an idle worker looks for due notifications.
 const IDLE: Duration = Duration::from_millis(250);
 

@@ -315,3 +315,56 @@ fn channels_name_where_messages_go_and_where_their_secret_is_kept_never_the_secr
         assert!(text.contains(expected), "{expected}\n{text}");
     }
 }
+
+#[test]
+fn routes_send_news_by_kind_and_severity_to_channels_and_hold_it_through_quiet_hours() {
+    let channel = "\n[[channel]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"https://x.example/h\"\nsecret_env = \"S\"\n\n[[channel]]\nname = \"low\"\ntype = \"webhook\"\nurl = \"https://x.example/l\"\nsecret_env = \"S\"\n";
+    let plan = Plan::parse(&format!(
+        "{}{channel}\n[[route]]\nchannels = [\"ops\"]\nseverities = [\"P1\", \"P2\"]\n\n[[route]]\nchannels = [\"low\"]\nevents = [\"declared\", \"resolved\"]\nseverities = [\"P3\", \"P4\"]\nquiet_hours = \"22:00-07:00\"\n",
+        presets::FOUR_TIER.source
+    ))
+    .unwrap();
+    let to = |kind: &str, severity: &str| -> Vec<String> {
+        plan.routes_for(kind, Some(severity))
+            .flat_map(|r| r.channels.clone())
+            .collect()
+    };
+    assert_eq!(to("declared", "P1"), ["ops"]);
+    assert_eq!(to("clock_warning", "P2"), ["ops"]);
+    assert_eq!(to("declared", "P4"), ["low"]);
+    assert!(to("acknowledged", "P4").is_empty());
+    // Quiet from 22:00 to 07:00 in the plan's zone: news at 23:30 goes out at 07:00.
+    let zone = plan.calendar().zone();
+    let low = &plan.routes()[1];
+    let local = |text: &str| {
+        text.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(zone.clone())
+            .unwrap()
+            .timestamp()
+    };
+    assert_eq!(low.send_at(local("2026-03-02T23:30"), zone), local("2026-03-03T07:00"));
+    assert_eq!(low.send_at(local("2026-03-03T03:00"), zone), local("2026-03-03T07:00"));
+    assert_eq!(low.send_at(local("2026-03-03T12:00"), zone), local("2026-03-03T12:00"));
+    assert_eq!(
+        plan.routes()[0].send_at(local("2026-03-02T23:30"), zone),
+        local("2026-03-02T23:30")
+    );
+
+    let broken = format!(
+        "{}{channel}\n[[route]]\nchannels = [\"opz\"]\nevents = [\"declard\"]\nseverities = [\"P9\"]\nquiet_hours = \"late\"\n\n[[route]]\nevents = [\"resolved\"]\n",
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&broken).join("\n");
+    for expected in [
+        "[[route]] refers to unknown channel \"opz\"",
+        "hint: did you mean \"ops\"?",
+        "unknown event \"declard\" in [[route]]",
+        "hint: did you mean \"declared\"?",
+        "[[route]] refers to unknown severity \"P9\"",
+        "quiet_hours \"late\" in [[route]] is not a span of the day",
+        "[[route]] names no channel",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}

@@ -9,8 +9,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, KeyPattern, NoticeKind, Obligation,
-    Organization, Plan, Review, Role, Rule, Secret, Severity, StepTemplate, Suppression,
+    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, KeyPattern, NEWS, NoticeKind,
+    Obligation, Organization, Plan, Review, Role, Route, Rule, Secret, Severity, StepTemplate, Suppression,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -69,6 +69,13 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let zone = organization.as_ref().map(|(_, calendar)| calendar.zone().clone());
     let suppressions = suppressions(&root.tables("suppress", &mut problems), zone, &mut problems);
     let channels = channels(&root.tables("channel", &mut problems), &mut problems);
+    let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+    let routes = routes(
+        &root.tables("route", &mut problems),
+        &channel_names,
+        &severity_ids,
+        &mut problems,
+    );
     let detection = root
         .opt_table("detection", &mut problems)
         .map(|t| detection(t, &mut problems))
@@ -99,6 +106,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             rules,
             suppressions,
             channels,
+            routes,
             detection,
             digest: String::new(),
             source: String::new(),
@@ -820,6 +828,106 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
         problems,
     );
     channels
+}
+
+/// `[[route]]` tables: `channels` (names of `[[channel]]`s), and optional `events` (kinds
+/// of news), `severities` and `quiet_hours` ("22:00-07:00").
+fn routes(
+    tables: &[TableAt<'_, '_>],
+    channel_names: &[&str],
+    severity_ids: &[&str],
+    problems: &mut Problems,
+) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[route]]");
+        let span = s.span();
+        let channels = s.str_list("channels", problems);
+        let events = s.str_list("events", problems);
+        let severities = s.str_list("severities", problems);
+        let quiet = s.opt_str("quiet_hours", problems);
+        s.finish(problems);
+        if channels.is_empty() {
+            problems.push(
+                Diagnostic::new(span, "[[route]] names no channel").with_hint("add channels = [\"ops-webhook\"]"),
+            );
+        }
+        let mut ok = true;
+        for c in &channels {
+            if !channel_names.contains(&c.value.as_str()) {
+                ok = false;
+                let mut problem = Diagnostic::new(
+                    c.span.clone(),
+                    format!("[[route]] refers to unknown channel \"{}\"", c.value),
+                );
+                problem = match closest(&c.value, channel_names.iter().copied()) {
+                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
+                    None => problem.with_hint("define it in a [[channel]] table"),
+                };
+                problems.push(problem);
+            }
+        }
+        for e in &events {
+            if !NEWS.contains(&e.value.as_str()) {
+                ok = false;
+                let mut problem =
+                    Diagnostic::new(e.span.clone(), format!("unknown event \"{}\" in [[route]]", e.value));
+                problem = match closest(&e.value, NEWS.iter().copied()) {
+                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
+                    None => problem.with_hint(format!("the events are {}", NEWS.join(", "))),
+                };
+                problems.push(problem);
+            }
+        }
+        let wanted = severities.len();
+        let severities = references(
+            "severity",
+            "[[route]]",
+            severities,
+            severity_ids,
+            SeverityId::parse,
+            problems,
+        );
+        ok &= severities.len() == wanted;
+        let quiet_hours = match quiet {
+            None => None,
+            Some(q) => match hours_span(&q.value) {
+                Some(hours) => Some(hours),
+                None => {
+                    ok = false;
+                    problems.push(
+                        Diagnostic::new(
+                            q.span,
+                            format!("quiet_hours \"{}\" in [[route]] is not a span of the day", q.value),
+                        )
+                        .with_hint("write it like \"22:00-07:00\""),
+                    );
+                    None
+                }
+            },
+        };
+        if ok && !channels.is_empty() {
+            routes.push(Route {
+                channels: channels.into_iter().map(|c| c.value).collect(),
+                events: events.into_iter().map(|e| e.value).collect(),
+                severities,
+                quiet_hours,
+            });
+        }
+    }
+    routes
+}
+
+/// "HH:MM-HH:MM" as minutes after midnight; the span may wrap midnight, but not be empty.
+fn hours_span(text: &str) -> Option<(u16, u16)> {
+    let minutes = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (start, end) = text.split_once('-')?;
+    let (start, end) = (minutes(start)?, minutes(end)?);
+    (start != end).then_some((start, end))
 }
 
 /// A time, or a date read as the end of that day in `zone` (UTC when the plan has none).

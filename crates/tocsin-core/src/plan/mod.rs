@@ -30,6 +30,7 @@ pub struct Plan {
     rules: Vec<Rule>,
     suppressions: Vec<Suppression>,
     channels: Vec<Channel>,
+    routes: Vec<Route>,
     detection: Detection,
     digest: String,
     source: String,
@@ -221,6 +222,58 @@ impl ChannelKind {
     }
 }
 
+/// The kinds of news a route can carry.
+pub const NEWS: [&str; 9] = [
+    "declared",
+    "acknowledged",
+    "severity_changed",
+    "step_completed",
+    "clock_warning",
+    "clock_breached",
+    "resolved",
+    "closed",
+    "signal",
+];
+
+/// A `[[route]]` table: which news goes to which channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub channels: Vec<String>,
+    /// Only these kinds of news (see [`NEWS`]); all when empty.
+    pub events: Vec<String>,
+    /// Only news of incidents at these severities; all when empty.
+    pub severities: Vec<SeverityId>,
+    /// Held back during these hours, in minutes after midnight in the plan's time zone
+    /// (start, end; it may span midnight), and sent when they end.
+    pub quiet_hours: Option<(u16, u16)>,
+}
+
+impl Route {
+    /// When news that happened at `at` may go out on this route: then, or when the quiet
+    /// hours it falls in end (in `zone`, the plan's time zone).
+    pub fn send_at(&self, at: crate::Timestamp, zone: &jiff::tz::TimeZone) -> crate::Timestamp {
+        let Some((start, end)) = self.quiet_hours else {
+            return at;
+        };
+        let local = at.to_zoned(zone.clone());
+        let minute = local.hour() as u16 * 60 + local.minute() as u16;
+        let quiet = match start < end {
+            true => minute >= start && minute < end,
+            false => minute >= start || minute < end,
+        };
+        if !quiet {
+            return at;
+        }
+        let day = match minute < end {
+            true => local.date(),
+            false => local.date().tomorrow().unwrap_or(local.date()),
+        };
+        day.at((end / 60) as i8, (end % 60) as i8, 0, 0)
+            .to_zoned(zone.clone())
+            .map_or(at, |z| z.timestamp())
+    }
+}
+
 /// Where a secret is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Secret {
@@ -406,6 +459,19 @@ impl Plan {
 
     pub fn channel(&self, name: &str) -> Option<&Channel> {
         self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The plan's `[[route]]` tables.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The routes that carry news of `kind` about an incident at `severity`.
+    pub fn routes_for<'a>(&'a self, kind: &'a str, severity: Option<&'a str>) -> impl Iterator<Item = &'a Route> {
+        self.routes.iter().filter(move |r| {
+            (r.events.is_empty() || r.events.iter().any(|e| e == kind))
+                && (r.severities.is_empty() || severity.is_some_and(|s| r.severities.iter().any(|x| x.as_str() == s)))
+        })
     }
 
     /// The plan's `[[suppress]]` tables.

@@ -71,6 +71,7 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         desk.clone(),
         PipelineConfig {
             retention: args.retention,
+            public_url: args.public_url.clone(),
             ..PipelineConfig::default()
         },
     )

@@ -185,3 +185,86 @@ async fn dead_notifications_are_listed_and_sent_again_on_request() {
     assert_eq!(code, 1);
     assert!(err.contains("--state maybe: choose pending, sent or dead"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_and_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let kept = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let got = Arc::clone(&kept);
+            async move {
+                got.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    plan_with(dir.path(), &url);
+    let plan = dir.path().join("tocsin.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    // P1 news goes to ops; P4 news only when declared, and not here.
+    std::fs::write(
+        &plan,
+        text + "\n[[route]]\nchannels = [\"ops\"]\nseverities = [\"P1\"]\nevents = [\"declared\", \"acknowledged\"]\n",
+    )
+    .unwrap();
+    let mut server = tocsin(dir.path(), Some(&format!("sqlite:{}/t.db", dir.path().display())))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://tocsin.example.com",
+        ])
+        .env("TOCSIN_TEST_HOOK_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let declare = [
+        "incident",
+        "declare",
+        "--title",
+        "Customer data exposed",
+        "--severity",
+        "P1",
+    ];
+    assert_eq!(run(dir.path(), &declare, false).await.0, 0);
+    let low = ["incident", "declare", "--title", "A port scan", "--severity", "P4"];
+    assert_eq!(run(dir.path(), &low, false).await.0, 0);
+    assert_eq!(run(dir.path(), &["incident", "ack", "INC-0001"], false).await.0, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while got.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", got.lock().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let got = got.lock().unwrap();
+    let kinds: Vec<&str> = got.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["declared", "acknowledged"], "nothing about the P4: {got:?}");
+    let declared = &got[0];
+    assert_eq!(declared["incident"], "INC-0001");
+    assert_eq!(declared["severity"], "P1");
+    assert_eq!(declared["title"], "Customer data exposed");
+    assert_eq!(declared["link"], "https://tocsin.example.com/incidents/INC-0001");
+    assert!(
+        declared["text"].as_str().unwrap().starts_with("Declared by "),
+        "{declared}"
+    );
+    let deadline = declared["deadline"].as_str().unwrap();
+    assert!(deadline.contains(" due ") && deadline.ends_with(" left)"), "{deadline}");
+    assert!(
+        got[1]["text"].as_str().unwrap().starts_with("Acknowledged by "),
+        "{}",
+        got[1]
+    );
+}

@@ -36,9 +36,43 @@ pub async fn deliver_due(
     now: Timestamp,
 ) -> Result<usize, StoreError> {
     let claimed = store.claim(worker, CLAIM, now, now + LEASE).await?;
-    let outcomes = join_all(claimed.iter().map(|n| send(channels, n))).await;
+    // One incident's news reaches a channel in order: each (channel, incident) is sent one
+    // after the other, and what follows a failure waits for it. The rest goes at once.
+    let mut groups: Vec<Vec<&Notification>> = Vec::new();
+    let mut group_of = std::collections::HashMap::new();
+    for n in &claimed {
+        match n.incident.map(|i| (n.channel.as_str(), i)) {
+            Some(key) => {
+                let at = *group_of.entry(key).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[at].push(n);
+            }
+            None => groups.push(vec![n]),
+        }
+    }
+    let sent = join_all(groups.into_iter().map(|group| async move {
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut blocked: Option<String> = None;
+        for n in group {
+            let outcome = match &blocked {
+                Some(error) => Outcome::Retry {
+                    error: format!("waits for an earlier notification: {error}"),
+                    after: None,
+                },
+                None => send(channels, n).await,
+            };
+            if let Outcome::Retry { error, .. } | Outcome::Refused { error } = &outcome {
+                blocked.get_or_insert_with(|| error.clone());
+            }
+            outcomes.push((n, outcome));
+        }
+        outcomes
+    }))
+    .await;
     let mut delivered = Vec::with_capacity(claimed.len());
-    for (n, outcome) in claimed.iter().zip(outcomes) {
+    for (n, outcome) in sent.into_iter().flatten() {
         match outcome {
             Outcome::Delivered => delivered.push(n.id),
             Outcome::Retry { error, after } => {

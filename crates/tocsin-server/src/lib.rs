@@ -9,6 +9,7 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod model;
+pub mod notifier;
 pub mod pipeline;
 pub mod ratelimit;
 mod read_cache;

@@ -12,11 +12,13 @@ use tocsin_store::{Store, StoreError};
 
 use crate::Desk;
 
-/// How long events are kept, and how the log's writer is sized.
-#[derive(Clone, Copy, Debug)]
+/// How long events are kept, how the log's writer is sized, and the address that links in
+/// notifications point to.
+#[derive(Clone, Debug)]
 pub struct PipelineConfig {
     pub retention: SignedDuration,
     pub log: EventLogConfig,
+    pub public_url: Option<String>,
 }
 
 impl Default for PipelineConfig {
@@ -24,6 +26,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             retention: SignedDuration::from_hours(90 * 24),
             log: EventLogConfig::default(),
+            public_url: None,
         }
     }
 }
@@ -49,6 +52,7 @@ impl Pipeline {
         }
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         tokio::spawn(crate::delivery::work(Arc::clone(&store), Arc::new(channels), worker));
+        tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::detection::follow(desk, fed));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })

@@ -93,6 +93,17 @@ pub trait OutboxStore: Send + Sync {
     /// new.
     async fn enqueue(&self, notifications: &[NewNotification], now: Timestamp) -> Result<u64, StoreError>;
 
+    /// Like [`OutboxStore::enqueue`], and moves the cursor of `follower` (a reader of the
+    /// audit chain that turns entries into notifications) to `up_to` in the same
+    /// transaction: what it read is enqueued exactly once, whenever it stops.
+    async fn enqueue_following(
+        &self,
+        follower: &str,
+        up_to: u64,
+        notifications: &[NewNotification],
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
     /// Claims up to `limit` due notifications for `worker` until `lease_until`, counting an
     /// attempt for each, soonest due first. A claim whose lease ran out (its worker died)
     /// is claimed again.

@@ -25,30 +25,61 @@ fn notification_from(row: &DbRow) -> Result<Notification, StoreError> {
     })
 }
 
+/// Stores notifications not stored yet (by key); how many were new.
+async fn insert_notifications(
+    tx: &mut Tx,
+    notifications: &[NewNotification],
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let mut new = 0;
+    for n in notifications {
+        let incident = n.incident.map(|i| int(i.get(), "incident number")).transpose()?;
+        new += sqlx::query(
+            "INSERT INTO outbox (idempotency_key, channel, kind, incident, payload, state, attempts,
+                created_ms, next_ms)
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&n.key)
+        .bind(&n.channel)
+        .bind(&n.kind)
+        .bind(incident)
+        .bind(&n.payload)
+        .bind(now.as_millisecond())
+        .bind(n.not_before.as_millisecond())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(new)
+}
+
 #[async_trait]
 impl OutboxStore for Backend {
     async fn enqueue(&self, notifications: &[NewNotification], now: Timestamp) -> Result<u64, StoreError> {
         let mut tx = begin_write(&self.pool).await?;
-        let mut new = 0;
-        for n in notifications {
-            let incident = n.incident.map(|i| int(i.get(), "incident number")).transpose()?;
-            new += sqlx::query(
-                "INSERT INTO outbox (idempotency_key, channel, kind, incident, payload, state, attempts,
-                    created_ms, next_ms)
-                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(&n.key)
-            .bind(&n.channel)
-            .bind(&n.kind)
-            .bind(incident)
-            .bind(&n.payload)
-            .bind(now.as_millisecond())
-            .bind(n.not_before.as_millisecond())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
+        let new = insert_notifications(&mut tx, notifications, now).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn enqueue_following(
+        &self,
+        follower: &str,
+        up_to: u64,
+        notifications: &[NewNotification],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let new = insert_notifications(&mut tx, notifications, now).await?;
+        sqlx::query(
+            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(follower)
+        .bind(int(up_to, "cursor")?)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(new)
     }

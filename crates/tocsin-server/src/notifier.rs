@@ -1,0 +1,137 @@
+//! The notifier follows the audit chain: each change to an incident that a route of the
+//! plan carries becomes a notification per channel in the outbox. Its cursor moves in the
+//! same transaction as the notifications are stored, and each notification's key is the
+//! audit entry and the channel, so every change is told once, whatever stops the process.
+
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use tocsin_core::Timestamp;
+use tocsin_core::audit::AuditEntry;
+use tocsin_core::incident::IncidentEvent;
+use tocsin_notify::Message;
+use tocsin_store::outbox::NewNotification;
+
+use crate::desk::IncidentView;
+use crate::{Desk, DeskError};
+
+/// The notifier's cursor in the audit chain.
+pub const FOLLOWER: &str = "notifier";
+/// Audit entries read per round.
+const ROUND: u32 = 500;
+/// How often the audit chain is looked at when nothing new was found.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Turns the audit entries after the cursor into notifications; how many entries it read.
+pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, DeskError> {
+    let store = desk.store();
+    let cursor = store.event_cursor(FOLLOWER).await?;
+    let entries = store.audit_entries(cursor, ROUND).await?;
+    let Some(last) = entries.last().map(|e| e.seq) else {
+        return Ok(0);
+    };
+    let plan = desk.plan();
+    let zone = plan.calendar().zone();
+    let now = Timestamp::now();
+    let mut notes = Vec::new();
+    for entry in &entries {
+        let Some(number) = entry.incident else { continue };
+        if !tocsin_core::plan::NEWS.contains(&entry.action.as_str()) || plan.routes().is_empty() {
+            continue;
+        }
+        let view = desk.incident_shared(number).await?;
+        let severity = view.incident.severity.as_str();
+        for route in plan.routes_for(&entry.action, Some(severity)) {
+            for channel in &route.channels {
+                let key = format!("audit-{}:{channel}", entry.seq);
+                let message = message(entry, &view, &key, now, zone, public_url);
+                notes.push(NewNotification {
+                    key,
+                    channel: channel.clone(),
+                    kind: entry.action.clone(),
+                    incident: Some(number),
+                    payload: serde_json::to_string(&message).expect("a message serializes"),
+                    not_before: route.send_at(entry.recorded_at, zone),
+                });
+            }
+        }
+    }
+    store.enqueue_following(FOLLOWER, last, &notes, now).await?;
+    Ok(entries.len())
+}
+
+/// Follows the audit chain until the process ends.
+pub async fn follow(desk: Desk, public_url: Option<String>) {
+    loop {
+        match notify_new(&desk, public_url.as_deref()).await {
+            Ok(n) if n == ROUND as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "turning incident changes into notifications failed; trying again"),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The message for one change: the severity, the title, what changed, the most urgent
+/// open clock with the time left on it, and where to see the incident.
+fn message(
+    entry: &AuditEntry,
+    view: &IncidentView,
+    id: &str,
+    now: Timestamp,
+    zone: &jiff::tz::TimeZone,
+    public_url: Option<&str>,
+) -> Message {
+    let incident = &view.incident;
+    let who = &entry.actor;
+    let text = match IncidentEvent::from_json(entry.data.clone()) {
+        Ok(IncidentEvent::Declared(d)) if d.summary.is_empty() => format!("Declared by {who}"),
+        Ok(IncidentEvent::Declared(d)) => format!("Declared by {who}: {}", d.summary),
+        Ok(IncidentEvent::Acknowledged {}) => format!("Acknowledged by {who}"),
+        Ok(IncidentEvent::SeverityChanged { from, to, reason, .. }) => {
+            format!("Severity {from} → {to} by {who}: {reason}")
+        }
+        Ok(IncidentEvent::StepCompleted { step }) => format!("Step {step} completed by {who}"),
+        Ok(IncidentEvent::Resolved { summary }) => match summary {
+            Some(summary) => format!("Resolved by {who}: {summary}"),
+            None => format!("Resolved by {who}"),
+        },
+        Ok(IncidentEvent::Closed { .. }) => format!("Closed by {who}"),
+        _ => format!("{} by {who}", entry.action.replace('_', " ")),
+    };
+    let deadline = view
+        .clocks
+        .iter()
+        .filter(|c| c.open)
+        .filter_map(|c| c.due_at.map(|due| (due, c)))
+        .min_by_key(|(due, _)| *due)
+        .map(|(due, clock)| {
+            let local = due.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
+            let left = due.duration_since(now);
+            match left.is_negative() {
+                true => format!("{} was due {local} ({} ago)", clock.name, span(-left)),
+                false => format!("{} due {local} ({} left)", clock.name, span(left)),
+            }
+        });
+    Message {
+        id: id.to_owned(),
+        kind: entry.action.clone(),
+        incident: Some(incident.number.to_string()),
+        severity: Some(incident.severity.to_string()),
+        title: incident.title.clone(),
+        text,
+        deadline,
+        link: public_url.map(|base| format!("{}/incidents/{}", base.trim_end_matches('/'), incident.number)),
+    }
+}
+
+/// Like "3h 10m", "12m" or "2d 4h".
+fn span(d: SignedDuration) -> String {
+    let minutes = d.as_secs() / 60;
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes}m"),
+        (0, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}

@@ -268,3 +268,70 @@ async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_
         got[1]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clocks_are_warned_of_before_they_are_due_and_when_they_are_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let kept = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let got = Arc::clone(&kept);
+            async move {
+                got.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    plan_with(dir.path(), &url);
+    let plan = dir.path().join("tocsin.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let route = "\n[[route]]\nchannels = [\"ops\"]\nevents = [\"clock_warning\", \"clock_breached\"]\n";
+    std::fs::write(&plan, text + route).unwrap();
+    // Two P1 incidents, acknowledged within 15 minutes or not at all: one declared 13
+    // minutes ago (past four fifths of its time), one 20 minutes ago (missed).
+    for (title, at) in [("Warned", "13m ago"), ("Missed", "20m ago")] {
+        let declare = ["incident", "declare", "--title", title, "--severity", "P1", "--at", at];
+        let (code, _, err) = run(dir.path(), &declare, false).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut server = tocsin(dir.path(), Some(&format!("sqlite:{}/t.db", dir.path().display())))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TOCSIN_TEST_HOOK_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let acknowledge = |m: &serde_json::Value| m["deadline"].as_str().is_some_and(|d| d.starts_with("Acknowledge"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while got.lock().unwrap().iter().filter(|m| acknowledge(m)).count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", got.lock().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Another round of the watch sends nothing twice.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let got = got.lock().unwrap();
+    let about: Vec<(&str, &str)> = got
+        .iter()
+        .filter(|m| acknowledge(m))
+        .map(|m| (m["title"].as_str().unwrap(), m["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(about.len(), 2, "{got:?}");
+    assert!(about.contains(&("Warned", "clock_warning")), "{about:?}");
+    assert!(about.contains(&("Missed", "clock_breached")), "{about:?}");
+    let warned = got.iter().find(|m| m["title"] == "Warned" && acknowledge(m)).unwrap();
+    let text = warned["text"].as_str().unwrap();
+    assert!(
+        text.contains("80% of its time gone") && text.contains(" left"),
+        "{text}"
+    );
+    let missed = got.iter().find(|m| m["title"] == "Missed" && acknowledge(m)).unwrap();
+    assert!(missed["text"].as_str().unwrap().ends_with("and is not met"), "{missed}");
+}

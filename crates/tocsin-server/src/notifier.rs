@@ -60,7 +60,7 @@ pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, 
     Ok(entries.len())
 }
 
-/// Follows the audit chain until the process ends.
+/// Follows the audit chain and watches the clocks until the process ends.
 pub async fn follow(desk: Desk, public_url: Option<String>) {
     loop {
         match notify_new(&desk, public_url.as_deref()).await {
@@ -68,8 +68,85 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "turning incident changes into notifications failed; trying again"),
         }
+        if let Err(e) = warn_clocks(&desk, public_url.as_deref(), Timestamp::now()).await {
+            tracing::error!(error = %e, "warning of clocks failed; trying again");
+        }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The shares of a clock's time after which it is warned of.
+const WARN_AT: [u32; 2] = [50, 80];
+
+/// Warns of every open clock that passed half or four fifths of its time, or its deadline,
+/// by `now`: only its latest such point, once per deadline (a deadline that moves is warned
+/// of again). How many notifications were new.
+pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
+    let plan = desk.plan();
+    if plan.routes().is_empty() {
+        return Ok(0);
+    }
+    let zone = plan.calendar().zone();
+    let mut notes = Vec::new();
+    for open in desk.open_clocks().await?.iter() {
+        let clock = &open.clock;
+        let Some(due) = clock.due_at else { continue };
+        let whole = due.duration_since(clock.started_at);
+        if !whole.is_positive() {
+            continue;
+        }
+        let passed = now.duration_since(clock.started_at);
+        let (kind, point) = if now >= due {
+            ("clock_breached", "breach".to_owned())
+        } else {
+            let share = (passed.as_secs_f64() / whole.as_secs_f64() * 100.0) as u32;
+            match WARN_AT.iter().rev().find(|p| share >= **p) {
+                Some(p) => ("clock_warning", p.to_string()),
+                None => continue,
+            }
+        };
+        let local = due.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
+        let text = match kind {
+            "clock_breached" => format!("{} was due {local} and is not met", clock.name),
+            _ => format!(
+                "{} is due {local}: {} left, {point}% of its time gone",
+                clock.name,
+                span(due.duration_since(now))
+            ),
+        };
+        for route in plan.routes_for(kind, Some(&open.severity)) {
+            for channel in &route.channels {
+                let key = format!(
+                    "clock:{}:{}:{}:{point}:{channel}",
+                    open.incident,
+                    clock.id,
+                    due.as_millisecond()
+                );
+                let message = Message {
+                    id: key.clone(),
+                    kind: kind.to_owned(),
+                    incident: Some(open.incident.to_string()),
+                    severity: Some(open.severity.clone()),
+                    title: open.title.clone(),
+                    text: text.clone(),
+                    deadline: Some(format!("{} due {local}", clock.name)),
+                    link: public_url.map(|base| format!("{}/incidents/{}", base.trim_end_matches('/'), open.incident)),
+                };
+                notes.push(NewNotification {
+                    key,
+                    channel: channel.clone(),
+                    kind: kind.to_owned(),
+                    incident: Some(open.incident),
+                    payload: serde_json::to_string(&message).expect("a message serializes"),
+                    not_before: route.send_at(now, zone),
+                });
+            }
+        }
+    }
+    if notes.is_empty() {
+        return Ok(0);
+    }
+    Ok(desk.store().enqueue(&notes, now).await?)
 }
 
 /// The message for one change: the severity, the title, what changed, the most urgent

@@ -130,7 +130,7 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
                     title: open.title.clone(),
                     text: text.clone(),
                     deadline: Some(format!("{} due {local}", clock.name)),
-                    link: public_url.map(|base| format!("{}/incidents/{}", base.trim_end_matches('/'), open.incident)),
+                    link: link(public_url, open.incident),
                 };
                 notes.push(NewNotification {
                     key,
@@ -198,8 +198,13 @@ fn message(
         title: incident.title.clone(),
         text,
         deadline,
-        link: public_url.map(|base| format!("{}/incidents/{}", base.trim_end_matches('/'), incident.number)),
+        link: link(public_url, incident.number),
     }
+}
+
+/// Where people see the incident, when tocsin knows its own address.
+fn link(public_url: Option<&str>, number: tocsin_core::incident::IncidentNumber) -> Option<String> {
+    public_url.map(|base| format!("{}/incidents/{number}", base.trim_end_matches('/')))
 }
 
 /// Like "3h 10m", "12m" or "2d 4h".

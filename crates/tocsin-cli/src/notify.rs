@@ -49,14 +49,17 @@ pub async fn test(context: &Context, name: &str) -> anyhow::Result<ExitCode> {
         Outcome::Retry { error, .. } => (false, Some(format!("{error} (it would be tried again)"))),
         Outcome::Refused { error } => (false, Some(format!("{error} (the receiver refused it)"))),
     };
+    let to = match &channel.url {
+        Some(url) => format!("{name} ({url})"),
+        None => format!("{name} ({})", channel.kind.as_str()),
+    };
     if context.json() {
         emit(&json!({"channel": name, "delivered": delivered, "error": error, "id": message.id}).to_string());
     } else if delivered {
-        emit(&format!("Delivered a test message to {name} ({}).", channel.url));
+        emit(&format!("Delivered a test message to {to}."));
     } else {
         eprintln!(
-            "error: the test message to {name} ({}) was not delivered: {}",
-            channel.url,
+            "error: the test message to {to} was not delivered: {}",
             error.unwrap_or_default()
         );
     }

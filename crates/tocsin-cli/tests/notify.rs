@@ -335,3 +335,35 @@ async fn clocks_are_warned_of_before_they_are_due_and_when_they_are_missed() {
     let missed = got.iter().find(|m| m["title"] == "Missed" && acknowledge(m)).unwrap();
     assert!(missed["text"].as_str().unwrap().ends_with("and is not met"), "{missed}");
 }
+
+#[tokio::test]
+async fn a_slack_channel_takes_its_address_from_the_secret_and_gets_block_kit() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let (url, got) = receiver(200).await;
+    let plan = dir.path().join("tocsin.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let channel = "\n[[channel]]\nname = \"chat\"\ntype = \"slack\"\nsecret_env = \"TOCSIN_TEST_SLACK\"\n";
+    std::fs::write(&plan, text + channel).unwrap();
+    let mut command = tocsin(dir.path(), Some(&format!("sqlite:{}/t.db", dir.path().display())));
+    command
+        .args(["notify", "test", "chat"])
+        .env("TOCSIN_TEST_SLACK", format!("{url}\n"));
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Delivered a test message to chat (slack)"), "{stdout}");
+    let (_, body) = got.lock().unwrap()[0].clone();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["blocks"][0]["type"], "header");
+    assert!(
+        json["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("tocsin test message for chat"),
+        "{json}"
+    );
+}

@@ -289,13 +289,32 @@ fn channels_name_where_messages_go_and_where_their_secret_is_kept_never_the_secr
     .unwrap();
     let ops = plan.channel("ops-webhook").unwrap();
     assert_eq!(ops.kind, ChannelKind::Webhook);
-    assert_eq!(ops.url, "https://hooks.example.com/tocsin");
+    assert_eq!(ops.url.as_deref(), Some("https://hooks.example.com/tocsin"));
     assert_eq!(ops.secret, Some(Secret::Env("TOCSIN_OPS_SECRET".into())));
     assert_eq!(
         plan.channel("audit").unwrap().secret,
         Some(Secret::File("/run/secrets/audit".into()))
     );
     assert_eq!(plan.channels().len(), 2);
+    let slack = Plan::parse(&format!(
+        "{}\n[[channel]]\nname = \"chat\"\ntype = \"slack\"\nsecret_env = \"TOCSIN_SLACK_WEBHOOK\"\n",
+        presets::FOUR_TIER.source
+    ))
+    .unwrap();
+    let chat = slack.channel("chat").unwrap();
+    assert_eq!((chat.kind, chat.url.as_deref()), (ChannelKind::Slack, None));
+    let text = rendered(&format!(
+        "{}\n[[channel]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/X\"\nsecret_env = \"S\"\n\n[[channel]]\nname = \"bare\"\ntype = \"slack\"\n\n[[channel]]\nname = \"nourl\"\ntype = \"webhook\"\nsecret_env = \"S\"\n",
+        presets::FOUR_TIER.source
+    ))
+    .join("\n");
+    for expected in [
+        "a Slack webhook's address is its secret: it must not be written in the plan",
+        "a slack [[channel]] needs its webhook address as a secret",
+        "a webhook [[channel]] needs a url",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
 
     let broken = format!(
         "{}\n[[channel]]\nname = \"a\"\ntype = \"webhok\"\nurl = \"https://x.example\"\nsecret_env = \"S\"\n\n[[channel]]\nname = \"b\"\ntype = \"webhook\"\nurl = \"hooks.example.com\"\nsecret = \"hunter2\"\n\n[[channel]]\nname = \"b\"\ntype = \"webhook\"\nurl = \"https://x.example\"\n\n[[channel]]\nname = \"Ops Team\"\ntype = \"webhook\"\nurl = \"https://x.example\"\nsecret_env = \"S\"\nsecret_file = \"/f\"\n",

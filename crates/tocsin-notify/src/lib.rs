@@ -3,6 +3,7 @@
 //! and its workers live elsewhere; this crate only speaks the channels' wire formats.
 
 pub mod retry;
+pub mod slack;
 pub mod webhook;
 
 use std::fmt;

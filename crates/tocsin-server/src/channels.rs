@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, Secret};
 use tocsin_notify::Channel;
+use tocsin_notify::slack::Slack;
 use tocsin_notify::webhook::Webhook;
 
 /// How long one delivery attempt may take.
@@ -28,15 +29,19 @@ pub fn read_secret(secret: &Secret) -> Result<Vec<u8>, String> {
 
 /// The channel the plan describes, ready to send.
 pub fn open(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Box<dyn Channel>, String> {
+    let secret = channel
+        .secret
+        .as_ref()
+        .ok_or_else(|| format!("a {} channel needs a secret", channel.kind.as_str()))
+        .and_then(read_secret)?;
     match channel.kind {
         ChannelKind::Webhook => {
-            let secret = channel
-                .secret
-                .as_ref()
-                .ok_or("a webhook needs a signing secret")
-                .map_err(str::to_owned)
-                .and_then(read_secret)?;
-            Ok(Box::new(Webhook::new(&channel.url, &secret, client)?))
+            let url = channel.url.as_deref().ok_or("a webhook needs a url")?;
+            Ok(Box::new(Webhook::new(url, &secret, client)?))
+        }
+        ChannelKind::Slack => {
+            let url = String::from_utf8(secret).map_err(|_| "the Slack webhook address is not text".to_owned())?;
+            Ok(Box::new(Slack::new(&url, client)?))
         }
     }
 }

@@ -729,7 +729,8 @@ fn suppressions(tables: &[TableAt<'_, '_>], zone: Option<tz::TimeZone>, problems
 }
 
 /// `[[channel]]` tables: `name`, `type`, `url`, and where the secret is kept: `secret_env`
-/// or `secret_file`, never the secret itself.
+/// or `secret_file`, never the secret itself. A Slack incoming webhook's address is its
+/// secret, so it has no `url`.
 fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel> {
     let mut channels = Vec::new();
     let mut seen = Vec::new();
@@ -737,7 +738,7 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
         let mut s = Section::new(*table, "[[channel]]");
         let name = s.str("name", "\"ops-webhook\"", problems);
         let kind = s.str("type", "\"webhook\"", problems);
-        let url = s.str("url", "\"https://hooks.example.com/tocsin\"", problems);
+        let url = s.opt_str("url", problems);
         let inline = s.opt_str("secret", problems);
         let env = s.opt_str("secret_env", problems);
         let file = s.opt_str("secret_file", problems);
@@ -807,17 +808,47 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
         if let Some(name) = &name {
             seen.push((name.value.clone(), name.span.clone()));
         }
-        if kind == Some(ChannelKind::Webhook) && secret.is_none() {
-            problems.push(
-                Diagnostic::new(span, "a webhook [[channel]] needs a signing secret")
-                    .with_hint("add secret_env = \"TOCSIN_WEBHOOK_SECRET\" or secret_file = \"/run/secrets/webhook\""),
-            );
+        let url_ok = match (kind, &url) {
+            (Some(ChannelKind::Webhook), None) => {
+                problems.push(
+                    Diagnostic::new(span.clone(), "a webhook [[channel]] needs a url")
+                        .with_hint("add url = \"https://hooks.example.com/tocsin\""),
+                );
+                false
+            }
+            (Some(ChannelKind::Slack), Some(u)) => {
+                problems.push(
+                    Diagnostic::new(
+                        u.span.clone(),
+                        "a Slack webhook's address is its secret: it must not be written in the plan",
+                    )
+                    .with_hint("keep the whole address in secret_env or secret_file, and remove url"),
+                );
+                false
+            }
+            _ => true,
+        };
+        if secret.is_none() {
+            let (what, example) = match kind {
+                Some(ChannelKind::Webhook) => ("a webhook [[channel]] needs a signing secret", "TOCSIN_WEBHOOK_SECRET"),
+                Some(ChannelKind::Slack) => (
+                    "a slack [[channel]] needs its webhook address as a secret",
+                    "TOCSIN_SLACK_WEBHOOK",
+                ),
+                None => ("", ""),
+            };
+            if !what.is_empty() {
+                problems.push(Diagnostic::new(span, what).with_hint(format!(
+                    "add secret_env = \"{example}\" or secret_file = \"/run/secrets/{}\"",
+                    example.to_lowercase()
+                )));
+            }
         }
-        if let (Some(name), Some(kind), Some(url)) = (name, kind, url) {
+        if let (Some(name), Some(kind), true) = (name, kind, url_ok) {
             channels.push(Channel {
                 name: name.value,
                 kind,
-                url: url.value,
+                url: url.map(|u| u.value),
                 secret,
             });
         }

@@ -195,8 +195,8 @@ pub struct Channel {
     /// How routes and commands name it, like `ops-webhook`.
     pub name: String,
     pub kind: ChannelKind,
-    /// Where messages go.
-    pub url: String,
+    /// Where messages go; `None` when the address is itself the secret (Slack).
+    pub url: Option<String>,
     /// Where its secret is kept: never in the plan itself.
     pub secret: Option<Secret>,
 }
@@ -206,14 +206,17 @@ pub struct Channel {
 pub enum ChannelKind {
     /// JSON signed with HMAC-SHA256 (`Tocsin-Signature`).
     Webhook,
+    /// A Slack incoming webhook (Block Kit); Mattermost and Rocket.Chat take the same.
+    Slack,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 1] = [ChannelKind::Webhook];
+    pub const ALL: [ChannelKind; 2] = [ChannelKind::Webhook, ChannelKind::Slack];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
         }
     }
 

@@ -1,0 +1,92 @@
+//! Slack incoming webhooks: the message as Block Kit, with its text as the fallback that
+//! notifications and old clients show. Mattermost and Rocket.Chat take the same shape.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::{Channel, Message, Outcome, http_outcome, request_failed};
+
+pub struct Slack {
+    url: reqwest::Url,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Slack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The address is the secret: only its host is shown.
+        f.debug_struct("Slack")
+            .field("host", &self.url.host_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Slack {
+    /// The incoming webhook at `url` (http or https).
+    pub fn new(url: &str, client: reqwest::Client) -> Result<Self, String> {
+        let url: reqwest::Url = url
+            .trim()
+            .parse()
+            .map_err(|e| format!("the Slack webhook address is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("the Slack webhook address is not an http or https URL".into());
+        }
+        Ok(Slack { url, client })
+    }
+}
+
+/// `&`, `<` and `>` as Slack's text formatting wants them, so that a title cannot mention
+/// @channel or hide a link.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The message as Slack's JSON: a header (severity, incident, title), what changed, the
+/// clock, and a button to the incident.
+pub fn payload(message: &Message) -> Value {
+    let mut head: Vec<&str> = Vec::new();
+    head.extend(message.severity.as_deref());
+    head.extend(message.incident.as_deref());
+    head.push(&message.title);
+    let header: String = head.join(" · ").chars().take(150).collect();
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": escape(&message.text)}}),
+    ];
+    if let Some(deadline) = &message.deadline {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(":alarm_clock: {}", escape(deadline))}]}));
+    }
+    if let Some(link) = &message.link {
+        blocks.push(json!({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": link}]}));
+    }
+    let mut text = format!("{header}: {}", message.text);
+    if let Some(deadline) = &message.deadline {
+        text.push_str(&format!(" ({deadline})"));
+    }
+    json!({"text": escape(&text), "blocks": blocks})
+}
+
+#[async_trait]
+impl Channel for Slack {
+    async fn send(&self, message: &Message) -> Outcome {
+        let sent = self.client.post(self.url.clone()).json(&payload(message)).send().await;
+        match sent {
+            Ok(response) => match http_outcome(&response, Timestamp::now()) {
+                // Slack says what was wrong in the body (`invalid_payload`, `no_service`).
+                Outcome::Refused { error } => {
+                    let body = response.text().await.unwrap_or_default();
+                    let why: String = body.chars().take(200).collect();
+                    Outcome::Refused {
+                        error: if why.is_empty() {
+                            error
+                        } else {
+                            format!("{error}: {why}")
+                        },
+                    }
+                }
+                other => other,
+            },
+            Err(e) => request_failed(&e),
+        }
+    }
+}

@@ -202,6 +202,13 @@ impl<'d> Reading<'d> {
     ) -> Result<Vec<tocsin_core::audit::AuditEntry>, tocsin_store::StoreError> {
         self.0.store().audit_entries(after, limit).await
     }
+
+    pub async fn outbox(
+        &self,
+        filter: &tocsin_store::outbox::OutboxFilter,
+    ) -> Result<Vec<tocsin_store::outbox::Notification>, tocsin_store::StoreError> {
+        self.0.store().outbox(filter).await
+    }
 }
 
 impl Responder {

@@ -279,6 +279,7 @@ async fn every_page_renders_for_a_signed_in_responder() {
         (&format!("/incidents/{id}") as &str, "Acknowledge"),
         ("/incidents/new", "Declare an incident"),
         ("/plan", "Severities"),
+        ("/outbox", "Every notification is stored here"),
     ] {
         let response = server
             .client
@@ -379,4 +380,75 @@ async fn the_signals_page_lists_what_the_detectors_found_with_its_incident() {
         }
         server.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_dead_notification_shows_in_the_outbox_and_a_responder_sends_it_again() {
+    use tocsin_store::outbox::{Delivery, NewNotification, OutboxFilter};
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let now = tocsin_core::Timestamp::now();
+    let store = &server.store;
+    let note = NewNotification {
+        key: "audit-1:gone".into(),
+        channel: "gone".into(),
+        kind: "declared".into(),
+        incident: None,
+        payload: "{}".into(),
+        not_before: now,
+    };
+    store.enqueue(&[note], now).await.unwrap();
+    // The server's delivery worker finds no such channel and puts it aside as dead.
+    let dead = OutboxFilter {
+        state: Some(Delivery::Dead),
+        limit: 10,
+        ..Default::default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (id, first_due) = loop {
+        if let Some(n) = store.outbox(&dead).await.unwrap().first() {
+            break (n.id, n.next_at);
+        }
+        assert!(std::time::Instant::now() < deadline, "the worker never gave up on it");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+
+    for (role, can_resend) in [(Role::Viewer, false), (Role::Responder, true)] {
+        let Auth::Session { cookie, .. } = server.session(role).await else {
+            unreachable!()
+        };
+        let page = server
+            .client
+            .get(format!("{}/outbox?state=dead", server.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("the plan has no channel &#34;gone&#34;"), "{page}");
+        assert_eq!(page.contains("Send again"), can_resend, "{role:?}");
+        if can_resend {
+            let response = server
+                .client
+                .post(format!("{}/outbox/{id}/retry", server.url))
+                .header("cookie", &cookie)
+                .form(&[("csrf", csrf_of(&page))])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        }
+    }
+    // Back in line, it is tried once more (and, its channel still missing, is dead again).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let again = store.outbox(&dead).await.unwrap();
+        if again.first().is_some_and(|n| n.id == id && n.next_at > first_due) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "it was not sent again: {again:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.stop().await;
 }

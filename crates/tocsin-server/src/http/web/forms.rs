@@ -355,3 +355,18 @@ pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActFo
         },
     }
 }
+
+/// Puts a dead notification back in line, then shows the outbox again.
+pub async fn resend(Path(id): Path<i64>, submitted: Submitted<NeedRespond, CsrfOnly>) -> Response {
+    let store = submitted.allowed.desk().store();
+    match store.resend(id, submitted.allowed.now).await {
+        Ok(true) => Redirect::to("/outbox").into_response(),
+        Ok(false) => WebError::from(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_dead",
+            format!("notification {id} is not dead, or does not exist"),
+        ))
+        .into_response(),
+        Err(e) => WebError::from(ApiError::from(e)).into_response(),
+    }
+}

@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/act", post(forms::act))
         .route("/plan", get(pages::plan))
         .route("/signals", get(pages::signals))
+        .route("/outbox", get(pages::outbox))
+        .route("/outbox/{id}/retry", post(forms::resend))
         .route("/events", get(live::events))
         .route("/static/app.css", get(live::stylesheet))
         .route("/static/app.js", get(live::script))

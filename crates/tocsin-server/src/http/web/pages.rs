@@ -434,3 +434,72 @@ pub async fn signals(signed: Signed<NeedRead>, Query(query): Query<SignalQuery>)
         },
     ))
 }
+
+struct NotificationRow {
+    id: i64,
+    created: String,
+    channel: String,
+    kind: String,
+    incident: String,
+    state: &'static str,
+    attempts: u32,
+    when: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    layout: Layout,
+    state: String,
+    notifications: Vec<NotificationRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OutboxQuery {
+    state: String,
+}
+
+/// The outbox: notifications waiting, sent and dead, newest first; a responder can send a
+/// dead one again.
+pub async fn outbox(signed: Signed<NeedRead>, Query(query): Query<OutboxQuery>) -> Result<Response, WebError> {
+    use tocsin_store::outbox::{Delivery, OutboxFilter};
+    let reader = signed.0.read();
+    let zone = reader.plan().calendar().zone().clone();
+    let filter = OutboxFilter {
+        state: Delivery::parse(query.state.trim()),
+        limit: PAGE,
+        ..OutboxFilter::default()
+    };
+    let found = reader
+        .outbox(&filter)
+        .await
+        .map_err(crate::http::error::ApiError::from)?;
+    let notifications = found
+        .iter()
+        .map(|n| NotificationRow {
+            id: n.id,
+            created: time(n.created_at, &zone),
+            channel: n.channel.clone(),
+            kind: n.kind.clone(),
+            incident: n.incident.map(|i| i.to_string()).unwrap_or_default(),
+            state: n.state.as_str(),
+            attempts: n.attempts,
+            when: match (n.state, n.sent_at) {
+                (Delivery::Sent, Some(at)) => time(at, &zone),
+                (Delivery::Pending, _) => time(n.next_at, &zone),
+                _ => String::new(),
+            },
+            error: n.last_error.clone().unwrap_or_default(),
+        })
+        .collect();
+    Ok(page(
+        StatusCode::OK,
+        &OutboxPage {
+            layout: Layout::new(&signed.0, "Outbox", "outbox"),
+            state: filter.state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            notifications,
+        },
+    ))
+}

@@ -142,6 +142,16 @@ fn no_duplicates<'a>(what: &str, ids: impl IntoIterator<Item = (&'a str, Range<u
     }
 }
 
+/// A name that is not one of `known`, with the closest of them as a guess, or `otherwise`
+/// as the hint when none is close.
+fn unknown(at: &Located<String>, message: String, known: &[&str], otherwise: String) -> Diagnostic {
+    let hint = match closest(&at.value, known.iter().copied()) {
+        Some(guess) => format!("did you mean \"{guess}\"?"),
+        None => otherwise,
+    };
+    Diagnostic::new(at.span.clone(), message).with_hint(hint)
+}
+
 /// Checks that each referenced id exists; returns the ones that do.
 fn references<T>(
     what: &str,
@@ -154,15 +164,12 @@ fn references<T>(
     refs.into_iter()
         .filter_map(|r| {
             if !known.contains(&r.value.as_str()) {
-                let mut problem = Diagnostic::new(
-                    r.span.clone(),
+                problems.push(unknown(
+                    &r,
                     format!("{owner} refers to unknown {what} \"{}\"", r.value),
-                );
-                problem = match closest(&r.value, known.iter().copied()) {
-                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-                    None => problem.with_hint(format!("the plan's {what}s are {}", known.join(", "))),
-                };
-                problems.push(problem);
+                    known,
+                    format!("the plan's {what}s are {}", known.join(", ")),
+                ));
                 return None;
             }
             parse(&r.value).ok()
@@ -665,12 +672,12 @@ fn known_detector(d: Located<String>, problems: &mut Problems) -> Option<Located
     if DETECTORS.contains(&d.value.as_str()) {
         return Some(d);
     }
-    let mut problem = Diagnostic::new(d.span.clone(), format!("unknown detector \"{}\"", d.value));
-    problem = match closest(&d.value, DETECTORS.iter().copied()) {
-        Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-        None => problem.with_hint(format!("the detectors are {}", DETECTORS.join(", "))),
-    };
-    problems.push(problem);
+    problems.push(unknown(
+        &d,
+        format!("unknown detector \"{}\"", d.value),
+        &DETECTORS,
+        format!("the detectors are {}", DETECTORS.join(", ")),
+    ));
     None
 }
 
@@ -767,12 +774,12 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
             Some(kind) => Some(kind),
             None => {
                 let kinds: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
-                let mut problem = Diagnostic::new(k.span, format!("unknown channel type \"{}\"", k.value));
-                problem = match closest(&k.value, kinds.iter().copied()) {
-                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-                    None => problem.with_hint(format!("the channel types are {}", kinds.join(", "))),
-                };
-                problems.push(problem);
+                problems.push(unknown(
+                    &k,
+                    format!("unknown channel type \"{}\"", k.value),
+                    &kinds,
+                    format!("the channel types are {}", kinds.join(", ")),
+                ));
                 None
             }
         });
@@ -887,27 +894,23 @@ fn routes(
         for c in &channels {
             if !channel_names.contains(&c.value.as_str()) {
                 ok = false;
-                let mut problem = Diagnostic::new(
-                    c.span.clone(),
+                problems.push(unknown(
+                    c,
                     format!("[[route]] refers to unknown channel \"{}\"", c.value),
-                );
-                problem = match closest(&c.value, channel_names.iter().copied()) {
-                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-                    None => problem.with_hint("define it in a [[channel]] table"),
-                };
-                problems.push(problem);
+                    channel_names,
+                    "define it in a [[channel]] table".into(),
+                ));
             }
         }
         for e in &events {
             if !NEWS.contains(&e.value.as_str()) {
                 ok = false;
-                let mut problem =
-                    Diagnostic::new(e.span.clone(), format!("unknown event \"{}\" in [[route]]", e.value));
-                problem = match closest(&e.value, NEWS.iter().copied()) {
-                    Some(guess) => problem.with_hint(format!("did you mean \"{guess}\"?")),
-                    None => problem.with_hint(format!("the events are {}", NEWS.join(", "))),
-                };
-                problems.push(problem);
+                problems.push(unknown(
+                    e,
+                    format!("unknown event \"{}\" in [[route]]", e.value),
+                    &NEWS,
+                    format!("the events are {}", NEWS.join(", ")),
+                ));
             }
         }
         let wanted = severities.len();

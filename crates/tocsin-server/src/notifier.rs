@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::AuditEntry;
-use tocsin_core::incident::IncidentEvent;
+use tocsin_core::incident::{IncidentEvent, IncidentNumber};
 use tocsin_notify::Message;
 use tocsin_store::outbox::NewNotification;
 
 use crate::desk::IncidentView;
+use crate::words::{span, time};
 use crate::{Desk, DeskError};
 
 /// The notifier's cursor in the audit chain.
@@ -45,14 +45,12 @@ pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, 
             for channel in &route.channels {
                 let key = format!("audit-{}:{channel}", entry.seq);
                 let message = message(entry, &view, &key, now, zone, public_url);
-                notes.push(NewNotification {
-                    key,
-                    channel: channel.clone(),
-                    kind: entry.action.clone(),
-                    incident: Some(number),
-                    payload: serde_json::to_string(&message).expect("a message serializes"),
-                    not_before: route.send_at(entry.recorded_at, zone),
-                });
+                notes.push(queued(
+                    &message,
+                    channel,
+                    number,
+                    route.send_at(entry.recorded_at, zone),
+                ));
             }
         }
     }
@@ -105,13 +103,13 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
                 None => continue,
             }
         };
-        let local = due.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
+        let local = time(due, zone);
         let text = match kind {
             "clock_breached" => format!("{} was due {local} and is not met", clock.name),
             _ => format!(
                 "{} is due {local}: {} left, {point}% of its time gone",
                 clock.name,
-                span(due.duration_since(now))
+                span(due.duration_since(now).as_secs())
             ),
         };
         for route in plan.routes_for(kind, Some(&open.severity)) {
@@ -123,7 +121,7 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
                     due.as_millisecond()
                 );
                 let message = Message {
-                    id: key.clone(),
+                    id: key,
                     kind: kind.to_owned(),
                     incident: Some(open.incident.to_string()),
                     severity: Some(open.severity.clone()),
@@ -132,14 +130,7 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
                     deadline: Some(format!("{} due {local}", clock.name)),
                     link: link(public_url, open.incident),
                 };
-                notes.push(NewNotification {
-                    key,
-                    channel: channel.clone(),
-                    kind: kind.to_owned(),
-                    incident: Some(open.incident),
-                    payload: serde_json::to_string(&message).expect("a message serializes"),
-                    not_before: route.send_at(now, zone),
-                });
+                notes.push(queued(&message, channel, open.incident, route.send_at(now, zone)));
             }
         }
     }
@@ -183,10 +174,10 @@ fn message(
         .filter_map(|c| c.due_at.map(|due| (due, c)))
         .min_by_key(|(due, _)| *due)
         .map(|(due, clock)| {
-            let local = due.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
-            let left = due.duration_since(now);
-            match left.is_negative() {
-                true => format!("{} was due {local} ({} ago)", clock.name, span(-left)),
+            let local = time(due, zone);
+            let left = due.duration_since(now).as_secs();
+            match left < 0 {
+                true => format!("{} was due {local} ({} ago)", clock.name, span(left)),
                 false => format!("{} due {local} ({} left)", clock.name, span(left)),
             }
         });
@@ -202,18 +193,20 @@ fn message(
     }
 }
 
-/// Where people see the incident, when tocsin knows its own address.
-fn link(public_url: Option<&str>, number: tocsin_core::incident::IncidentNumber) -> Option<String> {
-    public_url.map(|base| format!("{}/incidents/{number}", base.trim_end_matches('/')))
+/// The notification of `message` on `channel`: keyed by the message's id, which is unique
+/// per channel.
+fn queued(message: &Message, channel: &str, incident: IncidentNumber, not_before: Timestamp) -> NewNotification {
+    NewNotification {
+        key: message.id.clone(),
+        channel: channel.to_owned(),
+        kind: message.kind.clone(),
+        incident: Some(incident),
+        payload: serde_json::to_string(message).expect("a message serializes"),
+        not_before,
+    }
 }
 
-/// Like "3h 10m", "12m" or "2d 4h".
-fn span(d: SignedDuration) -> String {
-    let minutes = d.as_secs() / 60;
-    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (days, hours) {
-        (0, 0) => format!("{minutes}m"),
-        (0, _) => format!("{hours}h {minutes}m"),
-        _ => format!("{days}d {hours}h"),
-    }
+/// Where people see the incident, when tocsin knows its own address.
+fn link(public_url: Option<&str>, number: IncidentNumber) -> Option<String> {
+    public_url.map(|base| format!("{}/incidents/{number}", base.trim_end_matches('/')))
 }

@@ -182,12 +182,10 @@ async fn sigkill_while_notifications_go_out_loses_none_and_a_repeat_keeps_its_ke
     let (url, got) = sink().await;
     let (code, _, err) = common::run(dir.path(), Some(&db), &["init"], b"");
     assert_eq!(code, 0, "{err}");
-    let plan = dir.path().join("tocsin.toml");
-    let text = std::fs::read_to_string(&plan).unwrap();
     let channel = format!(
         "\n[[channel]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"TOCSIN_CRASH_SECRET\"\n"
     );
-    std::fs::write(&plan, text + &channel).unwrap();
+    common::add_to_plan(dir.path(), &channel);
     let store = tocsin_store::open(&db).await.unwrap();
     let now = tocsin_core::Timestamp::now();
     let notes: Vec<NewNotification> = (0..NOTES)

@@ -287,12 +287,10 @@ async fn the_plan_s_rules_decide_what_signals_lead_to() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = run(dir.path(), Some(&db.url), &["init"], b"");
     assert_eq!(code, 0, "{err}");
-    let plan = dir.path().join("tocsin.toml");
-    let mut text = std::fs::read_to_string(&plan).unwrap();
-    text.push_str(
+    common::add_to_plan(
+        dir.path(),
         "\n[[rule]]\ndetector = \"brute_force\"\naction = \"open\"\nseverity = \"P3\"\ngroup = \"detector\"\n",
     );
-    std::fs::write(&plan, text).unwrap();
     let mut log = String::new();
     for ip in ["203.0.113.1", "203.0.113.2"] {
         for i in 0..6 {
@@ -352,9 +350,7 @@ async fn events_read_again_after_a_restart_rebuild_the_detectors_memory_but_repo
     // A stricter plan: three failures make a brute force from now on. The next run reads
     // the earlier events again and would find a brute force at the first log's third
     // failure, but reports nothing about events read before; a new source is reported.
-    let plan = dir.path().join("tocsin.toml");
-    let text = std::fs::read_to_string(&plan).unwrap();
-    std::fs::write(&plan, format!("{text}\n[detection]\nbrute_force_threshold = 3\n")).unwrap();
+    common::add_to_plan(dir.path(), "\n[detection]\nbrute_force_threshold = 3\n");
     assert_eq!(ingest("third.log", failures(30, "203.0.113.2", 4)), 1);
     let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
     let signals: Value = serde_json::from_str(&out).unwrap();
@@ -380,10 +376,8 @@ async fn a_suppressed_signal_is_kept_on_record_with_its_reason_and_opens_nothing
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = run(dir.path(), Some(&db.url), &["init"], b"");
     assert_eq!(code, 0, "{err}");
-    let plan = dir.path().join("tocsin.toml");
-    let text = std::fs::read_to_string(&plan).unwrap();
     let suppress = "\n[[suppress]]\nkey = \"198.51.100.0/24\"\ndetector = \"brute_force\"\nreason = \"the yearly penetration test\"\n";
-    std::fs::write(&plan, format!("{text}{suppress}")).unwrap();
+    common::add_to_plan(dir.path(), suppress);
     let mut log = String::new();
     for ip in ["203.0.113.1", "198.51.100.20"] {
         for i in 0..6 {

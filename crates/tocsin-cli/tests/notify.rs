@@ -31,9 +31,35 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>
     (url, got)
 }
 
+/// The bodies the receiver got, as JSON.
+fn messages(got: &Mutex<Vec<(HeaderMap, Vec<u8>)>>) -> Vec<serde_json::Value> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| serde_json::from_slice(body).unwrap())
+        .collect()
+}
+
+/// The database of the tests in `dir`.
+fn db(dir: &std::path::Path) -> String {
+    format!("sqlite:{}/t.db", dir.display())
+}
+
+/// `tocsin serve` in `dir` with the webhook's secret, quiet, on a free port.
+fn serve(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    tocsin(dir, Some(&db(dir)))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("TOCSIN_TEST_HOOK_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Runs `tocsin ARGS` in `dir` with the channel's secret set or not.
 async fn run(dir: &std::path::Path, args: &[&str], secret: bool) -> (i32, String, String) {
-    let mut command = tocsin(dir, Some(&format!("sqlite:{}/t.db", dir.display())));
+    let mut command = tocsin(dir, Some(&db(dir)));
     command.args(args);
     match secret {
         true => command.env("TOCSIN_TEST_HOOK_SECRET", SECRET),
@@ -135,9 +161,7 @@ async fn dead_notifications_are_listed_and_sent_again_on_request() {
     use tocsin_store::outbox::NewNotification;
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
-    let store = tocsin_store::open(&format!("sqlite:{}/t.db", dir.path().display()))
-        .await
-        .unwrap();
+    let store = tocsin_store::open(&db(dir.path())).await.unwrap();
     let now = jiff::Timestamp::now();
     let note = |key: &str| NewNotification {
         key: key.into(),
@@ -190,43 +214,12 @@ async fn dead_notifications_are_listed_and_sent_again_on_request() {
 async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_and_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let kept = Arc::clone(&got);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let got = Arc::clone(&kept);
-            async move {
-                got.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (url, got) = receiver(200).await;
     plan_with(dir.path(), &url);
-    let plan = dir.path().join("tocsin.toml");
-    let text = std::fs::read_to_string(&plan).unwrap();
     // P1 news goes to ops; P4 news only when declared, and not here.
-    std::fs::write(
-        &plan,
-        text + "\n[[route]]\nchannels = [\"ops\"]\nseverities = [\"P1\"]\nevents = [\"declared\", \"acknowledged\"]\n",
-    )
-    .unwrap();
-    let mut server = tocsin(dir.path(), Some(&format!("sqlite:{}/t.db", dir.path().display())))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--public-url",
-            "https://tocsin.example.com",
-        ])
-        .env("TOCSIN_TEST_HOOK_SECRET", SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let route = "\n[[route]]\nchannels = [\"ops\"]\nseverities = [\"P1\"]\nevents = [\"declared\", \"acknowledged\"]\n";
+    common::add_to_plan(dir.path(), route);
+    let mut server = serve(dir.path(), &["--public-url", "https://tocsin.example.com"]);
 
     let declare = [
         "incident",
@@ -242,13 +235,13 @@ async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_
     assert_eq!(run(dir.path(), &["incident", "ack", "INC-0001"], false).await.0, 0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while got.lock().unwrap().len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", got.lock().unwrap());
+        assert!(std::time::Instant::now() < deadline, "{:?}", messages(&got));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     server.kill().unwrap();
     server.wait().unwrap();
-    let got = got.lock().unwrap();
+    let got = messages(&got);
     let kinds: Vec<&str> = got.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["declared", "acknowledged"], "nothing about the P4: {got:?}");
     let declared = &got[0];
@@ -273,26 +266,10 @@ async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_
 async fn clocks_are_warned_of_before_they_are_due_and_when_they_are_missed() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let kept = Arc::clone(&got);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let got = Arc::clone(&kept);
-            async move {
-                got.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (url, got) = receiver(200).await;
     plan_with(dir.path(), &url);
-    let plan = dir.path().join("tocsin.toml");
-    let text = std::fs::read_to_string(&plan).unwrap();
     let route = "\n[[route]]\nchannels = [\"ops\"]\nevents = [\"clock_warning\", \"clock_breached\"]\n";
-    std::fs::write(&plan, text + route).unwrap();
+    common::add_to_plan(dir.path(), route);
     // Two P1 incidents, acknowledged within 15 minutes or not at all: one declared 13
     // minutes ago (past four fifths of its time), one 20 minutes ago (missed).
     for (title, at) in [("Warned", "13m ago"), ("Missed", "20m ago")] {
@@ -300,24 +277,18 @@ async fn clocks_are_warned_of_before_they_are_due_and_when_they_are_missed() {
         let (code, _, err) = run(dir.path(), &declare, false).await;
         assert_eq!(code, 0, "{err}");
     }
-    let mut server = tocsin(dir.path(), Some(&format!("sqlite:{}/t.db", dir.path().display())))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TOCSIN_TEST_HOOK_SECRET", SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = serve(dir.path(), &[]);
     let acknowledge = |m: &serde_json::Value| m["deadline"].as_str().is_some_and(|d| d.starts_with("Acknowledge"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while got.lock().unwrap().iter().filter(|m| acknowledge(m)).count() < 2 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", got.lock().unwrap());
+    while messages(&got).iter().filter(|m| acknowledge(m)).count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", messages(&got));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // Another round of the watch sends nothing twice.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     server.kill().unwrap();
     server.wait().unwrap();
-    let got = got.lock().unwrap();
+    let got = messages(&got);
     let about: Vec<(&str, &str)> = got
         .iter()
         .filter(|m| acknowledge(m))
@@ -341,11 +312,11 @@ async fn a_slack_channel_takes_its_address_from_the_secret_and_gets_block_kit() 
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
     let (url, got) = receiver(200).await;
-    let plan = dir.path().join("tocsin.toml");
-    let text = std::fs::read_to_string(&plan).unwrap();
-    let channel = "\n[[channel]]\nname = \"chat\"\ntype = \"slack\"\nsecret_env = \"TOCSIN_TEST_SLACK\"\n";
-    std::fs::write(&plan, text + channel).unwrap();
-    let mut command = tocsin(dir.path(), Some(&format!("sqlite:{}/t.db", dir.path().display())));
+    common::add_to_plan(
+        dir.path(),
+        "\n[[channel]]\nname = \"chat\"\ntype = \"slack\"\nsecret_env = \"TOCSIN_TEST_SLACK\"\n",
+    );
+    let mut command = tocsin(dir.path(), Some(&db(dir.path())));
     command
         .args(["notify", "test", "chat"])
         .env("TOCSIN_TEST_SLACK", format!("{url}\n"));

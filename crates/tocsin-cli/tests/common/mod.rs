@@ -38,3 +38,11 @@ pub fn run(dir: &Path, db: Option<&str>, args: &[&str], stdin: &[u8]) -> (i32, S
         String::from_utf8(out.stderr).unwrap(),
     )
 }
+
+/// Appends `text` to the plan `tocsin init` wrote in `dir`.
+pub fn add_to_plan(dir: &Path, text: &str) {
+    let plan = dir.join("tocsin.toml");
+    let mut source = std::fs::read_to_string(&plan).unwrap();
+    source.push_str(text);
+    std::fs::write(&plan, source).unwrap();
+}

@@ -18,6 +18,18 @@ def build():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "tocsin-cli"], cwd=ROOT, check=True)
 
 
+def ingest_sshd_log(work, *signal_args):
+    """`tocsin ingest --format sshd` on WORK/auth.log into a fresh database in WORK, then
+    `tocsin signals --json` with SIGNAL_ARGS: the ingest's summary line and the signals."""
+    env = dict(os.environ, TOCSIN_DB=f"sqlite:{work}/tocsin.db")
+    ingest = [BINARY, "ingest", os.path.join(work, "auth.log"), "--format", "sshd", "--year", "2026",
+              "--timezone", "UTC"]
+    summary = subprocess.run(ingest, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    listed = subprocess.run([BINARY, "--json", "signals", "--limit", "100000", *signal_args], env=env,
+                            check=True, capture_output=True, text=True).stdout
+    return summary, json.loads(listed)
+
+
 def ensure_wrk():
     if not shutil.which("wrk"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)

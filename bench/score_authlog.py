@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from common import BINARY, ROOT, build
+from common import ROOT, build, ingest_sshd_log
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
 
@@ -33,12 +33,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         subprocess.run([sys.executable, os.path.join(SHARED, "gen_authlog.py"), str(args.lines), "--seed",
                         str(args.seed), "--outdir", work, "--prefix", "auth"], check=True, capture_output=True)
-        env = dict(os.environ, TOCSIN_DB=f"sqlite:{work}/tocsin.db")
-        ingest = [BINARY, "ingest", os.path.join(work, "auth.log"), "--format", "sshd", "--year", "2026",
-                  "--timezone", "UTC"]
-        print(subprocess.run(ingest, env=env, check=True, capture_output=True, text=True).stdout.strip())
-        signals = json.loads(subprocess.run([BINARY, "--json", "signals", "--limit", "100000"], env=env,
-                                            check=True, capture_output=True, text=True).stdout)
+        summary, signals = ingest_sshd_log(work)
+        print(summary)
         truth = json.load(open(os.path.join(work, "auth.truth.json")))["ips"]
         by = collections.defaultdict(set)
         for s in signals:

@@ -17,12 +17,11 @@ import calendar
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from common import BINARY, ROOT, build
+from common import ROOT, build, ingest_sshd_log
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "bench")
 START = "2026-01-05T00:00:00Z"
@@ -57,7 +56,7 @@ def generate(lines, seed, work):
         gen.main()
     finally:
         sys.argv = argv
-    epoch = calendar.timegm(time.strptime(START, "%Y-%m-%dT%H:%M:%SZ"))
+    epoch = seconds(START)
     return [{"start": epoch + c["start"], "ips": c["ips"]} for c in campaigns]
 
 
@@ -73,12 +72,7 @@ def main():
     build()
     with tempfile.TemporaryDirectory() as work:
         campaigns = generate(args.lines, args.seed, work)
-        env = dict(os.environ, TOCSIN_DB=f"sqlite:{work}/tocsin.db")
-        subprocess.run([BINARY, "ingest", os.path.join(work, "auth.log"), "--format", "sshd", "--year", "2026",
-                        "--timezone", "UTC"], env=env, check=True, capture_output=True)
-        signals = json.loads(subprocess.run([BINARY, "--json", "signals", "--detector", "distributed_spray",
-                                             "--limit", "100000"], env=env, check=True, capture_output=True,
-                                            text=True).stdout)
+        _, signals = ingest_sshd_log(work, "--detector", "distributed_spray")
         last = max(seconds(json.loads(line)["ts"]) for line in open(os.path.join(work, "auth.ndjson")))
     campaigns = [c for c in campaigns if c["start"] <= last]
     matched, caught, named, right = set(), 0, 0, 0

@@ -117,31 +117,32 @@ impl Detector {
             }
             self.position = seq;
         }
-        self.record().await
+        self.record(false).await
     }
 
     /// Time passes: what silence means now (agents that stopped reporting). Only when
     /// caught up with the log, whose events carry their own times.
     pub async fn tick(&mut self, now: Timestamp) -> Result<usize, DeskError> {
         self.engine.tick(now, &mut self.found);
-        self.record().await
+        self.record(false).await
     }
 
     /// Saves how far the detectors read, so that a restart reports nothing from there back.
     pub async fn save(&mut self) -> Result<(), DeskError> {
-        self.saved_at = std::time::Instant::now() - SAVE_EVERY;
-        self.record().await.map(|_| ())
+        self.record(true).await.map(|_| ())
     }
 
-    /// Records what was found, and carries out the rules for what is new.
-    async fn record(&mut self) -> Result<usize, DeskError> {
+    /// Records what was found, and carries out the rules for what is new; saves the cursor
+    /// with it, or now and then when nothing was found, or now when `save` says so.
+    async fn record(&mut self, save: bool) -> Result<usize, DeskError> {
         // A finding this detector recorded before (the same log read again) needs no write.
         let known = &mut self.known;
         self.found
             .retain(|s| !known.contains(&(s.fingerprint(), s.at.as_millisecond())));
         // With nothing found, the cursor is saved now and then, not after every batch: a
         // restart reads the last hours again anyway, and skips what it recorded before.
-        if self.found.is_empty() && (self.saved >= self.position || self.saved_at.elapsed() < SAVE_EVERY) {
+        let due = save || self.saved_at.elapsed() >= SAVE_EVERY;
+        if self.found.is_empty() && (self.saved >= self.position || !due) {
             return Ok(0);
         }
         let plan = self.desk.plan();

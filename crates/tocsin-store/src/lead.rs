@@ -31,7 +31,6 @@ impl Role {
 /// Leadership for one role, held until dropped.
 #[derive(Debug)]
 pub struct Lead {
-    role: Role,
     held: Held,
 }
 
@@ -45,12 +44,8 @@ pub(crate) enum Held {
 }
 
 impl Lead {
-    pub(crate) fn new(role: Role, held: Held) -> Self {
-        Lead { role, held }
-    }
-
-    pub fn role(&self) -> Role {
-        self.role
+    pub(crate) fn new(held: Held) -> Self {
+        Lead { held }
     }
 
     /// Whether it is still held: the advisory lock goes with its connection, so a lost

@@ -111,7 +111,7 @@ async fn take_lead(store: &PgStore, role: crate::lead::Role) -> Result<Option<cr
         .bind(role.lock_key())
         .fetch_one(&mut conn)
         .await?;
-    Ok(taken.then(|| crate::lead::Lead::new(role, crate::lead::Held::Postgres(conn))))
+    Ok(taken.then(|| crate::lead::Lead::new(crate::lead::Held::Postgres(conn))))
 }
 
 /// Appends follow one another, so sequence numbers become visible in order.

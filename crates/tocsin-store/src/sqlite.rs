@@ -166,10 +166,7 @@ async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Optio
         .open(&path)
         .map_err(|e| StoreError::File(format!("cannot open the lock file {}: {e}", path.display())))?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(crate::lead::Lead::new(
-            role,
-            crate::lead::Held::File { _open: file },
-        ))),
+        Ok(()) => Ok(Some(crate::lead::Lead::new(crate::lead::Held::File { _open: file }))),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(StoreError::File(format!("cannot lock {}: {e}", path.display()))),
     }

@@ -26,26 +26,23 @@ pub async fn test(context: &Context, name: &str) -> anyhow::Result<ExitCode> {
         }
     };
     let client = tocsin_notify::http_client(tocsin_server::channels::SEND_TIMEOUT);
-    let open = tocsin_server::channels::open(channel, client).map_err(|e| anyhow!("channel {name}: {e}"))?;
+    let open = tocsin_server::channels::open(&plan, channel, client).map_err(|e| anyhow!("channel {name}: {e}"))?;
     let now = Timestamp::now();
     let actor = context.actor()?;
     let message = Message {
         id: format!("test:{name}:{}", now.as_millisecond()),
         kind: "test".into(),
-        incident: None,
-        severity: None,
         title: format!("tocsin test message for {name}"),
         text: format!(
             "{} can reach this channel. Sent by {} at {now}.",
             plan.organization().name,
             actor
         ),
-        deadline: None,
-        link: None,
+        ..Message::default()
     };
     let outcome = open.send(&message).await;
     let (delivered, error) = match &outcome {
-        Outcome::Delivered => (true, None),
+        Outcome::Delivered { .. } => (true, None),
         Outcome::Retry { error, .. } => (false, Some(format!("{error} (it would be tried again)"))),
         Outcome::Refused { error } => (false, Some(format!("{error} (the receiver refused it)"))),
     };

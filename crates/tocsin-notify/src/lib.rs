@@ -2,8 +2,10 @@
 //! delivered, should be tried again (and from when), or can never be delivered. The outbox
 //! and its workers live elsewhere; this crate only speaks the channels' wire formats.
 
+pub mod email;
 pub mod retry;
 pub mod slack;
+pub mod telegram;
 pub mod webhook;
 
 use std::fmt;
@@ -15,7 +17,7 @@ pub use reqwest::Client as HttpClient;
 use serde::{Deserialize, Serialize};
 
 /// One notification, rendered for people: what happened, to which incident, how urgent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Unique per notification and stable across attempts: receivers that can, drop a
     /// repeat with the same id.
@@ -36,22 +38,56 @@ pub struct Message {
     /// Where to see the incident.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// Whether the incident waits for someone to acknowledge it: channels that can offer
+    /// a button for it do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaits_ack: bool,
+    /// The people this message is meant for, beyond the channel's audience (an
+    /// escalation's, a reminder's): channels that can, address or mention them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Recipient>,
+    /// The channel's own reference to the incident's first message there, for channels that
+    /// thread (a Telegram message id, an email's `Message-ID`). Given at sending time, never
+    /// stored with the message.
+    #[serde(skip)]
+    pub thread: Option<String>,
+}
+
+/// A person as the channels reach them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Their Telegram user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<i64>,
+    /// Their Slack member id, like `U024BE7LH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
+}
+
+impl Message {
+    /// The heading every channel shows: severity, incident and title.
+    pub fn heading(&self) -> String {
+        let mut head: Vec<&str> = Vec::new();
+        head.extend(self.severity.as_deref());
+        head.extend(self.incident.as_deref());
+        head.push(&self.title);
+        head.join(" · ")
+    }
 }
 
 /// What came of one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered,
+    /// `thread`: the channel's reference to this message, for later ones to follow it.
+    Delivered { thread: Option<String> },
     /// Worth trying again: the receiver was busy, down or unreachable. `after`: how long
     /// it asked to be left alone (`Retry-After`), if it did.
-    Retry {
-        error: String,
-        after: Option<Duration>,
-    },
+    Retry { error: String, after: Option<Duration> },
     /// Trying again would not help: the receiver refused the message.
-    Refused {
-        error: String,
-    },
+    Refused { error: String },
 }
 
 #[async_trait]
@@ -82,7 +118,7 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 pub fn http_outcome(response: &reqwest::Response, now: jiff::Timestamp) -> Outcome {
     let status = response.status();
     if status.is_success() {
-        return Outcome::Delivered;
+        return Outcome::Delivered { thread: None };
     }
     let error = format!("HTTP {}", status.as_u16());
     if status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429) {
@@ -98,16 +134,23 @@ pub fn http_outcome(response: &reqwest::Response, now: jiff::Timestamp) -> Outco
 }
 
 /// What a failed request means: unreachable, timed out or cut off is worth another try.
+/// The error leaves out the address, which holds the secret of some channels (a Slack
+/// webhook's path, a Telegram bot's token).
 pub fn request_failed(error: &reqwest::Error) -> Outcome {
-    let what = if error.is_timeout() {
-        "timed out"
+    let mut text = if error.is_timeout() {
+        "timed out".to_owned()
     } else if error.is_connect() {
-        "cannot connect"
+        "cannot connect".to_owned()
     } else {
-        "request failed"
+        "request failed".to_owned()
     };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     Outcome::Retry {
-        error: format!("{what}: {error}"),
+        error: text,
         after: None,
     }
 }

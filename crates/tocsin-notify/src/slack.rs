@@ -44,11 +44,7 @@ fn escape(text: &str) -> String {
 /// The message as Slack's JSON: a header (severity, incident, title), what changed, the
 /// clock, and a button to the incident.
 pub fn payload(message: &Message) -> Value {
-    let mut head: Vec<&str> = Vec::new();
-    head.extend(message.severity.as_deref());
-    head.extend(message.incident.as_deref());
-    head.push(&message.title);
-    let header: String = head.join(" · ").chars().take(150).collect();
+    let header: String = message.heading().chars().take(150).collect();
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": escape(&message.text)}}),

@@ -55,6 +55,7 @@ async fn a_message_goes_out_as_block_kit_and_slack_s_answers_are_told_apart() {
         text: "Declared by jo".into(),
         deadline: Some("Acknowledge due 2026-01-05 10:15 UTC (12m left)".into()),
         link: Some("https://tocsin.example.com/incidents/INC-0007".into()),
+        ..Message::default()
     };
     assert_eq!(
         slack.send(&message).await,
@@ -75,7 +76,7 @@ async fn a_message_goes_out_as_block_kit_and_slack_s_answers_are_told_apart() {
             error: "HTTP 404: no_service".into()
         }
     );
-    assert_eq!(slack.send(&message).await, Outcome::Delivered);
+    assert_eq!(slack.send(&message).await, Outcome::Delivered { thread: None });
 
     let got = got.lock().unwrap();
     let sent = &got[3];

@@ -48,6 +48,7 @@ fn message() -> Message {
         text: "Declared by tocsin: a login succeeded after 7 failed attempts".into(),
         deadline: Some("acknowledge within 14m".into()),
         link: Some("https://tocsin.example.com/incidents/INC-0007".into()),
+        ..Message::default()
     }
 }
 
@@ -76,7 +77,7 @@ async fn a_signed_message_is_delivered_and_busy_throttled_or_refusing_receivers_
             error: "HTTP 400".into()
         }
     );
-    assert_eq!(hook.send(&m).await, Outcome::Delivered);
+    assert_eq!(hook.send(&m).await, Outcome::Delivered { thread: None });
 
     let got = got.lock().unwrap();
     assert_eq!(got.len(), 4);

@@ -110,6 +110,7 @@ fn notification(key: &str, now: Timestamp) -> NewNotification {
         text: "Declared by tocsin: a login succeeded after 7 failed attempts".into(),
         deadline: Some("acknowledge within 14m".into()),
         link: Some("https://tocsin.example.com/incidents/INC-0007".into()),
+        ..Message::default()
     };
     NewNotification {
         key: key.to_owned(),

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, Secret};
 use tocsin_notify::Channel;
+use tocsin_notify::email::{Email, EmailConfig};
 use tocsin_notify::slack::Slack;
+use tocsin_notify::telegram::Telegram;
 use tocsin_notify::webhook::Webhook;
 
 /// How long one delivery attempt may take.
@@ -27,23 +29,55 @@ pub fn read_secret(secret: &Secret) -> Result<Vec<u8>, String> {
     Ok(value.as_bytes().to_vec())
 }
 
-/// The channel the plan describes, ready to send.
-pub fn open(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Box<dyn Channel>, String> {
-    let secret = channel
-        .secret
-        .as_ref()
-        .ok_or_else(|| format!("a {} channel needs a secret", channel.kind.as_str()))
-        .and_then(read_secret)?;
+/// A channel of `plan`, ready to send.
+pub fn open(plan: &Plan, channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Box<dyn Channel>, String> {
+    let secret = channel.secret.as_ref().map(read_secret).transpose()?;
+    let needed = || {
+        secret
+            .clone()
+            .ok_or_else(|| format!("a {} channel needs a secret", channel.kind.as_str()))
+    };
+    let text = |bytes: Vec<u8>, what: &str| String::from_utf8(bytes).map_err(|_| format!("{what} is not text"));
     match channel.kind {
         ChannelKind::Webhook => {
             let url = channel.url.as_deref().ok_or("a webhook needs a url")?;
-            Ok(Box::new(Webhook::new(url, &secret, client)?))
+            Ok(Box::new(Webhook::new(url, &needed()?, client)?))
         }
-        ChannelKind::Slack => {
-            let url = String::from_utf8(secret).map_err(|_| "the Slack webhook address is not text".to_owned())?;
-            Ok(Box::new(Slack::new(&url, client)?))
+        ChannelKind::Slack => Ok(Box::new(Slack::new(
+            &text(needed()?, "the Slack webhook address")?,
+            client,
+        )?)),
+        ChannelKind::Telegram => Ok(Box::new(telegram(channel, client)?)),
+        ChannelKind::Email => {
+            let password = secret.map(|s| text(s, "the SMTP password")).transpose()?;
+            let ca_pem = match &channel.ca_file {
+                Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read the CA file {path}: {e}"))?),
+                None => None,
+            };
+            Ok(Box::new(Email::new(&EmailConfig {
+                url: channel.url.as_deref().ok_or("an email channel needs a url")?,
+                tls: channel.tls,
+                username: channel.username.as_deref(),
+                password: password.as_deref(),
+                ca_pem: ca_pem.as_deref(),
+                sender: &format!("tocsin · {}", plan.organization().name),
+                from: channel.from.as_deref().ok_or("an email channel needs a from address")?,
+                to: &channel.to,
+            })?))
         }
     }
+}
+
+/// A Telegram channel's bot, which both sends and takes commands.
+pub fn telegram(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Telegram, String> {
+    let secret = channel
+        .secret
+        .as_ref()
+        .ok_or("a Telegram channel needs its bot token as a secret")?;
+    let token = String::from_utf8(read_secret(secret)?).map_err(|_| "the bot token is not text".to_owned())?;
+    let chat = channel.chat.as_deref().ok_or("a Telegram channel needs a chat")?;
+    let base = channel.url.as_deref().unwrap_or(tocsin_notify::telegram::API);
+    Telegram::new(base, &token, chat, client)
 }
 
 /// Every channel of the plan, by name, and the problems of those that cannot be opened.
@@ -52,7 +86,7 @@ pub fn open_all(plan: &Plan) -> (BTreeMap<String, Box<dyn Channel>>, Vec<String>
     let mut open_ones = BTreeMap::new();
     let mut problems = Vec::new();
     for channel in plan.channels() {
-        match open(channel, client.clone()) {
+        match open(plan, channel, client.clone()) {
             Ok(c) => {
                 open_ones.insert(channel.name.clone(), c);
             }

@@ -55,36 +55,52 @@ pub async fn deliver_due(
     let sent = join_all(groups.into_iter().map(|group| async move {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut blocked: Option<String> = None;
+        // The incident's thread on the channel, looked up before its first message.
+        let mut thread: Option<Option<String>> = None;
         for n in group {
-            let outcome = match &blocked {
-                Some(error) => Outcome::Retry {
+            let outcome = match (&blocked, n.incident) {
+                (Some(error), _) => Outcome::Retry {
                     error: format!("waits for an earlier notification: {error}"),
                     after: None,
                 },
-                None => send(channels, n).await,
+                (None, None) => send(channels, n, None).await,
+                (None, Some(incident)) => {
+                    if thread.is_none() {
+                        thread = Some(store.thread(&n.channel, incident).await?);
+                    }
+                    let known = thread.clone().flatten();
+                    let outcome = send(channels, n, known.clone()).await;
+                    if let (Outcome::Delivered { thread: Some(started) }, None) = (&outcome, &known) {
+                        store.start_thread(&n.channel, incident, started, now).await?;
+                        thread = Some(Some(started.clone()));
+                    }
+                    outcome
+                }
             };
             if let Outcome::Retry { error, .. } | Outcome::Refused { error } = &outcome {
                 blocked.get_or_insert_with(|| error.clone());
             }
             outcomes.push((n, outcome));
         }
-        outcomes
+        Ok::<_, StoreError>(outcomes)
     }))
     .await;
     let mut delivered = Vec::with_capacity(claimed.len());
-    for (n, outcome) in sent.into_iter().flatten() {
-        match outcome {
-            Outcome::Delivered => delivered.push(n.id),
-            Outcome::Retry { error, after } => {
-                let retry_at = next_try(n.attempts, now, after, jitter(n.id, n.attempts));
-                if retry_at.is_none() {
-                    tracing::warn!(id = n.id, channel = %n.channel, %error, "a notification is dead after its last attempt");
+    for group in sent {
+        for (n, outcome) in group? {
+            match outcome {
+                Outcome::Delivered { .. } => delivered.push(n.id),
+                Outcome::Retry { error, after } => {
+                    let retry_at = next_try(n.attempts, now, after, jitter(n.id, n.attempts));
+                    if retry_at.is_none() {
+                        tracing::warn!(id = n.id, channel = %n.channel, %error, "a notification is dead after its last attempt");
+                    }
+                    store.failed(n.id, &error, retry_at).await?;
                 }
-                store.failed(n.id, &error, retry_at).await?;
-            }
-            Outcome::Refused { error } => {
-                tracing::warn!(id = n.id, channel = %n.channel, %error, "a notification was refused");
-                store.failed(n.id, &error, None).await?;
+                Outcome::Refused { error } => {
+                    tracing::warn!(id = n.id, channel = %n.channel, %error, "a notification was refused");
+                    store.failed(n.id, &error, None).await?;
+                }
             }
         }
     }
@@ -93,14 +109,14 @@ pub async fn deliver_due(
     Ok(claimed.len())
 }
 
-async fn send(channels: &Channels, n: &Notification) -> Outcome {
+async fn send(channels: &Channels, n: &Notification, thread: Option<String>) -> Outcome {
     let Some(channel) = channels.get(&n.channel) else {
         return Outcome::Refused {
             error: format!("the plan has no channel \"{}\"", n.channel),
         };
     };
     match serde_json::from_str::<Message>(&n.payload) {
-        Ok(message) => channel.send(&message).await,
+        Ok(message) => channel.send(&Message { thread, ..message }).await,
         Err(e) => Outcome::Refused {
             error: format!("the stored message cannot be read: {e}"),
         },

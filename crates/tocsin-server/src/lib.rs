@@ -1,6 +1,7 @@
 //! tocsin-server: the application layer shared by the CLI and the HTTP server, and the server.
 #![forbid(unsafe_code)]
 
+pub mod bot;
 pub mod channels;
 pub mod delivery;
 pub mod desk;

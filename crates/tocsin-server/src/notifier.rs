@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use tocsin_core::Timestamp;
 use tocsin_core::audit::AuditEntry;
-use tocsin_core::incident::{IncidentEvent, IncidentNumber};
-use tocsin_notify::Message;
+use tocsin_core::clock::ClockKind;
+use tocsin_core::incident::{Incident, IncidentEvent, IncidentNumber, Status};
+use tocsin_core::plan::Plan;
+use tocsin_notify::{Message, Recipient};
 use tocsin_store::outbox::NewNotification;
 
 use crate::desk::IncidentView;
-use crate::words::{span, time};
+use crate::words::{due, span, time};
 use crate::{Desk, DeskError};
 
 /// The notifier's cursor in the audit chain.
@@ -66,8 +68,12 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "turning incident changes into notifications failed; trying again"),
         }
-        if let Err(e) = warn_clocks(&desk, public_url.as_deref(), Timestamp::now()).await {
+        let now = Timestamp::now();
+        if let Err(e) = warn_clocks(&desk, public_url.as_deref(), now).await {
             tracing::error!(error = %e, "warning of clocks failed; trying again");
+        }
+        if let Err(e) = escalate(&desk, public_url.as_deref(), now).await {
+            tracing::error!(error = %e, "escalating unacknowledged incidents failed; trying again");
         }
         tokio::time::sleep(POLL).await;
     }
@@ -78,7 +84,8 @@ const WARN_AT: [u32; 2] = [50, 80];
 
 /// Warns of every open clock that passed half or four fifths of its time, or its deadline,
 /// by `now`: only its latest such point, once per deadline (a deadline that moves is warned
-/// of again). How many notifications were new.
+/// of again). A status update's reminders are meant for the incident's owner too. How many
+/// notifications were new.
 pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
     let plan = desk.plan();
     if plan.routes().is_empty() {
@@ -112,6 +119,11 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
                 span(due.duration_since(now).as_secs())
             ),
         };
+        let mut to = Vec::new();
+        if clock.kind == ClockKind::StatusUpdate {
+            let view = desk.incident_shared(open.incident).await?;
+            to = recipients(plan, &view.incident, &["owner".to_owned()]);
+        }
         for route in plan.routes_for(kind, Some(&open.severity)) {
             for channel in &route.channels {
                 let key = format!(
@@ -129,6 +141,9 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
                     text: text.clone(),
                     deadline: Some(format!("{} due {local}", clock.name)),
                     link: link(public_url, open.incident),
+                    awaits_ack: clock.kind == ClockKind::Acknowledge,
+                    to: to.clone(),
+                    thread: None,
                 };
                 notes.push(queued(&message, channel, open.incident, route.send_at(now, zone)));
             }
@@ -138,6 +153,112 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
         return Ok(0);
     }
     Ok(desk.store().enqueue(&notes, now).await?)
+}
+
+/// Calls the people of the plan's escalation while an incident at an escalating severity
+/// waits to be acknowledged: each level once it is due (only the latest, after a pause),
+/// and the last again at the plan's `repeat`, until someone acknowledges. How many
+/// notifications were new.
+pub async fn escalate(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
+    let plan = desk.plan();
+    let Some(escalation) = plan.escalation() else {
+        return Ok(0);
+    };
+    let zone = plan.calendar().zone();
+    let mut notes = Vec::new();
+    let waiting = desk.open_clocks().await?;
+    for open in waiting.iter().filter(|o| o.clock.kind == ClockKind::Acknowledge) {
+        if !escalation.severities.iter().any(|s| s.as_str() == open.severity) {
+            continue;
+        }
+        let waited = now.duration_since(open.clock.started_at).as_secs().max(0) as u64;
+        let Some(index) = escalation.levels.iter().rposition(|l| waited >= l.after.as_secs()) else {
+            continue;
+        };
+        let level = &escalation.levels[index];
+        let last = index + 1 == escalation.levels.len();
+        let round = match (last, escalation.repeat) {
+            (true, Some(every)) => (waited - level.after.as_secs()) / every.as_secs().max(1),
+            _ => 0,
+        };
+        let view = desk.incident_shared(open.incident).await?;
+        let to = recipients(plan, &view.incident, &level.notify);
+        let names: Vec<&str> = to.iter().map(|p| p.name.as_str()).collect();
+        let whom = match names.is_empty() {
+            true => "nobody is assigned yet".to_owned(),
+            false => format!("calling {}", names.join(", ")),
+        };
+        let text = match round {
+            0 => format!(
+                "Not acknowledged after {}: {whom} (escalation {} of {})",
+                span(waited as i64),
+                index + 1,
+                escalation.levels.len()
+            ),
+            _ => format!("Still not acknowledged after {}: {whom} again", span(waited as i64)),
+        };
+        let deadline = open.clock.due_at.map(|at| due(&open.clock.name, at, now, zone));
+        for channel in &escalation.channels {
+            let message = Message {
+                id: format!("escalate:{}:{index}:{round}:{channel}", open.incident),
+                kind: "escalation".into(),
+                incident: Some(open.incident.to_string()),
+                severity: Some(open.severity.clone()),
+                title: open.title.clone(),
+                text: text.clone(),
+                deadline: deadline.clone(),
+                link: link(public_url, open.incident),
+                awaits_ack: true,
+                to: to.clone(),
+                thread: None,
+            };
+            notes.push(queued(&message, channel, open.incident, now));
+        }
+    }
+    if notes.is_empty() {
+        return Ok(0);
+    }
+    Ok(desk.store().enqueue(&notes, now).await?)
+}
+
+/// The people `names` stands for on `incident`: `owner`, a role (whoever holds it on the
+/// incident, else the plan's people for it), or a person of the plan. A name the plan
+/// does not know (an owner with no `[[person]]`) is still named, with no address.
+pub fn recipients(plan: &Plan, incident: &Incident, names: &[String]) -> Vec<Recipient> {
+    let person = |id: &str| match plan.person(id) {
+        Some(p) => Recipient {
+            name: p.name.clone(),
+            email: p.email.clone(),
+            telegram: p.telegram,
+            slack: p.slack.clone(),
+        },
+        None => Recipient {
+            name: id.to_owned(),
+            email: None,
+            telegram: None,
+            slack: None,
+        },
+    };
+    let mut out: Vec<Recipient> = Vec::new();
+    for name in names {
+        let ids: Vec<String> = if name == "owner" {
+            incident.owner.iter().cloned().collect()
+        } else if let Some(role) = plan.roles().iter().find(|r| r.id.as_str() == name) {
+            match incident.roles.get(&role.id) {
+                Some(holder) => vec![holder.clone()],
+                None => role.people.clone(),
+            }
+        } else {
+            vec![name.clone()]
+        };
+        for id in ids {
+            let p = person(&id);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// The message for one change: the severity, the title, what changed, the most urgent
@@ -173,14 +294,7 @@ fn message(
         .filter(|c| c.open)
         .filter_map(|c| c.due_at.map(|due| (due, c)))
         .min_by_key(|(due, _)| *due)
-        .map(|(due, clock)| {
-            let local = time(due, zone);
-            let left = due.duration_since(now).as_secs();
-            match left < 0 {
-                true => format!("{} was due {local} ({} ago)", clock.name, span(left)),
-                false => format!("{} due {local} ({} left)", clock.name, span(left)),
-            }
-        });
+        .map(|(at, clock)| due(&clock.name, at, now, zone));
     Message {
         id: id.to_owned(),
         kind: entry.action.clone(),
@@ -190,6 +304,9 @@ fn message(
         text,
         deadline,
         link: link(public_url, incident.number),
+        awaits_ack: matches!(incident.status, Status::Declared),
+        to: Vec::new(),
+        thread: None,
     }
 }
 

@@ -53,6 +53,7 @@ impl Pipeline {
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         tokio::spawn(crate::delivery::work(Arc::clone(&store), Arc::new(channels), worker));
         tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone()));
+        tokio::spawn(crate::bot::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::detection::follow(desk, fed));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })

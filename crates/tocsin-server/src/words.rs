@@ -37,6 +37,16 @@ pub fn left(seconds: i64) -> String {
     }
 }
 
+/// A clock's deadline and the time left on it: `customer notice due 2026-11-20 14:00 CET
+/// (3h 10m left)`, or `… was due … (20m ago)`.
+pub fn due(name: &str, due: Timestamp, now: Timestamp, zone: &TimeZone) -> String {
+    let left = due.duration_since(now).as_secs();
+    match left < 0 {
+        true => format!("{name} was due {} ({} ago)", time(due, zone), span(left)),
+        false => format!("{name} due {} ({} left)", time(due, zone), span(left)),
+    }
+}
+
 fn or_nobody(name: Option<&String>) -> &str {
     name.map_or("nobody", String::as_str)
 }

@@ -56,6 +56,7 @@ fn note(key: &str, channel: &str, now: Timestamp) -> NewNotification {
         text: "Declared".into(),
         deadline: None,
         link: None,
+        ..Message::default()
     };
     NewNotification {
         key: key.into(),

@@ -1,5 +1,5 @@
 //! One instance at a time does the work that must not be done twice (the detectors, and
-//! later the schedulers): the one holding a lock the database hands out once. On PostgreSQL
+//! the chat bots): the one holding a lock the database hands out once. On PostgreSQL
 //! that is an advisory lock on a connection of its own; on SQLite, a file lock beside the
 //! database, which also keeps `tocsin ingest` and a running `tocsin serve` from both
 //! detecting on one file.
@@ -11,12 +11,15 @@ use sqlx::PgConnection;
 pub enum Role {
     /// Following the event log with the detectors and carrying out the signals' rules.
     Detectors,
+    /// Asking chat services for what responders sent (Telegram allows one poller per bot).
+    Bot,
 }
 
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Detectors => "detectors",
+            Role::Bot => "bot",
         }
     }
 
@@ -24,6 +27,7 @@ impl Role {
     pub(crate) fn lock_key(self) -> i32 {
         match self {
             Role::Detectors => 0x746f_0010,
+            Role::Bot => 0x746f_0011,
         }
     }
 }

@@ -126,4 +126,17 @@ pub trait OutboxStore: Send + Sync {
     async fn resend(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
 
     async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<Notification>, StoreError>;
+
+    /// The channel's reference to the first message delivered about the incident, which
+    /// later ones reply to.
+    async fn thread(&self, channel: &str, incident: IncidentNumber) -> Result<Option<String>, StoreError>;
+
+    /// Keeps `reference` as the incident's thread on the channel, unless it has one.
+    async fn start_thread(
+        &self,
+        channel: &str,
+        incident: IncidentNumber,
+        reference: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 }

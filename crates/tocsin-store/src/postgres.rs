@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("../migrations/postgres/0006_outbox.sql"),
     },
+    Migration {
+        version: 7,
+        name: "threads",
+        sql: include_str!("../migrations/postgres/0007_threads.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing

@@ -171,4 +171,33 @@ impl OutboxStore for Backend {
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(notification_from).collect()
     }
+
+    async fn thread(&self, channel: &str, incident: IncidentNumber) -> Result<Option<String>, StoreError> {
+        let reference = sqlx::query("SELECT reference FROM channel_threads WHERE channel = $1 AND incident = $2")
+            .bind(channel)
+            .bind(int(incident.get(), "incident number")?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(reference.map(|row| row.try_get("reference")).transpose()?)
+    }
+
+    async fn start_thread(
+        &self,
+        channel: &str,
+        incident: IncidentNumber,
+        reference: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO channel_threads (channel, incident, reference, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (channel, incident) DO NOTHING",
+        )
+        .bind(channel)
+        .bind(int(incident.get(), "incident number")?)
+        .bind(reference)
+        .bind(now.as_millisecond())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

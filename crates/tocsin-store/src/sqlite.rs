@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("../migrations/sqlite/0006_outbox.sql"),
     },
+    Migration {
+        version: 7,
+        name: "threads",
+        sql: include_str!("../migrations/sqlite/0007_threads.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their

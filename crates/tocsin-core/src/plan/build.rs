@@ -9,8 +9,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, KeyPattern, NEWS, NoticeKind,
-    Obligation, Organization, Plan, Review, Role, Route, Rule, Secret, Severity, StepTemplate, Suppression,
+    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, Escalation, EscalationLevel, KeyPattern,
+    NEWS, NoticeKind, Obligation, Organization, Person, Plan, Review, Role, Route, Rule, Secret, Severity, SmtpTls,
+    StepTemplate, Suppression,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -49,7 +50,14 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let (steps, step_ids) = steps(&root.tables("step", &mut problems), &mut problems);
     let severity_ids: Vec<&str> = severity_ids.iter().map(String::as_str).collect();
     let step_ids: Vec<&str> = step_ids.iter().map(String::as_str).collect();
-    let roles = roles(&root.tables("role", &mut problems), &severity_ids, &mut problems);
+    let people = people(&root.tables("person", &mut problems), &mut problems);
+    let person_ids: Vec<&str> = people.iter().map(|p| p.id.as_str()).collect();
+    let roles = roles(
+        &root.tables("role", &mut problems),
+        &severity_ids,
+        &person_ids,
+        &mut problems,
+    );
     let review = match root.opt_table("review", &mut problems) {
         Some(table) => review(table, &step_ids, &mut problems),
         None => {
@@ -76,6 +84,21 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         &severity_ids,
         &mut problems,
     );
+    let escalation = root.opt_table("escalation", &mut problems).and_then(|t| {
+        let role_ids: Vec<&str> = roles.iter().map(|r| r.id.as_str()).collect();
+        let paging: Vec<SeverityId> = severities.iter().filter(|s| s.pages).map(|s| s.id.clone()).collect();
+        escalation(
+            t,
+            &Known {
+                severities: &severity_ids,
+                channels: &channel_names,
+                roles: &role_ids,
+                people: &person_ids,
+            },
+            paging,
+            &mut problems,
+        )
+    });
     let detection = root
         .opt_table("detection", &mut problems)
         .map(|t| detection(t, &mut problems))
@@ -107,6 +130,8 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             suppressions,
             channels,
             routes,
+            people,
+            escalation,
             detection,
             digest: String::new(),
             source: String::new(),
@@ -359,7 +384,7 @@ fn steps(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> (Vec<StepTempla
     (out, ids.finish("step", problems))
 }
 
-fn roles(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Role> {
+fn roles(tables: &[TableAt<'_, '_>], severity_ids: &[&str], person_ids: &[&str], problems: &mut Problems) -> Vec<Role> {
     let mut out = Vec::new();
     let mut ids = Ids { seen: Vec::new() };
     for (index, table) in tables.iter().enumerate() {
@@ -368,7 +393,9 @@ fn roles(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
         let name = s.str("name", "\"Incident commander\"", problems);
         let description = s.opt_str("description", problems);
         let required = s.str_list("required_for", problems);
+        let people = s.str_list("people", problems);
         let owner = s.name.clone();
+        let people = people_references(&owner, people, person_ids, problems);
         let required_for = references("severity", &owner, required, severity_ids, SeverityId::parse, problems);
         s.finish(problems);
         if let (Some(id), Some(name)) = (id, name) {
@@ -377,6 +404,7 @@ fn roles(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
                 name: name.value,
                 description: description.map(|d| d.value).unwrap_or_default(),
                 required_for,
+                people,
             });
         }
     }
@@ -735,9 +763,11 @@ fn suppressions(tables: &[TableAt<'_, '_>], zone: Option<tz::TimeZone>, problems
     suppressions
 }
 
-/// `[[channel]]` tables: `name`, `type`, `url`, and where the secret is kept: `secret_env`
-/// or `secret_file`, never the secret itself. A Slack incoming webhook's address is its
-/// secret, so it has no `url`.
+/// `[[channel]]` tables: `name`, `type`, where the secret is kept (`secret_env` or
+/// `secret_file`, never the secret itself), and what the type needs: a webhook's `url`; a
+/// Telegram bot's `chat` (and `url` for a Bot API server of one's own, `users` who may
+/// act); an email channel's SMTP `url`, `from`, `to`, and `username`, `tls`, `ca_file`.
+/// A Slack incoming webhook's address is its secret, so it has no `url`.
 fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel> {
     let mut channels = Vec::new();
     let mut seen = Vec::new();
@@ -749,6 +779,13 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
         let inline = s.opt_str("secret", problems);
         let env = s.opt_str("secret_env", problems);
         let file = s.opt_str("secret_file", problems);
+        let chat = s.opt_text_or_int("chat", problems);
+        let users = s.int_list("users", problems);
+        let from = s.opt_str("from", problems);
+        let to = s.str_list("to", problems);
+        let username = s.opt_str("username", problems);
+        let tls = s.opt_str("tls", problems);
+        let ca_file = s.opt_str("ca_file", problems);
         let span = s.span();
         s.finish(problems);
         if let Some(inline) = inline {
@@ -770,36 +807,42 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
             }
             ok
         });
-        let kind = kind.and_then(|k| match ChannelKind::parse(&k.value) {
-            Some(kind) => Some(kind),
-            None => {
-                let kinds: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
-                problems.push(unknown(
-                    &k,
-                    format!("unknown channel type \"{}\"", k.value),
-                    &kinds,
-                    format!("the channel types are {}", kinds.join(", ")),
-                ));
-                None
+        let Some(kind) = kind else { continue };
+        let Some(kind) = ChannelKind::parse(&kind.value) else {
+            let kinds: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
+            problems.push(unknown(
+                &kind,
+                format!("unknown channel type \"{}\"", kind.value),
+                &kinds,
+                format!("the channel types are {}", kinds.join(", ")),
+            ));
+            continue;
+        };
+        let before = problems.len();
+        // Settings of one type are a mistake on another.
+        let this = kind.as_str();
+        let only = |key: &str, span: &Range<usize>, owner: ChannelKind| {
+            Diagnostic::new(
+                span.clone(),
+                format!("{key} is for {} channels, not {this} ones", owner.as_str()),
+            )
+            .with_hint(format!("remove {key}"))
+        };
+        if kind != ChannelKind::Telegram {
+            problems.extend(chat.iter().map(|c| only("chat", &c.span, ChannelKind::Telegram)));
+            problems.extend(users.first().map(|u| only("users", &u.span, ChannelKind::Telegram)));
+        }
+        if kind != ChannelKind::Email {
+            for (key, at) in [
+                ("from", &from),
+                ("username", &username),
+                ("tls", &tls),
+                ("ca_file", &ca_file),
+            ] {
+                problems.extend(at.iter().map(|a| only(key, &a.span, ChannelKind::Email)));
             }
-        });
-        let url = url.filter(|u| {
-            let rest = u
-                .value
-                .strip_prefix("https://")
-                .or_else(|| u.value.strip_prefix("http://"));
-            let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace));
-            if !ok {
-                problems.push(
-                    Diagnostic::new(
-                        u.span.clone(),
-                        format!("url \"{}\" in [[channel]] is not an http or https URL", u.value),
-                    )
-                    .with_hint("write it like \"https://hooks.example.com/tocsin\""),
-                );
-            }
-            ok
-        });
+            problems.extend(to.first().map(|t| only("to", &t.span, ChannelKind::Email)));
+        }
         let secret = match (env, file) {
             (Some(env), None) => Some(Secret::Env(env.value)),
             (None, Some(file)) => Some(Secret::File(file.value)),
@@ -812,51 +855,158 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
             }
             (None, None) => None,
         };
-        if let Some(name) = &name {
-            seen.push((name.value.clone(), name.span.clone()));
-        }
-        let url_ok = match (kind, &url) {
-            (Some(ChannelKind::Webhook), None) => {
-                problems.push(
-                    Diagnostic::new(span.clone(), "a webhook [[channel]] needs a url")
-                        .with_hint("add url = \"https://hooks.example.com/tocsin\""),
-                );
-                false
-            }
-            (Some(ChannelKind::Slack), Some(u)) => {
+        let schemes: &[&str] = match kind {
+            ChannelKind::Email => &["smtp", "smtps"],
+            _ => &["http", "https"],
+        };
+        if let Some(u) = &url {
+            let rest = schemes
+                .iter()
+                .find_map(|scheme| u.value.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")));
+            let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace));
+            if !ok {
+                let example = match kind {
+                    ChannelKind::Email => "smtp://mail.example.com:587",
+                    _ => "https://hooks.example.com/tocsin",
+                };
                 problems.push(
                     Diagnostic::new(
                         u.span.clone(),
-                        "a Slack webhook's address is its secret: it must not be written in the plan",
+                        format!(
+                            "url \"{}\" in [[channel]] is not an {} URL",
+                            u.value,
+                            schemes.join(" or ")
+                        ),
                     )
-                    .with_hint("keep the whole address in secret_env or secret_file, and remove url"),
+                    .with_hint(format!("write it like \"{example}\"")),
                 );
-                false
-            }
-            _ => true,
-        };
-        if secret.is_none() {
-            let (what, example) = match kind {
-                Some(ChannelKind::Webhook) => ("a webhook [[channel]] needs a signing secret", "TOCSIN_WEBHOOK_SECRET"),
-                Some(ChannelKind::Slack) => (
-                    "a slack [[channel]] needs its webhook address as a secret",
-                    "TOCSIN_SLACK_WEBHOOK",
-                ),
-                None => ("", ""),
-            };
-            if !what.is_empty() {
-                problems.push(Diagnostic::new(span, what).with_hint(format!(
-                    "add secret_env = \"{example}\" or secret_file = \"/run/secrets/{}\"",
-                    example.to_lowercase()
-                )));
             }
         }
-        if let (Some(name), Some(kind), true) = (name, kind, url_ok) {
+        let needs = |what: &str, example: &str| {
+            Diagnostic::new(span.clone(), format!("a {this} [[channel]] needs {what}"))
+                .with_hint(format!("add {example}"))
+        };
+        let secret_hint = |example: &str| {
+            format!(
+                "secret_env = \"{example}\" or secret_file = \"/run/secrets/{}\"",
+                example.to_lowercase()
+            )
+        };
+        match kind {
+            ChannelKind::Webhook => {
+                if url.is_none() {
+                    problems.push(needs("a url", "url = \"https://hooks.example.com/tocsin\""));
+                }
+                if secret.is_none() {
+                    problems.push(needs("a signing secret", &secret_hint("TOCSIN_WEBHOOK_SECRET")));
+                }
+            }
+            ChannelKind::Slack => {
+                if let Some(u) = &url {
+                    problems.push(
+                        Diagnostic::new(
+                            u.span.clone(),
+                            "a Slack webhook's address is its secret: it must not be written in the plan",
+                        )
+                        .with_hint("keep the whole address in secret_env or secret_file, and remove url"),
+                    );
+                }
+                if secret.is_none() {
+                    problems.push(needs(
+                        "its webhook address as a secret",
+                        &secret_hint("TOCSIN_SLACK_WEBHOOK"),
+                    ));
+                }
+            }
+            ChannelKind::Telegram => {
+                match &chat {
+                    None => problems.push(needs(
+                        "a chat",
+                        "chat = -1001234567890 (the group's id) or \"@channelname\"",
+                    )),
+                    Some(c) => {
+                        if let Err(e) = super::check_telegram_chat(&c.value) {
+                            problems.push(Diagnostic::new(c.span.clone(), e));
+                        }
+                    }
+                }
+                if secret.is_none() {
+                    problems.push(needs(
+                        "the bot's token as a secret",
+                        &secret_hint("TOCSIN_TELEGRAM_TOKEN"),
+                    ));
+                }
+            }
+            ChannelKind::Email => {
+                if url.is_none() {
+                    problems.push(needs("the SMTP server's url", "url = \"smtp://mail.example.com:587\""));
+                }
+                match &from {
+                    None => problems.push(needs("a from address", "from = \"tocsin@example.com\"")),
+                    Some(f) => problems.extend(email_problem(f)),
+                }
+                if to.is_empty() {
+                    problems.push(needs("recipients", "to = [\"security@example.com\"]"));
+                }
+                problems.extend(to.iter().filter_map(email_problem));
+                match (&username, &secret) {
+                    (Some(_), None) => problems.push(needs(
+                        "the password of its username as a secret",
+                        &secret_hint("TOCSIN_SMTP_PASSWORD"),
+                    )),
+                    (None, Some(_)) => problems.push(needs(
+                        "a username for its password",
+                        "username = \"tocsin@example.com\"",
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        let tls = match (&tls, url.as_ref().is_some_and(|u| u.value.starts_with("smtps://"))) {
+            (None, true) => SmtpTls::Implicit,
+            (None, false) => SmtpTls::default(),
+            (Some(t), implicit) => match (t.value.as_str(), implicit) {
+                ("implicit", _) => SmtpTls::Implicit,
+                ("starttls", false) => SmtpTls::StartTls,
+                ("none", false) => SmtpTls::None,
+                ("starttls" | "none", true) => {
+                    problems.push(
+                        Diagnostic::new(
+                            t.span.clone(),
+                            format!(
+                                "an smtps:// url is TLS from the start; tls \"{}\" contradicts it",
+                                t.value
+                            ),
+                        )
+                        .with_hint("remove tls, or use smtp://"),
+                    );
+                    SmtpTls::Implicit
+                }
+                _ => {
+                    problems.push(
+                        Diagnostic::new(t.span.clone(), format!("unknown tls \"{}\" in [[channel]]", t.value))
+                            .with_hint("use \"starttls\" (the default), \"implicit\" or \"none\""),
+                    );
+                    SmtpTls::default()
+                }
+            },
+        };
+        if let Some(name) = &name {
+            seen.push((name.value.clone(), name.span.clone()));
+        }
+        if let (Some(name), true) = (name, problems.len() == before) {
             channels.push(Channel {
                 name: name.value,
                 kind,
                 url: url.map(|u| u.value),
                 secret,
+                chat: chat.map(|c| c.value.trim().to_owned()),
+                users: users.into_iter().map(|u| u.value).collect(),
+                from: from.map(|f| f.value),
+                to: to.into_iter().map(|t| t.value).collect(),
+                username: username.map(|u| u.value),
+                tls,
+                ca_file: ca_file.map(|c| c.value),
             });
         }
     }
@@ -866,6 +1016,215 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
         problems,
     );
     channels
+}
+
+/// Whether `at` holds something that can be an email address, or what is wrong with it.
+fn email_problem(at: &Located<String>) -> Option<Diagnostic> {
+    let ok = at
+        .value
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && (domain.contains('.') || domain == "localhost"))
+        && !at.value.contains(char::is_whitespace)
+        && !at.value.contains(['<', '>', ',']);
+    (!ok).then(|| {
+        Diagnostic::new(at.span.clone(), format!("\"{}\" is not an email address", at.value))
+            .with_hint("write it like \"security@example.com\"")
+    })
+}
+
+/// `[[person]]` tables: `id`, `name`, and how they are reached: `email`, `telegram` (user
+/// id), `slack` (member id).
+fn people(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Person> {
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for (index, table) in tables.iter().enumerate() {
+        let mut s = Section::new(*table, format!("person #{}", index + 1));
+        let id = s.str("id", "\"jo\" (their tocsin user name, if they have one)", problems);
+        let name = s.str("name", "\"Jo Smith\"", problems);
+        let email = s.opt_str("email", problems);
+        let telegram = s.opt_int("telegram", problems);
+        let slack = s.opt_str("slack", problems);
+        s.finish(problems);
+        let before = problems.len();
+        if let Some(id) = &id {
+            if let Err(e) = crate::identity::Username::parse(&id.value) {
+                problems.push(Diagnostic::new(id.span.clone(), format!("person id: {e}")));
+            }
+            seen.push((id.value.clone(), id.span.clone()));
+        }
+        problems.extend(email.as_ref().and_then(email_problem));
+        if let Some(t) = &telegram
+            && t.value <= 0
+        {
+            problems.push(
+                Diagnostic::new(t.span.clone(), "telegram is a person's user id, a positive number").with_hint(
+                    "ask them to send /start to the bot and read the id in `tocsin` logs, or ask @userinfobot",
+                ),
+            );
+        }
+        if let (Some(id), Some(name), true) = (id, name, problems.len() == before) {
+            out.push(Person {
+                id: id.value,
+                name: name.value,
+                email: email.map(|e| e.value),
+                telegram: telegram.map(|t| t.value),
+                slack: slack.map(|s| s.value),
+            });
+        }
+    }
+    no_duplicates(
+        "person",
+        seen.iter().map(|(n, span)| (n.as_str(), span.clone())),
+        problems,
+    );
+    out
+}
+
+/// People named by `owner` (a role, an escalation level) that the plan defines.
+fn people_references(
+    owner: &str,
+    refs: Vec<Located<String>>,
+    person_ids: &[&str],
+    problems: &mut Problems,
+) -> Vec<String> {
+    refs.into_iter()
+        .filter_map(|r| {
+            if person_ids.contains(&r.value.as_str()) {
+                return Some(r.value);
+            }
+            problems.push(unknown(
+                &r,
+                format!("{owner} refers to unknown person \"{}\"", r.value),
+                person_ids,
+                "define them in a [[person]] table".into(),
+            ));
+            None
+        })
+        .collect()
+}
+
+/// The ids an `[escalation]` may refer to.
+struct Known<'a> {
+    severities: &'a [&'a str],
+    channels: &'a [&'a str],
+    roles: &'a [&'a str],
+    people: &'a [&'a str],
+}
+
+/// The `[escalation]` table: `channels`, optional `severities` (those that page by
+/// default), `repeat`, and `[[escalation.level]]` tables with `after` and `notify`.
+fn escalation(
+    table: TableAt<'_, '_>,
+    known: &Known<'_>,
+    paging: Vec<SeverityId>,
+    problems: &mut Problems,
+) -> Option<Escalation> {
+    let mut s = Section::new(table, "[escalation]");
+    let span = s.span();
+    let channels = s.str_list("channels", problems);
+    let severities = s.str_list("severities", problems);
+    let repeat = s.opt_duration("repeat", problems);
+    let levels = s.tables("level", problems);
+    s.finish(problems);
+    let before = problems.len();
+    if channels.is_empty() {
+        problems.push(
+            Diagnostic::new(span.clone(), "[escalation] names no channel").with_hint("add channels = [\"oncall\"]"),
+        );
+    }
+    for c in &channels {
+        if !known.channels.contains(&c.value.as_str()) {
+            problems.push(unknown(
+                c,
+                format!("[escalation] refers to unknown channel \"{}\"", c.value),
+                known.channels,
+                "define it in a [[channel]] table".into(),
+            ));
+        }
+    }
+    let severities = match severities.is_empty() {
+        true => paging,
+        false => references(
+            "severity",
+            "[escalation]",
+            severities,
+            known.severities,
+            SeverityId::parse,
+            problems,
+        ),
+    };
+    let wall =
+        |d: Located<crate::duration::Duration>, key: &str, problems: &mut Problems| match d.value.elapsed_seconds() {
+            Some(secs) if secs >= 0 => Some(std::time::Duration::from_secs(secs as u64)),
+            _ => {
+                problems.push(
+                    Diagnostic::new(
+                        d.span,
+                        format!("{key} in [escalation] must be a time like \"15m\", not business days"),
+                    )
+                    .with_hint("escalation runs around the clock"),
+                );
+                None
+            }
+        };
+    let repeat = repeat.and_then(|r| wall(r, "repeat", problems));
+    if repeat.is_some_and(|r| r < std::time::Duration::from_secs(60)) {
+        problems.push(Diagnostic::new(
+            span.clone(),
+            "repeat in [escalation] must be a minute or more",
+        ));
+    }
+    let mut out = Vec::new();
+    for (index, level) in levels.iter().enumerate() {
+        let mut l = Section::new(*level, format!("[[escalation.level]] #{}", index + 1));
+        let after = l.duration("after", problems);
+        let notify = l.str_list("notify", problems);
+        let level_span = l.span();
+        l.finish(problems);
+        if notify.is_empty() {
+            problems.push(
+                Diagnostic::new(level_span.clone(), "an escalation level notifies nobody")
+                    .with_hint("add notify = [\"owner\"], role ids or people's ids"),
+            );
+        }
+        let mut names: Vec<&str> = vec!["owner"];
+        names.extend(known.roles);
+        names.extend(known.people);
+        for n in &notify {
+            if !names.contains(&n.value.as_str()) {
+                problems.push(unknown(
+                    n,
+                    format!("escalation level #{} notifies unknown \"{}\"", index + 1, n.value),
+                    &names,
+                    "use owner, a role's id or a person's id".into(),
+                ));
+            }
+        }
+        if let Some(after) = after.and_then(|a| wall(a, "after", problems)) {
+            if out.last().is_some_and(|l: &EscalationLevel| l.after >= after) {
+                problems.push(Diagnostic::new(
+                    level_span.clone(),
+                    "escalation levels must come in order, each later than the one before",
+                ));
+            }
+            out.push(EscalationLevel {
+                after,
+                notify: notify.into_iter().map(|n| n.value).collect(),
+            });
+        }
+    }
+    if levels.is_empty() {
+        problems.push(
+            Diagnostic::new(span, "[escalation] has no level")
+                .with_hint("add [[escalation.level]] tables with after = \"0m\" and notify = [\"owner\"]"),
+        );
+    }
+    (problems.len() == before).then(|| Escalation {
+        severities,
+        channels: channels.into_iter().map(|c| c.value).collect(),
+        levels: out,
+        repeat,
+    })
 }
 
 /// `[[route]]` tables: `channels` (names of `[[channel]]`s), and optional `events` (kinds

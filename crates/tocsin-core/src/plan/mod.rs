@@ -31,6 +31,8 @@ pub struct Plan {
     suppressions: Vec<Suppression>,
     channels: Vec<Channel>,
     routes: Vec<Route>,
+    people: Vec<Person>,
+    escalation: Option<Escalation>,
     detection: Detection,
     digest: String,
     source: String,
@@ -75,6 +77,8 @@ pub struct Role {
     pub name: String,
     pub description: String,
     pub required_for: Vec<SeverityId>,
+    /// Ids of the plan's people who hold the role until an incident assigns it.
+    pub people: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -195,10 +199,29 @@ pub struct Channel {
     /// How routes and commands name it, like `ops-webhook`.
     pub name: String,
     pub kind: ChannelKind,
-    /// Where messages go; `None` when the address is itself the secret (Slack).
+    /// Where messages go: a webhook's address, a Telegram Bot API server (the public one
+    /// when `None`), an SMTP server (`smtp://host:port`, `smtps://host:port`). `None` for
+    /// Slack, whose address is itself the secret.
     pub url: Option<String>,
-    /// Where its secret is kept: never in the plan itself.
+    /// Where its secret is kept: never in the plan itself. A webhook's signing key, a
+    /// Slack webhook's address, a Telegram bot's token, an SMTP password.
     pub secret: Option<Secret>,
+    /// Telegram: the chat messages go to, a numeric id or `@channel`.
+    pub chat: Option<String>,
+    /// Telegram: the users who may act from the chat (by user id); when empty, anyone in
+    /// the chat may.
+    pub users: Vec<i64>,
+    /// Email: the sender's address.
+    pub from: Option<String>,
+    /// Email: where messages go.
+    pub to: Vec<String>,
+    /// Email: the SMTP login, whose password is the secret.
+    pub username: Option<String>,
+    /// Email: how the connection to the server is secured.
+    pub tls: SmtpTls,
+    /// Email: a PEM file of the certificate authority that signed a private server's
+    /// certificate, trusted beside the system's.
+    pub ca_file: Option<String>,
 }
 
 /// The kinds of channel tocsin speaks.
@@ -208,20 +231,95 @@ pub enum ChannelKind {
     Webhook,
     /// A Slack incoming webhook (Block Kit); Mattermost and Rocket.Chat take the same.
     Slack,
+    /// A Telegram bot, which also takes commands and button presses.
+    Telegram,
+    /// Email over SMTP.
+    Email,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 2] = [ChannelKind::Webhook, ChannelKind::Slack];
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Webhook,
+        ChannelKind::Slack,
+        ChannelKind::Telegram,
+        ChannelKind::Email,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Webhook => "webhook",
             ChannelKind::Slack => "slack",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Email => "email",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         ChannelKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// How an email channel's connection is secured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain at first, then TLS by STARTTLS, which the server must offer (port 587).
+    #[default]
+    StartTls,
+    /// TLS from the first byte (`smtps://`, port 465).
+    Implicit,
+    /// No TLS: only for a relay on the same host or network.
+    None,
+}
+
+/// A `[[person]]` table: someone escalations and reminders can reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// How the plan names them; their tocsin user name if they have one, so that an
+    /// incident's owner finds them.
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// Their Telegram user id: mentioned in the chat, and allowed to act from it.
+    pub telegram: Option<i64>,
+    /// Their Slack member id, mentioned in Slack messages.
+    pub slack: Option<String>,
+}
+
+/// The `[escalation]` table: who is called, and when, while an incident at a paging
+/// severity waits for someone to acknowledge it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escalation {
+    /// The severities that escalate.
+    pub severities: Vec<SeverityId>,
+    /// Where the calls go.
+    pub channels: Vec<String>,
+    /// In order of `after`.
+    pub levels: Vec<EscalationLevel>,
+    /// The last level is called again this often until someone acknowledges; `None`: once.
+    pub repeat: Option<std::time::Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EscalationLevel {
+    /// Since the incident was declared.
+    pub after: std::time::Duration,
+    /// `owner` (the incident's), role ids (whoever holds the role on the incident, else
+    /// the role's people), and people's ids.
+    pub notify: Vec<String>,
+}
+
+/// Whether `chat` can name a Telegram chat: a numeric id, or `@name` of a public one.
+pub fn check_telegram_chat(chat: &str) -> Result<(), String> {
+    let chat = chat.trim();
+    let numeric = chat.parse::<i64>().is_ok_and(|id| id != 0);
+    let public = chat
+        .strip_prefix('@')
+        .is_some_and(|name| name.len() >= 4 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    match numeric || public {
+        true => Ok(()),
+        false => Err(format!(
+            "\"{chat}\" is not a Telegram chat: use its numeric id (like -1001234567890) or @channelname"
+        )),
     }
 }
 
@@ -465,6 +563,18 @@ impl Plan {
     }
 
     /// The plan's `[[route]]` tables.
+    pub fn people(&self) -> &[Person] {
+        &self.people
+    }
+
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.id == id)
+    }
+
+    pub fn escalation(&self) -> Option<&Escalation> {
+        self.escalation.as_ref()
+    }
+
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }

@@ -158,6 +158,47 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// A whole number, as large as 64 bits take (like a Telegram id).
+    pub fn opt_int(&mut self, key: &'static str, problems: &mut Problems) -> Option<Located<i64>> {
+        let value = self.raw(key)?;
+        match int(value) {
+            Ok(n) => Some(Located {
+                value: n,
+                span: value.span(),
+            }),
+            Err(wanted) => {
+                problems.push(self.wrong_type(key, value, wanted));
+                None
+            }
+        }
+    }
+
+    /// A string or a whole number, as text (a chat id may be either).
+    pub fn opt_text_or_int(&mut self, key: &'static str, problems: &mut Problems) -> Option<Located<String>> {
+        let value = self.raw(key)?;
+        let text = match value.get_ref() {
+            DeValue::String(s) => Ok(s.to_string()),
+            _ => int(value)
+                .map(|n| n.to_string())
+                .map_err(|_| "a string or a whole number"),
+        };
+        match text {
+            Ok(value_text) => Some(Located {
+                value: value_text,
+                span: value.span(),
+            }),
+            Err(wanted) => {
+                problems.push(self.wrong_type(key, value, wanted));
+                None
+            }
+        }
+    }
+
+    /// An array of whole numbers; absent means empty.
+    pub fn int_list(&mut self, key: &'static str, problems: &mut Problems) -> Vec<Located<i64>> {
+        self.list(key, problems, int)
+    }
+
     /// An array of strings; absent means empty.
     pub fn str_list(&mut self, key: &'static str, problems: &mut Problems) -> Vec<Located<String>> {
         self.list(key, problems, |item| match item.get_ref() {
@@ -271,5 +312,13 @@ impl<'a, 'i> Section<'a, 'i> {
             };
             problems.push(problem);
         }
+    }
+}
+
+/// A TOML integer that fits 64 bits.
+fn int(value: &Spanned<DeValue<'_>>) -> Result<i64, &'static str> {
+    match value.get_ref() {
+        DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix()).map_err(|_| "a whole number within 64 bits"),
+        _ => Err("a whole number"),
     }
 }

@@ -6,6 +6,8 @@ pub mod email;
 pub mod retry;
 pub mod slack;
 pub mod telegram;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod webhook;
 
 use std::fmt;

@@ -245,10 +245,9 @@ impl Telegram {
 
     /// Calls a Bot API method; its `result`, or why it failed.
     pub async fn call(&self, method: &str, body: &Value, timeout: Option<Duration>) -> Result<Value, ApiError> {
-        let url = self
-            .base
-            .join(&format!("bot{}/{method}", self.token))
-            .expect("a method name makes a URL");
+        // Not `join`: the token's colon would read as a URL scheme.
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}bot{}/{method}", self.base.path(), self.token));
         let mut request = self.client.post(url).json(body);
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);

@@ -118,6 +118,14 @@ fn summary_json(plan: &Plan, name: &str) -> serde_json::Value {
             "within": o.within,
             "met_by": o.met_by.as_str(),
         })).collect::<Vec<_>>(),
+        "channels": plan.channels().iter().map(|c| json!({"name": c.name, "type": c.kind.as_str()})).collect::<Vec<_>>(),
+        "people": plan.people().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        "escalation": plan.escalation().map(|e| json!({
+            "severities": e.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "channels": e.channels,
+            "levels": e.levels.iter().map(|l| json!({"after_seconds": l.after.as_secs(), "notify": l.notify})).collect::<Vec<_>>(),
+            "repeat_seconds": e.repeat.map(|r| r.as_secs()),
+        })),
     })
 }
 
@@ -157,6 +165,41 @@ fn summary(plan: &Plan, name: &str) -> String {
         out.push_str(&format!(
             "  obligation   {}: {within} of {} ({severities}{personal}), met by a notice to {}\n",
             o.id, o.from, o.met_by
+        ));
+    }
+    for c in plan.channels() {
+        out.push_str(&format!("  channel      {} ({})\n", c.name, c.kind.as_str()));
+    }
+    if !plan.routes().is_empty() {
+        out.push_str(&format!("  routes       {}\n", plan.routes().len()));
+    }
+    if !plan.people().is_empty() {
+        let people: Vec<&str> = plan.people().iter().map(|p| p.id.as_str()).collect();
+        out.push_str(&format!("  people       {}\n", people.join(", ")));
+    }
+    if let Some(e) = plan.escalation() {
+        let severities: Vec<&str> = e.severities.iter().map(|s| s.as_str()).collect();
+        let levels: Vec<String> = e
+            .levels
+            .iter()
+            .map(|l| match l.after.as_secs() {
+                0 => format!("at once {}", l.notify.join(", ")),
+                after => format!(
+                    "after {} {}",
+                    tocsin_server::words::span(after as i64),
+                    l.notify.join(", ")
+                ),
+            })
+            .collect();
+        let repeat = e
+            .repeat
+            .map(|r| format!(", the last every {}", tocsin_server::words::span(r.as_secs() as i64)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  escalation   {} unacknowledged: {}{repeat}, on {}\n",
+            severities.join("/"),
+            levels.join(" → "),
+            e.channels.join(", ")
         ));
     }
     out

@@ -1,6 +1,6 @@
 //! `tocsin plan check` semantics: every problem of a plan at once, each with its place and a hint.
 
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::{ChannelKind, Plan, SmtpTls, presets};
 
 const BROKEN: &str = r#"[organization]
 name = "Acme"
@@ -383,6 +383,142 @@ fn routes_send_news_by_kind_and_severity_to_channels_and_hold_it_through_quiet_h
         "[[route]] refers to unknown severity \"P9\"",
         "quiet_hours \"late\" in [[route]] is not a span of the day",
         "[[route]] names no channel",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}
+
+#[test]
+fn telegram_and_email_channels_take_their_own_settings_and_name_what_is_wrong() {
+    let good = format!(
+        r#"{}
+[[channel]]
+name = "oncall"
+type = "telegram"
+chat = -1001234567890
+users = [4242, 5353]
+secret_env = "TOCSIN_TELEGRAM_TOKEN"
+
+[[channel]]
+name = "mail"
+type = "email"
+url = "smtps://mail.example.com"
+from = "tocsin@example.com"
+to = ["security@example.com", "cto@example.com"]
+username = "tocsin"
+secret_file = "/run/secrets/smtp"
+"#,
+        presets::FOUR_TIER.source
+    );
+    let plan = Plan::parse(&good).unwrap();
+    let telegram = plan.channel("oncall").unwrap();
+    assert_eq!(telegram.kind, ChannelKind::Telegram);
+    assert_eq!(telegram.chat.as_deref(), Some("-1001234567890"));
+    assert_eq!(telegram.users, [4242, 5353]);
+    assert_eq!(telegram.url, None);
+    let mail = plan.channel("mail").unwrap();
+    assert_eq!(mail.tls, SmtpTls::Implicit);
+    assert_eq!(mail.to, ["security@example.com", "cto@example.com"]);
+
+    let broken = format!(
+        r#"{}
+[[channel]]
+name = "tg"
+type = "telegram"
+chat = "ops room"
+
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "https://x.example"
+secret_env = "S"
+chat = 5
+to = ["a@example.com"]
+
+[[channel]]
+name = "mail"
+type = "email"
+url = "https://mail.example.com"
+to = ["not an address"]
+username = "tocsin"
+tls = "sometimes"
+
+[[channel]]
+name = "mail2"
+type = "email"
+url = "smtps://mail.example.com"
+from = "tocsin@example.com"
+to = ["a@example.com"]
+tls = "starttls"
+"#,
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&broken).join("\n");
+    for expected in [
+        "\"ops room\" is not a Telegram chat: use its numeric id (like -1001234567890) or @channelname",
+        "a telegram [[channel]] needs the bot's token as a secret",
+        "chat is for telegram channels, not webhook ones",
+        "to is for email channels, not webhook ones",
+        "url \"https://mail.example.com\" in [[channel]] is not an smtp or smtps URL",
+        "an email [[channel]] needs a from address",
+        "\"not an address\" is not an email address",
+        "an email [[channel]] needs the password of its username as a secret",
+        "unknown tls \"sometimes\" in [[channel]]",
+        "an smtps:// url is TLS from the start; tls \"starttls\" contradicts it",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}
+
+#[test]
+fn people_and_an_escalation_say_who_is_called_and_when() {
+    let base = format!(
+        r#"{}
+[[channel]]
+name = "pager"
+type = "webhook"
+url = "https://x.example/p"
+secret_env = "S"
+
+[[person]]
+id = "jo"
+name = "Jo Smith"
+email = "jo@example.com"
+telegram = 4242
+
+[[person]]
+id = "ann"
+name = "Ann"
+"#,
+        presets::FOUR_TIER.source
+    );
+    let good = format!(
+        "{base}\n[escalation]\nchannels = [\"pager\"]\nrepeat = \"15m\"\n[[escalation.level]]\nafter = \"0m\"\nnotify = [\"owner\"]\n[[escalation.level]]\nafter = \"10m\"\nnotify = [\"jo\", \"ann\"]\n"
+    );
+    let plan = Plan::parse(&good).unwrap();
+    let escalation = plan.escalation().unwrap();
+    // By default the severities that page: P1 in this preset.
+    let severities: Vec<&str> = escalation.severities.iter().map(|s| s.as_str()).collect();
+    assert_eq!(severities, ["P1"]);
+    assert_eq!(escalation.levels[1].after, std::time::Duration::from_secs(600));
+    assert_eq!(escalation.repeat, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(plan.person("jo").unwrap().telegram, Some(4242));
+
+    let broken = format!(
+        "{base}\n[[person]]\nid = \"jo\"\nname = \"Again\"\ntelegram = -5\nemail = \"nope\"\n\n[escalation]\nchannels = [\"pagr\"]\nseverities = [\"P9\"]\nrepeat = \"2 business days\"\n[[escalation.level]]\nafter = \"30m\"\nnotify = [\"jo\"]\n[[escalation.level]]\nafter = \"10m\"\nnotify = [\"joe\"]\n[[escalation.level]]\nafter = \"1h\"\nnotify = []\n"
+    );
+    let text = rendered(&broken).join("\n");
+    for expected in [
+        "duplicate person id \"jo\"",
+        "telegram is a person's user id, a positive number",
+        "\"nope\" is not an email address",
+        "[escalation] refers to unknown channel \"pagr\"",
+        "hint: did you mean \"pager\"?",
+        "[escalation] refers to unknown severity \"P9\"",
+        "repeat in [escalation] must be a time like \"15m\", not business days",
+        "escalation levels must come in order, each later than the one before",
+        "escalation level #2 notifies unknown \"joe\"",
+        "an escalation level notifies nobody",
     ] {
         assert!(text.contains(expected), "{expected}\n{text}");
     }

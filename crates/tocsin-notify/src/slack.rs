@@ -52,6 +52,20 @@ pub fn payload(message: &Message) -> Value {
     if let Some(deadline) = &message.deadline {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(":alarm_clock: {}", escape(deadline))}]}));
     }
+    if !message.to.is_empty() {
+        // A member id mentions the person, which notifies them; others are named.
+        let people: Vec<String> = message
+            .to
+            .iter()
+            .map(|p| match &p.slack {
+                Some(id) => format!("<@{}>", escape(id)),
+                None => escape(&p.name),
+            })
+            .collect();
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("For: {}", people.join(", "))}}),
+        );
+    }
     if let Some(link) = &message.link {
         blocks.push(json!({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": link}]}));
     }

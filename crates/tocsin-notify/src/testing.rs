@@ -25,6 +25,8 @@ pub struct Call {
 #[derive(Default)]
 struct Inner {
     calls: Vec<Call>,
+    /// The messages `sendMessage` made, as it answered them.
+    sent: Vec<Value>,
     updates: VecDeque<Value>,
     /// Answers for the next `sendMessage` calls: status, and `retry_after` for a 429.
     failures: VecDeque<(u16, Option<u64>)>,
@@ -138,6 +140,11 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// The messages sent so far, as `sendMessage` answered them (with their `message_id`).
+    pub fn sent(&self) -> Vec<Value> {
+        self.shared.inner.lock().unwrap().sent.clone()
+    }
+
     /// Waits until `count` calls of `method` came (at most `within`), and returns them all.
     pub async fn wait_for(&self, method: &str, count: usize, within: Duration) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + within;
@@ -178,7 +185,7 @@ impl FakeTelegram {
         }}))
     }
 
-    /// A press of the button with `data` under `message` (as sent, with its buttons).
+    /// A press of the button with `data` under `message` (one of [`FakeTelegram::sent`]).
     pub fn push_press(&self, chat: i64, user: i64, name: &str, message: &Value, data: &str) -> i64 {
         let message_id = message["message_id"].as_i64().expect("a sent message has an id");
         self.push_update(json!({"callback_query": {
@@ -273,13 +280,15 @@ fn send_message(shared: &Shared, body: &Value) -> Response {
         }
     }
     let id = shared.next_message.fetch_add(1, Ordering::SeqCst);
-    ok(json!({
+    let made = json!({
         "message_id": id,
         "chat": {"id": body["chat_id"]},
         "date": 1_700_000_000,
         "text": text,
         "reply_markup": body["reply_markup"],
-    }))
+    });
+    shared.inner.lock().unwrap().sent.push(made.clone());
+    ok(made)
 }
 
 async fn get_updates(shared: &Shared, body: &Value) -> Response {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use tocsin_notify::slack::Slack;
-use tocsin_notify::{Channel, Message, Outcome, http_client};
+use tocsin_notify::{Channel, Message, Outcome, Recipient, http_client};
 
 async fn fake_slack(
     answers: Vec<(u16, &'static str, Option<&'static str>)>,
@@ -100,4 +100,26 @@ async fn a_message_goes_out_as_block_kit_and_slack_s_answers_are_told_apart() {
         format!("{slack:?}").contains("127.0.0.1") && !format!("{slack:?}").contains("XXXX"),
         "the address stays out of logs"
     );
+    drop(got);
+
+    // People an escalation calls are mentioned by member id, or named.
+    let call = Message {
+        to: vec![
+            Recipient {
+                name: "Jo".into(),
+                email: None,
+                telegram: None,
+                slack: Some("U024BE7LH".into()),
+            },
+            Recipient {
+                name: "Ann <x>".into(),
+                email: None,
+                telegram: None,
+                slack: None,
+            },
+        ],
+        ..message
+    };
+    let blocks = &tocsin_notify::slack::payload(&call)["blocks"];
+    assert_eq!(blocks[3]["text"]["text"], "For: <@U024BE7LH>, Ann &lt;x&gt;");
 }

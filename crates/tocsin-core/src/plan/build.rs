@@ -882,8 +882,9 @@ fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel>
                 );
             }
         }
+        let article = if this.starts_with('e') { "an" } else { "a" };
         let needs = |what: &str, example: &str| {
-            Diagnostic::new(span.clone(), format!("a {this} [[channel]] needs {what}"))
+            Diagnostic::new(span.clone(), format!("{article} {this} [[channel]] needs {what}"))
                 .with_hint(format!("add {example}"))
         };
         let secret_hint = |example: &str| {
@@ -1177,7 +1178,22 @@ fn escalation(
     let mut out = Vec::new();
     for (index, level) in levels.iter().enumerate() {
         let mut l = Section::new(*level, format!("[[escalation.level]] #{}", index + 1));
-        let after = l.duration("after", problems);
+        // "0m" (at once) is a fine first level, though no deadline can be zero.
+        let after = l.str("after", "\"0m\"", problems).and_then(|a| {
+            if a.value.trim().trim_end_matches(['s', 'm', 'h']).trim() == "0" {
+                return Some(std::time::Duration::ZERO);
+            }
+            match crate::duration::Duration::parse(&a.value) {
+                Ok(d) => wall(Located { value: d, span: a.span }, "after", problems),
+                Err(e) => {
+                    problems.push(
+                        Diagnostic::new(a.span, format!("after in [[escalation.level]]: {}", e.message))
+                            .with_hint(e.hint),
+                    );
+                    None
+                }
+            }
+        });
         let notify = l.str_list("notify", problems);
         let level_span = l.span();
         l.finish(problems);
@@ -1200,7 +1216,7 @@ fn escalation(
                 ));
             }
         }
-        if let Some(after) = after.and_then(|a| wall(a, "after", problems)) {
+        if let Some(after) = after {
             if out.last().is_some_and(|l: &EscalationLevel| l.after >= after) {
                 problems.push(Diagnostic::new(
                     level_span.clone(),

@@ -1,0 +1,245 @@
+//! Escalation and reminders, on the notifier's clock: an unacknowledged incident at a
+//! paging severity calls the plan's people level after level, repeats the last until
+//! someone acknowledges, and stops then; a status update's reminders name the owner.
+
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use serde_json::Value;
+use tocsin_core::Timestamp;
+use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
+use tocsin_core::plan::{Plan, presets};
+use tocsin_server::Desk;
+use tocsin_server::notifier::{escalate, warn_clocks};
+use tocsin_store::outbox::OutboxFilter;
+use tocsin_store::testing::TestDb;
+
+const PEOPLE: &str = r#"
+[[person]]
+id = "jo"
+name = "Jo Smith"
+email = "jo@example.com"
+telegram = 4242
+
+[[person]]
+id = "ann"
+name = "Ann Founder"
+
+[[person]]
+id = "ben"
+name = "Ben Founder"
+
+[[role]]
+id = "security-lead"
+name = "Security lead"
+people = ["jo"]
+
+[[channel]]
+name = "pager"
+type = "webhook"
+url = "https://hooks.example.com/pager"
+secret_env = "PAGER_SECRET"
+
+[[route]]
+channels = ["pager"]
+events = ["clock_warning"]
+
+[escalation]
+channels = ["pager"]
+repeat = "15m"
+[[escalation.level]]
+after = "0m"
+notify = ["owner"]
+[[escalation.level]]
+after = "10m"
+notify = ["security-lead"]
+[[escalation.level]]
+after = "20m"
+notify = ["ann", "ben"]
+"#;
+
+fn desk(db: &Arc<dyn tocsin_store::Store>) -> Desk {
+    let source = format!("{}{PEOPLE}", presets::THREE_TIER.source);
+    Desk::new(Arc::clone(db), Arc::new(Plan::parse(&source).unwrap()))
+}
+
+fn at(t0: Timestamp, minutes: i64) -> Timestamp {
+    t0 + SignedDuration::from_mins(minutes)
+}
+
+/// The messages in the outbox of `kind`, oldest first.
+async fn queued(desk: &Desk, kind: &str) -> Vec<Value> {
+    let mut all = desk
+        .store()
+        .outbox(&OutboxFilter {
+            limit: 1000,
+            ..OutboxFilter::default()
+        })
+        .await
+        .unwrap();
+    all.reverse();
+    all.into_iter()
+        .filter(|n| n.kind == kind)
+        .map(|n| serde_json::from_str(&n.payload).unwrap())
+        .collect()
+}
+
+fn names(message: &Value) -> Vec<&str> {
+    message["to"]
+        .as_array()
+        .map(|to| to.iter().map(|p| p["name"].as_str().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_unacknowledged_critical_incident_calls_level_after_level_until_acknowledged() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let desk = desk(&store);
+    let jo = Actor::parse("jo").unwrap();
+    let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    let declare = |title: &str, severity: &str| Declaration {
+        title: title.into(),
+        severity: severity.into(),
+        ..Declaration::default()
+    };
+    let critical = desk
+        .declare(&declare("Vault key exposed", "P0"), &jo, Some(t0), t0)
+        .await
+        .unwrap()
+        .incident
+        .number;
+    // A medium incident does not page, so it does not escalate.
+    desk.declare(&declare("Odd logins", "P2"), &jo, Some(t0), t0)
+        .await
+        .unwrap();
+
+    assert_eq!(escalate(&desk, None, at(t0, 1)).await.unwrap(), 1);
+    let calls = queued(&desk, "escalation").await;
+    assert_eq!(calls[0]["id"], "escalate:INC-0001:0:0:pager");
+    assert_eq!(
+        calls[0]["text"],
+        "Not acknowledged after 1m: nobody is assigned yet (escalation 1 of 3)"
+    );
+    assert_eq!(calls[0]["awaits_ack"], true);
+    assert_eq!(calls[0]["severity"], "P0");
+    // Each level is called once, however often the notifier looks.
+    assert_eq!(escalate(&desk, None, at(t0, 2)).await.unwrap(), 0);
+
+    // The security lead is the role's holder on the incident, else the plan's people for it.
+    assert_eq!(escalate(&desk, None, at(t0, 10)).await.unwrap(), 1);
+    let calls = queued(&desk, "escalation").await;
+    assert_eq!(names(&calls[1]), ["Jo Smith"]);
+    assert_eq!(calls[1]["to"][0]["email"], "jo@example.com");
+    assert_eq!(calls[1]["to"][0]["telegram"], 4242);
+    assert!(
+        calls[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("calling Jo Smith (escalation 2 of 3)")
+    );
+
+    // After a pause only the latest level is called: here the founders, at once.
+    assert_eq!(escalate(&desk, None, at(t0, 34)).await.unwrap(), 1);
+    let calls = queued(&desk, "escalation").await;
+    assert_eq!(names(&calls[2]), ["Ann Founder", "Ben Founder"]);
+    // The last level again every 15 minutes.
+    assert_eq!(escalate(&desk, None, at(t0, 35)).await.unwrap(), 1);
+    assert_eq!(escalate(&desk, None, at(t0, 49)).await.unwrap(), 0);
+    assert_eq!(escalate(&desk, None, at(t0, 50)).await.unwrap(), 1);
+    let calls = queued(&desk, "escalation").await;
+    assert_eq!(calls.len(), 5);
+    assert!(
+        calls[4]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Still not acknowledged after 50m: calling Ann Founder, Ben Founder again")
+    );
+
+    // Acknowledged: no more calls.
+    desk.act(critical, &Command::Acknowledge, &jo, Some(at(t0, 51)), at(t0, 51))
+        .await
+        .unwrap();
+    assert_eq!(escalate(&desk, None, at(t0, 70)).await.unwrap(), 0);
+    assert_eq!(queued(&desk, "escalation").await.len(), 5);
+    assert!(
+        queued(&desk, "escalation")
+            .await
+            .iter()
+            .all(|c| c["incident"] == "INC-0001")
+    );
+}
+
+#[tokio::test]
+async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later_calls_its_holder() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let desk = desk(&store);
+    let jo = Actor::parse("jo").unwrap();
+    let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    let number = desk
+        .declare(
+            &Declaration {
+                title: "Customer data exposed".into(),
+                severity: "P0".into(),
+                ..Declaration::default()
+            },
+            &jo,
+            Some(t0),
+            t0,
+        )
+        .await
+        .unwrap()
+        .incident
+        .number;
+    assert_eq!(number, IncidentNumber::new(1).unwrap());
+    let assign = Command::Assign {
+        owner: Some("ben".into()),
+        roles: vec![("security-lead".into(), "ann".into())],
+    };
+    desk.act(number, &assign, &jo, Some(at(t0, 1)), at(t0, 1))
+        .await
+        .unwrap();
+    desk.act(number, &Command::Acknowledge, &jo, Some(at(t0, 2)), at(t0, 2))
+        .await
+        .unwrap();
+
+    // The first status update is due 30 minutes in: at 80% of it, the reminder is for Ben.
+    warn_clocks(&desk, None, at(t0, 25)).await.unwrap();
+    let warnings = queued(&desk, "clock_warning").await;
+    let update = warnings
+        .iter()
+        .find(|w| w["text"].as_str().unwrap().starts_with("Status update"))
+        .unwrap_or_else(|| panic!("{warnings:#?}"));
+    assert_eq!(names(update), ["Ben Founder"]);
+    assert_eq!(update["awaits_ack"], Value::Null);
+
+    // An incident whose security lead is assigned calls that person, not the plan's.
+    let second = desk
+        .declare(
+            &Declaration {
+                title: "Production down".into(),
+                severity: "P0".into(),
+                ..Declaration::default()
+            },
+            &jo,
+            Some(t0),
+            t0,
+        )
+        .await
+        .unwrap()
+        .incident
+        .number;
+    let assign = Command::Assign {
+        owner: None,
+        roles: vec![("security-lead".into(), "ann".into())],
+    };
+    desk.act(second, &assign, &jo, Some(at(t0, 1)), at(t0, 1))
+        .await
+        .unwrap();
+    escalate(&desk, None, at(t0, 11)).await.unwrap();
+    let calls = queued(&desk, "escalation").await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0]["incident"], "INC-0002");
+    assert_eq!(names(&calls[0]), ["Ann Founder"]);
+}

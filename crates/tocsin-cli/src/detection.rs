@@ -78,6 +78,7 @@ pub async fn signals(context: &Context, args: &SignalsArgs) -> anyhow::Result<Ex
                 key: args.key.clone(),
                 before: None,
                 limit: args.limit,
+                ..Default::default()
             };
             store.signals(&filter).await.map_err(|e| anyhow!("{e}"))?
         }

@@ -25,7 +25,7 @@ pub struct Call {
 #[derive(Default)]
 struct Inner {
     calls: Vec<Call>,
-    /// The messages `sendMessage` made, as it answered them.
+    /// The `sendMessage` calls that made a message, with its `message_id`.
     sent: Vec<Value>,
     updates: VecDeque<Value>,
     /// Answers for the next `sendMessage` calls: status, and `retry_after` for a 429.
@@ -140,7 +140,8 @@ impl FakeTelegram {
             .collect()
     }
 
-    /// The messages sent so far, as `sendMessage` answered them (with their `message_id`).
+    /// The messages sent so far: the bodies of the `sendMessage` calls that succeeded, with
+    /// the `message_id` each got.
     pub fn sent(&self) -> Vec<Value> {
         self.shared.inner.lock().unwrap().sent.clone()
     }
@@ -280,15 +281,16 @@ fn send_message(shared: &Shared, body: &Value) -> Response {
         }
     }
     let id = shared.next_message.fetch_add(1, Ordering::SeqCst);
-    let made = json!({
+    let mut kept = body.clone();
+    kept["message_id"] = json!(id);
+    shared.inner.lock().unwrap().sent.push(kept);
+    ok(json!({
         "message_id": id,
         "chat": {"id": body["chat_id"]},
         "date": 1_700_000_000,
         "text": text,
         "reply_markup": body["reply_markup"],
-    });
-    shared.inner.lock().unwrap().sent.push(made.clone());
-    ok(made)
+    }))
 }
 
 async fn get_updates(shared: &Shared, body: &Value) -> Response {

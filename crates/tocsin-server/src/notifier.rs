@@ -19,6 +19,11 @@ use crate::{Desk, DeskError};
 
 /// The notifier's cursor in the audit chain.
 pub const FOLLOWER: &str = "notifier";
+/// Its cursor in the signals (the last signal id told).
+pub const SIGNALS: &str = "notifier-signals";
+/// Signals older than this when first seen are not told: news that stale would only be
+/// noise (a first start on a database with history, a long outage).
+const STALE_SIGNAL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 /// Audit entries read per round.
 const ROUND: u32 = 500;
 /// How often the audit chain is looked at when nothing new was found.
@@ -68,6 +73,9 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "turning incident changes into notifications failed; trying again"),
         }
+        if let Err(e) = notify_signals(&desk).await {
+            tracing::error!(error = %e, "turning signals into notifications failed; trying again");
+        }
         let now = Timestamp::now();
         if let Err(e) = warn_clocks(&desk, public_url.as_deref(), now).await {
             tracing::error!(error = %e, "warning of clocks failed; trying again");
@@ -77,6 +85,66 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Tells new signals on the routes that ask for them by name (`events = ["signal"]`: a
+/// route for every kind of news would otherwise carry each signal of an attack); how
+/// many signals it read.
+pub async fn notify_signals(desk: &Desk) -> Result<usize, DeskError> {
+    let plan = desk.plan();
+    let wanted = |r: &&tocsin_core::plan::Route| r.events.iter().any(|e| e == "signal");
+    if !plan.routes().iter().any(|r| wanted(&r)) {
+        return Ok(0);
+    }
+    let store = desk.store();
+    let cursor = store.event_cursor(SIGNALS).await?;
+    let filter = tocsin_store::signals::SignalFilter {
+        after: Some(cursor as i64),
+        limit: ROUND,
+        ..Default::default()
+    };
+    let signals = store.signals(&filter).await?;
+    let Some(last) = signals.last().map(|s| s.id) else {
+        return Ok(0);
+    };
+    let now = Timestamp::now();
+    let zone = plan.calendar().zone();
+    let mut notes = Vec::new();
+    for record in signals
+        .iter()
+        .filter(|s| s.suppressed.is_none() && s.recorded_at > now - STALE_SIGNAL)
+    {
+        let signal = &record.signal;
+        let text = format!(
+            "{} on {}: {} events from {} to {}; the plan's rule: {}",
+            signal.detector,
+            signal.key,
+            signal.count,
+            time(signal.first_at, zone),
+            time(signal.last_at, zone),
+            record.action
+        );
+        for route in plan.routes_for("signal", Some(&record.severity)).filter(wanted) {
+            for channel in &route.channels {
+                let message = Message {
+                    id: format!("signal-{}:{channel}", record.id),
+                    kind: "signal".into(),
+                    severity: Some(record.severity.clone()),
+                    title: signal.summary.clone(),
+                    text: text.clone(),
+                    ..Message::default()
+                };
+                notes.push(queued(
+                    &message,
+                    channel,
+                    record.incident,
+                    route.send_at(record.recorded_at, zone),
+                ));
+            }
+        }
+    }
+    store.enqueue_following(SIGNALS, last as u64, &notes, now).await?;
+    Ok(signals.len())
 }
 
 /// The shares of a clock's time after which it is warned of.
@@ -312,12 +380,17 @@ fn message(
 
 /// The notification of `message` on `channel`: keyed by the message's id, which is unique
 /// per channel.
-fn queued(message: &Message, channel: &str, incident: IncidentNumber, not_before: Timestamp) -> NewNotification {
+fn queued(
+    message: &Message,
+    channel: &str,
+    incident: impl Into<Option<IncidentNumber>>,
+    not_before: Timestamp,
+) -> NewNotification {
     NewNotification {
         key: message.id.clone(),
         channel: channel.to_owned(),
         kind: message.kind.clone(),
-        incident: Some(incident),
+        incident: incident.into(),
         payload: serde_json::to_string(message).expect("a message serializes"),
         not_before,
     }

@@ -135,8 +135,14 @@ impl SignalStore for Backend {
         if let Some(before) = filter.before {
             query.push(" AND id < ").push_bind(before);
         }
+        if let Some(after) = filter.after {
+            query.push(" AND id > ").push_bind(after);
+        }
         query
-            .push(" ORDER BY id DESC LIMIT ")
+            .push(match filter.after {
+                Some(_) => " ORDER BY id ASC LIMIT ",
+                None => " ORDER BY id DESC LIMIT ",
+            })
             .push_bind(i64::from(filter.limit));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(signal_from).collect()

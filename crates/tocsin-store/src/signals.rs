@@ -39,6 +39,8 @@ pub struct SignalFilter {
     pub key: Option<String>,
     /// Only signals with a smaller id (cursor pagination).
     pub before: Option<i64>,
+    /// Only signals with a larger id, listed oldest first (to follow new ones).
+    pub after: Option<i64>,
     pub limit: u32,
 }
 

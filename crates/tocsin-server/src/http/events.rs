@@ -61,6 +61,7 @@ async fn list_signals(
         key: query.key,
         before: cursor(query.cursor.as_deref())?.map(|c| i64::try_from(c).unwrap_or(i64::MAX)),
         limit: limit + 1,
+        ..Default::default()
     };
     let signals = reader.read().signals(&filter).await?;
     Ok(Json(Page::cut(

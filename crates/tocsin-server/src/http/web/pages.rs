@@ -394,6 +394,7 @@ pub async fn signals(signed: Signed<NeedRead>, Query(query): Query<SignalQuery>)
         key: Some(query.key.trim().to_owned()).filter(|k| !k.is_empty()),
         before: query.cursor.parse().ok(),
         limit: PAGE + 1,
+        ..Default::default()
     };
     let found = reader
         .signals(&filter)

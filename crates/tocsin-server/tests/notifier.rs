@@ -1,6 +1,7 @@
-//! Escalation and reminders, on the notifier's clock: an unacknowledged incident at a
-//! paging severity calls the plan's people level after level, repeats the last until
-//! someone acknowledges, and stops then; a status update's reminders name the owner.
+//! The notifier on its own clock: an unacknowledged incident at a paging severity calls
+//! the plan's people level after level, repeats the last until someone acknowledges, and
+//! stops then; a status update's reminders name the owner; signals go to the routes that
+//! ask for them.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
 use tocsin_core::plan::{Plan, presets};
 use tocsin_server::Desk;
-use tocsin_server::notifier::{escalate, warn_clocks};
+use tocsin_server::notifier::{escalate, notify_signals, warn_clocks};
 use tocsin_store::outbox::OutboxFilter;
 use tocsin_store::testing::TestDb;
 
@@ -42,7 +43,8 @@ secret_env = "PAGER_SECRET"
 
 [[route]]
 channels = ["pager"]
-events = ["clock_warning"]
+events = ["clock_warning", "signal"]
+severities = ["P0", "P1"]
 
 [escalation]
 channels = ["pager"]
@@ -242,4 +244,73 @@ async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later
     assert_eq!(calls.len(), 1, "{calls:#?}");
     assert_eq!(calls[0]["incident"], "INC-0002");
     assert_eq!(names(&calls[0]), ["Ann Founder"]);
+}
+
+#[tokio::test]
+async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale() {
+    use tocsin_core::signal::{Action, Signal};
+    use tocsin_store::signals::NewSignal;
+
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let desk = desk(&store);
+    let now = Timestamp::now();
+    let signal = |key: &str, severity: &str, suppressed: Option<&str>| NewSignal {
+        signal: Signal {
+            detector: "brute_force".into(),
+            key: key.into(),
+            at: now,
+            count: 12,
+            first_at: now - SignedDuration::from_mins(3),
+            last_at: now,
+            samples: vec![1],
+            sources: Vec::new(),
+            summary: format!("12 failed logins from {key}"),
+        },
+        severity: severity.into(),
+        action: Action::Open,
+        group_key: key.into(),
+        suppressed: suppressed.map(str::to_owned),
+    };
+    let recorded = store
+        .record_signals(
+            "detectors",
+            10,
+            &[
+                signal("203.0.113.9", "P1", None),
+                signal("198.51.100.7", "P1", Some("the yearly penetration test")),
+                // The route takes P0 and P1 only.
+                signal("192.0.2.1", "P2", None),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 3);
+    assert_eq!(notify_signals(&desk).await.unwrap(), 3);
+    let told = queued(&desk, "signal").await;
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0]["title"], "12 failed logins from 203.0.113.9");
+    assert_eq!(told[0]["severity"], "P1");
+    assert!(
+        told[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("brute_force on 203.0.113.9: 12 events from")
+    );
+    // Read once: the cursor moved with the notifications.
+    assert_eq!(notify_signals(&desk).await.unwrap(), 0);
+
+    // A signal recorded long ago (a first start on an old database) is not news.
+    store
+        .record_signals(
+            "detectors",
+            11,
+            &[signal("203.0.113.10", "P1", None)],
+            now - SignedDuration::from_hours(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notify_signals(&desk).await.unwrap(), 1);
+    assert_eq!(queued(&desk, "signal").await.len(), 1);
 }

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use tocsin_notify::webhook;
 
 mod common;
-use common::tocsin;
+use common::{Server, tocsin};
 
 const SECRET: &str = "a-secret-of-32-bytes-for-tests!!";
 
@@ -46,15 +46,16 @@ fn db(dir: &std::path::Path) -> String {
 }
 
 /// `tocsin serve` in `dir` with the webhook's secret, quiet, on a free port.
-fn serve(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
-    tocsin(dir, Some(&db(dir)))
+fn serve(dir: &std::path::Path, args: &[&str]) -> Server {
+    let child = tocsin(dir, Some(&db(dir)))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env("TOCSIN_TEST_HOOK_SECRET", SECRET)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Server(child)
 }
 
 /// Runs `tocsin ARGS` in `dir` with the channel's secret set or not.
@@ -219,7 +220,7 @@ async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_
     // P1 news goes to ops; P4 news only when declared, and not here.
     let route = "\n[[route]]\nchannels = [\"ops\"]\nseverities = [\"P1\"]\nevents = [\"declared\", \"acknowledged\"]\n";
     common::add_to_plan(dir.path(), route);
-    let mut server = serve(dir.path(), &["--public-url", "https://tocsin.example.com"]);
+    let server = serve(dir.path(), &["--public-url", "https://tocsin.example.com"]);
 
     let declare = [
         "incident",
@@ -239,8 +240,7 @@ async fn a_running_server_tells_the_routed_channel_when_an_incident_is_declared_
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     let got = messages(&got);
     let kinds: Vec<&str> = got.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["declared", "acknowledged"], "nothing about the P4: {got:?}");
@@ -277,7 +277,7 @@ async fn clocks_are_warned_of_before_they_are_due_and_when_they_are_missed() {
         let (code, _, err) = run(dir.path(), &declare, false).await;
         assert_eq!(code, 0, "{err}");
     }
-    let mut server = serve(dir.path(), &[]);
+    let server = serve(dir.path(), &[]);
     let acknowledge = |m: &serde_json::Value| m["deadline"].as_str().is_some_and(|d| d.starts_with("Acknowledge"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while messages(&got).iter().filter(|m| acknowledge(m)).count() < 2 {
@@ -286,8 +286,7 @@ async fn clocks_are_warned_of_before_they_are_due_and_when_they_are_missed() {
     }
     // Another round of the watch sends nothing twice.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     let got = messages(&got);
     let about: Vec<(&str, &str)> = got
         .iter()

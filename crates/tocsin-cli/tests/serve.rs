@@ -2,13 +2,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{run, tocsin};
+use common::{Server, run, tocsin};
 
 /// A plain HTTP/1.1 GET: the status and the body.
 fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
@@ -25,16 +25,6 @@ fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
     stream.read_to_string(&mut response).unwrap();
     let status = response.split(' ').nth(1).unwrap().parse().unwrap();
     (status, response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
-}
-
-/// A server process, killed if a test fails before stopping it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts the server on a free port and returns it with the address from its log.

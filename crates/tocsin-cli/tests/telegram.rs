@@ -9,7 +9,7 @@ use serde_json::Value;
 use tocsin_notify::testing::FakeTelegram;
 
 mod common;
-use common::{add_to_plan, run, tocsin};
+use common::{Server, add_to_plan, run, tocsin};
 
 const TOKEN: &str = "4711:test-token";
 const CHAT: i64 = -100777;
@@ -93,13 +93,15 @@ notify = ["jo"]
             fake.url
         ),
     );
-    let mut server = tocsin(dir.path(), Some(&db(dir.path())))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TOCSIN_TEST_TELEGRAM_TOKEN", TOKEN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _server = Server(
+        tocsin(dir.path(), Some(&db(dir.path())))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TOCSIN_TEST_TELEGRAM_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     // Telegram is busy at first: the declaration waits as long as it asks, and goes then.
     fake.fail_next(429, Some(1));
@@ -189,6 +191,4 @@ notify = ["jo"]
     // Acknowledging again says so, and mallory's /ack changed nothing before.
     fake.push_command(CHAT, JO, "Jo", "/ack 1");
     wait_reply(&fake, "INC-0001: ").await;
-    server.kill().unwrap();
-    server.wait().unwrap();
 }

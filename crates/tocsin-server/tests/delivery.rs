@@ -54,8 +54,6 @@ fn note(key: &str, channel: &str, now: Timestamp) -> NewNotification {
         severity: Some("P1".into()),
         title: "Credential compromise".into(),
         text: "Declared".into(),
-        deadline: None,
-        link: None,
         ..Message::default()
     };
     NewNotification {

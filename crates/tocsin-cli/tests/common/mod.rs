@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// `tocsin` in `dir` on the database `db`, or on its default one in `dir` when `None`.
 pub fn tocsin(dir: &Path, db: Option<&str>) -> Command {
@@ -45,4 +45,22 @@ pub fn add_to_plan(dir: &Path, text: &str) {
     let mut source = std::fs::read_to_string(&plan).unwrap();
     source.push_str(text);
     std::fs::write(&plan, source).unwrap();
+}
+
+/// A server process, killed however the test ends (a failed assertion included).
+pub struct Server(pub Child);
+
+impl Server {
+    /// Stops it now.
+    pub fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

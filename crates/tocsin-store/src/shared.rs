@@ -121,6 +121,19 @@ async fn append(tx: &mut Tx, drafts: Vec<EntryDraft>) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Moves the cursor `name` (how far a follower has read) to `seq`, in `tx`.
+async fn save_cursor(tx: &mut Tx, name: &str, seq: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(name)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 async fn replace_clocks(tx: &mut Tx, number: IncidentNumber, clocks: &[Clock]) -> Result<(), StoreError> {
     let n = int(number.get(), "incident number")?;
     sqlx::query("DELETE FROM clocks WHERE incident = $1")

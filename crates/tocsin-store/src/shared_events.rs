@@ -113,14 +113,7 @@ impl EventStore for Backend {
         .bind(to)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-        )
-        .bind(TRAIL_CURSOR)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
+        save_cursor(&mut tx, TRAIL_CURSOR, to).await?;
         tx.commit().await?;
         uint(to - from, "events indexed")
     }

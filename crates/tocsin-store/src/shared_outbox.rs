@@ -72,14 +72,7 @@ impl OutboxStore for Backend {
     ) -> Result<u64, StoreError> {
         let mut tx = begin_write(&self.pool).await?;
         let new = insert_notifications(&mut tx, notifications, now).await?;
-        sqlx::query(
-            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-        )
-        .bind(follower)
-        .bind(int(up_to, "cursor")?)
-        .execute(&mut *tx)
-        .await?;
+        save_cursor(&mut tx, follower, int(up_to, "cursor")?).await?;
         tx.commit().await?;
         Ok(new)
     }

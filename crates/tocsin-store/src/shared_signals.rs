@@ -82,14 +82,7 @@ impl SignalStore for Backend {
                 recorded.push(signal_from(&row)?);
             }
         }
-        sqlx::query(
-            "INSERT INTO event_cursors (name, seq) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-        )
-        .bind(name)
-        .bind(int(up_to, "event cursor")?)
-        .execute(&mut *tx)
-        .await?;
+        save_cursor(&mut tx, name, int(up_to, "event cursor")?).await?;
         tx.commit().await?;
         Ok(recorded)
     }

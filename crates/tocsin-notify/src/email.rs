@@ -192,11 +192,9 @@ pub fn text(message: &Message) -> String {
     text
 }
 
+/// Escaped for HTML text and attribute values alike.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    crate::escape(text).replace('"', "&quot;")
 }
 
 /// The message as HTML: the same parts, for clients that show HTML.

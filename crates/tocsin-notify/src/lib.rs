@@ -80,6 +80,12 @@ impl Message {
     }
 }
 
+/// `&`, `<` and `>` as markup wants them (Telegram's HTML, Slack's text, an email's HTML),
+/// so that a title can neither format nor mention nor hide a link.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// What came of one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::{Channel, Message, Outcome, http_outcome, request_failed};
+use crate::{Channel, Message, Outcome, escape, http_outcome, request_failed};
 
 pub struct Slack {
     url: reqwest::Url,
@@ -33,12 +33,6 @@ impl Slack {
         }
         Ok(Slack { url, client })
     }
-}
-
-/// `&`, `<` and `>` as Slack's text formatting wants them, so that a title cannot mention
-/// @channel or hide a link.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The message as Slack's JSON: a header (severity, incident, title), what changed, the

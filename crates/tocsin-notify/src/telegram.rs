@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Channel, Message, Outcome, request_failed};
+use crate::{Channel, Message, Outcome, escape, request_failed};
 
 /// The public Bot API server; self-hosted ones (and tests) give their own.
 pub const API: &str = "https://api.telegram.org";
@@ -149,11 +149,6 @@ pub struct CallbackQuery {
 /// The button data that acknowledges an incident, like `ack:INC-0007`.
 pub fn ack_data(incident: &str) -> String {
     format!("ack:{incident}")
-}
-
-/// `&`, `<` and `>` as Telegram's HTML wants them.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// A mention that notifies the person in a group: a link to their user id.

@@ -10,7 +10,8 @@ use serde_json::Value;
 use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command as DeskCommand, IncidentNumber, Status};
 use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan};
-use tocsin_notify::telegram::{Command, Telegram, Update, User, escape};
+use tocsin_notify::escape;
+use tocsin_notify::telegram::{Command, Telegram, Update, User};
 use tocsin_store::IncidentFilter;
 use tocsin_store::lead::Role;
 

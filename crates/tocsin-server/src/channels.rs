@@ -29,27 +29,23 @@ pub fn read_secret(secret: &Secret) -> Result<Vec<u8>, String> {
     Ok(value.as_bytes().to_vec())
 }
 
-/// A channel of `plan`, ready to send.
+/// A channel of `plan`, ready to send. Its secret is read once, where it is needed.
 pub fn open(plan: &Plan, channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Box<dyn Channel>, String> {
-    let secret = channel.secret.as_ref().map(read_secret).transpose()?;
-    let needed = || {
-        secret
-            .clone()
-            .ok_or_else(|| format!("a {} channel needs a secret", channel.kind.as_str()))
-    };
-    let text = |bytes: Vec<u8>, what: &str| String::from_utf8(bytes).map_err(|_| format!("{what} is not text"));
     match channel.kind {
         ChannelKind::Webhook => {
             let url = channel.url.as_deref().ok_or("a webhook needs a url")?;
-            Ok(Box::new(Webhook::new(url, &needed()?, client)?))
+            Ok(Box::new(Webhook::new(url, &secret(channel)?, client)?))
         }
         ChannelKind::Slack => Ok(Box::new(Slack::new(
-            &text(needed()?, "the Slack webhook address")?,
+            &secret_text(channel, "the Slack webhook address")?,
             client,
         )?)),
         ChannelKind::Telegram => Ok(Box::new(telegram(channel, client)?)),
         ChannelKind::Email => {
-            let password = secret.map(|s| text(s, "the SMTP password")).transpose()?;
+            let password = match channel.secret {
+                Some(_) => Some(secret_text(channel, "the SMTP password")?),
+                None => None,
+            };
             let ca_pem = match &channel.ca_file {
                 Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read the CA file {path}: {e}"))?),
                 None => None,
@@ -68,13 +64,23 @@ pub fn open(plan: &Plan, channel: &PlanChannel, client: tocsin_notify::HttpClien
     }
 }
 
-/// A Telegram channel's bot, which both sends and takes commands.
-pub fn telegram(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Telegram, String> {
+/// The channel's secret, which it must have.
+fn secret(channel: &PlanChannel) -> Result<Vec<u8>, String> {
     let secret = channel
         .secret
         .as_ref()
-        .ok_or("a Telegram channel needs its bot token as a secret")?;
-    let token = String::from_utf8(read_secret(secret)?).map_err(|_| "the bot token is not text".to_owned())?;
+        .ok_or_else(|| format!("a {} channel needs a secret", channel.kind.as_str()))?;
+    read_secret(secret)
+}
+
+/// The channel's secret as text; `what` names it when it is not.
+fn secret_text(channel: &PlanChannel, what: &str) -> Result<String, String> {
+    String::from_utf8(secret(channel)?).map_err(|_| format!("{what} is not text"))
+}
+
+/// A Telegram channel's bot, which both sends and takes commands.
+pub fn telegram(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Telegram, String> {
+    let token = secret_text(channel, "the bot token")?;
     let chat = channel.chat.as_deref().ok_or("a Telegram channel needs a chat")?;
     let base = channel.url.as_deref().unwrap_or(tocsin_notify::telegram::API);
     Telegram::new(base, &token, chat, client)

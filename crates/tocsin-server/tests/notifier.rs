@@ -65,6 +65,21 @@ fn desk(db: &Arc<dyn tocsin_store::Store>) -> Desk {
     Desk::new(Arc::clone(db), Arc::new(Plan::parse(&source).unwrap()))
 }
 
+/// Declares an incident at `at` as jo; its number.
+async fn declare(desk: &Desk, title: &str, severity: &str, at: Timestamp) -> IncidentNumber {
+    let declaration = Declaration {
+        title: title.into(),
+        severity: severity.into(),
+        ..Declaration::default()
+    };
+    let jo = Actor::parse("jo").unwrap();
+    desk.declare(&declaration, &jo, Some(at), at)
+        .await
+        .unwrap()
+        .incident
+        .number
+}
+
 fn at(t0: Timestamp, minutes: i64) -> Timestamp {
     t0 + SignedDuration::from_mins(minutes)
 }
@@ -100,21 +115,9 @@ async fn an_unacknowledged_critical_incident_calls_level_after_level_until_ackno
     let desk = desk(&store);
     let jo = Actor::parse("jo").unwrap();
     let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
-    let declare = |title: &str, severity: &str| Declaration {
-        title: title.into(),
-        severity: severity.into(),
-        ..Declaration::default()
-    };
-    let critical = desk
-        .declare(&declare("Vault key exposed", "P0"), &jo, Some(t0), t0)
-        .await
-        .unwrap()
-        .incident
-        .number;
+    let critical = declare(&desk, "Vault key exposed", "P0", t0).await;
     // A medium incident does not page, so it does not escalate.
-    desk.declare(&declare("Odd logins", "P2"), &jo, Some(t0), t0)
-        .await
-        .unwrap();
+    declare(&desk, "Odd logins", "P2", t0).await;
 
     assert_eq!(escalate(&desk, None, at(t0, 1)).await.unwrap(), 1);
     let calls = queued(&desk, "escalation").await;
@@ -179,21 +182,7 @@ async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later
     let desk = desk(&store);
     let jo = Actor::parse("jo").unwrap();
     let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
-    let number = desk
-        .declare(
-            &Declaration {
-                title: "Customer data exposed".into(),
-                severity: "P0".into(),
-                ..Declaration::default()
-            },
-            &jo,
-            Some(t0),
-            t0,
-        )
-        .await
-        .unwrap()
-        .incident
-        .number;
+    let number = declare(&desk, "Customer data exposed", "P0", t0).await;
     assert_eq!(number, IncidentNumber::new(1).unwrap());
     let assign = Command::Assign {
         owner: Some("ben".into()),
@@ -217,21 +206,7 @@ async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later
     assert_eq!(update["awaits_ack"], Value::Null);
 
     // An incident whose security lead is assigned calls that person, not the plan's.
-    let second = desk
-        .declare(
-            &Declaration {
-                title: "Production down".into(),
-                severity: "P0".into(),
-                ..Declaration::default()
-            },
-            &jo,
-            Some(t0),
-            t0,
-        )
-        .await
-        .unwrap()
-        .incident
-        .number;
+    let second = declare(&desk, "Production down", "P0", t0).await;
     let assign = Command::Assign {
         owner: None,
         roles: vec![("security-lead".into(), "ann".into())],

@@ -223,6 +223,10 @@ pub fn html(message: &Message) -> String {
 
 #[async_trait]
 impl Channel for Email {
+    fn threads(&self) -> bool {
+        true
+    }
+
     async fn send(&self, message: &Message) -> Outcome {
         let (email, message_id) = match self.email(message) {
             Ok(made) => made,

@@ -101,6 +101,12 @@ pub enum Outcome {
 #[async_trait]
 pub trait Channel: Send + Sync + fmt::Debug {
     async fn send(&self, message: &Message) -> Outcome;
+
+    /// Whether later messages about an incident follow its first one here (the reference
+    /// that [`Outcome::Delivered`] returns comes back as [`Message::thread`]).
+    fn threads(&self) -> bool {
+        false
+    }
 }
 
 /// Makes ring the process's TLS provider. Every HTTP client in the process needs one, and

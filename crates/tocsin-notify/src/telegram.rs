@@ -363,6 +363,10 @@ fn chat_id(chat: &str) -> Value {
 
 #[async_trait]
 impl Channel for Telegram {
+    fn threads(&self) -> bool {
+        true
+    }
+
     async fn send(&self, message: &Message) -> Outcome {
         let reply_to = message.thread.as_deref().and_then(|t| t.parse().ok());
         match self

@@ -55,10 +55,14 @@ pub async fn deliver_due(
     let sent = join_all(groups.into_iter().map(|group| async move {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut blocked: Option<String> = None;
-        // The incident's thread on the channel, looked up before its first message.
+        // The incident's thread on the channel, looked up before its first message there.
         let mut thread: Option<Option<String>> = None;
         for n in group {
-            let outcome = match (&blocked, n.incident) {
+            // Only channels that thread keep a thread: the others cost no lookup.
+            let threaded = n
+                .incident
+                .filter(|_| channels.get(&n.channel).is_some_and(|c| c.threads()));
+            let outcome = match (&blocked, threaded) {
                 (Some(error), _) => Outcome::Retry {
                     error: format!("waits for an earlier notification: {error}"),
                     after: None,

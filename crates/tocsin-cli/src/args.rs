@@ -70,6 +70,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage integrations: Alertmanager, PagerDuty-style senders, Sentry, heartbeat pushes.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +218,27 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by name or id.
     Revoke { token: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Add an integration and print its key, once, with how to point the tool at tocsin.
+    Add {
+        /// alertmanager, pagerduty, sentry, sentry-webhook or heartbeat.
+        kind: String,
+        #[arg(long)]
+        name: String,
+        /// The address the tool reaches tocsin at, for the addresses printed.
+        #[arg(long, env = "TOCSIN_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// heartbeat: how long it may be silent before it is stale, like 10m.
+        #[arg(long)]
+        stale_after: Option<String>,
+    },
+    /// List integrations with what they sent.
+    List,
+    /// Remove an integration: its key stops working.
+    Remove { name: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -8,6 +8,7 @@ mod describe;
 mod detection;
 mod incident;
 mod ingest;
+mod integration;
 mod notify;
 mod plan;
 mod render;
@@ -71,6 +72,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Outbox(args::OutboxCommand::Retry { id }) => notify::retry(context, id).await,
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
+        Command::Integration(command) => integration::run(context, command).await,
     }
 }
 

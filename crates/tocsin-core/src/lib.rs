@@ -1,6 +1,7 @@
 //! tocsin-core: the pure domain of tocsin. No I/O and no clock reading: time is passed in.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod audit;
 pub mod calendar;
 pub mod clock;

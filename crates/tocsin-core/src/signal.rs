@@ -33,7 +33,7 @@ impl Signal {
 }
 
 /// Every detector tocsin has, by the name its signals carry.
-pub const DETECTORS: [&str; 18] = [
+pub const DETECTORS: [&str; 23] = [
     "brute_force",
     "slow_brute_force",
     "password_spray",
@@ -52,6 +52,12 @@ pub const DETECTORS: [&str; 18] = [
     "vault_after_hours",
     "stale_agent",
     "agent_drift",
+    // Alerts other tools raised, by the way they came.
+    "alertmanager",
+    "pagerduty",
+    "sentry",
+    "heartbeat",
+    "alert",
 ];
 
 /// What a signal leads to.
@@ -137,4 +143,32 @@ pub fn rank(plan: &Plan, severity: &str) -> usize {
         .iter()
         .position(|s| s.id.as_str() == severity)
         .unwrap_or(usize::MAX)
+}
+
+/// What an alert from the integration `source` leads to, by the sender's severity word:
+/// the plan's `[[integration]]` table for the source, else its `[[rule]]` for the
+/// detector, else tocsin's default (critical, error and warning open incidents at the
+/// plan's first three tiers; info is recorded). A word tocsin does not know counts as a
+/// warning.
+pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&str>) -> (Action, String) {
+    let tier = severity.and_then(crate::alert::tier_of).unwrap_or(2);
+    let word = crate::alert::SEVERITY_WORDS[tier];
+    if let Some((_, mapped)) = plan
+        .integration(source)
+        .and_then(|i| i.severities.iter().find(|(w, _)| w == word))
+    {
+        return match mapped {
+            Some(id) => (Action::Open, id.to_string()),
+            None => (Action::Record, severity_at(plan, tier)),
+        };
+    }
+    if let Some(rule) = plan.rules().iter().find(|r| r.detector == detector) {
+        let severity = rule
+            .severity
+            .as_ref()
+            .map_or_else(|| severity_at(plan, tier), ToString::to_string);
+        return (rule.action, severity);
+    }
+    let action = if tier >= 3 { Action::Record } else { Action::Open };
+    (action, severity_at(plan, tier))
 }

@@ -54,6 +54,8 @@ pub struct Detector {
     saved: u64,
     saved_at: std::time::Instant,
     found: Vec<Signal>,
+    /// The alerts' lives, told from the same log.
+    alerts: crate::alerts::AlertBook,
 }
 
 impl Detector {
@@ -69,9 +71,12 @@ impl Detector {
             .first_seq_received_since(Timestamp::now() - REBUILD)
             .await?
             .max(cursor.saturating_sub(REBUILD_EVENTS) + 1);
+        let alerts = crate::alerts::AlertBook::load(&desk).await?;
         Ok(Detector {
             engine: Engine::for_plan(desk.plan()),
-            position: cursor.min(rebuild_from - 1),
+            // Alerts applied after the detectors' last save are applied again.
+            position: cursor.min(rebuild_from - 1).min(alerts.position),
+            alerts,
             replayed: cursor,
             saved: cursor,
             saved_at: std::time::Instant::now(),
@@ -111,6 +116,7 @@ impl Detector {
 
     async fn read(&mut self, events: impl Iterator<Item = (u64, &Event)>) -> Result<usize, DeskError> {
         for (seq, event) in events {
+            self.alerts.read(&self.desk, seq, event);
             self.engine.event(seq, event, &mut self.found);
             if seq <= self.replayed {
                 self.found.clear();
@@ -124,6 +130,7 @@ impl Detector {
     /// caught up with the log, whose events carry their own times.
     pub async fn tick(&mut self, now: Timestamp) -> Result<usize, DeskError> {
         self.engine.tick(now, &mut self.found);
+        self.alerts.expire(now);
         self.record(false).await
     }
 
@@ -142,11 +149,11 @@ impl Detector {
         // With nothing found, the cursor is saved now and then, not after every batch: a
         // restart reads the last hours again anyway, and skips what it recorded before.
         let due = save || self.saved_at.elapsed() >= SAVE_EVERY;
-        if self.found.is_empty() && (self.saved >= self.position || !due) {
+        if self.found.is_empty() && !self.alerts.changed() && (self.saved >= self.position || !due) {
             return Ok(0);
         }
         let plan = self.desk.plan();
-        let signals: Vec<NewSignal> = self
+        let mut signals: Vec<NewSignal> = self
             .found
             .drain(..)
             .map(|signal| {
@@ -164,6 +171,7 @@ impl Detector {
                 }
             })
             .collect();
+        signals.extend(self.alerts.take_signals());
         let store = self.desk.store();
         let cursor = store.event_cursor(FOLLOWER).await?;
         let recorded = store
@@ -181,6 +189,10 @@ impl Detector {
         );
         for record in &recorded {
             settle(&self.desk, record).await?;
+        }
+        // After the signals, so that each alert finds its episode's signal and incident.
+        if self.alerts.dirty() {
+            self.alerts.save(&self.desk).await?;
         }
         Ok(recorded.len())
     }
@@ -336,7 +348,11 @@ async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<I
         summary: evidence(record),
         severity: record.severity.clone(),
         personal_data: false,
-        detected_at: Some(s.at.min(now)),
+        // An alert was detected by its sender when it started; a finding, when it was made.
+        detected_at: Some(match tocsin_core::alert::Via::parse(&s.detector) {
+            Some(_) => s.first_at.min(now),
+            None => s.at.min(now),
+        }),
         aware_at: None,
         affected_customers: None,
         affected_data_subjects: None,
@@ -371,6 +387,16 @@ async fn join(
 
 fn evidence(record: &SignalRecord) -> String {
     let s = &record.signal;
+    if let Some(via) = tocsin_core::alert::Via::parse(&s.detector) {
+        let samples: Vec<String> = s.samples.iter().map(u64::to_string).collect();
+        return format!(
+            "Alert {} came by {}, firing since {} (event log entry {}).",
+            s.key,
+            via.as_str(),
+            s.at,
+            samples.join(", ")
+        );
+    }
     let samples: Vec<String> = s.samples.iter().map(u64::to_string).collect();
     format!(
         "Found by the {} detector at {}: {} events from {} to {} (event log entries {}).",

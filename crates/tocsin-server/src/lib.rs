@@ -1,6 +1,7 @@
 //! tocsin-server: the application layer shared by the CLI and the HTTP server, and the server.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod bot;
 pub mod channels;
 pub mod delivery;
@@ -9,6 +10,7 @@ pub mod detection;
 pub mod http;
 pub mod identity;
 pub mod ingest;
+pub mod integrations;
 pub mod model;
 pub mod notifier;
 pub mod pipeline;

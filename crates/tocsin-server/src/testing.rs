@@ -35,10 +35,15 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDb, config: ServerConfig) -> TestServer {
+        TestServer::start_with_plan(db, config, presets::FOUR_TIER.source).await
+    }
+
+    /// A server following the plan written in `plan`.
+    pub async fn start_with_plan(db: TestDb, config: ServerConfig, plan: &str) -> TestServer {
         // The tests' own HTTP clients need the TLS provider the server's channels use.
         tocsin_notify::use_ring();
         let store = db.open().await;
-        let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).unwrap());
+        let plan = Arc::new(Plan::parse(plan).unwrap());
         let identity = Identity::new(Arc::clone(&store));
         let desk = Desk::new(Arc::clone(&store), plan);
         let pipeline = Pipeline::start(desk.clone(), PipelineConfig::default()).await.unwrap();
@@ -77,6 +82,15 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
+    }
+
+    /// A new integration of `kind` named `name`; its key.
+    pub async fn integration(&self, kind: crate::integrations::Kind, name: &str) -> String {
+        let (_, key) = crate::integrations::Integrations::new(Arc::clone(&self.store))
+            .add(kind, name, serde_json::json!({}), &admin_actor(), Timestamp::now())
+            .await
+            .unwrap();
+        key.expose().to_owned()
     }
 
     pub fn backend(&self) -> &'static str {

@@ -4,6 +4,7 @@
 pub mod event_log;
 pub mod events;
 pub mod identity;
+pub mod integrations;
 pub mod lead;
 mod migrate;
 pub mod outbox;
@@ -136,7 +137,9 @@ pub struct ChainHead {
 /// Durable storage. Every write is one transaction: the incident's state, its new audit
 /// entries and its clocks are stored together or not at all.
 #[async_trait]
-pub trait Store: IdentityStore + EventStore + SignalStore + outbox::OutboxStore + fmt::Debug {
+pub trait Store:
+    IdentityStore + EventStore + SignalStore + outbox::OutboxStore + integrations::IntegrationStore + fmt::Debug
+{
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;
 

@@ -42,6 +42,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "threads",
         sql: include_str!("../migrations/postgres/0007_threads.sql"),
     },
+    Migration {
+        version: 8,
+        name: "integrations",
+        sql: include_str!("../migrations/postgres/0008_integrations.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "outbox order",
+        sql: include_str!("../migrations/postgres/0009_outbox_order.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing
@@ -183,6 +193,9 @@ async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError>
 const CLAIM_SQL: &str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
     WHERE id IN (SELECT id FROM outbox
                  WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                   AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                   WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
+                                     AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
                  ORDER BY next_ms, id LIMIT $4
                  FOR UPDATE SKIP LOCKED)
     RETURNING *";
@@ -192,3 +205,4 @@ include!("shared_identity.rs");
 include!("shared_events.rs");
 include!("shared_signals.rs");
 include!("shared_outbox.rs");
+include!("shared_integrations.rs");

@@ -29,6 +29,7 @@ fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
         suppressed: row.try_get("suppressed")?,
         incident: incident.map(number).transpose()?,
         recorded_at: time(row.try_get("recorded_ms")?)?,
+        resolved_at: opt_time(row.try_get("resolved_ms")?)?,
     })
 }
 

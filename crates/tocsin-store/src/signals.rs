@@ -30,6 +30,8 @@ pub struct SignalRecord {
     pub suppressed: Option<String>,
     pub incident: Option<IncidentNumber>,
     pub recorded_at: Timestamp,
+    /// When the alert behind it resolved (alert signals only).
+    pub resolved_at: Option<Timestamp>,
 }
 
 /// Which signals to list, newest first.

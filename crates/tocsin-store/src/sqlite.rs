@@ -45,6 +45,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "threads",
         sql: include_str!("../migrations/sqlite/0007_threads.sql"),
     },
+    Migration {
+        version: 8,
+        name: "integrations",
+        sql: include_str!("../migrations/sqlite/0008_integrations.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "outbox order",
+        sql: include_str!("../migrations/sqlite/0009_outbox_order.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
@@ -181,6 +191,9 @@ async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Optio
 const CLAIM_SQL: &str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
     WHERE id IN (SELECT id FROM outbox
                  WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                   AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                   WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
+                                     AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
                  ORDER BY next_ms, id LIMIT $4)
     RETURNING *";
 
@@ -189,3 +202,4 @@ include!("shared_identity.rs");
 include!("shared_events.rs");
 include!("shared_signals.rs");
 include!("shared_outbox.rs");
+include!("shared_integrations.rs");

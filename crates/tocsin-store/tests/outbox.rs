@@ -130,3 +130,50 @@ async fn workers_claiming_at_once_never_take_the_same_notification() {
         assert_eq!((total, seen.len()), (300, 300), "{}: each claimed once", db.backend);
     }
 }
+
+#[tokio::test]
+async fn news_of_one_incident_reaches_a_channel_in_order() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let b = db.backend;
+        let about = |key: &str, channel: &str| NewNotification {
+            incident: Some(tocsin_core::incident::IncidentNumber::new(1).unwrap()),
+            channel: channel.into(),
+            ..note(key, 0)
+        };
+        store
+            .enqueue(
+                &[
+                    about("declared", "chat"),
+                    about("escalated", "chat"),
+                    about("other", "mail"),
+                ],
+                at(0),
+            )
+            .await
+            .unwrap();
+        // The declaration fails and waits; the escalation made after it waits too, while
+        // news of the same incident to another channel goes.
+        let first = store.claim("w", 10, at(1), at(30)).await.unwrap();
+        let keys: BTreeSet<&str> = first.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(keys, BTreeSet::from(["declared", "other"]), "{b}");
+        let declared = first.iter().find(|n| n.key == "declared").unwrap();
+        store.failed(declared.id, "HTTP 429", Some(at(60))).await.unwrap();
+        let other = first.iter().find(|n| n.key == "other").unwrap();
+        store.delivered(&[other.id], at(2)).await.unwrap();
+        assert!(store.claim("w", 10, at(40), at(70)).await.unwrap().is_empty(), "{b}");
+        let retried = store.claim("w", 10, at(60), at(90)).await.unwrap();
+        assert_eq!(
+            retried.iter().map(|n| n.key.as_str()).collect::<Vec<_>>(),
+            ["declared"],
+            "{b}"
+        );
+        store.delivered(&[retried[0].id], at(61)).await.unwrap();
+        let next = store.claim("w", 10, at(62), at(90)).await.unwrap();
+        assert_eq!(
+            next.iter().map(|n| n.key.as_str()).collect::<Vec<_>>(),
+            ["escalated"],
+            "{b}"
+        );
+    }
+}

@@ -23,6 +23,7 @@ pub enum Event {
     Heartbeat(HeartbeatEvent),
     RateLimit(RateLimitEvent),
     Custom(CustomEvent),
+    Alert(AlertEvent),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,10 +35,11 @@ pub enum Kind {
     Heartbeat,
     RateLimit,
     Custom,
+    Alert,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Auth,
         Kind::Request,
         Kind::Error,
@@ -45,6 +47,7 @@ impl Kind {
         Kind::Heartbeat,
         Kind::RateLimit,
         Kind::Custom,
+        Kind::Alert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Heartbeat => "heartbeat",
             Kind::RateLimit => "rate_limit",
             Kind::Custom => "custom",
+            Kind::Alert => "alert",
         }
     }
 }
@@ -76,6 +80,7 @@ impl Event {
             Event::Heartbeat(e) => e.at,
             Event::RateLimit(e) => e.at,
             Event::Custom(e) => e.at,
+            Event::Alert(e) => e.at,
         }
     }
 
@@ -88,6 +93,7 @@ impl Event {
             Event::Heartbeat(_) => Kind::Heartbeat,
             Event::RateLimit(_) => Kind::RateLimit,
             Event::Custom(_) => Kind::Custom,
+            Event::Alert(_) => Kind::Alert,
         }
     }
 
@@ -309,4 +315,17 @@ pub struct CustomEvent {
     pub name: String,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Alerts as one delivery from another tool brought them: a Prometheus batch, a PagerDuty
+/// trigger, a Sentry alert. Kept as they came, so the alerts' lives can be told again
+/// from the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AlertEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    /// The integration's name, like `prometheus`.
+    pub source: String,
+    pub via: crate::alert::Via,
+    pub alerts: Vec<crate::alert::Alert>,
 }

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::{
-    AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, HeartbeatEvent, Kind, Level,
-    RateLimitEvent, RequestEvent, Source, VaultEvent, VaultOutcome,
+    AlertEvent, AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, HeartbeatEvent, Kind,
+    Level, RateLimitEvent, RequestEvent, Source, VaultEvent, VaultOutcome,
 };
 
 /// A line that was refused, and why.
@@ -48,7 +48,8 @@ wire!(
     VaultWire,
     HeartbeatWire,
     RateLimitWire,
-    CustomWire
+    CustomWire,
+    AlertWire
 );
 
 #[derive(Deserialize)]
@@ -139,6 +140,15 @@ struct CustomWire {
     name: String,
     #[serde(default)]
     attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct AlertWire {
+    kind: String,
+    ts: Timestamp,
+    source: String,
+    via: Option<crate::alert::Via>,
+    alerts: Vec<crate::alert::Alert>,
 }
 
 /// Reads line `line` of an NDJSON stream (or one element of a JSON array) as an event.
@@ -291,6 +301,23 @@ fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
                 at: c.ts,
                 name: line.required("name", c.name)?,
                 attributes: c.attributes,
+            })
+        }
+        Kind::Alert => {
+            let a: AlertWire = line.read_kind(kind)?;
+            if a.alerts.is_empty() {
+                return Err(line.reject("alerts", "holds no alert".into()));
+            }
+            for (i, alert) in a.alerts.iter().enumerate() {
+                if alert.fingerprint.trim().is_empty() {
+                    return Err(line.reject(&format!("alerts[{i}].fingerprint"), "is empty".into()));
+                }
+            }
+            Event::Alert(AlertEvent {
+                at: a.ts,
+                source: line.required("source", a.source)?,
+                via: a.via.unwrap_or(crate::alert::Via::Alert),
+                alerts: a.alerts,
             })
         }
     })
@@ -446,6 +473,7 @@ mod tests {
             r#"{"kind":"heartbeat","ts":"2026-01-05T00:00:04Z","agent":"backup-1","version":"2.1","config_hash":"ab12","stale_after":"1h"}"#,
             r#"{"kind":"rate_limit","ts":"2026-01-05T00:00:04Z","key":"login:192.0.2.7:ann","policy":"login","decision":"deny","ip":"192.0.2.7"}"#,
             r#"{"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"deploy","attributes":{"by":"ann","sha":"abc"}}"#,
+            r#"{"kind":"alert","ts":"2026-01-05T00:00:04Z","source":"prometheus","via":"alertmanager","alerts":[{"fingerprint":"0c379b2b23583592","status":"firing","summary":"disk full","severity":"critical","group":"DiskFull","labels":{"alertname":"DiskFull"},"annotations":{"summary":"disk full"},"starts_at":"2026-01-05T00:00:00Z","ends_at":"2026-01-05T00:05:00Z","url":"http://prom/graph","details":{"value":"97"}}]}"#,
         ];
         for (line, kind) in lines.iter().zip(Kind::ALL) {
             let event = parse_line(3, line).unwrap_or_else(|e| panic!("{e}"));

@@ -9,9 +9,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, Escalation, EscalationLevel, KeyPattern,
-    NEWS, NoticeKind, Obligation, Organization, Person, Plan, Review, Role, Route, Rule, Secret, Severity, SmtpTls,
-    StepTemplate, Suppression,
+    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, Escalation, EscalationLevel,
+    IntegrationRule, KeyPattern, NEWS, NoticeKind, Obligation, Organization, Person, Plan, Review, Role, Route, Rule,
+    Secret, Severity, SmtpTls, StepTemplate, Suppression,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -76,6 +76,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let rules = rules(&root.tables("rule", &mut problems), &severity_ids, &mut problems);
     let zone = organization.as_ref().map(|(_, calendar)| calendar.zone().clone());
     let suppressions = suppressions(&root.tables("suppress", &mut problems), zone, &mut problems);
+    let integrations = integrations(&root.tables("integration", &mut problems), &severity_ids, &mut problems);
     let channels = channels(&root.tables("channel", &mut problems), &mut problems);
     let channel_names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
     let routes = routes(
@@ -128,6 +129,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             rate_limits,
             rules,
             suppressions,
+            integrations,
             channels,
             routes,
             people,
@@ -693,6 +695,60 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
         problems,
     );
     rules
+}
+
+/// `[[integration]]` tables: `name`, the plan's severity (or `"record"`) for each of the
+/// sender's words `critical`, `error`, `warning` and `info`, and `resolve_incident`.
+fn integrations(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<IntegrationRule> {
+    let mut integrations = Vec::new();
+    let mut seen = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[integration]]");
+        let name = s.str("name", "\"prometheus\"", problems);
+        let words = [
+            ("critical", s.opt_str("critical", problems)),
+            ("error", s.opt_str("error", problems)),
+            ("warning", s.opt_str("warning", problems)),
+            ("info", s.opt_str("info", problems)),
+        ];
+        let resolve_incident = s.opt_bool("resolve_incident", problems).unwrap_or(false);
+        s.finish(problems);
+        let mut severities = Vec::new();
+        for (word, value) in words {
+            let Some(value) = value else { continue };
+            if value.value == "record" {
+                severities.push((word.to_owned(), None));
+                continue;
+            }
+            let owner = format!("[[integration]] {word}");
+            if let Some(id) = references(
+                "severity",
+                &owner,
+                vec![value],
+                severity_ids,
+                SeverityId::parse,
+                problems,
+            )
+            .pop()
+            {
+                severities.push((word.to_owned(), Some(id)));
+            }
+        }
+        if let Some(name) = name {
+            seen.push((name.value.clone(), name.span.clone()));
+            integrations.push(IntegrationRule {
+                name: name.value,
+                severities,
+                resolve_incident,
+            });
+        }
+    }
+    no_duplicates(
+        "integration",
+        seen.iter().map(|(d, span)| (d.as_str(), span.clone())),
+        problems,
+    );
+    integrations
 }
 
 /// A detector's name, reported with a guess when it is unknown.

@@ -29,6 +29,7 @@ pub struct Plan {
     rate_limits: Vec<RatePolicy>,
     rules: Vec<Rule>,
     suppressions: Vec<Suppression>,
+    integrations: Vec<IntegrationRule>,
     channels: Vec<Channel>,
     routes: Vec<Route>,
     people: Vec<Person>,
@@ -191,6 +192,20 @@ pub struct Rule {
     /// `true`: all the detector's signals join one open incident, whatever they are
     /// about; `false` (the default): one incident per source or key.
     pub one_incident: bool,
+}
+
+/// An `[[integration]]` table: what the alerts of one integration lead to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IntegrationRule {
+    /// The integration's name, as `tocsin integration add` was given it.
+    pub name: String,
+    /// For each of the sender's severity words ([`crate::alert::SEVERITY_WORDS`]), the
+    /// plan's severity its alerts open incidents at; `None` when they are only recorded.
+    /// Words the table does not name keep tocsin's default.
+    pub severities: Vec<(String, Option<SeverityId>)>,
+    /// Whether an incident resolves when every alert that joined it has resolved.
+    pub resolve_incident: bool,
 }
 
 /// A `[[channel]]` table: where people are told, and how.
@@ -590,6 +605,15 @@ impl Plan {
     /// The plan's `[[suppress]]` tables.
     pub fn suppressions(&self) -> &[Suppression] {
         &self.suppressions
+    }
+
+    /// The plan's `[[integration]]` table for the integration `name`, if it has one.
+    pub fn integration(&self, name: &str) -> Option<&IntegrationRule> {
+        self.integrations.iter().find(|i| i.name == name)
+    }
+
+    pub fn integrations(&self) -> &[IntegrationRule] {
+        &self.integrations
     }
 
     /// The suppression that covers a signal of `detector` about `key` found at `at`, if one

@@ -96,7 +96,7 @@ impl Engine {
             Event::Error(error) => self.errors.event(error, &mut self.found),
             Event::VaultAccess(access) => self.vault.event(access, &mut self.found),
             Event::Heartbeat(beat) => self.agents.event(beat, &mut self.found),
-            Event::Request(_) | Event::Custom(_) => {}
+            Event::Request(_) | Event::Custom(_) | Event::Alert(_) => {}
         }
         out.extend(self.found.drain(..).map(|f| signal(f, Some(seq))));
     }

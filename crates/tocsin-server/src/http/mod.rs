@@ -4,12 +4,16 @@
 //! port 0 against a fresh database.
 
 mod admin;
+mod alertmanager;
 mod api;
 mod auth;
+mod compat;
 pub mod error;
 mod events;
+mod heartbeat;
 pub mod openapi;
 mod ops;
+mod pagerduty;
 mod ratelimit;
 mod web;
 
@@ -57,6 +61,7 @@ pub struct AppState(Arc<Shared>);
 struct Shared {
     desk: Desk,
     identity: Identity,
+    integrations: crate::integrations::Integrations,
     pipeline: Pipeline,
     limiter: crate::ratelimit::Limiter,
     config: ServerConfig,
@@ -65,6 +70,7 @@ struct Shared {
     /// Incidents that changed, for live pages.
     changes: broadcast::Sender<IncidentNumber>,
     ready: AtomicBool,
+    started_at: tocsin_core::Timestamp,
     /// Turns true when the server stops, to end the live streams that would hold it open.
     stopping: watch::Sender<bool>,
 }
@@ -72,15 +78,19 @@ struct Shared {
 impl AppState {
     pub fn new(desk: Desk, identity: Identity, pipeline: Pipeline, config: ServerConfig) -> Self {
         let (changes, _) = broadcast::channel(256);
+        let integrations = crate::integrations::Integrations::new(Arc::clone(desk.store()));
+        integrations.flush_every(std::time::Duration::from_secs(2));
         AppState(Arc::new(Shared {
             desk,
             identity,
+            integrations,
             pipeline,
             limiter: crate::ratelimit::Limiter::default(),
             config,
             rendered: crate::read_cache::Memo::new(1_024),
             changes,
             ready: AtomicBool::new(true),
+            started_at: tocsin_core::Timestamp::now(),
             stopping: watch::channel(false).0,
         }))
     }
@@ -91,6 +101,10 @@ impl AppState {
 
     fn identity(&self) -> &Identity {
         &self.0.identity
+    }
+
+    pub fn integrations(&self) -> &crate::integrations::Integrations {
+        &self.0.integrations
     }
 
     /// The fixed parts of an incident's document ([`crate::model::IncidentDoc::fixed_json`]),
@@ -129,6 +143,9 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(alertmanager::routes())
+        .merge(pagerduty::routes())
+        .merge(heartbeat::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -151,5 +168,9 @@ pub async fn serve(
             shutdown.await;
             stopping.stop_accepting();
         })
-        .await
+        .await?;
+    if let Err(e) = state.integrations().flush().await {
+        tracing::error!(error = %e, "cannot store the integrations' counts");
+    }
+    Ok(())
 }

@@ -1,0 +1,182 @@
+//! `tocsin integration add|list|remove`: the tools that send tocsin alerts in their own
+//! formats, each with a key printed once.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use serde_json::json;
+use tocsin_core::duration::Duration;
+use tocsin_server::integrations::{Integrations, Kind};
+use tocsin_store::integrations::IntegrationRecord;
+
+use crate::args::IntegrationCommand;
+use crate::context::Context;
+use crate::emit;
+use crate::render::{Paint, Table, plain, time as when};
+
+pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Result<ExitCode> {
+    let Some(store) = context.store(true).await? else {
+        bail!("the database could not be created")
+    };
+    let integrations = Integrations::new(Arc::clone(&store));
+    let actor = context.actor()?;
+    match command {
+        IntegrationCommand::Add {
+            kind,
+            name,
+            url,
+            stale_after,
+        } => {
+            let kind = Kind::parse(&kind).ok_or_else(|| {
+                let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                anyhow!("unknown integration kind \"{kind}\"; use one of {}", known.join(", "))
+            })?;
+            let mut settings = serde_json::Map::new();
+            if let Some(text) = stale_after {
+                if kind != Kind::Heartbeat {
+                    bail!("--stale-after is for heartbeat integrations");
+                }
+                let duration = Duration::parse(&text).map_err(|e| anyhow!("--stale-after: {e}"))?;
+                if duration.elapsed_seconds().is_none_or(|s| s < 60) {
+                    bail!("--stale-after must be an exact span of a minute or more, like 10m");
+                }
+                settings.insert("stale_after".into(), json!(text));
+            }
+            let (record, key) = integrations
+                .add(kind, &name, serde_json::Value::Object(settings), &actor, context.now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            let url = url.trim_end_matches('/');
+            let uses = usage(kind, &record, key.expose(), url)?;
+            if context.json() {
+                let mut doc = doc(&record);
+                doc["key"] = json!(key.expose());
+                doc["use"] = json!(uses);
+                emit(&doc.to_string());
+            } else {
+                emit(&format!(
+                    "Added the {kind} integration \"{}\"\n  key: {}\n  It is shown only this once.\n\n{}",
+                    record.name,
+                    key.expose(),
+                    uses
+                ));
+            }
+        }
+        IntegrationCommand::List => {
+            let records = integrations.list().await?;
+            if context.json() {
+                let docs: Vec<serde_json::Value> = records.iter().map(doc).collect();
+                emit(&serde_json::to_string(&docs)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if records.is_empty() {
+                emit("No integrations. Add one with `tocsin integration add KIND --name NAME`.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let zone = context.plan()?.calendar().zone().clone();
+            let mut table = Table::new(&[
+                "NAME",
+                "KIND",
+                "KEY",
+                "REQUESTS",
+                "ACCEPTED",
+                "REFUSED",
+                "LAST",
+                "LAST ERROR",
+            ]);
+            for r in &records {
+                let s = &r.stats;
+                table.row(vec![
+                    plain(&r.name),
+                    plain(&r.kind),
+                    plain(format!("…{}", r.key_hint)),
+                    plain(s.received.to_string()),
+                    plain(s.accepted.to_string()),
+                    plain(s.refused.to_string()),
+                    plain(
+                        s.last
+                            .as_ref()
+                            .map_or_else(|| "never".into(), |(at, _)| when(*at, &zone)),
+                    ),
+                    plain(
+                        s.last_error
+                            .as_ref()
+                            .map_or_else(String::new, |(at, why)| format!("{} {why}", when(*at, &zone))),
+                    ),
+                ]);
+            }
+            emit(&table.render(Paint { on: context.colour() }, ""));
+        }
+        IntegrationCommand::Remove { name } => {
+            let removed = integrations
+                .remove(&name, &actor, context.now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            if context.json() {
+                emit(&doc(&removed).to_string());
+            } else {
+                emit(&format!(
+                    "Removed the {} integration \"{}\"; its key no longer works",
+                    removed.kind, removed.name
+                ));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn doc(r: &IntegrationRecord) -> serde_json::Value {
+    let s = &r.stats;
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "kind": r.kind,
+        "key_hint": r.key_hint,
+        "created_at": r.created_at,
+        "created_by": r.created_by,
+        "received": s.received,
+        "accepted": s.accepted,
+        "refused": s.refused,
+        "last_at": s.last.as_ref().map(|(at, _)| at),
+        "last_payload": s.last.as_ref().map(|(_, text)| text),
+        "last_error_at": s.last_error.as_ref().map(|(at, _)| at),
+        "last_error": s.last_error.as_ref().map(|(_, text)| text),
+    })
+}
+
+/// How to point the tool at tocsin.
+fn usage(kind: Kind, record: &IntegrationRecord, key: &str, url: &str) -> anyhow::Result<String> {
+    Ok(match kind {
+        Kind::Alertmanager => format!(
+            "Prometheus (prometheus.yml):\n  alerting:\n    alertmanagers:\n      - static_configs:\n          - targets: [\"{host}\"]\n        scheme: {scheme}\n        authorization:\n          credentials: {key}\n\
+             amtool: --alertmanager.url={url} --http.config.file=FILE, FILE holding\n  authorization:\n    credentials: {key}\n\
+             An Alertmanager receiver (alertmanager.yml):\n  webhook_configs:\n    - url: {url}/api/v1/webhooks/alertmanager\n      http_config:\n        authorization:\n          credentials: {key}",
+            host = host_of(url)?,
+            scheme = scheme_of(url),
+        ),
+        Kind::Pagerduty => format!("Send PagerDuty Events API v2 events to {url}/v2/enqueue with routing_key {key}"),
+        Kind::Sentry => {
+            let (scheme, host) = (scheme_of(url), host_of(url)?);
+            format!("Sentry SDKs: dsn = \"{scheme}://{key}@{host}/{}\"", record.id)
+        }
+        Kind::SentryWebhook => format!("Sentry webhook URL: {url}/api/v1/webhooks/sentry/{key}"),
+        Kind::Heartbeat => {
+            format!("Push to {url}/api/v1/heartbeat/{key} (GET or POST; add ?status=down&msg=... when the job failed)")
+        }
+    })
+}
+
+fn scheme_of(url: &str) -> &str {
+    url.split_once("://").map_or("http", |(scheme, _)| scheme)
+}
+
+/// `host:port` of an address, with the path cut off.
+fn host_of(url: &str) -> anyhow::Result<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        bail!("--url \"{url}\" names no host");
+    }
+    Ok(host)
+}

@@ -1,0 +1,269 @@
+//! Alerts: judgments other tools already made (a Prometheus rule firing, a PagerDuty-style
+//! trigger, a Sentry alert, a job that pushed "down"), taken as they come. An alert has an
+//! identity within its source (its fingerprint) and a life: it fires, may be acknowledged,
+//! and resolves, or expires when its sender stops re-sending it. Each time it starts to
+//! fire is one episode, and one signal.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Where an alert is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [AlertStatus::Firing, AlertStatus::Acknowledged, AlertStatus::Resolved]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+
+    /// Firing or acknowledged: not over yet.
+    pub fn is_open(self) -> bool {
+        self != AlertStatus::Resolved
+    }
+}
+
+/// The protocol an alert came by; its signals carry it as their detector's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// The Alertmanager webhook or `POST /api/v2/alerts` (Prometheus, amtool, vmalert, …).
+    Alertmanager,
+    /// The PagerDuty Events API v2.
+    Pagerduty,
+    /// Sentry: its issue and metric alerts, and cron check-ins that failed.
+    Sentry,
+    /// A heartbeat push that said the job is down.
+    Heartbeat,
+    /// Sent as a tocsin event by anything else.
+    Alert,
+}
+
+impl Via {
+    pub const ALL: [Via; 5] = [
+        Via::Alertmanager,
+        Via::Pagerduty,
+        Via::Sentry,
+        Via::Heartbeat,
+        Via::Alert,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Alertmanager => "alertmanager",
+            Via::Pagerduty => "pagerduty",
+            Via::Sentry => "sentry",
+            Via::Heartbeat => "heartbeat",
+            Via::Alert => "alert",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Via::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+}
+
+/// One alert as one delivery told it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// What identifies it within its source: the same fingerprint is the same alert.
+    pub fingerprint: String,
+    pub status: AlertStatus,
+    /// One line for a person.
+    pub summary: String,
+    /// The sender's word for how bad it is: critical, error, warning, info, or its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// Alerts of one group join one incident; without a group, each alert has its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: Timestamp,
+    /// When it stops firing unless told again (Alertmanager's `endsAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Timestamp>,
+    /// Where the sender shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What else the sender said, as it said it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+/// The detector name of alert signals that came by `via`.
+pub fn detector(via: Via) -> &'static str {
+    via.as_str()
+}
+
+/// How an alert's sender rates it, by the plan's tiers: 0 is the most severe. PagerDuty's
+/// four words, and the words Prometheus rules commonly put in a `severity` label.
+pub fn tier_of(severity: &str) -> Option<usize> {
+    Some(match severity.trim().to_ascii_lowercase().as_str() {
+        "critical" | "crit" | "page" | "fatal" | "emergency" | "p1" | "sev1" => 0,
+        "error" | "high" | "major" | "err" | "p2" | "sev2" => 1,
+        "warning" | "warn" | "medium" | "minor" | "p3" | "sev3" => 2,
+        "info" | "low" | "none" | "informational" | "debug" | "p4" | "sev4" => 3,
+        _ => return None,
+    })
+}
+
+/// PagerDuty's severity words, in order; alerts are mapped by the word of their tier.
+pub const SEVERITY_WORDS: [&str; 4] = ["critical", "error", "warning", "info"];
+
+/// What tocsin keeps of an alert between deliveries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    pub status: AlertStatus,
+    pub starts_at: Timestamp,
+    pub ends_at: Option<Timestamp>,
+}
+
+/// What a delivery does to an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// It starts to fire: a new episode, and a signal.
+    Opened,
+    /// Still firing (or acknowledged): its details and expiry are brought up to date.
+    Updated,
+    Acknowledged,
+    Resolved,
+    /// Nothing to do: an acknowledgement or a resolution of an alert that is not open
+    /// (PagerDuty drops those too).
+    Ignored,
+}
+
+/// What `incoming` does to the alert as tocsin knows it (`None`: never seen).
+pub fn change(current: Option<&Tracked>, incoming: &Alert) -> Change {
+    let open = current.filter(|c| c.status.is_open());
+    match (incoming.status, open) {
+        (AlertStatus::Firing, None) => Change::Opened,
+        (AlertStatus::Firing, Some(_)) => Change::Updated,
+        (AlertStatus::Acknowledged, Some(c)) if c.status == AlertStatus::Firing => Change::Acknowledged,
+        (AlertStatus::Resolved, Some(_)) => Change::Resolved,
+        (AlertStatus::Acknowledged | AlertStatus::Resolved, _) => Change::Ignored,
+    }
+}
+
+/// Alertmanager's fingerprint of a label set, so that tocsin names an alert as Prometheus
+/// tools do: FNV-1a (64 bits) over the sorted names and values, each followed by 0xff.
+pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
+    const OFFSET: u64 = 14_695_981_039_346_656_037;
+    const PRIME: u64 = 1_099_511_628_211;
+    let mut hash = OFFSET;
+    let mut add = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    };
+    for (name, value) in labels {
+        add(name.as_bytes());
+        add(&[0xff]);
+        add(value.as_bytes());
+        add(&[0xff]);
+    }
+    format!("{hash:016x}")
+}
+
+/// Whether `name` may name a label: a letter or `_`, then letters, digits and `_`.
+pub fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn fingerprints_match_alertmanager() {
+        // As Alertmanager 0.25 answered for this label set.
+        let set = labels(&[("alertname", "Test1"), ("instance", "web-1"), ("severity", "critical")]);
+        assert_eq!(label_fingerprint(&set), "0c379b2b23583592");
+        assert_ne!(
+            label_fingerprint(&labels(&[("a", "bc")])),
+            label_fingerprint(&labels(&[("ab", "c")]))
+        );
+    }
+
+    #[test]
+    fn label_names_follow_prometheus() {
+        assert!(valid_label_name("alertname") && valid_label_name("_x1"));
+        assert!(
+            !valid_label_name("") && !valid_label_name("1x") && !valid_label_name("a b") && !valid_label_name("a-b")
+        );
+    }
+
+    #[test]
+    fn an_alert_opens_updates_and_resolves_once() {
+        let at = Timestamp::UNIX_EPOCH;
+        let alert = |status| Alert {
+            fingerprint: "f".into(),
+            status,
+            summary: "s".into(),
+            severity: None,
+            group: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            starts_at: at,
+            ends_at: None,
+            url: None,
+            details: None,
+        };
+        let tracked = |status| Tracked {
+            status,
+            starts_at: at,
+            ends_at: None,
+        };
+        use AlertStatus::*;
+        assert_eq!(change(None, &alert(Firing)), Change::Opened);
+        assert_eq!(change(Some(&tracked(Firing)), &alert(Firing)), Change::Updated);
+        assert_eq!(change(Some(&tracked(Acknowledged)), &alert(Firing)), Change::Updated);
+        assert_eq!(change(Some(&tracked(Resolved)), &alert(Firing)), Change::Opened);
+        assert_eq!(
+            change(Some(&tracked(Firing)), &alert(Acknowledged)),
+            Change::Acknowledged
+        );
+        assert_eq!(
+            change(Some(&tracked(Acknowledged)), &alert(Acknowledged)),
+            Change::Ignored
+        );
+        assert_eq!(change(None, &alert(Acknowledged)), Change::Ignored);
+        assert_eq!(change(Some(&tracked(Acknowledged)), &alert(Resolved)), Change::Resolved);
+        assert_eq!(change(Some(&tracked(Resolved)), &alert(Resolved)), Change::Ignored);
+        assert_eq!(change(None, &alert(Resolved)), Change::Ignored);
+    }
+
+    #[test]
+    fn severity_words_rank_as_tiers() {
+        assert_eq!(tier_of("critical"), Some(0));
+        assert_eq!(tier_of("Error"), Some(1));
+        assert_eq!(tier_of("warning"), Some(2));
+        assert_eq!(tier_of("info"), Some(3));
+        assert_eq!(tier_of("bogus"), None);
+    }
+}

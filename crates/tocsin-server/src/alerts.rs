@@ -1,0 +1,253 @@
+//! The alerts' lives, told from the event log: each delivery of an alert opens, updates,
+//! acknowledges or resolves it; a firing alert that its sender stops re-sending expires at
+//! its `ends_at`. Each episode is one signal; a resolution resolves the signal, and the
+//! incident too once all its alerts are over, where the plan says so.
+//!
+//! The detectors' leader keeps the open alerts in memory and stores what changed once per
+//! round, so a sender re-sending the same thousands of alerts every minute costs a map
+//! lookup per alert and one row per alert per round.
+
+use std::collections::{HashMap, HashSet};
+
+use tocsin_core::Timestamp;
+use tocsin_core::alert::{AlertStatus, Change, Tracked, change};
+use tocsin_core::event::AlertEvent;
+use tocsin_core::incident::{Command, IncidentNumber};
+use tocsin_core::signal::{Action, Signal, alert_rule};
+use tocsin_store::integrations::{AlertFilter, StoredAlert};
+use tocsin_store::signals::NewSignal;
+
+use crate::{Desk, DeskError};
+
+/// The cursor of the alerts in the event log: what was applied up to it is stored.
+pub const FOLLOWER: &str = "alerts";
+/// Signal summaries are cut to this many characters.
+const SUMMARY_MAX: usize = 200;
+
+type Key = (String, String);
+
+/// The open alerts, and what changed since they were last stored.
+#[derive(Debug, Default)]
+pub struct AlertBook {
+    open: HashMap<Key, StoredAlert>,
+    /// Alerts changed since the last save, open or just resolved.
+    changed: HashSet<Key>,
+    resolved: HashMap<Key, StoredAlert>,
+    /// Signals for the episodes opened since the last save.
+    opened: Vec<NewSignal>,
+    /// The last event read, and the last stored as read.
+    pub position: u64,
+    stored: u64,
+}
+
+impl AlertBook {
+    /// The open alerts as stored, and the place in the log they were stored up to.
+    pub async fn load(desk: &Desk) -> Result<Self, DeskError> {
+        let store = desk.store();
+        let filter = AlertFilter {
+            open: true,
+            limit: u32::MAX,
+            ..AlertFilter::default()
+        };
+        let open = store
+            .alerts(&filter)
+            .await?
+            .into_iter()
+            .map(|a| ((a.source.clone(), a.alert.fingerprint.clone()), a))
+            .collect();
+        let position = store.event_cursor(FOLLOWER).await?;
+        desk.alerts_stored_to(position);
+        Ok(AlertBook {
+            open,
+            position,
+            stored: position,
+            ..AlertBook::default()
+        })
+    }
+
+    /// Whether alerts changed since they were last stored.
+    pub fn changed(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
+    /// Whether there is something to store: changed alerts, or how far the log was read.
+    pub fn dirty(&self) -> bool {
+        self.changed() || self.stored < self.position
+    }
+
+    /// Reads event `seq` of the log: a delivery of alerts, or any other event.
+    pub fn read(&mut self, desk: &Desk, seq: u64, event: &tocsin_core::event::Event) {
+        if seq <= self.position {
+            return;
+        }
+        self.position = seq;
+        if let tocsin_core::event::Event::Alert(delivery) = event {
+            self.apply(desk, seq, delivery);
+        }
+        if !self.changed() {
+            desk.alerts_stored_to(seq);
+        }
+    }
+
+    fn apply(&mut self, desk: &Desk, seq: u64, event: &AlertEvent) {
+        for alert in &event.alerts {
+            let key = (event.source.clone(), alert.fingerprint.clone());
+            let current = self.open.get(&key).map(|a| Tracked {
+                status: a.alert.status,
+                starts_at: a.alert.starts_at,
+                ends_at: a.alert.ends_at,
+            });
+            match change(current.as_ref(), alert) {
+                Change::Ignored => continue,
+                Change::Opened => {
+                    let mut alert = alert.clone();
+                    alert.details = None;
+                    let stored = StoredAlert {
+                        source: event.source.clone(),
+                        via: event.via,
+                        alert,
+                        opened_at: event.at,
+                        updated_at: event.at,
+                        resolved_at: None,
+                        received: 1,
+                        signal: None,
+                    };
+                    self.opened.push(signal_of(desk, &stored, seq));
+                    self.resolved.remove(&key);
+                    self.open.insert(key.clone(), stored);
+                }
+                change => {
+                    let stored = self.open.get_mut(&key).expect("an open alert");
+                    let status = match change {
+                        Change::Updated => stored.alert.status,
+                        Change::Acknowledged => AlertStatus::Acknowledged,
+                        _ => AlertStatus::Resolved,
+                    };
+                    let starts_at = stored.alert.starts_at;
+                    stored.alert = alert.clone();
+                    stored.alert.details = None;
+                    stored.alert.status = status;
+                    // An episode keeps the time it started: its signal is named by it.
+                    stored.alert.starts_at = starts_at;
+                    stored.updated_at = event.at;
+                    stored.received += 1;
+                    if status == AlertStatus::Resolved {
+                        let mut over = self.open.remove(&key).expect("an open alert");
+                        over.resolved_at = Some(alert.ends_at.unwrap_or(event.at).max(over.alert.starts_at));
+                        self.resolved.insert(key.clone(), over);
+                    }
+                }
+            }
+            self.changed.insert(key);
+        }
+    }
+
+    /// Firing alerts whose `ends_at` has passed resolve: their sender stopped re-sending them.
+    pub fn expire(&mut self, now: Timestamp) {
+        let expired: Vec<Key> = self
+            .open
+            .iter()
+            .filter(|(_, a)| a.alert.status.is_open() && a.alert.ends_at.is_some_and(|end| end <= now))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            let mut over = self.open.remove(&key).expect("listed");
+            over.alert.status = AlertStatus::Resolved;
+            over.resolved_at = over.alert.ends_at;
+            over.updated_at = now;
+            self.resolved.insert(key.clone(), over);
+            self.changed.insert(key);
+        }
+    }
+
+    /// The signals of the episodes opened since the last save, to be recorded first.
+    pub fn take_signals(&mut self) -> Vec<NewSignal> {
+        std::mem::take(&mut self.opened)
+    }
+
+    /// Stores what changed up to [`AlertBook::position`], and carries out what the
+    /// resolutions mean for incidents: a note on the timeline, and the incident resolved
+    /// once all its alerts are over, where the plan's `[[integration]]` says so.
+    pub async fn save(&mut self, desk: &Desk) -> Result<(), DeskError> {
+        let store = desk.store();
+        let rows: Vec<StoredAlert> = self
+            .changed
+            .drain()
+            .filter_map(|key| self.open.get(&key).or_else(|| self.resolved.get(&key)).cloned())
+            .collect();
+        self.resolved.clear();
+        let resolved = store.save_alerts(&rows, FOLLOWER, self.position).await?;
+        self.stored = self.position;
+        desk.alerts_stored_to(self.position);
+        let mut by_incident: Vec<(IncidentNumber, Vec<&StoredAlert>)> = Vec::new();
+        for (i, number) in resolved {
+            match by_incident.iter_mut().find(|(n, _)| *n == number) {
+                Some((_, alerts)) => alerts.push(&rows[i]),
+                None => by_incident.push((number, vec![&rows[i]])),
+            }
+        }
+        let now = Timestamp::now();
+        let actor = crate::detection::actor();
+        for (number, over) in by_incident {
+            if !desk.incident_shared(number).await?.incident.status.is_active() {
+                continue;
+            }
+            let text = over
+                .iter()
+                .map(|a| {
+                    format!(
+                        "Alert resolved: {} ({} via {})",
+                        a.alert.summary,
+                        a.source,
+                        a.via.as_str()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            desk.act(number, &Command::AddNote { text }, &actor, None, now).await?;
+            let plan = desk.plan();
+            let resolves = over
+                .iter()
+                .any(|a| plan.integration(&a.source).is_some_and(|i| i.resolve_incident));
+            if resolves && store.open_alerts_of(number).await? == 0 {
+                let resolve = Command::Resolve {
+                    summary: Some("Every alert that joined this incident has resolved.".into()),
+                };
+                if let Err(e) = desk.act(number, &resolve, &actor, None, now).await {
+                    tracing::warn!(incident = %number, error = %e, "the incident's alerts are over but it cannot be resolved");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The signal of an alert's new episode, with what the plan makes of it.
+fn signal_of(desk: &Desk, stored: &StoredAlert, seq: u64) -> NewSignal {
+    let plan = desk.plan();
+    let detector = stored.via.as_str();
+    let (action, severity) = alert_rule(plan, &stored.source, detector, stored.alert.severity.as_deref());
+    let key = stored.signal_key();
+    // Told at: a sender may start a new episode with the time of the last one.
+    let at = stored.opened_at;
+    let started = stored.alert.starts_at.min(at);
+    let suppressed = plan.suppression(detector, &key, at).map(|s| s.reason.clone());
+    let group = stored.alert.group.as_deref().unwrap_or(&stored.alert.fingerprint);
+    NewSignal {
+        signal: Signal {
+            detector: detector.to_owned(),
+            key,
+            at,
+            count: 1,
+            first_at: started,
+            last_at: at,
+            samples: vec![seq],
+            sources: Vec::new(),
+            summary: stored.alert.summary.chars().take(SUMMARY_MAX).collect(),
+        },
+        severity,
+        action: if suppressed.is_some() { Action::Record } else { action },
+        group_key: format!("alert:{}:{group}", stored.source),
+        suppressed,
+    }
+}

@@ -1,0 +1,295 @@
+//! Integrations: the tools that send tocsin what they already emit (Alertmanager,
+//! PagerDuty-style senders, Sentry SDKs and webhooks, heartbeat pushes). Each has a name
+//! and a key; the key names the integration in every request, in the way its sender
+//! carries one (a bearer token, a routing key, a DSN, a path). What each sent is counted,
+//! with its last payload and its last error, so that a person can see why an alert did
+//! or did not open an incident.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tocsin_core::Timestamp;
+use tocsin_core::audit::EntryDraft;
+use tocsin_core::incident::Actor;
+use tocsin_store::Store;
+use tocsin_store::StoreError;
+use tocsin_store::integrations::{IntegrationRecord, IntegrationStats, NewIntegration, StatsDelta};
+
+use crate::identity::{Secret, digest};
+
+/// What an integration speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The Alertmanager webhook, and `/api/v2/alerts` as Prometheus and amtool use it.
+    Alertmanager,
+    /// PagerDuty's Events API v2: the key is the routing key.
+    Pagerduty,
+    /// Sentry SDKs: the key is the DSN's public key, the integration's id its project id.
+    Sentry,
+    /// Sentry's webhooks (issue and metric alerts), signed with the client secret.
+    SentryWebhook,
+    /// `GET|POST /api/v1/heartbeat/<key>`.
+    Heartbeat,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Alertmanager,
+        Kind::Pagerduty,
+        Kind::Sentry,
+        Kind::SentryWebhook,
+        Kind::Heartbeat,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Alertmanager => "alertmanager",
+            Kind::Pagerduty => "pagerduty",
+            Kind::Sentry => "sentry",
+            Kind::SentryWebhook => "sentry-webhook",
+            Kind::Heartbeat => "heartbeat",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An integration that a request named by its key.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    pub id: i64,
+    pub name: String,
+    pub kind: Kind,
+    pub settings: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no integration is named \"{0}\"; `tocsin integration list` shows them")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How long the known keys are trusted before they are read again; a key added by the
+/// CLI or another instance works within this time.
+const REFRESH: Duration = Duration::from_secs(5);
+/// An unknown key reads the keys again at most this often.
+const MISS_REFRESH: Duration = Duration::from_secs(1);
+/// The most of a payload kept as the last one seen.
+pub const PAYLOAD_KEPT: usize = 8 * 1024;
+
+struct Keys {
+    by_hash: HashMap<String, Arc<Integration>>,
+    read_at: Instant,
+}
+
+/// The integrations, their keys, and what they sent since the counts were last stored.
+#[derive(Clone)]
+pub struct Integrations {
+    store: Arc<dyn Store>,
+    keys: Arc<RwLock<Keys>>,
+    pending: Arc<Mutex<HashMap<i64, IntegrationStats>>>,
+}
+
+impl fmt::Debug for Integrations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Integrations").finish_non_exhaustive()
+    }
+}
+
+/// A key: 32 hex digits, the shape of PagerDuty routing keys and Sentry public keys.
+fn new_key() -> Secret {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    Secret::new(hex::encode(bytes))
+}
+
+impl Integrations {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Integrations {
+            store,
+            keys: Arc::new(RwLock::new(Keys {
+                by_hash: HashMap::new(),
+                read_at: Instant::now() - REFRESH - REFRESH,
+            })),
+            pending: Arc::default(),
+        }
+    }
+
+    /// Adds an integration and returns it with its key, to be shown once.
+    pub async fn add(
+        &self,
+        kind: Kind,
+        name: &str,
+        settings: serde_json::Value,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<(IntegrationRecord, Secret), IntegrationError> {
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !valid {
+            return Err(IntegrationError::Invalid(format!(
+                "\"{name}\" is not a valid integration name: use 1 to 64 lowercase letters, digits, - and _"
+            )));
+        }
+        let key = new_key();
+        let entry = EntryDraft::system(
+            "integration_added",
+            by,
+            now,
+            json!({"integration": name, "kind": kind.as_str()}),
+        );
+        let new = NewIntegration {
+            name: name.to_owned(),
+            kind: kind.as_str().to_owned(),
+            key_hash: digest(key.expose()),
+            key_hint: key.expose()[28..].to_owned(),
+            settings,
+            created_by: by.to_string(),
+            at: now,
+        };
+        let record = self.store.add_integration(new, entry).await.map_err(|e| match e {
+            StoreError::Duplicate(text) => IntegrationError::Invalid(text),
+            other => IntegrationError::Store(other),
+        })?;
+        self.forget();
+        Ok((record, key))
+    }
+
+    /// Active integrations, by name, with their stored counts.
+    pub async fn list(&self) -> Result<Vec<IntegrationRecord>, StoreError> {
+        self.store.integrations().await
+    }
+
+    /// Removes the integration `name`: its key stops working.
+    pub async fn remove(&self, name: &str, by: &Actor, now: Timestamp) -> Result<IntegrationRecord, IntegrationError> {
+        let record = self
+            .list()
+            .await?
+            .into_iter()
+            .find(|i| i.name == name.trim())
+            .ok_or_else(|| IntegrationError::Unknown(name.trim().to_owned()))?;
+        let entry = EntryDraft::system(
+            "integration_removed",
+            by,
+            now,
+            json!({"integration": record.name, "kind": record.kind}),
+        );
+        self.store.remove_integration(record.id, now, entry).await?;
+        self.forget();
+        Ok(record)
+    }
+
+    fn forget(&self) {
+        self.keys.write().expect("not poisoned").read_at = Instant::now() - REFRESH - REFRESH;
+    }
+
+    /// The integration whose key this is, if any.
+    pub async fn by_key(&self, key: &str) -> Result<Option<Arc<Integration>>, StoreError> {
+        let hash = digest(key.trim());
+        let (found, age) = {
+            let keys = self.keys.read().expect("not poisoned");
+            (keys.by_hash.get(&hash).cloned(), keys.read_at.elapsed())
+        };
+        let stale = age >= REFRESH || (found.is_none() && age >= MISS_REFRESH);
+        if !stale {
+            return Ok(found);
+        }
+        let by_hash: HashMap<String, Arc<Integration>> = self
+            .store
+            .integrations()
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let kind = Kind::parse(&r.kind)?;
+                Some((
+                    r.key_hash,
+                    Arc::new(Integration {
+                        id: r.id,
+                        name: r.name,
+                        kind,
+                        settings: r.settings,
+                    }),
+                ))
+            })
+            .collect();
+        let found = by_hash.get(&hash).cloned();
+        *self.keys.write().expect("not poisoned") = Keys {
+            by_hash,
+            read_at: Instant::now(),
+        };
+        Ok(found)
+    }
+
+    /// Counts a request that `integration` sent: the items it held that were taken, and
+    /// the payload (cut to [`PAYLOAD_KEPT`]); or why it was refused.
+    pub fn count(&self, integration: &Integration, accepted: u64, payload: &[u8], refused: Option<&str>) {
+        let now = Timestamp::now();
+        let mut pending = self.pending.lock().expect("not poisoned");
+        let stats = pending.entry(integration.id).or_default();
+        stats.received += 1;
+        stats.accepted += accepted;
+        stats.last = Some((now, cut(payload)));
+        if let Some(why) = refused {
+            stats.refused += 1;
+            stats.last_error = Some((now, why.to_owned()));
+        }
+    }
+
+    /// Stores the counts gathered since the last call.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let deltas: Vec<StatsDelta> = self
+            .pending
+            .lock()
+            .expect("not poisoned")
+            .drain()
+            .map(|(id, stats)| StatsDelta { id, stats })
+            .collect();
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        self.store.add_integration_stats(&deltas).await
+    }
+
+    /// Stores the counts every `every`, for as long as the runtime runs.
+    pub fn flush_every(&self, every: Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = this.flush().await {
+                    tracing::error!(error = %e, "cannot store the integrations' counts");
+                }
+            }
+        });
+    }
+}
+
+/// A payload as text, cut on a character boundary.
+fn cut(payload: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&payload[..payload.len().min(PAYLOAD_KEPT)]);
+    let mut text = text.into_owned();
+    if payload.len() > PAYLOAD_KEPT {
+        text.push_str(&format!("\n… ({} bytes in all)", payload.len()));
+    }
+    text
+}

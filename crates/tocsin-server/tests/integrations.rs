@@ -1,0 +1,529 @@
+//! The endpoints that speak other tools' formats, driven with payloads shaped like the
+//! senders' documented examples, on SQLite and PostgreSQL: what they answer, what they
+//! refuse (creating nothing), and the incidents and resolutions their alerts lead to.
+
+use std::future::Future;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tocsin_core::incident::Status;
+use tocsin_core::plan::presets;
+use tocsin_server::http::ServerConfig;
+use tocsin_server::integrations::Kind;
+use tocsin_server::testing::TestServer;
+use tocsin_store::IncidentFilter;
+use tocsin_store::IncidentSummary;
+use tocsin_store::integrations::AlertFilter;
+use tocsin_store::signals::SignalFilter;
+use tocsin_store::testing::TestDb;
+
+/// The four-tier preset, with Prometheus alerts resolving their incidents and Grafana's
+/// warnings only recorded.
+fn plan() -> String {
+    format!(
+        "{}\n[[integration]]\nname = \"prometheus\"\nresolve_incident = true\n\n[[integration]]\nname = \"grafana\"\nwarning = \"record\"\ncritical = \"P2\"\n",
+        presets::FOUR_TIER.source
+    )
+}
+
+async fn servers() -> Vec<TestServer> {
+    let mut out = Vec::new();
+    for db in TestDb::all().await {
+        out.push(TestServer::start_with_plan(db, ServerConfig::default(), &plan()).await);
+    }
+    out
+}
+
+/// Polls `check` until it gives a value, for up to ten seconds.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn incidents(server: &TestServer) -> Vec<IncidentSummary> {
+    let mut list = server.store.incidents(&IncidentFilter::default()).await.unwrap();
+    list.sort_by_key(|i| i.number);
+    list
+}
+
+async fn incident(server: &TestServer, number: tocsin_core::incident::IncidentNumber) -> IncidentSummary {
+    incidents(server)
+        .await
+        .into_iter()
+        .find(|i| i.number == number)
+        .unwrap()
+}
+
+async fn post(url: &str, bearer: Option<&str>, body: impl Into<reqwest::Body>) -> (StatusCode, String) {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(key) = bearer {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+async fn get(url: &str, bearer: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn events_stored(server: &TestServer) -> i64 {
+    server.db.scalar("SELECT COUNT(*) FROM events").await
+}
+
+#[tokio::test]
+async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident() {
+    for server in servers().await {
+        let key = server.integration(Kind::Alertmanager, "prometheus").await;
+        let alerts = format!("{}/api/v2/alerts", server.url);
+        let body = json!([
+            {
+                "labels": {"alertname": "InstanceDown", "instance": "web-1:9100", "job": "node", "severity": "critical"},
+                "annotations": {"summary": "web-1 is down"},
+                "startsAt": "2026-11-22T10:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=up+%3D%3D+0"
+            },
+            {
+                "labels": {"alertname": "Watchdog", "severity": "info"},
+                "annotations": {"summary": "the alerting pipeline works"}
+            }
+        ]);
+
+        // Refused requests create nothing.
+        let before = events_stored(&server).await;
+        let (status, _) = post(&alerts, None, body.to_string()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = post(&alerts, Some("0123456789abcdef0123456789abcdef"), body.to_string()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, text) = post(&alerts, Some(&key), "{bad").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        let (status, text) = post(&alerts, Some(&key), r#"[{"labels":{"a b":"c"}}]"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("invalid name"), "{text}");
+        let response = reqwest::Client::new()
+            .post(&alerts)
+            .bearer_auth(&key)
+            .header("content-type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let reader = server.token_secret("read").await;
+        let (status, _) = post(&alerts, Some(&reader), body.to_string()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "posting needs ingest");
+        assert_eq!(events_stored(&server).await, before, "{}", server.backend());
+
+        let (status, text) = post(&alerts, Some(&key), body.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        // Read back at once, as amtool does after `alert add`.
+        let (status, listed) = get(&alerts, &key).await;
+        assert_eq!(status, StatusCode::OK);
+        let listed = listed.as_array().unwrap();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        let down = listed
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "InstanceDown")
+            .unwrap();
+        assert_eq!(down["startsAt"], "2026-11-22T10:00:00.000Z");
+        assert_eq!(down["status"]["state"], "active");
+        assert_eq!(down["receivers"][0]["name"], "tocsin");
+        let fingerprint = down["fingerprint"].as_str().unwrap().to_owned();
+        assert_eq!(fingerprint.len(), 16);
+        let (_, filtered) = get(&format!("{alerts}?filter=alertname%3D%22Watchdog%22&active=true"), &key).await;
+        assert_eq!(filtered.as_array().unwrap().len(), 1);
+        let (_, status_doc) = get(&format!("{}/api/v2/status", server.url), &key).await;
+        assert_eq!(status_doc["cluster"]["status"], "disabled");
+        assert!(
+            status_doc["versionInfo"]["version"]
+                .as_str()
+                .unwrap()
+                .starts_with("tocsin")
+        );
+
+        // The critical alert opened a P1 incident; the info one was only recorded.
+        let opened = eventually("the incident", || async {
+            incidents(&server)
+                .await
+                .into_iter()
+                .find(|i| i.title.contains("web-1 is down"))
+        })
+        .await;
+        assert_eq!(opened.severity, "P1");
+        let signals = server
+            .store
+            .signals(&SignalFilter {
+                detector: Some("alertmanager".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(signals.len(), 2);
+        let watchdog = signals
+            .iter()
+            .find(|s| s.signal.summary.contains("pipeline works"))
+            .unwrap();
+        assert_eq!((watchdog.action.as_str(), watchdog.incident), ("record", None));
+
+        // Re-sent, it is the same alert: no second incident.
+        assert_eq!(post(&alerts, Some(&key), body.to_string()).await.0, StatusCode::OK);
+        // An end in the past resolves it, and with it the incident, as the plan says.
+        let resolved = json!([{
+            "labels": {"alertname": "InstanceDown", "instance": "web-1:9100", "job": "node", "severity": "critical"},
+            "startsAt": "2026-11-22T10:00:00Z",
+            "endsAt": "2026-11-22T10:20:00Z"
+        }]);
+        assert_eq!(post(&alerts, Some(&key), resolved.to_string()).await.0, StatusCode::OK);
+        let (_, listed) = get(&alerts, &key).await;
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["fingerprint"] != fingerprint.as_str()),
+            "{listed}"
+        );
+        let closed = eventually("the resolution", || async {
+            let view = incident(&server, opened.number).await;
+            (view.status == Status::Resolved).then_some(view)
+        })
+        .await;
+        assert_eq!(closed.status, Status::Resolved);
+        assert_eq!(
+            incidents(&server).await.len(),
+            1,
+            "no second incident for the re-sent alert"
+        );
+        let signal = server
+            .store
+            .signals(&SignalFilter {
+                key: Some(format!("prometheus/{fingerprint}")),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(signal[0].resolved_at, Some("2026-11-22T10:20:00Z".parse().unwrap()));
+
+        // An API token with the ingest scope posts too, under its own name.
+        let ingest = server.token_secret("ingest").await;
+        let one = json!([{"labels": {"alertname": "DiskFull", "severity": "warning"}}]);
+        assert_eq!(post(&alerts, Some(&ingest), one.to_string()).await.0, StatusCode::OK);
+        eventually("the token's alert", || async {
+            let stored = server
+                .store
+                .alerts(&AlertFilter {
+                    open: true,
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            stored
+                .iter()
+                .any(|a| a.source.starts_with("token:test-ingest"))
+                .then_some(())
+        })
+        .await;
+        server.stop().await;
+    }
+}
+
+/// The example of Alertmanager's webhook documentation, as version 4 sends it.
+fn webhook(status: &str, ends_at: &str) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "tocsin",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "error"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "orgId": 1,
+        "alerts": [{
+            "status": status,
+            "labels": {"alertname": "HighErrorRate", "service": "api", "severity": "error"},
+            "annotations": {"summary": "5xx above 5% on api"},
+            "startsAt": "2026-11-22T11:00:00.000Z",
+            "endsAt": ends_at,
+            "generatorURL": "http://prometheus:9090/graph",
+            "fingerprint": "c9a5e1f3b2d40718"
+        }]
+    })
+}
+
+#[tokio::test]
+async fn the_alertmanager_webhook_opens_and_resolves_by_fingerprint() {
+    for server in servers().await {
+        let key = server.integration(Kind::Alertmanager, "prometheus").await;
+        let other = server.integration(Kind::Pagerduty, "pd").await;
+        let hook = format!("{}/api/v1/webhooks/alertmanager", server.url);
+        let firing = webhook("firing", "0001-01-01T00:00:00Z").to_string();
+        let before = events_stored(&server).await;
+        assert_eq!(post(&hook, None, firing.clone()).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            post(&hook, Some(&other), firing.clone()).await.0,
+            StatusCode::UNAUTHORIZED,
+            "a key of another kind"
+        );
+        assert_eq!(
+            post(&hook, Some(&key), r#"{"alerts":[{"status":"burning"}]}"#).await.0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(events_stored(&server).await, before);
+
+        let (status, text) = post(&hook, Some(&key), firing).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let opened = eventually("the incident", || async { incidents(&server).await.pop() }).await;
+        assert_eq!(opened.severity, "P2", "error is the second tier");
+        assert!(opened.title.contains("5xx above 5%"), "{}", opened.title);
+        // The key in the path works as well as the header.
+        let resolved = webhook("resolved", "2026-11-22T11:30:00.000Z").to_string();
+        let (status, _) = post(&format!("{hook}/{key}"), None, resolved).await;
+        assert_eq!(status, StatusCode::OK);
+        eventually("the resolution", || async {
+            let view = incident(&server, opened.number).await;
+            (view.status == Status::Resolved).then_some(())
+        })
+        .await;
+        server.stop().await;
+    }
+}
+
+async fn enqueue(server: &TestServer, event: &Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/enqueue", server.url))
+        .json(event)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn pagerduty_events_follow_the_dedup_key_rules() {
+    for server in servers().await {
+        let key = server.integration(Kind::Pagerduty, "grafana").await;
+        let trigger = |summary: &str, severity: &str, dedup: Option<&str>| {
+            let mut event = json!({
+                "routing_key": key,
+                "event_action": "trigger",
+                "payload": {
+                    "summary": summary,
+                    "source": "monitoringtool:cloudvendor:central-region-dc-01:852559987:cluster/api-stats-prod-003",
+                    "severity": severity,
+                    "timestamp": "2026-11-22T08:42:58.315+0000".replace("+0000", "Z"),
+                    "component": "postgres",
+                    "group": "prod-datapipe",
+                    "class": "deploy",
+                    "custom_details": {"ping time": "1500ms", "load avg": 0.75}
+                },
+                "links": [{"href": "https://example.com/", "text": "Link text"}],
+                "client": "Sample Monitoring Service",
+                "client_url": "https://monitoring.example.com"
+            });
+            if let Some(dedup) = dedup {
+                event["dedup_key"] = json!(dedup);
+            }
+            event
+        };
+        let before = events_stored(&server).await;
+        let (status, answer) = enqueue(&server, &json!({"routing_key": "nope", "event_action": "trigger"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["status"], "invalid event");
+        let mut bad = trigger("x", "fatal", None);
+        bad["payload"]["source"] = json!("");
+        let (status, answer) = enqueue(&server, &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["errors"].as_array().unwrap().len(), 2, "{answer}");
+        let huge = trigger(&"x".repeat(100), "critical", None);
+        let mut huge = huge;
+        huge["payload"]["custom_details"] = json!({"blob": "y".repeat(600 * 1024)});
+        let (status, answer) = enqueue(&server, &huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+        assert_eq!(events_stored(&server).await, before);
+
+        // Warnings are only recorded (the plan says so for grafana); a trigger without a
+        // key gets one.
+        let (status, answer) = enqueue(&server, &trigger("Disk 80% full", "warning", None)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(answer["status"], "success");
+        assert_eq!(answer["dedup_key"].as_str().unwrap().len(), 32);
+        // Critical opens at the plan's mapped severity; the same key again updates it.
+        let (_, answer) = enqueue(
+            &server,
+            &trigger("Replication stopped", "critical", Some("db/replication")),
+        )
+        .await;
+        assert_eq!(answer["dedup_key"], "db/replication");
+        assert_eq!(
+            enqueue(
+                &server,
+                &trigger("Replication stopped", "critical", Some("db/replication"))
+            )
+            .await
+            .0,
+            StatusCode::ACCEPTED
+        );
+        let opened = eventually("the incident", || async { incidents(&server).await.pop() }).await;
+        assert_eq!(opened.severity, "P2");
+        // Acknowledge and resolve of unknown keys are dropped, still with 202.
+        let ack = json!({"routing_key": key, "event_action": "acknowledge", "dedup_key": "db/replication"});
+        assert_eq!(enqueue(&server, &ack).await.0, StatusCode::ACCEPTED);
+        let unknown = json!({"routing_key": key, "event_action": "resolve", "dedup_key": "never-seen"});
+        assert_eq!(enqueue(&server, &unknown).await.0, StatusCode::ACCEPTED);
+        let resolve = json!({"routing_key": key, "event_action": "resolve", "dedup_key": "db/replication"});
+        assert_eq!(enqueue(&server, &resolve).await.0, StatusCode::ACCEPTED);
+        let alert = eventually("the resolution", || async {
+            let all = server
+                .store
+                .alerts(&AlertFilter {
+                    source: Some("grafana".into()),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            all.into_iter()
+                .find(|a| a.alert.fingerprint == "db/replication" && a.resolved_at.is_some())
+        })
+        .await;
+        assert_eq!(
+            alert.received, 4,
+            "two triggers, the acknowledgement and the resolution"
+        );
+        // Grafana's alerts do not resolve incidents: that is for people here.
+        let view = incident(&server, opened.number).await;
+        assert_eq!(view.status, Status::Declared);
+        // A trigger after the resolution is a new alert: a second signal, which joins the
+        // incident still open.
+        assert_eq!(
+            enqueue(
+                &server,
+                &trigger("Replication stopped", "critical", Some("db/replication"))
+            )
+            .await
+            .0,
+            StatusCode::ACCEPTED
+        );
+        let episodes = eventually("the second episode", || async {
+            let signals = server
+                .store
+                .signals(&SignalFilter {
+                    key: Some("grafana/db/replication".into()),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            (signals.len() == 2 && signals.iter().all(|s| s.incident.is_some())).then_some(signals)
+        })
+        .await;
+        assert!(episodes.iter().all(|s| s.incident == Some(opened.number)));
+        assert_eq!(incidents(&server).await.len(), 1);
+
+        // More than PagerDuty's 120 events a minute per key are throttled.
+        let mut throttled = None;
+        for _ in 0..130 {
+            let (status, answer) = enqueue(&server, &unknown).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                throttled = Some(answer);
+                break;
+            }
+        }
+        let throttled = throttled.expect("a 429 within 130 events");
+        assert_eq!(throttled["status"], "throttle event");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_pushes_beat_and_say_down() {
+    for server in servers().await {
+        let key = server.integration(Kind::Heartbeat, "nightly-backup").await;
+        let push = format!("{}/api/v1/heartbeat/{key}", server.url);
+        let client = reqwest::Client::new();
+        let missing = client
+            .get(format!(
+                "{}/api/v1/heartbeat/0123456789abcdef0123456789abcdef",
+                server.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let up = client.get(&push).send().await.unwrap();
+        assert_eq!(up.status(), StatusCode::OK);
+        assert_eq!(up.json::<Value>().await.unwrap()["ok"], true);
+        let beats = server
+            .db
+            .scalar("SELECT COUNT(*) FROM events WHERE kind = 'heartbeat' AND body LIKE '%nightly-backup%'")
+            .await;
+        assert_eq!(beats, 1);
+        let down = client
+            .post(format!("{push}?status=down&msg=disk%20full"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(down.status(), StatusCode::OK);
+        let opened = eventually("the incident", || async { incidents(&server).await.pop() }).await;
+        assert!(
+            opened.title.contains("nightly-backup reported down: disk full"),
+            "{}",
+            opened.title
+        );
+        let bad = client.get(format!("{push}?status=maybe")).send().await.unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(client.get(&push).send().await.unwrap().status(), StatusCode::OK);
+        eventually("the alert resolved", || async {
+            let open = server
+                .store
+                .alerts(&AlertFilter {
+                    open: true,
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            open.is_empty().then_some(())
+        })
+        .await;
+
+        // What each integration sent is counted, with its last payload and error.
+        let state_flushed = eventually("the counts", || async {
+            let list = server.store.integrations().await.unwrap();
+            let beat = list.into_iter().find(|i| i.name == "nightly-backup")?;
+            (beat.stats.received == 4).then_some(beat)
+        })
+        .await;
+        assert_eq!((state_flushed.stats.accepted, state_flushed.stats.refused), (3, 1));
+        let (_, error) = state_flushed.stats.last_error.unwrap();
+        assert!(error.contains("\"maybe\""), "{error}");
+        server.stop().await;
+    }
+}

@@ -23,6 +23,11 @@ use crate::{Desk, DeskError};
 pub const FOLLOWER: &str = "alerts";
 /// Signal summaries are cut to this many characters.
 const SUMMARY_MAX: usize = 200;
+/// Alerts that only changed their details or expiry (a sender re-sending them) are stored
+/// at most this often; the log holds them meanwhile.
+const SAVE_UPDATES: std::time::Duration = std::time::Duration::from_secs(5);
+/// Alerts stored per transaction, so that the event log's commits go on between them.
+const SAVE_CHUNK: usize = 2_000;
 
 type Key = (String, String);
 
@@ -35,6 +40,9 @@ pub struct AlertBook {
     resolved: HashMap<Key, StoredAlert>,
     /// Signals for the episodes opened since the last save.
     opened: Vec<NewSignal>,
+    /// Whether an alert opened, was acknowledged or resolved since the last save.
+    moved: bool,
+    saved_at: Option<std::time::Instant>,
     /// The last event read, and the last stored as read.
     pub position: u64,
     stored: u64,
@@ -68,6 +76,12 @@ impl AlertBook {
     /// Whether alerts changed since they were last stored.
     pub fn changed(&self) -> bool {
         !self.changed.is_empty()
+    }
+
+    /// Whether what changed should be stored now: an alert opened, was acknowledged or
+    /// resolved; or alerts were updated a while ago.
+    pub fn due(&self) -> bool {
+        self.moved || (self.changed() && self.saved_at.is_none_or(|at| at.elapsed() >= SAVE_UPDATES))
     }
 
     /// Whether there is something to store: changed alerts, or how far the log was read.
@@ -113,6 +127,7 @@ impl AlertBook {
                         signal: None,
                     };
                     self.opened.push(signal_of(desk, &stored, seq));
+                    self.moved = true;
                     self.resolved.remove(&key);
                     self.open.insert(key.clone(), stored);
                 }
@@ -123,12 +138,22 @@ impl AlertBook {
                         Change::Acknowledged => AlertStatus::Acknowledged,
                         _ => AlertStatus::Resolved,
                     };
-                    let starts_at = stored.alert.starts_at;
-                    stored.alert = alert.clone();
-                    stored.alert.details = None;
+                    self.moved |= status != stored.alert.status;
+                    // A sender re-sending an alert changes its expiry and little else.
+                    let same = stored.alert.summary == alert.summary
+                        && stored.alert.labels == alert.labels
+                        && stored.alert.annotations == alert.annotations
+                        && stored.alert.severity == alert.severity
+                        && stored.alert.url == alert.url;
+                    if !same {
+                        let starts_at = stored.alert.starts_at;
+                        stored.alert = alert.clone();
+                        stored.alert.details = None;
+                        // An episode keeps the time it started.
+                        stored.alert.starts_at = starts_at;
+                    }
                     stored.alert.status = status;
-                    // An episode keeps the time it started: its signal is named by it.
-                    stored.alert.starts_at = starts_at;
+                    stored.alert.ends_at = alert.ends_at;
                     stored.updated_at = event.at;
                     stored.received += 1;
                     if status == AlertStatus::Resolved {
@@ -157,6 +182,7 @@ impl AlertBook {
             over.updated_at = now;
             self.resolved.insert(key.clone(), over);
             self.changed.insert(key);
+            self.moved = true;
         }
     }
 
@@ -176,8 +202,26 @@ impl AlertBook {
             .filter_map(|key| self.open.get(&key).or_else(|| self.resolved.get(&key)).cloned())
             .collect();
         self.resolved.clear();
-        let resolved = store.save_alerts(&rows, FOLLOWER, self.position).await?;
+        // In chunks, the cursor with the last: a stop between them applies the rest again.
+        let mut resolved = Vec::new();
+        let chunks = rows.len().div_ceil(SAVE_CHUNK).max(1);
+        for (n, chunk) in rows.chunks(SAVE_CHUNK).enumerate() {
+            let up_to = if n + 1 == chunks { self.position } else { self.stored };
+            let offset = n * SAVE_CHUNK;
+            resolved.extend(
+                store
+                    .save_alerts(chunk, FOLLOWER, up_to)
+                    .await?
+                    .into_iter()
+                    .map(|(i, number)| (offset + i, number)),
+            );
+        }
+        if rows.is_empty() {
+            store.save_alerts(&rows, FOLLOWER, self.position).await?;
+        }
         self.stored = self.position;
+        self.moved = false;
+        self.saved_at = Some(std::time::Instant::now());
         desk.alerts_stored_to(self.position);
         let mut by_incident: Vec<(IncidentNumber, Vec<&StoredAlert>)> = Vec::new();
         for (i, number) in resolved {

@@ -63,9 +63,7 @@ impl Detector {
     /// detectors' memory is rebuilt; nothing is reported from the events read again.
     pub async fn start(desk: Desk) -> Result<Self, DeskError> {
         let store = desk.store();
-        for record in store.unsettled_signals().await? {
-            settle(&desk, &record).await?;
-        }
+        settle(&desk, &store.unsettled_signals().await?).await?;
         let cursor = store.event_cursor(FOLLOWER).await?;
         let rebuild_from = store
             .first_seq_received_since(Timestamp::now() - REBUILD)
@@ -149,7 +147,7 @@ impl Detector {
         // With nothing found, the cursor is saved now and then, not after every batch: a
         // restart reads the last hours again anyway, and skips what it recorded before.
         let due = save || self.saved_at.elapsed() >= SAVE_EVERY;
-        if self.found.is_empty() && !self.alerts.changed() && (self.saved >= self.position || !due) {
+        if self.found.is_empty() && !self.alerts.due() && (self.saved >= self.position || !due) {
             return Ok(0);
         }
         let plan = self.desk.plan();
@@ -187,11 +185,9 @@ impl Detector {
                 .iter()
                 .map(|s| (s.signal.fingerprint(), s.signal.at.as_millisecond())),
         );
-        for record in &recorded {
-            settle(&self.desk, record).await?;
-        }
+        settle(&self.desk, &recorded).await?;
         // After the signals, so that each alert finds its episode's signal and incident.
-        if self.alerts.dirty() {
+        if self.alerts.due() || (due && self.alerts.dirty()) {
             self.alerts.save(&self.desk).await?;
         }
         Ok(recorded.len())
@@ -316,28 +312,57 @@ fn group_key(plan: &tocsin_core::plan::Plan, signal: &Signal) -> String {
     }
 }
 
-/// Carries out a signal's rule and marks it done.
-async fn settle(desk: &Desk, record: &SignalRecord) -> Result<(), DeskError> {
+/// Notes of signals that joined an incident at once name this many; the rest are counted.
+const JOINED_NAMED: usize = 10;
+
+/// Carries out the signals' rules and marks them done. Signals that join one incident
+/// together (an alert storm: thousands of instances firing one rule) are told on its
+/// timeline in one note, and raise its severity at most once.
+async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> {
+    if records.is_empty() {
+        return Ok(());
+    }
     let store = desk.store();
     let now = Timestamp::now();
-    let action = match record.action.as_str() {
-        "open" => Action::Open,
-        "join" => Action::Join,
-        _ => Action::Record,
-    };
-    let open = match action {
-        Action::Record => None,
-        Action::Open | Action::Join => match store.group_incident(&record.group_key).await? {
-            Some(number) if desk.incident_shared(number).await?.incident.status.is_active() => Some(number),
+    // The open incident of each group, as this batch leaves it.
+    let mut groups: std::collections::HashMap<&str, Option<IncidentNumber>> = std::collections::HashMap::new();
+    let mut joined: Vec<(IncidentNumber, Vec<&SignalRecord>)> = Vec::new();
+    let mut settled = Vec::with_capacity(records.len());
+    for record in records {
+        let action = match record.action.as_str() {
+            "open" => Action::Open,
+            "join" => Action::Join,
+            _ => Action::Record,
+        };
+        if action == Action::Record {
+            settled.push((record.id, None));
+            continue;
+        }
+        let open = match groups.get(record.group_key.as_str()) {
+            Some(known) => *known,
+            None => match store.group_incident(&record.group_key).await? {
+                Some(number) if desk.incident_shared(number).await?.incident.status.is_active() => Some(number),
+                _ => None,
+            },
+        };
+        let incident = match (action, open) {
+            (_, Some(number)) => {
+                match joined.iter_mut().find(|(n, _)| *n == number) {
+                    Some((_, list)) => list.push(record),
+                    None => joined.push((number, vec![record])),
+                }
+                Some(number)
+            }
+            (Action::Open, None) => Some(declare(desk, record, now).await?),
             _ => None,
-        },
-    };
-    let incident = match (action, open) {
-        (Action::Record, _) | (Action::Join, None) => None,
-        (_, Some(number)) => Some(join(desk, number, record, now).await?),
-        (Action::Open, None) => Some(declare(desk, record, now).await?),
-    };
-    store.settle_signal(record.id, incident, now).await?;
+        };
+        groups.insert(&record.group_key, incident);
+        settled.push((record.id, incident));
+    }
+    for (number, list) in joined {
+        join(desk, number, &list, now).await?;
+    }
+    store.settle_signals(&settled, now).await?;
     Ok(())
 }
 
@@ -362,27 +387,40 @@ async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<I
     Ok(view.incident.number)
 }
 
-/// Adds the signal to an open incident, raising its severity when the signal's is higher.
-async fn join(
-    desk: &Desk,
-    number: IncidentNumber,
-    record: &SignalRecord,
-    now: Timestamp,
-) -> Result<IncidentNumber, DeskError> {
-    let note = Command::AddNote {
-        text: format!("Signal: {}\n{}", record.signal.summary, evidence(record)),
+/// Adds signals to an open incident in one note, raising its severity to the highest of
+/// theirs when that is higher.
+async fn join(desk: &Desk, number: IncidentNumber, records: &[&SignalRecord], now: Timestamp) -> Result<(), DeskError> {
+    let text = match records {
+        [one] => format!("Signal: {}\n{}", one.signal.summary, evidence(one)),
+        many => {
+            let mut text = format!("{} signals joined:", many.len());
+            for record in many.iter().take(JOINED_NAMED) {
+                text.push_str(&format!("\n- {} ({})", record.signal.summary, record.signal.key));
+            }
+            if many.len() > JOINED_NAMED {
+                text.push_str(&format!(
+                    "\n- and {} more (tocsin signals lists them)",
+                    many.len() - JOINED_NAMED
+                ));
+            }
+            text
+        }
     };
-    desk.act(number, &note, &actor(), None, now).await?;
+    desk.act(number, &Command::AddNote { text }, &actor(), None, now)
+        .await?;
     let current = desk.incident_shared(number).await?.incident.severity.to_string();
     let plan = desk.plan();
-    if rank(plan, &record.severity) < rank(plan, &current) {
+    let Some(worst) = records.iter().min_by_key(|r| rank(plan, &r.severity)) else {
+        return Ok(());
+    };
+    if rank(plan, &worst.severity) < rank(plan, &current) {
         let raise = Command::ChangeSeverity {
-            to: record.severity.clone(),
-            reason: format!("{} ({})", record.signal.summary, record.signal.detector),
+            to: worst.severity.clone(),
+            reason: format!("{} ({})", worst.signal.summary, worst.signal.detector),
         };
         desk.act(number, &raise, &actor(), None, now).await?;
     }
-    Ok(number)
+    Ok(())
 }
 
 fn evidence(record: &SignalRecord) -> String {

@@ -88,14 +88,18 @@ impl SignalStore for Backend {
         Ok(recorded)
     }
 
-    async fn settle_signal(&self, id: i64, incident: Option<IncidentNumber>, at: Timestamp) -> Result<(), StoreError> {
-        let incident = incident.map(|n| int(n.get(), "incident number")).transpose()?;
-        sqlx::query("UPDATE signals SET incident = $1, settled_ms = $2 WHERE id = $3")
-            .bind(incident)
-            .bind(at.as_millisecond())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    async fn settle_signals(&self, settled: &[(i64, Option<IncidentNumber>)], at: Timestamp) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        for (id, incident) in settled {
+            let incident = incident.map(|n| int(n.get(), "incident number")).transpose()?;
+            sqlx::query("UPDATE signals SET incident = $1, settled_ms = $2 WHERE id = $3")
+                .bind(incident)
+                .bind(at.as_millisecond())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -62,8 +62,9 @@ pub trait SignalStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<SignalRecord>, StoreError>;
 
-    /// Notes that a signal's rule was carried out, with the incident it opened or joined.
-    async fn settle_signal(&self, id: i64, incident: Option<IncidentNumber>, at: Timestamp) -> Result<(), StoreError>;
+    /// Notes that signals' rules were carried out, each with the incident it opened or
+    /// joined, in one transaction.
+    async fn settle_signals(&self, settled: &[(i64, Option<IncidentNumber>)], at: Timestamp) -> Result<(), StoreError>;
 
     /// Signals whose rule was not carried out yet, oldest first.
     async fn unsettled_signals(&self) -> Result<Vec<SignalRecord>, StoreError>;

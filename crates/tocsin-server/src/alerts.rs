@@ -196,28 +196,24 @@ impl AlertBook {
     /// once all its alerts are over, where the plan's `[[integration]]` says so.
     pub async fn save(&mut self, desk: &Desk) -> Result<(), DeskError> {
         let store = desk.store();
+        // Resolved alerts leave memory here: they are moved, the open ones copied.
         let rows: Vec<StoredAlert> = self
             .changed
             .drain()
-            .filter_map(|key| self.open.get(&key).or_else(|| self.resolved.get(&key)).cloned())
+            .filter_map(|key| self.open.get(&key).cloned().or_else(|| self.resolved.remove(&key)))
             .collect();
-        self.resolved.clear();
-        // In chunks, the cursor with the last: a stop between them applies the rest again.
-        let mut resolved = Vec::new();
-        let chunks = rows.len().div_ceil(SAVE_CHUNK).max(1);
-        for (n, chunk) in rows.chunks(SAVE_CHUNK).enumerate() {
-            let up_to = if n + 1 == chunks { self.position } else { self.stored };
-            let offset = n * SAVE_CHUNK;
-            resolved.extend(
-                store
-                    .save_alerts(chunk, FOLLOWER, up_to)
-                    .await?
-                    .into_iter()
-                    .map(|(i, number)| (offset + i, number)),
-            );
+        // In chunks, the cursor with the last (an empty one when nothing changed): a stop
+        // between them applies the rest again.
+        let mut chunks: Vec<&[StoredAlert]> = rows.chunks(SAVE_CHUNK).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
         }
-        if rows.is_empty() {
-            store.save_alerts(&rows, FOLLOWER, self.position).await?;
+        let last = chunks.len() - 1;
+        let mut resolved = Vec::new();
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let up_to = if n == last { self.position } else { self.stored };
+            let saved = store.save_alerts(chunk, FOLLOWER, up_to).await?;
+            resolved.extend(saved.into_iter().map(|(i, number)| (n * SAVE_CHUNK + i, number)));
         }
         self.stored = self.position;
         self.moved = false;

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::EntryDraft;
@@ -102,7 +103,18 @@ struct Keys {
 pub struct Integrations {
     store: Arc<dyn Store>,
     keys: Arc<RwLock<Keys>>,
-    pending: Arc<Mutex<HashMap<i64, IntegrationStats>>>,
+    pending: Arc<Mutex<HashMap<i64, Pending>>>,
+}
+
+/// Counts gathered since they were last stored. The last payload is kept as received
+/// (a shared buffer) and turned into text only when stored, off the request path.
+#[derive(Default)]
+struct Pending {
+    received: u64,
+    accepted: u64,
+    refused: u64,
+    last: Option<(Timestamp, Bytes)>,
+    last_error: Option<(Timestamp, String)>,
 }
 
 impl fmt::Debug for Integrations {
@@ -240,14 +252,14 @@ impl Integrations {
     }
 
     /// Counts a request that `integration` sent: the items it held that were taken, and
-    /// the payload (cut to [`PAYLOAD_KEPT`]); or why it was refused.
-    pub fn count(&self, integration: &Integration, accepted: u64, payload: &[u8], refused: Option<&str>) {
+    /// the payload (kept cut to [`PAYLOAD_KEPT`]); or why it was refused.
+    pub fn count(&self, integration: &Integration, accepted: u64, payload: Bytes, refused: Option<&str>) {
         let now = Timestamp::now();
         let mut pending = self.pending.lock().expect("not poisoned");
         let stats = pending.entry(integration.id).or_default();
         stats.received += 1;
         stats.accepted += accepted;
-        stats.last = Some((now, cut(payload)));
+        stats.last = Some((now, payload));
         if let Some(why) = refused {
             stats.refused += 1;
             stats.last_error = Some((now, why.to_owned()));
@@ -256,16 +268,23 @@ impl Integrations {
 
     /// Stores the counts gathered since the last call.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let deltas: Vec<StatsDelta> = self
-            .pending
-            .lock()
-            .expect("not poisoned")
-            .drain()
-            .map(|(id, stats)| StatsDelta { id, stats })
-            .collect();
-        if deltas.is_empty() {
+        let pending: Vec<(i64, Pending)> = self.pending.lock().expect("not poisoned").drain().collect();
+        if pending.is_empty() {
             return Ok(());
         }
+        let deltas: Vec<StatsDelta> = pending
+            .into_iter()
+            .map(|(id, p)| StatsDelta {
+                id,
+                stats: IntegrationStats {
+                    received: p.received,
+                    accepted: p.accepted,
+                    refused: p.refused,
+                    last: p.last.map(|(at, payload)| (at, cut(&payload))),
+                    last_error: p.last_error,
+                },
+            })
+            .collect();
         self.store.add_integration_stats(&deltas).await
     }
 

@@ -56,6 +56,15 @@ async fn incidents(server: &TestServer) -> Vec<IncidentSummary> {
     list
 }
 
+async fn open_alerts(server: &TestServer) -> Vec<tocsin_store::integrations::StoredAlert> {
+    let filter = AlertFilter {
+        open: true,
+        limit: 10,
+        ..Default::default()
+    };
+    server.store.alerts(&filter).await.unwrap()
+}
+
 async fn incident(server: &TestServer, number: tocsin_core::incident::IncidentNumber) -> IncidentSummary {
     incidents(server)
         .await
@@ -232,15 +241,7 @@ async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident
         let one = json!([{"labels": {"alertname": "DiskFull", "severity": "warning"}}]);
         assert_eq!(post(&alerts, Some(&ingest), one.to_string()).await.0, StatusCode::OK);
         eventually("the token's alert", || async {
-            let stored = server
-                .store
-                .alerts(&AlertFilter {
-                    open: true,
-                    limit: 10,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let stored = open_alerts(&server).await;
             stored
                 .iter()
                 .any(|a| a.source.starts_with("token:test-ingest"))
@@ -501,15 +502,7 @@ async fn heartbeat_pushes_beat_and_say_down() {
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
         assert_eq!(client.get(&push).send().await.unwrap().status(), StatusCode::OK);
         eventually("the alert resolved", || async {
-            let open = server
-                .store
-                .alerts(&AlertFilter {
-                    open: true,
-                    limit: 10,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let open = open_alerts(&server).await;
             open.is_empty().then_some(())
         })
         .await;

@@ -57,10 +57,7 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
 }
 
 fn not_taken(n: NotTaken) -> Refusal {
-    Refusal {
-        retry_after: n.retry_after,
-        ..refuse(n.status, n.why)
-    }
+    n.refuse(refuse)
 }
 
 /// Who posts or reads alerts: an Alertmanager integration, or an API token.
@@ -114,7 +111,7 @@ async fn sender(state: &AppState, headers: &HeaderMap, permissions: &[Permission
 }
 
 /// Counts a request of an integration; API tokens are not counted.
-fn count(state: &AppState, sender: &Sender, accepted: u64, body: &[u8], refused: Option<&str>) {
+fn count(state: &AppState, sender: &Sender, accepted: u64, body: Bytes, refused: Option<&str>) {
     if let Sender::Integration(integration) = sender {
         state.integrations().count(integration, accepted, body, refused);
     }
@@ -220,12 +217,16 @@ async fn post_alerts(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Refusal> {
     let sender = sender(&state, &headers, &[Permission::Ingest]).await?;
-    let result = take_posted(&state, &sender, &headers, body).await;
-    match &result {
-        Ok((accepted, body)) => count(&state, &sender, *accepted, body, None),
-        Err((refusal, body)) => count(&state, &sender, 0, body, Some(&refusal.why)),
+    match take_posted(&state, &sender, &headers, body).await {
+        Ok((accepted, body)) => {
+            count(&state, &sender, accepted, body, None);
+            Ok(StatusCode::OK)
+        }
+        Err((refusal, body)) => {
+            count(&state, &sender, 0, body, Some(&refusal.why));
+            Err(refusal)
+        }
     }
-    result.map(|_| StatusCode::OK).map_err(|(refusal, _)| refusal)
 }
 
 async fn take_posted(
@@ -541,7 +542,7 @@ async fn take_webhook(
     let body = match compat::body(body, MAX_BODY) {
         Ok(body) => body,
         Err((status, why)) => {
-            state.integrations().count(&integration, 0, b"", Some(&why));
+            state.integrations().count(&integration, 0, Bytes::new(), Some(&why));
             return refuse(status, why).into_response();
         }
     };
@@ -550,7 +551,9 @@ async fn take_webhook(
         Ok(accepted) => (*accepted, None),
         Err(refusal) => (0, Some(refusal.why.as_str())),
     };
-    state.integrations().count(&integration, accepted, &body, refused);
+    state
+        .integrations()
+        .count(&integration, accepted, body.clone(), refused);
     match result {
         Ok(_) => (StatusCode::OK, axum::Json(json!({"status": "success"}))).into_response(),
         Err(refusal) => refusal.into_response(),

@@ -59,6 +59,16 @@ pub struct NotTaken {
     pub retry_after: Option<u64>,
 }
 
+impl NotTaken {
+    /// The refusal to answer, in the sender's `shape`, with when to retry.
+    pub fn refuse(self, shape: impl FnOnce(StatusCode, String) -> Refusal) -> Refusal {
+        Refusal {
+            retry_after: self.retry_after,
+            ..shape(self.status, self.why)
+        }
+    }
+}
+
 /// The bearer token of a request, if it carries one.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;

@@ -85,24 +85,18 @@ async fn push(
     let integration = match compat::integration(&state, &key, Kind::Heartbeat).await {
         Ok(Some(found)) => found,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "no heartbeat integration has this key").into_response(),
-        Err(n) => {
-            return Refusal {
-                retry_after: n.retry_after,
-                ..refuse(n.status, n.why)
-            }
-            .into_response();
-        }
+        Err(n) => return n.refuse(refuse).into_response(),
     };
     let body = match compat::body(body, super::BODY_LIMIT) {
         Ok(body) => body,
         Err((status, why)) => {
-            state.integrations().count(&integration, 0, b"", Some(&why));
+            state.integrations().count(&integration, 0, Bytes::new(), Some(&why));
             return refuse(status, why).into_response();
         }
     };
     let shown = match &query {
-        Some(q) => [q.as_bytes(), b"\n", &body].concat(),
-        None => body.to_vec(),
+        Some(q) => Bytes::from([q.as_bytes(), b"\n", &body].concat()),
+        None => body.clone(),
     };
     let result = match said(query.as_deref(), &headers, &body) {
         Ok(said) => take(&state, &integration, said).await,
@@ -111,7 +105,7 @@ async fn push(
     state.integrations().count(
         &integration,
         u64::from(result.is_ok()),
-        &shown,
+        shown,
         result.as_ref().err().map(|r| r.why.as_str()),
     );
     match result {
@@ -164,10 +158,7 @@ async fn take(state: &AppState, integration: &Integration, said: Said) -> Result
         NewEvent::new(beat, &origin, now),
         compat::alert_event(&integration.name, Via::Heartbeat, vec![alert], now),
     ];
-    compat::commit(state, events).await.map_err(|n| Refusal {
-        retry_after: n.retry_after,
-        ..refuse(n.status, n.why)
-    })?;
+    compat::commit(state, events).await.map_err(|n| n.refuse(refuse))?;
     Ok(())
 }
 

@@ -114,11 +114,9 @@ async fn enqueue(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             .into_response();
         }
         Err(n) => {
-            return Refusal {
-                retry_after: n.retry_after,
-                ..request_refused(n.status, "Try again later", n.why)
-            }
-            .into_response();
+            return n
+                .refuse(|status, why| request_refused(status, "Try again later", why))
+                .into_response();
         }
     };
     let result = take(&state, &integration.name, event).await;
@@ -126,7 +124,9 @@ async fn enqueue(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
         Ok(_) => (1, None),
         Err(refusal) => (0, Some(refusal.why.as_str())),
     };
-    state.integrations().count(&integration, accepted, &body, refused);
+    state
+        .integrations()
+        .count(&integration, accepted, body.clone(), refused);
     match result {
         Ok(dedup_key) => (
             StatusCode::ACCEPTED,
@@ -164,13 +164,11 @@ async fn take(state: &AppState, source: &str, event: Enqueue) -> Result<String, 
     }
     let dedup_key = alert.fingerprint.clone();
     let delivery = compat::alert_event(source, Via::Pagerduty, vec![alert], now);
-    compat::commit(state, vec![delivery]).await.map_err(|n| Refusal {
-        retry_after: n.retry_after,
-        ..Refusal::new(
-            n.status,
-            n.why.clone(),
-            json!({"status": "throttle event", "message": "Try again later", "errors": [n.why]}),
-        )
+    compat::commit(state, vec![delivery]).await.map_err(|n| {
+        n.refuse(|status, why| {
+            let body = json!({"status": "throttle event", "message": "Try again later", "errors": [why]});
+            Refusal::new(status, why, body)
+        })
     })?;
     Ok(dedup_key)
 }

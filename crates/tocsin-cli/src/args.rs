@@ -234,11 +234,30 @@ pub enum IntegrationCommand {
         /// heartbeat: how long it may be silent before it is stale, like 10m.
         #[arg(long)]
         stale_after: Option<String>,
+        #[command(flatten)]
+        secret: SecretArgs,
     },
     /// List integrations with what they sent.
     List,
+    /// Set the client secret a sentry-webhook integration's deliveries are signed with.
+    Secret {
+        name: String,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
     /// Remove an integration: its key stops working.
     Remove { name: String },
+}
+
+/// Where a secret is read from: never the command line, which other users can see.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// sentry-webhook: read the integration's client secret from this environment variable.
+    #[arg(long, conflicts_with = "secret_file")]
+    pub secret_env: Option<String>,
+    /// sentry-webhook: read the integration's client secret from this file.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -10,7 +10,7 @@ use tocsin_core::duration::Duration;
 use tocsin_server::integrations::{Integrations, Kind};
 use tocsin_store::integrations::IntegrationRecord;
 
-use crate::args::IntegrationCommand;
+use crate::args::{IntegrationCommand, SecretArgs};
 use crate::context::Context;
 use crate::emit;
 use crate::render::{Paint, Table, plain, time as when};
@@ -27,6 +27,7 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
             name,
             url,
             stale_after,
+            secret,
         } => {
             let kind = Kind::parse(&kind).ok_or_else(|| {
                 let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
@@ -42,6 +43,12 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
                     bail!("--stale-after must be an exact span of a minute or more, like 10m");
                 }
                 settings.insert("stale_after".into(), json!(text));
+            }
+            if let Some(secret) = secret.read()? {
+                if kind != Kind::SentryWebhook {
+                    bail!("--secret-env and --secret-file are for sentry-webhook integrations");
+                }
+                settings.insert("secret".into(), json!(secret));
             }
             let (record, key) = integrations
                 .add(kind, &name, serde_json::Value::Object(settings), &actor, context.now)
@@ -108,6 +115,23 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
             }
             emit(&table.render(Paint { on: context.colour() }, ""));
         }
+        IntegrationCommand::Secret { name, secret } => {
+            let Some(secret) = secret.read()? else {
+                bail!("give the secret with --secret-env VARIABLE or --secret-file PATH");
+            };
+            let record = integrations
+                .set_secret(&name, &secret, &actor, context.now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            if context.json() {
+                emit(&doc(&record).to_string());
+            } else {
+                emit(&format!(
+                    "Set the client secret of \"{}\": its deliveries must now be signed with it",
+                    record.name
+                ));
+            }
+        }
         IntegrationCommand::Remove { name } => {
             let removed = integrations
                 .remove(&name, &actor, context.now)
@@ -160,7 +184,20 @@ fn usage(kind: Kind, record: &IntegrationRecord, key: &str, url: &str) -> anyhow
             let (scheme, host) = (scheme_of(url), host_of(url)?);
             format!("Sentry SDKs: dsn = \"{scheme}://{key}@{host}/{}\"", record.id)
         }
-        Kind::SentryWebhook => format!("Sentry webhook URL: {url}/api/v1/webhooks/sentry/{key}"),
+        Kind::SentryWebhook => {
+            let mut text = format!(
+                "Sentry internal integration, webhook URL: {url}/api/v1/webhooks/sentry/{key}\n\
+                 Turn on Alert Rule Action (issue and metric alerts) and the issue webhooks."
+            );
+            if record.settings.get("secret").is_none() {
+                text.push_str(&format!(
+                    "\nThen give tocsin the integration's client secret: \
+                     tocsin integration secret {} --secret-env VARIABLE (or --secret-file PATH)",
+                    record.name
+                ));
+            }
+            text
+        }
         Kind::Heartbeat => {
             format!("Push to {url}/api/v1/heartbeat/{key} (GET or POST; add ?status=down&msg=... when the job failed)")
         }
@@ -179,4 +216,23 @@ fn host_of(url: &str) -> anyhow::Result<&str> {
         bail!("--url \"{url}\" names no host");
     }
     Ok(host)
+}
+
+impl SecretArgs {
+    /// The secret, from the variable or the file named, if one is.
+    fn read(&self) -> anyhow::Result<Option<String>> {
+        let secret = match (&self.secret_env, &self.secret_file) {
+            (Some(name), _) => {
+                std::env::var(name).map_err(|_| anyhow!("the environment variable {name} is not set"))?
+            }
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| anyhow!("cannot read the secret from {}: {e}", path.display()))?,
+            (None, None) => return Ok(None),
+        };
+        let secret = secret.trim();
+        if secret.is_empty() {
+            bail!("the secret is empty");
+        }
+        Ok(Some(secret.to_owned()))
+    }
 }

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod audit;
 pub mod calendar;
 pub mod clock;
+pub mod cron;
 pub mod diagnostic;
 pub mod duration;
 pub mod event;

@@ -2,8 +2,10 @@
 //! maybe gzip-compressed; and out of log files, line by line. Good events go on; each
 //! bad one is reported with its line and field, and never stops the others.
 
+use std::borrow::Cow;
 use std::io::Read;
 
+use axum::http::{HeaderMap, header};
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 use serde_json::value::RawValue;
@@ -29,27 +31,85 @@ pub struct Parsed {
 /// Why a whole body was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
-    #[error("the body expands to more than {MAX_EXPANDED} bytes")]
-    TooLarge,
-    #[error("the body is not valid gzip: {0}")]
-    BadGzip(String),
+    #[error("the body expands to more than {0} bytes")]
+    TooLarge(usize),
+    #[error("the body is not valid {encoding}: {why}")]
+    Undecodable { encoding: &'static str, why: String },
     #[error("the body is not UTF-8 text")]
     NotText,
     #[error("the body starts as a JSON array but is not one: {0}")]
     BadArray(String),
 }
 
-/// Undoes `Content-Encoding: gzip`, refusing what would expand beyond [`MAX_EXPANDED`].
-pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, BodyError> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_EXPANDED));
-    flate2::read::MultiGzDecoder::new(body)
-        .take(MAX_EXPANDED as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| BodyError::BadGzip(e.to_string()))?;
-    if out.len() > MAX_EXPANDED {
-        return Err(BodyError::TooLarge);
+/// A `Content-Encoding` tocsin undoes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    /// zlib, as HTTP means it, or raw deflate, as some senders send it.
+    Deflate,
+    Brotli,
+}
+
+impl Encoding {
+    /// The encoding the `Content-Encoding` header names; its text when tocsin cannot undo it.
+    pub fn of(headers: &HeaderMap) -> Result<Encoding, String> {
+        let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+            return Ok(Encoding::Identity);
+        };
+        let text = value.to_str().unwrap_or("?").trim();
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "" | "identity" => Encoding::Identity,
+            "gzip" | "x-gzip" => Encoding::Gzip,
+            "deflate" => Encoding::Deflate,
+            "br" => Encoding::Brotli,
+            _ => return Err(text.to_owned()),
+        })
     }
-    Ok(out)
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Identity => "identity",
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+            Encoding::Brotli => "br",
+        }
+    }
+
+    /// Undoes the encoding, refusing what would expand beyond `max` bytes.
+    pub fn expand(self, body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, BodyError> {
+        let limit = max as u64 + 1;
+        let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+        let read = match self {
+            Encoding::Identity if body.len() > max => return Err(BodyError::TooLarge(max)),
+            Encoding::Identity => return Ok(Cow::Borrowed(body)),
+            Encoding::Gzip => flate2::read::MultiGzDecoder::new(body)
+                .take(limit)
+                .read_to_end(&mut out),
+            // zlib's header is two bytes whose big-endian value is a multiple of 31.
+            Encoding::Deflate
+                if body.len() >= 2
+                    && body[0] & 0x0f == 8
+                    && u16::from_be_bytes([body[0], body[1]]).is_multiple_of(31) =>
+            {
+                flate2::read::ZlibDecoder::new(body).take(limit).read_to_end(&mut out)
+            }
+            Encoding::Deflate => flate2::read::DeflateDecoder::new(body)
+                .take(limit)
+                .read_to_end(&mut out),
+            Encoding::Brotli => brotli_decompressor::Decompressor::new(body, 4096)
+                .take(limit)
+                .read_to_end(&mut out),
+        };
+        read.map_err(|e| BodyError::Undecodable {
+            encoding: self.name(),
+            why: e.to_string(),
+        })?;
+        if out.len() > max {
+            return Err(BodyError::TooLarge(max));
+        }
+        Ok(Cow::Owned(out))
+    }
 }
 
 /// Reads a body: a JSON array of events (each element numbered as a line, from 1), one
@@ -310,10 +370,24 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_undone_and_a_bomb_is_refused() {
+    fn encodings_are_undone_and_a_bomb_is_refused() {
+        let expand = |encoding: Encoding, body: &[u8]| encoding.expand(body, MAX_EXPANDED).unwrap().into_owned();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(GOOD.as_bytes()).unwrap();
-        assert_eq!(gunzip(&gz.finish().unwrap()).unwrap(), GOOD.as_bytes());
+        assert_eq!(expand(Encoding::Gzip, &gz.finish().unwrap()), GOOD.as_bytes());
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        zlib.write_all(GOOD.as_bytes()).unwrap();
+        assert_eq!(expand(Encoding::Deflate, &zlib.finish().unwrap()), GOOD.as_bytes());
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        raw.write_all(GOOD.as_bytes()).unwrap();
+        assert_eq!(expand(Encoding::Deflate, &raw.finish().unwrap()), GOOD.as_bytes());
+        // "hello", compressed by brotli.
+        let br = [0x0b, 0x02, 0x80, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x03];
+        assert_eq!(expand(Encoding::Brotli, &br), b"hello");
+        assert!(matches!(
+            Encoding::Identity.expand(b"hello", 4),
+            Err(BodyError::TooLarge(4))
+        ));
 
         let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![b' '; 1024 * 1024];
@@ -322,7 +396,24 @@ mod tests {
         }
         let bomb = bomb.finish().unwrap();
         assert!(bomb.len() < 1024 * 1024);
-        assert!(matches!(gunzip(&bomb), Err(BodyError::TooLarge)));
-        assert!(matches!(gunzip(b"not gzip"), Err(BodyError::BadGzip(_))));
+        assert!(matches!(
+            Encoding::Gzip.expand(&bomb, MAX_EXPANDED),
+            Err(BodyError::TooLarge(_))
+        ));
+        for encoding in [Encoding::Gzip, Encoding::Deflate, Encoding::Brotli] {
+            assert!(
+                matches!(
+                    encoding.expand(b"not compressed", 100),
+                    Err(BodyError::Undecodable { .. })
+                ),
+                "{encoding:?}"
+            );
+        }
+        let mut headers = HeaderMap::new();
+        assert_eq!(Encoding::of(&headers), Ok(Encoding::Identity));
+        headers.insert(header::CONTENT_ENCODING, "BR".parse().unwrap());
+        assert_eq!(Encoding::of(&headers), Ok(Encoding::Brotli));
+        headers.insert(header::CONTENT_ENCODING, "zstd".parse().unwrap());
+        assert_eq!(Encoding::of(&headers), Err("zstd".to_owned()));
     }
 }

@@ -104,6 +104,8 @@ pub struct Integrations {
     store: Arc<dyn Store>,
     keys: Arc<RwLock<Keys>>,
     pending: Arc<Mutex<HashMap<i64, Pending>>>,
+    /// Signatures of signed deliveries taken lately, and when: one seen again is a replay.
+    deliveries: Arc<Mutex<HashMap<Vec<u8>, Instant>>>,
 }
 
 /// Counts gathered since they were last stored. The last payload is kept as received
@@ -139,6 +141,7 @@ impl Integrations {
                 read_at: Instant::now() - REFRESH - REFRESH,
             })),
             pending: Arc::default(),
+            deliveries: Arc::default(),
         }
     }
 
@@ -191,14 +194,17 @@ impl Integrations {
         self.store.integrations().await
     }
 
-    /// Removes the integration `name`: its key stops working.
-    pub async fn remove(&self, name: &str, by: &Actor, now: Timestamp) -> Result<IntegrationRecord, IntegrationError> {
-        let record = self
-            .list()
+    async fn named(&self, name: &str) -> Result<IntegrationRecord, IntegrationError> {
+        self.list()
             .await?
             .into_iter()
             .find(|i| i.name == name.trim())
-            .ok_or_else(|| IntegrationError::Unknown(name.trim().to_owned()))?;
+            .ok_or_else(|| IntegrationError::Unknown(name.trim().to_owned()))
+    }
+
+    /// Removes the integration `name`: its key stops working.
+    pub async fn remove(&self, name: &str, by: &Actor, now: Timestamp) -> Result<IntegrationRecord, IntegrationError> {
+        let record = self.named(name).await?;
         let entry = EntryDraft::system(
             "integration_removed",
             by,
@@ -208,6 +214,67 @@ impl Integrations {
         self.store.remove_integration(record.id, now, entry).await?;
         self.forget();
         Ok(record)
+    }
+
+    /// Sets the client secret that a sentry-webhook integration's deliveries are signed with.
+    pub async fn set_secret(
+        &self,
+        name: &str,
+        secret: &str,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<IntegrationRecord, IntegrationError> {
+        let secret = secret.trim();
+        if secret.len() < 16 {
+            return Err(IntegrationError::Invalid(
+                "the secret is shorter than 16 characters; give the client secret Sentry shows for the integration"
+                    .into(),
+            ));
+        }
+        let mut record = self.named(name).await?;
+        if record.kind != Kind::SentryWebhook.as_str() {
+            return Err(IntegrationError::Invalid(format!(
+                "\"{}\" is a {} integration; only sentry-webhook integrations take a secret",
+                record.name, record.kind
+            )));
+        }
+        if !record.settings.is_object() {
+            record.settings = json!({});
+        }
+        record.settings["secret"] = json!(secret);
+        let entry = EntryDraft::system(
+            "integration_secret_set",
+            by,
+            now,
+            json!({"integration": record.name, "kind": record.kind}),
+        );
+        self.store
+            .set_integration_settings(record.id, &record.settings, entry)
+            .await?;
+        self.forget();
+        Ok(record)
+    }
+
+    /// Whether a signed delivery is new: its signature was not seen within `window`, the
+    /// time its sender's timestamp lets it be taken (it is then remembered). One seen again
+    /// is a replay.
+    pub fn first_delivery(&self, signature: &[u8], window: Duration) -> bool {
+        let mut seen = self.deliveries.lock().expect("not poisoned");
+        if seen.len() >= 1024 {
+            seen.retain(|_, at| at.elapsed() < window);
+        }
+        match seen.get(signature) {
+            Some(at) if at.elapsed() < window => false,
+            _ => {
+                seen.insert(signature.to_vec(), Instant::now());
+                true
+            }
+        }
+    }
+
+    /// Forgets a delivery that was not taken after all, so that it may be sent again.
+    pub fn forget_delivery(&self, signature: &[u8]) {
+        self.deliveries.lock().expect("not poisoned").remove(signature);
     }
 
     fn forget(&self) {

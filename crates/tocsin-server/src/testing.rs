@@ -86,11 +86,21 @@ impl TestServer {
 
     /// A new integration of `kind` named `name`; its key.
     pub async fn integration(&self, kind: crate::integrations::Kind, name: &str) -> String {
-        let (_, key) = crate::integrations::Integrations::new(Arc::clone(&self.store))
-            .add(kind, name, serde_json::json!({}), &admin_actor(), Timestamp::now())
+        self.integration_with(kind, name, serde_json::json!({})).await.1
+    }
+
+    /// A new integration with `settings`: its id and its key.
+    pub async fn integration_with(
+        &self,
+        kind: crate::integrations::Kind,
+        name: &str,
+        settings: serde_json::Value,
+    ) -> (i64, String) {
+        let (record, key) = crate::integrations::Integrations::new(Arc::clone(&self.store))
+            .add(kind, name, settings, &admin_actor(), Timestamp::now())
             .await
             .unwrap();
-        key.expose().to_owned()
+        (record.id, key.expose().to_owned())
     }
 
     pub fn backend(&self) -> &'static str {

@@ -109,6 +109,14 @@ pub trait IntegrationStore: Send + Sync {
     /// Removes an integration: its key stops working at once.
     async fn remove_integration(&self, id: i64, at: Timestamp, entry: EntryDraft) -> Result<(), StoreError>;
 
+    /// Replaces an integration's settings (a webhook's secret, …), with its audit entry.
+    async fn set_integration_settings(
+        &self,
+        id: i64,
+        settings: &serde_json::Value,
+        entry: EntryDraft,
+    ) -> Result<(), StoreError>;
+
     /// Adds to the integrations' counts and replaces their latest payload and error.
     async fn add_integration_stats(&self, deltas: &[StatsDelta]) -> Result<(), StoreError>;
 

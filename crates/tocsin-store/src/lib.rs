@@ -39,6 +39,8 @@ pub enum StoreError {
     UnknownUser(String),
     #[error("unknown token {0}")]
     UnknownToken(String),
+    #[error("unknown integration {0}")]
+    UnknownIntegration(String),
     /// A name that must be unique is taken; the text says which.
     #[error("{0}")]
     Duplicate(String),

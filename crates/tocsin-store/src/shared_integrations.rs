@@ -114,6 +114,27 @@ impl IntegrationStore for Backend {
         Ok(())
     }
 
+    async fn set_integration_settings(
+        &self,
+        id: i64,
+        settings: &serde_json::Value,
+        entry: EntryDraft,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let changed = sqlx::query("UPDATE integrations SET settings = $1 WHERE id = $2 AND removed_ms IS NULL")
+            .bind(settings.to_string())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::UnknownIntegration(id.to_string()));
+        }
+        append(&mut tx, vec![entry]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn add_integration_stats(&self, deltas: &[StatsDelta]) -> Result<(), StoreError> {
         let mut tx = begin_write(&self.pool).await?;
         for d in deltas {

@@ -2,14 +2,16 @@
 //! kind's fields. Fields tocsin does not know are allowed (senders add their own) and
 //! ignored; a known field that is missing or wrong is refused, naming the line and the field.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::{
-    AlertEvent, AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, HeartbeatEvent, Kind,
-    Level, RateLimitEvent, RequestEvent, Source, VaultEvent, VaultOutcome,
+    AlertEvent, AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, Exception,
+    HeartbeatEvent, Kind, Level, RateLimitEvent, RequestEvent, Source, User, VaultEvent, VaultOutcome,
 };
 
 /// A line that was refused, and why.
@@ -100,6 +102,11 @@ struct ErrorWire {
     release: Option<String>,
     environment: Option<String>,
     host: Option<String>,
+    exception: Option<Box<Exception>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    user: Option<Box<User>>,
+    event_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +258,10 @@ fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
                 release: e.release,
                 environment: e.environment,
                 host: e.host,
+                exception: e.exception,
+                tags: e.tags,
+                user: e.user,
+                event_id: e.event_id,
             })
         }
         Kind::VaultAccess => {

@@ -76,13 +76,23 @@ impl Errors {
             .fingerprints
             .entry(&(event.service.clone(), event.fingerprint.clone()));
         if seen.0.is_none() {
-            out.push(finding(
-                "new_error",
-                format!("{}:{}", event.service, event.fingerprint),
-                event.at,
-                1,
-                event.at,
-            ));
+            let mut summary: String = format!("A new error in {}: {}", event.service, event.message)
+                .chars()
+                .take(300)
+                .collect();
+            if let Some(frame) = event.exception.as_ref().and_then(|e| e.frame.as_ref()) {
+                summary.push_str(&format!(" (at {frame})"));
+            }
+            out.push(Finding {
+                summary: Some(summary),
+                ..finding(
+                    "new_error",
+                    format!("{}:{}", event.service, event.fingerprint),
+                    event.at,
+                    1,
+                    event.at,
+                )
+            });
         }
         seen.0 = Some(event.at);
         let rate = self.rates.entry(&event.service);
@@ -353,6 +363,10 @@ mod tests {
             release: None,
             environment: None,
             host: None,
+            exception: None,
+            tags: Default::default(),
+            user: None,
+            event_id: None,
         };
         // Two hours of ten errors per five minutes: usual.
         for i in 0..240 {

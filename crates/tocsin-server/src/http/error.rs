@@ -117,9 +117,10 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::IncidentNotFound(_) | StoreError::UnknownUser(_) | StoreError::UnknownToken(_) => {
-                ApiError::not_found(e.to_string())
-            }
+            StoreError::IncidentNotFound(_)
+            | StoreError::UnknownUser(_)
+            | StoreError::UnknownToken(_)
+            | StoreError::UnknownIntegration(_) => ApiError::not_found(e.to_string()),
             StoreError::Duplicate(message) => ApiError::new(StatusCode::CONFLICT, "duplicate", message),
             StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
             other => ApiError::internal(&other),

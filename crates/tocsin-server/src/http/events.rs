@@ -21,7 +21,7 @@ use super::api::{Page, cursor, page_size};
 use super::auth::{Ingester, Reader};
 use super::error::{ApiError, ErrorBody};
 use crate::identity::Principal;
-use crate::ingest::{self, BodyError, Parsed};
+use crate::ingest::{self, BodyError, Encoding, Parsed};
 use crate::model::{IngestReport, RejectDoc, SignalDoc};
 
 pub fn routes() -> Router<AppState> {
@@ -78,7 +78,7 @@ const REJECTS_SHOWN: usize = 100;
 const PARSE_INLINE: usize = 256 * 1024;
 
 /// Send events as NDJSON (`application/x-ndjson`), a JSON array or one JSON object
-/// (`application/json`), optionally with `Content-Encoding: gzip`. Each line is one event:
+/// (`application/json`), compressed or not (`Content-Encoding` gzip, deflate or br). Each line is one event:
 /// `ts` (RFC 3339), `kind` (auth, request, error, vault_access, heartbeat, rate_limit,
 /// custom) and the kind's fields. The answer comes once the accepted events are durably
 /// stored; refused lines are listed and do not stop the others.
@@ -107,35 +107,22 @@ async fn post_events(
         }
     })?;
     let json = content_type_is_json(&headers)?;
-    let gzip = match headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim())
-    {
-        None | Some("identity") => false,
-        Some(e) if e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("x-gzip") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("Content-Encoding \"{other}\" is not supported; send gzip or nothing"),
-            ));
-        }
-    };
+    let encoding = Encoding::of(&headers).map_err(|other| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Encoding \"{other}\" is not supported; send gzip, deflate, br or nothing"),
+        )
+    })?;
     let origin = match &ingester.caller.principal {
         Principal::Token { name, .. } => format!("api:{name}"),
         Principal::User { name, .. } => format!("user:{name}"),
     };
     let now = ingester.now;
-    let inline = body.len() <= PARSE_INLINE && !gzip;
+    let inline = body.len() <= PARSE_INLINE && encoding == Encoding::Identity;
     let read = move || -> Result<Parsed, BodyError> {
-        let expanded;
-        let text: &[u8] = if gzip {
-            expanded = ingest::gunzip(&body)?;
-            &expanded
-        } else {
-            &body
-        };
-        ingest::parse_body(text, json, &origin, now)
+        let text = encoding.expand(&body, ingest::MAX_EXPANDED)?;
+        ingest::parse_body(&text, json, &origin, now)
     };
     let parsed = if inline {
         read()
@@ -145,8 +132,8 @@ async fn post_events(
             .map_err(|e| ApiError::internal(&e))?
     }
     .map_err(|e| match e {
-        BodyError::TooLarge => too_large(e.to_string()),
-        BodyError::BadGzip(_) | BodyError::NotText | BodyError::BadArray(_) => {
+        BodyError::TooLarge(_) => too_large(e.to_string()),
+        BodyError::Undecodable { .. } | BodyError::NotText | BodyError::BadArray(_) => {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string())
         }
     })?;

@@ -15,6 +15,8 @@ pub mod openapi;
 mod ops;
 mod pagerduty;
 mod ratelimit;
+mod sentry;
+mod sentry_hooks;
 mod web;
 
 use std::future::Future;
@@ -145,6 +147,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(alertmanager::routes())
         .merge(pagerduty::routes())
+        .merge(sentry::routes())
+        .merge(sentry_hooks::routes())
         .merge(heartbeat::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -170,15 +170,22 @@ async fn bodies_that_hold_nothing_usable_are_refused_whole_and_nothing_is_stored
         let (status, answer) = server.send(&ingest, None, false, b"{\"kind\":\"auth\"}".to_vec()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(answer["error"]["details"]["rejects"][0]["field"], "ts", "{answer}");
-        let brotli = server
-            .request(Method::POST, "/api/v1/events", &ingest)
-            .header("content-encoding", "br")
-            .body(heartbeat("a"));
-        let (status, answer) = read(brotli.send().await.unwrap()).await;
-        assert_eq!(
-            (status, code(&answer)),
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-        );
+        for (encoding, expected, expected_code) in [
+            ("zstd", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ("br", StatusCode::BAD_REQUEST, "malformed_body"),
+            ("deflate", StatusCode::BAD_REQUEST, "malformed_body"),
+        ] {
+            let encoded = server
+                .request(Method::POST, "/api/v1/events", &ingest)
+                .header("content-encoding", encoding)
+                .body(heartbeat("a"));
+            let (status, answer) = read(encoded.send().await.unwrap()).await;
+            assert_eq!(
+                (status, code(&answer)),
+                (expected, expected_code),
+                "{encoding}: {answer}"
+            );
+        }
         assert_eq!(server.stored_events().await, 0, "{backend}");
         server.stop().await;
     }

@@ -1,0 +1,367 @@
+//! Sentry's webhooks, from an internal integration of its integration platform, at
+//! `POST /api/v1/webhooks/sentry/<key>`: issue alerts (`event_alert`), metric alerts
+//! (`metric_alert`) and issue changes (`issue`). Every delivery must be signed:
+//! `Sentry-Hook-Signature` is the hex HMAC-SHA256 of the body with the integration's client
+//! secret, and `Sentry-Hook-Timestamp` (when it was sent) must be within five minutes. A
+//! delivery seen before within that time is a replay and is refused. The issue's id is the
+//! alert's key, so a triggered issue alert is resolved when the issue is resolved in
+//! Sentry; a metric alert is keyed by its Sentry incident and resolved by `resolved`.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use tocsin_core::Timestamp;
+use tocsin_core::alert::{Alert, AlertStatus, Via};
+
+use super::AppState;
+use super::compat::{self, Refusal};
+use crate::integrations::{Integration, Kind};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How far a delivery's timestamp may be from tocsin's clock.
+pub const WINDOW_SECONDS: i64 = 300;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/webhooks/sentry/{key}", post(hook))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
+    let why = why.into();
+    Refusal::new(status, why.clone(), json!({"ok": false, "detail": why}))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// Checks the signature and the time of a delivery; the signature, to refuse it again.
+fn verify(integration: &Integration, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<Vec<u8>, Refusal> {
+    let secret = integration
+        .settings
+        .get("secret")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "no client secret is set for \"{}\"; run `tocsin integration secret {}` with the secret Sentry shows",
+                    integration.name, integration.name
+                ),
+            )
+        })?;
+    let signature = header(headers, "sentry-hook-signature")
+        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "the Sentry-Hook-Signature header is missing"))?;
+    let signature = hex::decode(signature)
+        .map_err(|_| refuse(StatusCode::UNAUTHORIZED, "Sentry-Hook-Signature is not hexadecimal"))?;
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    mac.verify_slice(&signature).map_err(|_| {
+        refuse(
+            StatusCode::UNAUTHORIZED,
+            "Sentry-Hook-Signature does not match the body and the client secret",
+        )
+    })?;
+    let sent = header(headers, "sentry-hook-timestamp")
+        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "the Sentry-Hook-Timestamp header is missing"))?;
+    let sent: f64 = sent.parse().map_err(|_| {
+        refuse(
+            StatusCode::UNAUTHORIZED,
+            "Sentry-Hook-Timestamp is not a time in seconds",
+        )
+    })?;
+    let skew = now.as_second() - sent as i64;
+    if skew.abs() > WINDOW_SECONDS {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            format!("the delivery was sent {skew} s from now, beyond {WINDOW_SECONDS} s; old deliveries are replays"),
+        ));
+    }
+    Ok(signature)
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Sentry's level as one of the four severity words.
+fn severity_of(level: Option<&Value>) -> Option<String> {
+    let word = match level?.as_str()? {
+        "fatal" => "critical",
+        "error" => "error",
+        "warning" => "warning",
+        "info" | "debug" | "sample" => "info",
+        _ => return None,
+    };
+    Some(word.to_owned())
+}
+
+fn started(value: Option<&Value>, now: Timestamp) -> Timestamp {
+    value
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .map_or(now, |at| at.min(now))
+}
+
+fn alert(fingerprint: String, status: AlertStatus, summary: String, now: Timestamp) -> Alert {
+    Alert {
+        fingerprint,
+        status,
+        summary,
+        severity: None,
+        group: None,
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        starts_at: now,
+        ends_at: None,
+        url: None,
+        details: None,
+    }
+}
+
+/// The alert a delivery tells of, or none for resources and actions that raise none.
+fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>, String> {
+    let action = doc.get("action").and_then(Value::as_str).unwrap_or("");
+    let data = doc.get("data").ok_or("the delivery has no data")?;
+    match resource {
+        "event_alert" => {
+            let event = data.get("event").ok_or("data.event is missing")?;
+            let issue = text(event.get("issue_id")).ok_or("data.event.issue_id is missing")?;
+            let rule = text(data.get("triggered_rule"));
+            let summary = text(event.get("title"))
+                .or_else(|| text(event.get("message")))
+                .unwrap_or_else(|| format!("Sentry issue {issue}"));
+            let mut alert = alert(format!("issue:{issue}"), AlertStatus::Firing, summary, now);
+            alert.severity = severity_of(event.get("level"));
+            alert.starts_at = started(event.get("datetime"), now);
+            alert.url = text(event.get("web_url"));
+            alert.labels.insert("issue_id".into(), issue);
+            if let Some(rule) = rule {
+                alert.labels.insert("rule".into(), rule);
+            }
+            if let Some(culprit) = text(event.get("culprit")) {
+                alert.annotations.insert("culprit".into(), culprit);
+            }
+            Ok(Some(alert))
+        }
+        "metric_alert" => {
+            let status = match action {
+                "critical" | "warning" => AlertStatus::Firing,
+                "resolved" => AlertStatus::Resolved,
+                other => {
+                    return Err(format!(
+                        "metric alert action \"{other}\" is not critical, warning or resolved"
+                    ));
+                }
+            };
+            let incident = data.get("metric_alert").ok_or("data.metric_alert is missing")?;
+            let id = text(incident.get("id")).ok_or("data.metric_alert.id is missing")?;
+            let rule = incident.get("alert_rule").and_then(|r| text(r.get("name")));
+            let summary = text(data.get("description_title"))
+                .or_else(|| text(incident.get("title")))
+                .or_else(|| rule.clone())
+                .unwrap_or_else(|| format!("Sentry metric alert {id}"));
+            let mut alert = alert(format!("metric:{id}"), status, summary, now);
+            if status == AlertStatus::Firing {
+                alert.severity = Some(action.to_owned());
+            }
+            alert.starts_at = started(incident.get("date_started"), now);
+            alert.url = text(data.get("web_url"));
+            if let Some(rule) = rule {
+                alert.labels.insert("rule".into(), rule);
+            }
+            if let Some(description) = text(data.get("description_text")) {
+                alert.annotations.insert("description".into(), description);
+            }
+            Ok(Some(alert))
+        }
+        "issue" => {
+            let status = match action {
+                "created" | "unresolved" => AlertStatus::Firing,
+                "resolved" | "archived" | "ignored" => AlertStatus::Resolved,
+                _ => return Ok(None),
+            };
+            let issue = data.get("issue").ok_or("data.issue is missing")?;
+            let id = text(issue.get("id")).ok_or("data.issue.id is missing")?;
+            let summary = text(issue.get("title")).unwrap_or_else(|| format!("Sentry issue {id}"));
+            let mut alert = alert(format!("issue:{id}"), status, summary, now);
+            alert.severity = severity_of(issue.get("level"));
+            alert.starts_at = started(issue.get("firstSeen"), now);
+            alert.url = text(issue.get("web_url")).or_else(|| text(issue.get("permalink")));
+            alert.labels.insert("issue_id".into(), id);
+            if let Some(short) = text(issue.get("shortId")) {
+                alert.labels.insert("short_id".into(), short);
+            }
+            Ok(Some(alert))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn hook(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let integration = match compat::integration(&state, &key, Kind::SentryWebhook).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return refuse(StatusCode::NOT_FOUND, "no sentry-webhook integration has this key").into_response(),
+        Err(n) => return n.refuse(refuse).into_response(),
+    };
+    let now = Timestamp::now();
+    let mut shown = Bytes::new();
+    let result = async {
+        let body = compat::body(body, MAX_BODY).map_err(|(status, why)| refuse(status, why))?;
+        shown = body.clone();
+        let signature = verify(&integration, &headers, &body, now)?;
+        let doc: Value =
+            compat::json(&body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))?;
+        let resource = header(&headers, "sentry-hook-resource").unwrap_or("");
+        let alert = alert_of(resource, &doc, now).map_err(|why| refuse(StatusCode::BAD_REQUEST, why))?;
+        // A timestamp may be up to the window ahead or behind: remember twice as long.
+        let window = std::time::Duration::from_secs(2 * WINDOW_SECONDS as u64);
+        if !state.integrations().first_delivery(&signature, window) {
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                "this delivery was already received; a replay is refused",
+            ));
+        }
+        let Some(alert) = alert else {
+            return Ok(0);
+        };
+        let delivery = compat::alert_event(&integration.name, Via::Sentry, vec![alert], now);
+        if let Err(n) = compat::commit(&state, vec![delivery]).await {
+            // Not taken: the sender may try the same delivery again.
+            state.integrations().forget_delivery(&signature);
+            return Err(n.refuse(refuse));
+        }
+        Ok(1)
+    }
+    .await;
+    let (used, why) = match &result {
+        Ok(used) => (*used, None),
+        Err(refusal) => (0, Some(refusal.why.as_str())),
+    };
+    state.integrations().count(&integration, used, shown, why);
+    match result {
+        Ok(_) => axum::Json(json!({"ok": true})).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-11-23T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn deliveries_are_verified_by_signature_and_time() {
+        let integration = Integration {
+            id: 1,
+            name: "sentry".into(),
+            kind: Kind::SentryWebhook,
+            settings: json!({"secret": "5f0c8f1a4c5b4b9e8a2d"}),
+        };
+        let body = br#"{"action":"triggered"}"#;
+        let mut mac = HmacSha256::new_from_slice(b"5f0c8f1a4c5b4b9e8a2d").unwrap();
+        mac.update(body);
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let headers = |signature: &str, at: i64| {
+            let mut h = HeaderMap::new();
+            h.insert("sentry-hook-signature", signature.parse().unwrap());
+            h.insert("sentry-hook-timestamp", at.to_string().parse().unwrap());
+            h
+        };
+        let at = now().as_second();
+        assert!(verify(&integration, &headers(&signature, at - 30), body, now()).is_ok());
+        let wrong = verify(
+            &integration,
+            &headers(&signature, at),
+            br#"{"action":"resolved"}"#,
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.why.contains("does not match"));
+        let old = verify(&integration, &headers(&signature, at - 301), body, now()).unwrap_err();
+        assert!(old.why.contains("replays"), "{}", old.why);
+        assert!(
+            verify(&integration, &HeaderMap::new(), body, now())
+                .unwrap_err()
+                .why
+                .contains("missing")
+        );
+        let unset = Integration {
+            settings: json!({}),
+            ..integration
+        };
+        assert!(
+            verify(&unset, &headers(&signature, at), body, now())
+                .unwrap_err()
+                .why
+                .contains("tocsin integration secret")
+        );
+    }
+
+    #[test]
+    fn issue_and_metric_alerts_are_alerts_keyed_by_issue_and_incident() {
+        let issue_alert = json!({"action": "triggered", "data": {
+            "event": {"issue_id": "1117540176", "title": "ReferenceError: heck is not defined",
+                      "level": "error", "culprit": "?(<anonymous>)", "datetime": "2019-08-19T21:06:17.677000Z",
+                      "web_url": "https://sentry.example/organizations/o/issues/1117540176/events/e4874d66/"},
+            "triggered_rule": "Very Important Alert Rule!"}});
+        let alert = alert_of("event_alert", &issue_alert, now()).unwrap().unwrap();
+        assert_eq!(alert.fingerprint, "issue:1117540176");
+        assert_eq!(
+            (alert.status, alert.severity.as_deref()),
+            (AlertStatus::Firing, Some("error"))
+        );
+        assert_eq!(alert.labels["rule"], "Very Important Alert Rule!");
+        assert_eq!(alert.starts_at, "2019-08-19T21:06:17.677Z".parse().unwrap());
+
+        let resolved_issue = json!({"action": "resolved", "data": {"issue": {"id": "1117540176", "title": "t"}}});
+        let alert = alert_of("issue", &resolved_issue, now()).unwrap().unwrap();
+        assert_eq!(
+            (alert.fingerprint.as_str(), alert.status),
+            ("issue:1117540176", AlertStatus::Resolved)
+        );
+        let assigned = json!({"action": "assigned", "data": {"issue": {"id": "1"}}});
+        assert_eq!(alert_of("issue", &assigned, now()), Ok(None));
+
+        let metric = json!({"action": "critical", "data": {"description_title": "Critical: Too many errors",
+            "metric_alert": {"id": "4", "alert_rule": {"name": "Too many errors"}}, "web_url": "https://sentry.example/alerts/1/"}});
+        let alert = alert_of("metric_alert", &metric, now()).unwrap().unwrap();
+        assert_eq!(
+            (alert.fingerprint.as_str(), alert.severity.as_deref()),
+            ("metric:4", Some("critical"))
+        );
+        let bad = json!({"action": "exploded", "data": {"metric_alert": {"id": "4"}}});
+        assert!(alert_of("metric_alert", &bad, now()).unwrap_err().contains("exploded"));
+        assert!(
+            alert_of("event_alert", &json!({"data": {"event": {}}}), now())
+                .unwrap_err()
+                .contains("issue_id")
+        );
+        assert_eq!(alert_of("installation", &json!({"data": {}}), now()), Ok(None));
+    }
+}

@@ -377,6 +377,17 @@ async fn a_real_sentry_sdk_reports_an_exception_with_its_top_frame_and_cron_chec
                 (Some("42"), Some("ana@example.com"))
             );
         }
+        // The last payload is kept with the DSN's key masked.
+        let payload = eventually("the last payload", || async {
+            let list = server.store.integrations().await.unwrap();
+            let shop = list.into_iter().find(|i| i.name == "shop")?;
+            shop.stats.last.map(|(_, text)| text)
+        })
+        .await;
+        assert!(
+            !payload.contains(&key) && payload.contains("\"public_key\":\"[key]\""),
+            "{payload}"
+        );
         // One fingerprint for the three reports: one new error.
         let fingerprints: std::collections::BTreeSet<String> =
             errors(&server).await.into_iter().map(|e| e.fingerprint).collect();

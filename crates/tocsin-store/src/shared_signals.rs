@@ -130,6 +130,14 @@ impl SignalStore for Backend {
         if let Some(key) = &filter.key {
             query.push(" AND signal_key = ").push_bind(key.clone());
         }
+        if !filter.ids.is_empty() {
+            query.push(" AND id IN (");
+            let mut ids = query.separated(", ");
+            for id in &filter.ids {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+        }
         if let Some(before) = filter.before {
             query.push(" AND id < ").push_bind(before);
         }

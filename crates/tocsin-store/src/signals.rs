@@ -39,6 +39,8 @@ pub struct SignalRecord {
 pub struct SignalFilter {
     pub detector: Option<String>,
     pub key: Option<String>,
+    /// Only these signals, when not empty.
+    pub ids: Vec<i64>,
     /// Only signals with a smaller id (cursor pagination).
     pub before: Option<i64>,
     /// Only signals with a larger id, listed oldest first (to follow new ones).

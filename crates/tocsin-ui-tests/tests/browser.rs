@@ -337,3 +337,82 @@ async fn a_brute_force_sent_as_events_shows_on_the_signals_page_with_its_inciden
     b.client.clone().close().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_integration_page_shows_what_a_tool_sent_what_was_refused_and_the_incident_of_its_alert() {
+    let Some(browser) = browser().await else { return };
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    let b = &browser;
+    let key = server
+        .integration(tocsin_server::integrations::Kind::Pagerduty, "uptime")
+        .await;
+    let enqueue = |event: serde_json::Value| {
+        let url = format!("{}/v2/enqueue", server.url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&event)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let refused = enqueue(json!({"routing_key": key, "event_action": "explode"})).await;
+    assert_eq!(refused, 400);
+    let taken = enqueue(json!({
+        "routing_key": key,
+        "event_action": "trigger",
+        "dedup_key": "shop-down",
+        "payload": {"summary": "shop.example.com is down", "source": "uptime-probe", "severity": "critical"},
+        "links": [{"href": "https://status.example.com/shop", "text": "Probe"}]
+    }))
+    .await;
+    assert_eq!(taken, 202);
+
+    b.client.goto(&format!("{}/integrations", server.url)).await.unwrap();
+    b.fill("#name", "dana").await;
+    b.fill("#password", PASSWORD).await;
+    b.press("Log in").await;
+    b.wait("body[data-page='integrations']").await;
+    b.wait("a[href='/integrations/uptime']").await.click().await.unwrap();
+    b.wait("body[data-page='integration']").await;
+    // Counts are stored every two seconds and the alert is weighed behind the answer:
+    // reload until both show.
+    for _ in 0..100 {
+        let refused = b.text("#refused").await;
+        let incident = b
+            .client
+            .find(Locator::Css("#alerts a[href='/incidents/INC-0001']"))
+            .await;
+        if refused == "1" && incident.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.client.refresh().await.unwrap();
+    }
+    assert_eq!(b.text("#received").await, "2");
+    assert_eq!(b.text("#accepted").await, "1");
+    assert!(b.text("#last-error").await.contains("\"explode\" is invalid"));
+    let payload = b.text("#payload").await;
+    assert!(payload.contains("\"dedup_key\": \"shop-down\""), "{payload}");
+    // The routing key is the integration's secret: never shown.
+    assert!(
+        !payload.contains(&key) && payload.contains("\"routing_key\": \"[key]\""),
+        "{payload}"
+    );
+    let alerts = b.text("#alerts").await;
+    assert!(alerts.contains("shop.example.com is down"), "{alerts}");
+    assert!(alerts.contains("firing"), "{alerts}");
+    b.shot("11-integration").await;
+    b.wait("#alerts a[href='/incidents/INC-0001']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert!(b.text("h1").await.contains("shop.example.com is down"));
+
+    b.client.clone().close().await.unwrap();
+    server.stop().await;
+}

@@ -209,6 +209,19 @@ impl<'d> Reading<'d> {
     ) -> Result<Vec<tocsin_store::outbox::Notification>, tocsin_store::StoreError> {
         self.0.store().outbox(filter).await
     }
+
+    pub async fn integrations(
+        &self,
+    ) -> Result<Vec<tocsin_store::integrations::IntegrationRecord>, tocsin_store::StoreError> {
+        self.0.store().integrations().await
+    }
+
+    pub async fn alerts(
+        &self,
+        filter: &tocsin_store::integrations::AlertFilter,
+    ) -> Result<Vec<tocsin_store::integrations::StoredAlert>, tocsin_store::StoreError> {
+        self.0.store().alerts(filter).await
+    }
 }
 
 impl Responder {

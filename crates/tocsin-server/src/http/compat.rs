@@ -15,7 +15,7 @@ use tocsin_store::event_log::AppendError;
 use tocsin_store::events::NewEvent;
 
 use super::AppState;
-use crate::integrations::{Integration, Kind};
+use crate::integrations::{Integration, Kind, PAYLOAD_KEPT};
 
 /// A refusal in the sender's own shape.
 #[derive(Debug)]
@@ -113,6 +113,23 @@ pub async fn commit(state: &AppState, events: Vec<NewEvent>) -> Result<Vec<u64>,
     })
 }
 
+/// What to keep of a payload as an integration's last one: its start, with the
+/// integration's key (a PagerDuty routing key, a DSN in a Sentry envelope) masked, since
+/// whoever may read the payload must not learn the key.
+pub fn shown(payload: &[u8], key: &str) -> Bytes {
+    let mut kept = payload[..payload.len().min(PAYLOAD_KEPT)].to_vec();
+    let key = key.as_bytes();
+    if !key.is_empty() {
+        let mut from = 0;
+        while let Some(at) = kept[from..].windows(key.len()).position(|w| w == key) {
+            let at = from + at;
+            kept.splice(at..at + key.len(), b"[key]".iter().copied());
+            from = at + 5;
+        }
+    }
+    Bytes::from(kept)
+}
+
 /// A delivery of alerts from `source`, as one event of the log.
 pub fn alert_event(source: &str, via: Via, alerts: Vec<Alert>, now: Timestamp) -> NewEvent {
     let event = Event::Alert(AlertEvent {
@@ -163,4 +180,20 @@ pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     })?;
     deserializer.end().map_err(|e| e.to_string())?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_masked_in_the_payload_kept() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let body = format!("{{\"routing_key\":\"{key}\",\"dsn\":\"https://{key}@h/1\"}}");
+        assert_eq!(
+            shown(body.as_bytes(), key),
+            Bytes::from_static(b"{\"routing_key\":\"[key]\",\"dsn\":\"https://[key]@h/1\"}")
+        );
+        assert_eq!(shown(&vec![b'a'; PAYLOAD_KEPT + 10], key).len(), PAYLOAD_KEPT);
+    }
 }

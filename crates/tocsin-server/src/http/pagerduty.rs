@@ -101,10 +101,16 @@ async fn enqueue(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
             .into_response();
         }
     };
-    let Some(key) = event.routing_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
+    let Some(key) = event
+        .routing_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+    else {
         return invalid(vec!["'routing_key' is missing or blank".into()]).into_response();
     };
-    let integration = match compat::integration(&state, key, Kind::Pagerduty).await {
+    let integration = match compat::integration(&state, &key, Kind::Pagerduty).await {
         Ok(Some(found)) => found,
         Ok(None) => {
             return invalid(vec![
@@ -126,7 +132,7 @@ async fn enqueue(State(state): State<AppState>, body: Result<Bytes, BytesRejecti
     };
     state
         .integrations()
-        .count(&integration, accepted, body.clone(), refused);
+        .count(&integration, accepted, compat::shown(&body, &key), refused);
     match result {
         Ok(dedup_key) => (
             StatusCode::ACCEPTED,

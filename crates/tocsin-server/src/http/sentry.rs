@@ -28,7 +28,7 @@ use tocsin_store::events::NewEvent;
 use super::AppState;
 use super::compat::{self, Refusal};
 use crate::ingest::{BodyError, Encoding};
-use crate::integrations::{Integration, Kind, PAYLOAD_KEPT};
+use crate::integrations::{Integration, Kind};
 
 /// The most a request may carry, compressed or not: envelopes hold attachments too.
 pub const MAX_BODY: usize = 20 * 1024 * 1024;
@@ -574,18 +574,20 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
 ) -> Response {
-    // The integration once known, to count what it sent or why it was refused; and the
-    // start of the body, expanded, to show as its last payload.
+    // The integration once known, to count what it sent or why it was refused; the start
+    // of the body, expanded, to show as its last payload; and the key, to mask it there.
     let mut integration: Option<Arc<Integration>> = None;
-    let mut shown = Bytes::new();
+    let mut shown = Vec::new();
+    let mut key = String::new();
     let result = async {
         // The key in a header or the query is checked before the body is read.
-        if let Some(key) = key_of(&headers, query.as_deref()) {
-            integration = Some(named(&state, &key).await?);
+        if let Some(found) = key_of(&headers, query.as_deref()) {
+            integration = Some(named(&state, &found).await?);
+            key = found;
         }
         let body = compat::body(body, MAX_BODY).map_err(|(status, why)| refuse(status, why))?;
         let expanded = expanded(&headers, &body)?;
-        shown = Bytes::copy_from_slice(&expanded[..expanded.len().min(PAYLOAD_KEPT)]);
+        shown = expanded[..expanded.len().min(crate::integrations::PAYLOAD_KEPT)].to_vec();
         let envelope = match endpoint {
             Endpoint::Envelope => Some(envelope_of(&expanded).map_err(|why| refuse(StatusCode::BAD_REQUEST, why))?),
             Endpoint::Store => None,
@@ -595,7 +597,7 @@ async fn receive(
             // Else in the envelope's DSN, as tunnels pass it on.
             None => {
                 let dsn = envelope.as_ref().and_then(|e| e.header.get("dsn")?.as_str());
-                let key = dsn.and_then(key_of_dsn).ok_or_else(|| {
+                key = dsn.and_then(key_of_dsn).ok_or_else(|| {
                     refuse(
                         StatusCode::UNAUTHORIZED,
                         "missing authorization: give the DSN's key as sentry_key",
@@ -637,7 +639,9 @@ async fn receive(
             Ok((used, _)) => (*used, None),
             Err(refusal) => (0, Some(refusal.why.as_str())),
         };
-        state.integrations().count(integration, used, shown, why);
+        state
+            .integrations()
+            .count(integration, used, compat::shown(&shown, &key), why);
     }
     let response = match result {
         Ok((_, Some(id))) => axum::Json(json!({ "id": id })).into_response(),

@@ -4,6 +4,7 @@
 //! tocsin with the session's CSRF token in its `csrf` field.
 
 mod forms;
+mod integrations;
 mod live;
 mod pages;
 mod views;
@@ -33,6 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/plan", get(pages::plan))
         .route("/signals", get(pages::signals))
         .route("/outbox", get(pages::outbox))
+        .route("/integrations", get(integrations::list))
+        .route("/integrations/{name}", get(integrations::show))
         .route("/outbox/{id}/retry", post(forms::resend))
         .route("/events", get(live::events))
         .route("/static/app.css", get(live::stylesheet))

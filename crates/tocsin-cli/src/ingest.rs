@@ -206,7 +206,7 @@ impl Storing {
                 stored.store(&*store, batch).await?;
             }
             if let Some((detector, _)) = &mut stored.detector {
-                detector.save().await?;
+                stored.signals += detector.save().await?;
             }
             // The login trail is left to a running server's writer, which indexes what other
             // processes append, or to the first `tocsin logins` or `GET /api/v1/logins`,

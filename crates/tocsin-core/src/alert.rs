@@ -191,6 +191,104 @@ pub fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A time as senders write it; Go's zero time (`0001-01-01T00:00:00Z`) means none.
+pub fn sent_time(text: Option<&str>, field: &str) -> Result<Option<Timestamp>, String> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let at: Timestamp = text
+        .parse()
+        .map_err(|e| format!("{field} \"{text}\" is not an RFC 3339 time: {e}"))?;
+    // Before 1970: the zero time of Go, which senders write for "not set".
+    Ok((at.as_second() > 0).then_some(at))
+}
+
+/// Alertmanager's default `resolve_timeout`: an alert posted without `endsAt` expires
+/// this long after it was last posted.
+pub const RESOLVE_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
+/// `postableAlert` of Alertmanager's API v2, as Prometheus and amtool post it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Postable {
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Option<String>,
+    #[serde(rename = "endsAt")]
+    pub ends_at: Option<String>,
+    #[serde(rename = "generatorURL")]
+    pub generator_url: Option<String>,
+}
+
+/// Checks a label set as Alertmanager does: empty values are dropped, names are Prometheus
+/// names, and at least one pair is left.
+pub fn label_set(mut labels: BTreeMap<String, String>, what: &str) -> Result<BTreeMap<String, String>, String> {
+    labels.retain(|_, value| !value.is_empty());
+    if labels.is_empty() {
+        return Err(format!("{what}: at least one label pair required"));
+    }
+    if let Some(bad) = labels.keys().find(|name| !valid_label_name(name)) {
+        return Err(format!("{what}: invalid label set: invalid name \"{bad}\""));
+    }
+    Ok(labels)
+}
+
+/// One line for a person: the alert's name and its summary or description.
+pub fn summary_of(
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+    fingerprint: &str,
+) -> String {
+    let told = annotations
+        .get("summary")
+        .or_else(|| annotations.get("description"))
+        .or_else(|| annotations.get("message"));
+    match (labels.get("alertname"), told) {
+        (Some(name), Some(text)) if !text.contains(name.as_str()) => format!("{name}: {text}"),
+        (_, Some(text)) => text.clone(),
+        (Some(name), None) => name.clone(),
+        (None, None) => format!("alert {fingerprint}"),
+    }
+}
+
+/// An alert posted to `/api/v2/alerts`, as tocsin keeps it. As in Alertmanager: no start
+/// means now, no end means [`RESOLVE_TIMEOUT`] from now, and an end already past means
+/// resolved.
+pub fn postable(index: usize, p: Postable, now: Timestamp) -> Result<Alert, String> {
+    let what = format!("alert {index}");
+    let labels = label_set(p.labels, &what)?;
+    if let Some(bad) = p.annotations.keys().find(|name| !valid_label_name(name)) {
+        return Err(format!("{what}: invalid annotations: invalid name \"{bad}\""));
+    }
+    let starts_at = sent_time(p.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
+    let ends_at = sent_time(p.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
+    if let (Some(start), Some(end)) = (starts_at, ends_at)
+        && start > end
+    {
+        return Err(format!("{what}: start time must be before end time"));
+    }
+    let ends_at = ends_at.unwrap_or(now + RESOLVE_TIMEOUT);
+    let fingerprint = label_fingerprint(&labels);
+    Ok(Alert {
+        status: if ends_at <= now {
+            AlertStatus::Resolved
+        } else {
+            AlertStatus::Firing
+        },
+        summary: summary_of(&labels, &p.annotations, &fingerprint),
+        severity: labels.get("severity").cloned(),
+        group: labels.get("alertname").cloned(),
+        starts_at: starts_at.unwrap_or(now).min(ends_at),
+        ends_at: Some(ends_at),
+        url: p.generator_url.filter(|u| !u.is_empty()),
+        details: None,
+        fingerprint,
+        labels,
+        annotations: p.annotations,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +363,44 @@ mod tests {
         assert_eq!(tier_of("warning"), Some(2));
         assert_eq!(tier_of("info"), Some(3));
         assert_eq!(tier_of("bogus"), None);
+    }
+
+    #[test]
+    fn posted_alerts_follow_alertmanager() {
+        let now: Timestamp = "2026-01-05T10:00:00Z".parse().unwrap();
+        let post = |json: &str| postable(0, serde_json::from_str(json).unwrap(), now);
+        let a = post(r#"{"labels":{"alertname":"Down","severity":"critical","empty":""},"annotations":{"summary":"web is down"}}"#).unwrap();
+        assert_eq!(a.status, AlertStatus::Firing);
+        assert_eq!((a.starts_at, a.ends_at), (now, Some(now + RESOLVE_TIMEOUT)));
+        assert_eq!(a.summary, "Down: web is down");
+        assert_eq!(
+            (a.severity.as_deref(), a.group.as_deref()),
+            (Some("critical"), Some("Down"))
+        );
+        assert!(!a.labels.contains_key("empty"));
+        let gone =
+            post(r#"{"labels":{"a":"b"},"startsAt":"2026-01-05T09:00:00Z","endsAt":"2026-01-05T09:30:00Z"}"#).unwrap();
+        assert_eq!(gone.status, AlertStatus::Resolved);
+        // amtool writes Go's zero time for "not set".
+        let zero =
+            post(r#"{"labels":{"a":"b"},"startsAt":"0001-01-01T00:00:00.000Z","endsAt":"0001-01-01T00:00:00.000Z"}"#)
+                .unwrap();
+        assert_eq!((zero.status, zero.starts_at), (AlertStatus::Firing, now));
+        for (json, says) in [
+            (r#"{"labels":{}}"#, "at least one label pair required"),
+            (r#"{"labels":{"a":""}}"#, "at least one label pair required"),
+            (r#"{"labels":{"a b":"c"}}"#, "invalid name \"a b\""),
+            (
+                r#"{"labels":{"a":"b"},"startsAt":"2026-01-05T09:00:00Z","endsAt":"2026-01-05T08:00:00Z"}"#,
+                "start time must be before end time",
+            ),
+            (
+                r#"{"labels":{"a":"b"},"startsAt":"yesterday"}"#,
+                "startsAt \"yesterday\"",
+            ),
+        ] {
+            let err = post(json).unwrap_err();
+            assert!(err.contains(says), "{json}: {err}");
+        }
     }
 }

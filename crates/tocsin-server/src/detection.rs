@@ -30,6 +30,11 @@ const KNOWN_MAX: usize = 100_000;
 const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// Events read per round.
 const ROUND: u32 = 10_000;
+/// While events stream in, what they lead to is written at most this often (or once this
+/// many findings wait): an alert storm then takes the database's write lock from the
+/// log's writer a few times a second, not for every batch it commits.
+const WRITE_EVERY: Duration = Duration::from_millis(250);
+const GATHER_MAX: usize = 10_000;
 /// How often the log is looked at for events that other processes appended.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -53,6 +58,8 @@ pub struct Detector {
     /// The position last saved as the cursor, and when.
     saved: u64,
     saved_at: std::time::Instant,
+    /// When what was found was last written.
+    wrote_at: std::time::Instant,
     found: Vec<Signal>,
     /// The alerts' lives, told from the same log.
     alerts: crate::alerts::AlertBook,
@@ -78,6 +85,7 @@ impl Detector {
             replayed: cursor,
             saved: cursor,
             saved_at: std::time::Instant::now(),
+            wrote_at: std::time::Instant::now(),
             known: std::collections::HashSet::new(),
             found: Vec::new(),
             desk,
@@ -90,7 +98,8 @@ impl Detector {
         loop {
             let events = self.desk.store().events_after(self.position, ROUND).await?;
             if events.is_empty() {
-                return Ok(recorded);
+                // Caught up: what was gathered is written now.
+                return Ok(recorded + self.record(false).await?);
             }
             recorded += self.read(events.iter().map(|e| (e.seq, &e.event))).await?;
         }
@@ -132,9 +141,10 @@ impl Detector {
         self.record(false).await
     }
 
-    /// Saves how far the detectors read, so that a restart reports nothing from there back.
-    pub async fn save(&mut self) -> Result<(), DeskError> {
-        self.record(true).await.map(|_| ())
+    /// Writes what was gathered and saves how far the detectors read, so that a restart
+    /// reports nothing from there back; how many new signals that recorded.
+    pub async fn save(&mut self) -> Result<usize, DeskError> {
+        self.record(true).await
     }
 
     /// Records what was found, and carries out the rules for what is new; saves the cursor
@@ -150,6 +160,11 @@ impl Detector {
         if self.found.is_empty() && !self.alerts.due() && (self.saved >= self.position || !due) {
             return Ok(0);
         }
+        // Gathered: written with a later batch, or once caught up.
+        if !save && self.wrote_at.elapsed() < WRITE_EVERY && self.found.len() < GATHER_MAX {
+            return Ok(0);
+        }
+        self.wrote_at = std::time::Instant::now();
         let plan = self.desk.plan();
         let mut signals: Vec<NewSignal> = self
             .found

@@ -32,6 +32,17 @@ impl NewEvent {
         Self::keeping(event, body, origin, received_at)
     }
 
+    /// An event whose stored form its receiver wrote itself (the body as it came, framed),
+    /// which must read back as `event` (its receiver's tests show that it does).
+    pub fn with_body(event: Event, body: String, origin: &str, received_at: Timestamp) -> Self {
+        Self::keeping(event, body, origin.into(), received_at)
+    }
+
+    /// The event as it is stored.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
     fn keeping(event: Event, body: String, origin: std::sync::Arc<str>, received_at: Timestamp) -> Self {
         NewEvent {
             received_ms: received_at.as_millisecond(),

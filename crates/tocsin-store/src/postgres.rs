@@ -96,12 +96,21 @@ impl PgStore {
     }
 }
 
-async fn begin_write(pool: &Pool) -> Result<Tx, StoreError> {
-    Ok(pool.begin().await?)
+/// PostgreSQL orders its writers itself.
+type WriteGuard = ();
+
+async fn begin_write(store: &Backend) -> Result<Tx, StoreError> {
+    Ok(Tx {
+        inner: store.pool.begin().await?,
+        _held: (),
+    })
 }
 
 async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = Tx {
+        inner: pool.begin().await?,
+        _held: (),
+    };
     sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)

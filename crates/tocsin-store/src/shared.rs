@@ -1,6 +1,6 @@
 // The store written once for both backends. Each backend module includes this file after
-// defining `Db` (its sqlx database), `Pool`, `begin_write`, `lock_head_sql` and
-// `begin_migration`; one SQL text serves both, since SQLite accepts `$1` placeholders.
+// defining `Db` (its sqlx database), `Pool`, `WriteGuard`, `begin_write`, `lock_head_sql`
+// and `begin_migration`; one SQL text serves both, since SQLite accepts `$1` placeholders.
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
@@ -12,7 +12,35 @@ use tocsin_core::incident::{Incident, IncidentNumber, Status};
 use crate::migrate::{self, Migration};
 use crate::{ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
 
-type Tx = sqlx::Transaction<'static, Db>;
+/// A write transaction, with whatever its backend holds beside it while it is open (on
+/// SQLite, the process's write gate).
+struct Tx {
+    inner: sqlx::Transaction<'static, Db>,
+    _held: WriteGuard,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = <Db as sqlx::Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
+impl Tx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
 type DbRow = <Db as sqlx::Database>::Row;
 
 fn int(value: u64, what: &str) -> Result<i64, StoreError> {
@@ -265,7 +293,7 @@ const CLOCK_COLUMNS: &str =
 #[async_trait]
 impl Store for Backend {
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let next: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
             .fetch_one(&mut *tx)
             .await?
@@ -301,7 +329,7 @@ impl Store for Backend {
     async fn update_incident(&self, change: IncidentChange) -> Result<(), StoreError> {
         let incident = &change.incident;
         let n = incident.number;
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let updated = sqlx::query(
             "UPDATE incidents SET title = $1, severity = $2, status = $3, owner = $4, personal_data = $5,
                  updated_ms = $6, version = $7

@@ -63,7 +63,7 @@ async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, Sto
 #[async_trait]
 impl EventStore for Backend {
     async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let seqs = insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(seqs)
@@ -87,7 +87,7 @@ impl EventStore for Backend {
     }
 
     async fn index_login_trail(&self, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let from: Option<i64> = sqlx::query("SELECT seq FROM event_cursors WHERE name = $1")
             .bind(TRAIL_CURSOR)
             .fetch_optional(&mut *tx)
@@ -156,7 +156,7 @@ impl EventStore for Backend {
     }
 
     async fn expire_events(&self, cutoff: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         // The log is ordered by arrival: its oldest rows come first by key, no index needed.
         let events = sqlx::query(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT $2) AND received_ms < $1",

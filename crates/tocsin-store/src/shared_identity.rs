@@ -58,7 +58,7 @@ impl IdentityStore for Backend {
     }
 
     async fn create_user(&self, user: NewUser, entry: EntryDraft) -> Result<UserRecord, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let at = user.at.as_millisecond();
         let id: i64 = sqlx::query(
             "INSERT INTO users (name, name_key, role, password_hash, disabled, created_ms, password_changed_ms)
@@ -102,7 +102,7 @@ impl IdentityStore for Backend {
     }
 
     async fn change_user(&self, id: i64, change: UserChange, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let at = entry.recorded_at.as_millisecond();
         let (query, ends_sessions) = match &change {
             UserChange::Password(hash) => (
@@ -135,7 +135,7 @@ impl IdentityStore for Backend {
     }
 
     async fn create_token(&self, token: NewToken, entry: EntryDraft) -> Result<TokenRecord, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO api_tokens (name, name_key, scopes, hash, hint, created_by, created_ms, expires_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -183,7 +183,7 @@ impl IdentityStore for Backend {
     }
 
     async fn revoke_token(&self, id: i64, at: Timestamp, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let revoked = sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
             .bind(at.as_millisecond())
             .bind(id)
@@ -261,7 +261,7 @@ impl IdentityStore for Backend {
     }
 
     async fn record_login(&self, attempt: &LoginAttempt) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         sqlx::query(
             "INSERT INTO login_attempts (at_ms, username, name_key, user_id, ip, user_agent, outcome)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -72,7 +72,7 @@ fn alert_from(row: &DbRow) -> Result<StoredAlert, StoreError> {
 #[async_trait]
 impl IntegrationStore for Backend {
     async fn add_integration(&self, new: NewIntegration, entry: EntryDraft) -> Result<IntegrationRecord, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let row = sqlx::query(
             "INSERT INTO integrations (name, kind, key_hash, key_hint, settings, created_by, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
@@ -103,7 +103,7 @@ impl IntegrationStore for Backend {
     }
 
     async fn remove_integration(&self, id: i64, at: Timestamp, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         sqlx::query("UPDATE integrations SET removed_ms = $1 WHERE id = $2 AND removed_ms IS NULL")
             .bind(at.as_millisecond())
             .bind(id)
@@ -120,7 +120,7 @@ impl IntegrationStore for Backend {
         settings: &serde_json::Value,
         entry: EntryDraft,
     ) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let changed = sqlx::query("UPDATE integrations SET settings = $1 WHERE id = $2 AND removed_ms IS NULL")
             .bind(settings.to_string())
             .bind(id)
@@ -136,7 +136,7 @@ impl IntegrationStore for Backend {
     }
 
     async fn add_integration_stats(&self, deltas: &[StatsDelta]) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         for d in deltas {
             let s = &d.stats;
             sqlx::query(
@@ -166,7 +166,7 @@ impl IntegrationStore for Backend {
         cursor: &str,
         up_to: u64,
     ) -> Result<Vec<(usize, IncidentNumber)>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let mut incidents = Vec::new();
         for (i, a) in alerts.iter().enumerate() {
             let signal: Option<i64> = sqlx::query(

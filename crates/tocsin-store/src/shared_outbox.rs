@@ -57,7 +57,7 @@ async fn insert_notifications(
 #[async_trait]
 impl OutboxStore for Backend {
     async fn enqueue(&self, notifications: &[NewNotification], now: Timestamp) -> Result<u64, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let new = insert_notifications(&mut tx, notifications, now).await?;
         tx.commit().await?;
         Ok(new)
@@ -70,7 +70,7 @@ impl OutboxStore for Backend {
         notifications: &[NewNotification],
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let new = insert_notifications(&mut tx, notifications, now).await?;
         save_cursor(&mut tx, follower, int(up_to, "cursor")?).await?;
         tx.commit().await?;
@@ -84,7 +84,7 @@ impl OutboxStore for Backend {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Vec<Notification>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let rows = sqlx::query(CLAIM_SQL)
             .bind(lease_until.as_millisecond())
             .bind(worker)

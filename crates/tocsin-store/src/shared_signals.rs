@@ -52,7 +52,7 @@ impl SignalStore for Backend {
         signals: &[NewSignal],
         now: Timestamp,
     ) -> Result<Vec<SignalRecord>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         let mut recorded = Vec::new();
         for s in signals {
             let row = sqlx::query(
@@ -89,7 +89,7 @@ impl SignalStore for Backend {
     }
 
     async fn settle_signals(&self, settled: &[(i64, Option<IncidentNumber>)], at: Timestamp) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(self).await?;
         for (id, incident) in settled {
             let incident = incident.map(|n| int(n.get(), "incident number")).transpose()?;
             sqlx::query("UPDATE signals SET incident = $1, settled_ms = $2 WHERE id = $3")

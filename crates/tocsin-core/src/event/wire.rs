@@ -155,7 +155,11 @@ struct AlertWire {
     ts: Timestamp,
     source: String,
     via: Option<crate::alert::Via>,
+    #[serde(default)]
     alerts: Vec<crate::alert::Alert>,
+    /// Alerts as posted to Alertmanager's API v2, kept as they came: read by its rules at
+    /// `ts`, they are the alerts tocsin took then.
+    posted: Option<Vec<crate::alert::Postable>>,
 }
 
 /// Reads line `line` of an NDJSON stream (or one element of a JSON array) as an event.
@@ -315,7 +319,15 @@ fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
             })
         }
         Kind::Alert => {
-            let a: AlertWire = line.read_kind(kind)?;
+            let mut a: AlertWire = line.read_kind(kind)?;
+            if let Some(posted) = a.posted.take() {
+                a.alerts = posted
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| crate::alert::postable(i, p, a.ts))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| line.reject("posted", e))?;
+            }
             if a.alerts.is_empty() {
                 return Err(line.reject("alerts", "holds no alert".into()));
             }

@@ -16,8 +16,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use tocsin_core::Timestamp;
-use tocsin_core::alert::{Alert, AlertStatus, Via, label_fingerprint, valid_label_name};
+use tocsin_core::alert::{
+    Alert, AlertStatus, Postable, Via, label_fingerprint, label_set, postable, sent_time, summary_of,
+};
+use tocsin_core::event::{AlertEvent, Event};
 use tocsin_core::identity::Permission;
+use tocsin_store::events::NewEvent;
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 
 use super::AppState;
@@ -27,9 +31,6 @@ use crate::integrations::{Integration, Kind};
 /// The largest body taken: Alertmanager itself sets no limit, and a webhook of a big
 /// group can be large.
 const MAX_BODY: usize = 16 * 1024 * 1024;
-/// Alertmanager's default `resolve_timeout`: an alert posted without `endsAt` expires
-/// this long after it was last posted.
-const RESOLVE_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 /// How long a read waits for alerts just posted to be applied.
 const READ_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Alerts listed at most.
@@ -117,84 +118,6 @@ fn count(state: &AppState, sender: &Sender, accepted: u64, body: Bytes, refused:
     }
 }
 
-/// `postableAlert` of Alertmanager's API v2.
-#[derive(Deserialize)]
-struct Postable {
-    labels: BTreeMap<String, String>,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-    #[serde(rename = "startsAt")]
-    starts_at: Option<String>,
-    #[serde(rename = "endsAt")]
-    ends_at: Option<String>,
-    #[serde(rename = "generatorURL")]
-    generator_url: Option<String>,
-}
-
-/// Checks a label set as Alertmanager does: empty values are dropped, names are Prometheus
-/// names, and at least one pair is left.
-fn label_set(mut labels: BTreeMap<String, String>, what: &str) -> Result<BTreeMap<String, String>, String> {
-    labels.retain(|_, value| !value.is_empty());
-    if labels.is_empty() {
-        return Err(format!("{what}: at least one label pair required"));
-    }
-    if let Some(bad) = labels.keys().find(|name| !valid_label_name(name)) {
-        return Err(format!("{what}: invalid label set: invalid name \"{bad}\""));
-    }
-    Ok(labels)
-}
-
-/// One line for a person: the alert's name and its summary or description.
-fn summary_of(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>, fingerprint: &str) -> String {
-    let told = annotations
-        .get("summary")
-        .or_else(|| annotations.get("description"))
-        .or_else(|| annotations.get("message"));
-    match (labels.get("alertname"), told) {
-        (Some(name), Some(text)) if !text.contains(name.as_str()) => format!("{name}: {text}"),
-        (_, Some(text)) => text.clone(),
-        (Some(name), None) => name.clone(),
-        (None, None) => format!("alert {fingerprint}"),
-    }
-}
-
-/// An alert posted to `/api/v2/alerts`, as tocsin keeps it. As in Alertmanager: no start
-/// means now, no end means [`RESOLVE_TIMEOUT`] from now, and an end already past means
-/// resolved.
-fn postable(index: usize, p: Postable, now: Timestamp) -> Result<Alert, String> {
-    let what = format!("alert {index}");
-    let labels = label_set(p.labels, &what)?;
-    if let Some(bad) = p.annotations.keys().find(|name| !valid_label_name(name)) {
-        return Err(format!("{what}: invalid annotations: invalid name \"{bad}\""));
-    }
-    let starts_at = compat::time(p.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
-    let ends_at = compat::time(p.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
-    if let (Some(start), Some(end)) = (starts_at, ends_at)
-        && start > end
-    {
-        return Err(format!("{what}: start time must be before end time"));
-    }
-    let ends_at = ends_at.unwrap_or(now + RESOLVE_TIMEOUT);
-    let fingerprint = label_fingerprint(&labels);
-    Ok(Alert {
-        status: if ends_at <= now {
-            AlertStatus::Resolved
-        } else {
-            AlertStatus::Firing
-        },
-        summary: summary_of(&labels, &p.annotations, &fingerprint),
-        severity: labels.get("severity").cloned(),
-        group: labels.get("alertname").cloned(),
-        starts_at: starts_at.unwrap_or(now).min(ends_at),
-        ends_at: Some(ends_at),
-        url: p.generator_url.filter(|u| !u.is_empty()),
-        details: None,
-        fingerprint,
-        labels,
-        annotations: p.annotations,
-    })
-}
-
 /// Refuses a declared content type other than JSON, as Alertmanager does.
 fn json_only(headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
@@ -255,11 +178,30 @@ async fn take_posted(
         return Ok((0, body));
     }
     let accepted = alerts.len() as u64;
-    let event = compat::alert_event(&sender.source(), Via::Alertmanager, alerts, now);
+    let event = posted_event(&sender.source(), &body, alerts, now);
     compat::commit(state, vec![event])
         .await
         .map_err(|n| fail(not_taken(n)))?;
     Ok((accepted, body))
+}
+
+/// A delivery to `/api/v2/alerts` as the log keeps it: the body as posted, which the
+/// log's reader turns into the same alerts by the same rules at the same time. Half the
+/// bytes of the alerts written out, and nothing to write.
+fn posted_event(source: &str, body: &[u8], alerts: Vec<Alert>, now: Timestamp) -> NewEvent {
+    let posted = std::str::from_utf8(body).expect("a body read as JSON is UTF-8");
+    let stored = format!(
+        "{{\"kind\":\"alert\",\"ts\":\"{now}\",\"source\":{},\"via\":\"{}\",\"posted\":{posted}}}",
+        serde_json::Value::from(source),
+        Via::Alertmanager.as_str(),
+    );
+    let event = Event::Alert(AlertEvent {
+        at: now,
+        source: source.to_owned(),
+        via: Via::Alertmanager,
+        alerts,
+    });
+    NewEvent::with_body(event, stored, &format!("integration:{source}"), now)
 }
 
 /// One label matcher of a `filter`: `name=value`, `!=`, `=~` or `!~`.
@@ -483,8 +425,8 @@ fn webhook_alert(index: usize, w: WebhookAlert, group: Option<&str>, now: Timest
         .fingerprint
         .filter(|f| !f.trim().is_empty())
         .unwrap_or_else(|| label_fingerprint(&labels));
-    let starts_at = compat::time(w.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
-    let ends_at = compat::time(w.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
+    let starts_at = sent_time(w.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
+    let ends_at = sent_time(w.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
     Ok(Alert {
         status,
         summary: summary_of(&labels, &w.annotations, &fingerprint),
@@ -620,41 +562,31 @@ mod tests {
     }
 
     #[test]
-    fn posted_alerts_follow_alertmanager() {
-        let now: Timestamp = "2026-01-05T10:00:00Z".parse().unwrap();
-        let post = |json: &str| postable(0, serde_json::from_str(json).unwrap(), now);
-        let a = post(r#"{"labels":{"alertname":"Down","severity":"critical","empty":""},"annotations":{"summary":"web is down"}}"#).unwrap();
-        assert_eq!(a.status, AlertStatus::Firing);
-        assert_eq!((a.starts_at, a.ends_at), (now, Some(now + RESOLVE_TIMEOUT)));
-        assert_eq!(a.summary, "Down: web is down");
-        assert_eq!(
-            (a.severity.as_deref(), a.group.as_deref()),
-            (Some("critical"), Some("Down"))
+    fn a_posted_body_is_kept_as_it_came_and_reads_back_as_the_same_alerts() {
+        let now: Timestamp = "2026-01-05T10:00:00.123456789Z".parse().unwrap();
+        let body = br#" [ {"labels": {"alertname": "Down", "instance": "web-1"}, "startsAt": "0001-01-01T00:00:00Z"},
+            {"labels": {"alertname": "Disk"}, "annotations": {"summary": "full \u00e9"}, "endsAt": "2026-01-05T09:00:00Z"} ] "#;
+        let posted: Vec<Postable> = serde_json::from_slice(body).unwrap();
+        let alerts: Vec<Alert> = posted
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| postable(i, p, now).unwrap())
+            .collect();
+        let event = posted_event("token:ci \"bot\"", body, alerts, now);
+        assert!(
+            event.body().len() < event.event.to_json().len(),
+            "the kept body is the smaller"
         );
-        assert!(!a.labels.contains_key("empty"));
-        let gone =
-            post(r#"{"labels":{"a":"b"},"startsAt":"2026-01-05T09:00:00Z","endsAt":"2026-01-05T09:30:00Z"}"#).unwrap();
-        assert_eq!(gone.status, AlertStatus::Resolved);
-        // amtool writes Go's zero time for "not set".
-        let zero =
-            post(r#"{"labels":{"a":"b"},"startsAt":"0001-01-01T00:00:00.000Z","endsAt":"0001-01-01T00:00:00.000Z"}"#)
-                .unwrap();
-        assert_eq!((zero.status, zero.starts_at), (AlertStatus::Firing, now));
-        for (json, says) in [
-            (r#"{"labels":{}}"#, "at least one label pair required"),
-            (r#"{"labels":{"a":""}}"#, "at least one label pair required"),
-            (r#"{"labels":{"a b":"c"}}"#, "invalid name \"a b\""),
-            (
-                r#"{"labels":{"a":"b"},"startsAt":"2026-01-05T09:00:00Z","endsAt":"2026-01-05T08:00:00Z"}"#,
-                "start time must be before end time",
-            ),
-            (
-                r#"{"labels":{"a":"b"},"startsAt":"yesterday"}"#,
-                "startsAt \"yesterday\"",
-            ),
-        ] {
-            let err = post(json).unwrap_err();
-            assert!(err.contains(says), "{json}: {err}");
-        }
+        assert!(
+            event.body().contains(r#""source":"token:ci \"bot\"""#),
+            "{}",
+            event.body()
+        );
+        assert_eq!(tocsin_core::event::parse_line(1, event.body()), Ok(event.event.clone()));
+        let Event::Alert(alert) = &event.event else {
+            unreachable!()
+        };
+        assert_eq!(alert.alerts[0].starts_at, now);
+        assert_eq!(alert.alerts[1].status, AlertStatus::Resolved);
     }
 }

@@ -155,18 +155,6 @@ pub fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, 
     })
 }
 
-/// A time as senders write it; Go's zero time (`0001-01-01T00:00:00Z`) means none.
-pub fn time(text: Option<&str>, field: &str) -> Result<Option<Timestamp>, String> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let at: Timestamp = text
-        .parse()
-        .map_err(|e| format!("{field} \"{text}\" is not an RFC 3339 time: {e}"))?;
-    // Before 1970: the zero time of Go, which senders write for "not set".
-    Ok((at.as_second() > 0).then_some(at))
-}
-
 /// Reads JSON, naming the place of the first problem.
 pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);

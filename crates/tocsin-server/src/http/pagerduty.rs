@@ -18,7 +18,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::json;
 use tocsin_core::Timestamp;
-use tocsin_core::alert::{Alert, AlertStatus, Via};
+use tocsin_core::alert::{Alert, AlertStatus, Via, sent_time};
 use tocsin_core::ratelimit::RatePolicy;
 
 use super::AppState;
@@ -239,7 +239,7 @@ fn alert_of(event: Enqueue, now: Timestamp) -> Result<Alert, Vec<String>> {
                 None if status == AlertStatus::Firing => errors.push("'payload.severity' is missing or blank".into()),
                 None => {}
             }
-            match compat::time(p.timestamp.as_deref(), "'payload.timestamp'") {
+            match sent_time(p.timestamp.as_deref(), "'payload.timestamp'") {
                 Ok(Some(at)) => starts_at = at.min(now),
                 Ok(None) => {}
                 Err(e) => errors.push(e),

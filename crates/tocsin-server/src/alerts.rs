@@ -26,8 +26,6 @@ const SUMMARY_MAX: usize = 200;
 /// Alerts that only changed their details or expiry (a sender re-sending them) are stored
 /// at most this often; the log holds them meanwhile.
 const SAVE_UPDATES: std::time::Duration = std::time::Duration::from_secs(5);
-/// Alerts stored per transaction, so that the event log's commits go on between them.
-const SAVE_CHUNK: usize = 2_000;
 
 type Key = (String, String);
 
@@ -202,18 +200,16 @@ impl AlertBook {
             .drain()
             .filter_map(|key| self.open.get(&key).cloned().or_else(|| self.resolved.remove(&key)))
             .collect();
-        // In chunks, the cursor with the last (an empty one when nothing changed): a stop
-        // between them applies the rest again.
-        let mut chunks: Vec<&[StoredAlert]> = rows.chunks(SAVE_CHUNK).collect();
-        if chunks.is_empty() {
-            chunks.push(&[]);
-        }
+        // In chunks, the cursor with the last: a stop between them applies the rest again.
+        let chunks = crate::detection::in_chunks(&rows);
         let last = chunks.len() - 1;
         let mut resolved = Vec::new();
+        let mut before = 0;
         for (n, chunk) in chunks.into_iter().enumerate() {
             let up_to = if n == last { self.position } else { self.stored };
             let saved = store.save_alerts(chunk, FOLLOWER, up_to).await?;
-            resolved.extend(saved.into_iter().map(|(i, number)| (n * SAVE_CHUNK + i, number)));
+            resolved.extend(saved.into_iter().map(|(i, number)| (before + i, number)));
+            before += chunk.len();
         }
         self.stored = self.position;
         self.moved = false;

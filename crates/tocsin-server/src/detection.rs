@@ -35,6 +35,18 @@ const ROUND: u32 = 10_000;
 /// log's writer a few times a second, not for every batch it commits.
 const WRITE_EVERY: Duration = Duration::from_millis(250);
 const GATHER_MAX: usize = 10_000;
+/// Rows written per transaction, so that the log's writer is never held up for long.
+const WRITE_CHUNK: usize = 1_000;
+
+/// Rows in chunks of [`WRITE_CHUNK`], at least one (maybe empty): the last carries the
+/// cursor, and a stop between them does the rest again.
+pub(crate) fn in_chunks<T>(rows: &[T]) -> Vec<&[T]> {
+    let mut chunks: Vec<&[T]> = rows.chunks(WRITE_CHUNK).collect();
+    if chunks.is_empty() {
+        chunks.push(&[]);
+    }
+    chunks
+}
 /// How often the log is looked at for events that other processes appended.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -187,9 +199,15 @@ impl Detector {
         signals.extend(self.alerts.take_signals());
         let store = self.desk.store();
         let cursor = store.event_cursor(FOLLOWER).await?;
-        let recorded = store
-            .record_signals(FOLLOWER, self.position.max(cursor), &signals, Timestamp::now())
-            .await?;
+        // In chunks, the cursor moving with the last: the log's writer commits between them.
+        // A stop in between finds the same signals again, which are recorded once.
+        let mut recorded = Vec::new();
+        let chunks = in_chunks(&signals);
+        let last = chunks.len() - 1;
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let up_to = if n == last { self.position.max(cursor) } else { cursor };
+            recorded.extend(store.record_signals(FOLLOWER, up_to, chunk, Timestamp::now()).await?);
+        }
         self.saved = self.position;
         self.saved_at = std::time::Instant::now();
         if self.known.len() > KNOWN_MAX {
@@ -377,7 +395,9 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
     for (number, list) in joined {
         join(desk, number, &list, now).await?;
     }
-    store.settle_signals(&settled, now).await?;
+    for chunk in settled.chunks(WRITE_CHUNK) {
+        store.settle_signals(chunk, now).await?;
+    }
     Ok(())
 }
 

@@ -82,7 +82,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             // Every acknowledged change survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         // Switching a new file to WAL takes an exclusive lock, and SQLite answers "busy" at
         // once instead of waiting when several processes create the same database together.
@@ -117,6 +117,9 @@ impl SqliteStore {
     }
 }
 
+/// How long a writer waits for the database's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How often opening is tried again while another process is creating the database.
 const OPEN_ATTEMPTS: u32 = 20;
 
@@ -134,10 +137,14 @@ fn is_busy(e: &StoreError) -> bool {
 type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 async fn begin_write(store: &SqliteStore) -> Result<Tx, StoreError> {
-    let turn = Arc::clone(&store.writer).lock_owned().await;
+    // A turn that does not come within SQLite's own patience is not waited for: the writer
+    // goes on to SQLite's lock, which waits or fails as it did before the gate.
+    let turn = tokio::time::timeout(BUSY_TIMEOUT, Arc::clone(&store.writer).lock_owned())
+        .await
+        .ok();
     Ok(Tx {
         inner: store.pool.begin_with("BEGIN IMMEDIATE").await?,
-        _held: Some(turn),
+        _held: turn,
     })
 }
 

@@ -109,6 +109,26 @@ pub struct Alert {
     pub details: Option<serde_json::Value>,
 }
 
+impl Alert {
+    /// An alert told at `at` with nothing but its identity, status and summary; senders
+    /// fill in what else they say.
+    pub fn new(fingerprint: String, status: AlertStatus, summary: String, at: Timestamp) -> Self {
+        Alert {
+            fingerprint,
+            status,
+            summary,
+            severity: None,
+            group: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            starts_at: at,
+            ends_at: None,
+            url: None,
+            details: None,
+        }
+    }
+}
+
 /// The detector name of alert signals that came by `via`.
 pub fn detector(via: Via) -> &'static str {
     via.as_str()

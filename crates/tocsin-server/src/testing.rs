@@ -103,6 +103,11 @@ impl TestServer {
         (record.id, key.expose().to_owned())
     }
 
+    /// Events in the log.
+    pub async fn events_stored(&self) -> i64 {
+        self.db.scalar("SELECT COUNT(*) FROM events").await
+    }
+
     pub fn backend(&self) -> &'static str {
         self.db.backend
     }
@@ -143,6 +148,22 @@ impl TestServer {
             .unwrap();
         (format!("{}={}", http::SESSION_COOKIE, secret.expose()), session.csrf)
     }
+}
+
+/// Polls `check` until it gives a value, for up to ten seconds: for what the server does
+/// behind its answer.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
 }
 
 pub fn admin_actor() -> Actor {

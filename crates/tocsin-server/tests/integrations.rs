@@ -2,16 +2,13 @@
 //! senders' documented examples, on SQLite and PostgreSQL: what they answer, what they
 //! refuse (creating nothing), and the incidents and resolutions their alerts lead to.
 
-use std::future::Future;
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tocsin_core::incident::Status;
 use tocsin_core::plan::presets;
 use tocsin_server::http::ServerConfig;
 use tocsin_server::integrations::Kind;
-use tocsin_server::testing::TestServer;
+use tocsin_server::testing::{TestServer, eventually};
 use tocsin_store::IncidentFilter;
 use tocsin_store::IncidentSummary;
 use tocsin_store::integrations::AlertFilter;
@@ -33,21 +30,6 @@ async fn servers() -> Vec<TestServer> {
         out.push(TestServer::start_with_plan(db, ServerConfig::default(), &plan()).await);
     }
     out
-}
-
-/// Polls `check` until it gives a value, for up to ten seconds.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..200 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn incidents(server: &TestServer) -> Vec<IncidentSummary> {
@@ -97,10 +79,6 @@ async fn get(url: &str, bearer: &str) -> (StatusCode, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn events_stored(server: &TestServer) -> i64 {
-    server.db.scalar("SELECT COUNT(*) FROM events").await
-}
-
 #[tokio::test]
 async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident() {
     for server in servers().await {
@@ -120,7 +98,7 @@ async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident
         ]);
 
         // Refused requests create nothing.
-        let before = events_stored(&server).await;
+        let before = server.events_stored().await;
         let (status, _) = post(&alerts, None, body.to_string()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, _) = post(&alerts, Some("0123456789abcdef0123456789abcdef"), body.to_string()).await;
@@ -142,7 +120,7 @@ async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident
         let reader = server.token_secret("read").await;
         let (status, _) = post(&alerts, Some(&reader), body.to_string()).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "posting needs ingest");
-        assert_eq!(events_stored(&server).await, before, "{}", server.backend());
+        assert_eq!(server.events_stored().await, before, "{}", server.backend());
 
         let (status, text) = post(&alerts, Some(&key), body.to_string()).await;
         assert_eq!(status, StatusCode::OK, "{text}");
@@ -284,7 +262,7 @@ async fn the_alertmanager_webhook_opens_and_resolves_by_fingerprint() {
         let other = server.integration(Kind::Pagerduty, "pd").await;
         let hook = format!("{}/api/v1/webhooks/alertmanager", server.url);
         let firing = webhook("firing", "0001-01-01T00:00:00Z").to_string();
-        let before = events_stored(&server).await;
+        let before = server.events_stored().await;
         assert_eq!(post(&hook, None, firing.clone()).await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(
             post(&hook, Some(&other), firing.clone()).await.0,
@@ -295,7 +273,7 @@ async fn the_alertmanager_webhook_opens_and_resolves_by_fingerprint() {
             post(&hook, Some(&key), r#"{"alerts":[{"status":"burning"}]}"#).await.0,
             StatusCode::BAD_REQUEST
         );
-        assert_eq!(events_stored(&server).await, before);
+        assert_eq!(server.events_stored().await, before);
 
         let (status, text) = post(&hook, Some(&key), firing).await;
         assert_eq!(status, StatusCode::OK, "{text}");
@@ -353,7 +331,7 @@ async fn pagerduty_events_follow_the_dedup_key_rules() {
             }
             event
         };
-        let before = events_stored(&server).await;
+        let before = server.events_stored().await;
         let (status, answer) = enqueue(&server, &json!({"routing_key": "nope", "event_action": "trigger"})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(answer["status"], "invalid event");
@@ -367,7 +345,7 @@ async fn pagerduty_events_follow_the_dedup_key_rules() {
         huge["payload"]["custom_details"] = json!({"blob": "y".repeat(600 * 1024)});
         let (status, answer) = enqueue(&server, &huge).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
-        assert_eq!(events_stored(&server).await, before);
+        assert_eq!(server.events_stored().await, before);
 
         // Warnings are only recorded (the plan says so for grafana); a trigger without a
         // key gets one.

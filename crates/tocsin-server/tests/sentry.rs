@@ -7,16 +7,14 @@
 //! them). Without them it says loudly that it was skipped, unless
 //! `TOCSIN_REQUIRE_SENTRY_SDK` (set by CI) makes that a failure.
 
-use std::future::Future;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tocsin_core::event::{ErrorEvent, Event, HeartbeatEvent};
 use tocsin_server::integrations::Kind;
-use tocsin_server::testing::TestServer;
+use tocsin_server::testing::{TestServer, eventually};
 use tocsin_store::integrations::AlertFilter;
 use tocsin_store::signals::SignalFilter;
 use tocsin_store::testing::TestDb;
@@ -29,24 +27,6 @@ async fn servers() -> Vec<TestServer> {
         out.push(TestServer::start(db).await);
     }
     out
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..200 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn events_stored(server: &TestServer) -> i64 {
-    server.db.scalar("SELECT COUNT(*) FROM events").await
 }
 
 async fn errors(server: &TestServer) -> Vec<ErrorEvent> {
@@ -127,7 +107,7 @@ async fn sentry_endpoints_refuse_what_they_cannot_take_and_create_nothing() {
         let auth = format!("Sentry sentry_version=7, sentry_client=test/1.0, sentry_key={key}");
         let event = json!({"message": "hello"}).to_string();
         let good = format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n").into_bytes();
-        let before = events_stored(&server).await;
+        let before = server.events_stored().await;
 
         let refusals: Vec<Refused> = vec![
             (
@@ -227,7 +207,7 @@ async fn sentry_endpoints_refuse_what_they_cannot_take_and_create_nothing() {
                 assert!(answer["detail"].is_string(), "{what}: {answer}");
             }
         }
-        assert_eq!(events_stored(&server).await, before, "{}", server.backend());
+        assert_eq!(server.events_stored().await, before, "{}", server.backend());
 
         // A good envelope with a compressed body, and items tocsin does not keep.
         let ignored = b"{\"type\":\"transaction\"}\n{\"type\":\"transaction\",\"spans\":[]}\n\
@@ -248,7 +228,7 @@ async fn sentry_endpoints_refuse_what_they_cannot_take_and_create_nothing() {
         )
         .await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(events_stored(&server).await, before + 1);
+        assert_eq!(server.events_stored().await, before + 1);
 
         // The legacy store endpoint, with the key in the query and a preflight first.
         let store_url = format!("{}/api/{id}/store/?sentry_key={key}&sentry_version=7", server.url);
@@ -531,7 +511,7 @@ async fn sentry_webhooks_are_verified_and_alert_by_issue_and_metric() {
             .integration_with(Kind::SentryWebhook, "no-secret", json!({}))
             .await;
         let url = format!("{}/api/v1/webhooks/sentry/{key}", server.url);
-        let before = events_stored(&server).await;
+        let before = server.events_stored().await;
 
         // Refused: each creates nothing.
         let alert = issue_alert("1117540176");
@@ -576,21 +556,21 @@ async fn sentry_webhooks_are_verified_and_alert_by_issue_and_metric() {
             deliver(&url, "event_alert", &huge, SECRET, 0).await.0,
             StatusCode::PAYLOAD_TOO_LARGE
         );
-        assert_eq!(events_stored(&server).await, before, "{}", server.backend());
+        assert_eq!(server.events_stored().await, before, "{}", server.backend());
 
         // The issue alert opens an incident; the same delivery again is a replay.
         let (status, answer) = deliver(&url, "event_alert", &alert, SECRET, 2).await;
         assert_eq!((status, answer), (StatusCode::OK, json!({"ok": true})));
         let (status, _) = deliver(&url, "event_alert", &alert, SECRET, 2).await;
         assert_eq!(status, StatusCode::CONFLICT);
-        assert_eq!(events_stored(&server).await, before + 1);
+        assert_eq!(server.events_stored().await, before + 1);
         // Installation and assignment tell of no alert.
         let install = json!({"action": "created", "data": {"installation": {"uuid": "a8e5d37a"}}}).to_string();
         assert_eq!(
             deliver(&url, "installation", &install, SECRET, 0).await.0,
             StatusCode::OK
         );
-        assert_eq!(events_stored(&server).await, before + 1);
+        assert_eq!(server.events_stored().await, before + 1);
 
         // A metric alert fires, then resolves.
         assert_eq!(

@@ -134,26 +134,15 @@ async fn take(state: &AppState, integration: &Integration, said: Said) -> Result
         Some(msg) => format!("{} reported down: {msg}", integration.name),
         None => format!("{} reported down", integration.name),
     };
-    let alert = Alert {
-        fingerprint: "down".into(),
-        status: if said.down {
-            AlertStatus::Firing
-        } else {
-            AlertStatus::Resolved
-        },
-        summary,
-        severity: None,
-        group: None,
-        labels: BTreeMap::new(),
-        annotations: said
-            .msg
-            .map(|m| BTreeMap::from([("msg".to_owned(), m)]))
-            .unwrap_or_default(),
-        starts_at: now,
-        ends_at: None,
-        url: None,
-        details: None,
+    let status = if said.down {
+        AlertStatus::Firing
+    } else {
+        AlertStatus::Resolved
     };
+    let mut alert = Alert::new("down".into(), status, summary, now);
+    if let Some(msg) = said.msg {
+        alert.annotations.insert("msg".to_owned(), msg);
+    }
     let events = vec![
         NewEvent::new(beat, &origin, now),
         compat::alert_event(&integration.name, Via::Heartbeat, vec![alert], now),

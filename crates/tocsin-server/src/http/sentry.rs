@@ -423,29 +423,19 @@ fn check_in(payload: &Value, integration: &Integration, now: Timestamp) -> Resul
     });
     let mut events = vec![NewEvent::new(beat, &format!("integration:{}", integration.name), now)];
     if let Some(firing) = firing {
-        let mut annotations = BTreeMap::new();
+        let state = if firing {
+            AlertStatus::Firing
+        } else {
+            AlertStatus::Resolved
+        };
+        let summary = format!("The job {agent} failed its check-in ({status})");
+        let mut alert = Alert::new(format!("check_in:{slug}"), state, summary, now);
         for field in ["check_in_id", "environment", "duration"] {
             if let Some(value) = text(payload.get(field)) {
-                annotations.insert(field.to_owned(), value);
+                alert.annotations.insert(field.to_owned(), value);
             }
         }
-        let alert = Alert {
-            fingerprint: format!("check_in:{slug}"),
-            status: if firing {
-                AlertStatus::Firing
-            } else {
-                AlertStatus::Resolved
-            },
-            summary: format!("The job {agent} failed its check-in ({status})"),
-            severity: None,
-            group: None,
-            labels: BTreeMap::from([("monitor_slug".to_owned(), slug)]),
-            annotations,
-            starts_at: now,
-            ends_at: None,
-            url: None,
-            details: None,
-        };
+        alert.labels.insert("monitor_slug".to_owned(), slug);
         events.push(compat::alert_event(&integration.name, Via::Sentry, vec![alert], now));
     }
     Ok(events)

@@ -7,8 +7,6 @@
 //! alert's key, so a triggered issue alert is resolved when the issue is resolved in
 //! Sentry; a metric alert is keyed by its Sentry incident and resolved by `resolved`.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -119,22 +117,6 @@ fn started(value: Option<&Value>, now: Timestamp) -> Timestamp {
         .map_or(now, |at| at.min(now))
 }
 
-fn alert(fingerprint: String, status: AlertStatus, summary: String, now: Timestamp) -> Alert {
-    Alert {
-        fingerprint,
-        status,
-        summary,
-        severity: None,
-        group: None,
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        starts_at: now,
-        ends_at: None,
-        url: None,
-        details: None,
-    }
-}
-
 /// The alert a delivery tells of, or none for resources and actions that raise none.
 fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>, String> {
     let action = doc.get("action").and_then(Value::as_str).unwrap_or("");
@@ -147,7 +129,7 @@ fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>
             let summary = text(event.get("title"))
                 .or_else(|| text(event.get("message")))
                 .unwrap_or_else(|| format!("Sentry issue {issue}"));
-            let mut alert = alert(format!("issue:{issue}"), AlertStatus::Firing, summary, now);
+            let mut alert = Alert::new(format!("issue:{issue}"), AlertStatus::Firing, summary, now);
             alert.severity = severity_of(event.get("level"));
             alert.starts_at = started(event.get("datetime"), now);
             alert.url = text(event.get("web_url"));
@@ -177,7 +159,7 @@ fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>
                 .or_else(|| text(incident.get("title")))
                 .or_else(|| rule.clone())
                 .unwrap_or_else(|| format!("Sentry metric alert {id}"));
-            let mut alert = alert(format!("metric:{id}"), status, summary, now);
+            let mut alert = Alert::new(format!("metric:{id}"), status, summary, now);
             if status == AlertStatus::Firing {
                 alert.severity = Some(action.to_owned());
             }
@@ -200,7 +182,7 @@ fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>
             let issue = data.get("issue").ok_or("data.issue is missing")?;
             let id = text(issue.get("id")).ok_or("data.issue.id is missing")?;
             let summary = text(issue.get("title")).unwrap_or_else(|| format!("Sentry issue {id}"));
-            let mut alert = alert(format!("issue:{id}"), status, summary, now);
+            let mut alert = Alert::new(format!("issue:{id}"), status, summary, now);
             alert.severity = severity_of(issue.get("level"));
             alert.starts_at = started(issue.get("firstSeen"), now);
             alert.url = text(issue.get("web_url")).or_else(|| text(issue.get("permalink")));

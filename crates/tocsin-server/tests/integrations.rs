@@ -426,17 +426,27 @@ async fn pagerduty_events_follow_the_dedup_key_rules() {
         assert!(episodes.iter().all(|s| s.incident == Some(opened.number)));
         assert_eq!(incidents(&server).await.len(), 1);
 
-        // More than PagerDuty's 120 events a minute per key are throttled.
-        let mut throttled = None;
+        // More than PagerDuty's 120 events a minute per key are throttled. Sent at once:
+        // one after the other, a slow machine would see the minute's allowance refill.
+        let mut sent = tokio::task::JoinSet::new();
         for _ in 0..130 {
-            let (status, answer) = enqueue(&server, &unknown).await;
+            let url = format!("{}/v2/enqueue", server.url);
+            let event = unknown.clone();
+            sent.spawn(async move {
+                let response = reqwest::Client::new().post(url).json(&event).send().await.unwrap();
+                (response.status(), response.json::<Value>().await.unwrap())
+            });
+        }
+        let mut throttled = None;
+        while let Some(answer) = sent.join_next().await {
+            let (status, answer) = answer.unwrap();
             if status == StatusCode::TOO_MANY_REQUESTS {
                 throttled = Some(answer);
-                break;
             }
         }
         let throttled = throttled.expect("a 429 within 130 events");
         assert_eq!(throttled["status"], "throttle event");
+        assert_eq!(throttled["errors"][0], "more than 120 events a minute", "{throttled}");
         server.stop().await;
     }
 }

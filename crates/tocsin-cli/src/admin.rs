@@ -130,7 +130,7 @@ async fn list_users(context: &Context, identity: &Identity) -> anyhow::Result<Ex
         emit("No users yet; `tocsin serve` creates the first admin, or run `tocsin user add NAME --role admin`.");
         return Ok(ExitCode::SUCCESS);
     }
-    let zone = context.plan()?.calendar().zone().clone();
+    let zone = context.plan().await?.calendar().zone().clone();
     let mut table = Table::new(&["NAME", "ROLE", "STATE", "CREATED", "PASSWORD CHANGED"]);
     for u in &users {
         table.row(vec![
@@ -155,7 +155,7 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
             let expires_at = match expires {
                 Some(text) => {
                     let duration = Duration::parse(&text).map_err(|e| anyhow!("--expires: {e}"))?;
-                    Some(context.plan()?.calendar().due(now, duration))
+                    Some(context.plan().await?.calendar().due(now, duration))
                 }
                 None => None,
             };
@@ -187,7 +187,7 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
                 emit("No tokens.");
                 return Ok(ExitCode::SUCCESS);
             }
-            let zone = context.plan()?.calendar().zone().clone();
+            let zone = context.plan().await?.calendar().zone().clone();
             let mut table = Table::new(&["ID", "NAME", "SCOPES", "ENDS", "STATE", "LAST USED", "CREATED BY"]);
             for t in &tokens {
                 let state = match (t.revoked_at, t.expires_at) {

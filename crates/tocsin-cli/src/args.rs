@@ -40,7 +40,7 @@ pub struct Global {
 pub enum Command {
     /// Write a commented tocsin.toml from a preset.
     Init(InitArgs),
-    /// Check the plan.
+    /// The plan: check a file, apply it, show, compare and list the versions.
     #[command(subcommand)]
     Plan(PlanCommand),
     /// Declare and work incidents.
@@ -319,6 +319,24 @@ pub enum NotifyCommand {
 pub enum PlanCommand {
     /// Validate the whole plan and report every problem at once.
     Check,
+    /// Validate a plan file and make it the database's active version.
+    Apply {
+        /// The plan file [default: --plan, or ./tocsin.toml].
+        file: Option<PathBuf>,
+    },
+    /// Print the active plan (or another version) as it was applied.
+    Show {
+        /// The version to print [default: the active one].
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// Show how a plan file differs from the active version.
+    Diff {
+        /// The plan file [default: --plan, or ./tocsin.toml].
+        file: Option<PathBuf>,
+    },
+    /// Every version applied, newest first.
+    History,
 }
 
 /// `--at`: when it happened, for backfilling; defaults to now.

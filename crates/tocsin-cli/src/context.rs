@@ -8,8 +8,9 @@ use anyhow::{Context as _, anyhow, bail};
 use tocsin_core::Timestamp;
 use tocsin_core::duration::Duration;
 use tocsin_core::incident::{Actor, IncidentNumber};
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::{Plan, digest_of, presets};
 use tocsin_server::Desk;
+use tocsin_server::plans::{ActivePlan, PlanText};
 use tocsin_store::{Store, sqlite_path};
 
 use crate::args::Global;
@@ -26,6 +27,8 @@ pub enum PlanSource {
 pub struct Context {
     pub global: Global,
     pub now: Timestamp,
+    /// The database's desk, once opened.
+    desk: tokio::sync::OnceCell<Desk>,
 }
 
 pub const DEFAULT_PLAN: &str = "tocsin.toml";
@@ -35,6 +38,7 @@ impl Context {
         Context {
             global,
             now: tocsin_core::to_millis(Timestamp::now()),
+            desk: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -58,25 +62,33 @@ impl Context {
         let path = self.plan_path();
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok((text, PlanSource::File(path))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.global.plan.is_none() => {
-                if std::io::stderr().is_terminal() {
-                    eprintln!(
-                        "note: no {DEFAULT_PLAN} here; using the four-tier preset (run `tocsin init` to write one)"
-                    );
-                }
-                Ok((
-                    presets::FOUR_TIER.source.to_owned(),
-                    PlanSource::Preset(presets::FOUR_TIER.name),
-                ))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.global.plan.is_none() => Ok((
+                presets::FOUR_TIER.source.to_owned(),
+                PlanSource::Preset(presets::FOUR_TIER.name),
+            )),
             Err(e) => Err(anyhow!("cannot read the plan {}: {e}", path.display())),
         }
     }
 
-    /// The valid plan, or a one-line error that points to `tocsin plan check`.
-    pub fn plan(&self) -> anyhow::Result<Plan> {
+    /// The local plan's text: the file, or the preset where there is none.
+    pub fn plan_text(&self) -> anyhow::Result<(PlanText, PlanSource)> {
         let (text, source) = self.plan_source()?;
-        self.parse_plan(&text, &source)
+        let name = match &source {
+            PlanSource::File(path) => path.display().to_string(),
+            PlanSource::Preset(name) => format!("the {name} preset"),
+        };
+        Ok((PlanText { text, source: name }, source))
+    }
+
+    /// The plan this command follows: the database's active version, or, before there is a
+    /// database, the local plan that will be its first version. A one-line error that
+    /// points to `tocsin plan check` when that is not valid.
+    pub async fn plan(&self) -> anyhow::Result<Arc<Plan>> {
+        if let Some(desk) = self.desk(false).await? {
+            return Ok(desk.plan());
+        }
+        let (text, source) = self.plan_source()?;
+        Ok(Arc::new(self.parse_plan(&text, &source)?))
     }
 
     pub fn parse_plan(&self, text: &str, source: &PlanSource) -> anyhow::Result<Plan> {
@@ -115,13 +127,39 @@ impl Context {
         Ok(Some(tocsin_store::open(url).await.map_err(|e| anyhow!("{e}"))?))
     }
 
-    pub async fn desk(&self, plan: Plan, create: bool) -> anyhow::Result<Option<Desk>> {
-        Ok(self.store(create).await?.map(|store| Desk::new(store, Arc::new(plan))))
+    /// The desk of the database, following its active plan; a new database takes the local
+    /// plan as its first version. `None`: an SQLite database that does not exist yet and
+    /// `create` is false. A local plan file that differs from the active version is said
+    /// in one line on stderr; the active version is followed all the same.
+    pub async fn desk(&self, create: bool) -> anyhow::Result<Option<Desk>> {
+        if let Some(desk) = self.desk.get() {
+            return Ok(Some(desk.clone()));
+        }
+        let Some(store) = self.store(create).await? else {
+            return Ok(None);
+        };
+        let (local, source) = self.plan_text()?;
+        let actor = self.actor()?;
+        let active = ActivePlan::of(&*store, || local.clone(), &actor, self.now)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        if let PlanSource::File(path) = &source
+            && digest_of(&local.text) != active.version.digest
+        {
+            eprintln!(
+                "note: {} differs from the active plan (version {}, applied by {}); following the active version (`tocsin plan diff` shows how they differ, `tocsin plan apply` makes the file active)",
+                path.display(),
+                active.version.version,
+                active.version.applied_by
+            );
+        }
+        let desk = self.desk.get_or_init(|| async { Desk::new(store, active) }).await;
+        Ok(Some(desk.clone()))
     }
 
     /// The desk of an existing database, for changing `number`.
-    pub async fn desk_for(&self, plan: Plan, number: IncidentNumber) -> anyhow::Result<Desk> {
-        match self.desk(plan, false).await? {
+    pub async fn desk_for(&self, number: IncidentNumber) -> anyhow::Result<Desk> {
+        match self.desk(false).await? {
             Some(desk) => Ok(desk),
             None => bail!(
                 "unknown incident {number}: there is no database at {} yet",

@@ -14,7 +14,7 @@ use crate::emit;
 use crate::render::{Paint, Table, plain, time as when};
 
 pub async fn logins(context: &Context, args: &LoginsArgs) -> anyhow::Result<ExitCode> {
-    let plan = context.plan()?;
+    let plan = context.plan().await?;
     let zone = plan.calendar().zone().clone();
     let outcome = match args.outcome.as_deref() {
         None => None,
@@ -70,7 +70,7 @@ pub async fn logins(context: &Context, args: &LoginsArgs) -> anyhow::Result<Exit
 }
 
 pub async fn signals(context: &Context, args: &SignalsArgs) -> anyhow::Result<ExitCode> {
-    let zone = context.plan()?.calendar().zone().clone();
+    let zone = context.plan().await?.calendar().zone().clone();
     let found = match context.store(false).await? {
         Some(store) => {
             let filter = SignalFilter {

@@ -15,11 +15,11 @@ use crate::render::{Paint, Table, clock_tone, left, plain, status_tone};
 use crate::{describe, emit, show};
 
 pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<ExitCode> {
-    let plan = context.plan()?;
+    let plan = context.plan().await?;
     let (id, command, at) = match command {
-        IncidentCommand::Declare(args) => return declare_incident(context, plan, &args).await,
-        IncidentCommand::List(args) => return list(context, plan, &args).await,
-        IncidentCommand::Show { id } => return show::incident(context, plan, &id).await,
+        IncidentCommand::Declare(args) => return declare_incident(context, &plan, &args).await,
+        IncidentCommand::List(args) => return list(context, &plan, &args).await,
+        IncidentCommand::Show { id } => return show::incident(context, &id).await,
         IncidentCommand::Ack { id, at } => (id, Command::Acknowledge, at.at),
         IncidentCommand::Assign { id, owner, roles, at } => {
             let roles = roles
@@ -68,20 +68,20 @@ pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<
         IncidentCommand::Dismiss { id, reason, at } => (id, Command::Dismiss { reason }, at.at),
         IncidentCommand::Reopen { id, reason, at } => (id, Command::Reopen { reason }, at.at),
     };
-    act(context, plan, &id, &command, at.as_ref()).await
+    act(context, &plan, &id, &command, at.as_ref()).await
 }
 
 async fn act(
     context: &Context,
-    plan: Plan,
+    plan: &Plan,
     id: &str,
     command: &Command,
     at: Option<&String>,
 ) -> anyhow::Result<ExitCode> {
     let number = incident_number(id)?;
-    let at = context.at(at, &plan)?;
+    let at = context.at(at, plan)?;
     let actor = context.actor()?;
-    let desk = context.desk_for(plan, number).await?;
+    let desk = context.desk_for(number).await?;
     let outcome = desk
         .act(number, command, &actor, at, context.now)
         .await
@@ -95,12 +95,13 @@ async fn report(context: &Context, desk: &Desk, outcome: &Outcome) -> anyhow::Re
         let view = desk.incident(number).await.map_err(one_line)?;
         emit(&serde_json::to_string(&IncidentDoc::of(
             &view,
-            desk.plan(),
+            &desk.plan(),
             context.now,
         ))?);
         return Ok(ExitCode::SUCCESS);
     }
-    let zone = desk.plan().calendar().zone();
+    let plan = desk.plan();
+    let zone = plan.calendar().zone();
     let what: Vec<String> = outcome.events.iter().map(describe::event).collect();
     let paint = Paint { on: context.colour() };
     let changes = describe::clock_changes(&outcome.clocks_before, &outcome.clocks, context.now, zone, paint);
@@ -113,8 +114,8 @@ pub fn one_line(e: DeskError) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-async fn declare_incident(context: &Context, plan: Plan, args: &DeclareArgs) -> anyhow::Result<ExitCode> {
-    let time = |flag: &str, text: &Option<String>| text.as_ref().map(|t| context.time(flag, t, &plan)).transpose();
+async fn declare_incident(context: &Context, plan: &Plan, args: &DeclareArgs) -> anyhow::Result<ExitCode> {
+    let time = |flag: &str, text: &Option<String>| text.as_ref().map(|t| context.time(flag, t, plan)).transpose();
     let at = time("--at", &args.at)?;
     let declaration = Declaration {
         title: args.title.clone(),
@@ -131,8 +132,8 @@ async fn declare_incident(context: &Context, plan: Plan, args: &DeclareArgs) -> 
         None => context.actor()?,
     };
     // Check before the database is opened, so a refused declaration creates nothing.
-    declare(&plan, &declaration, at.unwrap_or(context.now), context.now)?;
-    let Some(desk) = context.desk(plan, true).await? else {
+    declare(plan, &declaration, at.unwrap_or(context.now), context.now)?;
+    let Some(desk) = context.desk(true).await? else {
         bail!("the database could not be created")
     };
     let view = desk
@@ -142,12 +143,13 @@ async fn declare_incident(context: &Context, plan: Plan, args: &DeclareArgs) -> 
     if context.json() {
         emit(&serde_json::to_string(&IncidentDoc::of(
             &view,
-            desk.plan(),
+            &desk.plan(),
             context.now,
         ))?);
         return Ok(ExitCode::SUCCESS);
     }
-    let zone = desk.plan().calendar().zone();
+    let plan = desk.plan();
+    let zone = plan.calendar().zone();
     let i = &view.incident;
     let paint = Paint { on: context.colour() };
     let started = describe::clock_changes(&[], &view.clocks, context.now, zone, paint);
@@ -158,7 +160,7 @@ async fn declare_incident(context: &Context, plan: Plan, args: &DeclareArgs) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<ExitCode> {
+async fn list(context: &Context, plan: &Plan, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let statuses = if args.all {
         Vec::new()
     } else if args.status.is_empty() {
@@ -182,7 +184,7 @@ async fn list(context: &Context, plan: Plan, args: &ListArgs) -> anyhow::Result<
         before: None,
         limit: Some(args.limit),
     };
-    let (incidents, open) = match context.desk(plan, false).await? {
+    let (incidents, open) = match context.desk(false).await? {
         Some(desk) => (
             desk.incidents(&filter).await.map_err(one_line)?,
             desk.open_clocks().await.map_err(one_line)?,

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use jiff::tz::TimeZone;
 use tocsin_core::Timestamp;
-use tocsin_server::Desk;
 use tocsin_server::detection::Detector;
 use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
@@ -72,7 +71,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     // them: its detectors read what other processes append.
     let detector = match store.lead(Role::Detectors).await? {
         Some(lead) => {
-            let desk = Desk::new(Arc::clone(&store), Arc::new(context.plan()?));
+            let desk = context.desk(true).await?.expect("the database exists");
             let detector = Detector::start(desk)
                 .await
                 .map_err(|e| anyhow!("the detectors cannot start: {e}"))?;

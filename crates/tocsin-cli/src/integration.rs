@@ -81,7 +81,7 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
                 emit("No integrations. Add one with `tocsin integration add KIND --name NAME`.");
                 return Ok(ExitCode::SUCCESS);
             }
-            let zone = context.plan()?.calendar().zone().clone();
+            let zone = context.plan().await?.calendar().zone().clone();
             let mut table = Table::new(&[
                 "NAME",
                 "KIND",

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Init(args) => plan::init(context, &args),
-        Command::Plan(args::PlanCommand::Check) => plan::check(context),
+        Command::Plan(command) => plan::run(context, command).await,
         Command::Incident(command) => incident::run(context, *command).await,
         Command::Clocks => show::clocks(context).await,
         Command::Verify => show::verify(context).await,

@@ -14,7 +14,7 @@ use crate::emit;
 use crate::render::{Paint, Table, plain, time as when};
 
 pub async fn test(context: &Context, name: &str) -> anyhow::Result<ExitCode> {
-    let plan = context.plan()?;
+    let plan = context.plan().await?;
     let Some(channel) = plan.channel(name) else {
         let names: Vec<&str> = plan.channels().iter().map(|c| c.name.as_str()).collect();
         match names.is_empty() {
@@ -79,7 +79,7 @@ pub async fn list(
             Some(Delivery::parse(text).ok_or_else(|| anyhow!("--state {text}: choose pending, sent or dead"))?)
         }
     };
-    let zone = context.plan()?.calendar().zone().clone();
+    let zone = context.plan().await?.calendar().zone().clone();
     let found = match context.store(false).await? {
         Some(store) => store
             .outbox(&OutboxFilter {

@@ -1,15 +1,228 @@
-//! `tocsin init` and `tocsin plan check`.
+//! `tocsin init` and `tocsin plan`: check a file, apply it as the database's active
+//! version, show, compare and list the versions.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use serde_json::json;
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::{Plan, PlanError, presets};
+use tocsin_server::Desk;
+use tocsin_server::plans::{PlanProblem, PlanText, diff};
+use tocsin_store::plans::{Applied, PlanVersion};
 
-use crate::args::InitArgs;
+use crate::args::{InitArgs, PlanCommand};
 use crate::context::{Context, PlanSource};
 use crate::emit;
+use crate::render::{Paint, Table, plain};
+
+pub async fn run(context: &Context, command: PlanCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PlanCommand::Check => check(context),
+        PlanCommand::Apply { file } => apply(context, file).await,
+        PlanCommand::Show { version } => show(context, version).await,
+        PlanCommand::Diff { file } => compare(context, file).await,
+        PlanCommand::History => history(context).await,
+    }
+}
+
+/// A plan file named on the command line, or the one `--plan` names, or `./tocsin.toml`;
+/// never a preset.
+fn read_file(context: &Context, file: Option<PathBuf>) -> anyhow::Result<PlanText> {
+    let path = file.unwrap_or_else(|| context.plan_path());
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow!("cannot read the plan {}: {e}", path.display()))?;
+    Ok(PlanText {
+        text,
+        source: path.display().to_string(),
+    })
+}
+
+/// Every problem of an invalid plan, on stderr (or as JSON); exit 1.
+fn problems(context: &Context, name: &str, text: &str, e: &PlanError) -> ExitCode {
+    if context.json() {
+        let problems: Vec<_> = e
+            .problems
+            .iter()
+            .map(|p| {
+                let (line, column) = p.position(text);
+                json!({"line": line, "column": column, "message": p.message, "hint": p.hint})
+            })
+            .collect();
+        emit(&json!({"plan": name, "valid": false, "problems": problems}).to_string());
+    } else {
+        eprintln!("{}", e.render(name, text));
+        eprintln!("{name}: {} problem(s)", e.problems.len());
+    }
+    ExitCode::from(1)
+}
+
+fn version_json(v: &PlanVersion) -> serde_json::Value {
+    json!({
+        "version": v.version,
+        "digest": v.digest,
+        "source": v.source,
+        "applied_by": v.applied_by,
+        "applied_at": v.applied_at,
+    })
+}
+
+async fn apply(context: &Context, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let file = read_file(context, file)?;
+    if let Err(e) = Plan::parse(&file.text) {
+        return Ok(problems(context, &file.source, &file.text, &e));
+    }
+    let store = context.store(true).await?.expect("created when missing");
+    let actor = context.actor()?;
+    let (desk, applied) = match Desk::open(store, &file, &actor, context.now).await {
+        Ok(opened) => opened,
+        Err(tocsin_server::DeskError::Plan(PlanProblem::Invalid { origin, text, error })) => {
+            return Ok(problems(context, &origin, &text, &error));
+        }
+        Err(e) => bail!("{e}"),
+    };
+    let verb = match &applied {
+        Applied::New(_) => "applied",
+        Applied::Kept(_) => "kept",
+    };
+    let version = applied.version();
+    // What the incidents under way made of it is on their timelines; name them here.
+    let adopted = adopted_by(&desk, version.version).await?;
+    if context.json() {
+        let mut doc = version_json(version);
+        doc["outcome"] = json!(verb);
+        doc["adopted_by"] = json!(adopted);
+        emit(&doc.to_string());
+        return Ok(ExitCode::SUCCESS);
+    }
+    match applied {
+        Applied::New(_) => {
+            let mut out = format!(
+                "Applied {} as plan version {} ({}).",
+                file.source,
+                version.version,
+                &version.digest[..12]
+            );
+            if !adopted.is_empty() {
+                out.push_str(&format!(
+                    "\nIncidents under way now follow it: {} (their timelines say which deadlines moved).",
+                    adopted.join("; ")
+                ));
+            }
+            emit(&out);
+        }
+        Applied::Kept(_) => emit(&format!(
+            "{} is the active plan already (version {}); nothing changed.",
+            file.source, version.version
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The incidents whose latest adoption was of `version`, each with what moved.
+async fn adopted_by(desk: &Desk, version: u64) -> anyhow::Result<Vec<String>> {
+    let filter = tocsin_store::IncidentFilter {
+        statuses: vec![
+            tocsin_core::incident::Status::Declared,
+            tocsin_core::incident::Status::Acknowledged,
+            tocsin_core::incident::Status::Resolved,
+        ],
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for summary in desk.incidents(&filter).await.map_err(|e| anyhow!("{e}"))?.iter() {
+        let view = desk.incident(summary.number).await.map_err(|e| anyhow!("{e}"))?;
+        let adoption = view.timeline.iter().rev().find_map(|t| match &t.event {
+            tocsin_core::incident::IncidentEvent::PlanAdopted { version: v, .. } if *v == version => Some(&t.event),
+            _ => None,
+        });
+        if let Some(event) = adoption {
+            out.push(format!("{} {}", summary.number, tocsin_server::words::event(event)));
+        }
+    }
+    Ok(out)
+}
+
+async fn show(context: &Context, version: Option<u64>) -> anyhow::Result<ExitCode> {
+    let Some(desk) = context.desk(false).await? else {
+        bail!(
+            "there is no database at {} yet; `tocsin plan apply` makes one with its plan",
+            context.global.db
+        )
+    };
+    let shown = match version {
+        None => desk.active_plan().version.clone(),
+        Some(n) => desk
+            .store()
+            .plan_version(n)
+            .await?
+            .ok_or_else(|| anyhow!("there is no plan version {n}; `tocsin plan history` lists them"))?,
+    };
+    if context.json() {
+        let mut doc = version_json(&shown);
+        doc["text"] = json!(shown.text);
+        emit(&doc.to_string());
+    } else {
+        print!("{}", shown.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn compare(context: &Context, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let file = read_file(context, file)?;
+    let Some(desk) = context.desk(false).await? else {
+        bail!(
+            "there is no database at {} yet; nothing to compare with",
+            context.global.db
+        )
+    };
+    let active = desk.active_plan();
+    let from = format!("plan version {} (active)", active.version.version);
+    let text = diff((&from, &active.version.text), (&file.source, &file.text));
+    if context.json() {
+        emit(
+            &json!({"active": active.version.version, "file": file.source, "same": text.is_empty(), "diff": text})
+                .to_string(),
+        );
+    } else if text.is_empty() {
+        emit(&format!(
+            "{} is the active plan (version {}).",
+            file.source, active.version.version
+        ));
+    } else {
+        print!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn history(context: &Context) -> anyhow::Result<ExitCode> {
+    let Some(desk) = context.desk(false).await? else {
+        bail!(
+            "there is no database at {} yet; it has no plan versions",
+            context.global.db
+        )
+    };
+    let versions = desk.store().plan_history().await?;
+    if context.json() {
+        emit(&serde_json::to_string(
+            &versions.iter().map(version_json).collect::<Vec<_>>(),
+        )?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let zone = desk.plan().calendar().zone().clone();
+    let mut table = Table::new(&["VERSION", "APPLIED", "BY", "DIGEST", "SOURCE"]);
+    for v in &versions {
+        table.row(vec![
+            plain(v.version.to_string()),
+            plain(tocsin_server::words::time(v.applied_at, &zone)),
+            plain(&v.applied_by),
+            plain(&v.digest[..12]),
+            plain(&v.source),
+        ]);
+    }
+    emit(&table.render(Paint { on: context.colour() }, ""));
+    Ok(ExitCode::SUCCESS)
+}
 
 pub fn init(context: &Context, args: &InitArgs) -> anyhow::Result<ExitCode> {
     let preset = presets::find(args.preset.as_str()).expect("every preset name has a preset");
@@ -50,23 +263,7 @@ pub fn check(context: &Context) -> anyhow::Result<ExitCode> {
         PlanSource::Preset(name) => format!("(no plan file: the {name} preset)"),
     };
     match Plan::parse(&text) {
-        Err(e) => {
-            if context.json() {
-                let problems: Vec<_> = e
-                    .problems
-                    .iter()
-                    .map(|p| {
-                        let (line, column) = p.position(&text);
-                        json!({"line": line, "column": column, "message": p.message, "hint": p.hint})
-                    })
-                    .collect();
-                emit(&json!({"plan": name, "valid": false, "problems": problems}).to_string());
-            } else {
-                eprintln!("{}", e.render(&name, &text));
-                eprintln!("{name}: {} problem(s)", e.problems.len());
-            }
-            Ok(ExitCode::from(1))
-        }
+        Err(e) => Ok(problems(context, &name, &text, &e)),
         Ok(plan) => {
             // The plan is sound; its channels must also open here: secrets set, files readable.
             let (_, problems) = tocsin_server::channels::open_all(&plan);

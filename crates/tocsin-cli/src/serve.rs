@@ -10,6 +10,8 @@ use tocsin_server::Desk;
 use tocsin_server::http::{self, AppState, ServerConfig};
 use tocsin_server::identity::{Identity, Secret};
 use tocsin_server::pipeline::{Pipeline, PipelineConfig};
+use tocsin_server::plans::{ActivePlan, PlanProblem, PlanText};
+use tocsin_store::plans::Applied;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -36,13 +38,29 @@ fn init_logging(format: LogFormat) {
 pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     tocsin_notify::use_ring();
     init_logging(args.log_format);
-    let (text, source) = context.plan_source()?;
-    let plan = context.parse_plan(&text, &source)?;
-    let plan_name = match &source {
-        PlanSource::File(path) => path.display().to_string(),
-        PlanSource::Preset(name) => format!("the {name} preset (no tocsin.toml here)"),
-    };
+    let (local, source) = context.plan_text()?;
+    // A plan file given or found here is applied when it differs (configuration as code);
+    // without one the database keeps its plan, and only a new one takes the preset.
+    let file = matches!(source, PlanSource::File(_)).then_some(local.clone());
     let store = context.store(true).await?.expect("created when missing");
+    let actor = context.actor()?;
+    let desk = match &file {
+        Some(file) => {
+            let (desk, applied) = Desk::open(Arc::clone(&store), file, &actor, context.now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            if let Applied::New(version) = applied {
+                tracing::info!(version = version.version, source = %version.source, "applied the plan file as a new version");
+            }
+            desk
+        }
+        None => {
+            let active = ActivePlan::of(&*store, || local.clone(), &actor, context.now)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            Desk::new(Arc::clone(&store), active)
+        }
+    };
     let identity = Identity::new(Arc::clone(&store));
     if let Some((name, password)) = identity
         .ensure_first_admin(context.now)
@@ -59,14 +77,17 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         public_url: args.public_url.clone(),
         trusted_proxies: args.trusted_proxies.clone(),
     };
-    let desk = Desk::new(Arc::clone(&store), Arc::new(plan));
+    let active = desk.active_plan();
     tracing::info!(
         address = %address,
         database = %store.describe(),
-        plan = %plan_name,
+        plan = %format!("version {} ({})", active.version.version, active.version.source),
         version = env!("CARGO_PKG_VERSION"),
         "tocsin is listening on http://{address}"
     );
+    if let Some(file) = file {
+        tokio::spawn(reapply_on_hangup(desk.clone(), context.plan_path(), file.source, actor));
+    }
     let pipeline = Pipeline::start(
         desk.clone(),
         PipelineConfig {
@@ -130,6 +151,55 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
+
+/// On SIGHUP the plan file is read again and applied when it differs; an invalid one is
+/// reported and the plan in force stays.
+#[cfg(unix)]
+async fn reapply_on_hangup(desk: Desk, path: PathBuf, source: String, actor: tocsin_core::incident::Actor) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(file = %path.display(), "SIGHUP: cannot read the plan file ({e}); the plan in force stays");
+                continue;
+            }
+        };
+        let file = PlanText {
+            text,
+            source: source.clone(),
+        };
+        match desk.apply_plan(&file, &actor, tocsin_core::Timestamp::now()).await {
+            Ok(Applied::New(version)) => {
+                tracing::info!(
+                    version = version.version,
+                    "SIGHUP: applied the plan file as a new version"
+                );
+            }
+            Ok(Applied::Kept(version)) => {
+                tracing::info!(
+                    version = version.version,
+                    "SIGHUP: the plan file is the active version already"
+                );
+            }
+            Err(tocsin_server::DeskError::Plan(PlanProblem::Invalid { origin, text, error })) => {
+                tracing::error!(
+                    "SIGHUP: the plan in force stays; {}",
+                    error.render(&origin, &text).replace('\n', "; ")
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: the plan file could not be applied; the plan in force stays")
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reapply_on_hangup(_: Desk, _: PathBuf, _: String, _: tocsin_core::incident::Actor) {}
 
 async fn shutdown_signal() {
     let interrupt = async {

@@ -16,20 +16,20 @@ use crate::incident::one_line;
 use crate::render::{Paint, Table, Tone, clock_tone, left, plain, span, status_tone, time};
 use crate::{describe, emit};
 
-pub async fn incident(context: &Context, plan: Plan, id: &str) -> anyhow::Result<ExitCode> {
+pub async fn incident(context: &Context, id: &str) -> anyhow::Result<ExitCode> {
     let number = incident_number(id)?;
-    let desk = context.desk_for(plan, number).await?;
+    let desk = context.desk_for(number).await?;
     let view = desk.incident(number).await.map_err(one_line)?;
     if context.json() {
         emit(&serde_json::to_string(&IncidentDoc::of(
             &view,
-            desk.plan(),
+            &desk.plan(),
             context.now,
         ))?);
     } else {
         emit(&render_incident(
             &view,
-            desk.plan(),
+            &desk.plan(),
             context.now,
             Paint { on: context.colour() },
         ));
@@ -171,9 +171,9 @@ fn steps(incident: &Incident, zone: &TimeZone, paint: Paint) -> String {
 }
 
 pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
-    let plan = context.plan()?;
+    let plan = context.plan().await?;
     let zone = plan.calendar().zone().clone();
-    let open = match context.desk(plan, false).await? {
+    let open = match context.desk(false).await? {
         Some(desk) => desk.open_clocks().await.map_err(one_line)?,
         None => Default::default(),
     };
@@ -209,8 +209,7 @@ pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn verify(context: &Context) -> anyhow::Result<ExitCode> {
-    let plan = context.plan()?;
-    let Some(desk) = context.desk(plan, false).await? else {
+    let Some(desk) = context.desk(false).await? else {
         bail!("there is no database at {} yet; nothing to verify", context.global.db)
     };
     let report = desk.verify().await.map_err(one_line)?;
@@ -240,10 +239,16 @@ fn verification_text(report: &Verification, database: String) -> String {
             report.head_hash
         ),
     };
-    if !report.stale_clocks.is_empty() {
-        let list: Vec<String> = report.stale_clocks.iter().map(ToString::to_string).collect();
+    if report.broken.is_none() {
         out.push_str(&format!(
-            "  note: the stored clocks of {} differ from their history under today's plan (a plan edit since their last change, or tampering)\n",
+            "  {} checked against the audit chain\n",
+            count(report.plan_versions, "plan version", "plan versions")
+        ));
+    }
+    if !report.unchecked_clocks.is_empty() {
+        let list: Vec<String> = report.unchecked_clocks.iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "  note: the clocks of {} were not checked: they follow a plan that was never applied as a version (declared before the database kept its plan)\n",
             list.join(", ")
         ));
     }

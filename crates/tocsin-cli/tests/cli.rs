@@ -199,7 +199,7 @@ async fn the_quick_start_works_from_the_command_line() {
 
         let verify = t.ok(&["verify"]);
         assert!(
-            verify.stdout.starts_with("Intact: 3 audit entries and 1 incident in"),
+            verify.stdout.starts_with("Intact: 4 audit entries and 1 incident in"),
             "{}",
             verify.stdout
         );
@@ -313,7 +313,7 @@ async fn working_an_incident_through_every_command() {
         "--json",
     ]);
     assert_eq!(filtered.json().as_array().unwrap().len(), 1);
-    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 18 audit entries"));
+    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 19 audit entries"));
 }
 
 #[tokio::test]
@@ -468,19 +468,19 @@ async fn verify_names_the_entry_that_was_edited_behind_tocsins_back() {
         t.ok(&["incident", "note", "INC-0001", "rotating the key"]);
         t.ok(&["incident", "ack", "INC-0001"]);
         t.db.tamper(t.db.drop_append_only_guard()).await;
-        t.db.tamper("UPDATE audit_log SET data = REPLACE(data, 'rotating', 'ignoring') WHERE seq = 2")
+        t.db.tamper("UPDATE audit_log SET data = REPLACE(data, 'rotating', 'ignoring') WHERE seq = 3")
             .await;
         let run = t.run(&["verify"]);
         assert_eq!(run.code, 1, "{}", t.db.backend);
         assert!(
             run.stdout
-                .starts_with("TAMPERED: audit entry #2: its content was changed after it was written"),
+                .starts_with("TAMPERED: audit entry #3: its content was changed after it was written"),
             "{}",
             run.stdout
         );
         let json = t.run(&["verify", "--json"]).json();
         assert_eq!(json["intact"], false);
-        assert_eq!(json["entries"], 1);
+        assert_eq!(json["entries"], 2);
     }
 }
 
@@ -508,7 +508,7 @@ fn two_cli_processes_on_one_database_lose_nothing() {
     b.join().unwrap();
     let show = t.ok(&["incident", "show", "INC-0001", "--json"]).json();
     assert_eq!(show["timeline"].as_array().unwrap().len(), 21);
-    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 21 audit entries"));
+    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 22 audit entries"));
 }
 
 #[test]

@@ -351,6 +351,8 @@ async fn events_read_again_after_a_restart_rebuild_the_detectors_memory_but_repo
     // the earlier events again and would find a brute force at the first log's third
     // failure, but reports nothing about events read before; a new source is reported.
     common::add_to_plan(dir.path(), "\n[detection]\nbrute_force_threshold = 3\n");
+    let (code, _, err) = run(dir.path(), Some(&db.url), &["plan", "apply"], b"");
+    assert_eq!(code, 0, "{err}");
     assert_eq!(ingest("third.log", failures(30, "203.0.113.2", 4)), 1);
     let (_, out, _) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
     let signals: Value = serde_json::from_str(&out).unwrap();

@@ -217,7 +217,7 @@ fn users_and_tokens_are_managed_from_the_command_line() {
     assert_eq!(code, 0);
     let verification: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verification["intact"], true);
-    assert_eq!(verification["entries"], 7, "{out}");
+    assert_eq!(verification["entries"], 8, "{out}");
 }
 
 /// Waits for the server to log a line containing `text`.
@@ -301,4 +301,72 @@ async fn one_server_leads_the_detectors_another_takes_over_when_it_dies_and_inge
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// The plan versions of the database in `dir`, newest first.
+fn versions(dir: &std::path::Path) -> Vec<u64> {
+    let (code, out, err) = run(dir, None, &["--json", "plan", "history"], b"");
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect()
+}
+
+fn hang_up(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serve_applies_its_plan_file_at_start_and_on_sighup_and_never_falls_back_to_a_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, err) = run(d, None, &["init", "--preset", "three-tier"], b"");
+    assert_eq!(code, 0, "{err}");
+    let (server, _, logs) = start(d);
+    assert_eq!(versions(d), [1]);
+
+    let plan = d.join("tocsin.toml");
+    let edited = format!(
+        "{}\n# Reviewed by the security lead.\n",
+        std::fs::read_to_string(&plan).unwrap()
+    );
+    std::fs::write(&plan, &edited).unwrap();
+    hang_up(&server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while versions(d) != [2, 1] {
+        assert!(Instant::now() < deadline, "SIGHUP did not apply the edited file");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A broken file on SIGHUP is reported and changes nothing.
+    std::fs::write(&plan, format!("{edited}\n[[role]]\nid = \"Bad Id\"\n")).unwrap();
+    hang_up(&server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = logs
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("a log line about the refused plan");
+        if line.contains("SIGHUP: the plan in force stays") {
+            assert!(line.contains("tocsin.toml:"), "names where: {line}");
+            break;
+        }
+    }
+    assert_eq!(versions(d), [2, 1]);
+    server.stop();
+
+    // Without a plan file, a restart keeps the database's plan.
+    std::fs::remove_file(&plan).unwrap();
+    let (server, _, _) = start(d);
+    assert_eq!(versions(d), [2, 1]);
+    let (code, shown, _) = run(d, None, &["plan", "show"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(shown, edited);
+    server.stop();
 }

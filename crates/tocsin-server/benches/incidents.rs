@@ -4,13 +4,13 @@
 //! `cargo bench -p tocsin-server --bench incidents` (set `TOCSIN_BENCH_INCIDENTS` for
 //! another count).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::presets;
 use tocsin_server::Desk;
+use tocsin_server::plans::PlanText;
 use tocsin_store::testing::TestDb;
 
 fn main() {
@@ -48,9 +48,12 @@ fn report(what: &str, backend: &str, mut samples: Vec<Duration>, total: Duration
 }
 
 async fn run(db: &TestDb, count: u64) {
-    let plan = Arc::new(Plan::parse(presets::FOUR_TIER.source).expect("the preset is valid"));
-    let desk = Desk::new(db.open().await, plan);
     let actor = Actor::parse("bench").expect("a name");
+    let plan = PlanText::new(presets::FOUR_TIER.source, "the four-tier preset");
+    let desk = Desk::open(db.open().await, &plan, &actor, Timestamp::now())
+        .await
+        .expect("the preset is valid")
+        .0;
     let severities = ["P1", "P2", "P3", "P4"];
     let now = Timestamp::now();
 

@@ -46,7 +46,8 @@ async fn main() {
     let sink: Box<dyn Channel> = Box::new(Webhook::new(&url, SECRET, client).unwrap());
     let channels: Channels = Arc::new(BTreeMap::from([("sink".to_owned(), sink)]));
     for worker in ["w1", "w2"] {
-        tokio::spawn(work(Arc::clone(&store), Arc::clone(&channels), worker.into()));
+        let channels = Arc::clone(&channels);
+        tokio::spawn(work(Arc::clone(&store), move || Arc::clone(&channels), worker.into()));
     }
 
     burst_and_paced(&store, &arrived).await;

@@ -241,7 +241,7 @@ impl AlertBook {
                 .collect::<Vec<_>>()
                 .join("\n");
             desk.act(number, &Command::AddNote { text }, &actor, None, now).await?;
-            let plan = desk.plan();
+            let plan = &desk.plan();
             let resolves = over
                 .iter()
                 .any(|a| plan.integration(&a.source).is_some_and(|i| i.resolve_incident));
@@ -260,7 +260,7 @@ impl AlertBook {
 
 /// The signal of an alert's new episode, with what the plan makes of it.
 fn signal_of(desk: &Desk, stored: &StoredAlert, seq: u64) -> NewSignal {
-    let plan = desk.plan();
+    let plan = &desk.plan();
     let detector = stored.via.as_str();
     let (action, severity) = alert_rule(plan, &stored.source, detector, stored.alert.severity.as_deref());
     let key = stored.signal_key();

@@ -30,7 +30,7 @@ fn cursor(channel: &str) -> String {
 /// Polls every Telegram channel of the plan while this instance leads the bots, until the
 /// process ends.
 pub async fn follow(desk: Desk, public_url: Option<String>) {
-    let plan = desk.plan();
+    let plan = &desk.plan();
     let client = tocsin_notify::http_client(crate::channels::SEND_TIMEOUT);
     let mut bots = Vec::new();
     for channel in plan.channels().iter().filter(|c| c.kind == ChannelKind::Telegram) {
@@ -138,7 +138,7 @@ fn actor(plan: &Plan, user: &User) -> Actor {
 }
 
 async fn handle(desk: &Desk, channel: &PlanChannel, bot: &Telegram, update: &Update, public_url: Option<&str>) {
-    let plan = desk.plan();
+    let plan = &desk.plan();
     if let Some(press) = &update.callback_query {
         let Some(message) = &press.message else {
             let _ = bot
@@ -256,7 +256,8 @@ async fn incidents(desk: &Desk) -> String {
         return "No open incidents.".into();
     }
     let next = next_deadlines(&open);
-    let zone = desk.plan().calendar().zone();
+    let plan = desk.plan();
+    let zone = plan.calendar().zone();
     let now = Timestamp::now();
     let mut lines = vec![format!("<b>Open incidents</b> ({})", list.len())];
     for i in list.iter() {
@@ -291,7 +292,8 @@ async fn status(desk: &Desk, incident: &str, public_url: Option<&str>) -> String
         }
     };
     let i = &view.incident;
-    let zone = desk.plan().calendar().zone();
+    let plan = desk.plan();
+    let zone = plan.calendar().zone();
     let now = Timestamp::now();
     let mut lines = vec![
         format!(

@@ -128,8 +128,31 @@ async fn send(channels: &Channels, n: &Notification, thread: Option<String>) -> 
 }
 
 /// A worker, until the process ends: due notifications are sent as they come due.
-pub async fn work(store: Arc<dyn Store>, channels: Channels, worker: String) {
+/// The channels of the plan in force, opened again when another version is applied.
+pub fn plan_channels(desk: crate::Desk) -> impl FnMut() -> Channels + Send {
+    let mut opened: Option<(u64, Channels)> = None;
+    move || {
+        let active = desk.active_plan();
+        match &opened {
+            Some((version, channels)) if *version == active.version.version => Arc::clone(channels),
+            _ => {
+                let (channels, problems) = crate::channels::open_all(&active.plan);
+                // Channels that cannot be opened are reported; the others deliver.
+                for problem in problems {
+                    tracing::error!("{problem}; its notifications wait in the outbox");
+                }
+                let channels = Arc::new(channels);
+                opened = Some((active.version.version, Arc::clone(&channels)));
+                channels
+            }
+        }
+    }
+}
+
+/// Delivers what is due, on the channels `channels` gives for each round.
+pub async fn work(store: Arc<dyn Store>, mut channels: impl FnMut() -> Channels + Send, worker: String) {
     loop {
+        let channels = channels();
         match deliver_due(&*store, &channels, &worker, Timestamp::now()).await {
             // A full claim: more may be due.
             Ok(n) if n == CLAIM as usize => continue,

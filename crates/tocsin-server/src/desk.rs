@@ -8,15 +8,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::plans::{ActivePlan, Current, PlanProblem, PlanText};
 use crate::read_cache::{Head, Memo};
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, EntryDraft};
 use tocsin_core::clock::{Clock, clocks};
 use tocsin_core::incident::{
-    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection, decide, declare,
+    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection, Status, adopt_plan,
+    decide, declare,
 };
 use tocsin_core::plan::Plan;
 use tocsin_core::to_millis;
+use tocsin_store::plans::{Applied, ApplyWhen};
 use tocsin_store::{IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
 
 /// How often a change is decided again when others keep changing the same incident.
@@ -31,8 +34,21 @@ pub enum DeskError {
     NotFound(IncidentNumber),
     #[error("{0} is being changed by others too often; try again")]
     Busy(IncidentNumber),
+    #[error("the plan keeps changing while this is being done; try again")]
+    PlanMoving,
+    #[error(transparent)]
+    Plan(PlanProblem),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl From<PlanProblem> for DeskError {
+    fn from(e: PlanProblem) -> Self {
+        match e {
+            PlanProblem::Store(s) => s.into(),
+            other => DeskError::Plan(other),
+        }
+    }
 }
 
 impl From<StoreError> for DeskError {
@@ -75,7 +91,7 @@ pub struct Outcome {
 #[derive(Clone, Debug)]
 pub struct Desk {
     store: Arc<dyn Store>,
-    plan: Arc<Plan>,
+    plan: Current,
     reads: Arc<Reads>,
     /// How far in the event log the stored alerts are up to date (on the instance that
     /// leads the detectors).
@@ -104,10 +120,11 @@ impl Default for Reads {
 }
 
 impl Desk {
-    pub fn new(store: Arc<dyn Store>, plan: Arc<Plan>) -> Self {
+    /// A desk following `plan`, the database's active version.
+    pub fn new(store: Arc<dyn Store>, plan: ActivePlan) -> Self {
         Desk {
             store,
-            plan,
+            plan: Current::new(plan),
             reads: Arc::default(),
             alerts: Arc::new(tokio::sync::watch::channel(0).0),
         }
@@ -141,8 +158,76 @@ impl Desk {
         Ok(seq)
     }
 
-    pub fn plan(&self) -> &Plan {
-        &self.plan
+    /// A desk over `store` that follows `text` as configuration as code does: a database
+    /// without a plan takes it as its first version, one whose active version differs
+    /// takes it as a new version (the incidents under way adopt it); what applying did.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        text: &PlanText,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<(Desk, Applied), DeskError> {
+        let active = ActivePlan::of(&*store, || text.clone(), actor, now).await?;
+        let desk = Desk::new(store, active);
+        let applied = desk.apply_plan(text, actor, now).await?;
+        Ok((desk, applied))
+    }
+
+    /// The plan in force.
+    pub fn plan(&self) -> Arc<Plan> {
+        Arc::clone(&self.plan.get().plan)
+    }
+
+    /// The plan in force with its version.
+    pub fn active_plan(&self) -> Arc<ActivePlan> {
+        self.plan.get()
+    }
+
+    /// Follows the database's active version if another was applied since it was read;
+    /// whether it did.
+    pub async fn refresh_plan(&self) -> Result<bool, DeskError> {
+        let active = self.store.active_plan_version().await?;
+        if active <= self.plan.get().version.version {
+            return Ok(false);
+        }
+        let Some(version) = self.store.active_plan().await? else {
+            return Ok(false);
+        };
+        self.plan.set(ActivePlan::read(version)?);
+        self.reads.head.changed();
+        Ok(true)
+    }
+
+    /// Makes `text` the active version (unless it is already), then computes the clocks of
+    /// the incidents under way again, writing what moved on their timelines.
+    pub async fn apply_plan(&self, text: &PlanText, actor: &Actor, now: Timestamp) -> Result<Applied, DeskError> {
+        let applied = crate::plans::apply(&*self.store, text, actor, now, ApplyWhen::Changed).await?;
+        if let Applied::New(version) = &applied {
+            self.plan.set(ActivePlan::read(version.clone())?);
+        }
+        self.adopt_plan(actor, now).await?;
+        Ok(applied)
+    }
+
+    /// Brings every incident under way (not closed or dismissed) that follows another plan
+    /// over to the one in force; the numbers of those that moved. Idempotent: a process that
+    /// stopped half-way, or another that applied a version, leaves the rest to the next call.
+    pub async fn adopt_plan(&self, actor: &Actor, now: Timestamp) -> Result<Vec<IncidentNumber>, DeskError> {
+        let filter = IncidentFilter {
+            statuses: vec![Status::Declared, Status::Acknowledged, Status::Resolved],
+            ..IncidentFilter::default()
+        };
+        let mut moved = Vec::new();
+        for summary in self.store.incidents(&filter).await? {
+            let digest = self.active_plan().version.digest.clone();
+            if self.incident_shared(summary.number).await?.incident.plan_digest == digest {
+                continue;
+            }
+            self.change(summary.number, actor, None, now, |_, _| Ok(Vec::new()))
+                .await?;
+            moved.push(summary.number);
+        }
+        Ok(moved)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -162,26 +247,36 @@ impl Desk {
         let mut declaration = declaration.clone();
         declaration.detected_at = declaration.detected_at.map(to_millis);
         declaration.aware_at = declaration.aware_at.map(to_millis);
-        let event = declare(&self.plan, &declaration, at, now)?;
-        let recorded = Recorded {
-            at,
-            actor: actor.clone(),
-            event,
-        };
-        let placeholder = IncidentNumber::new(u64::MAX).expect("not zero");
-        let incident = Incident::from_history(placeholder, std::slice::from_ref(&recorded))
-            .expect("a declaration alone is a valid history");
-        let clocks = clocks(&incident, &self.plan);
-        let number = self
-            .store
-            .create_incident(IncidentDraft {
+        for _ in 0..ATTEMPTS {
+            let active = self.active_plan();
+            let event = declare(&active.plan, &declaration, at, now)?;
+            let recorded = Recorded {
+                at,
+                actor: actor.clone(),
+                event,
+            };
+            let placeholder = IncidentNumber::new(u64::MAX).expect("not zero");
+            let incident = Incident::from_history(placeholder, std::slice::from_ref(&recorded))
+                .expect("a declaration alone is a valid history");
+            let clocks = clocks(&incident, &active.plan);
+            let draft = IncidentDraft {
                 incident,
                 entries: vec![EntryDraft::for_incident(None, &recorded, now)],
                 clocks,
-            })
-            .await?;
-        self.reads.head.changed();
-        self.incident(number).await
+                plan_version: active.version.version,
+            };
+            match self.store.create_incident(draft).await {
+                Ok(number) => {
+                    self.reads.head.changed();
+                    return self.incident(number).await;
+                }
+                Err(StoreError::PlanChanged { .. }) => {
+                    self.refresh_plan().await?;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(DeskError::PlanMoving)
     }
 
     /// Applies a responder's command at `at` (default `now`).
@@ -193,16 +288,57 @@ impl Desk {
         at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<Outcome, DeskError> {
+        let at = at.map(to_millis);
+        self.change(number, actor, at, now, |incident, plan| {
+            decide(incident, plan, command, at.unwrap_or(to_millis(now)), to_millis(now))
+        })
+        .await
+    }
+
+    /// Decides a change on the incident as stored and stores it. An incident that follows
+    /// another plan than the one in force adopts it first, in the same change.
+    async fn change(
+        &self,
+        number: IncidentNumber,
+        actor: &Actor,
+        at: Option<Timestamp>,
+        now: Timestamp,
+        decide: impl Fn(&Incident, &Plan) -> Result<Vec<IncidentEvent>, Rejection>,
+    ) -> Result<Outcome, DeskError> {
         let now = to_millis(now);
         let at = at.map_or(now, to_millis);
         for attempt in 0..ATTEMPTS {
+            let active = self.active_plan();
+            let plan = &*active.plan;
             let (incident, _) = self.load(number).await?;
-            let events = decide(&incident, &self.plan, command, at, now)?;
+            let mut events = Vec::new();
+            let mut adopted = incident.clone();
+            if incident.plan_digest != plan.digest() {
+                let before = self.store.clocks(number).await?;
+                let event = adopt_plan(&incident, &before, plan, active.version.version, now);
+                adopted
+                    .apply(&Recorded {
+                        at: now,
+                        actor: actor.clone(),
+                        event: event.clone(),
+                    })
+                    .map_err(|problem| StoreError::Corrupt(format!("{number}: {problem}")))?;
+                events.push((now, event));
+            }
+            events.extend(decide(&adopted, plan)?.into_iter().map(|e| (at, e)));
+            if events.is_empty() {
+                return Ok(Outcome {
+                    clocks_before: clocks(&incident, plan),
+                    clocks: clocks(&incident, plan),
+                    incident,
+                    events: Vec::new(),
+                });
+            }
             let mut next = incident.clone();
             let mut entries = Vec::with_capacity(events.len());
-            for event in &events {
+            for (at, event) in &events {
                 let recorded = Recorded {
-                    at,
+                    at: *at,
                     actor: actor.clone(),
                     event: event.clone(),
                 };
@@ -210,25 +346,29 @@ impl Desk {
                     .map_err(|problem| StoreError::Corrupt(format!("{number}: {problem}")))?;
                 entries.push(EntryDraft::for_incident(Some(number), &recorded, now));
             }
-            let next_clocks = clocks(&next, &self.plan);
+            let next_clocks = clocks(&next, plan);
             let change = IncidentChange {
                 incident: next.clone(),
                 expected_version: incident.version,
                 entries,
                 clocks: next_clocks.clone(),
+                plan_version: active.version.version,
             };
             match self.store.update_incident(change).await {
                 Ok(()) => {
                     self.reads.head.changed();
                     return Ok(Outcome {
-                        clocks_before: clocks(&incident, &self.plan),
+                        clocks_before: clocks(&incident, plan),
                         incident: next,
                         clocks: next_clocks,
-                        events,
+                        events: events.into_iter().map(|(_, e)| e).collect(),
                     });
                 }
                 Err(StoreError::Conflict(_)) => {
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt % 5) * 3)).await;
+                }
+                Err(StoreError::PlanChanged { .. }) => {
+                    self.refresh_plan().await?;
                 }
                 Err(other) => return Err(other.into()),
             }

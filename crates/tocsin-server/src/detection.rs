@@ -60,6 +60,8 @@ pub fn actor() -> Actor {
 pub struct Detector {
     desk: Desk,
     engine: Engine,
+    /// The plan version the engine was built for.
+    plan_version: u64,
     /// The last event read.
     position: u64,
     /// The last event read before this start: what was found up to it was recorded then,
@@ -89,8 +91,10 @@ impl Detector {
             .await?
             .max(cursor.saturating_sub(REBUILD_EVENTS) + 1);
         let alerts = crate::alerts::AlertBook::load(&desk).await?;
+        let active = desk.active_plan();
         Ok(Detector {
-            engine: Engine::for_plan(desk.plan()),
+            engine: Engine::for_plan(&active.plan),
+            plan_version: active.version.version,
             // Alerts applied after the detectors' last save are applied again.
             position: cursor.min(rebuild_from - 1).min(alerts.position),
             alerts,
@@ -177,7 +181,7 @@ impl Detector {
             return Ok(0);
         }
         self.wrote_at = std::time::Instant::now();
-        let plan = self.desk.plan();
+        let plan = &self.desk.plan();
         let mut signals: Vec<NewSignal> = self
             .found
             .drain(..)
@@ -283,16 +287,20 @@ enum Led {
     LeadLost,
 }
 
-async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Committed>) -> Led {
-    let mut detector = loop {
+async fn start_detectors(desk: &Desk) -> Detector {
+    loop {
         match Detector::start(desk.clone()).await {
-            Ok(detector) => break detector,
+            Ok(detector) => return detector,
             Err(e) => {
                 tracing::error!(error = %e, "the detectors cannot start; trying again");
                 tokio::time::sleep(POLL).await;
             }
         }
-    };
+    }
+}
+
+async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Committed>) -> Led {
+    let mut detector = start_detectors(desk).await;
     let mut batch = None;
     let mut ticked = std::time::Instant::now();
     loop {
@@ -307,6 +315,14 @@ async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Co
                 ticked = std::time::Instant::now();
                 if !lead.held().await {
                     return Led::LeadLost;
+                }
+                if detector.plan_version != desk.active_plan().version.version {
+                    // Another plan version: the detectors start again under it, their
+                    // memory rebuilt from the log as after a restart.
+                    if let Err(e) = detector.save().await {
+                        tracing::error!(error = %e, "cannot save how far the detectors read");
+                    }
+                    detector = start_detectors(desk).await;
                 }
                 detector.tick(Timestamp::now()).await
             }
@@ -444,7 +460,7 @@ async fn join(desk: &Desk, number: IncidentNumber, records: &[&SignalRecord], no
     desk.act(number, &Command::AddNote { text }, &actor(), None, now)
         .await?;
     let current = desk.incident_shared(number).await?.incident.severity.to_string();
-    let plan = desk.plan();
+    let plan = &desk.plan();
     let Some(worst) = records.iter().min_by_key(|r| rank(plan, &r.severity)) else {
         return Ok(());
     };

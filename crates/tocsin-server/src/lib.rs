@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod model;
 pub mod notifier;
 pub mod pipeline;
+pub mod plans;
 pub mod ratelimit;
 mod read_cache;
 #[cfg(feature = "test-support")]

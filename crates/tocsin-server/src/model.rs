@@ -375,8 +375,11 @@ pub struct VerificationDoc {
     pub head: ChainHeadDoc,
     /// The first thing found wrong.
     pub broken: Option<String>,
-    /// Incidents whose stored clocks differ from their history under today's plan.
-    pub stale_clocks: Vec<String>,
+    /// Plan versions whose texts verify against the chain.
+    pub plan_versions: u64,
+    /// Incidents whose clocks could not be checked: they follow a plan text that was never
+    /// applied as a version (declared before the database kept its plan).
+    pub unchecked_clocks: Vec<String>,
 }
 
 impl VerificationDoc {
@@ -390,7 +393,8 @@ impl VerificationDoc {
                 hash: report.head_hash.clone(),
             },
             broken: report.broken.as_ref().map(ToString::to_string),
-            stale_clocks: report.stale_clocks.iter().map(ToString::to_string).collect(),
+            plan_versions: report.plan_versions,
+            unchecked_clocks: report.unchecked_clocks.iter().map(ToString::to_string).collect(),
         }
     }
 }

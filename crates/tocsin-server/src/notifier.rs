@@ -37,7 +37,7 @@ pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, 
     let Some(last) = entries.last().map(|e| e.seq) else {
         return Ok(0);
     };
-    let plan = desk.plan();
+    let plan = &desk.plan();
     let zone = plan.calendar().zone();
     let now = Timestamp::now();
     let mut notes = Vec::new();
@@ -91,7 +91,7 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
 /// route for every kind of news would otherwise carry each signal of an attack); how
 /// many signals it read.
 pub async fn notify_signals(desk: &Desk) -> Result<usize, DeskError> {
-    let plan = desk.plan();
+    let plan = &desk.plan();
     let wanted = |r: &&tocsin_core::plan::Route| r.events.iter().any(|e| e == "signal");
     if !plan.routes().iter().any(|r| wanted(&r)) {
         return Ok(0);
@@ -155,7 +155,7 @@ const WARN_AT: [u32; 2] = [50, 80];
 /// of again). A status update's reminders are meant for the incident's owner too. How many
 /// notifications were new.
 pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
-    let plan = desk.plan();
+    let plan = &desk.plan();
     if plan.routes().is_empty() {
         return Ok(0);
     }
@@ -228,7 +228,7 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
 /// and the last again at the plan's `repeat`, until someone acknowledges. How many
 /// notifications were new.
 pub async fn escalate(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
-    let plan = desk.plan();
+    let plan = &desk.plan();
     let Some(escalation) = plan.escalation() else {
         return Ok(0);
     };

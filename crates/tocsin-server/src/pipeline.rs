@@ -45,13 +45,10 @@ impl Pipeline {
     pub async fn start(desk: Desk, config: PipelineConfig) -> Result<Self, StoreError> {
         let store = Arc::clone(desk.store());
         let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
-        // Channels that cannot be opened are reported; the others deliver.
-        let (channels, problems) = crate::channels::open_all(desk.plan());
-        for problem in problems {
-            tracing::error!("{problem}; its notifications wait in the outbox");
-        }
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
-        tokio::spawn(crate::delivery::work(Arc::clone(&store), Arc::new(channels), worker));
+        let channels = crate::delivery::plan_channels(desk.clone());
+        tokio::spawn(crate::delivery::work(Arc::clone(&store), channels, worker));
+        tokio::spawn(follow_plan(desk.clone()));
         tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::bot::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::detection::follow(desk, fed));
@@ -61,6 +58,40 @@ impl Pipeline {
 
     pub fn log(&self) -> &EventLog {
         &self.log
+    }
+}
+
+/// How often the database is asked whether another plan version was applied.
+pub const PLAN_POLL: Duration = Duration::from_secs(2);
+
+/// Follows the database's active plan: a version applied elsewhere (the CLI, another
+/// instance) is in force here within [`PLAN_POLL`], and the incidents under way adopt it.
+async fn follow_plan(desk: Desk) {
+    // The applier moves the incidents itself; this finishes what it may have left.
+    let mut adopted = true;
+    loop {
+        tokio::time::sleep(PLAN_POLL).await;
+        match desk.refresh_plan().await {
+            Ok(false) => {}
+            Ok(true) => {
+                let active = desk.active_plan();
+                tracing::info!(
+                    version = active.version.version,
+                    digest = %active.version.digest,
+                    source = %active.version.source,
+                    "plan version {} is in force now",
+                    active.version.version
+                );
+                adopted = false;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the active plan; following the one read before"),
+        }
+        if !adopted {
+            match desk.adopt_plan(&crate::detection::actor(), Timestamp::now()).await {
+                Ok(_) => adopted = true,
+                Err(e) => tracing::error!(error = %e, "the incidents under way could not adopt the plan; trying again"),
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tocsin_core::Timestamp;
 use tocsin_core::identity::{Role, Scopes};
 use tocsin_core::incident::Actor;
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::presets;
 use tocsin_store::Store;
 use tocsin_store::testing::TestDb;
 use tokio::sync::oneshot;
@@ -25,6 +25,8 @@ pub struct TestServer {
     pub db: TestDb,
     pub store: Arc<dyn Store>,
     pub identity: Identity,
+    /// The plan it was started with, which a restart applies again.
+    plan: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -43,9 +45,11 @@ impl TestServer {
         // The tests' own HTTP clients need the TLS provider the server's channels use.
         tocsin_notify::use_ring();
         let store = db.open().await;
-        let plan = Arc::new(Plan::parse(plan).unwrap());
         let identity = Identity::new(Arc::clone(&store));
-        let desk = Desk::new(Arc::clone(&store), plan);
+        let text = crate::plans::PlanText::new(plan, "test plan");
+        let (desk, _) = Desk::open(Arc::clone(&store), &text, &admin_actor(), Timestamp::now())
+            .await
+            .unwrap();
         let pipeline = Pipeline::start(desk.clone(), PipelineConfig::default()).await.unwrap();
         let state = AppState::new(desk, identity.clone(), pipeline, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -59,6 +63,7 @@ impl TestServer {
             db,
             store,
             identity,
+            plan: text.text,
             stop: Some(stop),
             task: Some(task),
         }
@@ -72,7 +77,7 @@ impl TestServer {
     /// Stops the server and starts a new one over the same database.
     pub async fn restart(mut self) -> TestServer {
         self.halt().await;
-        TestServer::start(self.db).await
+        TestServer::start_with_plan(self.db, ServerConfig::default(), &self.plan).await
     }
 
     async fn halt(&mut self) {

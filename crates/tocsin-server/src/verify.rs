@@ -1,11 +1,14 @@
 //! `tocsin verify`: proves the audit chain intact and the stored incidents true to it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
-use tocsin_core::audit::{ChainBreak, ChainVerifier};
+use tocsin_core::audit::{AuditEntry, ChainBreak, ChainVerifier};
 use tocsin_core::clock::clocks;
 use tocsin_core::incident::{Incident, IncidentNumber, Recorded};
+use tocsin_core::plan::Plan;
+use tocsin_store::plans::PLAN_APPLIED;
 use tocsin_store::{IncidentFilter, IncidentSummary};
 
 use crate::desk::{Desk, DeskError, timeline_entry};
@@ -19,6 +22,8 @@ pub enum Broken {
     Chain(ChainBreak),
     /// An incident's stored state is not what its entries say.
     Incident { number: IncidentNumber, reason: String },
+    /// A stored plan version is not the one the chain recorded as applied.
+    Plan { version: u64, reason: String },
 }
 
 impl fmt::Display for Broken {
@@ -26,6 +31,7 @@ impl fmt::Display for Broken {
         match self {
             Broken::Chain(b) => write!(f, "audit entry #{}: {}", b.seq, b.reason),
             Broken::Incident { number, reason } => write!(f, "{number}: {reason}"),
+            Broken::Plan { version, reason } => write!(f, "plan version {version}: {reason}"),
         }
     }
 }
@@ -39,9 +45,12 @@ pub struct Verification {
     pub head_seq: u64,
     pub head_hash: String,
     pub broken: Option<Broken>,
-    /// Incidents whose stored clocks differ from what their history and today's plan give:
-    /// expected after a plan edit, until their next change; otherwise a sign of tampering.
-    pub stale_clocks: Vec<IncidentNumber>,
+    /// Plan versions whose texts verify against the chain.
+    pub plan_versions: u64,
+    /// Incidents whose clocks could not be checked: they follow a plan text that was never
+    /// applied as a version (declared before the database kept its plan, and not changed
+    /// since).
+    pub unchecked_clocks: Vec<IncidentNumber>,
 }
 
 impl Desk {
@@ -56,10 +65,12 @@ impl Desk {
             head_seq: head.seq,
             head_hash: head.hash.to_hex(),
             broken: None,
-            stale_clocks: Vec::new(),
+            plan_versions: 0,
+            unchecked_clocks: Vec::new(),
         };
         let mut verifier = ChainVerifier::default();
         let mut histories: BTreeMap<IncidentNumber, Vec<Recorded>> = BTreeMap::new();
+        let mut applied: BTreeMap<u64, String> = BTreeMap::new();
         let mut last = 0;
         loop {
             let page = store.audit_entries(last, PAGE).await?;
@@ -68,7 +79,7 @@ impl Desk {
             for entry in &page {
                 let readable = verifier.check(entry).and_then(|()| {
                     let Some(number) = entry.incident else {
-                        return Ok(());
+                        return plan_applied(entry, &mut applied);
                     };
                     let t = timeline_entry(entry).map_err(|e| ChainBreak {
                         seq: entry.seq,
@@ -92,6 +103,14 @@ impl Desk {
             result.broken = Some(Broken::Chain(broken));
             return Ok(result);
         }
+        let plans = match self.verified_plans(&applied).await? {
+            Ok(plans) => plans,
+            Err(broken) => {
+                result.broken = Some(broken);
+                return Ok(result);
+            }
+        };
+        result.plan_versions = applied.len() as u64;
         let stored = store.incidents(&IncidentFilter::default()).await?;
         result.incidents = u64::try_from(stored.len()).unwrap_or(u64::MAX);
         for summary in &stored {
@@ -102,12 +121,18 @@ impl Desk {
                 .and_then(|history| Incident::from_history(number, &history).map_err(|e| e.problem));
             let problem = match rebuilt {
                 Ok(incident) => match differs(summary, &IncidentSummary::of(&incident)) {
-                    None => {
-                        if store.clocks(number).await? != clocks(&incident, self.plan()) {
-                            result.stale_clocks.push(number);
+                    None => match plans.get(incident.plan_digest.as_str()) {
+                        None => {
+                            result.unchecked_clocks.push(number);
+                            continue;
                         }
-                        continue;
-                    }
+                        Some((version, plan)) if store.clocks(number).await? != clocks(&incident, plan) => {
+                            format!(
+                                "its stored clocks are not those plan version {version} gives, which they were computed under"
+                            )
+                        }
+                        Some(_) => continue,
+                    },
                     Some(difference) => {
                         format!("its stored row does not match its audit history: {difference}")
                     }
@@ -125,6 +150,68 @@ impl Desk {
             result.broken = Some(Broken::Incident { number, reason });
         }
         Ok(result)
+    }
+}
+
+/// Notes the version a `plan_applied` entry recorded, with its digest.
+fn plan_applied(entry: &AuditEntry, applied: &mut BTreeMap<u64, String>) -> Result<(), ChainBreak> {
+    if entry.action != PLAN_APPLIED {
+        return Ok(());
+    }
+    let broken = |reason: &str| ChainBreak {
+        seq: entry.seq,
+        reason: reason.to_owned(),
+    };
+    let version = entry.data["version"]
+        .as_u64()
+        .ok_or_else(|| broken("a plan_applied entry without a version"))?;
+    let digest = entry.data["digest"]
+        .as_str()
+        .ok_or_else(|| broken("a plan_applied entry without a digest"))?;
+    applied.insert(version, digest.to_owned());
+    Ok(())
+}
+
+/// Each stored plan version, parsed, by digest, after checking that the versions stored
+/// are those the chain recorded, with the texts it recorded.
+type PlansByDigest = HashMap<String, (u64, Arc<Plan>)>;
+
+impl Desk {
+    async fn verified_plans(
+        &self,
+        applied: &BTreeMap<u64, String>,
+    ) -> Result<Result<PlansByDigest, Broken>, DeskError> {
+        let stored = self.store().plan_history().await?;
+        let mut plans = PlansByDigest::new();
+        let broken = |version: u64, reason: &str| {
+            Ok(Err(Broken::Plan {
+                version,
+                reason: reason.to_owned(),
+            }))
+        };
+        for summary in &stored {
+            let version = summary.version;
+            if applied.get(&version) != Some(&summary.digest) {
+                return broken(
+                    version,
+                    "it is stored, but the audit chain records no such version applied",
+                );
+            }
+            let Some(stored) = self.store().plan_version(version).await? else {
+                return broken(version, "it went missing while being read");
+            };
+            match Plan::parse(&stored.text) {
+                Ok(plan) if plan.digest() == summary.digest => {
+                    plans.insert(summary.digest.clone(), (version, Arc::new(plan)));
+                }
+                Ok(_) => return broken(version, "its text is not the one the audit chain recorded"),
+                Err(_) => return broken(version, "its text is not a valid plan"),
+            }
+        }
+        if let Some(missing) = applied.keys().find(|v| !stored.iter().any(|s| s.version == **v)) {
+            return broken(*missing, "the audit chain records it applied, but it is not stored");
+        }
+        Ok(Ok(plans))
     }
 }
 

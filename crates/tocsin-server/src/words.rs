@@ -90,5 +90,12 @@ pub fn event(event: &IncidentEvent) -> String {
         },
         IncidentEvent::Dismissed { reason } => format!("dismissed as a false positive: {reason}"),
         IncidentEvent::Reopened { reason, .. } => format!("reopened: {reason}"),
+        IncidentEvent::PlanAdopted { version, shifts, .. } => match shifts.as_slice() {
+            [] => format!("follows plan version {version} now; no deadline moved"),
+            moved => {
+                let names: Vec<&str> = moved.iter().map(|s| s.clock.as_str()).collect();
+                format!("follows plan version {version} now; moved: {}", names.join(", "))
+            }
+        },
     }
 }

@@ -9,9 +9,10 @@ use jiff::SignedDuration;
 use serde_json::Value;
 use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::presets;
 use tocsin_server::Desk;
 use tocsin_server::notifier::{escalate, notify_signals, warn_clocks};
+use tocsin_server::plans::PlanText;
 use tocsin_store::outbox::OutboxFilter;
 use tocsin_store::testing::TestDb;
 
@@ -60,9 +61,13 @@ after = "20m"
 notify = ["ann", "ben"]
 "#;
 
-fn desk(db: &Arc<dyn tocsin_store::Store>) -> Desk {
+async fn desk(db: &Arc<dyn tocsin_store::Store>) -> Desk {
     let source = format!("{}{PEOPLE}", presets::THREE_TIER.source);
-    Desk::new(Arc::clone(db), Arc::new(Plan::parse(&source).unwrap()))
+    let actor = Actor::parse("tocsin").unwrap();
+    Desk::open(Arc::clone(db), &PlanText::new(source, "test"), &actor, Timestamp::now())
+        .await
+        .unwrap()
+        .0
 }
 
 /// Declares an incident at `at` as jo; its number.
@@ -112,7 +117,7 @@ fn names(message: &Value) -> Vec<&str> {
 async fn an_unacknowledged_critical_incident_calls_level_after_level_until_acknowledged() {
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let desk = desk(&store);
+    let desk = desk(&store).await;
     let jo = Actor::parse("jo").unwrap();
     let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
     let critical = declare(&desk, "Vault key exposed", "P0", t0).await;
@@ -179,7 +184,7 @@ async fn an_unacknowledged_critical_incident_calls_level_after_level_until_ackno
 async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later_calls_its_holder() {
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let desk = desk(&store);
+    let desk = desk(&store).await;
     let jo = Actor::parse("jo").unwrap();
     let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
     let number = declare(&desk, "Customer data exposed", "P0", t0).await;
@@ -228,7 +233,7 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
 
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let desk = desk(&store);
+    let desk = desk(&store).await;
     let now = Timestamp::now();
     let signal = |key: &str, severity: &str, suppressed: Option<&str>| NewSignal {
         signal: Signal {

@@ -1,11 +1,10 @@
 //! The conformance story: the same script runs against SQLite and PostgreSQL.
 
-use std::sync::Arc;
-
 use tocsin_core::Timestamp;
 use tocsin_core::clock::ClockState;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
-use tocsin_core::plan::{Plan, presets};
+use tocsin_core::plan::presets;
+use tocsin_server::plans::PlanText;
 use tocsin_server::{Broken, Desk, DeskError};
 use tocsin_store::IncidentFilter;
 use tocsin_store::testing::TestDb;
@@ -14,8 +13,8 @@ fn t(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
-fn plan() -> Arc<Plan> {
-    Arc::new(Plan::parse(presets::THREE_TIER.source).unwrap())
+fn plan() -> PlanText {
+    PlanText::new(presets::THREE_TIER.source, "the three-tier preset")
 }
 
 fn jo() -> Actor {
@@ -36,7 +35,7 @@ fn declaration(title: &str, severity: &str, personal_data: bool) -> Declaration 
 }
 
 async fn desk(db: &TestDb) -> Desk {
-    Desk::new(db.open().await, plan())
+    Desk::open(db.open().await, &plan(), &jo(), t(NOW)).await.unwrap().0
 }
 
 const NOW: &str = "2026-11-22T12:00:00Z";
@@ -264,8 +263,9 @@ async fn the_incident_story_holds_on_every_backend() {
 
         let verification = desk.verify().await.unwrap();
         assert_eq!(verification.broken, None, "{backend}");
-        assert_eq!((verification.entries, verification.incidents), (13, 2), "{backend}");
-        assert!(verification.stale_clocks.is_empty(), "{backend}");
+        assert_eq!((verification.entries, verification.incidents), (14, 2), "{backend}");
+        assert!(verification.unchecked_clocks.is_empty(), "{backend}");
+        assert_eq!(verification.plan_versions, 1, "{backend}");
     }
 }
 
@@ -299,14 +299,14 @@ async fn an_audit_row_edited_behind_tocsins_back_is_named_by_verify() {
         work_two_incidents(&desk).await;
         // The log refuses edits outright...
         let refused = db
-            .try_tamper("UPDATE audit_log SET actor = 'mallory' WHERE seq = 4")
+            .try_tamper("UPDATE audit_log SET actor = 'mallory' WHERE seq = 5")
             .await;
         assert!(
             refused.unwrap_err().to_string().contains("append-only"),
             "{}",
             db.backend
         );
-        let refused = db.try_tamper("DELETE FROM audit_log WHERE seq = 4").await;
+        let refused = db.try_tamper("DELETE FROM audit_log WHERE seq = 5").await;
         assert!(
             refused.unwrap_err().to_string().contains("append-only"),
             "{}",
@@ -314,15 +314,15 @@ async fn an_audit_row_edited_behind_tocsins_back_is_named_by_verify() {
         );
         // ...so an intruder first removes the guard.
         db.tamper(db.drop_append_only_guard()).await;
-        db.tamper("UPDATE audit_log SET data = REPLACE(data, 'ana', 'eve') WHERE seq = 4")
+        db.tamper("UPDATE audit_log SET data = REPLACE(data, 'ana', 'eve') WHERE seq = 5")
             .await;
         let verification = desk.verify().await.unwrap();
         let Some(Broken::Chain(broken)) = verification.broken else {
             panic!("{}: {verification:?}", db.backend)
         };
-        assert_eq!(broken.seq, 4, "{}", db.backend);
+        assert_eq!(broken.seq, 5, "{}", db.backend);
         assert!(broken.reason.contains("content was changed"), "{}", broken.reason);
-        assert_eq!(verification.entries, 3);
+        assert_eq!(verification.entries, 4);
     }
 }
 
@@ -345,18 +345,24 @@ async fn removed_entries_and_rewritten_rows_are_found() {
 
         db.tamper("UPDATE clocks SET met_ms = due_ms - 1 WHERE incident = 1 AND clock = 'review'")
             .await;
-        assert_eq!(desk.verify().await.unwrap().stale_clocks, [inc(1)], "{}", db.backend);
+        let found = desk.verify().await.unwrap().broken.unwrap();
+        assert_eq!(
+            found.to_string(),
+            "INC-0001: its stored clocks are not those plan version 1 gives, which they were computed under",
+            "{}",
+            db.backend
+        );
 
-        db.tamper("DELETE FROM audit_log WHERE seq = 13").await;
+        db.tamper("DELETE FROM audit_log WHERE seq = 14").await;
         let found = desk.verify().await.unwrap().broken.unwrap();
         assert!(
-            found.to_string().starts_with("audit entry #13: the chain ends at #12"),
+            found.to_string().starts_with("audit entry #14: the chain ends at #13"),
             "{found}"
         );
 
-        db.tamper("DELETE FROM audit_log WHERE seq = 5").await;
+        db.tamper("DELETE FROM audit_log WHERE seq = 6").await;
         let found = desk.verify().await.unwrap().broken.unwrap();
-        assert_eq!(found.to_string(), "audit entry #5: entry #5 is missing");
+        assert_eq!(found.to_string(), "audit entry #6: entry #6 is missing");
     }
 }
 
@@ -393,7 +399,7 @@ async fn two_processes_changing_one_incident_lose_nothing() {
         let verification = second.verify().await.unwrap();
         assert_eq!(
             (verification.broken, verification.entries),
-            (None, 31),
+            (None, 32),
             "{}",
             db.backend
         );

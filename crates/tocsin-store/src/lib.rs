@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod lead;
 mod migrate;
 pub mod outbox;
+pub mod plans;
 pub mod postgres;
 pub mod signals;
 pub mod sqlite;
@@ -25,6 +26,7 @@ use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
 use crate::events::EventStore;
 use crate::identity::IdentityStore;
+use crate::plans::PlanStore;
 use crate::signals::SignalStore;
 
 /// What can go wrong in storage. "Not found" and "changed meanwhile" are variants, not text.
@@ -39,6 +41,10 @@ pub enum StoreError {
     UnknownUser(String),
     #[error("unknown token {0}")]
     UnknownToken(String),
+    /// A plan version was applied since the change was computed; compute it again under
+    /// the active one.
+    #[error("the plan changed while this was computed (version {expected}, now {active})")]
+    PlanChanged { expected: u64, active: u64 },
     #[error("unknown integration {0}")]
     UnknownIntegration(String),
     /// A name that must be unique is taken; the text says which.
@@ -64,6 +70,8 @@ pub struct IncidentDraft {
     pub incident: Incident,
     pub entries: Vec<EntryDraft>,
     pub clocks: Vec<Clock>,
+    /// The plan version the clocks were computed under, which must still be the active one.
+    pub plan_version: u64,
 }
 
 /// A change to an incident read at `expected_version`: its new state, the entries that
@@ -74,6 +82,8 @@ pub struct IncidentChange {
     pub expected_version: u64,
     pub entries: Vec<EntryDraft>,
     pub clocks: Vec<Clock>,
+    /// The plan version the clocks were computed under, which must still be the active one.
+    pub plan_version: u64,
 }
 
 /// The listable facts of an incident.
@@ -140,7 +150,7 @@ pub struct ChainHead {
 /// entries and its clocks are stored together or not at all.
 #[async_trait]
 pub trait Store:
-    IdentityStore + EventStore + SignalStore + outbox::OutboxStore + integrations::IntegrationStore + fmt::Debug
+    IdentityStore + EventStore + SignalStore + outbox::OutboxStore + integrations::IntegrationStore + PlanStore + fmt::Debug
 {
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;

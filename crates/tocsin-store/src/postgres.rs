@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox order",
         sql: include_str!("../migrations/postgres/0009_outbox_order.sql"),
     },
+    Migration {
+        version: 10,
+        name: "plan versions",
+        sql: include_str!("../migrations/postgres/0010_plan_versions.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing
@@ -215,3 +220,4 @@ include!("shared_events.rs");
 include!("shared_signals.rs");
 include!("shared_outbox.rs");
 include!("shared_integrations.rs");
+include!("shared_plans.rs");

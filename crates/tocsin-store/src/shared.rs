@@ -321,6 +321,7 @@ impl Store for Backend {
             .map(|e| EntryDraft { incident: Some(n), ..e })
             .collect();
         append(&mut tx, entries).await?;
+        check_plan_version(&mut tx, draft.plan_version).await?;
         replace_clocks(&mut tx, n, &draft.clocks).await?;
         tx.commit().await?;
         Ok(n)
@@ -364,6 +365,7 @@ impl Store for Backend {
             .map(|e| EntryDraft { incident: Some(n), ..e })
             .collect();
         append(&mut tx, entries).await?;
+        check_plan_version(&mut tx, change.plan_version).await?;
         replace_clocks(&mut tx, n, &change.clocks).await?;
         tx.commit().await?;
         Ok(())

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox order",
         sql: include_str!("../migrations/sqlite/0009_outbox_order.sql"),
     },
+    Migration {
+        version: 10,
+        name: "plan versions",
+        sql: include_str!("../migrations/sqlite/0010_plan_versions.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
@@ -229,3 +234,4 @@ include!("shared_events.rs");
 include!("shared_signals.rs");
 include!("shared_outbox.rs");
 include!("shared_integrations.rs");
+include!("shared_plans.rs");

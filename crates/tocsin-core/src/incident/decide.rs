@@ -434,6 +434,43 @@ pub fn decide(
     Ok(events)
 }
 
+/// The incident's move to version `version` of the plan at `at`, from the clocks it had
+/// (`before`, computed under the plan it followed): which deadlines moved, and which
+/// clocks had breached already, so that the new plan cannot hide them.
+pub fn adopt_plan(incident: &Incident, before: &[Clock], plan: &Plan, version: u64, at: Timestamp) -> IncidentEvent {
+    let after = clocks(incident, plan);
+    let due = |c: &Clock| c.applicable.then_some(c.due_at).flatten();
+    let mut shifts: Vec<ClockShift> = after
+        .iter()
+        .filter(|c| c.met_at.is_none())
+        .filter_map(|c| {
+            let due_before = before.iter().find(|b| b.id == c.id).and_then(due);
+            let due_after = due(c);
+            (due_before != due_after).then(|| ClockShift {
+                clock: c.id.clone(),
+                due_before,
+                due_after,
+            })
+        })
+        .collect();
+    shifts.extend(
+        before
+            .iter()
+            .filter(|b| b.met_at.is_none() && due(b).is_some() && !after.iter().any(|c| c.id == b.id))
+            .map(|b| ClockShift {
+                clock: b.id.clone(),
+                due_before: due(b),
+                due_after: None,
+            }),
+    );
+    IncidentEvent::PlanAdopted {
+        version,
+        digest: plan.digest().to_owned(),
+        shifts,
+        breached: breached_by(before, at),
+    }
+}
+
 /// Clocks breached at `at`: a change must not hide them.
 fn breached_by(clocks: &[Clock], at: Timestamp) -> Vec<ClockBreach> {
     clocks

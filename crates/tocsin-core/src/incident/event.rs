@@ -73,6 +73,16 @@ pub enum IncidentEvent {
         reason: String,
         breached: Vec<ClockBreach>,
     },
+    /// The incident's clocks were computed again under another version of the plan.
+    PlanAdopted {
+        version: u64,
+        /// SHA-256 of that version's text: the plan the clocks follow from now on.
+        digest: String,
+        /// Clocks whose due time moved, appeared or stopped applying.
+        shifts: Vec<ClockShift>,
+        /// Clocks already breached when the plan changed; they stay breached.
+        breached: Vec<ClockBreach>,
+    },
 }
 
 /// The facts an incident starts with. `declared_at` is the event's time.
@@ -141,6 +151,7 @@ impl IncidentEvent {
             IncidentEvent::Closed { .. } => "closed",
             IncidentEvent::Dismissed { .. } => "dismissed",
             IncidentEvent::Reopened { .. } => "reopened",
+            IncidentEvent::PlanAdopted { .. } => "plan_adopted",
         }
     }
 

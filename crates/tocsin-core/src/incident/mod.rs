@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{RoleId, SeverityId, StepId};
 
-pub use decide::{Command, Declaration, Rejection, RejectionKind, decide, declare};
+pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare};
 pub use event::{ClockBreach, ClockShift, Declared, IncidentEvent, Recorded, StepOutline};
 
 /// The human id of an incident, shown as `INC-0042`. Numbers are never reused.
@@ -235,6 +235,8 @@ pub struct Incident {
     pub severity_history: Vec<(Timestamp, SeverityId)>,
     /// Clocks that breached before a change could hide it, by clock id.
     pub breaches: BTreeMap<String, Timestamp>,
+    /// SHA-256 of the plan its clocks follow: the one it was declared under, or the
+    /// version it adopted last.
     pub plan_digest: String,
     /// How many events built this state.
     pub version: u64,
@@ -433,6 +435,10 @@ impl Incident {
                 self.resolved_at = None;
                 self.closed_at = None;
                 self.dismissed_at = None;
+            }
+            IncidentEvent::PlanAdopted { digest, breached, .. } => {
+                self.remember(breached);
+                self.plan_digest.clone_from(digest);
             }
         }
         self.version += 1;

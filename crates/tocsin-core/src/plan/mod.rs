@@ -494,6 +494,11 @@ pub struct Detection {
     pub working_hours: Option<(u16, u16)>,
 }
 
+/// SHA-256 of a plan's text, as [`Plan::digest`] gives it: what names a plan version.
+pub fn digest_of(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// A plan that failed validation: every problem, in file order.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("the plan has {} problem(s)", .problems.len())]
@@ -519,7 +524,7 @@ impl Plan {
             problems.sort_by_key(|p| (p.span.start, p.span.end));
             PlanError { problems }
         })?;
-        plan.digest = hex::encode(Sha256::digest(source.as_bytes()));
+        plan.digest = digest_of(source);
         plan.source = source.to_owned();
         Ok(plan)
     }

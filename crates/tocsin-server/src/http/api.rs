@@ -32,7 +32,6 @@ pub fn routes() -> Router<AppState> {
         .route("/clocks", get(list_open_clocks))
         .route("/verify", get(verify))
         .route("/audit", get(list_audit_entries))
-        .route("/plan", get(get_plan))
         .route("/me", get(me))
 }
 
@@ -110,7 +109,7 @@ async fn list_incidents(
     query: Result<Query<IncidentQuery>, QueryRejection>,
 ) -> Result<Json<Page<IncidentSummaryDoc>>, ApiError> {
     let Query(query) = query?;
-    let plan = reader.read().plan();
+    let plan = &reader.read().plan();
     let list = |text: &Option<String>| -> Vec<String> {
         text.iter()
             .flat_map(|t| t.split(','))
@@ -201,7 +200,7 @@ async fn declare_incident(
     responder.changed(view.incident.number);
     Ok((
         StatusCode::CREATED,
-        Json(IncidentDoc::of(&view, desk.plan(), responder.now)),
+        Json(IncidentDoc::of(&view, &desk.plan(), responder.now)),
     ))
 }
 
@@ -342,7 +341,7 @@ async fn act_on_incident(
         .await?;
     responder.changed(number);
     let view = desk.incident(number).await?;
-    Ok(Json(IncidentDoc::of(&view, desk.plan(), responder.now)))
+    Ok(Json(IncidentDoc::of(&view, &desk.plan(), responder.now)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -470,26 +469,6 @@ async fn list_audit_entries(
             .collect(),
         next_cursor,
     }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PlanDoc {
-    /// The plan's digest, recorded on every incident declared under it.
-    digest: String,
-    /// The plan as TOML.
-    source: String,
-}
-
-/// The plan in force.
-#[utoipa::path(get, path = "/api/v1/plan", tag = "plan",
-    responses((status = 200, body = PlanDoc)),
-    security(("bearer" = ["read"]), ("session" = [])))]
-async fn get_plan(reader: Reader) -> Json<PlanDoc> {
-    let plan = reader.read().plan();
-    Json(PlanDoc {
-        digest: plan.digest().to_owned(),
-        source: plan.source().to_owned(),
-    })
 }
 
 #[derive(Serialize, ToSchema)]

@@ -162,8 +162,18 @@ impl<N> Allowed<N> {
 pub struct Reading<'d>(&'d Desk);
 
 impl<'d> Reading<'d> {
-    pub fn plan(self) -> &'d tocsin_core::plan::Plan {
+    pub fn plan(self) -> std::sync::Arc<tocsin_core::plan::Plan> {
         self.0.plan()
+    }
+
+    /// The plan in force with its version.
+    pub fn active_plan(self) -> std::sync::Arc<crate::plans::ActivePlan> {
+        self.0.active_plan()
+    }
+
+    /// Every plan version, newest first, without their texts.
+    pub async fn plan_history(self) -> Result<Vec<tocsin_store::plans::PlanVersion>, tocsin_store::StoreError> {
+        self.0.store().plan_history().await
     }
 
     pub async fn incident(
@@ -248,6 +258,14 @@ impl Ingester {
 impl Administrator {
     pub fn identity(&self) -> &Identity {
         self.state.identity()
+    }
+
+    /// Makes `text` the active plan version, as the caller; the incidents under way adopt it.
+    pub async fn apply_plan(
+        &self,
+        text: &crate::plans::PlanText,
+    ) -> Result<tocsin_store::plans::Applied, crate::DeskError> {
+        self.state.0.desk.apply_plan(text, &self.actor(), self.now).await
     }
 
     /// The login trail, brought up to date with the event log first (within reason: the

@@ -122,7 +122,9 @@ impl From<StoreError> for ApiError {
             | StoreError::UnknownToken(_)
             | StoreError::UnknownIntegration(_) => ApiError::not_found(e.to_string()),
             StoreError::Duplicate(message) => ApiError::new(StatusCode::CONFLICT, "duplicate", message),
-            StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+            StoreError::Conflict(_) | StoreError::PlanChanged { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "busy", e.to_string())
+            }
             other => ApiError::internal(&other),
         }
     }
@@ -136,7 +138,20 @@ impl From<DeskError> for ApiError {
                 RejectionKind::Conflict => ApiError::new(StatusCode::CONFLICT, "conflict", r.message),
             },
             DeskError::NotFound(n) => ApiError::not_found(format!("unknown incident {n}")),
-            DeskError::Busy(_) => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+            DeskError::Busy(_) | DeskError::PlanMoving => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
+            DeskError::Plan(crate::plans::PlanProblem::Invalid { origin, text, error }) => {
+                let problems: Vec<Value> = error
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        let (line, column) = p.position(&text);
+                        json!({"line": line, "column": column, "message": p.message, "hint": p.hint})
+                    })
+                    .collect();
+                ApiError::invalid(format!("{origin} is not a valid plan: {} problem(s)", problems.len()))
+                    .with_details(json!({"problems": problems}))
+            }
+            DeskError::Plan(p) => ApiError::invalid(p.to_string()),
             DeskError::Store(s) => s.into(),
         }
     }

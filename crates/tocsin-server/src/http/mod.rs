@@ -14,6 +14,7 @@ mod heartbeat;
 pub mod openapi;
 mod ops;
 mod pagerduty;
+mod plans;
 mod ratelimit;
 mod sentry;
 mod sentry_hooks;
@@ -114,7 +115,7 @@ impl AppState {
     fn incident_parts(&self, view: &crate::IncidentView) -> Arc<[String; 3]> {
         let key = (view.incident.number, view.incident.version);
         self.0.rendered.get(&key, 0).unwrap_or_else(|| {
-            let parts = Arc::new(crate::model::IncidentDoc::fixed_json(view, self.0.desk.plan()));
+            let parts = Arc::new(crate::model::IncidentDoc::fixed_json(view, &self.0.desk.plan()));
             self.0.rendered.put(key, 0, Arc::clone(&parts));
             parts
         })
@@ -140,6 +141,7 @@ pub fn router(state: AppState) -> Router {
             api::routes()
                 .merge(admin::routes())
                 .merge(events::routes())
+                .merge(plans::routes())
                 .merge(ratelimit::routes()),
         )
         .merge(web::routes())

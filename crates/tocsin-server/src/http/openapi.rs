@@ -19,7 +19,7 @@ use crate::model;
     paths(
         api::list_incidents, api::declare_incident, api::get_incident, api::act_on_incident,
         api::get_timeline, api::get_clocks, api::list_open_clocks, api::verify, api::list_audit_entries,
-        api::get_plan, api::me,
+        super::plans::get_plan, super::plans::plan_versions, super::plans::apply_plan, api::me,
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
         events::post_events, events::list_signals, ratelimit::check,

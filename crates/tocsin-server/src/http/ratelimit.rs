@@ -55,7 +55,7 @@ pub struct CheckDoc {
     security(("bearer" = ["ingest"]), ("session" = [])))]
 async fn check(ingester: Ingester, body: Result<Json<CheckRequest>, JsonRejection>) -> Result<Response, ApiError> {
     let Json(request) = body?;
-    let plan = ingester.read().plan();
+    let plan = &ingester.read().plan();
     let Some(policy) = plan.rate_limit(&request.policy) else {
         let known: Vec<&str> = plan.rate_limits().iter().map(|p| p.name.as_str()).collect();
         return Err(ApiError::invalid(format!(

@@ -8,5 +8,6 @@ mod identity;
 mod incidents;
 mod openapi;
 mod ops;
+mod plans;
 mod ratelimit;
 mod web;

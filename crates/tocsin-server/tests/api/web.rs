@@ -452,3 +452,66 @@ async fn a_dead_notification_shows_in_the_outbox_and_a_responder_sends_it_again(
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_applies_a_plan_from_the_plan_page_and_a_responder_sees_no_editor() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let page_for = |cookie: String| {
+        let request = server
+            .client
+            .get(format!("{}/plan", server.url))
+            .header("cookie", cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let Auth::Session { cookie, .. } = server.session(Role::Responder).await else {
+        unreachable!()
+    };
+    let page = page_for(cookie).await;
+    assert!(page.contains("version 1 ("), "{page}");
+    assert!(!page.contains("Apply as a new version"), "responders cannot apply");
+
+    let Auth::Session { cookie, .. } = server.session(Role::Admin).await else {
+        unreachable!()
+    };
+    let page = page_for(cookie.clone()).await;
+    assert!(page.contains("Apply as a new version"));
+    let csrf = csrf_of(&page);
+    let post = |text: String| {
+        let request = server
+            .client
+            .post(format!("{}/plan", server.url))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str()), ("text", text.as_str())]);
+        async move { request.send().await.unwrap() }
+    };
+    let source = tocsin_core::plan::presets::FOUR_TIER.source;
+    // Browsers send a textarea's lines with CRLF; the version keeps the file's LF.
+    let edited = source.replace("acknowledge_within = \"4h\"", "acknowledge_within = \"3h\"");
+    let response = post(edited.replace('\n', "\r\n")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = page_for(cookie.clone()).await;
+    assert!(page.contains("version 2 ("), "{page}");
+    assert!(page.contains("the web UI"), "{page}");
+    let active = server.db.scalar("SELECT COUNT(*) FROM plan_versions").await;
+    assert_eq!(active, 2);
+
+    let response = post(format!("{edited}\n[[role]]\nid = \"Bad Id\"\n")).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Not applied: 2 problem(s)"), "{page}");
+    assert!(page.contains("Bad Id"), "the refused text stays in the editor");
+    assert_eq!(server.db.scalar("SELECT COUNT(*) FROM plan_versions").await, 2);
+
+    // Without the session's CSRF token nothing is applied.
+    let response = server
+        .client
+        .post(format!("{}/plan", server.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "forged"), ("text", source)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.db.scalar("SELECT COUNT(*) FROM plan_versions").await, 2);
+    server.stop().await;
+}

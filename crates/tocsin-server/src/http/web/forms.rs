@@ -16,11 +16,13 @@ use tocsin_core::incident::Declaration;
 use super::pages::{IncidentPage, NewIncident, severity_choices};
 use super::views::IncidentPageView;
 use super::{CsrfForm, Layout, Submitted, WebError, page};
+use crate::DeskError;
 use crate::http::AppState;
 use crate::http::api::{ActionRequest, incident_number};
-use crate::http::auth::{NeedRespond, SESSION_COOKIE, client_ip, cookie};
+use crate::http::auth::{NeedAdmin, NeedRespond, SESSION_COOKIE, client_ip, cookie};
 use crate::http::error::ApiError;
 use crate::identity::{IdentityError, SESSION_LIFETIME};
+use crate::plans::{PlanProblem, PlanText};
 
 /// A cookie tocsin sets: its name, path and SameSite rule.
 struct CookieKind {
@@ -264,7 +266,7 @@ pub async fn declare(submitted: Submitted<NeedRespond, DeclareForm>) -> Response
                 error.status,
                 &NewIncident {
                     layout: Layout::new(&allowed, "Declare an incident", "new"),
-                    severities: severity_choices(desk.plan(), &form.severity),
+                    severities: severity_choices(&desk.plan(), &form.severity),
                     problem: error.message,
                     title: form.title,
                     summary: form.summary,
@@ -347,7 +349,7 @@ pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActFo
                 error.status,
                 &IncidentPage {
                     layout: Layout::new(&allowed, format!("{} {}", number, view.incident.title), "incidents"),
-                    i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, desk.plan(), allowed.now),
+                    i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
                     problem: error.message,
                 },
             ),
@@ -368,5 +370,33 @@ pub async fn resend(Path(id): Path<i64>, submitted: Submitted<NeedRespond, CsrfO
         ))
         .into_response(),
         Err(e) => WebError::from(ApiError::from(e)).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PlanForm {
+    csrf: String,
+    text: String,
+}
+
+impl CsrfForm for PlanForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// An admin applies a new plan version; a refused one is shown again with its problems.
+pub async fn apply_plan(submitted: Submitted<NeedAdmin, PlanForm>) -> Response {
+    let text = PlanText::new(submitted.form.text.replace("\r\n", "\n"), "the web UI");
+    let problems = match submitted.allowed.apply_plan(&text).await {
+        Ok(_) => return Redirect::to("/plan").into_response(),
+        Err(DeskError::Plan(PlanProblem::Invalid { origin, text, error })) => {
+            error.problems.iter().map(|p| p.render(&origin, &text)).collect()
+        }
+        Err(e) => return WebError::from(ApiError::from(e)).into_response(),
+    };
+    match super::pages::plan_page(&submitted.allowed, Some(text.text), problems).await {
+        Ok(refused) => page(StatusCode::UNPROCESSABLE_ENTITY, &refused),
+        Err(e) => WebError::from(e).into_response(),
     }
 }

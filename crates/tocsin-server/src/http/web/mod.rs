@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/new", get(pages::new_incident))
         .route("/incidents/{id}", get(pages::incident))
         .route("/incidents/{id}/act", post(forms::act))
-        .route("/plan", get(pages::plan))
+        .route("/plan", get(pages::plan).post(forms::apply_plan))
         .route("/signals", get(pages::signals))
         .route("/outbox", get(pages::outbox))
         .route("/integrations", get(integrations::list))

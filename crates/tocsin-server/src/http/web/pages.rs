@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tocsin_core::incident::{IncidentNumber, Status};
 use tocsin_core::plan::Plan;
@@ -13,7 +13,8 @@ use tocsin_store::IncidentFilter;
 
 use super::views::{Choice, ClockView, IncidentPageView, SummaryView};
 use super::{Layout, Signed, WebError, page};
-use crate::http::auth::{NeedRead, NeedRespond};
+use crate::http::auth::{Allowed, NeedRead, NeedRespond};
+use crate::http::error::ApiError;
 use crate::words::time;
 
 /// Incidents of one severity on the dashboard.
@@ -52,7 +53,7 @@ async fn clocks_by_incident(
 
 pub async fn dashboard(signed: Signed<NeedRead>) -> Result<Response, WebError> {
     let reader = signed.0.read();
-    let plan = reader.plan();
+    let plan = &reader.plan();
     let zone = plan.calendar().zone();
     let filter = IncidentFilter {
         statuses: vec![Status::Declared, Status::Acknowledged, Status::Resolved],
@@ -125,15 +126,12 @@ const PAGE: u32 = 50;
 
 pub async fn incidents(signed: Signed<NeedRead>, Query(query): Query<ListQuery>) -> Result<Response, WebError> {
     let reader = signed.0.read();
-    let plan = reader.plan();
+    let plan = &reader.plan();
     let zone = plan.calendar().zone();
     let statuses = match query.status.as_str() {
         "" | "open" => vec![Status::Declared, Status::Acknowledged, Status::Resolved],
         "all" => Vec::new(),
-        one => vec![
-            one.parse::<Status>()
-                .map_err(crate::http::error::ApiError::bad_parameter)?,
-        ],
+        one => vec![one.parse::<Status>().map_err(ApiError::bad_parameter)?],
     };
     let severity = plan.find_severity(&query.severity).ok().map(|s| s.id.to_string());
     let filter = IncidentFilter {
@@ -198,7 +196,7 @@ pub struct IncidentPage {
 pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Result<Response, WebError> {
     let number = crate::http::api::incident_number(&id)?;
     let view = signed.0.read().incident(number).await?;
-    let plan = signed.0.read().plan();
+    let plan = &signed.0.read().plan();
     Ok(page(
         StatusCode::OK,
         &IncidentPage {
@@ -224,7 +222,7 @@ pub struct NewIncident {
 }
 
 pub async fn new_incident(signed: Signed<NeedRespond>) -> Response {
-    let plan = signed.0.read().plan();
+    let plan = &signed.0.read().plan();
     page(
         StatusCode::OK,
         &NewIncident {
@@ -279,11 +277,18 @@ struct ObligationRow {
 
 #[derive(Template)]
 #[template(path = "plan.html")]
-struct PlanPage {
+pub(super) struct PlanPage {
     layout: Layout,
     organization: String,
     zone: String,
     digest: String,
+    version: u64,
+    applied: String,
+    history: Vec<VersionRow>,
+    /// Admins get an editor to apply a new version; what it holds.
+    may_apply: bool,
+    text: String,
+    problems: Vec<String>,
     severities: Vec<SeverityRow>,
     steps: Vec<StepRow>,
     roles: Vec<RoleRow>,
@@ -291,68 +296,110 @@ struct PlanPage {
     review: String,
 }
 
+struct VersionRow {
+    version: u64,
+    digest: String,
+    applied: String,
+    by: String,
+    origin: String,
+}
+
 pub async fn plan(signed: Signed<NeedRead>) -> Response {
-    let plan = signed.0.read().plan();
+    match plan_page(&signed.0, None, Vec::new()).await {
+        Ok(page_) => page(StatusCode::OK, &page_),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+/// The plan page; `text` and `problems`: a version an admin tried to apply, refused.
+pub(super) async fn plan_page<N>(
+    allowed: &Allowed<N>,
+    text: Option<String>,
+    problems: Vec<String>,
+) -> Result<PlanPage, ApiError> {
+    let active = allowed.read().active_plan();
+    let plan = &*active.plan;
+    let zone = plan.calendar().zone().clone();
     let or_dash = |d: Option<String>| d.unwrap_or_else(|| "—".into());
-    page(
-        StatusCode::OK,
-        &PlanPage {
-            layout: Layout::new(&signed.0, "The plan", "plan"),
-            organization: plan.organization().name.clone(),
-            zone: plan.calendar().zone_name().to_owned(),
-            digest: plan.digest()[..12].to_owned(),
-            severities: plan
-                .severities()
-                .iter()
-                .map(|s| SeverityRow {
-                    id: s.id.to_string(),
-                    name: s.name.clone(),
-                    description: s.description.clone(),
-                    acknowledge: s.acknowledge_within.to_string(),
-                    updates: or_dash(s.status_update_every.as_ref().map(|d| format!("every {d}"))),
-                    customers: or_dash(s.customer_notice_within.as_ref().map(|d| format!("within {d}"))),
-                    pages: s.pages,
-                })
-                .collect(),
-            steps: plan
-                .steps()
-                .iter()
-                .map(|s| StepRow {
-                    id: s.id.to_string(),
-                    name: s.name.clone(),
-                    description: s.description.clone(),
-                    checklist: s.checklist.clone(),
-                })
-                .collect(),
-            roles: plan
-                .roles()
-                .iter()
-                .map(|r| RoleRow {
-                    name: r.name.clone(),
-                    description: r.description.clone(),
-                    required_for: r
-                        .required_for
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
-                .collect(),
-            obligations: plan
-                .obligations()
-                .iter()
-                .map(|o| ObligationRow {
-                    name: o.name.clone(),
-                    description: o.description.clone(),
-                    deadline: o
-                        .within
-                        .as_ref()
-                        .map_or_else(|| "without undue delay".into(), |d| format!("within {d} of {}", o.from)),
-                })
-                .collect(),
-            review: format!("step {} within {}", plan.review().step, plan.review().within),
-        },
-    )
+    let history = allowed.read().plan_history().await?;
+    Ok(PlanPage {
+        layout: Layout::new(allowed, "The plan", "plan"),
+        organization: plan.organization().name.clone(),
+        zone: plan.calendar().zone_name().to_owned(),
+        digest: plan.digest()[..12].to_owned(),
+        version: active.version.version,
+        applied: format!(
+            "{} by {}",
+            time(active.version.applied_at, &zone),
+            active.version.applied_by
+        ),
+        history: history
+            .iter()
+            .map(|v| VersionRow {
+                version: v.version,
+                digest: v.digest[..12].to_owned(),
+                applied: time(v.applied_at, &zone),
+                by: v.applied_by.clone(),
+                origin: v.source.clone(),
+            })
+            .collect(),
+        may_apply: allowed
+            .caller
+            .principal
+            .permits(tocsin_core::identity::Permission::Admin),
+        text: text.unwrap_or_else(|| active.version.text.clone()),
+        problems,
+        severities: plan
+            .severities()
+            .iter()
+            .map(|s| SeverityRow {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+                description: s.description.clone(),
+                acknowledge: s.acknowledge_within.to_string(),
+                updates: or_dash(s.status_update_every.as_ref().map(|d| format!("every {d}"))),
+                customers: or_dash(s.customer_notice_within.as_ref().map(|d| format!("within {d}"))),
+                pages: s.pages,
+            })
+            .collect(),
+        steps: plan
+            .steps()
+            .iter()
+            .map(|s| StepRow {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+                description: s.description.clone(),
+                checklist: s.checklist.clone(),
+            })
+            .collect(),
+        roles: plan
+            .roles()
+            .iter()
+            .map(|r| RoleRow {
+                name: r.name.clone(),
+                description: r.description.clone(),
+                required_for: r
+                    .required_for
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        obligations: plan
+            .obligations()
+            .iter()
+            .map(|o| ObligationRow {
+                name: o.name.clone(),
+                description: o.description.clone(),
+                deadline: o
+                    .within
+                    .as_ref()
+                    .map_or_else(|| "without undue delay".into(), |d| format!("within {d} of {}", o.from)),
+            })
+            .collect(),
+        review: format!("step {} within {}", plan.review().step, plan.review().within),
+    })
 }
 
 struct SignalRow {
@@ -396,10 +443,7 @@ pub async fn signals(signed: Signed<NeedRead>, Query(query): Query<SignalQuery>)
         limit: PAGE + 1,
         ..Default::default()
     };
-    let found = reader
-        .signals(&filter)
-        .await
-        .map_err(crate::http::error::ApiError::from)?;
+    let found = reader.signals(&filter).await.map_err(ApiError::from)?;
     let listed = crate::http::api::Page::cut(
         found,
         PAGE as usize,
@@ -473,10 +517,7 @@ pub async fn outbox(signed: Signed<NeedRead>, Query(query): Query<OutboxQuery>) 
         limit: PAGE,
         ..OutboxFilter::default()
     };
-    let found = reader
-        .outbox(&filter)
-        .await
-        .map_err(crate::http::error::ApiError::from)?;
+    let found = reader.outbox(&filter).await.map_err(ApiError::from)?;
     let notifications = found
         .iter()
         .map(|n| NotificationRow {

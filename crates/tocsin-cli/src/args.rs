@@ -511,7 +511,7 @@ pub struct DeclareArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only these statuses (declared, acknowledged, resolved, closed, dismissed).
+    /// Only these statuses (declared, acknowledged, resolved, closed, dismissed), or all.
     #[arg(long, value_delimiter = ',')]
     pub status: Vec<String>,
     /// Every status, closed and dismissed included.

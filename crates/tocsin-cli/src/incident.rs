@@ -161,7 +161,8 @@ async fn declare_incident(context: &Context, plan: &Plan, args: &DeclareArgs) ->
 }
 
 async fn list(context: &Context, plan: &Plan, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let statuses = if args.all {
+    // `--status all` as the API takes `status=all`.
+    let statuses = if args.all || args.status.iter().any(|s| s == "all") {
         Vec::new()
     } else if args.status.is_empty() {
         vec![Status::Declared, Status::Acknowledged, Status::Resolved]

@@ -546,3 +546,18 @@ fn the_readme_quick_start_runs_as_written() {
     }
     assert!(t.ok(&["verify"]).stdout.starts_with("Intact:"));
 }
+
+#[test]
+fn incident_list_takes_status_all_as_the_api_does() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "four-tier");
+    t.ok(&["incident", "declare", "--title", "open one", "--severity", "P3"]);
+    t.ok(&["incident", "declare", "--title", "false alarm", "--severity", "P4"]);
+    t.ok(&["incident", "dismiss", "INC-0002", "--reason", "a scanner of ours"]);
+    let listed = t.ok(&["incident", "list", "--status", "all"]).stdout;
+    assert!(
+        listed.contains("open one") && listed.contains("false alarm"),
+        "{listed}"
+    );
+    let default = t.ok(&["incident", "list"]).stdout;
+    assert!(!default.contains("false alarm"), "{default}");
+}

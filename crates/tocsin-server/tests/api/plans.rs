@@ -51,7 +51,14 @@ async fn a_running_server_follows_a_version_applied_by_another_process_within_se
         assert_eq!(followed["origin"], "tocsin.toml", "{backend}");
         assert_eq!(followed["applied_by"], "test-admin");
 
-        let (_, incident) = server.get(&format!("/api/v1/incidents/{id}"), &token).await;
+        // Reads trust the chain head they read for up to 200 ms: the other process's
+        // change shows within that.
+        let incident = tocsin_server::testing::eventually("the adoption to show", || async {
+            let (_, incident) = server.get(&format!("/api/v1/incidents/{id}"), &token).await;
+            let text = incident.to_string();
+            text.contains("plan_adopted").then_some(incident)
+        })
+        .await;
         let adopted: Vec<&serde_json::Value> = incident["timeline"]
             .as_array()
             .unwrap()

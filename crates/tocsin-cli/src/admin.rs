@@ -13,8 +13,8 @@ use tocsin_store::identity::UserChange;
 
 use crate::args::{TokenCommand, UserCommand};
 use crate::context::Context;
-use crate::emit;
 use crate::render::{Paint, Table, plain, time as when};
+use crate::{emit, try_emit};
 
 /// The identity desk of the database, which is created if needed: the first user of a
 /// fresh install is often added before anything else.
@@ -57,7 +57,7 @@ pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<Exi
                 .add_user(&name, role, password.as_ref(), &actor, now)
                 .await
                 .map_err(fail)?;
-            return report_user(context, &user, generated.as_ref(), "Added");
+            return report_user(context, &identity, &user, generated.as_ref(), "Added").await;
         }
         UserCommand::List => return list_users(context, &identity).await,
         UserCommand::Disable { name } => {
@@ -86,36 +86,59 @@ pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<Exi
                 .change_user(&name, UserChange::Password(password.expose().to_owned()), &actor, now)
                 .await
                 .map_err(fail)?;
-            return report_user(context, &user, generated.as_ref(), "New password for");
+            return report_user(context, &identity, &user, generated.as_ref(), "New password for").await;
         }
     };
     let user = changed.map_err(fail)?;
-    report_user(context, &user, None, "Changed")
+    report_user(context, &identity, &user, None, "Changed").await
 }
 
-fn report_user(
+/// Shows a user, with the password tocsin generated for them. A password nobody could read
+/// leaves the account disabled rather than open to whoever finds the lost output.
+async fn report_user(
     context: &Context,
+    identity: &Identity,
     user: &tocsin_store::identity::UserRecord,
     password: Option<&Secret>,
     verb: &str,
 ) -> anyhow::Result<ExitCode> {
-    if context.json() {
+    let out = if context.json() {
         let mut value = serde_json::to_value(UserDoc::of(user))?;
         if let Some(password) = password {
             value["password"] = serde_json::json!(password.expose());
         }
-        emit(&value.to_string());
+        value.to_string()
+    } else {
+        let state = if user.disabled { ", disabled" } else { "" };
+        let mut out = format!("{verb} {} ({}{state})", user.name, user.role);
+        if let Some(password) = password {
+            out.push_str(&format!(
+                "\n  password: {}\n  It is shown only this once; store it in a password manager.",
+                password.expose()
+            ));
+        }
+        out
+    };
+    if password.is_none() {
+        emit(&out);
         return Ok(ExitCode::SUCCESS);
     }
-    let state = if user.disabled { ", disabled" } else { "" };
-    let mut out = format!("{verb} {} ({}{state})", user.name, user.role);
-    if let Some(password) = password {
-        out.push_str(&format!(
-            "\n  password: {}\n  It is shown only this once; store it in a password manager.",
-            password.expose()
-        ));
+    if let Err(e) = try_emit(&out) {
+        identity
+            .change_user(
+                user.name.as_str(),
+                UserChange::Disabled(true),
+                &context.actor()?,
+                context.now,
+            )
+            .await
+            .map_err(fail)?;
+        bail!(
+            "the generated password could not be shown ({e}), so {} is disabled; set a password with `tocsin user passwd {}` and enable it again",
+            user.name,
+            user.name
+        );
     }
-    emit(&out);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -163,17 +186,24 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
                 .create_token(&name, scopes, expires_at, &actor, now)
                 .await
                 .map_err(fail)?;
-            if context.json() {
+            let out = if context.json() {
                 let mut value = serde_json::to_value(TokenDoc::of(&token))?;
                 value["secret"] = serde_json::json!(secret.expose());
-                emit(&value.to_string());
+                value.to_string()
             } else {
-                emit(&format!(
+                format!(
                     "Created token \"{}\" with scopes {}\n  {}\n  It is shown only this once. Send it as: Authorization: Bearer <token>",
                     token.name,
                     token.scopes,
                     secret.expose()
-                ));
+                )
+            };
+            if let Err(e) = try_emit(&out) {
+                identity
+                    .revoke_token(&token.id.to_string(), &actor, now)
+                    .await
+                    .map_err(fail)?;
+                bail!("the token could not be shown ({e}), so it was revoked; create another",);
             }
         }
         TokenCommand::List => {

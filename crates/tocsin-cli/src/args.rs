@@ -424,12 +424,46 @@ pub enum IncidentCommand {
         #[command(flatten)]
         at: At,
     },
-    /// Close a resolved incident (its review step must be done).
+    /// Close a resolved incident. Refused while a customer or regulatory clock runs, a
+    /// step is not done or a required role is empty, unless --override says why.
     Close {
         id: String,
-        /// Close without the review step, for this reason.
-        #[arg(long, value_name = "REASON")]
-        override_review: Option<String>,
+        /// Close with that work open, for this reason (kept on the timeline).
+        #[arg(long = "override", value_name = "REASON", alias = "override-review")]
+        override_reason: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Edit the title or the summary.
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Say who is affected: whether customers are, and how many customers and data subjects.
+    Impact {
+        id: String,
+        /// yes, no or unknown; the plan says which answers start the customer-notice clock.
+        #[arg(long, value_name = "ANSWER")]
+        customers: Option<String>,
+        #[arg(long, value_name = "N")]
+        affected_customers: Option<u64>,
+        #[arg(long, value_name = "N")]
+        affected_data_subjects: Option<u64>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Mark an obligation (like gdpr-art34) or customer-notice not required, with the reason.
+    Waive {
+        id: String,
+        /// The obligation's clock id, as `incident show` lists it.
+        obligation: String,
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         at: At,
     },
@@ -503,6 +537,10 @@ pub struct DeclareArgs {
     /// When the organization became aware of it [default: declaration time].
     #[arg(long, value_name = "TIME")]
     pub aware_at: Option<String>,
+    /// Whether customers are affected: yes, no or unknown [default: what
+    /// --affected-customers says (0 is no), else unknown].
+    #[arg(long, value_name = "ANSWER")]
+    pub customers: Option<String>,
     #[arg(long, value_name = "N")]
     pub affected_customers: Option<u64>,
     #[arg(long, value_name = "N")]

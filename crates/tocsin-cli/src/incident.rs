@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
-use tocsin_core::incident::{Command, Declaration, Status, declare};
+use tocsin_core::incident::{Command, CustomerImpact, Declaration, Status, declare};
 use tocsin_core::plan::Plan;
 use tocsin_server::model::{IncidentDoc, IncidentSummaryDoc};
 use tocsin_server::{Desk, DeskError, Outcome, next_deadlines};
@@ -56,12 +56,35 @@ pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<
         IncidentCommand::Resolve { id, summary, at } => (id, Command::Resolve { summary }, at.at),
         IncidentCommand::Close {
             id,
-            override_review,
+            override_reason,
+            at,
+        } => (id, Command::Close { override_reason }, at.at),
+        IncidentCommand::Edit { id, title, summary, at } => (id, Command::Edit { title, summary }, at.at),
+        IncidentCommand::Impact {
+            id,
+            customers,
+            affected_customers,
+            affected_data_subjects,
             at,
         } => (
             id,
-            Command::Close {
-                review_override: override_review,
+            Command::AssessImpact {
+                customers: customers_answer(customers.as_deref())?,
+                affected_customers,
+                affected_data_subjects,
+            },
+            at.at,
+        ),
+        IncidentCommand::Waive {
+            id,
+            obligation,
+            reason,
+            at,
+        } => (
+            id,
+            Command::Waive {
+                clock: obligation,
+                reason,
             },
             at.at,
         ),
@@ -109,6 +132,12 @@ async fn report(context: &Context, desk: &Desk, outcome: &Outcome) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--customers yes|no|unknown`.
+fn customers_answer(text: Option<&str>) -> anyhow::Result<Option<CustomerImpact>> {
+    text.map(|t| t.parse().map_err(|e: String| anyhow!("--customers: {e}")))
+        .transpose()
+}
+
 /// Errors of the desk as one line; rejections keep the core's wording.
 pub fn one_line(e: DeskError) -> anyhow::Error {
     anyhow!("{e}")
@@ -124,6 +153,7 @@ async fn declare_incident(context: &Context, plan: &Plan, args: &DeclareArgs) ->
         personal_data: args.personal_data,
         detected_at: time("--detected-at", &args.detected_at)?,
         aware_at: time("--aware-at", &args.aware_at)?,
+        customers: customers_answer(args.customers.as_deref())?,
         affected_customers: args.affected_customers,
         affected_data_subjects: args.affected_data_subjects,
     };

@@ -12,8 +12,8 @@ use tocsin_store::integrations::IntegrationRecord;
 
 use crate::args::{IntegrationCommand, SecretArgs};
 use crate::context::Context;
-use crate::emit;
 use crate::render::{Paint, Table, plain, time as when};
+use crate::{emit, try_emit};
 
 pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Result<ExitCode> {
     let Some(store) = context.store(true).await? else {
@@ -56,18 +56,28 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
                 .map_err(|e| anyhow!("{e}"))?;
             let url = url.trim_end_matches('/');
             let uses = usage(kind, &record, key.expose(), url)?;
-            if context.json() {
+            let out = if context.json() {
                 let mut doc = doc(&record);
                 doc["key"] = json!(key.expose());
                 doc["use"] = json!(uses);
-                emit(&doc.to_string());
+                doc.to_string()
             } else {
-                emit(&format!(
+                format!(
                     "Added the {kind} integration \"{}\"\n  key: {}\n  It is shown only this once.\n\n{}",
                     record.name,
                     key.expose(),
                     uses
-                ));
+                )
+            };
+            if let Err(e) = try_emit(&out) {
+                integrations
+                    .remove(&record.name, &actor, context.now)
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
+                bail!(
+                    "the integration's key could not be shown ({e}), so \"{}\" was removed again; add it anew",
+                    record.name
+                );
             }
         }
         IntegrationCommand::List => {

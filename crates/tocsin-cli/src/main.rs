@@ -15,6 +15,7 @@ mod render;
 mod serve;
 mod show;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -76,10 +77,27 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints what a command produced: one block, with its trailing newline.
+/// Prints what a command produced: one block, with its trailing newline. A reader that
+/// went away (`tocsin incident list | head -1`) ends the command quietly: what it did is
+/// done, and nobody is left to read the rest.
 fn emit(text: &str) {
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
+    match try_emit(text) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {e}");
+            std::process::exit(1);
+        }
     }
+}
+
+/// Prints one block, or says why it could not: a command that shows a secret only once
+/// undoes what made the secret when nobody could read it.
+fn try_emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }

@@ -339,6 +339,11 @@ fn summary(plan: &Plan, name: &str) -> String {
         }
         out.push_str(&format!("    {:<4} {:<10} {}\n", s.id, s.name, promises.join(", ")));
     }
+    let answers: Vec<&str> = plan.customer_notice_when().iter().map(|c| c.as_str()).collect();
+    out.push_str(&format!(
+        "  customers    the customer-notice clock runs while \"customers affected\" is {}\n",
+        answers.join(" or ")
+    ));
     let steps: Vec<&str> = plan.steps().iter().map(|s| s.id.as_str()).collect();
     out.push_str(&format!("  steps        {}\n", steps.join(" → ")));
     if !plan.roles().is_empty() {
@@ -351,17 +356,19 @@ fn summary(plan: &Plan, name: &str) -> String {
         plan.review().within
     ));
     for o in plan.obligations() {
-        let within = o
-            .within
-            .map_or_else(|| "without a fixed deadline".to_owned(), |w| format!("within {w}"));
+        let within = match (o.within, o.remind_every) {
+            (Some(w), _) => format!("within {w} of {}", o.from.words()),
+            (None, Some(every)) => format!("without undue delay after {}, reminded every {every}", o.from.words()),
+            (None, None) => format!("without undue delay after {}", o.from.words()),
+        };
         let severities = o.severities.as_ref().map_or_else(
             || "any severity".to_owned(),
             |list| list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("/"),
         );
         let personal = if o.personal_data { ", with personal data" } else { "" };
         out.push_str(&format!(
-            "  obligation   {}: {within} of {} ({severities}{personal}), met by a notice to {}\n",
-            o.id, o.from, o.met_by
+            "  obligation   {}: {within} ({severities}{personal}), met by recording the notice {}\n",
+            o.id, o.met_by
         ));
     }
     for c in plan.channels() {

@@ -64,9 +64,11 @@ fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Pain
         personal,
         if i.personal_data { Tone::Bold } else { Tone::Plain },
     );
-    if let Some(n) = i.affected_customers {
-        fact("customers", n.to_string(), Tone::Plain);
-    }
+    let customers = match i.affected_customers {
+        Some(n) if i.customers != tocsin_core::incident::CustomerImpact::No => format!("{}, {n} affected", i.customers),
+        _ => i.customers.to_string(),
+    };
+    fact("customers affected", customers, Tone::Plain);
     if let Some(n) = i.affected_data_subjects {
         fact("data subjects", n.to_string(), Tone::Plain);
     }
@@ -124,7 +126,10 @@ fn clock_table(clocks: &[Clock], zone: &TimeZone, now: Timestamp) -> Table {
             }
             (ClockState::Breached { .. }, None) => "not kept".into(),
             (ClockState::Met { at }, _) => format!("kept {}", time(at, zone)),
-            (ClockState::NotApplicable, _) => String::new(),
+            (ClockState::NotApplicable, _) => clock
+                .waived
+                .as_ref()
+                .map_or_else(String::new, |why| format!("not required: {why}")),
         };
         let tone = clock_tone(clock, now);
         let due = clock.due_at.map_or_else(|| "—".into(), |d| time(d, zone));

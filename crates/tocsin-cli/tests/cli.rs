@@ -145,7 +145,8 @@ async fn the_quick_start_works_from_the_command_line() {
 
         let ack = t.ok(&["incident", "ack", "INC-0001"]);
         assert!(
-            ack.stdout.starts_with("INC-0001: acknowledged\n  Acknowledge kept"),
+            ack.stdout
+                .starts_with("INC-0001: acknowledged; owner nobody → jo\n  Acknowledge kept"),
             "{}",
             ack.stdout
         );
@@ -169,7 +170,7 @@ async fn the_quick_start_works_from_the_command_line() {
             .iter()
             .map(|e| e["action"].as_str().unwrap())
             .collect();
-        assert_eq!(actions, ["declared", "acknowledged", "resolved"]);
+        assert_eq!(actions, ["declared", "acknowledged", "owner_assigned", "resolved"]);
 
         let list = t.ok(&["incident", "list"]).stdout;
         assert!(
@@ -199,7 +200,7 @@ async fn the_quick_start_works_from_the_command_line() {
 
         let verify = t.ok(&["verify"]);
         assert!(
-            verify.stdout.starts_with("Intact: 4 audit entries and 1 incident in"),
+            verify.stdout.starts_with("Intact: 5 audit entries and 1 incident in"),
             "{}",
             verify.stdout
         );
@@ -209,6 +210,7 @@ async fn the_quick_start_works_from_the_command_line() {
 #[tokio::test]
 async fn working_an_incident_through_every_command() {
     let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    t.ok(&["user", "add", "ana", "--role", "responder"]);
     t.ok(&[
         "incident",
         "declare",
@@ -269,7 +271,13 @@ async fn working_an_incident_through_every_command() {
     ]);
     t.ok(&["incident", "resolve", "INC-0001", "--summary", "rate limit deployed"]);
     t.ok(&["incident", "step", "INC-0001", "review", "done"]);
-    t.ok(&["incident", "close", "INC-0001"]);
+    t.ok(&[
+        "incident",
+        "close",
+        "INC-0001",
+        "--override",
+        "the other steps were worked in the war room",
+    ]);
     t.ok(&["incident", "reopen", "INC-0001", "--reason", "it came back"]);
     t.ok(&[
         "incident",
@@ -313,7 +321,8 @@ async fn working_an_incident_through_every_command() {
         "--json",
     ]);
     assert_eq!(filtered.json().as_array().unwrap().len(), 1);
-    assert!(t.ok(&["verify"]).stdout.starts_with("Intact: 19 audit entries"));
+    let verify = t.ok(&["verify"]).stdout;
+    assert!(verify.starts_with("Intact: 21 audit entries"), "{verify}");
 }
 
 #[tokio::test]
@@ -560,4 +569,225 @@ fn incident_list_takes_status_all_as_the_api_does() {
     );
     let default = t.ok(&["incident", "list"]).stdout;
     assert!(!default.contains("false alarm"), "{default}");
+}
+
+impl Tocsin {
+    /// Runs `tocsin ARGS` writing into a pipe whose reader has already gone, as
+    /// `tocsin ARGS | true` does: the exit code and standard error.
+    fn run_into_closed_pipe(&self, args: &[&str]) -> (i32, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TOCSIN_DB", &self.db.url)
+            .env("TOCSIN_ACTOR", "jo")
+            .env_remove("TOCSIN_PLAN")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tocsin runs");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8(out.stderr).unwrap())
+    }
+}
+
+#[test]
+fn incident_list_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "four-tier");
+    // Enough rows that the output cannot hide in a buffer that is never flushed.
+    for i in 0..3 {
+        t.ok(&[
+            "incident",
+            "declare",
+            "--title",
+            &format!("incident {i}"),
+            "--severity",
+            "P3",
+        ]);
+    }
+    let (code, stderr) = t.run_into_closed_pipe(&["incident", "list", "--all"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn token_create_into_a_closed_pipe_leaves_no_token_that_nobody_saw() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "four-tier");
+    let (code, stderr) = t.run_into_closed_pipe(&["token", "create", "--name", "t", "--scope", "read"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("revoked"), "{stderr}");
+    let tokens = t.ok(&["token", "list", "--json"]).json();
+    let tokens = tokens.as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(
+        !tokens[0]["revoked_at"].is_null(),
+        "the unseen token still works: {tokens:?}"
+    );
+}
+
+#[test]
+fn integration_add_into_a_closed_pipe_leaves_no_key_that_nobody_saw() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "four-tier");
+    let (code, stderr) = t.run_into_closed_pipe(&["integration", "add", "pagerduty", "--name", "pd"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    let listed = t.ok(&["integration", "list", "--json"]).json();
+    assert_eq!(listed, serde_json::json!([]), "the unseen key still works");
+}
+
+#[test]
+fn plan_check_and_the_timeline_say_what_happened_in_plain_words() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    let check = t.ok(&["plan", "check"]).stdout;
+    assert!(
+        check.contains("gdpr-art34: without undue delay after awareness of personal data"),
+        "{check}"
+    );
+    assert!(
+        check.contains("gdpr-art33: within 72h of awareness of personal data"),
+        "{check}"
+    );
+    assert!(!check.contains("deadline of"), "{check}");
+    t.ok(&["incident", "declare", "--title", "leak", "--severity", "P1"]);
+    t.ok(&["incident", "notice", "INC-0001", "status-update", "--note", "contained"]);
+    t.ok(&["incident", "notice", "INC-0001", "customers"]);
+    let show = t.ok(&["incident", "show", "INC-0001"]).stdout;
+    assert!(show.contains("status update: contained"), "{show}");
+    assert!(show.contains("customers notified"), "{show}");
+    assert!(!show.contains("notice sent to"), "{show}");
+}
+
+#[test]
+fn assign_with_an_unknown_owner_is_refused_with_a_did_you_mean() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    t.ok(&["user", "add", "ana.lopez", "--role", "responder"]);
+    t.ok(&["incident", "declare", "--title", "leak", "--severity", "P1"]);
+    let refused = t.run(&["incident", "assign", "INC-0001", "--owner", "ana.lopes"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert_eq!(
+        refused.stderr,
+        "error: unknown person \"ana.lopes\" (did you mean \"ana.lopez\"?); owners and role holders are tocsin users or the plan's people\n"
+    );
+    let refused = t.run(&[
+        "incident",
+        "assign",
+        "INC-0001",
+        "--role",
+        "incident-commander=nosuchperson",
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    // Names are taken as tocsin spells them.
+    t.ok(&["incident", "assign", "INC-0001", "--owner", "ANA.LOPEZ"]);
+    let show = t.ok(&["incident", "show", "INC-0001", "--json"]).json();
+    assert_eq!(show["incident"]["owner"], "ana.lopez");
+}
+
+#[test]
+fn closing_with_the_gdpr_clock_running_is_refused_in_one_line_until_an_override_says_why() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    t.ok(&[
+        "incident",
+        "declare",
+        "--title",
+        "leak",
+        "--severity",
+        "P1",
+        "--personal-data",
+    ]);
+    t.ok(&["incident", "resolve", "INC-0001"]);
+    let refused = t.run(&["incident", "close", "INC-0001"]);
+    assert_eq!(refused.code, 1);
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    for open in [
+        "gdpr-art33",
+        "gdpr-art34",
+        "customer-notice",
+        "are not done",
+        "incident-commander",
+    ] {
+        assert!(refused.stderr.contains(open), "{open} missing from {}", refused.stderr);
+    }
+    assert!(refused.stderr.contains("override"), "{}", refused.stderr);
+    t.ok(&["incident", "close", "INC-0001", "--override", "merged into INC-0002"]);
+    let show = t.ok(&["incident", "show", "INC-0001"]).stdout;
+    assert!(
+        show.contains("closed with an override while the clock customer-notice"),
+        "{show}"
+    );
+    assert!(show.contains(": merged into INC-0002"), "{show}");
+}
+
+#[test]
+fn customer_impact_counts_title_and_not_required_obligations_are_set_from_the_command_line() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    t.ok(&[
+        "incident",
+        "declare",
+        "--title",
+        "leak",
+        "--severity",
+        "P1",
+        "--personal-data",
+        "--customers",
+        "no",
+    ]);
+    let show = t.ok(&["incident", "show", "INC-0001", "--json"]).json();
+    assert_eq!(show["incident"]["customers"], "no");
+    assert_eq!(clock(&show, "customer-notice")["state"], "not_applicable");
+    let changed = t.ok(&[
+        "incident",
+        "impact",
+        "INC-0001",
+        "--customers",
+        "yes",
+        "--affected-customers",
+        "12",
+        "--affected-data-subjects",
+        "3400",
+    ]);
+    assert!(changed.stdout.contains("Customer notice started"), "{}", changed.stdout);
+    let bad = t.run(&["incident", "impact", "INC-0001", "--customers", "maybe"]);
+    assert_eq!(
+        bad.stderr,
+        "error: --customers: \"maybe\" is not an answer to whether customers are affected; use yes, no or unknown\n"
+    );
+    t.ok(&[
+        "incident",
+        "waive",
+        "INC-0001",
+        "gdpr-art34",
+        "--reason",
+        "the records were encrypted and the key was not exposed",
+    ]);
+    t.ok(&[
+        "incident",
+        "edit",
+        "INC-0001",
+        "--title",
+        "Customer export leaked",
+        "--summary",
+        "found by a customer",
+    ]);
+    let show = t.ok(&["incident", "show", "INC-0001", "--json"]).json();
+    assert_eq!(show["incident"]["title"], "Customer export leaked");
+    assert_eq!(show["incident"]["affected_customers"], 12);
+    assert_eq!(show["incident"]["affected_data_subjects"], 3400);
+    assert_eq!(clock(&show, "customer-notice")["state"], "running");
+    assert_eq!(
+        clock(&show, "gdpr-art34")["waived"],
+        "the records were encrypted and the key was not exposed"
+    );
+    let text = t.ok(&["incident", "show", "INC-0001"]).stdout;
+    for expected in [
+        "customers affected   yes, 12 affected",
+        "not required: the records were encrypted",
+        "customers affected: yes; 12 customers; 3400 data subjects",
+        "gdpr-art34 not required: the records were encrypted and the key was not exposed",
+        "retitled \"Customer export leaked\"",
+        "summary edited",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
 }

@@ -9,6 +9,9 @@ use crate::id::SeverityId;
 use crate::incident::{Incident, Notice};
 use crate::plan::{ClockStart, Plan, Severity};
 
+/// Reminders counted one by one at most (ten years of business days).
+const MAX_REMINDERS: u64 = 2_600;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockKind {
@@ -60,6 +63,10 @@ pub struct Clock {
     pub applicable: bool,
     /// Still waiting to be kept: applicable, not met, not ended with the incident.
     pub open: bool,
+    /// Why it is not required for this incident, when a responder said so.
+    pub waived: Option<String>,
+    /// While it has no deadline, remind this often until it is kept.
+    pub remind_every: Option<crate::duration::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -116,6 +123,27 @@ impl Clock {
         Some(due.as_second() - now.as_second())
     }
 
+    /// The reminders due by `now` for an open clock with a cadence: how many, and when the
+    /// latest was due. Reminders stop when it is kept, waived or ends.
+    pub fn reminders(&self, now: Timestamp, calendar: &crate::calendar::Calendar) -> Option<(u64, Timestamp)> {
+        let every = self.remind_every.filter(|_| self.open)?;
+        if let Some(seconds) = every.elapsed_seconds().filter(|s| *s > 0) {
+            let count = (now.as_second() - self.started_at.as_second()).max(0) / seconds;
+            let latest = self.started_at + jiff::SignedDuration::from_secs(count * seconds);
+            return (count > 0).then_some((count as u64, latest));
+        }
+        // Business days and months: a day or more each, counted one by one.
+        let mut count = 0;
+        let mut latest = None;
+        let mut next = calendar.due(self.started_at, every);
+        while next <= now && count < MAX_REMINDERS {
+            count += 1;
+            latest = Some(next);
+            next = calendar.due(next, every);
+        }
+        latest.map(|at| (count, at))
+    }
+
     /// Running with less than a quarter of its time left: worth a warning.
     pub fn is_running_out(&self, now: Timestamp) -> bool {
         let (Some(left), Some(due)) = (self.seconds_left(now), self.due_at) else {
@@ -136,12 +164,18 @@ impl Clock {
             breached_at: None,
             applicable: true,
             open: true,
+            waived: None,
+            remind_every: None,
         }
     }
 
     /// Fixes what is already decided: breaches remembered by the incident, a late keeping,
     /// and a clock that ended (at `end`) without being kept.
     fn settle(mut self, incident: &Incident, end: Option<Timestamp>) -> Self {
+        if let Some(waiver) = incident.waived.get(&self.id).filter(|_| self.met_at.is_none()) {
+            self.waived = Some(waiver.reason.clone());
+            self.applicable = false;
+        }
         let late = match (self.met_at, self.due_at) {
             (Some(met), Some(due)) if met > due => Some(due),
             _ => None,
@@ -228,7 +262,7 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
         let within = severity(told.map_or(&incident.severity, |n| &n.severity)).and_then(|s| s.customer_notice_within);
         clock.due_at = within.map(|w| calendar.due(incident.aware_at, w));
         clock.met_at = told.map(|n| n.at);
-        clock.applicable = told.is_some() || (within.is_some() && incident.affected_customers != Some(0));
+        clock.applicable = told.is_some() || (within.is_some() && plan.customer_notice_starts(incident.customers));
         out.push(clock.settle(incident, incident.dismissed_at));
     }
 
@@ -259,6 +293,7 @@ pub fn clocks(incident: &Incident, plan: &Plan) -> Vec<Clock> {
             start,
         );
         clock.due_at = obligation.within.map(|w| calendar.due(start, w));
+        clock.remind_every = obligation.remind_every;
         clock.met_at = kept.map(|n| n.at);
         clock.applicable = kept.is_some()
             || (for_severity(&incident.severity) && (!obligation.personal_data || incident.personal_data));

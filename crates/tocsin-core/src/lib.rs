@@ -18,6 +18,11 @@ pub mod signal;
 
 pub use jiff::Timestamp;
 
+/// A time as people read it where no time zone is known: `2026-12-03 12:25 UTC`.
+pub fn utc_minute(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// Cuts a time to whole milliseconds, the precision tocsin stores.
 pub fn to_millis(at: Timestamp) -> Timestamp {
     Timestamp::from_millisecond(at.as_millisecond()).expect("a valid timestamp stays valid")

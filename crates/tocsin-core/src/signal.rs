@@ -2,6 +2,7 @@
 
 use jiff::Timestamp;
 
+use crate::incident::CustomerImpact;
 use crate::plan::Plan;
 
 /// A detector's finding, as kept: deduplicated by detector, key and the time it was made.
@@ -93,6 +94,12 @@ pub struct Rule {
     pub action: Action,
     /// The severity by its rank in the plan: 0 is the most severe.
     pub tier: usize,
+    /// All its signals join one incident, whatever they are about: several agents that
+    /// fall silent together are one outage.
+    pub one_incident: bool,
+    /// Whether customers are affected by the incidents it opens: an attack on logins that
+    /// failed touched nobody's data; anything else is unknown until a responder says.
+    pub customers: CustomerImpact,
 }
 
 /// The rules tocsin follows when the plan names none, after the reference plans: a
@@ -113,7 +120,22 @@ pub fn default_rule(detector: &str) -> Rule {
         | "vault_after_hours" => (Action::Open, 2),
         _ => (Action::Record, 3),
     };
-    Rule { action, tier }
+    let customers = match detector {
+        "brute_force"
+        | "password_spray"
+        | "slow_brute_force"
+        | "account_attack"
+        | "distributed_spray"
+        | "rate_limit_abuse"
+        | "distributed_rate_limit" => CustomerImpact::No,
+        _ => CustomerImpact::Unknown,
+    };
+    Rule {
+        action,
+        tier,
+        one_incident: detector == "stale_agent",
+        customers,
+    }
 }
 
 /// The id of the plan's severity at `tier`, or its least severe when it has fewer.
@@ -135,6 +157,26 @@ pub fn rule_for(plan: &Plan, detector: &str) -> (Action, String) {
         ),
         None => (default.action, severity_at(plan, default.tier)),
     }
+}
+
+/// Whether all of a detector's signals join one incident: its `[[rule]]`'s `group`, or
+/// tocsin's default.
+pub fn one_incident(plan: &Plan, detector: &str) -> bool {
+    plan.rules()
+        .iter()
+        .find(|r| r.detector == detector)
+        .and_then(|r| r.one_incident)
+        .unwrap_or_else(|| default_rule(detector).one_incident)
+}
+
+/// Whether customers are affected by an incident a detector's signals open: its
+/// `[[rule]]`'s `customers`, or tocsin's default.
+pub fn customers_of(plan: &Plan, detector: &str) -> CustomerImpact {
+    plan.rules()
+        .iter()
+        .find(|r| r.detector == detector)
+        .and_then(|r| r.customers)
+        .unwrap_or_else(|| default_rule(detector).customers)
 }
 
 /// How severe a severity id is in the plan: 0 is the most severe; unknown ids rank last.

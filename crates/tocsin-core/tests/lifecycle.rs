@@ -4,7 +4,7 @@ mod common;
 
 use common::{Story, minutes, notice, severity, t};
 use tocsin_core::clock::ClockState;
-use tocsin_core::incident::{Command, Incident, IncidentEvent, RejectionKind, Status};
+use tocsin_core::incident::{Command, CustomerImpact, Incident, IncidentEvent, RejectionKind, Status};
 
 #[test]
 fn a_p1_not_acknowledged_in_15_minutes_breaches_its_clock() {
@@ -218,12 +218,25 @@ fn the_review_is_due_five_business_days_after_resolution_and_closing_needs_it() 
     assert!(story.incident.acknowledged.is_some(), "resolving acknowledges");
     assert_eq!(story.clock("review").due_at, Some(t("2026-11-27T11:00:00Z")));
     let err = story
-        .run(Command::Close { review_override: None }, start + minutes(130))
+        .run(Command::Close { override_reason: None }, start + minutes(130))
         .unwrap_err();
     assert_eq!(
         err.message,
-        "INC-0001 cannot close before its review step \"review\" is done; complete it or give an override reason"
+        "INC-0001 cannot close while the clock customer-notice runs until 2026-11-23T09:00:00Z, \
+         steps identify, contain, eradicate, recover, notify, review are not done; \
+         finish them, or close with an override and its reason"
     );
+    story.ok(
+        Command::AssessImpact {
+            customers: Some(CustomerImpact::No),
+            affected_customers: None,
+            affected_data_subjects: None,
+        },
+        start + minutes(131),
+    );
+    for step in ["identify", "contain", "eradicate", "recover", "notify"] {
+        story.ok(Command::CompleteStep { step: step.into() }, start + minutes(132));
+    }
     story.ok(Command::CompleteStep { step: "review".into() }, start + minutes(3000));
     assert_eq!(
         story.state("review", start + minutes(3001)),
@@ -231,7 +244,7 @@ fn the_review_is_due_five_business_days_after_resolution_and_closing_needs_it() 
             at: start + minutes(3000)
         }
     );
-    story.ok(Command::Close { review_override: None }, start + minutes(3001));
+    story.ok(Command::Close { override_reason: None }, start + minutes(3001));
     assert_eq!(story.incident.status, Status::Closed);
 }
 
@@ -239,12 +252,12 @@ fn the_review_is_due_five_business_days_after_resolution_and_closing_needs_it() 
 fn closing_without_the_review_needs_a_reason() {
     let start = t("2026-11-20T09:00:00Z");
     let mut story = Story::declare("three-tier", "P2", false, start);
-    let err = story.run(Command::Close { review_override: None }, start).unwrap_err();
+    let err = story.run(Command::Close { override_reason: None }, start).unwrap_err();
     assert_eq!(err.message, "INC-0001 is declared; resolve it before closing");
     story.ok(Command::Resolve { summary: None }, start + minutes(1));
     story.ok(
         Command::Close {
-            review_override: Some("duplicate of INC-0002".into()),
+            override_reason: Some("duplicate of INC-0002".into()),
         },
         start + minutes(2),
     );
@@ -363,6 +376,7 @@ fn backfilled_times_must_be_past_and_after_the_declaration() {
         &story.incident,
         &story.plan,
         &Command::Acknowledge,
+        &tocsin_core::incident::Actor::parse("ana").unwrap(),
         start + minutes(10),
         start,
     )
@@ -393,4 +407,189 @@ fn replaying_the_history_rebuilds_the_same_incident() {
     story.ok(Command::Resolve { summary: None }, start + minutes(60));
     let rebuilt = Incident::from_history(story.incident.number, &story.history).unwrap();
     assert_eq!(rebuilt, story.incident);
+}
+
+fn impact(customers: Option<CustomerImpact>, affected: Option<u64>) -> Command {
+    Command::AssessImpact {
+        customers,
+        affected_customers: affected,
+        affected_data_subjects: None,
+    }
+}
+
+#[test]
+fn whether_customers_are_affected_is_answered_at_any_time_and_the_plan_says_which_answers_start_the_clock() {
+    let start = t("2026-11-20T09:00:00Z");
+    // The presets: the clock runs while nobody knows, and stops when someone says no.
+    let mut story = Story::declare("three-tier", "P1", false, start);
+    assert_eq!(story.incident.customers, CustomerImpact::Unknown);
+    assert_eq!(story.state("customer-notice", start), ClockState::Running);
+    story.ok(impact(Some(CustomerImpact::No), None), start + minutes(5));
+    assert_eq!(
+        story.state("customer-notice", start + minutes(6)),
+        ClockState::NotApplicable
+    );
+    // A count says yes, and starts it again from awareness.
+    story.ok(impact(None, Some(40)), start + minutes(7));
+    assert_eq!(story.incident.customers, CustomerImpact::Yes);
+    assert_eq!(story.incident.affected_customers, Some(40));
+    assert_eq!(story.clock("customer-notice").due_at, Some(t("2026-11-21T09:00:00Z")));
+    let err = story
+        .run(impact(Some(CustomerImpact::No), None), start + minutes(8))
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "40 customers cannot be affected when customers are not affected"
+    );
+    let err = story.run(impact(None, Some(40)), start + minutes(8)).unwrap_err();
+    assert_eq!(err.kind, RejectionKind::Conflict);
+
+    // A plan that tells customers only once they are known to be affected.
+    let source = tocsin_core::plan::presets::find("three-tier")
+        .unwrap()
+        .source
+        .replace("notice_when = [\"yes\", \"unknown\"]", "notice_when = [\"yes\"]");
+    let plan = tocsin_core::plan::Plan::parse(&source).unwrap();
+    let mut story = Story::declare_under(plan, "P1", false, start);
+    assert_eq!(story.state("customer-notice", start), ClockState::NotApplicable);
+    story.ok(impact(Some(CustomerImpact::Yes), None), start + minutes(1));
+    assert_eq!(story.state("customer-notice", start + minutes(1)), ClockState::Running);
+}
+
+#[test]
+fn saying_customers_are_not_affected_after_the_deadline_keeps_the_breach() {
+    let start = t("2026-11-20T09:00:00Z");
+    let mut story = Story::declare("three-tier", "P1", false, start);
+    let late = start + minutes(25 * 60);
+    story.ok(impact(Some(CustomerImpact::No), None), late);
+    assert_eq!(
+        story.state("customer-notice", late),
+        ClockState::Breached {
+            at: t("2026-11-21T09:00:00Z")
+        }
+    );
+}
+
+#[test]
+fn an_obligation_marked_not_required_stops_with_its_reason_and_stays_on_record() {
+    let start = t("2026-11-20T09:00:00Z");
+    let mut story = Story::declare("three-tier", "P1", true, start);
+    assert_eq!(story.state("gdpr-art34", start), ClockState::Running);
+    let waive = |clock: &str| Command::Waive {
+        clock: clock.into(),
+        reason: "the data was encrypted with keys that were not exposed".into(),
+    };
+    story.ok(waive("gdpr-art34"), start + minutes(30));
+    let clock = story.clock("gdpr-art34");
+    assert_eq!(clock.state(start + minutes(31)), ClockState::NotApplicable);
+    assert!(!clock.open);
+    assert_eq!(
+        clock.waived.as_deref(),
+        Some("the data was encrypted with keys that were not exposed")
+    );
+    let waiver = &story.incident.waived["gdpr-art34"];
+    assert_eq!(waiver.by.as_str(), "ana");
+    let err = story.run(waive("gdpr-art34"), start + minutes(32)).unwrap_err();
+    assert_eq!(err.message, "gdpr-art34 of INC-0001 is already marked not required");
+    let err = story.run(waive("acknowledge"), start + minutes(32)).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("unknown obligation of this incident \"acknowledge\""),
+        "{}",
+        err.message
+    );
+    story.ok(notice("authority"), start + minutes(40));
+    let err = story.run(waive("gdpr-art33"), start + minutes(41)).unwrap_err();
+    assert!(err.message.contains("was met at"), "{}", err.message);
+}
+
+#[test]
+fn closing_is_refused_while_the_gdpr_clock_runs_steps_are_pending_and_required_roles_are_empty() {
+    let start = t("2026-11-20T09:00:00Z");
+    let mut story = Story::declare("three-tier", "P1", true, start);
+    story.ok(Command::Resolve { summary: None }, start + minutes(60));
+    let err = story
+        .run(Command::Close { override_reason: None }, start + minutes(61))
+        .unwrap_err();
+    assert_eq!(err.kind, RejectionKind::Conflict);
+    for open in [
+        "the clock customer-notice runs until 2026-11-21T09:00:00Z",
+        "the clock gdpr-art33 runs until 2026-11-23T09:00:00Z",
+        "the clock gdpr-art34 runs",
+        "steps identify, contain, eradicate, recover, review are not done",
+        "the required roles incident-commander, technical-lead, communications-lead are empty",
+    ] {
+        assert!(err.message.contains(open), "{open} missing from: {}", err.message);
+    }
+    let events = story
+        .run(
+            Command::Close {
+                override_reason: Some("a duplicate of INC-0002, which carries the work".into()),
+            },
+            start + minutes(62),
+        )
+        .unwrap();
+    let [IncidentEvent::Closed { review_override, open }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        review_override.as_deref(),
+        Some("a duplicate of INC-0002, which carries the work")
+    );
+    assert_eq!(open.len(), 5, "{open:?}");
+    assert_eq!(story.incident.status, Status::Closed);
+}
+
+#[test]
+fn acknowledging_an_incident_with_no_owner_makes_the_acknowledger_its_owner() {
+    let start = t("2026-11-20T09:00:00Z");
+    let mut story = Story::declare("three-tier", "P1", false, start);
+    story.ok(Command::Acknowledge, start + minutes(1));
+    assert_eq!(story.incident.owner.as_deref(), Some("ana"));
+    // An owner already named stays.
+    let mut story = Story::declare("three-tier", "P1", false, start);
+    story.ok(
+        Command::Assign {
+            owner: Some("jo".into()),
+            roles: Vec::new(),
+        },
+        start,
+    );
+    story.ok(Command::Acknowledge, start + minutes(1));
+    assert_eq!(story.incident.owner.as_deref(), Some("jo"));
+}
+
+#[test]
+fn title_and_summary_can_be_edited_after_declaration() {
+    let start = t("2026-11-20T09:00:00Z");
+    let mut story = Story::declare("three-tier", "P2", false, start);
+    story.ok(
+        Command::Edit {
+            title: Some("Vault key exposed in a public gist".into()),
+            summary: Some("Found by a customer; revoked at 09:20.".into()),
+        },
+        start + minutes(1),
+    );
+    assert_eq!(story.incident.title, "Vault key exposed in a public gist");
+    assert_eq!(story.incident.summary, "Found by a customer; revoked at 09:20.");
+    let err = story
+        .run(
+            Command::Edit {
+                title: Some("two\nlines".into()),
+                summary: None,
+            },
+            start + minutes(2),
+        )
+        .unwrap_err();
+    assert_eq!(err.message, "the title must be one line");
+    let err = story
+        .run(
+            Command::Edit {
+                title: Some("Vault key exposed in a public gist".into()),
+                summary: None,
+            },
+            start + minutes(2),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind, RejectionKind::Conflict);
 }

@@ -186,8 +186,8 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
     ))
     .unwrap();
     assert_eq!(rule_for(&plan, "brute_force"), (Action::Record, "P2".to_owned()));
-    assert!(plan.rules()[0].one_incident);
-    assert!(!plan.rules()[1].one_incident);
+    assert_eq!(plan.rules()[0].one_incident, Some(true));
+    assert_eq!(plan.rules()[1].one_incident, None);
     assert_eq!(rule_for(&plan, "stale_agent"), (Action::Open, "P1".to_owned()));
     assert_eq!(
         rule_for(&plan, "compromise"),

@@ -38,7 +38,7 @@ fn commands(preset: &'static str) -> impl Strategy<Value = Command> {
         Just(Command::AddNote { text: "n".into() }),
         Just(Command::Resolve { summary: None }),
         Just(Command::Close {
-            review_override: Some("r".into())
+            override_reason: Some("r".into())
         }),
         Just(Command::Dismiss { reason: "r".into() }),
         Just(Command::Reopen { reason: "r".into() }),

@@ -14,8 +14,8 @@ use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, EntryDraft};
 use tocsin_core::clock::{Clock, clocks};
 use tocsin_core::incident::{
-    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection, Status, adopt_plan,
-    decide, declare,
+    Actor, Command, Declaration, Incident, IncidentEvent, IncidentNumber, Recorded, Rejection, RejectionKind, Status,
+    adopt_plan, decide, declare,
 };
 use tocsin_core::plan::Plan;
 use tocsin_core::to_millis;
@@ -289,10 +289,62 @@ impl Desk {
         now: Timestamp,
     ) -> Result<Outcome, DeskError> {
         let at = at.map(to_millis);
+        let command = self.known_people(command, actor).await?;
         self.change(number, actor, at, now, |incident, plan| {
-            decide(incident, plan, command, at.unwrap_or(to_millis(now)), to_millis(now))
+            decide(
+                incident,
+                plan,
+                &command,
+                actor,
+                at.unwrap_or(to_millis(now)),
+                to_millis(now),
+            )
         })
         .await
+    }
+
+    /// An assignment with each name as tocsin knows it: owners and role holders are tocsin
+    /// users, the plan's people, or whoever assigns. A name nobody knows is refused with
+    /// the closest known one, so that a typo never owns an incident.
+    async fn known_people(&self, command: &Command, actor: &Actor) -> Result<Command, DeskError> {
+        let Command::Assign { owner, roles } = command else {
+            return Ok(command.clone());
+        };
+        let mut known: Vec<String> = self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| u.name.to_string())
+            .collect();
+        known.extend(self.plan().people().iter().map(|p| p.id.clone()));
+        known.push(actor.to_string());
+        let known_as = |name: &String| -> Result<String, Rejection> {
+            let name = name.trim();
+            if name.is_empty() {
+                return Ok(String::new());
+            }
+            if let Some(found) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+                return Ok(found.clone());
+            }
+            let guess = tocsin_core::id::closest(name, known.iter().map(String::as_str))
+                .map(|g| format!(" (did you mean \"{g}\"?)"))
+                .unwrap_or_default();
+            Err(Rejection {
+                kind: RejectionKind::Invalid,
+                message: format!(
+                    "unknown person \"{name}\"{guess}; owners and role holders are tocsin users or the plan's people"
+                ),
+            })
+        };
+        Ok(Command::Assign {
+            owner: owner.as_ref().map(known_as).transpose()?,
+            roles: roles
+                .iter()
+                .map(|(role, who)| Ok((role.clone(), known_as(who)?)))
+                .collect::<Result<_, Rejection>>()?,
+        })
     }
 
     /// Decides a change on the incident as stored and stores it. An incident that follows

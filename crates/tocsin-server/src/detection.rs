@@ -15,6 +15,7 @@ use tocsin_store::lead::{Lead, Role};
 use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::mpsc;
 
+use crate::words::time;
 use crate::{Desk, DeskError};
 
 /// The detectors' cursor in the event log.
@@ -345,14 +346,10 @@ async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Co
 }
 
 /// Signals about the same thing join one incident: failed-login signals by source, the
-/// rest by detector and key; a rule with `group = "detector"` puts all of a detector's
-/// signals in one.
+/// rest by detector and key; a rule with `group = "detector"` (the default for stale
+/// agents) puts all of a detector's signals in one.
 fn group_key(plan: &tocsin_core::plan::Plan, signal: &Signal) -> String {
-    if plan
-        .rules()
-        .iter()
-        .any(|r| r.detector == signal.detector && r.one_incident)
-    {
+    if tocsin_core::signal::one_incident(plan, &signal.detector) {
         return format!("detector:{}", signal.detector);
     }
     match signal.detector.as_str() {
@@ -421,7 +418,7 @@ async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<I
     let s = &record.signal;
     let declaration = Declaration {
         title: s.summary.chars().take(200).collect(),
-        summary: evidence(record),
+        summary: evidence(record, desk.plan().calendar().zone()),
         severity: record.severity.clone(),
         personal_data: false,
         // An alert was detected by its sender when it started; a finding, when it was made.
@@ -430,6 +427,7 @@ async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<I
             None => s.at.min(now),
         }),
         aware_at: None,
+        customers: Some(tocsin_core::signal::customers_of(&desk.plan(), &s.detector)),
         affected_customers: None,
         affected_data_subjects: None,
     };
@@ -441,8 +439,9 @@ async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<I
 /// Adds signals to an open incident in one note, raising its severity to the highest of
 /// theirs when that is higher.
 async fn join(desk: &Desk, number: IncidentNumber, records: &[&SignalRecord], now: Timestamp) -> Result<(), DeskError> {
+    let zone = desk.plan().calendar().zone().clone();
     let text = match records {
-        [one] => format!("Signal: {}\n{}", one.signal.summary, evidence(one)),
+        [one] => format!("Signal: {}\n{}", one.signal.summary, evidence(one, &zone)),
         many => {
             let mut text = format!("{} signals joined:", many.len());
             for record in many.iter().take(JOINED_NAMED) {
@@ -474,26 +473,25 @@ async fn join(desk: &Desk, number: IncidentNumber, records: &[&SignalRecord], no
     Ok(())
 }
 
-fn evidence(record: &SignalRecord) -> String {
+fn evidence(record: &SignalRecord, zone: &jiff::tz::TimeZone) -> String {
     let s = &record.signal;
+    let samples: Vec<String> = s.samples.iter().map(u64::to_string).collect();
     if let Some(via) = tocsin_core::alert::Via::parse(&s.detector) {
-        let samples: Vec<String> = s.samples.iter().map(u64::to_string).collect();
         return format!(
             "Alert {} came by {}, firing since {} (event log entry {}).",
             s.key,
             via.as_str(),
-            s.at,
+            time(s.at, zone),
             samples.join(", ")
         );
     }
-    let samples: Vec<String> = s.samples.iter().map(u64::to_string).collect();
     format!(
         "Found by the {} detector at {}: {} events from {} to {} (event log entries {}).",
         s.detector,
-        s.at,
+        time(s.at, zone),
         s.count,
-        s.first_at,
-        s.last_at,
+        time(s.first_at, zone),
+        time(s.last_at, zone),
         samples.join(", ")
     )
 }

@@ -85,16 +85,16 @@ pub enum IntegrationError {
     Store(#[from] StoreError),
 }
 
-/// How long the known keys are trusted before they are read again; a key added by the
-/// CLI or another instance works within this time.
+/// How long the known keys are trusted before they are read again: a removed key stops
+/// working within this time. An unknown key reads them again at once, so that a key added
+/// by the CLI or another instance works the moment it is printed.
 const REFRESH: Duration = Duration::from_secs(5);
-/// An unknown key reads the keys again at most this often.
-const MISS_REFRESH: Duration = Duration::from_secs(1);
 /// The most of a payload kept as the last one seen.
 pub const PAYLOAD_KEPT: usize = 8 * 1024;
 
 struct Keys {
     by_hash: HashMap<String, Arc<Integration>>,
+    /// When the read that found them began.
     read_at: Instant,
 }
 
@@ -103,6 +103,9 @@ struct Keys {
 pub struct Integrations {
     store: Arc<dyn Store>,
     keys: Arc<RwLock<Keys>>,
+    /// Held while the keys are read again: misses that arrive meanwhile wait for that read
+    /// instead of starting their own, so a flood of wrong keys costs one read at a time.
+    reading: Arc<tokio::sync::Mutex<()>>,
     pending: Arc<Mutex<HashMap<i64, Pending>>>,
     /// Signatures of signed deliveries taken lately, and when: one seen again is a replay.
     deliveries: Arc<Mutex<HashMap<Vec<u8>, Instant>>>,
@@ -140,6 +143,7 @@ impl Integrations {
                 by_hash: HashMap::new(),
                 read_at: Instant::now() - REFRESH - REFRESH,
             })),
+            reading: Arc::default(),
             pending: Arc::default(),
             deliveries: Arc::default(),
         }
@@ -284,14 +288,19 @@ impl Integrations {
     /// The integration whose key this is, if any.
     pub async fn by_key(&self, key: &str) -> Result<Option<Arc<Integration>>, StoreError> {
         let hash = digest(key.trim());
-        let (found, age) = {
-            let keys = self.keys.read().expect("not poisoned");
-            (keys.by_hash.get(&hash).cloned(), keys.read_at.elapsed())
-        };
-        let stale = age >= REFRESH || (found.is_none() && age >= MISS_REFRESH);
-        if !stale {
+        let asked = Instant::now();
+        let (found, read_at) = self.known(&hash);
+        if found.is_some() && read_at.elapsed() < REFRESH {
             return Ok(found);
         }
+        let _reading = self.reading.lock().await;
+        // Another request read the keys while this one waited: that read saw every key
+        // added before this request came.
+        let (found, read_at) = self.known(&hash);
+        if read_at >= asked {
+            return Ok(found);
+        }
+        let started = Instant::now();
         let by_hash: HashMap<String, Arc<Integration>> = self
             .store
             .integrations()
@@ -313,9 +322,14 @@ impl Integrations {
         let found = by_hash.get(&hash).cloned();
         *self.keys.write().expect("not poisoned") = Keys {
             by_hash,
-            read_at: Instant::now(),
+            read_at: started,
         };
         Ok(found)
+    }
+
+    fn known(&self, hash: &str) -> (Option<Arc<Integration>>, Instant) {
+        let keys = self.keys.read().expect("not poisoned");
+        (keys.by_hash.get(hash).cloned(), keys.read_at)
     }
 
     /// Counts a request that `integration` sent: the items it held that were taken, and

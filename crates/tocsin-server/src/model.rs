@@ -34,6 +34,10 @@ pub struct ClockDoc {
     pub open: bool,
     /// Seconds until due (negative once overdue); absent without a deadline.
     pub seconds_left: Option<i64>,
+    /// Why it is not required for this incident, when a responder said so.
+    pub waived: Option<String>,
+    /// How often it reminds while open, when it has no deadline (a plan duration).
+    pub remind_every: Option<String>,
 }
 
 impl ClockDoc {
@@ -54,6 +58,8 @@ impl ClockDoc {
             met_at: clock.met_at,
             open: clock.open,
             seconds_left: clock.seconds_left(now),
+            waived: clock.waived.clone(),
+            remind_every: clock.remind_every.map(|d| d.to_string()),
         }
     }
 }
@@ -188,8 +194,12 @@ pub struct IncidentStateDoc {
     pub roles: BTreeMap<String, String>,
     pub personal_data: bool,
     pub personal_data_aware_at: Option<Timestamp>,
+    /// Whether customers are affected: yes, no or unknown.
+    pub customers: String,
     pub affected_customers: Option<u64>,
     pub affected_data_subjects: Option<u64>,
+    /// Obligations marked not required, by clock id.
+    pub waived: BTreeMap<String, WaiverDoc>,
     pub steps: Vec<StepDoc>,
     pub notices: Vec<NoticeDoc>,
     pub resolved_at: Option<Timestamp>,
@@ -224,8 +234,23 @@ impl IncidentStateDoc {
             roles: i.roles.iter().map(|(r, who)| (r.to_string(), who.clone())).collect(),
             personal_data: i.personal_data,
             personal_data_aware_at: i.personal_data_aware_at,
+            customers: i.customers.as_str().to_owned(),
             affected_customers: i.affected_customers,
             affected_data_subjects: i.affected_data_subjects,
+            waived: i
+                .waived
+                .iter()
+                .map(|(clock, w)| {
+                    (
+                        clock.clone(),
+                        WaiverDoc {
+                            reason: w.reason.clone(),
+                            at: w.at,
+                            by: w.by.to_string(),
+                        },
+                    )
+                })
+                .collect(),
             steps: i
                 .steps
                 .iter()
@@ -301,6 +326,14 @@ impl TimelineEntryDoc {
             event: entry.event.to_json(),
         }
     }
+}
+
+/// An obligation marked not required: why, when, by whom.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WaiverDoc {
+    pub reason: String,
+    pub at: Timestamp,
+    pub by: String,
 }
 
 /// An incident with its clocks and timeline.

@@ -11,6 +11,7 @@ use tocsin_core::clock::ClockKind;
 use tocsin_core::incident::{Incident, IncidentEvent, IncidentNumber, Status};
 use tocsin_core::plan::Plan;
 use tocsin_notify::{Message, Recipient};
+use tocsin_store::OpenClock;
 use tocsin_store::outbox::NewNotification;
 
 use crate::desk::IncidentView;
@@ -163,7 +164,10 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
     let mut notes = Vec::new();
     for open in desk.open_clocks().await?.iter() {
         let clock = &open.clock;
-        let Some(due) = clock.due_at else { continue };
+        let Some(due) = clock.due_at else {
+            notes.extend(remind(plan, open, public_url, now));
+            continue;
+        };
         let whole = due.duration_since(clock.started_at);
         if !whole.is_positive() {
             continue;
@@ -221,6 +225,46 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
         return Ok(0);
     }
     Ok(desk.store().enqueue(&notes, now).await?)
+}
+
+/// The latest reminder of an open clock without a deadline whose obligation reminds ("tell
+/// the data subjects without undue delay"), once per reminder and route channel.
+fn remind(plan: &Plan, open: &OpenClock, public_url: Option<&str>, now: Timestamp) -> Vec<NewNotification> {
+    let clock = &open.clock;
+    let Some((count, at)) = clock.reminders(now, plan.calendar()) else {
+        return Vec::new();
+    };
+    let zone = plan.calendar().zone();
+    let text = format!(
+        "{} is not met yet, {} after it started (reminder {count}); record the notice, or mark it not required with the reason",
+        clock.name,
+        span(now.duration_since(clock.started_at).as_secs())
+    );
+    let mut notes = Vec::new();
+    for route in plan.routes_for("clock_warning", Some(&open.severity)) {
+        for channel in &route.channels {
+            let message = Message {
+                id: format!("clock:{}:{}:remind:{count}:{channel}", open.incident, clock.id),
+                kind: "clock_warning".to_owned(),
+                incident: Some(open.incident.to_string()),
+                severity: Some(open.severity.clone()),
+                title: open.title.clone(),
+                text: text.clone(),
+                deadline: Some(format!("{} without undue delay", clock.name)),
+                link: link(public_url, open.incident),
+                awaits_ack: false,
+                to: Vec::new(),
+                thread: None,
+            };
+            notes.push(queued(
+                &message,
+                channel,
+                open.incident,
+                route.send_at(at.max(now), zone),
+            ));
+        }
+    }
+    notes
 }
 
 /// Calls the people of the plan's escalation while an incident at an escalating severity

@@ -51,6 +51,17 @@ fn or_nobody(name: Option<&String>) -> &str {
     name.map_or("nobody", String::as_str)
 }
 
+/// A recorded notice, by its kind: `customers notified`, `status update`.
+pub fn notice(kind: &str) -> String {
+    match kind {
+        "status-update" => "status update".into(),
+        "customers" => "customers notified".into(),
+        "authority" => "supervisory authority notified".into(),
+        "data-subjects" => "data subjects notified".into(),
+        obligation => format!("notice recorded for {obligation}"),
+    }
+}
+
 /// One short phrase per event, as the timeline shows it.
 pub fn event(event: &IncidentEvent) -> String {
     match event {
@@ -77,17 +88,31 @@ pub fn event(event: &IncidentEvent) -> String {
         },
         IncidentEvent::PersonalDataUnmarked { reason, .. } => format!("no longer a personal data breach: {reason}"),
         IncidentEvent::NoticeRecorded { kind, note } => match note {
-            Some(n) => format!("notice sent to {kind}: {n}"),
-            None => format!("notice sent to {kind}"),
+            Some(n) => format!("{}: {n}", notice(kind)),
+            None => notice(kind),
         },
         IncidentEvent::Resolved { summary } => match summary {
             Some(s) => format!("resolved: {s}"),
             None => "resolved".into(),
         },
-        IncidentEvent::Closed { review_override } => match review_override {
-            Some(r) => format!("closed without review: {r}"),
-            None => "closed".into(),
+        IncidentEvent::Closed { review_override, open } => match (review_override, open.as_slice()) {
+            (Some(r), []) => format!("closed with an override: {r}"),
+            (Some(r), open) => format!("closed with an override while {}: {r}", open.join(", ")),
+            (None, _) => "closed".into(),
         },
+        IncidentEvent::Retitled { title, .. } => format!("retitled \"{title}\""),
+        IncidentEvent::SummaryEdited { .. } => "summary edited".into(),
+        IncidentEvent::ImpactAssessed { impact, .. } => {
+            let mut text = format!("customers affected: {}", impact.customers);
+            if let Some(n) = impact.affected_customers {
+                text.push_str(&format!("; {n} customers"));
+            }
+            if let Some(n) = impact.affected_data_subjects {
+                text.push_str(&format!("; {n} data subjects"));
+            }
+            text
+        }
+        IncidentEvent::ObligationWaived { clock, reason, .. } => format!("{clock} not required: {reason}"),
         IncidentEvent::Dismissed { reason } => format!("dismissed as a false positive: {reason}"),
         IncidentEvent::Reopened { reason, .. } => format!("reopened: {reason}"),
         IncidentEvent::PlanAdopted { version, shifts, .. } => match shifts.as_slice() {

@@ -508,3 +508,23 @@ async fn heartbeat_pushes_beat_and_say_down() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_new_integration_key_works_the_moment_it_is_printed() {
+    for server in servers().await {
+        let client = reqwest::Client::new();
+        // A miss just before: the server has read its keys a moment ago.
+        let unknown = format!("{}/api/v1/heartbeat/0123456789abcdef0123456789abcdef", server.url);
+        let missing = client.get(&unknown).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        // Added by another process, as `tocsin integration add` does.
+        let key = server.integration(Kind::Heartbeat, "fresh").await;
+        let push = client
+            .get(format!("{}/api/v1/heartbeat/{key}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(push.status(), StatusCode::OK, "{}", server.backend());
+        server.stop().await;
+    }
+}

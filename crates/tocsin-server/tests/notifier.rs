@@ -294,3 +294,57 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
     assert_eq!(notify_signals(&desk).await.unwrap(), 1);
     assert_eq!(queued(&desk, "signal").await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_data_subject_notice_without_undue_delay_reminds_until_it_is_marked_not_required() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let desk = desk(&store).await;
+    let jo = Actor::parse("jo").unwrap();
+    let t0: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    let declaration = Declaration {
+        title: "Customer export leaked".into(),
+        severity: "P0".into(),
+        personal_data: true,
+        ..Declaration::default()
+    };
+    let number = desk
+        .declare(&declaration, &jo, Some(t0), t0)
+        .await
+        .unwrap()
+        .incident
+        .number;
+    let reminders = |texts: &[Value]| -> Vec<String> {
+        texts
+            .iter()
+            .map(|w| w["text"].as_str().unwrap().to_owned())
+            .filter(|t| t.starts_with("Notify affected data subjects"))
+            .collect()
+    };
+    warn_clocks(&desk, None, at(t0, 23 * 60)).await.unwrap();
+    assert!(reminders(&queued(&desk, "clock_warning").await).is_empty());
+    // The preset reminds every 24 hours, the latest reminder once.
+    warn_clocks(&desk, None, at(t0, 25 * 60)).await.unwrap();
+    warn_clocks(&desk, None, at(t0, 26 * 60)).await.unwrap();
+    let sent = reminders(&queued(&desk, "clock_warning").await);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert!(
+        sent[0].contains("is not met yet, 1d 1h after it started (reminder 1)"),
+        "{sent:?}"
+    );
+    warn_clocks(&desk, None, at(t0, 49 * 60)).await.unwrap();
+    assert_eq!(reminders(&queued(&desk, "clock_warning").await).len(), 2);
+    let waive = Command::Waive {
+        clock: "gdpr-art34".into(),
+        reason: "the records were encrypted and the key was not exposed".into(),
+    };
+    desk.act(number, &waive, &jo, Some(at(t0, 50 * 60)), at(t0, 50 * 60))
+        .await
+        .unwrap();
+    warn_clocks(&desk, None, at(t0, 97 * 60)).await.unwrap();
+    assert_eq!(
+        reminders(&queued(&desk, "clock_warning").await).len(),
+        2,
+        "a waived obligation reminds no more"
+    );
+}

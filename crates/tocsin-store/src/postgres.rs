@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "plan versions",
         sql: include_str!("../migrations/postgres/0010_plan_versions.sql"),
     },
+    Migration {
+        version: 11,
+        name: "clock waivers",
+        sql: include_str!("../migrations/postgres/0011_clock_waivers.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing
@@ -125,7 +130,7 @@ async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
 
 const OPEN_CLOCKS_SQL: &str = "SELECT COALESCE(json_agg(json_build_array(
         c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
-        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status)), '[]')::text AS clocks
+        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status, c.waived, c.remind_every)), '[]')::text AS clocks
     FROM clocks c JOIN incidents i ON i.number = c.incident
     WHERE c.is_open";
 

@@ -172,7 +172,7 @@ async fn replace_clocks(tx: &mut Tx, number: IncidentNumber, clocks: &[Clock]) -
         return Ok(());
     }
     let mut insert = QueryBuilder::<Db>::new(
-        "INSERT INTO clocks (incident, position, clock, kind, name, started_ms, due_ms, met_ms, breached_ms, applicable, is_open) ",
+        "INSERT INTO clocks (incident, position, clock, kind, name, started_ms, due_ms, met_ms, breached_ms, applicable, is_open, waived, remind_every) ",
     );
     insert.push_values(clocks.iter().enumerate(), |mut row, (position, c)| {
         row.push_bind(n)
@@ -185,7 +185,9 @@ async fn replace_clocks(tx: &mut Tx, number: IncidentNumber, clocks: &[Clock]) -
             .push_bind(c.met_at.map(Timestamp::as_millisecond))
             .push_bind(c.breached_at.map(Timestamp::as_millisecond))
             .push_bind(c.applicable)
-            .push_bind(c.open);
+            .push_bind(c.open)
+            .push_bind(c.waived.clone())
+            .push_bind(c.remind_every.map(|d| d.to_string()));
     });
     insert.build().execute(&mut **tx).await?;
     Ok(())
@@ -223,7 +225,18 @@ fn clock_from(row: &DbRow) -> Result<Clock, StoreError> {
         breached_at: opt_time(row.try_get("breached_ms")?)?,
         applicable: row.try_get("applicable")?,
         open: row.try_get("is_open")?,
+        waived: row.try_get("waived")?,
+        remind_every: cadence(row.try_get("remind_every")?)?,
     })
+}
+
+/// A reminder cadence as stored.
+fn cadence(text: Option<String>) -> Result<Option<tocsin_core::duration::Duration>, StoreError> {
+    text.map(|t| {
+        tocsin_core::duration::Duration::parse(&t)
+            .map_err(|e| StoreError::Corrupt(format!("reminder cadence \"{t}\": {e}")))
+    })
+    .transpose()
 }
 
 fn summary_from(row: &DbRow) -> Result<IncidentSummary, StoreError> {
@@ -241,7 +254,8 @@ fn summary_from(row: &DbRow) -> Result<IncidentSummary, StoreError> {
 }
 
 /// One open clock as the aggregate query encodes it: incident, position, title, severity,
-/// clock, kind, name, started, due, met, breached, applicable, open, status.
+/// clock, kind, name, started, due, met, breached, applicable, open, status, waived, reminder
+/// cadence.
 #[derive(serde::Deserialize)]
 struct OpenClockRow(
     i64,
@@ -258,6 +272,8 @@ struct OpenClockRow(
     Flag,
     Flag,
     String,
+    Option<String>,
+    Option<String>,
 );
 
 /// A boolean that SQLite's JSON writes as 0 or 1 and PostgreSQL's as false or true.
@@ -287,8 +303,7 @@ fn push_in(query: &mut QueryBuilder<Db>, column: &str, values: impl Iterator<Ite
     query.push(")");
 }
 
-const CLOCK_COLUMNS: &str =
-    "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open";
+const CLOCK_COLUMNS: &str = "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, c.waived, c.remind_every";
 
 #[async_trait]
 impl Store for Backend {
@@ -451,6 +466,8 @@ impl Store for Backend {
                     breached_at: opt_time(r.10)?,
                     applicable: r.11.0,
                     open: r.12.0,
+                    waived: r.14,
+                    remind_every: cadence(r.15)?,
                 };
                 Ok((
                     r.1,

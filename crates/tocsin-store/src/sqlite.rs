@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "plan versions",
         sql: include_str!("../migrations/sqlite/0010_plan_versions.sql"),
     },
+    Migration {
+        version: 11,
+        name: "clock waivers",
+        sql: include_str!("../migrations/sqlite/0011_clock_waivers.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
@@ -162,7 +167,7 @@ async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
 
 const OPEN_CLOCKS_SQL: &str = "SELECT json_group_array(json_array(
         c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
-        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status)) AS clocks
+        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status, c.waived, c.remind_every)) AS clocks
     FROM clocks c JOIN incidents i ON i.number = c.incident
     WHERE c.is_open";
 

@@ -2,9 +2,9 @@
 
 use jiff::Timestamp;
 
-use super::event::{ClockBreach, ClockShift, Declared, IncidentEvent, StepOutline};
-use super::{Incident, Status, StepState};
-use crate::clock::{Clock, ClockState, clocks};
+use super::event::{ClockBreach, ClockShift, Declared, Impact, IncidentEvent, StepOutline};
+use super::{Actor, CustomerImpact, Incident, Status, StepState};
+use crate::clock::{Clock, ClockKind, ClockState, clocks};
 use crate::id::StepId;
 use crate::plan::{Plan, unknown};
 
@@ -47,6 +47,9 @@ pub struct Declaration {
     pub personal_data: bool,
     pub detected_at: Option<Timestamp>,
     pub aware_at: Option<Timestamp>,
+    /// Whether customers are affected; by default what `affected_customers` says (0: no,
+    /// more: yes), else unknown.
+    pub customers: Option<CustomerImpact>,
     pub affected_customers: Option<u64>,
     pub affected_data_subjects: Option<u64>,
 }
@@ -81,6 +84,22 @@ pub enum Command {
     AddNote {
         text: String,
     },
+    /// Edit the title and/or the summary.
+    Edit {
+        title: Option<String>,
+        summary: Option<String>,
+    },
+    /// Say what is known of who is affected; what is not given stays as it is.
+    AssessImpact {
+        customers: Option<CustomerImpact>,
+        affected_customers: Option<u64>,
+        affected_data_subjects: Option<u64>,
+    },
+    /// Mark an obligation (or the customer notice) not required, with the reason.
+    Waive {
+        clock: String,
+        reason: String,
+    },
     MarkPersonalData {
         reason: Option<String>,
     },
@@ -94,8 +113,9 @@ pub enum Command {
     Resolve {
         summary: Option<String>,
     },
+    /// Close a resolved incident; with an override reason, even while work is open.
     Close {
-        review_override: Option<String>,
+        override_reason: Option<String>,
     },
     Dismiss {
         reason: String,
@@ -176,6 +196,7 @@ pub fn declare(plan: &Plan, d: &Declaration, at: Timestamp, now: Timestamp) -> R
         detected_at,
         aware_at,
         personal_data: d.personal_data,
+        customers: Some(d.customers.unwrap_or(CustomerImpact::from_count(d.affected_customers))),
         affected_customers: d.affected_customers,
         affected_data_subjects: d.affected_data_subjects,
         steps: plan
@@ -197,6 +218,7 @@ pub fn decide(
     incident: &Incident,
     plan: &Plan,
     command: &Command,
+    by: &Actor,
     at: Timestamp,
     now: Timestamp,
 ) -> Result<Vec<IncidentEvent>, Rejection> {
@@ -224,7 +246,7 @@ pub fn decide(
                     shown(ack.at)
                 )));
             }
-            vec![IncidentEvent::Acknowledged {}]
+            acknowledged(incident, by)
         }
         Command::Assign { owner, roles } => {
             editable()?;
@@ -382,14 +404,14 @@ pub fn decide(
             if incident.status == Status::Resolved {
                 return Err(conflict(format!("{n} is already resolved")));
             }
-            let mut events = Vec::new();
-            if incident.acknowledged.is_none() {
-                events.push(IncidentEvent::Acknowledged {});
-            }
+            let mut events = match incident.acknowledged {
+                None => acknowledged(incident, by),
+                Some(_) => Vec::new(),
+            };
             events.push(IncidentEvent::Resolved { summary });
             events
         }
-        Command::Close { review_override } => {
+        Command::Close { override_reason } => {
             editable()?;
             if incident.status != Status::Resolved {
                 return Err(conflict(format!(
@@ -397,15 +419,121 @@ pub fn decide(
                     incident.status
                 )));
             }
-            let review_override = optional_text("the override reason", review_override.as_ref())?;
-            let review = &plan.review().step;
-            let review_done = incident.step(review).is_some_and(|s| s.state == StepState::Done);
-            if !review_done && review_override.is_none() {
+            let override_reason = optional_text("the override reason", override_reason.as_ref())?;
+            let open = open_at_close(incident, plan, at);
+            if !open.is_empty() && override_reason.is_none() {
                 return Err(conflict(format!(
-                    "{n} cannot close before its review step \"{review}\" is done; complete it or give an override reason"
+                    "{n} cannot close while {}; finish them, or close with an override and its reason",
+                    open.join(", ")
                 )));
             }
-            vec![IncidentEvent::Closed { review_override }]
+            vec![IncidentEvent::Closed {
+                review_override: override_reason,
+                open: if open.is_empty() { Vec::new() } else { open },
+            }]
+        }
+        Command::Edit { title, summary } => {
+            editable()?;
+            if title.is_none() && summary.is_none() {
+                return Err(invalid("give a new title or summary"));
+            }
+            let mut events = Vec::new();
+            if let Some(title) = title {
+                let title = text("the title", title, TITLE_MAX)?;
+                if title.contains('\n') {
+                    return Err(invalid("the title must be one line"));
+                }
+                if title != incident.title {
+                    events.push(IncidentEvent::Retitled {
+                        title,
+                        before: incident.title.clone(),
+                    });
+                }
+            }
+            if let Some(summary) = summary {
+                let summary = match summary.trim() {
+                    "" => String::new(),
+                    _ => text("the summary", summary, TEXT_MAX)?,
+                };
+                if summary != incident.summary {
+                    events.push(IncidentEvent::SummaryEdited {
+                        summary,
+                        before: incident.summary.clone(),
+                    });
+                }
+            }
+            if events.is_empty() {
+                return Err(conflict(format!("{n} already reads like that")));
+            }
+            events
+        }
+        Command::AssessImpact {
+            customers,
+            affected_customers,
+            affected_data_subjects,
+        } => {
+            if incident.status == Status::Dismissed {
+                return Err(conflict(format!("{n} is dismissed; reopen it first")));
+            }
+            if customers.is_none() && affected_customers.is_none() && affected_data_subjects.is_none() {
+                return Err(invalid(
+                    "say whether customers are affected, or give the affected customers or data subjects",
+                ));
+            }
+            let before = incident.impact();
+            let impact = Impact {
+                // A count of customers answers the question, unless it is answered outright.
+                customers: customers.unwrap_or(match affected_customers {
+                    Some(count) => CustomerImpact::from_count(Some(*count)),
+                    None => before.customers,
+                }),
+                affected_customers: affected_customers.or(before.affected_customers),
+                affected_data_subjects: affected_data_subjects.or(before.affected_data_subjects),
+            };
+            if impact.customers == CustomerImpact::No && impact.affected_customers.is_some_and(|c| c > 0) {
+                return Err(invalid(format!(
+                    "{} customers cannot be affected when customers are not affected",
+                    impact.affected_customers.unwrap_or_default()
+                )));
+            }
+            if impact == before {
+                return Err(conflict(format!("{n} already says that of who is affected")));
+            }
+            vec![IncidentEvent::ImpactAssessed {
+                impact,
+                before,
+                breached: breached_by(&clocks(incident, plan), at),
+            }]
+        }
+        Command::Waive { clock, reason } => {
+            if incident.status == Status::Dismissed {
+                return Err(conflict(format!("{n} is dismissed; reopen it first")));
+            }
+            let reason = text("the reason", reason, TEXT_MAX)?;
+            let all = clocks(incident, plan);
+            let waivable: Vec<&Clock> = all
+                .iter()
+                .filter(|c| matches!(c.kind, ClockKind::Obligation | ClockKind::CustomerNotice))
+                .collect();
+            let Some(found) = waivable.iter().find(|c| c.id == clock.trim()) else {
+                let ids = waivable.iter().map(|c| c.id.as_str());
+                return Err(invalid(unknown("obligation of this incident", clock.trim(), ids)));
+            };
+            if let Some(met) = found.met_at {
+                return Err(conflict(format!(
+                    "{} of {n} was met at {}; a kept obligation cannot be waived",
+                    found.id,
+                    shown(met)
+                )));
+            }
+            if incident.waived.contains_key(&found.id) {
+                return Err(conflict(format!("{} of {n} is already marked not required", found.id)));
+            }
+            vec![IncidentEvent::ObligationWaived {
+                clock: found.id.clone(),
+                reason,
+                breached: breached_by(&all, at),
+            }]
         }
         Command::Dismiss { reason } => {
             let reason = text("the reason", reason, TEXT_MAX)?;
@@ -469,6 +597,57 @@ pub fn adopt_plan(incident: &Incident, before: &[Clock], plan: &Plan, version: u
         shifts,
         breached: breached_by(before, at),
     }
+}
+
+/// What keeps an incident from closing at `at`: regulatory and customer clocks that still
+/// run, steps not done, and roles the plan requires at its severity that nobody holds (on
+/// the incident or by the plan's default people).
+pub fn open_at_close(incident: &Incident, plan: &Plan, at: Timestamp) -> Vec<String> {
+    let mut open: Vec<String> = clocks(incident, plan)
+        .iter()
+        .filter(|c| c.open && matches!(c.kind, ClockKind::CustomerNotice | ClockKind::Obligation))
+        .map(|c| match c.due_at {
+            Some(due) if due < at => format!("the clock {} is overdue", c.id),
+            Some(due) => format!("the clock {} runs until {}", c.id, shown(due)),
+            None => format!("the clock {} runs", c.id),
+        })
+        .collect();
+    let steps: Vec<&str> = incident
+        .steps
+        .iter()
+        .filter(|s| s.state != StepState::Done)
+        .map(|s| s.id.as_str())
+        .collect();
+    match steps.as_slice() {
+        [] => {}
+        [one] => open.push(format!("step {one} is not done")),
+        many => open.push(format!("steps {} are not done", many.join(", "))),
+    }
+    let empty: Vec<&str> = plan
+        .roles()
+        .iter()
+        .filter(|r| r.required_for.contains(&incident.severity))
+        .filter(|r| !incident.roles.contains_key(&r.id) && r.people.is_empty())
+        .map(|r| r.id.as_str())
+        .collect();
+    match empty.as_slice() {
+        [] => {}
+        [one] => open.push(format!("the required role {one} is empty")),
+        many => open.push(format!("the required roles {} are empty", many.join(", "))),
+    }
+    open
+}
+
+/// Acknowledging: the acknowledger becomes the owner of an incident that has none.
+fn acknowledged(incident: &Incident, by: &Actor) -> Vec<IncidentEvent> {
+    let mut events = vec![IncidentEvent::Acknowledged {}];
+    if incident.owner.is_none() {
+        events.push(IncidentEvent::OwnerAssigned {
+            owner: Some(by.to_string()),
+            before: None,
+        });
+    }
+    events
 }
 
 /// Clocks breached at `at`: a change must not hide them.

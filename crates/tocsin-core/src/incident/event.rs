@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{RoleId, SeverityId, StepId};
 
-use super::Actor;
+use super::{Actor, CustomerImpact};
 
 /// One change to an incident. Serialized with an `action` tag; this form is durable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,28 @@ pub enum IncidentEvent {
     NoteAdded {
         text: String,
     },
+    Retitled {
+        title: String,
+        before: String,
+    },
+    SummaryEdited {
+        summary: String,
+        before: String,
+    },
+    /// What is known of who is affected changed.
+    ImpactAssessed {
+        impact: Impact,
+        before: Impact,
+        /// Clocks already breached when the answer changed; they stay breached.
+        breached: Vec<ClockBreach>,
+    },
+    /// An obligation (or the customer notice) is not required for this incident.
+    ObligationWaived {
+        clock: String,
+        reason: String,
+        /// Clocks already breached; a waiver does not hide them.
+        breached: Vec<ClockBreach>,
+    },
     PersonalDataMarked {
         reason: Option<String>,
     },
@@ -64,7 +86,12 @@ pub enum IncidentEvent {
         summary: Option<String>,
     },
     Closed {
+        /// Why it closed with work still open (the stored name predates the other guards).
         review_override: Option<String>,
+        /// What was still open when an override closed it: running clocks, pending steps,
+        /// empty required roles.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        open: Vec<String>,
     },
     Dismissed {
         reason: String,
@@ -94,12 +121,23 @@ pub struct Declared {
     pub detected_at: Timestamp,
     pub aware_at: Timestamp,
     pub personal_data: bool,
+    /// Absent in incidents declared before it was asked: a count of 0 then meant no.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<CustomerImpact>,
     pub affected_customers: Option<u64>,
     pub affected_data_subjects: Option<u64>,
     /// The plan's steps when the incident was declared; later plan edits do not change them.
     pub steps: Vec<StepOutline>,
     /// SHA-256 of the plan the incident was declared under.
     pub plan_digest: String,
+}
+
+/// Who an incident affects, as far as it is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impact {
+    pub customers: CustomerImpact,
+    pub affected_customers: Option<u64>,
+    pub affected_data_subjects: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +182,10 @@ impl IncidentEvent {
             IncidentEvent::ChecklistItemChecked { .. } => "checklist_item_checked",
             IncidentEvent::ChecklistItemUnchecked { .. } => "checklist_item_unchecked",
             IncidentEvent::NoteAdded { .. } => "note_added",
+            IncidentEvent::Retitled { .. } => "retitled",
+            IncidentEvent::SummaryEdited { .. } => "summary_edited",
+            IncidentEvent::ImpactAssessed { .. } => "impact_assessed",
+            IncidentEvent::ObligationWaived { .. } => "obligation_waived",
             IncidentEvent::PersonalDataMarked { .. } => "personal_data_marked",
             IncidentEvent::PersonalDataUnmarked { .. } => "personal_data_unmarked",
             IncidentEvent::NoticeRecorded { .. } => "notice_recorded",

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{RoleId, SeverityId, StepId};
 
-pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare};
-pub use event::{ClockBreach, ClockShift, Declared, IncidentEvent, Recorded, StepOutline};
+pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare, open_at_close};
+pub use event::{ClockBreach, ClockShift, Declared, Impact, IncidentEvent, Recorded, StepOutline};
 
 /// The human id of an incident, shown as `INC-0042`. Numbers are never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -144,6 +144,64 @@ impl FromStr for Status {
     }
 }
 
+/// Whether customers are affected, as the responders know it now. The plan says which
+/// answers start the customer-notice clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerImpact {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl CustomerImpact {
+    pub const ALL: [CustomerImpact; 3] = [CustomerImpact::Yes, CustomerImpact::No, CustomerImpact::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerImpact::Yes => "yes",
+            CustomerImpact::No => "no",
+            CustomerImpact::Unknown => "unknown",
+        }
+    }
+
+    /// What a count of affected customers says, when nobody answered outright.
+    pub fn from_count(count: Option<u64>) -> Self {
+        match count {
+            Some(0) => CustomerImpact::No,
+            Some(_) => CustomerImpact::Yes,
+            None => CustomerImpact::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for CustomerImpact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CustomerImpact {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        CustomerImpact::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                format!("\"{text}\" is not an answer to whether customers are affected; use yes, no or unknown")
+            })
+    }
+}
+
+/// An obligation marked not required for an incident: why, by whom, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Waiver {
+    pub reason: String,
+    pub at: Timestamp,
+    pub by: Actor,
+}
+
 /// Who did something and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Stamp {
@@ -221,8 +279,12 @@ pub struct Incident {
     pub personal_data: bool,
     /// When the organization first knew personal data was involved.
     pub personal_data_aware_at: Option<Timestamp>,
+    /// Whether customers are affected.
+    pub customers: CustomerImpact,
     pub affected_customers: Option<u64>,
     pub affected_data_subjects: Option<u64>,
+    /// Obligations marked not required, by clock id.
+    pub waived: BTreeMap<String, Waiver>,
     pub steps: Vec<StepProgress>,
     pub notices: Vec<Notice>,
     pub resolved_at: Option<Timestamp>,
@@ -287,8 +349,10 @@ impl Incident {
             roles: BTreeMap::new(),
             personal_data: d.personal_data,
             personal_data_aware_at: d.personal_data.then_some(d.aware_at),
+            customers: d.customers.unwrap_or(CustomerImpact::from_count(d.affected_customers)),
             affected_customers: d.affected_customers,
             affected_data_subjects: d.affected_data_subjects,
+            waived: BTreeMap::new(),
             steps: d
                 .steps
                 .iter()
@@ -394,6 +458,29 @@ impl Incident {
                 entry.done = done;
             }
             IncidentEvent::NoteAdded { .. } => {}
+            IncidentEvent::Retitled { title, .. } => self.title.clone_from(title),
+            IncidentEvent::SummaryEdited { summary, .. } => self.summary.clone_from(summary),
+            IncidentEvent::ImpactAssessed { impact, breached, .. } => {
+                self.customers = impact.customers;
+                self.affected_customers = impact.affected_customers;
+                self.affected_data_subjects = impact.affected_data_subjects;
+                self.remember(breached);
+            }
+            IncidentEvent::ObligationWaived {
+                clock,
+                reason,
+                breached,
+            } => {
+                self.remember(breached);
+                self.waived.insert(
+                    clock.clone(),
+                    Waiver {
+                        reason: reason.clone(),
+                        at,
+                        by: recorded.actor.clone(),
+                    },
+                );
+            }
             IncidentEvent::PersonalDataMarked { .. } => {
                 self.personal_data = true;
                 self.personal_data_aware_at.get_or_insert(at);
@@ -449,6 +536,15 @@ impl Incident {
     fn remember(&mut self, breached: &[ClockBreach]) {
         for breach in breached {
             self.breaches.entry(breach.clock.clone()).or_insert(breach.at);
+        }
+    }
+
+    /// What is known of the incident's impact now.
+    pub fn impact(&self) -> Impact {
+        Impact {
+            customers: self.customers,
+            affected_customers: self.affected_customers,
+            affected_data_subjects: self.affected_data_subjects,
         }
     }
 

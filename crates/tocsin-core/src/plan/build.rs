@@ -16,8 +16,13 @@ use super::{
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
 use crate::id::{IdError, ObligationId, RoleId, SeverityId, StepId, closest};
+use crate::incident::CustomerImpact;
 use crate::ratelimit::{RatePolicy, default_policies};
 use crate::signal::{Action, DETECTORS};
+
+/// The answers to "are customers affected?" that start the customer-notice clock when the
+/// plan does not say: until someone answers no, the promise stands.
+const DEFAULT_NOTICE_WHEN: [CustomerImpact; 2] = [CustomerImpact::Yes, CustomerImpact::Unknown];
 
 /// Names that clocks already use; obligations may not take them.
 const RESERVED_CLOCK_IDS: [&str; 4] = ["acknowledge", "status-update", "customer-notice", "review"];
@@ -104,6 +109,9 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .opt_table("detection", &mut problems)
         .map(|t| detection(t, &mut problems))
         .unwrap_or_default();
+    let customer_notice_when = root
+        .opt_table("customers", &mut problems)
+        .map_or_else(|| DEFAULT_NOTICE_WHEN.to_vec(), |t| customers(t, &mut problems));
     if severity_ids.is_empty() {
         problems.push(
             Diagnostic::new(0..0, "the plan defines no severity").with_hint("add at least one [[severity]] table"),
@@ -135,6 +143,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             people,
             escalation,
             detection,
+            customer_notice_when,
             digest: String::new(),
             source: String::new(),
         }),
@@ -463,6 +472,7 @@ fn obligations(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut
         );
         let personal_data = s.opt_bool("personal_data", problems).unwrap_or(false);
         let met_by = s.opt_str("met_by", problems);
+        let remind_every = s.opt_duration("remind_every", problems);
         s.finish(problems);
         let (Some(id), Some(name), Some(from)) = (id, name, from) else {
             continue;
@@ -495,6 +505,7 @@ fn obligations(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut
                 severities: severities_given.then_some(severities),
                 personal_data,
                 met_by: NoticeKind::Customers,
+                remind_every: remind_every.map(|r| r.value),
             },
             from_span: from.span,
             met_by_span,
@@ -639,10 +650,18 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
         let action = s.str("action", "\"open\"", problems);
         let severity = s.opt_str("severity", problems);
         let group = s.opt_str("group", problems);
+        let customers = s.opt_str("customers", problems).and_then(|c| match c.value.parse() {
+            Ok(impact) => Some(impact),
+            Err(e) => {
+                problems.push(Diagnostic::new(c.span, e));
+                None
+            }
+        });
         s.finish(problems);
         let one_incident = match group.as_ref().map(|g| g.value.as_str()) {
-            None | Some("key") => false,
-            Some("detector") => true,
+            None => None,
+            Some("key") => Some(false),
+            Some("detector") => Some(true),
             Some(other) => {
                 problems.push(
                     Diagnostic::new(
@@ -651,7 +670,7 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
                     )
                     .with_hint("write key (one incident per source or key) or detector (one incident for all)"),
                 );
-                false
+                None
             }
         };
         let detector = detector.and_then(|d| known_detector(d, problems));
@@ -686,6 +705,7 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
                 action,
                 severity,
                 one_incident,
+                customers,
             });
         }
     }
@@ -1449,6 +1469,32 @@ fn detection(table: TableAt<'_, '_>, problems: &mut Problems) -> Detection {
         stale_agent_after_seconds: seconds(stale, "stale_agent_after", problems),
         working_hours: hours,
     }
+}
+
+/// `[customers]`: `notice_when`, the answers to "are customers affected?" that start the
+/// customer-notice clock.
+fn customers(table: TableAt<'_, '_>, problems: &mut Problems) -> Vec<CustomerImpact> {
+    let mut s = Section::new(table, "[customers]");
+    let given = s.table_has("notice_when");
+    let answers = s.str_list("notice_when", problems);
+    s.finish(problems);
+    if !given {
+        return DEFAULT_NOTICE_WHEN.to_vec();
+    }
+    let mut out = Vec::new();
+    for answer in answers {
+        match answer.value.parse::<CustomerImpact>() {
+            Ok(CustomerImpact::No) => problems.push(
+                Diagnostic::new(answer.span, "notice_when in [customers] cannot hold \"no\"").with_hint(
+                    "customers who are not affected are not told; write [\"yes\"] or [\"yes\", \"unknown\"]",
+                ),
+            ),
+            Ok(impact) if !out.contains(&impact) => out.push(impact),
+            Ok(_) => {}
+            Err(e) => problems.push(Diagnostic::new(answer.span, e)),
+        }
+    }
+    out
 }
 
 /// `08:00-18:00` as minutes after midnight; the end after the start.

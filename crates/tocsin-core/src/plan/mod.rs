@@ -35,6 +35,8 @@ pub struct Plan {
     people: Vec<Person>,
     escalation: Option<Escalation>,
     detection: Detection,
+    /// The answers to "are customers affected?" that start the customer-notice clock.
+    customer_notice_when: Vec<crate::incident::CustomerImpact>,
     digest: String,
     source: String,
 }
@@ -104,6 +106,9 @@ pub struct Obligation {
     /// Applies only while the incident involves personal data.
     pub personal_data: bool,
     pub met_by: NoticeKind,
+    /// While it is not met, remind this often (a notice "without undue delay" has no
+    /// deadline to warn before).
+    pub remind_every: Option<Duration>,
 }
 
 /// Vulnerability reports from outside (security.txt): how fast they are answered.
@@ -126,6 +131,20 @@ pub enum ClockStart {
     Resolution,
     /// When another obligation was met (NIS2's final report follows its notification).
     Met(ObligationId),
+}
+
+impl ClockStart {
+    /// The moment in words, as in "within 72h of awareness of personal data".
+    pub fn words(&self) -> String {
+        match self {
+            ClockStart::Declaration => "declaration".into(),
+            ClockStart::Awareness => "awareness".into(),
+            ClockStart::PersonalDataAwareness => "awareness of personal data".into(),
+            ClockStart::Acknowledgement => "acknowledgement".into(),
+            ClockStart::Resolution => "resolution".into(),
+            ClockStart::Met(id) => format!("meeting {id}"),
+        }
+    }
 }
 
 impl fmt::Display for ClockStart {
@@ -190,8 +209,12 @@ pub struct Rule {
     /// The severity to open or raise to; `None` takes tocsin's default for the detector.
     pub severity: Option<SeverityId>,
     /// `true`: all the detector's signals join one open incident, whatever they are
-    /// about; `false` (the default): one incident per source or key.
-    pub one_incident: bool,
+    /// about; `false`: one incident per source or key; `None`: tocsin's default for the
+    /// detector ([`crate::signal::one_incident`]).
+    pub one_incident: Option<bool>,
+    /// Whether customers are affected by the incidents it opens; `None`: tocsin's default
+    /// for the detector ([`crate::signal::default_rule`]).
+    pub customers: Option<crate::incident::CustomerImpact>,
 }
 
 /// An `[[integration]]` table: what the alerts of one integration lead to.
@@ -634,6 +657,16 @@ impl Plan {
     /// The detectors' settings from `[detection]`, tocsin's defaults where it says nothing.
     pub fn detection(&self) -> &Detection {
         &self.detection
+    }
+
+    /// Whether this answer to "are customers affected?" starts the customer-notice clock.
+    pub fn customer_notice_starts(&self, impact: crate::incident::CustomerImpact) -> bool {
+        self.customer_notice_when.contains(&impact)
+    }
+
+    /// The answers that start the customer-notice clock.
+    pub fn customer_notice_when(&self) -> &[crate::incident::CustomerImpact] {
+        &self.customer_notice_when
     }
 
     pub fn rate_limit(&self, name: &str) -> Option<&RatePolicy> {

@@ -51,7 +51,14 @@ impl Story {
 
     /// Runs a command at `at` (also "now"), applying its events on success.
     pub fn run(&mut self, command: Command, at: Timestamp) -> Result<Vec<IncidentEvent>, Rejection> {
-        let events = decide(&self.incident, &self.plan, &command, at, at)?;
+        let events = decide(
+            &self.incident,
+            &self.plan,
+            &command,
+            &Actor::parse("ana").unwrap(),
+            at,
+            at,
+        )?;
         for event in &events {
             let recorded = Recorded {
                 at,

@@ -170,7 +170,10 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
             evidence.count
         ),
         "vault_after_hours" => format!("{key} used the vault outside working hours"),
-        "stale_agent" => format!("The agent {key} has sent no heartbeat since {}", evidence.first_at),
+        "stale_agent" => format!(
+            "The agent {key} has sent no heartbeat since {}",
+            tocsin_core::utc_minute(evidence.first_at)
+        ),
         "agent_drift" => format!("The agent {key} runs a version or configuration unlike the rest of the fleet"),
         "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
         other => format!("{other}: {key}, {} events", evidence.count),

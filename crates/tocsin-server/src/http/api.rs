@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tocsin_core::Timestamp;
-use tocsin_core::incident::{Command, Declaration, IncidentNumber, Status};
+use tocsin_core::incident::{Command, CustomerImpact, Declaration, IncidentNumber, Status};
 use tocsin_store::IncidentFilter;
 use utoipa::{IntoParams, ToSchema};
 
@@ -167,6 +167,10 @@ pub struct DeclareRequest {
     detected_at: Option<Timestamp>,
     /// When the organization became aware; starts the GDPR clock. Default: now.
     aware_at: Option<Timestamp>,
+    /// Whether customers are affected: yes, no or unknown. Default: what
+    /// `affected_customers` says (0 is no), else unknown.
+    #[schema(value_type = Option<String>)]
+    customers: Option<CustomerImpact>,
     affected_customers: Option<u64>,
     affected_data_subjects: Option<u64>,
     /// Backfills the declaration to this past time.
@@ -190,6 +194,7 @@ async fn declare_incident(
         personal_data: body.personal_data,
         detected_at: body.detected_at,
         aware_at: body.aware_at,
+        customers: body.customers,
         affected_customers: body.affected_customers,
         affected_data_subjects: body.affected_data_subjects,
     };
@@ -277,9 +282,34 @@ pub enum ActionRequest {
         summary: Option<String>,
         at: Option<Timestamp>,
     },
-    /// Closes after the review; `review_override` closes without it, saying why.
+    /// Closes a resolved incident. While a customer or regulatory clock runs, a step is
+    /// not done or a required role is empty, it is refused (409, naming them all) unless
+    /// `override` says why it closes anyway.
     Close {
-        review_override: Option<String>,
+        #[serde(rename = "override", alias = "review_override")]
+        override_reason: Option<String>,
+        at: Option<Timestamp>,
+    },
+    /// Edits the title and/or the summary.
+    Edit {
+        title: Option<String>,
+        summary: Option<String>,
+        at: Option<Timestamp>,
+    },
+    /// Says who is affected: whether customers are (yes, no, unknown; the plan says which
+    /// answers start the customer-notice clock) and how many customers and data subjects.
+    /// What is left out stays as it is.
+    AssessImpact {
+        #[schema(value_type = Option<String>)]
+        customers: Option<CustomerImpact>,
+        affected_customers: Option<u64>,
+        affected_data_subjects: Option<u64>,
+        at: Option<Timestamp>,
+    },
+    /// Marks an obligation's clock (or customer-notice) not required, with the reason.
+    Waive {
+        clock: String,
+        reason: String,
         at: Option<Timestamp>,
     },
     Dismiss {
@@ -315,7 +345,22 @@ impl ActionRequest {
             A::UnmarkPersonalData { reason, at } => (Command::UnmarkPersonalData { reason }, at),
             A::RecordNotice { kind, note, at } => (Command::RecordNotice { kind, note }, at),
             A::Resolve { summary, at } => (Command::Resolve { summary }, at),
-            A::Close { review_override, at } => (Command::Close { review_override }, at),
+            A::Close { override_reason, at } => (Command::Close { override_reason }, at),
+            A::Edit { title, summary, at } => (Command::Edit { title, summary }, at),
+            A::AssessImpact {
+                customers,
+                affected_customers,
+                affected_data_subjects,
+                at,
+            } => (
+                Command::AssessImpact {
+                    customers,
+                    affected_customers,
+                    affected_data_subjects,
+                },
+                at,
+            ),
+            A::Waive { clock, reason, at } => (Command::Waive { clock, reason }, at),
             A::Dismiss { reason, at } => (Command::Dismiss { reason }, at),
             A::Reopen { reason, at } => (Command::Reopen { reason }, at),
         }

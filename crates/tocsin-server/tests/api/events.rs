@@ -262,6 +262,15 @@ async fn a_brute_force_opens_an_incident_and_a_success_after_it_raises_that_inci
             doc["incident"]["title"],
             "6 failed logins from 203.0.113.5 within 2 min"
         );
+        // An attack on logins that failed affected no customer: no customer-notice clock.
+        assert_eq!(doc["incident"]["customers"], "no", "{backend}");
+        let customer_notice = doc["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["clock"] == "customer-notice")
+            .unwrap();
+        assert_eq!(customer_notice["state"], "not_applicable", "{backend}: {doc}");
 
         // The same source then gets in: a likely compromise, joined to the same incident.
         let (status, _) = server
@@ -328,6 +337,31 @@ async fn an_agent_that_stopped_sending_heartbeats_opens_an_incident_at_the_third
                 .starts_with("The agent backup-1 has sent no heartbeat since"),
             "{doc}"
         );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn four_agents_falling_silent_together_are_one_incident_with_a_title_for_people() {
+    for server in servers().await {
+        let ingest = server.token("ingest").await;
+        let reader = server.token("read").await;
+        let at = tocsin_core::Timestamp::now() - jiff::SignedDuration::from_mins(20);
+        let beats: Vec<String> = (1..=4)
+            .map(|i| format!(r#"{{"kind":"heartbeat","ts":"{at}","agent":"web-{i}","version":"2.1"}}"#))
+            .collect();
+        let (status, _) = server.send(&ingest, None, false, beats.join("\n").into_bytes()).await;
+        assert_eq!(status, StatusCode::OK);
+        let found = signals(&server, &reader, 4).await;
+        let incidents: std::collections::BTreeSet<&str> =
+            found.iter().map(|s| s["incident"].as_str().unwrap()).collect();
+        assert_eq!(incidents.len(), 1, "one outage, one incident: {found:?}");
+        let (_, list) = server.get("/api/v1/incidents", &reader).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+        let title = list["items"][0]["title"].as_str().unwrap();
+        let minute = at.strftime("%Y-%m-%d %H:%M UTC").to_string();
+        assert!(title.ends_with(&format!("since {minute}")), "{title}");
+        assert!(!title.contains(&at.to_string()), "a raw timestamp in {title}");
         server.stop().await;
     }
 }

@@ -24,7 +24,7 @@ pub enum Auth {
 
 /// The server and a client that does not follow redirects.
 pub struct TestServer {
-    server: tocsin_server::testing::TestServer,
+    pub server: tocsin_server::testing::TestServer,
     pub client: reqwest::Client,
 }
 

@@ -6,6 +6,81 @@ use serde_json::json;
 use crate::helpers::{code, servers};
 
 #[tokio::test]
+async fn who_is_affected_the_title_and_not_required_obligations_change_over_the_api() {
+    for server in servers().await {
+        let backend = server.backend();
+        let token = server.token("read,respond").await;
+        let (status, body) = server
+            .post(
+                "/api/v1/incidents",
+                &token,
+                json!({"title": "Export leaked", "severity": "P1", "personal_data": true, "customers": "unknown"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{backend}: {body}");
+        let id = body["incident"]["id"].as_str().unwrap().to_owned();
+        for (action, check) in [
+            (
+                json!({"action": "assess_impact", "customers": "no", "affected_data_subjects": 1200}),
+                "customers",
+            ),
+            (
+                json!({"action": "waive", "clock": "gdpr-art33", "reason": "the data was encrypted"}),
+                "waived",
+            ),
+            (
+                json!({"action": "edit", "title": "Customer export leaked", "summary": "found by a customer"}),
+                "title",
+            ),
+        ] {
+            let (status, body) = server.act(&token, &id, action.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{backend}: {action}: {body}");
+            assert!(!body["incident"][check].is_null(), "{body}");
+        }
+        let (_, body) = server.get(&format!("/api/v1/incidents/{id}"), &token).await;
+        assert_eq!(body["incident"]["customers"], "no");
+        assert_eq!(body["incident"]["affected_data_subjects"], 1200);
+        assert_eq!(body["incident"]["title"], "Customer export leaked");
+        assert_eq!(
+            body["incident"]["waived"]["gdpr-art33"]["reason"],
+            "the data was encrypted"
+        );
+        let clock = |id: &str| {
+            body["clocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["clock"] == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(clock("customer-notice")["state"], "not_applicable");
+        assert_eq!(clock("gdpr-art33")["waived"], "the data was encrypted");
+        let actions: Vec<&str> = body["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "declared",
+                "impact_assessed",
+                "obligation_waived",
+                "retitled",
+                "summary_edited"
+            ]
+        );
+        let (status, body) = server
+            .act(&token, &id, json!({"action": "assess_impact", "customers": "maybe"}))
+            .await;
+        assert!(status.is_client_error(), "{backend}: {body}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn an_incident_is_worked_from_declaration_to_close_over_the_api() {
     for server in servers().await {
         let backend = server.backend();
@@ -43,6 +118,19 @@ async fn an_incident_is_worked_from_declaration_to_close_over_the_api() {
             .unwrap();
         assert_eq!(acknowledge["state"], "met", "{backend}");
 
+        assert_eq!(body["incident"]["owner"], json!(actor), "the acknowledger owns it");
+        // Owners are tocsin users or the plan's people.
+        let (status, body) = server
+            .act(&token, &id, json!({"action": "assign", "owner": "jo"}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{backend}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown person \"jo\"")
+        );
+        server.server.user("jo", tocsin_core::identity::Role::Responder).await;
         let (status, body) = server
             .act(&token, &id, json!({"action": "assign", "owner": "jo"}))
             .await;
@@ -74,11 +162,19 @@ async fn an_incident_is_worked_from_declaration_to_close_over_the_api() {
             .act(&token, &id, json!({"action": "resolve", "summary": "Key rotated"}))
             .await;
         assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        // Closing with work open is refused, naming it all, until an override says why.
+        let (status, body) = server.act(&token, &id, json!({"action": "close"})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{backend}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("the clock customer-notice") && message.contains("are not done"),
+            "{message}"
+        );
         let (status, body) = server
             .act(
                 &token,
                 &id,
-                json!({"action": "close", "review_override": "Reviewed in the weekly meeting"}),
+                json!({"action": "close", "override": "Reviewed in the weekly meeting"}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{backend}: {body}");

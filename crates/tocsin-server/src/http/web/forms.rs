@@ -310,6 +310,12 @@ fn action_request(fields: BTreeMap<String, String>) -> Result<ActionRequest, Str
                     .map_err(|_| format!("checklist item \"{value}\" is not a number"))?;
                 object.insert(key, Value::from(n));
             }
+            "affected_customers" | "affected_data_subjects" if !value.is_empty() => {
+                let n: u64 = value
+                    .parse()
+                    .map_err(|_| format!("{} \"{value}\" is not a count", key.replace('_', " ")))?;
+                object.insert(key, Value::from(n));
+            }
             // An empty optional field is no value, except the owner, which it clears.
             _ if value.is_empty() && key != "owner" => {}
             _ => {

@@ -2,7 +2,7 @@
 
 use jiff::tz::TimeZone;
 use tocsin_core::Timestamp;
-use tocsin_core::clock::{Clock, ClockState};
+use tocsin_core::clock::{Clock, ClockKind, ClockState};
 use tocsin_core::incident::{Incident, StepState};
 use tocsin_core::plan::Plan;
 use tocsin_store::IncidentSummary;
@@ -32,7 +32,10 @@ impl ClockView {
         let headline = match state {
             ClockState::Breached { at } => format!("BREACHED {} ago", span(now.as_second() - at.as_second())),
             ClockState::Met { at } => format!("met {}", time(at, zone)),
-            ClockState::NotApplicable => "not applicable".into(),
+            ClockState::NotApplicable => match &clock.waived {
+                Some(why) => format!("not required: {why}"),
+                None => "not applicable".into(),
+            },
             ClockState::Running => clock.seconds_left(now).map_or_else(|| "open, no deadline".into(), left),
         };
         ClockView {
@@ -150,6 +153,14 @@ pub struct IncidentPageView {
     pub severities: Vec<Choice>,
     pub notice_kinds: Vec<Choice>,
     pub notices: Vec<String>,
+    /// Whether customers are affected: yes, no or unknown.
+    pub customers: &'static str,
+    pub customer_choices: Vec<Choice>,
+    /// The counts, empty when unknown.
+    pub affected_customers: String,
+    pub affected_data_subjects: String,
+    /// Obligations that can still be marked not required.
+    pub waivable: Vec<Choice>,
 }
 
 impl IncidentPageView {
@@ -262,6 +273,26 @@ impl IncidentPageView {
                 })
                 .collect(),
             notice_kinds,
+            customers: incident.customers.as_str(),
+            customer_choices: tocsin_core::incident::CustomerImpact::ALL
+                .iter()
+                .map(|c| Choice {
+                    value: c.as_str().to_owned(),
+                    label: c.as_str().to_owned(),
+                    selected: *c == incident.customers,
+                })
+                .collect(),
+            affected_customers: incident.affected_customers.map(|n| n.to_string()).unwrap_or_default(),
+            affected_data_subjects: incident
+                .affected_data_subjects
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            waivable: clocks
+                .iter()
+                .filter(|c| matches!(c.kind, ClockKind::Obligation | ClockKind::CustomerNotice))
+                .filter(|c| c.met_at.is_none() && c.waived.is_none())
+                .map(|c| Choice::new(&c.id, &c.name))
+                .collect(),
             notices: incident
                 .notices
                 .iter()

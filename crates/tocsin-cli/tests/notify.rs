@@ -337,3 +337,99 @@ async fn a_slack_channel_takes_its_address_from_the_secret_and_gets_block_kit() 
         "{json}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_update_s_text_goes_out_and_the_timeline_shows_what_was_told_warned_and_called() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let (url, got) = receiver(200).await;
+    plan_with(dir.path(), &url);
+    let rest = "\n[[route]]\nchannels = [\"ops\"]\nevents = [\"status_update\", \"clock_breached\"]\n\
+                \n[escalation]\nchannels = [\"ops\"]\n[[escalation.level]]\nafter = \"0m\"\nnotify = [\"owner\"]\n";
+    common::add_to_plan(dir.path(), rest);
+    // A P1 whose acknowledgement was missed: breached, and escalated.
+    let declare = [
+        "incident",
+        "declare",
+        "--title",
+        "Missed",
+        "--severity",
+        "P1",
+        "--at",
+        "20m ago",
+    ];
+    let (code, _, err) = run(dir.path(), &declare, false).await;
+    assert_eq!(code, 0, "{err}");
+    let update = [
+        "incident",
+        "notice",
+        "INC-0001",
+        "status-update",
+        "--note",
+        "blocked at the edge",
+    ];
+    assert_eq!(run(dir.path(), &update, false).await.0, 0);
+    let server = serve(dir.path(), &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let kinds = |got: &[serde_json::Value]| -> Vec<String> {
+        let mut kinds: Vec<String> = got.iter().map(|m| m["kind"].as_str().unwrap().to_owned()).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    };
+    while kinds(&messages(&got)) != ["clock_breached", "escalation", "status_update"] {
+        assert!(std::time::Instant::now() < deadline, "{:?}", messages(&got));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sent = messages(&got);
+    let update = sent.iter().find(|m| m["kind"] == "status_update").unwrap();
+    assert_eq!(
+        update["text"], "Status update from ops: blocked at the edge",
+        "{update}"
+    );
+    // What went out reaches the timeline once the deliveries are written down.
+    let timeline = || async {
+        let (_, out, _) = run(dir.path(), &["incident", "show", "INC-0001", "--json"], false).await;
+        let show: serde_json::Value = serde_json::from_str(&out).unwrap();
+        show["timeline"].as_array().unwrap().clone()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let entries = timeline().await;
+        let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+        let told: Vec<&serde_json::Value> = entries.iter().filter(|e| e["action"] == "notified").collect();
+        let news: Vec<&str> = told
+            .iter()
+            .flat_map(|e| e["event"]["deliveries"].as_array().unwrap())
+            .map(|d| d["news"].as_str().unwrap())
+            .collect();
+        if actions.contains(&"clock_warned")
+            && actions.contains(&"escalated")
+            && ["status_update", "clock_breached", "escalation"]
+                .iter()
+                .all(|n| news.contains(n))
+        {
+            let breach = entries.iter().find(|e| e["action"] == "clock_warned").unwrap();
+            assert_eq!(breach["event"]["clock"], "acknowledge", "{breach}");
+            assert_eq!(breach["event"]["point"], "breached", "{breach}");
+            assert_eq!(breach["actor"], "tocsin");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{actions:?} {news:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Another round of the watch records nothing twice.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    server.stop();
+    let entries = timeline().await;
+    let mut warned: Vec<String> = entries
+        .iter()
+        .filter(|e| e["action"] == "clock_warned")
+        .map(|e| e["event"].to_string())
+        .collect();
+    let all = warned.len();
+    warned.dedup();
+    assert_eq!(warned.len(), all, "{entries:#?}");
+    let called = entries.iter().filter(|e| e["action"] == "escalated").count();
+    assert_eq!(called, 1, "{entries:#?}");
+}

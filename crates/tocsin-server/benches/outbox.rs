@@ -45,9 +45,14 @@ async fn main() {
     let client = tocsin_notify::http_client(Duration::from_secs(10));
     let sink: Box<dyn Channel> = Box::new(Webhook::new(&url, SECRET, client).unwrap());
     let channels: Channels = Arc::new(BTreeMap::from([("sink".to_owned(), sink)]));
+    let plan = tocsin_server::plans::PlanText::new(tocsin_core::plan::presets::FOUR_TIER.source, "the preset");
+    let actor = tocsin_core::incident::Actor::parse("bench").unwrap();
+    let (desk, _) = tocsin_server::Desk::open(Arc::clone(&store), &plan, &actor, Timestamp::now())
+        .await
+        .unwrap();
     for worker in ["w1", "w2"] {
         let channels = Arc::clone(&channels);
-        tokio::spawn(work(Arc::clone(&store), move || Arc::clone(&channels), worker.into()));
+        tokio::spawn(work(desk.clone(), move || Arc::clone(&channels), worker.into()));
     }
 
     burst_and_paced(&store, &arrived).await;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use jiff::SignedDuration;
 use tocsin_core::Timestamp;
+use tocsin_core::incident::{Actor, Command, Delivery, IncidentEvent, IncidentNumber};
 use tocsin_notify::retry::{jitter, next_try};
 use tocsin_notify::{Channel, Message, Outcome};
 use tocsin_store::outbox::Notification;
@@ -28,13 +29,21 @@ const IDLE: Duration = Duration::from_millis(250);
 /// The channels of the plan, by name.
 pub type Channels = Arc<BTreeMap<String, Box<dyn Channel>>>;
 
-/// Sends the notifications due at `now`, one claim's worth; how many were claimed.
+/// What one round of delivery did.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub claimed: usize,
+    /// The notifications sent, for the incidents' timelines.
+    pub delivered: Vec<Notification>,
+}
+
+/// Sends the notifications due at `now`, one claim's worth.
 pub async fn deliver_due(
     store: &dyn Store,
     channels: &Channels,
     worker: &str,
     now: Timestamp,
-) -> Result<usize, StoreError> {
+) -> Result<Round, StoreError> {
     let claimed = store.claim(worker, CLAIM, now, now + LEASE).await?;
     // One incident's news reaches a channel in order: each (channel, incident) is sent one
     // after the other, and what follows a failure waits for it. The rest goes at once.
@@ -93,7 +102,7 @@ pub async fn deliver_due(
     for group in sent {
         for (n, outcome) in group? {
             match outcome {
-                Outcome::Delivered { .. } => delivered.push(n.id),
+                Outcome::Delivered { .. } => delivered.push(n),
                 Outcome::Retry { error, after } => {
                     let retry_at = next_try(n.attempts, now, after, jitter(n.id, n.attempts));
                     if retry_at.is_none() {
@@ -109,8 +118,39 @@ pub async fn deliver_due(
         }
     }
     // One commit for all that were sent.
-    store.delivered(&delivered, Timestamp::now()).await?;
-    Ok(claimed.len())
+    let ids: Vec<i64> = delivered.iter().map(|n| n.id).collect();
+    store.delivered(&ids, Timestamp::now()).await?;
+    let delivered = delivered.into_iter().cloned().collect();
+    Ok(Round {
+        claimed: claimed.len(),
+        delivered,
+    })
+}
+
+/// Puts the notifications delivered on their incidents' timelines: one entry per incident
+/// and round, naming each channel, the news and whom it named.
+async fn record_delivered(desk: &crate::Desk, delivered: &[Notification]) {
+    let mut by_incident: BTreeMap<IncidentNumber, Vec<Delivery>> = BTreeMap::new();
+    for n in delivered {
+        let Some(number) = n.incident else { continue };
+        let to = serde_json::from_str::<Message>(&n.payload)
+            .map(|m| m.to.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        by_incident.entry(number).or_default().push(Delivery {
+            channel: n.channel.clone(),
+            news: n.kind.clone(),
+            to,
+        });
+    }
+    let actor = Actor::parse("tocsin").expect("a valid name");
+    for (number, deliveries) in by_incident {
+        let command = Command::Record {
+            event: IncidentEvent::Notified { deliveries },
+        };
+        if let Err(e) = desk.act(number, &command, &actor, None, Timestamp::now()).await {
+            tracing::warn!(incident = %number, error = %e, "delivered notifications could not be put on the timeline");
+        }
+    }
 }
 
 async fn send(channels: &Channels, n: &Notification, thread: Option<String>) -> Outcome {
@@ -149,14 +189,20 @@ pub fn plan_channels(desk: crate::Desk) -> impl FnMut() -> Channels + Send {
     }
 }
 
-/// Delivers what is due, on the channels `channels` gives for each round.
-pub async fn work(store: Arc<dyn Store>, mut channels: impl FnMut() -> Channels + Send, worker: String) {
+/// Delivers what is due, on the channels `channels` gives for each round, and puts what
+/// went out on the incidents' timelines.
+pub async fn work(desk: crate::Desk, mut channels: impl FnMut() -> Channels + Send, worker: String) {
+    let store = Arc::clone(desk.store());
     loop {
         let channels = channels();
         match deliver_due(&*store, &channels, &worker, Timestamp::now()).await {
-            // A full claim: more may be due.
-            Ok(n) if n == CLAIM as usize => continue,
-            Ok(_) => {}
+            Ok(round) => {
+                record_delivered(&desk, &round.delivered).await;
+                // A full claim: more may be due.
+                if round.claimed == CLAIM as usize {
+                    continue;
+                }
+            }
             Err(e) => tracing::error!(error = %e, "delivering notifications failed; trying again"),
         }
         tokio::time::sleep(IDLE).await;

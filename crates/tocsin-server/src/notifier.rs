@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use tocsin_core::Timestamp;
 use tocsin_core::audit::AuditEntry;
-use tocsin_core::clock::ClockKind;
-use tocsin_core::incident::{Incident, IncidentEvent, IncidentNumber, Status};
+use tocsin_core::clock::{Clock, ClockKind};
+use tocsin_core::incident::{Actor, Command, Incident, IncidentEvent, IncidentNumber, Status};
 use tocsin_core::plan::Plan;
 use tocsin_notify::{Message, Recipient};
-use tocsin_store::OpenClock;
 use tocsin_store::outbox::NewNotification;
 
 use crate::desk::IncidentView;
@@ -44,15 +43,17 @@ pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, 
     let mut notes = Vec::new();
     for entry in &entries {
         let Some(number) = entry.incident else { continue };
-        if !tocsin_core::plan::NEWS.contains(&entry.action.as_str()) || plan.routes().is_empty() {
+        let news = news_of(entry);
+        if !tocsin_core::plan::NEWS.contains(&news) || plan.routes().is_empty() {
             continue;
         }
         let view = desk.incident_shared(number).await?;
         let severity = view.incident.severity.as_str();
-        for route in plan.routes_for(&entry.action, Some(severity)) {
+        for route in plan.routes_for(news, Some(severity)) {
             for channel in &route.channels {
                 let key = format!("audit-{}:{channel}", entry.seq);
-                let message = message(entry, &view, &key, now, zone, public_url);
+                let mut message = message(entry, &view, &key, now, zone, public_url);
+                message.kind = news.to_owned();
                 notes.push(queued(
                     &message,
                     channel,
@@ -64,6 +65,16 @@ pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, 
     }
     store.enqueue_following(FOLLOWER, last, &notes, now).await?;
     Ok(entries.len())
+}
+
+/// The kind of news an audit entry is: its action, but a recorded status update is news of
+/// its own, whose text goes out.
+fn news_of(entry: &AuditEntry) -> &str {
+    let status_update = entry.action == "notice_recorded" && entry.data["kind"] == "status-update";
+    match status_update {
+        true => "status_update",
+        false => &entry.action,
+    }
 }
 
 /// Follows the audit chain and watches the clocks until the process ends.
@@ -151,67 +162,64 @@ pub async fn notify_signals(desk: &Desk) -> Result<usize, DeskError> {
 /// The shares of a clock's time after which it is warned of.
 const WARN_AT: [u32; 2] = [50, 80];
 
+/// Who tocsin's own records are by.
+fn tocsin() -> Actor {
+    Actor::parse("tocsin").expect("a valid name")
+}
+
+/// Puts what the notifier told on the incident's timeline, once: a warning or call already
+/// there is not recorded again.
+async fn record(desk: &Desk, number: IncidentNumber, event: IncidentEvent, now: Timestamp) -> Result<(), DeskError> {
+    let told = desk.incident_shared(number).await?;
+    if event.told_key().is_some_and(|key| told.incident.told.contains(&key)) {
+        return Ok(());
+    }
+    desk.act(number, &Command::Record { event }, &tocsin(), None, now)
+        .await?;
+    Ok(())
+}
+
 /// Warns of every open clock that passed half or four fifths of its time, or its deadline,
 /// by `now`: only its latest such point, once per deadline (a deadline that moves is warned
-/// of again). A status update's reminders are meant for the incident's owner too. How many
-/// notifications were new.
+/// of again), on the incident's timeline and on the routes that carry clock news. A clock
+/// without a deadline whose obligation reminds does so at its cadence. A status update's
+/// reminders are meant for the incident's owner too. How many notifications were new.
 pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
     let plan = &desk.plan();
-    if plan.routes().is_empty() {
-        return Ok(0);
-    }
     let zone = plan.calendar().zone();
     let mut notes = Vec::new();
     for open in desk.open_clocks().await?.iter() {
         let clock = &open.clock;
-        let Some(due) = clock.due_at else {
-            notes.extend(remind(plan, open, public_url, now));
+        let Some(warning) = warning(plan, clock, now) else {
             continue;
         };
-        let whole = due.duration_since(clock.started_at);
-        if !whole.is_positive() {
-            continue;
+        let event = IncidentEvent::ClockWarned {
+            clock: clock.id.clone(),
+            point: warning.point.clone(),
+            due: clock.due_at,
+        };
+        if let Err(e) = record(desk, open.incident, event, now).await {
+            tracing::warn!(incident = %open.incident, clock = %clock.id, error = %e, "a clock warning could not be put on the timeline");
         }
-        let passed = now.duration_since(clock.started_at);
-        let (kind, point) = if now >= due {
-            ("clock_breached", "breach".to_owned())
-        } else {
-            let share = (passed.as_secs_f64() / whole.as_secs_f64() * 100.0) as u32;
-            match WARN_AT.iter().rev().find(|p| share >= **p) {
-                Some(p) => ("clock_warning", p.to_string()),
-                None => continue,
-            }
-        };
-        let local = time(due, zone);
-        let text = match kind {
-            "clock_breached" => format!("{} was due {local} and is not met", clock.name),
-            _ => format!(
-                "{} is due {local}: {} left, {point}% of its time gone",
-                clock.name,
-                span(due.duration_since(now).as_secs())
-            ),
-        };
         let mut to = Vec::new();
         if clock.kind == ClockKind::StatusUpdate {
             let view = desk.incident_shared(open.incident).await?;
             to = recipients(plan, &view.incident, &["owner".to_owned()]);
         }
-        for route in plan.routes_for(kind, Some(&open.severity)) {
+        for route in plan.routes_for(warning.news, Some(&open.severity)) {
             for channel in &route.channels {
-                let key = format!(
-                    "clock:{}:{}:{}:{point}:{channel}",
-                    open.incident,
-                    clock.id,
-                    due.as_millisecond()
-                );
+                let key = format!("clock:{}:{}:{}:{channel}", open.incident, clock.id, warning.key);
                 let message = Message {
                     id: key,
-                    kind: kind.to_owned(),
+                    kind: warning.news.to_owned(),
                     incident: Some(open.incident.to_string()),
                     severity: Some(open.severity.clone()),
                     title: open.title.clone(),
-                    text: text.clone(),
-                    deadline: Some(format!("{} due {local}", clock.name)),
+                    text: warning.text.clone(),
+                    deadline: Some(match clock.due_at {
+                        Some(due) => format!("{} due {}", clock.name, time(due, zone)),
+                        None => format!("{} without undue delay", clock.name),
+                    }),
                     link: link(public_url, open.incident),
                     awaits_ack: clock.kind == ClockKind::Acknowledge,
                     to: to.clone(),
@@ -227,44 +235,58 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
     Ok(desk.store().enqueue(&notes, now).await?)
 }
 
-/// The latest reminder of an open clock without a deadline whose obligation reminds ("tell
-/// the data subjects without undue delay"), once per reminder and route channel.
-fn remind(plan: &Plan, open: &OpenClock, public_url: Option<&str>, now: Timestamp) -> Vec<NewNotification> {
-    let clock = &open.clock;
-    let Some((count, at)) = clock.reminders(now, plan.calendar()) else {
-        return Vec::new();
-    };
+/// The latest point an open clock reached by `now`, if it is one to tell.
+struct Warning {
+    /// clock_warning or clock_breached.
+    news: &'static str,
+    /// As the timeline says it: `50%`, `breached`, `reminder 2`.
+    point: String,
+    /// Unique per clock, deadline and point, for the notifications' keys.
+    key: String,
+    text: String,
+}
+
+fn warning(plan: &Plan, clock: &Clock, now: Timestamp) -> Option<Warning> {
     let zone = plan.calendar().zone();
-    let text = format!(
-        "{} is not met yet, {} after it started (reminder {count}); record the notice, or mark it not required with the reason",
-        clock.name,
-        span(now.duration_since(clock.started_at).as_secs())
-    );
-    let mut notes = Vec::new();
-    for route in plan.routes_for("clock_warning", Some(&open.severity)) {
-        for channel in &route.channels {
-            let message = Message {
-                id: format!("clock:{}:{}:remind:{count}:{channel}", open.incident, clock.id),
-                kind: "clock_warning".to_owned(),
-                incident: Some(open.incident.to_string()),
-                severity: Some(open.severity.clone()),
-                title: open.title.clone(),
-                text: text.clone(),
-                deadline: Some(format!("{} without undue delay", clock.name)),
-                link: link(public_url, open.incident),
-                awaits_ack: false,
-                to: Vec::new(),
-                thread: None,
-            };
-            notes.push(queued(
-                &message,
-                channel,
-                open.incident,
-                route.send_at(at.max(now), zone),
-            ));
-        }
+    let Some(due) = clock.due_at else {
+        let (count, _) = clock.reminders(now, plan.calendar())?;
+        return Some(Warning {
+            news: "clock_warning",
+            point: format!("reminder {count}"),
+            key: format!("remind:{count}"),
+            text: format!(
+                "{} is not met yet, {} after it started (reminder {count}); record the notice, or mark it not required with the reason",
+                clock.name,
+                span(now.duration_since(clock.started_at).as_secs())
+            ),
+        });
+    };
+    let whole = due.duration_since(clock.started_at);
+    if !whole.is_positive() {
+        return None;
     }
-    notes
+    let local = time(due, zone);
+    if now >= due {
+        return Some(Warning {
+            news: "clock_breached",
+            point: "breached".into(),
+            key: format!("{}:breach", due.as_millisecond()),
+            text: format!("{} was due {local} and is not met", clock.name),
+        });
+    }
+    let passed = now.duration_since(clock.started_at);
+    let share = (passed.as_secs_f64() / whole.as_secs_f64() * 100.0) as u32;
+    let point = WARN_AT.iter().rev().find(|p| share >= **p)?;
+    Some(Warning {
+        news: "clock_warning",
+        point: format!("{point}%"),
+        key: format!("{}:{point}", due.as_millisecond()),
+        text: format!(
+            "{} is due {local}: {} left, {point}% of its time gone",
+            clock.name,
+            span(due.duration_since(now).as_secs())
+        ),
+    })
 }
 
 /// Calls the people of the plan's escalation while an incident at an escalating severity
@@ -309,6 +331,14 @@ pub async fn escalate(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> 
             ),
             _ => format!("Still not acknowledged after {}: {whom} again", span(waited as i64)),
         };
+        let called = IncidentEvent::Escalated {
+            level: index as u32 + 1,
+            round,
+            to: names.iter().map(|n| (*n).to_owned()).collect(),
+        };
+        if let Err(e) = record(desk, open.incident, called, now).await {
+            tracing::warn!(incident = %open.incident, error = %e, "an escalation call could not be put on the timeline");
+        }
         let deadline = open.clock.due_at.map(|at| due(&open.clock.name, at, now, zone));
         for channel in &escalation.channels {
             let message = Message {
@@ -398,6 +428,10 @@ fn message(
             None => format!("Resolved by {who}"),
         },
         Ok(IncidentEvent::Closed { .. }) => format!("Closed by {who}"),
+        Ok(IncidentEvent::NoticeRecorded { kind, note }) if kind == "status-update" => match note {
+            Some(note) => format!("Status update from {who}: {note}"),
+            None => format!("Status update recorded by {who}"),
+        },
         _ => format!("{} by {who}", entry.action.replace('_', " ")),
     };
     let deadline = view

@@ -47,7 +47,7 @@ impl Pipeline {
         let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         let channels = crate::delivery::plan_channels(desk.clone());
-        tokio::spawn(crate::delivery::work(Arc::clone(&store), channels, worker));
+        tokio::spawn(crate::delivery::work(desk.clone(), channels, worker));
         tokio::spawn(follow_plan(desk.clone()));
         tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::bot::follow(desk.clone(), config.public_url.clone()));

@@ -115,6 +115,31 @@ pub fn event(event: &IncidentEvent) -> String {
         IncidentEvent::ObligationWaived { clock, reason, .. } => format!("{clock} not required: {reason}"),
         IncidentEvent::Dismissed { reason } => format!("dismissed as a false positive: {reason}"),
         IncidentEvent::Reopened { reason, .. } => format!("reopened: {reason}"),
+        IncidentEvent::ClockWarned { clock, point, .. } => match point.as_str() {
+            "breached" => format!("clock {clock} breached"),
+            p if p.starts_with("reminder") => format!("clock {clock} reminded ({p})"),
+            p => format!("clock {clock} warned: {p} of its time gone"),
+        },
+        IncidentEvent::Escalated { level, round, to } => {
+            let whom = match to.as_slice() {
+                [] => "nobody assigned".to_owned(),
+                names => names.join(", "),
+            };
+            match round {
+                0 => format!("escalation level {level} called {whom}"),
+                r => format!("escalation level {level} called {whom} again (repeat {r})"),
+            }
+        }
+        IncidentEvent::Notified { deliveries } => {
+            let told: Vec<String> = deliveries
+                .iter()
+                .map(|d| match d.to.as_slice() {
+                    [] => format!("{} on {}", d.news.replace('_', " "), d.channel),
+                    to => format!("{} on {} to {}", d.news.replace('_', " "), d.channel, to.join(", ")),
+                })
+                .collect();
+            format!("told: {}", told.join("; "))
+        }
         IncidentEvent::PlanAdopted { version, shifts, .. } => match shifts.as_slice() {
             [] => format!("follows plan version {version} now; no deadline moved"),
             moved => {

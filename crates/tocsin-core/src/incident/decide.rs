@@ -123,6 +123,11 @@ pub enum Command {
     Reopen {
         reason: String,
     },
+    /// tocsin's own record of what it told: a clock's warning, an escalation call, the
+    /// notifications delivered. Warnings and calls already recorded change nothing.
+    Record {
+        event: IncidentEvent,
+    },
 }
 
 const TITLE_MAX: usize = 200;
@@ -535,6 +540,20 @@ pub fn decide(
                 breached: breached_by(&all, at),
             }]
         }
+        Command::Record { event } => match event {
+            IncidentEvent::ClockWarned { .. } | IncidentEvent::Escalated { .. } | IncidentEvent::Notified { .. } => {
+                match event.told_key() {
+                    Some(key) if incident.told.contains(&key) => Vec::new(),
+                    _ => vec![event.clone()],
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "{} is not something tocsin records of itself",
+                    other.action()
+                )));
+            }
+        },
         Command::Dismiss { reason } => {
             let reason = text("the reason", reason, TEXT_MAX)?;
             if !incident.status.is_active() {

@@ -100,6 +100,26 @@ pub enum IncidentEvent {
         reason: String,
         breached: Vec<ClockBreach>,
     },
+    /// A clock came near its deadline, passed it, or reminded that it waits.
+    ClockWarned {
+        clock: String,
+        /// How far it went: `50%`, `80%`, `breached`, `reminder 2`.
+        point: String,
+        due: Option<Timestamp>,
+    },
+    /// The plan's escalation called people while the incident waited to be acknowledged.
+    Escalated {
+        /// Counting from 1.
+        level: u32,
+        /// 0 the first call of the level, then its repeats.
+        round: u64,
+        /// Who was called, by name.
+        to: Vec<String>,
+    },
+    /// Notifications about the incident were delivered.
+    Notified {
+        deliveries: Vec<Delivery>,
+    },
     /// The incident's clocks were computed again under another version of the plan.
     PlanAdopted {
         version: u64,
@@ -130,6 +150,16 @@ pub struct Declared {
     pub steps: Vec<StepOutline>,
     /// SHA-256 of the plan the incident was declared under.
     pub plan_digest: String,
+}
+
+/// One notification delivered: on which channel, what news, to whom (the people it named;
+/// the channel's own audience otherwise).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub channel: String,
+    pub news: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
 }
 
 /// Who an incident affects, as far as it is known.
@@ -169,6 +199,19 @@ pub struct Recorded {
 }
 
 impl IncidentEvent {
+    /// What the notifier already told, as [`Incident::told`](super::Incident::told) keeps it:
+    /// each warning and escalation call is recorded once.
+    pub fn told_key(&self) -> Option<String> {
+        match self {
+            IncidentEvent::ClockWarned { clock, point, due } => Some(format!(
+                "clock:{clock}:{point}:{}",
+                due.map_or(0, |d| d.as_millisecond())
+            )),
+            IncidentEvent::Escalated { level, round, .. } => Some(format!("escalation:{level}:{round}")),
+            _ => None,
+        }
+    }
+
     /// The `action` tag, as stored beside the event.
     pub fn action(&self) -> &'static str {
         match self {
@@ -194,6 +237,9 @@ impl IncidentEvent {
             IncidentEvent::Dismissed { .. } => "dismissed",
             IncidentEvent::Reopened { .. } => "reopened",
             IncidentEvent::PlanAdopted { .. } => "plan_adopted",
+            IncidentEvent::ClockWarned { .. } => "clock_warned",
+            IncidentEvent::Escalated { .. } => "escalated",
+            IncidentEvent::Notified { .. } => "notified",
         }
     }
 

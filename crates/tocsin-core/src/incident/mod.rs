@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::id::{RoleId, SeverityId, StepId};
 
 pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare, open_at_close};
-pub use event::{ClockBreach, ClockShift, Declared, Impact, IncidentEvent, Recorded, StepOutline};
+pub use event::{ClockBreach, ClockShift, Declared, Delivery, Impact, IncidentEvent, Recorded, StepOutline};
 
 /// The human id of an incident, shown as `INC-0042`. Numbers are never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -300,6 +300,9 @@ pub struct Incident {
     /// SHA-256 of the plan its clocks follow: the one it was declared under, or the
     /// version it adopted last.
     pub plan_digest: String,
+    /// The warnings and escalation calls already on the timeline
+    /// ([`IncidentEvent::told_key`]).
+    pub told: std::collections::BTreeSet<String>,
     /// How many events built this state.
     pub version: u64,
     pub updated_at: Timestamp,
@@ -381,6 +384,7 @@ impl Incident {
             severity_history: vec![(recorded.at, d.severity.clone())],
             breaches: BTreeMap::new(),
             plan_digest: d.plan_digest.clone(),
+            told: Default::default(),
             version: 1,
             updated_at: recorded.at,
         }
@@ -523,6 +527,10 @@ impl Incident {
                 self.closed_at = None;
                 self.dismissed_at = None;
             }
+            IncidentEvent::ClockWarned { .. } | IncidentEvent::Escalated { .. } => {
+                self.told.extend(recorded.event.told_key());
+            }
+            IncidentEvent::Notified { .. } => {}
             IncidentEvent::PlanAdopted { digest, breached, .. } => {
                 self.remember(breached);
                 self.plan_digest.clone_from(digest);

@@ -362,11 +362,12 @@ pub fn check_telegram_chat(chat: &str) -> Result<(), String> {
 }
 
 /// The kinds of news a route can carry.
-pub const NEWS: [&str; 9] = [
+pub const NEWS: [&str; 10] = [
     "declared",
     "acknowledged",
     "severity_changed",
     "step_completed",
+    "status_update",
     "clock_warning",
     "clock_breached",
     "resolved",

@@ -58,6 +58,9 @@ pub enum Command {
     Logins(LoginsArgs),
     /// What the detectors found, newest first.
     Signals(SignalsArgs),
+    /// Read the event log: events by number, as signals cite them, or the newest of a kind.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Notifications: try a channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
@@ -154,6 +157,42 @@ pub struct SignalsArgs {
     #[arg(long)]
     pub key: Option<String>,
     /// How many to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Show events by their numbers in the log, like the sample events of a signal.
+    Show {
+        #[arg(required = true, value_name = "SEQ")]
+        seqs: Vec<u64>,
+    },
+    /// The newest events, filtered.
+    List(EventListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventListArgs {
+    /// Only this kind: auth, request, error, vault_access, heartbeat, rate_limit, custom, alert.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only events from this origin, like api:shipper or a file given to `tocsin ingest`.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Only events from this address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Only events about this account (a login's user, a vault principal, an agent).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only events that happened at or after this time, like "2026-11-20 09:00" or "2h ago".
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events that happened at or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// How many to show (at most 500).
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
 }

@@ -1,14 +1,16 @@
-//! `tocsin logins` and `tocsin signals`: the login trail and what the detectors found.
+//! `tocsin logins`, `tocsin signals` and `tocsin events`: the login trail, what the
+//! detectors found, and the events it rests on.
 
 use std::process::ExitCode;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
 use tocsin_core::event::AuthOutcome;
-use tocsin_server::model::{LoginDoc, SignalDoc};
+use tocsin_server::event_reads::{self, EventFilter};
+use tocsin_server::model::{EventDoc, LoginDoc, SignalDoc};
 use tocsin_store::events::TrailFilter;
 use tocsin_store::signals::SignalFilter;
 
-use crate::args::{LoginsArgs, SignalsArgs};
+use crate::args::{EventsCommand, LoginsArgs, SignalsArgs};
 use crate::context::Context;
 use crate::emit;
 use crate::render::{Paint, Table, plain, time as when};
@@ -93,14 +95,24 @@ pub async fn signals(context: &Context, args: &SignalsArgs) -> anyhow::Result<Ex
         emit("No signals.");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["FOUND", "DETECTOR", "KEY", "SEV", "EVENTS", "INCIDENT", "SUMMARY"]);
+    let mut table = Table::new(&["FOUND", "DETECTOR", "ABOUT", "SEV", "EVENTS", "INCIDENT", "SUMMARY"]);
     for d in &docs {
+        let mut about = format!("{} {}", d.subject, d.key);
+        if !d.accounts.is_empty() {
+            about.push_str(&format!(" (account {})", d.accounts.join(", ")));
+        }
         table.row(vec![
             plain(when(d.at, &zone)),
             plain(&d.detector),
-            plain(&d.key),
+            plain(about),
             plain(&d.severity),
-            plain(d.evidence.count.to_string()),
+            plain(match d.evidence.sample_events.as_slice() {
+                [] => d.evidence.count.to_string(),
+                cited => {
+                    let cited: Vec<String> = cited.iter().map(|s| format!("#{s}")).collect();
+                    format!("{} ({})", d.evidence.count, cited.join(", "))
+                }
+            }),
             plain(match (&d.incident, &d.suppressed) {
                 (Some(incident), _) => incident.clone(),
                 (None, Some(reason)) => format!("suppressed: {reason}"),
@@ -110,5 +122,76 @@ pub async fn signals(context: &Context, args: &SignalsArgs) -> anyhow::Result<Ex
         ]);
     }
     emit(&table.render(Paint { on: context.colour() }, ""));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tocsin events show|list`: the event log read back.
+pub async fn events(context: &Context, command: &EventsCommand) -> anyhow::Result<ExitCode> {
+    let plan = context.plan().await?;
+    let zone = plan.calendar().zone().clone();
+    let Some(store) = context.store(false).await? else {
+        bail!("there is no database yet, so no events");
+    };
+    let found = match command {
+        EventsCommand::Show { seqs } => {
+            let found = store.events_by_seq(seqs).await.map_err(|e| anyhow!("{e}"))?;
+            let missing: Vec<String> = seqs
+                .iter()
+                .filter(|s| !found.iter().any(|e| e.seq == **s))
+                .map(u64::to_string)
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "the event log holds no event {} (never sent, or past retention)",
+                    missing.join(", ")
+                );
+            }
+            found
+        }
+        EventsCommand::List(args) => {
+            if let Some(kind) = &args.kind
+                && !tocsin_core::event::Kind::ALL.iter().any(|k| k.as_str() == kind)
+            {
+                bail!("--kind {kind}: use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert");
+            }
+            let time =
+                |flag: &str, text: &Option<String>| text.as_ref().map(|t| context.time(flag, t, &plan)).transpose();
+            let filter = EventFilter {
+                kind: args.kind.clone(),
+                origin: args.origin.clone(),
+                address: args.address.clone(),
+                account: args.account.clone(),
+                since: time("--since", &args.since)?,
+                until: time("--until", &args.until)?,
+                before: None,
+                limit: args.limit,
+            };
+            event_reads::list(&*store, &filter)
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+                .items
+        }
+    };
+    let docs: Vec<EventDoc> = found.iter().map(EventDoc::of).collect();
+    if context.json() {
+        emit(&serde_json::to_string(&docs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if docs.is_empty() {
+        emit("No events match.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    for d in &docs {
+        out.push_str(&format!(
+            "#{}  {}  {}  from {}\n  {}\n",
+            d.seq,
+            when(d.at, &zone),
+            d.kind,
+            d.origin,
+            d.event
+        ));
+    }
+    emit(&out);
     Ok(ExitCode::SUCCESS)
 }

@@ -66,6 +66,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::ingest(context, &args).await,
         Command::Logins(args) => detection::logins(context, &args).await,
         Command::Signals(args) => detection::signals(context, &args).await,
+        Command::Events(command) => detection::events(context, &command).await,
         Command::Notify(args::NotifyCommand::Test { channel }) => notify::test(context, &channel).await,
         Command::Outbox(args::OutboxCommand::List { state, channel, limit }) => {
             notify::list(context, state.as_deref(), channel, limit).await

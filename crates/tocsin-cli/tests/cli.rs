@@ -791,3 +791,45 @@ fn customer_impact_counts_title_and_not_required_obligations_are_set_from_the_co
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
 }
+
+#[test]
+fn events_are_read_back_by_number_and_by_filter() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    let log = t.path("auth.ndjson");
+    let lines: Vec<String> = (0..4)
+        .map(|i| {
+            let (ip, user) = if i == 3 { ("198.51.100.9", "ana") } else { ("203.0.113.5", "root") };
+            format!(
+                r#"{{"kind":"auth","ts":"2026-01-05T00:00:0{i}Z","outcome":"failure","ip":"{ip}","user":"{user}","service":"sshd"}}"#
+            )
+        })
+        .collect();
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    t.ok(&["ingest", log.to_str().unwrap()]);
+    let shown = t.ok(&["events", "show", "2", "4", "--json"]).json();
+    let seqs: Vec<u64> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 4]);
+    assert_eq!(shown[1]["event"]["user"], "ana");
+    let text = t.ok(&["events", "show", "4"]).stdout;
+    assert!(text.starts_with("#4  2026-01-05 00:00 UTC  auth  from "), "{text}");
+    let missing = t.run(&["events", "show", "9"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("holds no event 9"), "{}", missing.stderr);
+    let by_address = t.ok(&["events", "list", "--address", "203.0.113.5", "--json"]).json();
+    assert_eq!(by_address.as_array().unwrap().len(), 3);
+    let by_account = t
+        .ok(&["events", "list", "--account", "ANA", "--kind", "auth", "--json"])
+        .json();
+    assert_eq!(by_account.as_array().unwrap().len(), 1, "{by_account}");
+    let since = t
+        .ok(&["events", "list", "--since", "2026-01-05T00:00:02Z", "--json"])
+        .json();
+    assert_eq!(since.as_array().unwrap().len(), 2, "{since}");
+    let bad = t.run(&["events", "list", "--kind", "login"]);
+    assert_eq!(bad.code, 1);
+}

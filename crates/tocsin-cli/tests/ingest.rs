@@ -188,7 +188,7 @@ async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on
     );
     let (_, out, _) = run(dir.path(), Some(&db.url), &["signals"], b"");
     assert!(
-        out.contains("A login from 203.0.113.9 succeeded after 7 failed attempts"),
+        out.contains("A login to the account root from 203.0.113.9 succeeded after 7 failed attempts"),
         "{out}"
     );
 

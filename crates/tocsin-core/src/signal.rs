@@ -22,6 +22,8 @@ pub struct Signal {
     pub samples: Vec<u64>,
     /// For a signal about many sources (a campaign on one account), the sources.
     pub sources: Vec<String>,
+    /// The accounts it is about when its key is not one: the account a compromise got into.
+    pub accounts: Vec<String>,
     /// One line for a person.
     pub summary: String,
 }
@@ -60,6 +62,23 @@ pub const DETECTORS: [&str; 23] = [
     "heartbeat",
     "alert",
 ];
+
+/// What a detector's key names: `address`, `account`, `agent`, `fingerprint`, ...
+pub fn subject(detector: &str) -> &'static str {
+    match detector {
+        "brute_force" | "compromise" | "slow_brute_force" | "password_spray" => "address",
+        "account_attack" => "account",
+        "credential_stuffing" | "distributed_spray" | "error_spike" => "service",
+        "rate_limit_abuse" => "rate limit key",
+        "distributed_rate_limit" => "rate limit policy",
+        "new_error" => "fingerprint",
+        "vault_new_secret" => "principal and secret",
+        "vault_new_ip" => "principal and address",
+        "vault_volume" | "vault_denied_burst" | "vault_after_hours" => "principal",
+        "stale_agent" | "agent_drift" => "agent",
+        _ => "alert",
+    }
+}
 
 /// What a signal leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -279,6 +279,7 @@ fn signal_of(desk: &Desk, stored: &StoredAlert, seq: u64) -> NewSignal {
             last_at: at,
             samples: vec![seq],
             sources: Vec::new(),
+            accounts: Vec::new(),
             summary: stored.alert.summary.chars().take(SUMMARY_MAX).collect(),
         },
         severity,

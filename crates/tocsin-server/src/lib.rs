@@ -7,6 +7,7 @@ pub mod channels;
 pub mod delivery;
 pub mod desk;
 pub mod detection;
+pub mod event_reads;
 pub mod http;
 pub mod identity;
 pub mod ingest;

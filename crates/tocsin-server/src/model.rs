@@ -545,6 +545,36 @@ pub struct EvidenceDoc {
     pub sources: Vec<String>,
 }
 
+/// An event as the log keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventDoc {
+    /// Its number in the event log.
+    pub seq: u64,
+    pub kind: String,
+    /// When it happened, as its sender said.
+    pub at: Timestamp,
+    /// When tocsin took it.
+    pub received_at: Timestamp,
+    /// Who sent it: `api:TOKEN`, `user:NAME`, an integration, or a file read by `tocsin ingest`.
+    pub origin: String,
+    /// The event as stored, with its kind's fields.
+    #[schema(value_type = Object)]
+    pub event: Value,
+}
+
+impl EventDoc {
+    pub fn of(stored: &tocsin_store::events::StoredEvent) -> Self {
+        EventDoc {
+            seq: stored.seq,
+            kind: stored.event.kind().as_str().to_owned(),
+            at: stored.event.at(),
+            received_at: stored.received_at,
+            origin: stored.origin.clone(),
+            event: serde_json::from_str(&stored.event.to_json()).unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// A signal: what a detector found, and what the plan's rule made of it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SignalDoc {
@@ -553,6 +583,10 @@ pub struct SignalDoc {
     pub detector: String,
     /// What it is about, like the source address.
     pub key: String,
+    /// What the key names: address, account, service, agent, fingerprint, principal, ...
+    pub subject: String,
+    /// The accounts it is about when the key is not one: the account a compromise got into.
+    pub accounts: Vec<String>,
     /// What repeats of the same finding share: detector and key.
     pub fingerprint: String,
     pub summary: String,
@@ -577,6 +611,8 @@ impl SignalDoc {
             id: record.id,
             detector: s.detector.clone(),
             key: s.key.clone(),
+            subject: tocsin_core::signal::subject(&s.detector).to_owned(),
+            accounts: s.accounts.clone(),
             fingerprint: s.fingerprint(),
             summary: s.summary.clone(),
             severity: record.severity.clone(),

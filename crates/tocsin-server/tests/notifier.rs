@@ -245,6 +245,7 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
             last_at: now,
             samples: vec![1],
             sources: Vec::new(),
+            accounts: Vec::new(),
             summary: format!("12 failed logins from {key}"),
         },
         severity: severity.into(),

@@ -105,6 +105,18 @@ impl TrailCursor {
     }
 }
 
+/// Which events to read back from the log, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    pub kind: Option<String>,
+    pub origin: Option<String>,
+    /// Event times, from and to (both inclusive).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only events before this sequence number: where the previous page ended.
+    pub before: Option<u64>,
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Appends the events in one transaction and returns their sequence numbers, in order.
@@ -112,6 +124,13 @@ pub trait EventStore: Send + Sync {
 
     /// Up to `limit` events after sequence number `after`, in order.
     async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The events with these sequence numbers that the log still holds, in order.
+    async fn events_by_seq(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Up to `limit` events before `query.before` (all when `None`), newest first, of the
+    /// query's kind and origin and within its times.
+    async fn events_before(&self, query: &EventQuery, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// The sequence number of the last event appended, 0 when there was none.
     async fn last_event_seq(&self) -> Result<u64, StoreError>;

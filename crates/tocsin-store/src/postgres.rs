@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "clock waivers",
         sql: include_str!("../migrations/postgres/0011_clock_waivers.sql"),
     },
+    Migration {
+        version: 12,
+        name: "signal subjects and cited events",
+        sql: include_str!("../migrations/postgres/0012_signal_subjects_and_cited_events.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing

@@ -4,7 +4,7 @@
 
 use tocsin_core::event::parse_line;
 
-use crate::events::{EventStore, NewEvent, StoredEvent, TrailFilter};
+use crate::events::{EventQuery, EventStore, NewEvent, StoredEvent, TrailFilter};
 
 macro_rules! select_events {
     ($rest:literal) => {
@@ -75,6 +75,40 @@ impl EventStore for Backend {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn events_by_seq(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(select_events!("WHERE seq IN ("));
+        let mut list = query.separated(", ");
+        for seq in seqs {
+            list.push_bind(int(*seq, "event sequence number")?);
+        }
+        query.push(") ORDER BY seq");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn events_before(&self, q: &EventQuery, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut query = QueryBuilder::<Db>::new(select_events!("WHERE seq < "));
+        query.push_bind(int(q.before.unwrap_or(i64::MAX as u64), "event sequence number")?);
+        if let Some(kind) = &q.kind {
+            query.push(" AND kind = ").push_bind(kind.clone());
+        }
+        if let Some(origin) = &q.origin {
+            query.push(" AND origin = ").push_bind(origin.clone());
+        }
+        if let Some(since) = q.since {
+            query.push(" AND at_ms >= ").push_bind(since.as_millisecond());
+        }
+        if let Some(until) = q.until {
+            query.push(" AND at_ms <= ").push_bind(until.as_millisecond());
+        }
+        query.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(event_from).collect()
     }
 
@@ -158,8 +192,12 @@ impl EventStore for Backend {
     async fn expire_events(&self, cutoff: Timestamp, limit: u32) -> Result<u64, StoreError> {
         let mut tx = begin_write(self).await?;
         // The log is ordered by arrival: its oldest rows come first by key, no index needed.
+        // Events that signals cite stay: the incidents they led to rest on them.
         let events = sqlx::query(
-            "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT $2) AND received_ms < $1",
+            "DELETE FROM events WHERE seq IN (
+                SELECT seq FROM events e WHERE NOT EXISTS (SELECT 1 FROM cited_events c WHERE c.seq = e.seq)
+                ORDER BY seq LIMIT $2
+             ) AND received_ms < $1",
         )
         .bind(cutoff.as_millisecond())
         .bind(i64::from(limit))

@@ -7,6 +7,7 @@ use crate::signals::{NewSignal, SignalFilter, SignalRecord, SignalStore};
 fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
     let samples: String = row.try_get("samples")?;
     let sources: String = row.try_get("sources")?;
+    let accounts: String = row.try_get("accounts")?;
     let incident: Option<i64> = row.try_get("incident")?;
     Ok(SignalRecord {
         id: row.try_get("id")?,
@@ -21,6 +22,8 @@ fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
                 .map_err(|e| StoreError::Corrupt(format!("signal samples \"{samples}\": {e}")))?,
             sources: serde_json::from_str(&sources)
                 .map_err(|e| StoreError::Corrupt(format!("signal sources \"{sources}\": {e}")))?,
+            accounts: serde_json::from_str(&accounts)
+                .map_err(|e| StoreError::Corrupt(format!("signal accounts \"{accounts}\": {e}")))?,
             summary: row.try_get("summary")?,
         },
         severity: row.try_get("severity")?,
@@ -57,8 +60,8 @@ impl SignalStore for Backend {
         for s in signals {
             let row = sqlx::query(
                 "INSERT INTO signals (fingerprint, detector, signal_key, found_ms, first_ms, last_ms, event_count,
-                    samples, sources, summary, severity, action, group_key, recorded_ms, suppressed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                    samples, sources, summary, severity, action, group_key, recorded_ms, suppressed, accounts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT (fingerprint, found_ms) DO NOTHING
                  RETURNING *",
             )
@@ -77,11 +80,23 @@ impl SignalStore for Backend {
             .bind(&s.group_key)
             .bind(now.as_millisecond())
             .bind(s.suppressed.as_deref())
+            .bind(serde_json::to_string(&s.signal.accounts).expect("strings serialize"))
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = row {
                 recorded.push(signal_from(&row)?);
             }
+        }
+        // The events signals cite stay past retention.
+        let cited: std::collections::BTreeSet<u64> =
+            signals.iter().flat_map(|s| s.signal.samples.iter().copied()).collect();
+        for chunk in cited.into_iter().collect::<Vec<_>>().chunks(500) {
+            let mut insert = QueryBuilder::<Db>::new("INSERT INTO cited_events (seq) ");
+            insert.push_values(chunk, |mut row, seq| {
+                row.push_bind(i64::try_from(*seq).unwrap_or(i64::MAX));
+            });
+            insert.push(" ON CONFLICT (seq) DO NOTHING");
+            insert.build().execute(&mut *tx).await?;
         }
         save_cursor(&mut tx, name, int(up_to, "event cursor")?).await?;
         tx.commit().await?;

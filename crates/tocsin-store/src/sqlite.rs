@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "clock waivers",
         sql: include_str!("../migrations/sqlite/0011_clock_waivers.sql"),
     },
+    Migration {
+        version: 12,
+        name: "signal subjects and cited events",
+        sql: include_str!("../migrations/sqlite/0012_signal_subjects_and_cited_events.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their

@@ -267,6 +267,35 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
         .await;
         assert_eq!(kept.len(), 16);
         assert!(kept.iter().all(|e| e.event.at() >= at(15 * 60)));
+        // An event a signal cites stays past retention, and the rest still go around it.
+        let first = store.events_after(0, 1).await.unwrap()[0].seq;
+        let cited = tocsin_store::signals::NewSignal {
+            signal: tocsin_core::signal::Signal {
+                detector: "brute_force".into(),
+                key: "192.0.2.1".into(),
+                at: at(15 * 60),
+                count: 1,
+                first_at: at(15 * 60),
+                last_at: at(15 * 60),
+                samples: vec![first],
+                sources: Vec::new(),
+                accounts: Vec::new(),
+                summary: "cited".into(),
+            },
+            severity: "P2".into(),
+            action: tocsin_core::signal::Action::Record,
+            group_key: "source:192.0.2.1".into(),
+            suppressed: None,
+        };
+        store.record_signals("test", 0, &[cited], at(15 * 60)).await.unwrap();
+        while store.expire_events(at(100 * 60), 20).await.unwrap() > 0 {}
+        let left = store.events_after(0, 100).await.unwrap();
+        assert_eq!(
+            left.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [first],
+            "{}: only the cited event stays",
+            db.backend
+        );
     }
 }
 

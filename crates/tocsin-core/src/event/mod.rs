@@ -98,6 +98,36 @@ impl Event {
         }
     }
 
+    /// The address it came from, when it names one.
+    pub fn address(&self) -> Option<String> {
+        match self {
+            Event::Auth(e) => Some(e.source.to_string()),
+            Event::Request(e) => e.source.as_ref().map(Source::to_string),
+            Event::VaultAccess(e) => e.source.as_ref().map(Source::to_string),
+            Event::RateLimit(e) => e.source.as_ref().map(Source::to_string),
+            Event::Error(e) => e.user.as_ref().and_then(|u| u.ip.clone()),
+            Event::Heartbeat(_) | Event::Custom(_) | Event::Alert(_) => None,
+        }
+    }
+
+    /// Whether it is about `account`: the user of a login, the principal reading the
+    /// vault, the user an error happened to, the agent of a heartbeat.
+    pub fn is_about_account(&self, account: &str) -> bool {
+        let same = |name: &str| name.eq_ignore_ascii_case(account);
+        match self {
+            Event::Auth(e) => same(&e.user),
+            Event::VaultAccess(e) => same(&e.principal),
+            Event::Heartbeat(e) => same(&e.agent),
+            Event::Error(e) => e.user.as_ref().is_some_and(|u| {
+                [&u.id, &u.username, &u.email]
+                    .into_iter()
+                    .flatten()
+                    .any(|name| same(name))
+            }),
+            _ => false,
+        }
+    }
+
     /// The event as one line of NDJSON, the form it is stored in.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("an event always serializes")

@@ -116,6 +116,7 @@ impl AccountAttack {
                     first_at,
                     last_at: event.at,
                     sources: state.sources.iter().map(|(s, _)| s.to_string()).collect(),
+                    accounts: Vec::new(),
                 },
             });
         }
@@ -192,6 +193,7 @@ impl Stuffing {
                     first_at: s.failures.bucket_at.unwrap_or(event.at),
                     last_at: event.at,
                     sources,
+                    accounts: Vec::new(),
                 },
             });
         }

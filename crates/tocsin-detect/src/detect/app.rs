@@ -21,6 +21,7 @@ fn finding(detector: &'static str, key: String, at: Timestamp, count: u64, first
             first_at,
             last_at: at,
             sources: Vec::new(),
+            accounts: Vec::new(),
         },
     }
 }

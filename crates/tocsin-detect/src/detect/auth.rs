@@ -139,6 +139,7 @@ impl BruteForce {
                     first_at,
                     last_at: event.at,
                     sources: Vec::new(),
+                    accounts: Vec::new(),
                 },
             });
         }
@@ -164,12 +165,16 @@ impl BruteForce {
                 detector: "compromise",
                 key: event.source.to_string(),
                 at: event.at,
-                summary: None,
+                summary: Some(format!(
+                    "A login to the account {} from {} succeeded after {} failed attempts",
+                    event.user, event.source, state.total
+                )),
                 evidence: Evidence {
                     count: state.total,
                     first_at: state.first_at.unwrap_or(event.at),
                     last_at: event.at,
                     sources: Vec::new(),
+                    accounts: vec![event.user.clone()],
                 },
             });
         }
@@ -287,6 +292,7 @@ impl SlowBruteForce {
                     first_at: state.first_at.unwrap_or(event.at),
                     last_at: event.at,
                     sources: Vec::new(),
+                    accounts: Vec::new(),
                 },
             });
         }
@@ -387,6 +393,7 @@ impl Spray {
                     first_at,
                     last_at: event.at,
                     sources: Vec::new(),
+                    accounts: Vec::new(),
                 },
             });
         }

@@ -370,6 +370,7 @@ impl Campaign {
                 first_at: self.first_at,
                 last_at: self.last_seen,
                 sources,
+                accounts: Vec::new(),
             },
         }
     }

@@ -135,7 +135,6 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
     let minutes = (evidence.last_at.duration_since(evidence.first_at).as_secs().max(1) + 59) / 60;
     let summary = summary.unwrap_or_else(|| match detector {
         "brute_force" => format!("{} failed logins from {key} within {minutes} min", evidence.count),
-        "compromise" => format!("A login from {key} succeeded after {} failed attempts", evidence.count),
         "slow_brute_force" => format!(
             "{} failed logins from {key} in a row over {minutes} min, paced under the brute-force rule",
             evidence.count
@@ -187,6 +186,7 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
         last_at: evidence.last_at,
         samples: seq.into_iter().collect(),
         sources: evidence.sources,
+        accounts: evidence.accounts,
         summary,
     }
 }

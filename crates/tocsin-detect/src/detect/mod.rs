@@ -37,6 +37,8 @@ pub struct Evidence {
     pub last_at: Timestamp,
     /// For a finding about many sources (a campaign), the sources; otherwise empty.
     pub sources: Vec<String>,
+    /// The accounts it is about when its key is not one: the account a compromise got into.
+    pub accounts: Vec<String>,
 }
 
 /// A login attempt on sshd `second`s into 2026-01-05 (UTC), for the detectors' tests.

@@ -110,6 +110,7 @@ impl RateLimits {
                     first_at: key.denied.front().copied().unwrap_or(event.at),
                     last_at: event.at,
                     sources: event.source.iter().map(Source::to_string).collect(),
+                    accounts: Vec::new(),
                 },
             });
         }
@@ -135,6 +136,7 @@ impl RateLimits {
                     first_at: policy.sources.iter().map(|(_, t)| *t).min().unwrap_or(event.at),
                     last_at: event.at,
                     sources: policy.sources.iter().map(|(s, _)| s.to_string()).collect(),
+                    accounts: Vec::new(),
                 },
             });
         }

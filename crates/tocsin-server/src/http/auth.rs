@@ -205,6 +205,21 @@ impl<'d> Reading<'d> {
         self.0.store().signals(filter).await
     }
 
+    /// The events with these numbers that the log still holds.
+    pub async fn events_by_seq(
+        &self,
+        seqs: &[u64],
+    ) -> Result<Vec<tocsin_store::events::StoredEvent>, tocsin_store::StoreError> {
+        self.0.store().events_by_seq(seqs).await
+    }
+
+    pub async fn events(
+        &self,
+        filter: &crate::event_reads::EventFilter,
+    ) -> Result<crate::event_reads::EventPage, tocsin_store::StoreError> {
+        crate::event_reads::list(&**self.0.store(), filter).await
+    }
+
     pub async fn audit_entries(
         &self,
         after: u64,

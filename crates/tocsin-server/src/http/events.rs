@@ -5,9 +5,9 @@
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::Query;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,17 +20,97 @@ use super::AppState;
 use super::api::{Page, cursor, page_size};
 use super::auth::{Ingester, Reader};
 use super::error::{ApiError, ErrorBody};
+use crate::event_reads::EventFilter;
 use crate::identity::Principal;
 use crate::ingest::{self, BodyError, Encoding, Parsed};
-use crate::model::{IngestReport, RejectDoc, SignalDoc};
+use crate::model::{EventDoc, IngestReport, RejectDoc, SignalDoc};
+use tocsin_core::Timestamp;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/events",
-            post(post_events).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+            post(post_events)
+                .layer(DefaultBodyLimit::max(ingest::MAX_BODY))
+                .get(list_events),
         )
+        .route("/events/{seq}", get(get_event))
         .route("/signals", get(list_signals))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventListQuery {
+    /// Only this kind: auth, request, error, vault_access, heartbeat, rate_limit, custom, alert.
+    kind: Option<String>,
+    /// Only events from this origin, like api:shipper.
+    origin: Option<String>,
+    /// Only events from this address.
+    address: Option<String>,
+    /// Only events about this account (a login's user, a vault principal, an agent).
+    account: Option<String>,
+    /// Only events that happened at or after this time (RFC 3339).
+    since: Option<Timestamp>,
+    /// Only events that happened at or before this time.
+    until: Option<Timestamp>,
+    cursor: Option<String>,
+    /// 1 to 500, default 50.
+    limit: Option<u32>,
+}
+
+/// Events of the log, newest first. An address or account filter reads at most 20,000
+/// events a page; a page cut short by it still gives the cursor to read on.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventListQuery),
+    responses((status = 200, body = Page<EventDoc>), (status = 400, body = ErrorBody)),
+    security(("bearer" = ["read"]), ("session" = [])))]
+async fn list_events(
+    reader: Reader,
+    query: Result<Query<EventListQuery>, QueryRejection>,
+) -> Result<Json<Page<EventDoc>>, ApiError> {
+    let Query(query) = query?;
+    if let Some(kind) = &query.kind
+        && !tocsin_core::event::Kind::ALL.iter().any(|k| k.as_str() == kind)
+    {
+        return Err(ApiError::invalid(format!(
+            "unknown event kind \"{kind}\"; use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert"
+        )));
+    }
+    let filter = EventFilter {
+        kind: query.kind,
+        origin: query.origin,
+        address: query.address,
+        account: query.account,
+        since: query.since,
+        until: query.until,
+        before: cursor(query.cursor.as_deref())?,
+        limit: page_size(query.limit)?,
+    };
+    let page = reader.read().events(&filter).await?;
+    Ok(Json(Page {
+        items: page.items.iter().map(EventDoc::of).collect(),
+        next_cursor: page.next.map(|seq| seq.to_string()),
+    }))
+}
+
+/// One event of the log by its number, as signals cite it (`evidence.sample_events`).
+#[utoipa::path(get, path = "/api/v1/events/{seq}", tag = "events",
+    params(("seq" = u64, Path, description = "The event's number in the log")),
+    responses((status = 200, body = EventDoc), (status = 404, body = ErrorBody)),
+    security(("bearer" = ["read"]), ("session" = [])))]
+async fn get_event(reader: Reader, Path(seq): Path<String>) -> Result<Json<EventDoc>, ApiError> {
+    let number: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("\"{seq}\" is not an event number")))?;
+    let found = reader.read().events_by_seq(&[number]).await?;
+    match found.first() {
+        Some(event) => Ok(Json(EventDoc::of(event))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the event log holds no event {number}"),
+        )),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -22,7 +22,7 @@ use crate::model;
         super::plans::get_plan, super::plans::plan_versions, super::plans::apply_plan, api::me,
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
-        events::post_events, events::list_signals, ratelimit::check,
+        events::post_events, events::list_events, events::get_event, events::list_signals, ratelimit::check,
     ),
     components(schemas(error::ErrorBody, model::IncidentDoc)),
     modifiers(&Security),

@@ -365,3 +365,75 @@ async fn four_agents_falling_silent_together_are_one_incident_with_a_title_for_p
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_compromise_signal_names_the_account_and_the_events_it_cites_can_be_read() {
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        let reader = server.token("read").await;
+        let mut lines: Vec<String> = (0..6).map(|i| attempt(i * 20, "203.0.113.5", "failure")).collect();
+        lines.push(attempt(5 * 20, "198.51.100.1", "failure"));
+        lines.push(attempt(200, "203.0.113.5", "success"));
+        let (status, body) = server.send(&ingest, None, false, lines.join("\n").into_bytes()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let found = signals(&server, &reader, 2).await;
+        let compromise = found.iter().find(|s| s["detector"] == "compromise").unwrap();
+        let account = compromise["accounts"][0].as_str().unwrap().to_owned();
+        assert!(!account.is_empty(), "{backend}: {compromise}");
+        assert_eq!(compromise["subject"], "address");
+        assert_eq!(compromise["key"], "203.0.113.5");
+        let summary = compromise["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with(&format!("A login to the account {account} from 203.0.113.5 succeeded")),
+            "{summary}"
+        );
+        // The event it cites, by its number.
+        let seq = compromise["evidence"]["sample_events"][0].as_u64().unwrap();
+        let (status, event) = server.get(&format!("/api/v1/events/{seq}"), &reader).await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {event}");
+        assert_eq!(event["seq"], seq);
+        assert_eq!(event["kind"], "auth");
+        assert_eq!(event["event"]["outcome"], "success");
+        assert_eq!(event["event"]["user"], serde_json::json!(account));
+        let (status, _) = server.get("/api/v1/events/99999", &reader).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Lists, by address and by account, newest first.
+        let (status, list) = server.get("/api/v1/events?address=198.51.100.1", &reader).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{list}");
+        assert_eq!(items[0]["event"]["ip"], "198.51.100.1");
+        let (_, list) = server
+            .get(&format!("/api/v1/events?kind=auth&account={account}&limit=3"), &reader)
+            .await;
+        let seqs: Vec<u64> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs.len(), 3, "{list}");
+        assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
+        let cursor = list["next_cursor"].as_str().unwrap();
+        let (_, next) = server
+            .get(
+                &format!("/api/v1/events?kind=auth&account={account}&limit=3&cursor={cursor}"),
+                &reader,
+            )
+            .await;
+        let older: Vec<u64> = next["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        assert!(older.iter().all(|s| *s < seqs[2]), "{older:?} after {seqs:?}");
+        let (status, bad) = server.get("/api/v1/events?kind=nonsense", &reader).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        // Reading events needs the read scope: an ingest token only sends them.
+        let (status, _) = server.get("/api/v1/events", &ingest).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        server.stop().await;
+    }
+}

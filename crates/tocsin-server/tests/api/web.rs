@@ -373,6 +373,28 @@ async fn the_signals_page_lists_what_the_detectors_found_with_its_incident() {
                     "{page}"
                 );
                 assert!(page.contains("aria-current=\"page\">Signals</a>"));
+                // The event it cites is a link away, and reads as it was sent.
+                assert!(page.contains("address <code>203.0.113.77</code>"), "{page}");
+                assert!(page.contains("href=\"/log/6\""), "{page}");
+                let event = server
+                    .client
+                    .get(format!("{}/log/6", server.url))
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(event.status(), StatusCode::OK, "{backend}");
+                let event = event.text().await.unwrap();
+                assert!(event.contains("Event #6: auth"), "{event}");
+                assert!(event.contains("&#34;ip&#34;: &#34;203.0.113.77&#34;"), "{event}");
+                let missing = server
+                    .client
+                    .get(format!("{}/log/999", server.url))
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{backend}");
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "{backend}: {page}");

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/act", post(forms::act))
         .route("/plan", get(pages::plan).post(forms::apply_plan))
         .route("/signals", get(pages::signals))
+        .route("/log/{seq}", get(pages::event))
         .route("/outbox", get(pages::outbox))
         .route("/integrations", get(integrations::list))
         .route("/integrations/{name}", get(integrations::show))

@@ -405,7 +405,12 @@ pub(super) async fn plan_page<N>(
 struct SignalRow {
     at: String,
     detector: String,
+    /// What the key names: address, account, agent, ...
+    subject: &'static str,
     key: String,
+    accounts: String,
+    /// The events it cites, each linked to its page.
+    samples: Vec<u64>,
     severity: String,
     count: u64,
     incident: String,
@@ -451,7 +456,10 @@ pub async fn signals(signed: Signed<NeedRead>, Query(query): Query<SignalQuery>)
         |s| SignalRow {
             at: time(s.signal.at, &zone),
             detector: s.signal.detector.clone(),
+            subject: tocsin_core::signal::subject(&s.signal.detector),
             key: s.signal.key.clone(),
+            accounts: s.signal.accounts.join(", "),
+            samples: s.signal.samples.clone(),
             severity: s.severity.clone(),
             count: s.signal.count,
             incident: s.incident.map(|n| n.to_string()).unwrap_or_default(),
@@ -504,6 +512,50 @@ struct OutboxPage {
 #[serde(default)]
 pub struct OutboxQuery {
     state: String,
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    layout: Layout,
+    seq: u64,
+    kind: String,
+    at: String,
+    received: String,
+    origin: String,
+    /// The event's fields, pretty-printed.
+    body: String,
+}
+
+/// One event of the log, as signals cite it.
+pub async fn event(signed: Signed<NeedRead>, Path(seq): Path<String>) -> Result<Response, WebError> {
+    let reader = signed.0.read();
+    let zone = reader.plan().calendar().zone().clone();
+    let number: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("\"{seq}\" is not an event number")))?;
+    let found = reader.events_by_seq(&[number]).await.map_err(ApiError::from)?;
+    let Some(stored) = found.first() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the event log holds no event {number} (never sent, or past retention)"),
+        )
+        .into());
+    };
+    let doc = crate::model::EventDoc::of(stored);
+    Ok(page(
+        StatusCode::OK,
+        &EventPage {
+            layout: Layout::new(&signed.0, format!("Event #{number}"), "signals"),
+            seq: number,
+            kind: doc.kind.clone(),
+            at: time(doc.at, &zone),
+            received: time(doc.received_at, &zone),
+            origin: doc.origin.clone(),
+            body: serde_json::to_string_pretty(&doc.event).unwrap_or_default(),
+        },
+    ))
 }
 
 /// The outbox: notifications waiting, sent and dead, newest first; a responder can send a

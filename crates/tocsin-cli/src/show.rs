@@ -72,6 +72,13 @@ fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Pain
     if let Some(n) = i.affected_data_subjects {
         fact("data subjects", n.to_string(), Tone::Plain);
     }
+    if let Some(until) = plan.watch_until(i).filter(|until| *until > now) {
+        fact(
+            "recovery watch",
+            format!("until {}: its keys are watched more closely", time(until, zone)),
+            Tone::Warn,
+        );
+    }
     for role in plan.roles() {
         let required = role.required_for.contains(&i.severity);
         let (holder, tone) = match (i.roles.get(&role.id), required) {

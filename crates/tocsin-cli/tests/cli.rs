@@ -697,6 +697,9 @@ fn closing_with_the_gdpr_clock_running_is_refused_in_one_line_until_an_override_
         "--personal-data",
     ]);
     t.ok(&["incident", "resolve", "INC-0001"]);
+    // Resolved, it is under its recovery watch for the plan's 72 hours.
+    let show = t.ok(&["incident", "show", "INC-0001"]).stdout;
+    assert!(show.contains("recovery watch       until "), "{show}");
     let refused = t.run(&["incident", "close", "INC-0001"]);
     assert_eq!(refused.code, 1);
     assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);

@@ -36,7 +36,7 @@ impl Signal {
 }
 
 /// Every detector tocsin has, by the name its signals carry.
-pub const DETECTORS: [&str; 23] = [
+pub const DETECTORS: [&str; 24] = [
     "brute_force",
     "slow_brute_force",
     "password_spray",
@@ -55,6 +55,8 @@ pub const DETECTORS: [&str; 23] = [
     "vault_after_hours",
     "stale_agent",
     "agent_drift",
+    // A resolved incident's keys again, during its recovery watch.
+    "recurrence",
     // Alerts other tools raised, by the way they came.
     "alertmanager",
     "pagerduty",
@@ -76,6 +78,7 @@ pub fn subject(detector: &str) -> &'static str {
         "vault_new_ip" => "principal and address",
         "vault_volume" | "vault_denied_burst" | "vault_after_hours" => "principal",
         "stale_agent" | "agent_drift" => "agent",
+        "recurrence" => "watched key",
         _ => "alert",
     }
 }

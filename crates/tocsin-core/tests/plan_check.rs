@@ -523,3 +523,30 @@ name = "Ann"
         assert!(text.contains(expected), "{expected}\n{text}");
     }
 }
+
+#[test]
+fn the_recovery_watch_and_the_quiet_period_are_settings_of_the_plan() {
+    let preset = presets::THREE_TIER.source;
+    let plan = Plan::parse(preset).unwrap();
+    assert_eq!(plan.recovery().watch_seconds, Some(72 * 3600));
+    assert_eq!(plan.recovery().sensitivity, 2);
+    let shorter = preset
+        .replace("watch = \"72h\"", "watch = \"48h\"")
+        .replace("sensitivity = 2", "sensitivity = 4");
+    let plan = Plan::parse(&format!("{shorter}\n[detection]\nquiet_period = \"10m\"\n")).unwrap();
+    assert_eq!(plan.recovery().watch_seconds, Some(48 * 3600));
+    assert_eq!(plan.recovery().sensitivity, 4);
+    assert_eq!(plan.detection().quiet_period_seconds, Some(600));
+    let bad = preset
+        .replace("watch = \"72h\"", "watch = \"2 business days\"")
+        .replace("sensitivity = 2", "sensitivity = 50");
+    let e = Plan::parse(&bad).unwrap_err();
+    let messages: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("watch in [recovery] must be an exact span")),
+        "{messages:?}"
+    );
+    assert!(messages.iter().any(|m| m.contains("sensitivity")), "{messages:?}");
+}

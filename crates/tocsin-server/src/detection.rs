@@ -7,9 +7,10 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_core::event::Event;
-use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
+use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
 use tocsin_core::signal::{Action, Signal, rank, rule_for};
 use tocsin_detect::detect::Engine;
+use tocsin_detect::detect::recurrence::Watched;
 use tocsin_store::event_log::Committed;
 use tocsin_store::lead::{Lead, Role};
 use tocsin_store::signals::{NewSignal, SignalRecord};
@@ -78,6 +79,53 @@ pub struct Detector {
     found: Vec<Signal>,
     /// The alerts' lives, told from the same log.
     alerts: crate::alerts::AlertBook,
+    /// The keys under a recovery watch, each with its incident, and when they were read.
+    watched: std::collections::HashMap<String, IncidentNumber>,
+    watched_at: Option<std::time::Instant>,
+}
+
+/// How often the keys under a recovery watch are read again: a resolution takes effect
+/// within this time.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
+
+/// The keys of the incidents under their recovery watch at `now`: those resolved (or
+/// closed) within the plan's watch, with the keys and accounts of the signals they had.
+async fn watched(
+    desk: &Desk,
+    now: Timestamp,
+) -> Result<(Vec<Watched>, std::collections::HashMap<String, IncidentNumber>), DeskError> {
+    let plan = desk.plan();
+    let mut keys = Vec::new();
+    let mut incidents = std::collections::HashMap::new();
+    let Some(seconds) = plan.recovery().watch_seconds else {
+        return Ok((keys, incidents));
+    };
+    let filter = tocsin_store::IncidentFilter {
+        statuses: vec![Status::Resolved, Status::Closed],
+        limit: Some(1_000),
+        ..Default::default()
+    };
+    let since = now - SignedDuration::from_secs(seconds);
+    for summary in desk.incidents(&filter).await?.iter().filter(|s| s.updated_at >= since) {
+        let view = desk.incident_shared(summary.number).await?;
+        let Some(until) = plan.watch_until(&view.incident).filter(|until| *until > now) else {
+            continue;
+        };
+        let signals = tocsin_store::signals::SignalFilter {
+            incident: Some(summary.number),
+            limit: 1_000,
+            ..Default::default()
+        };
+        for record in desk.store().signals(&signals).await? {
+            let s = record.signal;
+            // A recurrence names a key of the incident already.
+            for key in std::iter::once(s.key).chain(s.accounts) {
+                incidents.insert(key.to_lowercase(), summary.number);
+                keys.push(Watched { key, until });
+            }
+        }
+    }
+    Ok((keys, incidents))
 }
 
 impl Detector {
@@ -105,8 +153,22 @@ impl Detector {
             wrote_at: std::time::Instant::now(),
             known: std::collections::HashSet::new(),
             found: Vec::new(),
+            watched: std::collections::HashMap::new(),
+            watched_at: None,
             desk,
         })
+    }
+
+    /// Reads the keys under a recovery watch again, when it is time.
+    async fn refresh_watch(&mut self, now: Timestamp) -> Result<(), DeskError> {
+        if self.watched_at.is_some_and(|at| at.elapsed() < WATCH_EVERY) {
+            return Ok(());
+        }
+        let (keys, incidents) = watched(&self.desk, now).await?;
+        self.engine.watch(keys);
+        self.watched = incidents;
+        self.watched_at = Some(std::time::Instant::now());
+        Ok(())
     }
 
     /// Reads the log to its end; how many new signals it gave.
@@ -153,6 +215,7 @@ impl Detector {
     /// Time passes: what silence means now (agents that stopped reporting). Only when
     /// caught up with the log, whose events carry their own times.
     pub async fn tick(&mut self, now: Timestamp) -> Result<usize, DeskError> {
+        self.refresh_watch(now).await?;
         self.engine.tick(now, &mut self.found);
         self.alerts.expire(now);
         self.record(false).await
@@ -187,6 +250,18 @@ impl Detector {
             .found
             .drain(..)
             .map(|signal| {
+                // A recurrence goes back to the incident whose watch found it, at its severity.
+                if signal.detector == "recurrence"
+                    && let Some(number) = self.watched.get(&signal.key.to_lowercase())
+                {
+                    return NewSignal {
+                        severity: String::new(),
+                        action: Action::Open,
+                        group_key: format!("{WATCH_GROUP}{number}"),
+                        suppressed: None,
+                        signal,
+                    };
+                }
                 let (action, severity) = rule_for(plan, &signal.detector);
                 // A suppressed signal is kept on record, with why, and leads to nothing.
                 let suppressed = plan
@@ -386,9 +461,12 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
         }
         let open = match groups.get(record.group_key.as_str()) {
             Some(known) => *known,
-            None => match store.group_incident(&record.group_key).await? {
-                Some(number) if desk.incident_shared(number).await?.incident.status.is_active() => Some(number),
-                _ => None,
+            None => match record.group_key.strip_prefix(WATCH_GROUP) {
+                Some(number) => Some(reopened(desk, number, record, now).await?),
+                None => match store.group_incident(&record.group_key).await? {
+                    Some(number) if desk.incident_shared(number).await?.incident.status.is_active() => Some(number),
+                    _ => None,
+                },
             },
         };
         let incident = match (action, open) {
@@ -412,6 +490,29 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
         store.settle_signals(chunk, now).await?;
     }
     Ok(())
+}
+
+/// The group of the signals that recur during an incident's recovery watch: the incident.
+const WATCH_GROUP: &str = "watch:INC-";
+
+/// The incident a recurrence during its recovery watch goes back to, reopened when it was
+/// resolved or closed.
+async fn reopened(
+    desk: &Desk,
+    number: &str,
+    record: &SignalRecord,
+    now: Timestamp,
+) -> Result<IncidentNumber, DeskError> {
+    let number: IncidentNumber = number
+        .parse()
+        .map_err(|e: String| DeskError::Store(tocsin_store::StoreError::Corrupt(e)))?;
+    if !desk.incident_shared(number).await?.incident.status.is_active() {
+        let reopen = Command::Reopen {
+            reason: format!("it came back during the recovery watch: {}", record.signal.summary),
+        };
+        desk.act(number, &reopen, &actor(), None, now).await?;
+    }
+    Ok(number)
 }
 
 async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<IncidentNumber, DeskError> {

@@ -145,6 +145,11 @@ impl SignalStore for Backend {
         if let Some(key) = &filter.key {
             query.push(" AND signal_key = ").push_bind(key.clone());
         }
+        if let Some(incident) = filter.incident {
+            query
+                .push(" AND incident = ")
+                .push_bind(int(incident.get(), "incident number")?);
+        }
         if !filter.ids.is_empty() {
             query.push(" AND id IN (");
             let mut ids = query.separated(", ");

@@ -39,6 +39,8 @@ pub struct SignalRecord {
 pub struct SignalFilter {
     pub detector: Option<String>,
     pub key: Option<String>,
+    /// Only the signals that opened or joined this incident.
+    pub incident: Option<IncidentNumber>,
     /// Only these signals, when not empty.
     pub ids: Vec<i64>,
     /// Only signals with a smaller id (cursor pagination).

@@ -10,8 +10,8 @@ use toml::de::{DeTable, DeValue};
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
     BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, Escalation, EscalationLevel,
-    IntegrationRule, KeyPattern, NEWS, NoticeKind, Obligation, Organization, Person, Plan, Review, Role, Route, Rule,
-    Secret, Severity, SmtpTls, StepTemplate, Suppression,
+    IntegrationRule, KeyPattern, NEWS, NoticeKind, Obligation, Organization, Person, Plan, Recovery, Review, Role,
+    Route, Rule, Secret, Severity, SmtpTls, StepTemplate, Suppression,
 };
 use crate::calendar::Calendar;
 use crate::diagnostic::Diagnostic;
@@ -109,6 +109,9 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .opt_table("detection", &mut problems)
         .map(|t| detection(t, &mut problems))
         .unwrap_or_default();
+    let recovery = root
+        .opt_table("recovery", &mut problems)
+        .map_or_else(Recovery::default, |t| recovery(t, &mut problems));
     let customer_notice_when = root
         .opt_table("customers", &mut problems)
         .map_or_else(|| DEFAULT_NOTICE_WHEN.to_vec(), |t| customers(t, &mut problems));
@@ -144,6 +147,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             escalation,
             detection,
             customer_notice_when,
+            recovery,
             digest: String::new(),
             source: String::new(),
         }),
@@ -1446,6 +1450,7 @@ fn detection(table: TableAt<'_, '_>, problems: &mut Problems) -> Detection {
     let window = s.opt_duration("brute_force_window", problems);
     let accounts = s.opt_uint("spray_accounts", 2, 10_000, problems);
     let stale = s.opt_duration("stale_agent_after", problems);
+    let quiet = s.opt_duration("quiet_period", problems);
     let hours = s
         .opt_str("working_hours", problems)
         .and_then(|h| match working_hours(&h.value) {
@@ -1468,6 +1473,34 @@ fn detection(table: TableAt<'_, '_>, problems: &mut Problems) -> Detection {
         spray_accounts: accounts.map(|a| a.value),
         stale_agent_after_seconds: seconds(stale, "stale_agent_after", problems),
         working_hours: hours,
+        quiet_period_seconds: seconds(quiet, "quiet_period", problems),
+    }
+}
+
+/// `[recovery]`: `watch` (an exact span, or "0m" for none) and `sensitivity` (1 to 10).
+fn recovery(table: TableAt<'_, '_>, problems: &mut Problems) -> Recovery {
+    let mut s = Section::new(table, "[recovery]");
+    let watch = s.opt_duration("watch", problems);
+    let sensitivity = s.opt_uint("sensitivity", 1, 10, problems);
+    s.finish(problems);
+    let default = Recovery::default();
+    let watch_seconds = match watch {
+        None => default.watch_seconds,
+        Some(w) => match w.value.elapsed_seconds() {
+            Some(0) => None,
+            Some(seconds) => Some(seconds),
+            None => {
+                problems.push(
+                    Diagnostic::new(w.span, "watch in [recovery] must be an exact span")
+                        .with_hint("write it like \"72h\" or \"3d\", or \"0m\" for no watch"),
+                );
+                default.watch_seconds
+            }
+        },
+    };
+    Recovery {
+        watch_seconds,
+        sensitivity: sensitivity.map_or(default.sensitivity, |s| s.value),
     }
 }
 

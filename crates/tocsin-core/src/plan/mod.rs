@@ -37,6 +37,7 @@ pub struct Plan {
     detection: Detection,
     /// The answers to "are customers affected?" that start the customer-notice clock.
     customer_notice_when: Vec<crate::incident::CustomerImpact>,
+    recovery: Recovery,
     digest: String,
     source: String,
 }
@@ -362,9 +363,10 @@ pub fn check_telegram_chat(chat: &str) -> Result<(), String> {
 }
 
 /// The kinds of news a route can carry.
-pub const NEWS: [&str; 10] = [
+pub const NEWS: [&str; 11] = [
     "declared",
     "acknowledged",
+    "reopened",
     "severity_changed",
     "step_completed",
     "status_update",
@@ -516,6 +518,29 @@ pub struct Detection {
     /// Working hours on business days, as minutes after midnight in the plan's time zone
     /// (start, end); vault access outside them is reported when set.
     pub working_hours: Option<(u16, u16)>,
+    /// After reporting a source, the failed-login and rate-limit detectors say nothing
+    /// more of it for this many seconds.
+    pub quiet_period_seconds: Option<i64>,
+}
+
+/// `[recovery]`: after an incident is resolved, the detectors watch its keys (addresses,
+/// accounts, agents, fingerprints) for the attack coming back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// How long after resolution; `None` when the plan turns the watch off.
+    pub watch_seconds: Option<i64>,
+    /// How many times more sensitive the detectors are for the watched keys.
+    pub sensitivity: u32,
+}
+
+impl Default for Recovery {
+    /// Both reference plans watch for up to 72 hours; twice as sensitive.
+    fn default() -> Self {
+        Recovery {
+            watch_seconds: Some(72 * 3600),
+            sensitivity: 2,
+        }
+    }
 }
 
 /// SHA-256 of a plan's text, as [`Plan::digest`] gives it: what names a plan version.
@@ -658,6 +683,23 @@ impl Plan {
     /// The detectors' settings from `[detection]`, tocsin's defaults where it says nothing.
     pub fn detection(&self) -> &Detection {
         &self.detection
+    }
+
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
+    /// Until when the detectors watch a resolved incident's keys: its latest resolution
+    /// plus the plan's watch, while it stays resolved or closed.
+    pub fn watch_until(&self, incident: &crate::incident::Incident) -> Option<crate::Timestamp> {
+        use crate::incident::Status;
+        let seconds = self.recovery.watch_seconds?;
+        if !matches!(incident.status, Status::Resolved | Status::Closed) {
+            return None;
+        }
+        incident
+            .last_resolved_at
+            .map(|at| at + jiff::SignedDuration::from_secs(seconds))
     }
 
     /// Whether this answer to "are customers affected?" starts the customer-notice clock.

@@ -2,7 +2,7 @@
 
 use jiff::SignedDuration;
 use tocsin_core::event::Event;
-use tocsin_core::plan::Detection;
+use tocsin_core::plan::{Detection, Recovery};
 use tocsin_core::signal::Signal;
 
 use super::Finding;
@@ -11,6 +11,7 @@ use super::app::{Agents, Errors, Vault};
 use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
 use super::campaign::SprayCampaign;
 use super::ratelimit::{RateLimitConfig, RateLimits};
+use super::recurrence::{Recurrence, Watched};
 
 /// The detectors, each with its own state, fed the log in order.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ pub struct Engine {
     errors: Errors,
     vault: Vault,
     agents: Agents,
+    recurrence: Recurrence,
     found: Vec<Finding>,
 }
 
@@ -40,6 +42,13 @@ impl Engine {
     pub fn for_plan(plan: &tocsin_core::plan::Plan) -> Self {
         let settings = plan.detection();
         let mut engine = Engine::new(settings);
+        let threshold = settings
+            .brute_force_threshold
+            .unwrap_or(BruteForceConfig::default().threshold);
+        let window = settings
+            .brute_force_window_seconds
+            .map_or(BruteForceConfig::default().window, SignedDuration::from_secs);
+        engine.recurrence = Recurrence::new(threshold.div_ceil(plan.recovery().sensitivity.max(1)), window);
         if let Some((start, end)) = settings.working_hours {
             engine.vault.working = Some((plan.calendar().clone(), start, end));
         }
@@ -63,6 +72,15 @@ impl Engine {
         if let Some(seconds) = settings.stale_agent_after_seconds {
             agents.stale_after = SignedDuration::from_secs(seconds);
         }
+        let mut rate_limits = RateLimitConfig::default();
+        if let Some(seconds) = settings.quiet_period_seconds {
+            let quiet = SignedDuration::from_secs(seconds);
+            brute_force.cooldown = quiet;
+            spray.cooldown = quiet;
+            rate_limits.cooldown = quiet;
+        }
+        let recovery = Recovery::default();
+        let recurrence = Recurrence::new(brute_force.threshold.div_ceil(recovery.sensitivity), brute_force.window);
         Engine {
             brute_force: BruteForce::new(brute_force),
             slow: SlowBruteForce::new(SlowBruteForceConfig {
@@ -73,16 +91,24 @@ impl Engine {
             account: AccountAttack::new(AccountAttackConfig::default()),
             stuffing: Stuffing::default(),
             campaign: SprayCampaign::default(),
-            rate_limits: RateLimits::new(RateLimitConfig::default()),
+            rate_limits: RateLimits::new(rate_limits),
             errors: Errors::default(),
             vault: Vault::default(),
             agents,
+            recurrence,
             found: Vec::new(),
         }
     }
 
+    /// The keys of incidents under their recovery watch, reported sooner and without the
+    /// quiet period (`sensitivity` times more sensitive than the brute-force rule).
+    pub fn watch(&mut self, keys: Vec<Watched>) {
+        self.recurrence.watch(keys);
+    }
+
     /// Reads event `seq` of the log, pushing the signals it completes onto `out`.
     pub fn event(&mut self, seq: u64, event: &Event, out: &mut Vec<Signal>) {
+        self.recurrence.event(event, &mut self.found);
         match event {
             Event::Auth(auth) => {
                 self.brute_force.event(auth, &mut self.found);
@@ -120,6 +146,7 @@ impl Engine {
             + self.errors.tracked()
             + self.vault.tracked()
             + self.agents.tracked()
+            + self.recurrence.tracked()
     }
 }
 
@@ -222,5 +249,22 @@ mod tests {
         stricter.brute_force_threshold = Some(10);
         assert_eq!(found(&mut Engine::new(&stricter), &failures[..10]), 0);
         assert_eq!(found(&mut Engine::new(&stricter), &failures), 1);
+        // The quiet period after a report: an hour by default, the plan's when it says.
+        let later: Vec<Event> = (0..6)
+            .map(|i| {
+                parse_line(
+                    1,
+                    &format!(
+                        r#"{{"kind":"auth","ts":"2026-01-05T00:05:{i:02}Z","outcome":"failure","ip":"203.0.113.1","user":"root","service":"sshd","reason":"bad_password"}}"#
+                    ),
+                )
+                .unwrap()
+            })
+            .collect();
+        let twice: Vec<Event> = failures[..6].iter().chain(&later).cloned().collect();
+        assert_eq!(found(&mut Engine::default(), &twice), 1);
+        let mut brief = Detection::default();
+        brief.quiet_period_seconds = Some(60);
+        assert_eq!(found(&mut Engine::new(&brief), &twice), 2);
     }
 }

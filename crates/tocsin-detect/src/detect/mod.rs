@@ -8,6 +8,7 @@ mod bounded;
 pub mod campaign;
 mod engine;
 pub mod ratelimit;
+pub mod recurrence;
 
 pub use bounded::DEFAULT_CAP;
 pub use engine::Engine;

@@ -437,3 +437,70 @@ async fn the_compromise_signal_names_the_account_and_the_events_it_cites_can_be_
         server.stop().await;
     }
 }
+
+/// A failed login from `ip` at `at`.
+fn failure_at(at: tocsin_core::Timestamp, ip: &str) -> String {
+    format!(
+        r#"{{"kind":"auth","ts":"{at}","outcome":"failure","ip":"{ip}","user":"root","service":"sshd","method":"password"}}"#
+    )
+}
+
+#[tokio::test]
+async fn an_address_whose_brute_force_was_resolved_coming_back_reopens_the_incident_during_its_watch() {
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        let responder = server.token("read,respond").await;
+        let now = tocsin_core::Timestamp::now();
+        let lines: Vec<String> = (0..6)
+            .map(|i| failure_at(now - jiff::SignedDuration::from_secs(60 - i * 5), "203.0.113.66"))
+            .collect();
+        let (status, _) = server.send(&ingest, None, false, lines.join("\n").into_bytes()).await;
+        assert_eq!(status, StatusCode::OK);
+        let found = signals(&server, &responder, 1).await;
+        let id = found[0]["incident"].as_str().unwrap().to_owned();
+        let (status, body) = server
+            .act(
+                &responder,
+                &id,
+                serde_json::json!({"action": "resolve", "summary": "blocked"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {body}");
+        // It comes back: a few failures, well under the brute-force rule and within the
+        // hour its detector keeps quiet about the address.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let again = tocsin_core::Timestamp::now();
+            let lines = [failure_at(again, "203.0.113.66"), failure_at(again, "203.0.113.66")];
+            let (status, _) = server.send(&ingest, None, false, lines.join("\n").into_bytes()).await;
+            assert_eq!(status, StatusCode::OK);
+            let (_, doc) = server.get(&format!("/api/v1/incidents/{id}"), &responder).await;
+            if doc["incident"]["status"] == "acknowledged" {
+                let timeline = doc["timeline"].as_array().unwrap();
+                let reopened = timeline.iter().find(|e| e["action"] == "reopened").unwrap();
+                let reason = reopened["event"]["reason"].as_str().unwrap();
+                assert!(
+                    reason.starts_with("it came back during the recovery watch: ")
+                        && reason.contains("failed logins about 203.0.113.66"),
+                    "{reason}"
+                );
+                assert!(
+                    timeline.iter().any(|e| e["action"] == "note_added"
+                        && e["event"]["text"].as_str().unwrap().contains("recovery watch")),
+                    "{backend}: the recurrence joins it: {timeline:#?}"
+                );
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{backend}: not reopened: {doc}");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let recurrence = signals(&server, &responder, 2)
+            .await
+            .into_iter()
+            .find(|s| s["detector"] == "recurrence")
+            .unwrap();
+        assert_eq!(recurrence["incident"], serde_json::json!(id), "{recurrence}");
+        server.stop().await;
+    }
+}

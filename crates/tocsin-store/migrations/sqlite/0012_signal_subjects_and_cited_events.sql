@@ -7,3 +7,6 @@ ALTER TABLE signals ADD COLUMN accounts TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE cited_events (
     seq INTEGER PRIMARY KEY
 );
+
+-- The signals of an incident: the keys its recovery watch follows.
+CREATE INDEX signals_incident ON signals (incident, id);

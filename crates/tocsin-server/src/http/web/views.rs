@@ -161,6 +161,8 @@ pub struct IncidentPageView {
     pub affected_data_subjects: String,
     /// Obligations that can still be marked not required.
     pub waivable: Vec<Choice>,
+    /// When its recovery watch ends, while it runs.
+    pub watch_until: String,
 }
 
 impl IncidentPageView {
@@ -293,6 +295,11 @@ impl IncidentPageView {
                 .filter(|c| c.met_at.is_none() && c.waived.is_none())
                 .map(|c| Choice::new(&c.id, &c.name))
                 .collect(),
+            watch_until: plan
+                .watch_until(incident)
+                .filter(|until| *until > now)
+                .map(|until| time(until, zone))
+                .unwrap_or_default(),
             notices: incident
                 .notices
                 .iter()

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use tocsin_core::Timestamp;
-use tocsin_core::duration::Duration;
 use tocsin_core::incident::{Actor, IncidentNumber};
 use tocsin_core::plan::{Plan, digest_of, presets};
 use tocsin_server::Desk;
@@ -170,30 +169,19 @@ impl Context {
 
     /// Reads a time: RFC 3339, a local time in the plan's zone, or `15m ago`.
     pub fn time(&self, flag: &str, text: &str, plan: &Plan) -> anyhow::Result<Timestamp> {
-        parse_time(text, plan, self.now).with_context(|| {
-            format!(
-                "{flag} \"{text}\" is not a time; write 2026-11-20T09:12:00Z, 2026-11-20 10:12 ({}) or 15m ago",
-                plan.calendar().zone_name()
-            )
-        })
+        tocsin_server::words::parse_time(text, plan.calendar().zone(), self.now)
+            .map_err(|cause| anyhow::anyhow!(cause))
+            .with_context(|| {
+                format!(
+                    "{flag} \"{text}\" is not a time; write 2026-11-20T09:12:00Z, 2026-11-20 10:12 ({}) or 15m ago",
+                    plan.calendar().zone_name()
+                )
+            })
     }
 
     pub fn at(&self, text: Option<&String>, plan: &Plan) -> anyhow::Result<Option<Timestamp>> {
         text.map(|t| self.time("--at", t, plan)).transpose()
     }
-}
-
-fn parse_time(text: &str, plan: &Plan, now: Timestamp) -> anyhow::Result<Timestamp> {
-    let text = text.trim();
-    if let Some(ago) = text.strip_suffix("ago") {
-        let seconds = Duration::parse(ago)?.elapsed_seconds().context("not elapsed time")?;
-        return Ok(now.checked_sub(jiff::SignedDuration::from_secs(seconds))?);
-    }
-    if let Ok(at) = text.parse::<Timestamp>() {
-        return Ok(at);
-    }
-    let local: jiff::civil::DateTime = text.parse()?;
-    Ok(local.to_zoned(plan.calendar().zone().clone())?.timestamp())
 }
 
 pub fn incident_number(text: &str) -> anyhow::Result<IncidentNumber> {

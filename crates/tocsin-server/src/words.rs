@@ -9,6 +9,29 @@ pub fn time(at: Timestamp, zone: &TimeZone) -> String {
     at.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
+/// A time as people type it: RFC 3339 (`2026-11-20T09:12:00Z`), a date and time in the
+/// plan's zone `zone` (`2026-11-20 10:12`), or `15m ago` (before `now`); or why it is none.
+pub fn parse_time(text: &str, zone: &TimeZone, now: Timestamp) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if let Some(ago) = text.strip_suffix("ago") {
+        let duration = tocsin_core::duration::Duration::parse(ago).map_err(|e| e.to_string())?;
+        let seconds = duration
+            .elapsed_seconds()
+            .ok_or_else(|| "\"ago\" needs an exact span, not business days or months".to_owned())?;
+        return now
+            .checked_sub(jiff::SignedDuration::from_secs(seconds))
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let local: jiff::civil::DateTime = text.parse().map_err(|e: jiff::Error| e.to_string())?;
+    local
+        .to_zoned(zone.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
+}
+
 /// `3h 5m`, `2d 4h`, `45s`: the two largest units.
 pub fn span(seconds: i64) -> String {
     let s = seconds.unsigned_abs();

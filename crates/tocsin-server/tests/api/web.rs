@@ -537,3 +537,110 @@ async fn an_admin_applies_a_plan_from_the_plan_page_and_a_responder_sees_no_edit
     assert_eq!(server.db.scalar("SELECT COUNT(*) FROM plan_versions").await, 2);
     server.stop().await;
 }
+
+/// A page as a signed-in user of `role` sees it: its status and text.
+async fn page_as(server: &TestServer, role: Role, path: &str) -> (StatusCode, String) {
+    let Auth::Session { cookie, .. } = server.session(role).await else {
+        unreachable!()
+    };
+    let response = server
+        .client
+        .get(format!("{}{path}", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_plan_page_shows_role_holders_severity_examples_channels_routes_escalation_and_disclosure() {
+    let extra = r#"
+[[person]]
+id = "jo"
+name = "Jo Smith"
+email = "jo@example.com"
+
+[[role]]
+id = "security-lead"
+name = "Security lead"
+description = "Owns the response."
+people = ["jo"]
+
+[[channel]]
+name = "ops"
+type = "webhook"
+url = "https://hooks.example.com/tocsin"
+secret_env = "OPS_SECRET_FOR_THE_PLAN_PAGE"
+
+[[route]]
+channels = ["ops"]
+severities = ["P1"]
+events = ["declared", "clock_breached"]
+quiet_hours = "22:00-07:00"
+
+[escalation]
+channels = ["ops"]
+repeat = "15m"
+[[escalation.level]]
+after = "10m"
+notify = ["security-lead"]
+"#;
+    let plan = format!("{}{extra}", tocsin_core::plan::presets::FOUR_TIER.source);
+    let db = TestDb::sqlite();
+    let server = TestServer {
+        server: tocsin_server::testing::TestServer::start_with_plan(db, Default::default(), &plan).await,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let (status, page) = page_as(&server, Role::Viewer, "/plan").await;
+    assert_eq!(status, StatusCode::OK);
+    for shown in [
+        "Held by Jo Smith until an incident names someone",
+        "A vault or signing key leaked",
+        "ops (webhook): https://hooks.example.com/tocsin",
+        "declared, clock_breached of P1 → ops, held 22:00-07:00",
+        "level 1: after 10m, call security-lead",
+        "the last level again every 15m",
+        "Vulnerability reports acknowledged within 24h, assessed within 72h; contact security@example.com",
+        "Jo Smith (jo): email jo@example.com",
+        "while \"customers affected\" is yes or unknown",
+        "for 3d after resolution, 2 times more sensitive",
+    ] {
+        assert!(page.contains(shown), "missing {shown:?} in\n{page}");
+    }
+    assert!(!page.contains("OPS_SECRET_FOR_THE_PLAN_PAGE\" "), "{page}");
+    // Declaring, the severities say what they mean.
+    let (status, page) = page_as(&server, Role::Responder, "/incidents/new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("What the severities mean"), "{page}");
+    assert!(page.contains("A breach in progress, the whole service down"), "{page}");
+    assert!(page.contains("name=\"customers\""), "{page}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_login_trail_has_a_page_for_admins_with_the_command_line_s_filters() {
+    for server in servers().await {
+        let backend = server.backend();
+        for password in ["wrong-1", "wrong-2"] {
+            log_in(&server, "mallory", password, "/").await;
+        }
+        let (status, page) = page_as(&server, Role::Admin, "/logins?user=mallory&outcome=failure").await;
+        assert_eq!(status, StatusCode::OK, "{backend}");
+        assert_eq!(page.matches("<td>mallory</td>").count(), 2, "{backend}: {page}");
+        assert!(page.contains("aria-current=\"page\">Logins</a>"), "{page}");
+        let (_, page) = page_as(&server, Role::Admin, "/logins?user=mallory&outcome=success").await;
+        assert!(page.contains("No login attempts match."), "{page}");
+        let (status, page) = page_as(&server, Role::Admin, "/logins?since=yesterday-ish").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert!(page.contains("is not a time"), "{page}");
+        let (status, _) = page_as(&server, Role::Responder, "/logins").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{backend}: only admins read the trail");
+        let (_, page) = page_as(&server, Role::Responder, "/").await;
+        assert!(!page.contains("href=\"/logins\""), "{page}");
+        server.stop().await;
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tocsin_core::Timestamp;
 use tocsin_core::incident::Declaration;
 
-use super::pages::{IncidentPage, NewIncident, severity_choices};
+use super::pages::{IncidentPage, NewIncident};
 use super::views::IncidentPageView;
 use super::{CsrfForm, Layout, Submitted, WebError, page};
 use crate::DeskError;
@@ -237,6 +237,9 @@ pub struct DeclareForm {
     severity: String,
     #[serde(default)]
     personal_data: Option<String>,
+    /// yes, no or unknown.
+    #[serde(default)]
+    customers: Option<String>,
 }
 
 impl CsrfForm for DeclareForm {
@@ -247,11 +250,16 @@ impl CsrfForm for DeclareForm {
 
 pub async fn declare(submitted: Submitted<NeedRespond, DeclareForm>) -> Response {
     let Submitted { allowed, form } = submitted;
+    let customers = match form.customers.as_deref().map(str::parse).transpose() {
+        Ok(customers) => customers,
+        Err(message) => return WebError::from(ApiError::invalid(message)).into_response(),
+    };
     let declaration = Declaration {
         title: form.title.clone(),
         summary: form.summary.clone(),
         severity: form.severity.clone(),
         personal_data: form.personal_data.is_some(),
+        customers,
         ..Declaration::default()
     };
     let desk = allowed.desk();
@@ -262,15 +270,17 @@ pub async fn declare(submitted: Submitted<NeedRespond, DeclareForm>) -> Response
         }
         Err(e) => {
             let error = ApiError::from(e);
+            let layout = Layout::new(&allowed, "Declare an incident", "new");
             page(
                 error.status,
-                &NewIncident {
-                    layout: Layout::new(&allowed, "Declare an incident", "new"),
-                    severities: severity_choices(&desk.plan(), &form.severity),
-                    problem: error.message,
-                    title: form.title,
-                    summary: form.summary,
-                },
+                &NewIncident::new(
+                    layout,
+                    &desk.plan(),
+                    &form.severity,
+                    form.title,
+                    form.summary,
+                    error.message,
+                ),
             )
         }
     }

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/plan", get(pages::plan).post(forms::apply_plan))
         .route("/signals", get(pages::signals))
         .route("/log/{seq}", get(pages::event))
+        .route("/logins", get(pages::logins))
         .route("/outbox", get(pages::outbox))
         .route("/integrations", get(integrations::list))
         .route("/integrations/{name}", get(integrations::show))
@@ -53,6 +54,7 @@ pub struct Layout {
     /// The section of the navigation to highlight.
     pub section: &'static str,
     pub may_respond: bool,
+    pub may_admin: bool,
 }
 
 impl Layout {
@@ -82,6 +84,10 @@ impl Layout {
                 .caller
                 .principal
                 .permits(tocsin_core::identity::Permission::Respond),
+            may_admin: allowed
+                .caller
+                .principal
+                .permits(tocsin_core::identity::Permission::Admin),
         }
     }
 }

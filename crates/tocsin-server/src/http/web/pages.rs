@@ -13,7 +13,7 @@ use tocsin_store::IncidentFilter;
 
 use super::views::{Choice, ClockView, IncidentPageView, SummaryView};
 use super::{Layout, Signed, WebError, page};
-use crate::http::auth::{Allowed, NeedRead, NeedRespond};
+use crate::http::auth::{Allowed, NeedAdmin, NeedRead, NeedRespond};
 use crate::http::error::ApiError;
 use crate::words::time;
 
@@ -216,22 +216,49 @@ pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Resul
 pub struct NewIncident {
     pub layout: Layout,
     pub severities: Vec<Choice>,
+    /// What each severity means, to choose from.
+    pub help: Vec<SeverityHelp>,
     pub problem: String,
     pub title: String,
     pub summary: String,
 }
 
+pub struct SeverityHelp {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub examples: Vec<String>,
+}
+
+impl NewIncident {
+    /// The declare form, again with what was typed and the problem when `problem` is set.
+    pub fn new(layout: Layout, plan: &Plan, severity: &str, title: String, summary: String, problem: String) -> Self {
+        NewIncident {
+            layout,
+            severities: severity_choices(plan, severity),
+            help: plan
+                .severities()
+                .iter()
+                .map(|s| SeverityHelp {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                    examples: s.examples.clone(),
+                })
+                .collect(),
+            problem,
+            title,
+            summary,
+        }
+    }
+}
+
 pub async fn new_incident(signed: Signed<NeedRespond>) -> Response {
     let plan = &signed.0.read().plan();
+    let layout = Layout::new(&signed.0, "Declare an incident", "new");
     page(
         StatusCode::OK,
-        &NewIncident {
-            layout: Layout::new(&signed.0, "Declare an incident", "new"),
-            severities: severity_choices(plan, ""),
-            problem: String::new(),
-            title: String::new(),
-            summary: String::new(),
-        },
+        &NewIncident::new(layout, plan, "", String::new(), String::new(), String::new()),
     )
 }
 
@@ -250,6 +277,7 @@ struct SeverityRow {
     id: String,
     name: String,
     description: String,
+    examples: Vec<String>,
     acknowledge: String,
     updates: String,
     customers: String,
@@ -267,6 +295,8 @@ struct RoleRow {
     name: String,
     description: String,
     required_for: String,
+    /// Who holds it until an incident assigns someone.
+    holders: String,
 }
 
 struct ObligationRow {
@@ -294,6 +324,13 @@ pub(super) struct PlanPage {
     roles: Vec<RoleRow>,
     obligations: Vec<ObligationRow>,
     review: String,
+    customers: String,
+    recovery: String,
+    people: Vec<String>,
+    channels: Vec<String>,
+    routes: Vec<String>,
+    escalation: Vec<String>,
+    disclosure: String,
 }
 
 struct VersionRow {
@@ -356,6 +393,7 @@ pub(super) async fn plan_page<N>(
                 id: s.id.to_string(),
                 name: s.name.clone(),
                 description: s.description.clone(),
+                examples: s.examples.clone(),
                 acknowledge: s.acknowledge_within.to_string(),
                 updates: or_dash(s.status_update_every.as_ref().map(|d| format!("every {d}"))),
                 customers: or_dash(s.customer_notice_within.as_ref().map(|d| format!("within {d}"))),
@@ -384,6 +422,12 @@ pub(super) async fn plan_page<N>(
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
+                holders: r
+                    .people
+                    .iter()
+                    .map(|id| plan.person(id).map_or_else(|| id.clone(), |p| p.name.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
             .collect(),
         obligations: plan
@@ -392,14 +436,122 @@ pub(super) async fn plan_page<N>(
             .map(|o| ObligationRow {
                 name: o.name.clone(),
                 description: o.description.clone(),
-                deadline: o
-                    .within
-                    .as_ref()
-                    .map_or_else(|| "without undue delay".into(), |d| format!("within {d} of {}", o.from)),
+                deadline: match (o.within, o.remind_every) {
+                    (Some(d), _) => format!("within {d} of {}", o.from.words()),
+                    (None, Some(every)) => {
+                        format!("without undue delay after {}, reminded every {every}", o.from.words())
+                    }
+                    (None, None) => format!("without undue delay after {}", o.from.words()),
+                },
             })
             .collect(),
         review: format!("step {} within {}", plan.review().step, plan.review().within),
+        customers: plan
+            .customer_notice_when()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" or "),
+        recovery: match plan.recovery().watch_seconds {
+            Some(seconds) => format!(
+                "for {} after resolution, {} times more sensitive",
+                crate::words::span(seconds),
+                plan.recovery().sensitivity
+            ),
+            None => "off".into(),
+        },
+        people: plan
+            .people()
+            .iter()
+            .map(|p| {
+                let mut reach = Vec::new();
+                reach.extend(p.email.as_ref().map(|e| format!("email {e}")));
+                reach.extend(p.telegram.map(|t| format!("Telegram {t}")));
+                reach.extend(p.slack.as_ref().map(|s| format!("Slack {s}")));
+                match reach.is_empty() {
+                    true => format!("{} ({})", p.name, p.id),
+                    false => format!("{} ({}): {}", p.name, p.id, reach.join(", ")),
+                }
+            })
+            .collect(),
+        channels: plan.channels().iter().map(channel_words).collect(),
+        routes: plan.routes().iter().map(|r| route_words(r, &zone)).collect(),
+        escalation: plan.escalation().map(escalation_words).unwrap_or_default(),
+        disclosure: plan.disclosure().map_or_else(String::new, |d| {
+            format!(
+                "reports acknowledged within {}, assessed within {}{}",
+                d.acknowledge_within,
+                d.assess_within,
+                d.contact.as_ref().map(|c| format!("; contact {c}")).unwrap_or_default()
+            )
+        }),
     })
+}
+
+/// A channel as the plan page shows it: where it goes, never its secret.
+fn channel_words(c: &tocsin_core::plan::Channel) -> String {
+    let to = match c.kind {
+        tocsin_core::plan::ChannelKind::Email => c.to.join(", "),
+        tocsin_core::plan::ChannelKind::Telegram => {
+            c.chat.clone().map(|chat| format!("chat {chat}")).unwrap_or_default()
+        }
+        tocsin_core::plan::ChannelKind::Slack => "a Slack incoming webhook".into(),
+        tocsin_core::plan::ChannelKind::Webhook => c.url.clone().unwrap_or_default(),
+    };
+    format!("{} ({}): {to}", c.name, c.kind.as_str())
+}
+
+fn route_words(r: &tocsin_core::plan::Route, zone: &jiff::tz::TimeZone) -> String {
+    let news = match r.events.is_empty() {
+        true => "all news".to_owned(),
+        false => r.events.join(", "),
+    };
+    let severities = match r.severities.is_empty() {
+        true => "every severity".to_owned(),
+        false => r.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+    };
+    let quiet = r
+        .quiet_hours
+        .map(|(start, end)| {
+            format!(
+                ", held {:02}:{:02}-{:02}:{:02} ({})",
+                start / 60,
+                start % 60,
+                end / 60,
+                end % 60,
+                zone.iana_name().unwrap_or("the plan's zone")
+            )
+        })
+        .unwrap_or_default();
+    format!("{news} of {severities} → {}{quiet}", r.channels.join(", "))
+}
+
+fn escalation_words(e: &tocsin_core::plan::Escalation) -> Vec<String> {
+    let mut lines: Vec<String> = e
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            format!(
+                "level {}: after {}, call {}",
+                i + 1,
+                crate::words::span(l.after.as_secs() as i64),
+                l.notify.join(", ")
+            )
+        })
+        .collect();
+    if let Some(every) = e.repeat {
+        lines.push(format!(
+            "the last level again every {}",
+            crate::words::span(every.as_secs() as i64)
+        ));
+    }
+    lines.push(format!(
+        "for {} while unacknowledged, on {}",
+        e.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        e.channels.join(", ")
+    ));
+    lines
 }
 
 struct SignalRow {
@@ -512,6 +664,127 @@ struct OutboxPage {
 #[serde(default)]
 pub struct OutboxQuery {
     state: String,
+}
+
+#[derive(Template)]
+#[template(path = "logins.html")]
+struct LoginsPage {
+    layout: Layout,
+    ip: String,
+    user: String,
+    outcome: String,
+    since: String,
+    problem: String,
+    attempts: Vec<LoginRow>,
+    next: String,
+}
+
+struct LoginRow {
+    at: String,
+    outcome: String,
+    reason: String,
+    user: String,
+    ip: String,
+    service: String,
+    user_agent: String,
+    seq: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginsQuery {
+    ip: String,
+    user: String,
+    outcome: String,
+    /// A time: RFC 3339, or "2026-11-20 09:00" in the plan's zone.
+    since: String,
+    cursor: String,
+}
+
+/// The login trail, for admins: every attempt to log in, filtered as `tocsin logins` does.
+pub async fn logins(signed: Signed<NeedAdmin>, Query(query): Query<LoginsQuery>) -> Result<Response, WebError> {
+    use tocsin_core::event::AuthOutcome;
+    use tocsin_store::events::{TrailCursor, TrailFilter};
+    let admin = &signed.0;
+    let plan = admin.read().plan();
+    let zone = plan.calendar().zone().clone();
+    let text = |t: &str| Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+    let mut problem = String::new();
+    let outcome = match query.outcome.trim() {
+        "" => None,
+        "success" => Some(AuthOutcome::Success),
+        "failure" => Some(AuthOutcome::Failure),
+        other => {
+            problem = format!("unknown outcome \"{other}\"; choose success or failure");
+            None
+        }
+    };
+    let since = match text(&query.since) {
+        None => None,
+        Some(t) => match crate::words::parse_time(&t, &zone, admin.now).ok() {
+            Some(at) => Some(at),
+            None => {
+                problem = format!("\"{t}\" is not a time; write it like 2026-11-20 09:00 or 2026-11-20T09:00:00Z");
+                None
+            }
+        },
+    };
+    let filter = TrailFilter {
+        ip: text(&query.ip),
+        user: text(&query.user),
+        outcome,
+        since,
+        until: None,
+        after: TrailCursor::decode(query.cursor.trim()),
+        limit: PAGE + 1,
+    };
+    let found = admin.login_trail(&filter).await.map_err(ApiError::from)?;
+    let listed = crate::http::api::Page::cut(
+        found,
+        PAGE as usize,
+        |e| TrailCursor::of(e).encode(),
+        |e| {
+            let doc = crate::model::LoginDoc::of(e).expect("the trail holds auth events");
+            LoginRow {
+                at: time(doc.at, &zone),
+                outcome: doc.outcome,
+                reason: doc.reason,
+                user: doc.user,
+                ip: doc.ip,
+                service: doc.service,
+                user_agent: doc.user_agent.unwrap_or_default(),
+                seq: doc.seq,
+            }
+        },
+    );
+    let next = listed.next_cursor.map_or_else(String::new, |cursor| {
+        format!(
+            "/logins?ip={}&user={}&outcome={}&since={}&cursor={}",
+            super::encode(&query.ip),
+            super::encode(&query.user),
+            super::encode(&query.outcome),
+            super::encode(&query.since),
+            super::encode(&cursor)
+        )
+    });
+    let status = if problem.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(page(
+        status,
+        &LoginsPage {
+            layout: Layout::new(admin, "Login trail", "logins"),
+            ip: query.ip,
+            user: query.user,
+            outcome: query.outcome,
+            since: query.since,
+            problem,
+            attempts: listed.items,
+            next,
+        },
+    ))
 }
 
 #[derive(Template)]

@@ -170,7 +170,7 @@ pub fn severity_at(plan: &Plan, tier: usize) -> String {
 /// with the severity it suggests.
 pub fn rule_for(plan: &Plan, detector: &str) -> (Action, String) {
     let default = default_rule(detector);
-    match plan.rules().iter().find(|r| r.detector == detector) {
+    match plan_rule(plan, detector) {
         Some(rule) => (
             rule.action,
             rule.severity
@@ -184,19 +184,20 @@ pub fn rule_for(plan: &Plan, detector: &str) -> (Action, String) {
 /// Whether all of a detector's signals join one incident: its `[[rule]]`'s `group`, or
 /// tocsin's default.
 pub fn one_incident(plan: &Plan, detector: &str) -> bool {
-    plan.rules()
-        .iter()
-        .find(|r| r.detector == detector)
+    plan_rule(plan, detector)
         .and_then(|r| r.one_incident)
         .unwrap_or_else(|| default_rule(detector).one_incident)
+}
+
+/// The plan's `[[rule]]` for a detector, if it has one.
+fn plan_rule<'p>(plan: &'p Plan, detector: &str) -> Option<&'p crate::plan::Rule> {
+    plan.rules().iter().find(|r| r.detector == detector)
 }
 
 /// Whether customers are affected by an incident a detector's signals open: its
 /// `[[rule]]`'s `customers`, or tocsin's default.
 pub fn customers_of(plan: &Plan, detector: &str) -> CustomerImpact {
-    plan.rules()
-        .iter()
-        .find(|r| r.detector == detector)
+    plan_rule(plan, detector)
         .and_then(|r| r.customers)
         .unwrap_or_else(|| default_rule(detector).customers)
 }

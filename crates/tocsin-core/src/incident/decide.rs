@@ -299,26 +299,12 @@ pub fn decide(
             }
             let mut changed = incident.clone();
             changed.severity = to.clone();
-            let (before, after) = (clocks(incident, plan), clocks(&changed, plan));
-            let shifts = after
-                .iter()
-                .filter(|c| c.met_at.is_none())
-                .filter_map(|c| {
-                    let old = before.iter().find(|b| b.id == c.id)?;
-                    let due_before = old.applicable.then_some(old.due_at).flatten();
-                    let due_after = c.applicable.then_some(c.due_at).flatten();
-                    (due_before != due_after).then(|| ClockShift {
-                        clock: c.id.clone(),
-                        due_before,
-                        due_after,
-                    })
-                })
-                .collect();
+            let before = clocks(incident, plan);
             vec![IncidentEvent::SeverityChanged {
                 from: incident.severity.clone(),
                 to,
                 reason,
-                shifts,
+                shifts: shifts(&before, &clocks(&changed, plan)),
                 breached: breached_by(&before, at),
             }]
         }
@@ -585,7 +571,17 @@ pub fn decide(
 /// (`before`, computed under the plan it followed): which deadlines moved, and which
 /// clocks had breached already, so that the new plan cannot hide them.
 pub fn adopt_plan(incident: &Incident, before: &[Clock], plan: &Plan, version: u64, at: Timestamp) -> IncidentEvent {
-    let after = clocks(incident, plan);
+    IncidentEvent::PlanAdopted {
+        version,
+        digest: plan.digest().to_owned(),
+        shifts: shifts(before, &clocks(incident, plan)),
+        breached: breached_by(before, at),
+    }
+}
+
+/// The deadlines of clocks not yet kept that a change moved, gave or took away, from the
+/// clocks `before` it to those `after`.
+fn shifts(before: &[Clock], after: &[Clock]) -> Vec<ClockShift> {
     let due = |c: &Clock| c.applicable.then_some(c.due_at).flatten();
     let mut shifts: Vec<ClockShift> = after
         .iter()
@@ -610,12 +606,7 @@ pub fn adopt_plan(incident: &Incident, before: &[Clock], plan: &Plan, version: u
                 due_after: None,
             }),
     );
-    IncidentEvent::PlanAdopted {
-        version,
-        digest: plan.digest().to_owned(),
-        shifts,
-        breached: breached_by(before, at),
-    }
+    shifts
 }
 
 /// What keeps an incident from closing at `at`: regulatory and customer clocks that still

@@ -226,17 +226,21 @@ mod tests {
 
     #[test]
     fn the_plan_s_settings_change_the_detectors() {
-        let failures: Vec<Event> = (0..11)
-            .map(|i| {
-                parse_line(
-                    1,
-                    &format!(
-                        r#"{{"kind":"auth","ts":"2026-01-05T00:00:{i:02}Z","outcome":"failure","ip":"203.0.113.1","user":"root","service":"sshd","reason":"bad_password"}}"#
-                    ),
-                )
-                .unwrap()
-            })
-            .collect();
+        // Failed logins from one address, `count` of them a second apart from `minute`.
+        let failing = |minute: u32, count: u32| -> Vec<Event> {
+            (0..count)
+                .map(|i| {
+                    parse_line(
+                        1,
+                        &format!(
+                            r#"{{"kind":"auth","ts":"2026-01-05T00:{minute:02}:{i:02}Z","outcome":"failure","ip":"203.0.113.1","user":"root","service":"sshd","reason":"bad_password"}}"#
+                        ),
+                    )
+                    .unwrap()
+                })
+                .collect()
+        };
+        let failures = failing(0, 11);
         let found = |engine: &mut Engine, events: &[Event]| {
             let mut out = Vec::new();
             for (seq, e) in events.iter().enumerate() {
@@ -250,17 +254,7 @@ mod tests {
         assert_eq!(found(&mut Engine::new(&stricter), &failures[..10]), 0);
         assert_eq!(found(&mut Engine::new(&stricter), &failures), 1);
         // The quiet period after a report: an hour by default, the plan's when it says.
-        let later: Vec<Event> = (0..6)
-            .map(|i| {
-                parse_line(
-                    1,
-                    &format!(
-                        r#"{{"kind":"auth","ts":"2026-01-05T00:05:{i:02}Z","outcome":"failure","ip":"203.0.113.1","user":"root","service":"sshd","reason":"bad_password"}}"#
-                    ),
-                )
-                .unwrap()
-            })
-            .collect();
+        let later = failing(5, 6);
         let twice: Vec<Event> = failures[..6].iter().chain(&later).cloned().collect();
         assert_eq!(found(&mut Engine::default(), &twice), 1);
         let mut brief = Detection::default();

@@ -250,18 +250,6 @@ impl Detector {
             .found
             .drain(..)
             .map(|signal| {
-                // A recurrence goes back to the incident whose watch found it, at its severity.
-                if signal.detector == "recurrence"
-                    && let Some(number) = self.watched.get(&signal.key.to_lowercase())
-                {
-                    return NewSignal {
-                        severity: String::new(),
-                        action: Action::Open,
-                        group_key: format!("{WATCH_GROUP}{number}"),
-                        suppressed: None,
-                        signal,
-                    };
-                }
                 let (action, severity) = rule_for(plan, &signal.detector);
                 // A suppressed signal is kept on record, with why, and leads to nothing.
                 let suppressed = plan
@@ -277,6 +265,16 @@ impl Detector {
             })
             .collect();
         signals.extend(self.alerts.take_signals());
+        // During an incident's recovery watch, any signal about its keys goes back to it.
+        for s in signals.iter_mut().filter(|s| s.suppressed.is_none()) {
+            let watched = std::iter::once(&s.signal.key)
+                .chain(&s.signal.accounts)
+                .find_map(|key| self.watched.get(&key.to_lowercase()));
+            if let Some(number) = watched {
+                s.group_key = format!("{WATCH_GROUP}{number}");
+                s.action = Action::Open;
+            }
+        }
         let store = self.desk.store();
         let cursor = store.event_cursor(FOLLOWER).await?;
         // In chunks, the cursor moving with the last: the log's writer commits between them.

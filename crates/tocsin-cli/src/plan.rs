@@ -344,6 +344,14 @@ fn summary(plan: &Plan, name: &str) -> String {
         "  customers    the customer-notice clock runs while \"customers affected\" is {}\n",
         answers.join(" or ")
     ));
+    match plan.recovery().watch_seconds {
+        Some(seconds) => out.push_str(&format!(
+            "  recovery     watched for {} after resolution, {} times more sensitive\n",
+            tocsin_server::words::span(seconds),
+            plan.recovery().sensitivity
+        )),
+        None => out.push_str("  recovery     not watched after resolution\n"),
+    }
     let steps: Vec<&str> = plan.steps().iter().map(|s| s.id.as_str()).collect();
     out.push_str(&format!("  steps        {}\n", steps.join(" → ")));
     if !plan.roles().is_empty() {

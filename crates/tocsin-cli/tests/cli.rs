@@ -650,6 +650,10 @@ fn plan_check_and_the_timeline_say_what_happened_in_plain_words() {
         "{check}"
     );
     assert!(!check.contains("deadline of"), "{check}");
+    assert!(
+        check.contains("recovery     watched for 3d after resolution, 2 times more sensitive"),
+        "{check}"
+    );
     t.ok(&["incident", "declare", "--title", "leak", "--severity", "P1"]);
     t.ok(&["incident", "notice", "INC-0001", "status-update", "--note", "contained"]);
     t.ok(&["incident", "notice", "INC-0001", "customers"]);

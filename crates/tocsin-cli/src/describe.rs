@@ -36,11 +36,17 @@ pub fn clock_changes(before: &[Clock], after: &[Clock], now: Timestamp, zone: &T
             };
             lines.push(line);
         } else if was_open && !clock.open {
-            lines.push(format!("{} stopped: {}", clock.name, clock.state(now)));
+            let why = match (clock.state(now), &clock.waived) {
+                (_, Some(reason)) => format!("not required: {reason}"),
+                (ClockState::NotApplicable, None) => "no longer applies".to_owned(),
+                (state, None) => state.to_string(),
+            };
+            lines.push(format!("{} stopped: {why}", clock.name));
         } else if clock.open && !was_open {
-            let due = clock
-                .due_at
-                .map_or_else(|| "no fixed deadline".to_owned(), |d| format!("due {}", time(d, zone)));
+            let due = clock.due_at.map_or_else(
+                || "without a fixed deadline".to_owned(),
+                |d| format!("due {}", time(d, zone)),
+            );
             lines.push(format!("{} started, {due}", clock.name));
         } else if let Some(old) = old.filter(|o| o.open && clock.open && o.due_at != clock.due_at) {
             let show = |d: Option<Timestamp>| d.map_or_else(|| "no deadline".to_owned(), |d| time(d, zone));

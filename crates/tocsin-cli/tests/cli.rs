@@ -760,7 +760,7 @@ fn customer_impact_counts_title_and_not_required_obligations_are_set_from_the_co
         bad.stderr,
         "error: --customers: \"maybe\" is not an answer to whether customers are affected; use yes, no or unknown\n"
     );
-    t.ok(&[
+    let waived = t.ok(&[
         "incident",
         "waive",
         "INC-0001",
@@ -768,6 +768,13 @@ fn customer_impact_counts_title_and_not_required_obligations_are_set_from_the_co
         "--reason",
         "the records were encrypted and the key was not exposed",
     ]);
+    assert!(
+        waived
+            .stdout
+            .contains("(GDPR Art. 34) stopped: not required: the records were encrypted"),
+        "{}",
+        waived.stdout
+    );
     t.ok(&[
         "incident",
         "edit",

@@ -139,9 +139,9 @@ pub fn event(event: &IncidentEvent) -> String {
         IncidentEvent::Dismissed { reason } => format!("dismissed as a false positive: {reason}"),
         IncidentEvent::Reopened { reason, .. } => format!("reopened: {reason}"),
         IncidentEvent::ClockWarned { clock, point, .. } => match point.as_str() {
-            "breached" => format!("clock {clock} breached"),
-            p if p.starts_with("reminder") => format!("clock {clock} reminded ({p})"),
-            p => format!("clock {clock} warned: {p} of its time gone"),
+            "breached" => format!("deadline missed: {clock}"),
+            p if p.starts_with("reminder") => format!("{p}: {clock} is not met yet"),
+            p => format!("warning: {p} of the time for {clock} is gone"),
         },
         IncidentEvent::Escalated { level, round, to } => {
             let whom = match to.as_slice() {

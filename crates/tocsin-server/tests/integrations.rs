@@ -528,3 +528,17 @@ async fn a_new_integration_key_works_the_moment_it_is_printed() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn invalid_utf8_inside_an_alert_is_a_400_not_a_dropped_connection() {
+    for server in servers().await {
+        let key = server.integration(Kind::Alertmanager, "prom-utf8").await;
+        let body: &[u8] = b"[{\"labels\":{\"alertname\":\"A\"},\"junk\":\"\xff\"}]";
+        for path in ["/api/v2/alerts", "/api/v1/webhooks/alertmanager"] {
+            let (status, text) = post(&format!("{}{path}", server.url), Some(&key), body.to_vec()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{} {path}: {text}", server.backend());
+            assert!(text.contains("not UTF-8"), "{path}: {text}");
+        }
+        server.stop().await;
+    }
+}

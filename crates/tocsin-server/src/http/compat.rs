@@ -155,9 +155,12 @@ pub fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, 
     })
 }
 
-/// Reads JSON, naming the place of the first problem.
+/// Reads JSON, naming the place of the first problem. JSON is UTF-8 throughout, in the
+/// fields that are skipped too: a body that is not is refused whole.
 pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let text = std::str::from_utf8(body)
+        .map_err(|e| format!("the body is not UTF-8: invalid bytes at offset {}", e.valid_up_to()))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();

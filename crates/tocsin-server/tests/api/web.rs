@@ -644,3 +644,31 @@ async fn the_login_trail_has_a_page_for_admins_with_the_command_line_s_filters()
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_login_next_with_a_tab_or_a_line_break_goes_home_not_off_site() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    for evil in [
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\x0b/evil.example/",
+        "/ /evil.example/",
+    ] {
+        let response = log_in(&server, "dana", PASSWORD, evil).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{evil:?}");
+        assert_eq!(response.headers()[LOCATION], "/", "{evil:?}");
+    }
+    // The form carries the same rule into its hidden field.
+    let form = server
+        .client
+        .get(format!("{}/login?next=/%09/evil.example/", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("name=\"next\" value=\"/\""), "{form}");
+    server.stop().await;
+}

@@ -61,12 +61,15 @@ pub struct NextQuery {
     next: String,
 }
 
-/// Only paths of this site: never `//elsewhere` or `https://elsewhere`.
+/// Only paths of this site: never `//elsewhere`, `https://elsewhere`, or a path that a
+/// browser reads as another site once it drops tabs and line breaks (`/\t/elsewhere`).
+/// What is kept is the path as parsed, so that it always makes a valid header.
 fn local_path(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/".to_owned()
+    let plain = !next.contains('\\') && !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    let local = next.starts_with('/') && !next.starts_with("//");
+    match (plain && local).then(|| next.parse::<axum::http::uri::PathAndQuery>()) {
+        Some(Ok(path)) => path.to_string(),
+        _ => "/".to_owned(),
     }
 }
 

@@ -45,24 +45,67 @@ pub fn client_ip(parts: &Parts, state: &AppState) -> String {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let trusted = &state.config().trusted_proxies;
-    if !trusted.contains(&peer) {
-        return peer.to_string();
-    }
-    let forwarded: Vec<IpAddr> = parts
+    let headers = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.to_str().ok());
+    forwarded_client(peer, &state.config().trusted_proxies, headers)
+}
+
+/// The client behind trusted proxies: walking `X-Forwarded-For` from the right, the first
+/// hop that is not a trusted proxy. A hop that is not an address is what the client sent
+/// itself (a proxy writes addresses), so it stands as the client rather than being skipped
+/// for the attacker's earlier hop.
+fn forwarded_client<'h>(peer: IpAddr, trusted: &[IpAddr], headers: impl Iterator<Item = &'h str>) -> String {
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<&str> = headers
         .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty())
         .collect();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(&peer)
-        .to_string()
+    for hop in hops.iter().rev() {
+        match hop_address(hop) {
+            Some(ip) if trusted.contains(&ip) => continue,
+            Some(ip) => return ip.to_string(),
+            None => return hop.chars().filter(|c| !c.is_control()).take(64).collect(),
+        }
+    }
+    peer.to_string()
+}
+
+/// One hop's address: `203.0.113.9`, `203.0.113.9:4711`, `2001:db8::1` or
+/// `[2001:db8::1]:443`.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    use super::*;
+
+    #[test]
+    fn a_hop_with_a_port_is_the_client_and_an_unparseable_hop_is_not_skipped() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let trusted = [proxy];
+        let client = |header: &str| forwarded_client(proxy, &trusted, std::iter::once(header));
+        assert_eq!(client("6.6.6.6, 203.0.113.9:4711"), "203.0.113.9");
+        assert_eq!(client("6.6.6.6, [2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(client("6.6.6.6, 2001:db8::2, 10.0.0.2"), "2001:db8::2");
+        assert_eq!(client("6.6.6.6, unknown"), "unknown");
+        assert_eq!(client(""), "10.0.0.2");
+        // Not behind a trusted proxy, the header says nothing.
+        let stranger: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(
+            forwarded_client(stranger, &trusted, std::iter::once("6.6.6.6")),
+            "198.51.100.7"
+        );
+    }
 }
 
 /// Who is calling, if anyone: a bearer token wins over a cookie.

@@ -11,7 +11,7 @@ use tocsin_store::IncidentFilter;
 
 use crate::args::{DeclareArgs, IncidentCommand, ListArgs, MarkAction, StepAction};
 use crate::context::{Context, incident_number};
-use crate::render::{Paint, Table, clock_tone, left, plain, status_tone};
+use crate::render::{Paint, Table, clock_tone, left, plain, printable, status_tone};
 use crate::{describe, emit, show};
 
 pub async fn run(context: &Context, command: IncidentCommand) -> anyhow::Result<ExitCode> {
@@ -128,7 +128,7 @@ async fn report(context: &Context, desk: &Desk, outcome: &Outcome) -> anyhow::Re
     let what: Vec<String> = outcome.events.iter().map(describe::event).collect();
     let paint = Paint { on: context.colour() };
     let changes = describe::clock_changes(&outcome.clocks_before, &outcome.clocks, context.now, zone, paint);
-    emit(&format!("{number}: {}\n{changes}", what.join("; ")));
+    emit(&format!("{number}: {}\n{changes}", printable(&what.join("; "))));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -185,7 +185,9 @@ async fn declare_incident(context: &Context, plan: &Plan, args: &DeclareArgs) ->
     let started = describe::clock_changes(&[], &view.clocks, context.now, zone, paint);
     emit(&format!(
         "Declared {} {} \"{}\"\n{started}",
-        i.number, i.severity, i.title
+        i.number,
+        i.severity,
+        printable(&i.title)
     ));
     Ok(ExitCode::SUCCESS)
 }

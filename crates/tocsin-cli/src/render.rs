@@ -69,7 +69,8 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<(String, Tone)>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.into_iter().map(|(text, tone)| (printable(&text), tone)).collect());
     }
 
     pub fn render(&self, paint: Paint, indent: &str) -> String {
@@ -101,6 +102,22 @@ impl Table {
         }
         out
     }
+}
+
+/// Text as a terminal may show it: line breaks and tabs become spaces, and other control
+/// characters (an escape sequence in a user name that would repaint the admin's terminal)
+/// are written out, like `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' | '\r' => " ".to_owned(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 pub fn plain(text: impl Into<String>) -> (String, Tone) {

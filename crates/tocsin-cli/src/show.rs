@@ -13,7 +13,7 @@ use tocsin_server::{IncidentView, Verification};
 
 use crate::context::{Context, incident_number};
 use crate::incident::one_line;
-use crate::render::{Paint, Table, Tone, clock_tone, left, plain, span, status_tone, time};
+use crate::render::{Paint, Table, Tone, clock_tone, left, plain, printable, span, status_tone, time};
 use crate::{describe, emit};
 
 pub async fn incident(context: &Context, id: &str) -> anyhow::Result<ExitCode> {
@@ -40,7 +40,7 @@ pub async fn incident(context: &Context, id: &str) -> anyhow::Result<ExitCode> {
 fn render_incident(view: &IncidentView, plan: &Plan, now: Timestamp, paint: Paint) -> String {
     let zone = plan.calendar().zone();
     let i = &view.incident;
-    let mut out = paint.tone(Tone::Bold, &format!("{}  {}", i.number, i.title));
+    let mut out = paint.tone(Tone::Bold, &format!("{}  {}", i.number, printable(&i.title)));
     out.push('\n');
     let severity_name = plan.severity(&i.severity).map_or("", |s| s.name.as_str());
     let mut facts = Table::default();

@@ -847,3 +847,34 @@ fn events_are_read_back_by_number_and_by_filter() {
     let bad = t.run(&["events", "list", "--kind", "login"]);
     assert_eq!(bad.code, 1);
 }
+
+#[test]
+fn control_characters_in_user_names_and_titles_never_reach_the_terminal_raw() {
+    let t = Tocsin::with_plan(TestDb::sqlite(), "three-tier");
+    let log = t.path("evil.ndjson");
+    std::fs::write(
+        &log,
+        r#"{"kind":"auth","ts":"2026-01-05T00:00:00Z","outcome":"failure","ip":"203.0.113.5","user":"evil\u001b[2Jname","service":"sshd"}"#,
+    )
+    .unwrap();
+    t.ok(&["ingest", log.to_str().unwrap()]);
+    let trail = t.ok(&["logins"]).stdout;
+    assert!(!trail.contains('\u{1b}'), "{trail:?}");
+    assert!(trail.contains("evil\\u{1b}[2Jname"), "{trail}");
+    let declared = t
+        .ok(&[
+            "incident",
+            "declare",
+            "--title",
+            "red \u{1b}[31malert",
+            "--severity",
+            "P2",
+        ])
+        .stdout;
+    assert!(!declared.contains('\u{1b}'), "{declared:?}");
+    for args in [&["incident", "list"][..], &["incident", "show", "INC-0001"][..]] {
+        let out = t.ok(args).stdout;
+        assert!(!out.contains('\u{1b}'), "{args:?}: {out:?}");
+        assert!(out.contains("red \\u{1b}[31malert"), "{args:?}: {out}");
+    }
+}

@@ -149,10 +149,8 @@ pub async fn events(context: &Context, command: &EventsCommand) -> anyhow::Resul
             found
         }
         EventsCommand::List(args) => {
-            if let Some(kind) = &args.kind
-                && !tocsin_core::event::Kind::ALL.iter().any(|k| k.as_str() == kind)
-            {
-                bail!("--kind {kind}: use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert");
+            if let Some(kind) = &args.kind {
+                event_reads::check_kind(kind).map_err(|e| anyhow!("--kind: {e}"))?;
             }
             let time =
                 |flag: &str, text: &Option<String>| text.as_ref().map(|t| context.time(flag, t, &plan)).transpose();

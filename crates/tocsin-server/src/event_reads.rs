@@ -13,6 +13,16 @@ const SCAN_MAX: usize = 20_000;
 /// Events read per round of the scan.
 const ROUND: u32 = 1_000;
 
+/// Whether `kind` names a kind of event, or why not.
+pub fn check_kind(kind: &str) -> Result<(), String> {
+    match tocsin_core::event::Kind::ALL.iter().any(|k| k.as_str() == kind) {
+        true => Ok(()),
+        false => Err(format!(
+            "unknown event kind \"{kind}\"; use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert"
+        )),
+    }
+}
+
 /// Which events to list, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {

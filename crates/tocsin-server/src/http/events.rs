@@ -20,7 +20,7 @@ use super::AppState;
 use super::api::{Page, cursor, page_size};
 use super::auth::{Ingester, Reader};
 use super::error::{ApiError, ErrorBody};
-use crate::event_reads::EventFilter;
+use crate::event_reads::{self, EventFilter};
 use crate::identity::Principal;
 use crate::ingest::{self, BodyError, Encoding, Parsed};
 use crate::model::{EventDoc, IngestReport, RejectDoc, SignalDoc};
@@ -69,12 +69,8 @@ async fn list_events(
     query: Result<Query<EventListQuery>, QueryRejection>,
 ) -> Result<Json<Page<EventDoc>>, ApiError> {
     let Query(query) = query?;
-    if let Some(kind) = &query.kind
-        && !tocsin_core::event::Kind::ALL.iter().any(|k| k.as_str() == kind)
-    {
-        return Err(ApiError::invalid(format!(
-            "unknown event kind \"{kind}\"; use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert"
-        )));
+    if let Some(kind) = &query.kind {
+        event_reads::check_kind(kind).map_err(ApiError::invalid)?;
     }
     let filter = EventFilter {
         kind: query.kind,

@@ -118,7 +118,6 @@ async fn watched(
         };
         for record in desk.store().signals(&signals).await? {
             let s = record.signal;
-            // A recurrence names a key of the incident already.
             for key in std::iter::once(s.key).chain(s.accounts) {
                 incidents.insert(key.to_lowercase(), summary.number);
                 keys.push(Watched { key, until });

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,8 @@ use tocsin_core::audit::EntryDraft;
 use tocsin_core::identity::{Permission, Role, Scopes, Username, check_new_password};
 use tocsin_core::incident::Actor;
 use tocsin_store::identity::{
-    LoginAttempt, LoginOutcome, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserChange, UserRecord,
+    LoginAttempt, LoginLimits, LoginOutcome, LoginReservation, NewSession, NewToken, NewUser, SessionRecord,
+    TokenRecord, UserChange, UserRecord,
 };
 use tocsin_store::{Store, StoreError};
 use tokio::sync::Semaphore;
@@ -49,12 +51,15 @@ pub const TOKEN_PREFIX: &str = "tocsin_";
 /// How long a browser session lasts from login.
 pub const SESSION_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
 
-/// Login throttling: failures counted over this window...
-pub const THROTTLE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
-/// ...more than this many from one address refuse further attempts from it...
-pub const THROTTLE_PER_IP: u64 = 20;
-/// ...and more than this many against one account refuse further attempts on it.
-pub const THROTTLE_PER_ACCOUNT: u64 = 5;
+/// When logins are refused or slowed; see [`LoginLimits`].
+pub const LOGIN_LIMITS: LoginLimits = LoginLimits {
+    window: jiff::SignedDuration::from_mins(15),
+    per_address: 20,
+    per_account_and_address: 5,
+    per_account: 10,
+    slowed_every: jiff::SignedDuration::from_secs(10),
+    familiar_for: jiff::SignedDuration::from_hours(30 * 24),
+};
 
 /// How long a verified token or session is trusted without asking the database again.
 /// Changes made through this server take effect at once; others within this time.
@@ -124,6 +129,8 @@ pub struct Identity {
     /// Verified tokens and sessions by digest.
     tokens: Arc<Recent<TokenRecord>>,
     sessions: Arc<Recent<SessionRecord>>,
+    /// Passwords checked against a hash since the start.
+    checked: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Identity {
@@ -210,6 +217,15 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
 }
 
+/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
+fn within(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn hash_now(password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the operating system provides randomness");
@@ -226,7 +242,13 @@ impl Identity {
             hashing: Arc::new(Semaphore::new(HASHING_AT_ONCE)),
             tokens: Arc::default(),
             sessions: Arc::default(),
+            checked: Arc::default(),
         }
+    }
+
+    /// How many passwords this desk has checked against a hash since it started.
+    pub fn passwords_checked(&self) -> u64 {
+        self.checked.load(Ordering::Relaxed)
     }
 
     async fn hash(&self, password: &str) -> String {
@@ -239,6 +261,7 @@ impl Identity {
 
     async fn verify(&self, password: &str, hash: &str) -> bool {
         let _permit = self.hashing.acquire().await.expect("the semaphore is never closed");
+        self.checked.fetch_add(1, Ordering::Relaxed);
         let (password, hash) = (password.to_owned(), hash.to_owned());
         tokio::task::spawn_blocking(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok())
             .await
@@ -445,8 +468,9 @@ impl Identity {
         Ok(self.store.touch_token(record.id, now).await?)
     }
 
-    /// Checks a password and opens a session. Every attempt is recorded, and attempts
-    /// are refused while their address or account has failed too often.
+    /// Checks a password and opens a session. Every attempt is recorded, and reserved
+    /// before its password is checked, so that [`LOGIN_LIMITS`] hold however many arrive
+    /// at once. The check runs to its end even if the caller goes away.
     pub async fn login(
         &self,
         name: &str,
@@ -455,56 +479,66 @@ impl Identity {
         user_agent: &str,
         now: Timestamp,
     ) -> Result<(Secret, Session), IdentityError> {
-        let typed: String = name.trim().chars().take(64).collect();
-        let user_agent: String = user_agent.chars().take(512).collect();
-        let record = |outcome: LoginOutcome, user_id: Option<i64>| LoginAttempt {
+        let this = self.clone();
+        let attempt = LoginAttempt {
             at: now,
-            username: typed.clone(),
-            user_id,
+            username: name.trim().chars().take(64).collect(),
+            user_id: None,
             ip: ip.to_owned(),
-            user_agent: user_agent.clone(),
-            outcome,
+            user_agent: user_agent.chars().take(512).collect(),
+            outcome: LoginOutcome::Throttled,
         };
-        let since = now.checked_sub(THROTTLE_WINDOW).unwrap_or(now);
-        let failures = self.store.recent_failures(ip, &typed, since).await?;
-        if failures.from_ip >= THROTTLE_PER_IP || failures.for_account >= THROTTLE_PER_ACCOUNT {
-            self.store.record_login(&record(LoginOutcome::Throttled, None)).await?;
-            return Err(IdentityError::Throttled {
-                retry_after_secs: THROTTLE_WINDOW.as_secs().unsigned_abs(),
-            });
-        }
-        let user = match Username::parse(&typed) {
+        // A password too long to be anyone's is still checked, cut to the longest allowed,
+        // so that it costs what any other wrong password costs.
+        let max = tocsin_core::identity::PASSWORD_MAX_BYTES;
+        let over_long = password.len() > max;
+        let password = Secret(within(password, max).to_owned());
+        tokio::spawn(async move { this.check_login(attempt, password, over_long).await })
+            .await
+            .unwrap_or(Err(IdentityError::Unauthenticated("the login was cut short")))
+    }
+
+    async fn check_login(
+        &self,
+        mut attempt: LoginAttempt,
+        password: Secret,
+        over_long: bool,
+    ) -> Result<(Secret, Session), IdentityError> {
+        let id = match self.store.reserve_login(&attempt, &LOGIN_LIMITS).await? {
+            LoginReservation::Check(id) => id,
+            LoginReservation::Refused(wait) => {
+                return Err(IdentityError::Throttled {
+                    retry_after_secs: wait.as_secs().unsigned_abs().max(1),
+                });
+            }
+        };
+        let user = match Username::parse(&attempt.username) {
             Ok(username) => self.store.user(&username).await?,
             Err(_) => None,
         };
-        let refused = IdentityError::Unauthenticated("wrong user name or password");
-        let Some(user) = user else {
-            self.verify(password, DECOY_HASH).await;
-            self.store
-                .record_login(&record(LoginOutcome::UnknownUser, None))
-                .await?;
-            return Err(refused);
+        let hash = user.as_ref().map_or(DECOY_HASH, |user| user.password_hash.as_str());
+        let matches = self.verify(password.expose(), hash).await && !over_long;
+        attempt.user_id = user.as_ref().map(|user| user.id);
+        attempt.outcome = match &user {
+            None => LoginOutcome::UnknownUser,
+            Some(_) if !matches => LoginOutcome::BadPassword,
+            Some(user) if user.disabled => LoginOutcome::Disabled,
+            Some(_) => LoginOutcome::Success,
         };
-        let password_ok = password.len() <= tocsin_core::identity::PASSWORD_MAX_BYTES
-            && self.verify(password, &user.password_hash).await;
-        let outcome = match (password_ok, user.disabled) {
-            (false, _) => LoginOutcome::BadPassword,
-            (true, true) => LoginOutcome::Disabled,
-            (true, false) => LoginOutcome::Success,
+        self.store.finish_login(id, &attempt).await?;
+        let user = match user {
+            Some(user) if attempt.outcome == LoginOutcome::Success => user,
+            _ => return Err(IdentityError::Unauthenticated("wrong user name or password")),
         };
-        self.store.record_login(&record(outcome, Some(user.id))).await?;
-        if outcome != LoginOutcome::Success {
-            return Err(refused);
-        }
         let secret = Secret(random_hex(32));
         let session = NewSession {
             hash: digest(secret.expose()),
             user_id: user.id,
             csrf: random_hex(32),
-            at: now,
-            expires_at: now.checked_add(SESSION_LIFETIME).unwrap_or(now),
-            ip: ip.to_owned(),
-            user_agent,
+            at: attempt.at,
+            expires_at: attempt.at.checked_add(SESSION_LIFETIME).unwrap_or(attempt.at),
+            ip: attempt.ip,
+            user_agent: attempt.user_agent,
         };
         self.store.create_session(session.clone()).await?;
         Ok((

@@ -4,6 +4,7 @@
 //! digests of tokens and session ids.
 
 use async_trait::async_trait;
+use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::EntryDraft;
 use tocsin_core::event::{AuthEvent, AuthOutcome, AuthReason, Event, Source};
@@ -167,11 +168,61 @@ impl LoginAttempt {
     }
 }
 
-/// Recent failed logins from one address and against one account.
+/// When password checks are refused or slowed. Failures are counted over `window`; an
+/// attempt whose password is being checked counts as a failure until it is finished, so
+/// that concurrent attempts cannot pass the limits together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub window: SignedDuration,
+    /// Failures from one address, on any accounts, after which it is refused.
+    pub per_address: u64,
+    /// Failures on one account from one address, after which that address is refused for it.
+    pub per_account_and_address: u64,
+    /// Failures on one account from all addresses, after which addresses that are not
+    /// familiar to it are slowed: the account takes one of their attempts per `slowed_every`.
+    /// The account is never locked: its owner gets in from a familiar address at once, and
+    /// from a new one within a few tries.
+    pub per_account: u64,
+    pub slowed_every: SignedDuration,
+    /// An address from which the account logged in within this time is familiar to it.
+    pub familiar_for: SignedDuration,
+}
+
+/// What the limits are applied to: the recent attempts of one address and one account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecentFailures {
-    pub from_ip: u64,
+pub struct LoginCounts {
+    pub from_address: u64,
+    pub for_account_from_address: u64,
     pub for_account: u64,
+    /// The account logged in from this address within `familiar_for`.
+    pub familiar: bool,
+    /// The latest attempt on the account whose password was checked, within the window.
+    pub last_checked_on_account: Option<Timestamp>,
+}
+
+impl LoginLimits {
+    /// How long to wait if the attempt is refused; `None` lets its password be checked.
+    pub fn refusal(&self, counts: &LoginCounts, now: Timestamp) -> Option<SignedDuration> {
+        if counts.from_address >= self.per_address || counts.for_account_from_address >= self.per_account_and_address {
+            return Some(self.window);
+        }
+        if counts.for_account < self.per_account || counts.familiar {
+            return None;
+        }
+        let since = counts
+            .last_checked_on_account
+            .map_or(self.slowed_every, |last| now.duration_since(last));
+        (since < self.slowed_every).then(|| self.slowed_every - since)
+    }
+}
+
+/// The answer to a reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginReservation {
+    /// The password may be checked; the attempt of this id is pending until finished.
+    Check(i64),
+    /// Refused, and recorded as throttled: try again after this.
+    Refused(SignedDuration),
 }
 
 #[async_trait]
@@ -207,10 +258,60 @@ pub trait IdentityStore: Send + Sync {
 
     async fn delete_session(&self, hash: &str) -> Result<(), StoreError>;
 
-    /// Records an attempt, and appends it to the event log as an auth event of service
-    /// `tocsin`, in one transaction: tocsin's own door is on the login trail and watched
-    /// by the detectors like any other.
-    async fn record_login(&self, attempt: &LoginAttempt) -> Result<(), StoreError>;
+    /// Applies `limits` to the recent attempts of the attempt's address and account and,
+    /// in the same serialized transaction, reserves the attempt as pending or records it as
+    /// throttled. Servers sharing the database see each other's reservations, so no more
+    /// passwords are checked than the limits allow. The attempt's outcome is not read.
+    async fn reserve_login(&self, attempt: &LoginAttempt, limits: &LoginLimits)
+    -> Result<LoginReservation, StoreError>;
 
-    async fn recent_failures(&self, ip: &str, username: &str, since: Timestamp) -> Result<RecentFailures, StoreError>;
+    /// Records the outcome of a reserved attempt, and appends it to the event log as an
+    /// auth event of service `tocsin`, in one transaction: tocsin's own door is on the
+    /// login trail and watched by the detectors like any other.
+    async fn finish_login(&self, id: i64, attempt: &LoginAttempt) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: LoginLimits = LoginLimits {
+        window: SignedDuration::from_mins(15),
+        per_address: 20,
+        per_account_and_address: 5,
+        per_account: 10,
+        slowed_every: SignedDuration::from_secs(10),
+        familiar_for: SignedDuration::from_hours(720),
+    };
+
+    #[test]
+    fn an_address_is_refused_for_the_window_and_strangers_to_an_attacked_account_wait_their_turn() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let counts = LoginCounts::default();
+        assert_eq!(LIMITS.refusal(&counts, now), None);
+        let busy_address = LoginCounts {
+            from_address: 20,
+            ..counts
+        };
+        assert_eq!(LIMITS.refusal(&busy_address, now), Some(LIMITS.window));
+        let guessed_here = LoginCounts {
+            for_account_from_address: 5,
+            ..counts
+        };
+        assert_eq!(LIMITS.refusal(&guessed_here, now), Some(LIMITS.window));
+        let last = now.checked_sub(SignedDuration::from_secs(3)).unwrap();
+        let attacked = LoginCounts {
+            for_account: 10,
+            last_checked_on_account: Some(last),
+            ..counts
+        };
+        assert_eq!(LIMITS.refusal(&attacked, now), Some(SignedDuration::from_secs(7)));
+        let later = now.checked_add(SignedDuration::from_secs(7)).unwrap();
+        assert_eq!(LIMITS.refusal(&attacked, later), None);
+        let familiar = LoginCounts {
+            familiar: true,
+            ..attacked
+        };
+        assert_eq!(LIMITS.refusal(&familiar, now), None);
+    }
 }

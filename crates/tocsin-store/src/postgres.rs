@@ -81,6 +81,8 @@ macro_rules! advisory_key {
 const MIGRATION_LOCK: i32 = 0x746f_0001;
 /// Serializes appends to the event log.
 const EVENT_LOG_LOCK: i32 = 0x746f_0002;
+/// Serializes login reservations, so that two servers count each other's attempts.
+const LOGIN_LOCK: i32 = 0x746f_0003;
 
 /// A PostgreSQL database. Appends to the audit chain lock its head row, so entries from
 /// concurrent writers line up one after another.
@@ -157,6 +159,15 @@ async fn take_lead(store: &PgStore, role: crate::lead::Role) -> Result<Option<cr
 async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
     sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
         .bind(EVENT_LOG_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Login reservations follow one another: each counts the attempts reserved before it.
+async fn lock_logins(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+        .bind(LOGIN_LOCK)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -4,7 +4,7 @@
 use tocsin_core::identity::{Role, Scopes, Username};
 
 use crate::identity::{
-    IdentityStore, LoginAttempt, NewSession, NewToken, NewUser, RecentFailures, SessionRecord, TokenRecord, UserChange,
+    IdentityStore, LoginAttempt, LoginCounts, LoginLimits, LoginOutcome, LoginReservation, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserChange,
     UserRecord,
 };
 
@@ -260,46 +260,98 @@ impl IdentityStore for Backend {
         Ok(())
     }
 
-    async fn record_login(&self, attempt: &LoginAttempt) -> Result<(), StoreError> {
+    async fn reserve_login(
+        &self,
+        attempt: &LoginAttempt,
+        limits: &LoginLimits,
+    ) -> Result<LoginReservation, StoreError> {
         let mut tx = begin_write(self).await?;
-        sqlx::query(
+        lock_logins(&mut tx).await?;
+        let counts = login_counts(&mut tx, attempt, limits).await?;
+        let refusal = limits.refusal(&counts, attempt.at);
+        let outcome = match refusal {
+            Some(_) => LoginOutcome::Throttled.as_str(),
+            None => PENDING,
+        };
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO login_attempts (at_ms, username, name_key, user_id, ip, user_agent, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, NULL, $4, $5, $6) RETURNING id",
         )
         .bind(attempt.at.as_millisecond())
         .bind(&attempt.username)
         .bind(attempt.username.to_lowercase())
-        .bind(attempt.user_id)
         .bind(&attempt.ip)
         .bind(&attempt.user_agent)
-        .bind(attempt.outcome.as_str())
-        .execute(&mut *tx)
+        .bind(outcome)
+        .fetch_one(&mut *tx)
         .await?;
+        if let Some(wait) = refusal {
+            let throttled = LoginAttempt {
+                outcome: LoginOutcome::Throttled,
+                user_id: None,
+                ..attempt.clone()
+            };
+            insert_events(&mut tx, &[NewEvent::new(throttled.event(), "tocsin", attempt.at)]).await?;
+            tx.commit().await?;
+            return Ok(LoginReservation::Refused(wait));
+        }
+        tx.commit().await?;
+        Ok(LoginReservation::Check(id))
+    }
+
+    async fn finish_login(&self, id: i64, attempt: &LoginAttempt) -> Result<(), StoreError> {
+        let mut tx = begin_write(self).await?;
+        sqlx::query("UPDATE login_attempts SET outcome = $1, user_id = $2 WHERE id = $3")
+            .bind(attempt.outcome.as_str())
+            .bind(attempt.user_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         insert_events(&mut tx, &[NewEvent::new(attempt.event(), "tocsin", attempt.at)]).await?;
         tx.commit().await?;
         Ok(())
     }
+}
 
-    async fn recent_failures(&self, ip: &str, username: &str, since: Timestamp) -> Result<RecentFailures, StoreError> {
-        let failures = "('bad_password', 'unknown_user', 'disabled')";
-        let count = |column: &'static str, value: String| {
-            let sql = format!(
-                "SELECT COUNT(*) AS n FROM login_attempts WHERE {column} = $1 AND at_ms >= $2 AND outcome IN {failures}"
-            );
-            let pool = self.pool.clone();
-            async move {
-                let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(value)
-                    .bind(since.as_millisecond())
-                    .fetch_one(&pool)
-                    .await?
-                    .try_get("n")?;
-                uint(n, "login count")
-            }
-        };
-        Ok(RecentFailures {
-            from_ip: count("ip", ip.to_owned()).await?,
-            for_account: count("name_key", username.to_lowercase()).await?,
-        })
-    }
+/// The outcome of a reserved attempt whose password is being checked. It counts as a
+/// failure until it is finished; one never finished (the server stopped) stays one.
+const PENDING: &str = "pending";
+
+/// Outcomes that count towards the limits.
+const FAILED: &str = "('bad_password', 'unknown_user', 'disabled', 'pending')";
+
+async fn login_counts(tx: &mut Tx, attempt: &LoginAttempt, limits: &LoginLimits) -> Result<LoginCounts, StoreError> {
+    let since = attempt.at.checked_sub(limits.window).unwrap_or(attempt.at).as_millisecond();
+    let familiar_since = attempt
+        .at
+        .checked_sub(limits.familiar_for)
+        .unwrap_or(attempt.at)
+        .as_millisecond();
+    let account = attempt.username.to_lowercase();
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT
+            (SELECT COUNT(*) FROM login_attempts
+             WHERE ip = $1 AND at_ms >= $3 AND outcome IN {FAILED}) AS from_address,
+            (SELECT COUNT(*) FROM login_attempts
+             WHERE name_key = $2 AND ip = $1 AND at_ms >= $3 AND outcome IN {FAILED}) AS for_account_from_address,
+            (SELECT COUNT(*) FROM login_attempts
+             WHERE name_key = $2 AND at_ms >= $3 AND outcome IN {FAILED}) AS for_account,
+            (SELECT COUNT(*) FROM login_attempts
+             WHERE name_key = $2 AND ip = $1 AND at_ms >= $4 AND outcome = 'success') AS successes,
+            (SELECT MAX(at_ms) FROM login_attempts
+             WHERE name_key = $2 AND at_ms >= $3 AND outcome <> 'throttled') AS last_checked_ms"
+    )))
+    .bind(&attempt.ip)
+    .bind(account)
+    .bind(since)
+    .bind(familiar_since)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(LoginCounts {
+        from_address: uint(row.try_get("from_address")?, "login count")?,
+        for_account_from_address: uint(row.try_get("for_account_from_address")?, "login count")?,
+        for_account: uint(row.try_get("for_account")?, "login count")?,
+        familiar: row.try_get::<i64, _>("successes")? > 0,
+        last_checked_on_account: opt_time(row.try_get("last_checked_ms")?)?,
+    })
 }

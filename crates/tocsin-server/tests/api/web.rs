@@ -8,7 +8,7 @@ use tocsin_store::testing::TestDb;
 use crate::helpers::{Auth, PASSWORD, TestServer, servers};
 
 /// The login form's CSRF token and the cookie that goes with it.
-async fn login_form(server: &TestServer) -> (String, String) {
+pub async fn login_form(server: &TestServer) -> (String, String) {
     let response = server.client.get(format!("{}/login", server.url)).send().await.unwrap();
     let cookie = response.headers()[SET_COOKIE]
         .to_str()
@@ -29,7 +29,7 @@ async fn login_form(server: &TestServer) -> (String, String) {
     (cookie, csrf)
 }
 
-async fn log_in(server: &TestServer, name: &str, password: &str, next: &str) -> reqwest::Response {
+pub async fn log_in(server: &TestServer, name: &str, password: &str, next: &str) -> reqwest::Response {
     let (cookie, csrf) = login_form(server).await;
     server
         .client

@@ -107,6 +107,18 @@ pub async fn login_page(State(state): State<AppState>, Query(query): Query<NextQ
     login_form(StatusCode::OK, &query.next, "", "", state.config().behind_tls())
 }
 
+/// "7 seconds", "15 minutes".
+fn wait_in_words(secs: u64) -> String {
+    match secs {
+        1 => "1 second".to_owned(),
+        ..60 => format!("{secs} seconds"),
+        _ => match secs.div_ceil(60) {
+            1 => "1 minute".to_owned(),
+            minutes => format!("{minutes} minutes"),
+        },
+    }
+}
+
 #[derive(Deserialize)]
 pub struct LoginForm {
     name: String,
@@ -156,8 +168,8 @@ pub async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form
                 &form.next,
                 &form.name,
                 &format!(
-                    "Too many failed logins. Try again in {} minutes.",
-                    retry_after_secs.div_ceil(60)
+                    "Too many failed logins. Try again in {}.",
+                    wait_in_words(retry_after_secs)
                 ),
                 secure,
             );

@@ -109,8 +109,12 @@ mod forwarded_tests {
 }
 
 /// Who is calling, if anyone: a bearer token wins over a cookie.
-pub async fn authenticate(parts: &Parts, identity: &Identity, now: Timestamp) -> Result<Option<Caller>, ApiError> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+pub async fn authenticate(
+    headers: &HeaderMap,
+    identity: &Identity,
+    now: Timestamp,
+) -> Result<Option<Caller>, ApiError> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
         let token = value
             .to_str()
             .ok()
@@ -122,7 +126,7 @@ pub async fn authenticate(parts: &Parts, identity: &Identity, now: Timestamp) ->
             session: None,
         }));
     }
-    let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+    let Some(secret) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     Ok(identity.session(secret, now).await?.map(|session| Caller {
@@ -348,9 +352,11 @@ impl<N: Need> Allowed<N> {
     /// API, in the form for the web UI (`csrf_in_form`).
     pub async fn authorize(parts: &Parts, state: &AppState, csrf_in_form: Option<&str>) -> Result<Self, ApiError> {
         let now = tocsin_core::to_millis(Timestamp::now());
-        let caller = authenticate(parts, state.identity(), now).await?.ok_or_else(|| {
-            ApiError::unauthenticated("sign in, or send an API token as \"Authorization: Bearer TOKEN\"")
-        })?;
+        let caller = authenticate(&parts.headers, state.identity(), now)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthenticated("sign in, or send an API token as \"Authorization: Bearer TOKEN\"")
+            })?;
         if let Some(session) = &caller.session
             && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         {

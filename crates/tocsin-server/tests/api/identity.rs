@@ -228,6 +228,7 @@ async fn a_burst_of_concurrent_logins_checks_no_more_passwords_than_the_throttle
             .db
             .scalar("SELECT COUNT(*) FROM login_attempts WHERE outcome IN ('success', 'bad_password')")
             .await;
+        eprintln!("{backend}: {checked} of {BURST} concurrent logins had their password checked");
         assert!(
             checked <= THROTTLE_PER_ACCOUNT as i64,
             "{backend}: {checked} passwords of {BURST} were checked"

@@ -672,3 +672,59 @@ async fn a_login_next_with_a_tab_or_a_line_break_goes_home_not_off_site() {
     assert!(form.contains("name=\"next\" value=\"/\""), "{form}");
     server.stop().await;
 }
+
+/// Issue 16, item 14: a page's event stream stayed open across logout and `user disable`.
+#[tokio::test]
+async fn an_event_stream_ends_when_its_session_ends_by_logout_or_by_disabling_the_user() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let admin = server.token("admin").await;
+    for ending in ["logout", "disable"] {
+        let Auth::Session { cookie, csrf } = server.session(Role::Viewer).await else {
+            unreachable!()
+        };
+        let mut events = server
+            .client
+            .get(format!("{}/events", server.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), StatusCode::OK);
+        if ending == "logout" {
+            let response = server
+                .client
+                .post(format!("{}/logout", server.url))
+                .header("cookie", &cookie)
+                .form(&[("csrf", &csrf)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        } else {
+            let (_, me) = server
+                .get(
+                    "/api/v1/me",
+                    &Auth::Session {
+                        cookie: cookie.clone(),
+                        csrf,
+                    },
+                )
+                .await;
+            let name = me["actor"].as_str().unwrap().to_owned();
+            let (status, body) = server
+                .request(reqwest::Method::PATCH, &format!("/api/v1/users/{name}"), &admin)
+                .json(&serde_json::json!({"disabled": true}))
+                .send()
+                .await
+                .map(|r| (r.status(), ()))
+                .unwrap();
+            assert_eq!(status, StatusCode::OK, "{body:?}");
+        }
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            while let Some(_) = events.chunk().await.unwrap() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the stream outlived the session ({ending})");
+    }
+    server.stop().await;
+}

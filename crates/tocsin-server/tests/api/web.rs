@@ -721,7 +721,7 @@ async fn an_event_stream_ends_when_its_session_ends_by_logout_or_by_disabling_th
             assert_eq!(status, StatusCode::OK, "{body:?}");
         }
         let ended = tokio::time::timeout(std::time::Duration::from_secs(15), async {
-            while let Some(_) = events.chunk().await.unwrap() {}
+            while events.chunk().await.unwrap().is_some() {}
         })
         .await;
         assert!(ended.is_ok(), "the stream outlived the session ({ending})");

@@ -38,13 +38,15 @@ impl Role {
         }
     }
 
-    /// Viewers read; responders also work incidents; admins may do everything.
+    /// Viewers read; responders also work incidents; admins also manage users, tokens,
+    /// integrations and the plan.
     /// People never ingest: that is for senders' tokens.
     pub fn permits(self, permission: Permission) -> bool {
         match permission {
             Permission::Read => true,
             Permission::Respond => self >= Role::Responder,
-            Permission::Ingest | Permission::Admin => self == Role::Admin,
+            Permission::Ingest => false,
+            Permission::Admin => self == Role::Admin,
         }
     }
 }

@@ -625,3 +625,35 @@ async fn sentry_webhooks_are_verified_and_alert_by_issue_and_metric() {
         assert!(signals.iter().all(|s| s.incident.is_some()), "{signals:?}");
     }
 }
+
+/// Issue 16, item 17: `x-sentry-error` reflected what was sent; a 70 KB header was seen.
+#[tokio::test]
+async fn the_reason_a_sentry_request_was_refused_is_short_whatever_was_sent() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let (id, key) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
+    let long = format!("\u{1b}[31m{}", "x".repeat(70_000));
+    let check_in = |status: &str, schedule: &str| {
+        let item = json!({
+            "check_in_id": "83a7c03ed0a04e1b97e2e3b18d38f244",
+            "monitor_slug": "nightly",
+            "status": status,
+            "monitor_config": {"schedule": {"type": "crontab", "value": schedule}},
+        });
+        format!("{{}}\n{{\"type\":\"check_in\"}}\n{item}\n")
+    };
+    for body in [check_in(&long, "0 3 * * *"), check_in("ok", &long)] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/{id}/envelope/?sentry_key={key}", server.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let reason = response.headers()["x-sentry-error"].to_str().unwrap().to_owned();
+        assert!(reason.len() <= 300, "{} bytes: {}", reason.len(), &reason[..300]);
+        let body = response.text().await.unwrap();
+        assert!(body.len() <= 600, "{} bytes", body.len());
+        assert!(!body.contains("\\u001b"), "{body}");
+    }
+    server.stop().await;
+}

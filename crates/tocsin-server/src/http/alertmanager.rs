@@ -49,7 +49,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Alertmanager's error shape.
 fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
-    let message = message.into();
+    let message = compat::brief(&message.into());
     Refusal::new(
         status,
         message.clone(),

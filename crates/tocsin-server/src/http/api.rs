@@ -17,7 +17,7 @@ use tocsin_store::IncidentFilter;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::{Administrator, Reader, Responder};
+use super::auth::{Administrator, Anyone, Reader, Responder};
 use super::error::ApiError;
 use crate::model::{ClockDoc, IncidentDoc, IncidentSummaryDoc, OpenClockDoc, TimelineEntryDoc, VerificationDoc};
 use crate::next_deadlines;
@@ -530,9 +530,9 @@ pub struct MeDoc {
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
     responses((status = 200, body = MeDoc), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-async fn me(reader: Reader) -> Json<MeDoc> {
+async fn me(caller: Anyone) -> Json<MeDoc> {
     use tocsin_core::identity::Permission as P;
-    let principal = &reader.caller.principal;
+    let principal = &caller.caller.principal;
     let permissions = [
         (P::Read, "read"),
         (P::Respond, "respond"),
@@ -544,7 +544,7 @@ async fn me(reader: Reader) -> Json<MeDoc> {
     .map(|(_, name)| name.to_owned())
     .collect();
     Json(MeDoc {
-        actor: reader.actor().to_string(),
+        actor: caller.actor().to_string(),
         kind: match principal {
             crate::identity::Principal::User { .. } => "user".into(),
             crate::identity::Principal::Token { .. } => "token".into(),

@@ -143,12 +143,14 @@ pub struct Caller {
     pub session: Option<Session>,
 }
 
-/// A permission a handler needs, as a type.
+/// A permission a handler needs, as a type; `None` admits every authenticated caller.
 pub trait Need: Send + Sync {
-    const PERMISSION: Permission;
+    const PERMISSION: Option<Permission>;
     const WHAT: &'static str;
 }
 
+#[derive(Debug)]
+pub struct NeedAny;
 #[derive(Debug)]
 pub struct NeedRead;
 #[derive(Debug)]
@@ -158,20 +160,24 @@ pub struct NeedIngest;
 #[derive(Debug)]
 pub struct NeedAdmin;
 
+impl Need for NeedAny {
+    const PERMISSION: Option<Permission> = None;
+    const WHAT: &'static str = "any";
+}
 impl Need for NeedRead {
-    const PERMISSION: Permission = Permission::Read;
+    const PERMISSION: Option<Permission> = Some(Permission::Read);
     const WHAT: &'static str = "read";
 }
 impl Need for NeedRespond {
-    const PERMISSION: Permission = Permission::Respond;
+    const PERMISSION: Option<Permission> = Some(Permission::Respond);
     const WHAT: &'static str = "respond";
 }
 impl Need for NeedIngest {
-    const PERMISSION: Permission = Permission::Ingest;
+    const PERMISSION: Option<Permission> = Some(Permission::Ingest);
     const WHAT: &'static str = "ingest";
 }
 impl Need for NeedAdmin {
-    const PERMISSION: Permission = Permission::Admin;
+    const PERMISSION: Option<Permission> = Some(Permission::Admin);
     const WHAT: &'static str = "admin";
 }
 
@@ -184,6 +190,8 @@ pub struct Allowed<N> {
     need: PhantomData<N>,
 }
 
+/// Any authenticated caller.
+pub type Anyone = Allowed<NeedAny>;
 pub type Reader = Allowed<NeedRead>;
 pub type Responder = Allowed<NeedRespond>;
 pub type Ingester = Allowed<NeedIngest>;
@@ -360,6 +368,11 @@ impl<N: Need> Allowed<N> {
         if let Some(session) = &caller.session
             && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         {
+            if !same_origin(&parts.headers, state.config().public_url.as_deref()) {
+                return Err(ApiError::forbidden(
+                    "a change made with a session cookie must come from tocsin's own pages, not another site",
+                ));
+            }
             let sent = csrf_in_form.or_else(|| parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
             if !sent.is_some_and(|sent| constant_time_eq(sent.as_bytes(), session.csrf.as_bytes())) {
                 return Err(ApiError::new(
@@ -371,7 +384,9 @@ impl<N: Need> Allowed<N> {
                 ));
             }
         }
-        if !caller.principal.permits(N::PERMISSION) {
+        if let Some(permission) = N::PERMISSION
+            && !caller.principal.permits(permission)
+        {
             let who = match &caller.principal {
                 Principal::User { role, .. } => format!("the role {role}"),
                 Principal::Token { scopes, .. } => format!("a token with scopes {scopes}"),
@@ -387,6 +402,33 @@ impl<N: Need> Allowed<N> {
             state: state.clone(),
             need: PhantomData,
         })
+    }
+}
+
+/// Whether a browser's request comes from tocsin's own pages. `Sec-Fetch-Site` decides
+/// where the browser sends it; otherwise `Origin` must be the public URL's origin (or,
+/// without one, the `Host` asked for). A request without either is not from a browser
+/// that could be tricked into sending it, and is let through to the CSRF check.
+pub fn same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    let Some(origin) = header(header::ORIGIN) else {
+        return true;
+    };
+    match public_url {
+        Some(url) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let authority = rest.split('/').next().unwrap_or("");
+            origin.eq_ignore_ascii_case(&format!("{scheme}://{authority}"))
+        }
+        None => {
+            let host = header(header::HOST).unwrap_or("");
+            origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| !host.is_empty() && authority.eq_ignore_ascii_case(host))
+        }
     }
 }
 

@@ -33,9 +33,30 @@ impl Refusal {
             status,
             body,
             retry_after: None,
-            why: why.into(),
+            why: brief(&why.into()),
         }
     }
+}
+
+/// The longest reason a refusal gives, in characters: it may quote what was sent.
+const REASON_MAX: usize = 200;
+
+/// A reason fit to send back and to keep: at most [`REASON_MAX`] characters, control
+/// characters written out, so that it never reflects a sender's bulk or escape codes.
+pub fn brief(reason: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in reason.chars().enumerate() {
+        if i == REASON_MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl IntoResponse for Refusal {

@@ -166,7 +166,7 @@ const PARSE_INLINE: usize = 256 * 1024;
         (status = 422, body = ErrorBody, description = "No line held a valid event"),
         (status = 429, body = ErrorBody, description = "The event log is behind; retry after the Retry-After seconds"),
     ),
-    security(("bearer" = ["ingest"]), ("session" = [])))]
+    security(("bearer" = ["ingest"])))]
 async fn post_events(
     ingester: Ingester,
     headers: HeaderMap,

@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
-    let message = message.into();
+    let message = compat::brief(&message.into());
     Refusal::new(status, message.clone(), json!({"ok": false, "msg": message}))
 }
 

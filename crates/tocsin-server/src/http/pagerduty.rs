@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn invalid(errors: Vec<String>) -> Refusal {
+    let errors: Vec<String> = errors.iter().take(10).map(|e| compat::brief(e)).collect();
     Refusal::new(
         StatusCode::BAD_REQUEST,
         errors.join("; "),
@@ -48,6 +49,7 @@ fn invalid(errors: Vec<String>) -> Refusal {
 }
 
 fn request_refused(status: StatusCode, message: &str, error: String) -> Refusal {
+    let error = compat::brief(&error);
     Refusal::new(
         status,
         error.clone(),

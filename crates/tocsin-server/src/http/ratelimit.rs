@@ -52,7 +52,7 @@ pub struct CheckDoc {
 /// recorded as a rate_limit event, which the detectors watch.
 #[utoipa::path(post, path = "/api/v1/ratelimit/check", tag = "events", request_body = CheckRequest,
     responses((status = 200, body = CheckDoc), (status = 422, body = ErrorBody)),
-    security(("bearer" = ["ingest"]), ("session" = [])))]
+    security(("bearer" = ["ingest"])))]
 async fn check(ingester: Ingester, body: Result<Json<CheckRequest>, JsonRejection>) -> Result<Response, ApiError> {
     let Json(request) = body?;
     let plan = &ingester.read().plan();

@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
-    let why = why.into();
+    let why = compat::brief(&why.into());
     Refusal::new(status, why.clone(), json!({"ok": false, "detail": why}))
 }
 

@@ -728,3 +728,88 @@ async fn an_event_stream_ends_when_its_session_ends_by_logout_or_by_disabling_th
     }
     server.stop().await;
 }
+
+/// Issue 16, item 17: form posts other than login, and the API called with a session,
+/// accepted a foreign `Origin` when the CSRF token was valid.
+#[tokio::test]
+async fn a_change_from_another_site_is_refused_even_with_a_valid_csrf_token() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let Auth::Session { cookie, csrf } = server.session(Role::Responder).await else {
+        unreachable!()
+    };
+    let before = server.footprint().await;
+    let form = server
+        .client
+        .post(format!("{}/incidents", server.url))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str()), ("title", "Forged"), ("severity", "P3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::FORBIDDEN);
+    let api = server
+        .client
+        .post(format!("{}/api/v1/incidents", server.url))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", "https://evil.example")
+        .json(&serde_json::json!({"title": "Forged", "severity": "P3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::FORBIDDEN);
+    let fetched = server
+        .client
+        .post(format!("{}/api/v1/incidents", server.url))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("sec-fetch-site", "cross-site")
+        .json(&serde_json::json!({"title": "Forged", "severity": "P3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.footprint().await, before, "nothing changed");
+    let own = server
+        .client
+        .post(format!("{}/api/v1/incidents", server.url))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .header("origin", &server.url)
+        .json(&serde_json::json!({"title": "Ours", "severity": "P3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::CREATED);
+    server.stop().await;
+}
+
+/// Issue 16, item 17: behind a proxy the login's `Origin` was compared with `Host`,
+/// which the proxy may rewrite, instead of the public URL the browser sees.
+#[tokio::test]
+async fn the_login_origin_is_checked_against_the_public_url() {
+    let config = tocsin_server::http::ServerConfig {
+        public_url: Some("https://tocsin.example.com".into()),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(TestDb::sqlite(), config).await;
+    server.user("dana", Role::Responder).await;
+    for (origin, expected) in [
+        (server.url.clone(), StatusCode::FORBIDDEN),
+        ("https://tocsin.example.com".to_owned(), StatusCode::SEE_OTHER),
+    ] {
+        let (cookie, csrf) = login_form(&server).await;
+        let response = server
+            .client
+            .post(format!("{}/login", server.url))
+            .header("cookie", cookie)
+            .header("origin", &origin)
+            .form(&[("name", "dana"), ("password", PASSWORD), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "Origin: {origin}");
+    }
+    server.stop().await;
+}

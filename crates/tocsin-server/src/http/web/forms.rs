@@ -19,7 +19,7 @@ use super::{CsrfForm, Layout, Submitted, WebError, page};
 use crate::DeskError;
 use crate::http::AppState;
 use crate::http::api::{ActionRequest, incident_number};
-use crate::http::auth::{NeedAdmin, NeedRespond, SESSION_COOKIE, client_ip, cookie};
+use crate::http::auth::{NeedAdmin, NeedRespond, SESSION_COOKIE, client_ip, cookie, same_origin};
 use crate::http::error::ApiError;
 use crate::identity::{IdentityError, SESSION_LIFETIME};
 use crate::plans::{PlanProblem, PlanText};
@@ -131,7 +131,7 @@ pub struct LoginForm {
 pub async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<LoginForm>) -> Response {
     let secure = state.config().behind_tls();
     let from_this_browser = cookie(&parts.headers, LOGIN_COOKIE.name).is_some_and(|c| c == form.csrf);
-    if !from_this_browser || !same_origin(&parts.headers) {
+    if !from_this_browser || !same_origin(&parts.headers, state.config().public_url.as_deref()) {
         return login_form(
             StatusCode::FORBIDDEN,
             &form.next,
@@ -195,22 +195,6 @@ fn capitalized(text: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
-}
-
-/// A browser's form post says where it came from; it must be this site. Browsers that
-/// send `Sec-Fetch-Site` say it outright; others name the `Origin`, which must be this host.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site") {
-        return site == "same-origin" || site == "none";
-    }
-    let Some(origin) = header(header::ORIGIN.as_str()) else {
-        return true;
-    };
-    let host = header(header::HOST.as_str()).unwrap_or("");
-    origin
-        .split_once("://")
-        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use jiff::tz::TimeZone;
 use tocsin_core::Timestamp;
+use tocsin_core::event::MAX_LINE_BYTES;
 use tocsin_server::detection::Detector;
 use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
@@ -29,6 +30,35 @@ use crate::emit;
 const BATCH: usize = 10_000;
 /// How often a followed file is looked at again.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+/// Reads up to the next line break, and returns how many bytes it read. At most one byte
+/// more than an event may take is kept in `buf`, so that a line without end costs no
+/// memory and is still refused as too long; the rest of it is read past.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let keep = MAX_LINE_BYTES + 1;
+    let mut read = 0;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(read);
+        }
+        let (used, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = keep.saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..used.min(room)]);
+        if done && used > room {
+            // Cut: the line break still ends it.
+            buf.push(b'\n');
+        }
+        reader.consume(used);
+        read += used;
+        if done {
+            return Ok(read);
+        }
+    }
+}
 
 pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let Some(store) = context.store(true).await? else {
@@ -101,10 +131,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     let mut buf = Vec::with_capacity(4096);
     loop {
         buf.clear();
-        let n = input
-            .reader
-            .read_until(b'\n', &mut buf)
-            .with_context(|| format!("cannot read {}", input.name))?;
+        let n = read_line(&mut input.reader, &mut buf).with_context(|| format!("cannot read {}", input.name))?;
         if n == 0 {
             if !args.follow {
                 break;
@@ -118,14 +145,12 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         }
         // An incomplete last line of a growing file is finished by the next read.
         if args.follow && !buf.ends_with(b"\n") {
-            let mut rest = Vec::new();
-            while !rest.ends_with(b"\n") {
+            while !buf.ends_with(b"\n") {
                 tokio::time::sleep(FOLLOW_POLL).await;
-                if input.reader.read_until(b'\n', &mut rest)? == 0 && input.rotated()? {
+                if read_line(&mut input.reader, &mut buf)? == 0 && input.rotated()? {
                     break;
                 }
             }
-            buf.extend_from_slice(&rest);
         }
         progress.read(n as u64);
         reader.line(&String::from_utf8_lossy(&buf));

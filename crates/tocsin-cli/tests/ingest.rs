@@ -428,3 +428,36 @@ async fn a_suppressed_signal_is_kept_on_record_with_its_reason_and_opens_nothing
     let incidents: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
 }
+
+/// Issue 16, item 17: `tocsin ingest` stored a 10 MB sshd user name.
+#[tokio::test]
+async fn a_log_line_with_a_huge_user_name_is_refused_and_a_long_one_is_cut() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let huge = "a".repeat(10 << 20);
+    let long = "b".repeat(20_000);
+    let log = format!(
+        "Jan  5 00:00:07 web1 sshd[2174]: Failed password for invalid user {huge} from 192.0.2.1 port 36243 ssh2\n\
+         Jan  5 00:00:08 web1 sshd[2175]: Failed password for invalid user {long} from 192.0.2.2 port 36244 ssh2\n\
+         Jan  5 00:00:09 web1 sshd[2176]: Failed password for root from 192.0.2.3 port 36245 ssh2\n"
+    );
+    std::fs::write(dir.path().join("auth.log"), log).unwrap();
+    let (code, out, err) = run(
+        dir.path(),
+        Some(&db.url),
+        &["--json", "ingest", "auth.log", "--year", "2026", "--timezone", "UTC"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (report["accepted"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["rejects"][0]["line"], 1);
+    let longest = db
+        .scalar("SELECT MAX(LENGTH(login_user)) FROM events WHERE login_user IS NOT NULL")
+        .await;
+    assert_eq!(longest, tocsin_core::event::MAX_FIELD_BYTES as i64);
+}

@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 use serde_json::value::RawValue;
 use tocsin_core::Timestamp;
-use tocsin_core::event::{AuthEvent, Event, Reject, parse_line};
+use tocsin_core::event::{AuthEvent, Event, MAX_FIELD_BYTES, MAX_LINE_BYTES, Reject, parse_line};
 use tocsin_detect::parse::nginx::{NginxLine, NginxParser};
 use tocsin_detect::parse::reorder::Reorder;
 use tocsin_detect::parse::sshd::{LineKind, SshdParser};
@@ -18,14 +18,35 @@ use tocsin_store::events::NewEvent;
 
 /// The largest body tocsin takes in one request, compressed or not.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
-/// The most a compressed body may expand to.
+/// The most a compressed body may expand to...
 pub const MAX_EXPANDED: usize = 64 * 1024 * 1024;
+/// ...and the most it may expand by: ten times what a week of repetitive logs compresses by.
+pub const MAX_RATIO: usize = 200;
+/// A body may expand to this much whatever its ratio, so that tiny bodies are never refused.
+const RATIO_FLOOR: usize = 1024 * 1024;
+/// The most lines (or array elements) in one body: 16 MiB of events of 64 bytes each.
+/// Every line costs memory while the body is read, blank and refused ones included.
+pub const MAX_LINES: usize = 256 * 1024;
+/// Refused lines kept, with their reasons, to be shown; the rest are counted.
+pub const REJECTS_KEPT: usize = 100;
 
 /// What a body held.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub events: Vec<NewEvent>,
+    /// The first [`REJECTS_KEPT`] refused lines...
     pub rejects: Vec<Reject>,
+    /// ...and how many there were.
+    pub rejected: u64,
+}
+
+impl Parsed {
+    fn refuse(&mut self, reject: Reject) {
+        self.rejected += 1;
+        if self.rejects.len() < REJECTS_KEPT {
+            self.rejects.push(reject);
+        }
+    }
 }
 
 /// Why a whole body was refused.
@@ -33,6 +54,10 @@ pub struct Parsed {
 pub enum BodyError {
     #[error("the body expands to more than {0} bytes")]
     TooLarge(usize),
+    #[error("the body expands more than {MAX_RATIO} times; send it less compressed")]
+    Bomb,
+    #[error("the body holds more than {MAX_LINES} lines; send fewer events per request")]
+    TooManyLines,
     #[error("the body is not valid {encoding}: {why}")]
     Undecodable { encoding: &'static str, why: String },
     #[error("the body is not UTF-8 text")]
@@ -76,12 +101,19 @@ impl Encoding {
         }
     }
 
-    /// Undoes the encoding, refusing what would expand beyond `max` bytes.
+    /// Undoes the encoding, refusing what would expand beyond `max` bytes or more than
+    /// [`MAX_RATIO`] times.
     pub fn expand(self, body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, BodyError> {
+        let by_ratio = body.len().saturating_mul(MAX_RATIO).max(RATIO_FLOOR);
+        let (max, too_large) = if by_ratio < max {
+            (by_ratio, BodyError::Bomb)
+        } else {
+            (max, BodyError::TooLarge(max))
+        };
         let limit = max as u64 + 1;
         let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
         let read = match self {
-            Encoding::Identity if body.len() > max => return Err(BodyError::TooLarge(max)),
+            Encoding::Identity if body.len() > max => return Err(too_large),
             Encoding::Identity => return Ok(Cow::Borrowed(body)),
             Encoding::Gzip => flate2::read::MultiGzDecoder::new(body)
                 .take(limit)
@@ -106,7 +138,7 @@ impl Encoding {
             why: e.to_string(),
         })?;
         if out.len() > max {
-            return Err(BodyError::TooLarge(max));
+            return Err(too_large);
         }
         Ok(Cow::Owned(out))
     }
@@ -116,9 +148,15 @@ impl Encoding {
 /// JSON object (when `json` says the sender declared `application/json`), or NDJSON.
 pub fn parse_body(body: &[u8], json: bool, origin: &str, received_at: Timestamp) -> Result<Parsed, BodyError> {
     let text = std::str::from_utf8(body).map_err(|_| BodyError::NotText)?;
+    if text.bytes().filter(|b| *b == b'\n').count() >= MAX_LINES {
+        return Err(BodyError::TooManyLines);
+    }
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| BodyError::BadArray(e.to_string()))?;
+        if items.len() > MAX_LINES {
+            return Err(BodyError::TooManyLines);
+        }
         return Ok(collect(
             items.iter().enumerate().map(|(i, item)| (i as u64 + 1, item.get())),
             items.len(),
@@ -161,7 +199,7 @@ fn collect<'a>(
             Ok(event) => parsed
                 .events
                 .push(NewEvent::shared(event, std::sync::Arc::clone(&origin), received_at)),
-            Err(reject) => parsed.rejects.push(reject),
+            Err(reject) => parsed.refuse(reject),
         }
     }
     parsed
@@ -218,8 +256,8 @@ pub use tocsin_detect::parse::nginx::LOGIN_PATHS;
 /// How long a parsed attempt is held for attempts dated before it (sshd's probes are
 /// known when their connection ends, within sshd's two-minute login grace time).
 const REORDER_SLACK: SignedDuration = SignedDuration::from_mins(5);
-/// Rejected lines kept to be shown.
-pub const REJECTS_KEPT: usize = 10;
+/// Rejected lines of a log kept to be shown.
+const LOG_REJECTS_KEPT: usize = 10;
 
 /// Lines of a log into events for the event log, in time order.
 #[derive(Debug)]
@@ -263,6 +301,11 @@ impl LineReader {
     pub fn line(&mut self, text: &str) {
         self.lines += 1;
         let text = text.trim_end_matches(['\r', '\n']);
+        if text.len() > MAX_LINE_BYTES {
+            let message = format!("the line is longer than the {MAX_LINE_BYTES} bytes one event may take");
+            self.reject(None, &message);
+            return;
+        }
         match self.format {
             LineFormat::Sshd => {
                 if self.sshd.line(text, &mut self.attempts) == LineKind::Malformed && !text.trim().is_empty() {
@@ -285,7 +328,7 @@ impl LineReader {
                 }
                 Err(reject) => {
                     self.rejected += 1;
-                    if self.rejects.len() < REJECTS_KEPT {
+                    if self.rejects.len() < LOG_REJECTS_KEPT {
                         self.rejects.push(reject);
                     }
                 }
@@ -312,7 +355,8 @@ impl LineReader {
             return;
         }
         let now = Timestamp::now();
-        for event in self.ready.drain(..) {
+        for mut event in self.ready.drain(..) {
+            event.cut_fields(MAX_FIELD_BYTES);
             self.batch
                 .push(NewEvent::shared(event, std::sync::Arc::clone(&self.origin), now));
         }
@@ -320,7 +364,7 @@ impl LineReader {
 
     fn reject(&mut self, field: Option<String>, message: &str) {
         self.rejected += 1;
-        if self.rejects.len() < REJECTS_KEPT {
+        if self.rejects.len() < LOG_REJECTS_KEPT {
             self.rejects.push(Reject {
                 line: self.lines,
                 field,
@@ -398,7 +442,12 @@ mod tests {
         assert!(bomb.len() < 1024 * 1024);
         assert!(matches!(
             Encoding::Gzip.expand(&bomb, MAX_EXPANDED),
-            Err(BodyError::TooLarge(_))
+            Err(BodyError::Bomb)
+        ));
+        // Within the ratio, past the most a body may expand to.
+        assert!(matches!(
+            Encoding::Gzip.expand(&bomb, 1000),
+            Err(BodyError::TooLarge(1000))
         ));
         for encoding in [Encoding::Gzip, Encoding::Deflate, Encoding::Brotli] {
             assert!(

@@ -12,6 +12,12 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+/// The longest line, in bytes, that one event may take; a longer line is refused whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The longest text field, in bytes as written. A sender's event with a longer one is
+/// refused, naming the field; fields read out of log lines are cut to it.
+pub const MAX_FIELD_BYTES: usize = 8 * 1024;
+
 /// One observation. Written to the event log as the same flat JSON object senders send,
 /// so what is stored reads back through the same checks as what arrived.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -201,6 +207,47 @@ impl fmt::Display for Source {
         match self {
             Source::Ip(ip) => ip.fmt(f),
             Source::Host(host) => f.write_str(host),
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary.
+pub fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+impl Event {
+    /// Cuts the text fields that log lines fill (auth and request events) to `max` bytes,
+    /// so that a log line cannot store a field longer than a sender may send.
+    pub fn cut_fields(&mut self, max: usize) {
+        let optional = |field: &mut Option<String>| {
+            if let Some(text) = field {
+                cut(text, max);
+            }
+        };
+        match self {
+            Event::Auth(a) => {
+                for field in [&mut a.user, &mut a.method, &mut a.service] {
+                    cut(field, max);
+                }
+                for field in [&mut a.user_agent, &mut a.tenant, &mut a.host] {
+                    optional(field);
+                }
+            }
+            Event::Request(r) => {
+                cut(&mut r.method, max);
+                cut(&mut r.path, max);
+                for field in [&mut r.tenant, &mut r.service, &mut r.user_agent, &mut r.host] {
+                    optional(field);
+                }
+            }
+            _ => {}
         }
     }
 }

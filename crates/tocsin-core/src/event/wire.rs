@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::{
     AlertEvent, AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, Exception,
-    HeartbeatEvent, Kind, Level, RateLimitEvent, RequestEvent, Source, User, VaultEvent, VaultOutcome,
+    HeartbeatEvent, Kind, Level, MAX_FIELD_BYTES, MAX_LINE_BYTES, RateLimitEvent, RequestEvent, Source, User,
+    VaultEvent, VaultOutcome,
 };
 
 /// A line that was refused, and why.
@@ -165,12 +166,22 @@ struct AlertWire {
 /// Reads line `line` of an NDJSON stream (or one element of a JSON array) as an event.
 pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
     let line = Line { number: line, text };
+    let whole = |message: String| Reject {
+        line: line.number,
+        field: None,
+        message,
+    };
+    if text.len() > MAX_LINE_BYTES {
+        return Err(whole(format!(
+            "the line is {} bytes, more than the {MAX_LINE_BYTES} one event may take",
+            text.len()
+        )));
+    }
     if !text.trim_start().starts_with('{') {
-        return Err(Reject {
-            line: line.number,
-            field: None,
-            message: "an event must be a JSON object".into(),
-        });
+        return Err(whole("an event must be a JSON object".into()));
+    }
+    if let Some(field) = long_string(text, MAX_FIELD_BYTES) {
+        return Err(line.reject(&field, format!("longer than {MAX_FIELD_BYTES} bytes")));
     }
     // Most lines say their kind plainly: read it off the text and parse once. The kind's own
     // parse checks that it was right; when it was not, the line is read the long way.
@@ -188,6 +199,39 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, Reject> {
         )
     })?;
     parse_kind(&line, kind)
+}
+
+/// The member name of the first string in a JSON text longer than `max` bytes as written
+/// (escapes count as written, so a string is never longer than it looks), or of the
+/// array holding it; `""` for a string in no object.
+fn long_string(text: &str, max: usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut member = "";
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|b| *b == b'"') {
+        let start = at + offset + 1;
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        let end = end.min(bytes.len());
+        let after = bytes[(end + 1).min(bytes.len())..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace());
+        if after == Some(&b':') {
+            // Both ends are at quotes or the text's end: character boundaries.
+            member = &text[start..end];
+        }
+        if end - start > max {
+            let name: String = member.chars().take(64).collect();
+            return Some(name);
+        }
+        at = end + 1;
+        if at >= bytes.len() {
+            break;
+        }
+    }
+    None
 }
 
 /// The value of the first `"kind": "..."` in the text, if it names a kind.
@@ -465,6 +509,17 @@ pub fn fingerprint_of(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_long_string_is_named_by_its_member_escapes_and_all() {
+        assert_eq!(long_string(r#"{"a":"xxxx","b":"yy"}"#, 3), Some("a".into()));
+        assert_eq!(long_string(r#"{"a":"xx","b":"y\"y\"y"}"#, 3), Some("b".into()));
+        assert_eq!(long_string(r#"{"a":"x\"","b":["ok","long"]}"#, 3), Some("b".into()));
+        assert_eq!(long_string(r#"{"a" : "abc", "b": 12345678}"#, 3), None);
+        assert_eq!(long_string(r#""unterminated"#, 3), Some(String::new()));
+        assert_eq!(long_string(r#"{"a":"x\"#, 3), None);
+        assert_eq!(long_string("{\"é\":\"ééé\"}", 5), Some("é".into()));
+    }
 
     fn auth(text: &str) -> AuthEvent {
         match parse_line(1, text).unwrap() {

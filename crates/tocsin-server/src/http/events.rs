@@ -148,8 +148,6 @@ async fn list_signals(
     )))
 }
 
-/// Rejected lines listed in a response at most; `rejected` counts them all.
-const REJECTS_SHOWN: usize = 100;
 /// Bodies larger than this are parsed off the request threads.
 const PARSE_INLINE: usize = 256 * 1024;
 
@@ -208,13 +206,13 @@ async fn post_events(
             .map_err(|e| ApiError::internal(&e))?
     }
     .map_err(|e| match e {
-        BodyError::TooLarge(_) => too_large(e.to_string()),
+        BodyError::TooLarge(_) | BodyError::Bomb | BodyError::TooManyLines => too_large(e.to_string()),
         BodyError::Undecodable { .. } | BodyError::NotText | BodyError::BadArray(_) => {
             ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string())
         }
     })?;
-    let rejects: Vec<RejectDoc> = parsed.rejects.iter().take(REJECTS_SHOWN).map(RejectDoc::of).collect();
-    let rejected = parsed.rejects.len() as u64;
+    let rejects: Vec<RejectDoc> = parsed.rejects.iter().map(RejectDoc::of).collect();
+    let rejected = parsed.rejected;
     if parsed.events.is_empty() {
         let message = match parsed.rejects.first() {
             Some(first) => format!("no line held a valid event ({rejected} refused); the first: {first}"),

@@ -513,7 +513,7 @@ fn expanded(headers: &HeaderMap, body: &Bytes) -> Result<Vec<u8>, Refusal> {
         .expand(body, MAX_BODY)
         .map(|b| b.into_owned())
         .map_err(|e| match e {
-            BodyError::TooLarge(_) => refuse(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            BodyError::TooLarge(_) | BodyError::Bomb => refuse(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
             _ => refuse(StatusCode::BAD_REQUEST, e.to_string()),
         })
 }

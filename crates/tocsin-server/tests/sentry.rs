@@ -657,3 +657,23 @@ async fn the_reason_a_sentry_request_was_refused_is_short_whatever_was_sent() {
     }
     server.stop().await;
 }
+
+/// A tunnel passes envelopes on without a header: the key is read from the DSN in the
+/// envelope's first line, before the rest of the body, compressed or not.
+#[tokio::test]
+async fn an_envelope_passed_on_by_a_tunnel_is_keyed_by_the_dsn_of_its_first_line() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let (id, key) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
+    let header = json!({"dsn": format!("https://{key}@sentry.example/{id}")});
+    let envelope = format!(
+        "{header}\n{{\"type\":\"event\"}}\n{}\n",
+        json!({"message": "tunnelled"})
+    );
+    let url = format!("{}/api/{id}/envelope/", server.url);
+    let (status, body) = send(&url, &[], envelope.clone().into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(&url, &[("content-encoding", "gzip")], gzip(envelope.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(errors(&server).await.len(), 2);
+    server.stop().await;
+}

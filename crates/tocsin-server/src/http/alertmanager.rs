@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,7 +24,11 @@ use tocsin_store::events::NewEvent;
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 
 use super::AppState;
-use super::compat::{self, NotTaken, Refusal};
+use super::compat::{self, Gate, NotTaken, Refusal, Unread};
+
+/// Bodies of posted alerts, and of webhooks, read at once.
+static POSTED: Gate = Gate::new();
+static HOOKS: Gate = Gate::new();
 use crate::integrations::{Integration, Kind};
 
 /// The largest body taken: Alertmanager itself sets no limit, and a webhook of a big
@@ -134,11 +137,7 @@ fn json_only(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// `POST /api/v2/alerts`: a JSON array of alerts. Answered once they are committed.
-async fn post_alerts(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, Refusal> {
+async fn post_alerts(State(state): State<AppState>, headers: HeaderMap, body: Unread) -> Result<StatusCode, Refusal> {
     let sender = sender(&state, &headers, &[Permission::Ingest]).await?;
     match take_posted(&state, &sender, &headers, body).await {
         Ok((accepted, body)) => {
@@ -156,9 +155,12 @@ async fn take_posted(
     state: &AppState,
     sender: &Sender,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Unread,
 ) -> Result<(u64, Bytes), (Refusal, Bytes)> {
-    let body = compat::body(body, MAX_BODY).map_err(|(status, why)| (refuse(status, why), Bytes::new()))?;
+    let body = body
+        .read(&POSTED, MAX_BODY)
+        .await
+        .map_err(|(status, why)| (refuse(status, why), Bytes::new()))?;
     let fail = |refusal: Refusal| (refusal, body.clone());
     json_only(headers).map_err(fail)?;
     let posted: Vec<Postable> = compat::json(&body).map_err(|e| {
@@ -446,7 +448,7 @@ fn webhook_alert(index: usize, w: WebhookAlert, group: Option<&str>, now: Timest
 }
 
 /// `POST /api/v1/webhooks/alertmanager` with the key as a bearer token.
-async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Unread) -> Response {
     let Some(key) = compat::bearer(&headers) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
@@ -463,17 +465,12 @@ async fn webhook_at(
     State(state): State<AppState>,
     Path(key): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Unread,
 ) -> Response {
     take_webhook(&state, &key, &headers, body).await
 }
 
-async fn take_webhook(
-    state: &AppState,
-    key: &str,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn take_webhook(state: &AppState, key: &str, headers: &HeaderMap, body: Unread) -> Response {
     let integration = match compat::integration(state, key, Kind::Alertmanager).await {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -481,7 +478,7 @@ async fn take_webhook(
         }
         Err(n) => return not_taken(n).into_response(),
     };
-    let body = match compat::body(body, MAX_BODY) {
+    let body = match body.read(&HOOKS, MAX_BODY).await {
         Ok(body) => body,
         Err((status, why)) => {
             state.integrations().count(&integration, 0, Bytes::new(), Some(&why));

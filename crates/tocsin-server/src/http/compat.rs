@@ -4,15 +4,19 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, Via};
 use tocsin_core::event::{AlertEvent, Event};
 use tocsin_store::event_log::AppendError;
 use tocsin_store::events::NewEvent;
+use tokio::sync::Semaphore;
 
 use super::AppState;
 use crate::integrations::{Integration, Kind, PAYLOAD_KEPT};
@@ -162,18 +166,83 @@ pub fn alert_event(source: &str, via: Via, alerts: Vec<Alert>, now: Timestamp) -
     NewEvent::new(event, &format!("integration:{source}"), now)
 }
 
-/// The body, or why it could not be read (too large, cut short).
-pub fn body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, (StatusCode, String)> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            (
+/// A sender's body, not read yet: the sender's key is checked first, so that nobody
+/// without one makes tocsin hold their megabytes.
+pub struct Unread(Body);
+
+impl<S: Send + Sync> FromRequest<S> for Unread {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Unread(request.into_body()))
+    }
+}
+
+/// A few bodies read at once on one route; each may hold up to the route's limit.
+pub struct Gate(Semaphore);
+
+/// Bodies one gate lets be read at once.
+const READS_AT_ONCE: usize = 8;
+/// How long a body waits for its turn before its sender is told to retry.
+const TURN_WAIT: Duration = Duration::from_secs(10);
+
+impl Gate {
+    pub const fn new() -> Self {
+        Gate(Semaphore::const_new(READS_AT_ONCE))
+    }
+}
+
+impl Unread {
+    /// Reads the whole body, at most `limit` bytes, in its turn at `gate`.
+    pub async fn read(self, gate: &Gate, limit: usize) -> Result<Bytes, (StatusCode, String)> {
+        let _turn = tokio::time::timeout(TURN_WAIT, gate.0.acquire())
+            .await
+            .map_err(|_| {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many bodies are being read at once; retry shortly".to_owned(),
+                )
+            })?
+            .expect("a gate is never closed");
+        axum::body::to_bytes(self.0, limit)
+            .await
+            .map_err(|e| too_large_or(e, limit))
+    }
+
+    /// Reads the body's start until `enough` says so or `max` bytes are read, to look for
+    /// a key there before reading on: the start, and the body as it was, start included.
+    pub async fn start(
+        self,
+        max: usize,
+        enough: impl Fn(&[u8]) -> bool,
+    ) -> Result<(Bytes, Unread), (StatusCode, String)> {
+        let mut stream = self.0.into_data_stream();
+        let mut start = Vec::new();
+        while !enough(&start) && start.len() < max {
+            match stream.next().await {
+                Some(chunk) => start.extend_from_slice(&chunk.map_err(|e| too_large_or(e, max))?),
+                None => break,
+            }
+        }
+        let start = Bytes::from(start);
+        let again = futures_util::stream::once(std::future::ready(Ok::<_, axum::Error>(start.clone()))).chain(stream);
+        Ok((start, Unread(Body::from_stream(again))))
+    }
+}
+
+/// A body that could not be read: too large, or cut short.
+fn too_large_or(e: axum::Error, limit: usize) -> (StatusCode, String) {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the body is larger than {limit} bytes"),
-            )
-        } else {
-            (e.status(), e.body_text())
+            );
         }
-    })
+        cause = error.source();
+    }
+    (StatusCode::BAD_REQUEST, format!("the body could not be read: {e}"))
 }
 
 /// Reads JSON, naming the place of the first problem. JSON is UTF-8 throughout, in the

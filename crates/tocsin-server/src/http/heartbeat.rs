@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,10 @@ use tocsin_core::event::{Event, HeartbeatEvent};
 use tocsin_store::events::NewEvent;
 
 use super::AppState;
-use super::compat::{self, Refusal};
+use super::compat::{self, Gate, Refusal, Unread};
+
+/// Bodies of heartbeats read at once.
+static PUSHES: Gate = Gate::new();
 use crate::integrations::{Integration, Kind};
 
 /// The most of a message kept.
@@ -80,14 +82,14 @@ async fn push(
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Unread,
 ) -> Response {
     let integration = match compat::integration(&state, &key, Kind::Heartbeat).await {
         Ok(Some(found)) => found,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "no heartbeat integration has this key").into_response(),
         Err(n) => return n.refuse(refuse).into_response(),
     };
-    let body = match compat::body(body, super::BODY_LIMIT) {
+    let body = match body.read(&PUSHES, super::BODY_LIMIT).await {
         Ok(body) => body,
         Err((status, why)) => {
             state.integrations().count(&integration, 0, Bytes::new(), Some(&why));

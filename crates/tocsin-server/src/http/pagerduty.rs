@@ -9,8 +9,6 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,7 +20,10 @@ use tocsin_core::alert::{Alert, AlertStatus, Via, sent_time};
 use tocsin_core::ratelimit::RatePolicy;
 
 use super::AppState;
-use super::compat::{self, Refusal};
+use super::compat::{self, Gate, Refusal, Unread};
+
+/// Events read at once.
+static ENQUEUED: Gate = Gate::new();
 use crate::integrations::Kind;
 
 /// PagerDuty's payload limit.
@@ -84,13 +85,15 @@ struct Payload {
 }
 
 /// `POST /v2/enqueue`.
-async fn enqueue(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match compat::body(body, MAX_BODY) {
-        Ok(body) if body.len() <= MAX_BODY => body,
-        Ok(_) | Err(_) => {
+async fn enqueue(State(state): State<AppState>, body: Unread) -> Response {
+    // The routing key is in the body: every sender's is read, a few at a time.
+    let body = match body.read(&ENQUEUED, MAX_BODY).await {
+        Ok(body) => body,
+        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => {
             let error = format!("the request is larger than {MAX_BODY} bytes (512 KB)");
             return request_refused(StatusCode::PAYLOAD_TOO_LARGE, "Request too large", error).into_response();
         }
+        Err((status, why)) => return request_refused(status, "Try again later", why).into_response(),
     };
     let event: Enqueue = match compat::json(&body) {
         Ok(event) => event,

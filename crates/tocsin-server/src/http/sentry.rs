@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +25,7 @@ use tocsin_core::event::{ErrorEvent, Event, Exception, Frame, HeartbeatEvent, Le
 use tocsin_store::events::NewEvent;
 
 use super::AppState;
-use super::compat::{self, Refusal};
+use super::compat::{self, Gate, Refusal, Unread};
 use crate::ingest::{BodyError, Encoding};
 use crate::integrations::{Integration, Kind};
 
@@ -104,6 +103,9 @@ fn key_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 }
 
 const X_SENTRY_AUTH: &str = "x-sentry-auth";
+
+/// Bodies of events and envelopes read at once.
+static RECEIVED: Gate = Gate::new();
 
 /// The public key of a DSN (`https://KEY@host/project`).
 fn key_of_dsn(dsn: &str) -> Option<String> {
@@ -501,21 +503,61 @@ fn take_envelope(envelope: &Envelope<'_>, integration: &Integration, now: Timest
     Ok(taken)
 }
 
-/// The body, expanded.
-fn expanded(headers: &HeaderMap, body: &Bytes) -> Result<Vec<u8>, Refusal> {
-    let encoding = Encoding::of(headers).map_err(|other| {
+fn encoding(headers: &HeaderMap) -> Result<Encoding, Refusal> {
+    Encoding::of(headers).map_err(|other| {
         refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("Content-Encoding \"{other}\" is not supported; send gzip, deflate, br or nothing"),
         )
-    })?;
-    encoding
-        .expand(body, MAX_BODY)
-        .map(|b| b.into_owned())
-        .map_err(|e| match e {
-            BodyError::TooLarge(_) | BodyError::Bomb => refuse(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
-            _ => refuse(StatusCode::BAD_REQUEST, e.to_string()),
-        })
+    })
+}
+
+/// The body, expanded off the request threads.
+async fn expanded(encoding: Encoding, body: Bytes) -> Result<Vec<u8>, Refusal> {
+    let expand = move || {
+        encoding
+            .expand(&body, MAX_BODY)
+            .map(|b| b.into_owned())
+            .map_err(|e| match e {
+                BodyError::TooLarge(_) | BodyError::Bomb => refuse(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+                _ => refuse(StatusCode::BAD_REQUEST, e.to_string()),
+            })
+    };
+    tokio::task::spawn_blocking(expand).await.unwrap_or_else(|_| {
+        Err(refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the body could not be expanded",
+        ))
+    })
+}
+
+/// The most of an envelope read, compressed, to find its first line before its key is known.
+const FIRST_LINE_MAX: usize = 16 * 1024;
+
+/// The start of a body, expanded as far as it goes, up to its first line break.
+fn first_line(encoding: Encoding, start: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut decoded = Vec::new();
+    let limit = FIRST_LINE_MAX as u64;
+    // A stream cut short ends in an error after what it could expand.
+    let _ = match encoding {
+        Encoding::Identity => {
+            decoded.extend_from_slice(&start[..start.len().min(FIRST_LINE_MAX)]);
+            Ok(0)
+        }
+        Encoding::Gzip => flate2::read::MultiGzDecoder::new(start)
+            .take(limit)
+            .read_to_end(&mut decoded),
+        Encoding::Deflate => flate2::read::ZlibDecoder::new(start)
+            .take(limit)
+            .read_to_end(&mut decoded),
+        Encoding::Brotli => brotli_decompressor::Decompressor::new(start, 4096)
+            .take(limit)
+            .read_to_end(&mut decoded),
+    };
+    let end = decoded.iter().position(|b| *b == b'\n')?;
+    decoded.truncate(end);
+    Some(decoded)
 }
 
 #[derive(Clone, Copy)]
@@ -529,7 +571,7 @@ async fn envelope(
     project: Path<String>,
     query: RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Unread,
 ) -> Response {
     receive(state, project, query, headers, body, Endpoint::Envelope).await
 }
@@ -539,7 +581,7 @@ async fn store(
     project: Path<String>,
     query: RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Unread,
 ) -> Response {
     receive(state, project, query, headers, body, Endpoint::Store).await
 }
@@ -561,7 +603,7 @@ async fn receive(
     Path(project): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Unread,
     endpoint: Endpoint,
 ) -> Response {
     // The integration once known, to count what it sent or why it was refused; the start
@@ -570,33 +612,47 @@ async fn receive(
     let mut shown = Vec::new();
     let mut key = String::new();
     let result = async {
-        // The key in a header or the query is checked before the body is read.
-        if let Some(found) = key_of(&headers, query.as_deref()) {
-            integration = Some(named(&state, &found).await?);
-            key = found;
-        }
-        let body = compat::body(body, MAX_BODY).map_err(|(status, why)| refuse(status, why))?;
-        let expanded = expanded(&headers, &body)?;
+        let encoding = encoding(&headers)?;
+        // The key is checked before the body is read: in a header or the query, or else
+        // in the envelope's first line, its DSN, as tunnels pass it on.
+        let missing = || {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "missing authorization: give the DSN's key as sentry_key",
+            )
+        };
+        let body = match (key_of(&headers, query.as_deref()), endpoint) {
+            (Some(found), _) => {
+                key = found;
+                body
+            }
+            (None, Endpoint::Envelope) => {
+                let (start, body) = body
+                    .start(FIRST_LINE_MAX, |start| first_line(encoding, start).is_some())
+                    .await
+                    .map_err(|(status, why)| refuse(status, why))?;
+                let header = first_line(encoding, &start).ok_or_else(missing)?;
+                let header: Value = serde_json::from_slice(&header).map_err(|_| missing())?;
+                key = header
+                    .get("dsn")
+                    .and_then(Value::as_str)
+                    .and_then(key_of_dsn)
+                    .ok_or_else(missing)?;
+                body
+            }
+            (None, Endpoint::Store) => return Err(missing()),
+        };
+        let found = named(&state, &key).await?;
+        integration = Some(Arc::clone(&found));
+        let body = body
+            .read(&RECEIVED, MAX_BODY)
+            .await
+            .map_err(|(status, why)| refuse(status, why))?;
+        let expanded = expanded(encoding, body).await?;
         shown = expanded[..expanded.len().min(crate::integrations::PAYLOAD_KEPT)].to_vec();
         let envelope = match endpoint {
             Endpoint::Envelope => Some(envelope_of(&expanded).map_err(|why| refuse(StatusCode::BAD_REQUEST, why))?),
             Endpoint::Store => None,
-        };
-        let found = match &integration {
-            Some(found) => Arc::clone(found),
-            // Else in the envelope's DSN, as tunnels pass it on.
-            None => {
-                let dsn = envelope.as_ref().and_then(|e| e.header.get("dsn")?.as_str());
-                key = dsn.and_then(key_of_dsn).ok_or_else(|| {
-                    refuse(
-                        StatusCode::UNAUTHORIZED,
-                        "missing authorization: give the DSN's key as sentry_key",
-                    )
-                })?;
-                let found = named(&state, &key).await?;
-                integration = Some(Arc::clone(&found));
-                found
-            }
         };
         if project.trim() != found.id.to_string() {
             return Err(refuse(

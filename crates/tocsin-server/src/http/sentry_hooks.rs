@@ -9,7 +9,6 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,10 @@ use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, AlertStatus, Via};
 
 use super::AppState;
-use super::compat::{self, Refusal};
+use super::compat::{self, Gate, Refusal, Unread};
+
+/// Webhook bodies read at once.
+static HOOKS: Gate = Gate::new();
 use crate::integrations::{Integration, Kind};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -196,12 +198,7 @@ fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>
     }
 }
 
-async fn hook(
-    State(state): State<AppState>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn hook(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Unread) -> Response {
     let integration = match compat::integration(&state, &key, Kind::SentryWebhook).await {
         Ok(Some(found)) => found,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "no sentry-webhook integration has this key").into_response(),
@@ -210,7 +207,10 @@ async fn hook(
     let now = Timestamp::now();
     let mut shown = Bytes::new();
     let result = async {
-        let body = compat::body(body, MAX_BODY).map_err(|(status, why)| refuse(status, why))?;
+        let body = body
+            .read(&HOOKS, MAX_BODY)
+            .await
+            .map_err(|(status, why)| refuse(status, why))?;
         shown = body.clone();
         let signature = verify(&integration, &headers, &body, now)?;
         let doc: Value =

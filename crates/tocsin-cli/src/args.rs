@@ -101,6 +101,13 @@ pub struct ServeArgs {
     /// Log lines for people (auto: on a terminal) or as JSON.
     #[arg(long, value_enum, env = "TOCSIN_LOG_FORMAT", default_value = "auto")]
     pub log_format: LogFormat,
+    /// How long a client has to send a request's headers, and a kept-alive connection may
+    /// stay idle, like 10s.
+    #[arg(long, env = "TOCSIN_HEADER_TIMEOUT", default_value = "10s", value_parser = elapsed)]
+    pub header_timeout: jiff::SignedDuration,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "TOCSIN_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Args)]

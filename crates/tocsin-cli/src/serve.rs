@@ -76,6 +76,11 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
     let config = ServerConfig {
         public_url: args.public_url.clone(),
         trusted_proxies: args.trusted_proxies.clone(),
+        header_timeout: args
+            .header_timeout
+            .unsigned_abs()
+            .max(std::time::Duration::from_secs(1)),
+        max_connections: args.max_connections as usize,
     };
     let active = desk.active_plan();
     tracing::info!(

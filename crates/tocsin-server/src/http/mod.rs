@@ -21,15 +21,16 @@ mod sentry_hooks;
 mod web;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tocsin_core::incident::IncidentNumber;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 
 use crate::Desk;
 use crate::identity::Identity;
@@ -41,14 +42,33 @@ pub use auth::SESSION_COOKIE;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// How the server is reached.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// The address people use, like `https://tocsin.example.com`. With `https`, cookies
     /// are marked Secure and responses carry HSTS.
     pub public_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed for the client's address.
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long a client has to send a request's headers, and how long a kept-alive
+    /// connection may wait idle for its next request.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl ServerConfig {
     pub fn behind_tls(&self) -> bool {
@@ -82,7 +102,7 @@ impl AppState {
     pub fn new(desk: Desk, identity: Identity, pipeline: Pipeline, config: ServerConfig) -> Self {
         let (changes, _) = broadcast::channel(256);
         let integrations = crate::integrations::Integrations::new(Arc::clone(desk.store()));
-        integrations.flush_every(std::time::Duration::from_secs(2));
+        integrations.flush_every(Duration::from_secs(2));
         AppState(Arc::new(Shared {
             desk,
             identity,
@@ -168,13 +188,55 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
-    let stopping = state.clone();
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopping.stop_accepting();
-        })
-        .await?;
+    let config = state.config().clone();
+    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let (closing, closed) = watch::channel(false);
+    let mut served = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let turn = tokio::select! {
+            turn = Arc::clone(&connections).acquire_owned() => turn.expect("never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, or a connection reset before it was taken.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(config.header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut closed = closed.clone();
+        served.spawn(async move {
+            let _turn = turn;
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = closed.changed() => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+        // Finished connections are let go as others come.
+        while served.try_join_next().is_some() {}
+    }
+    drop(listener);
+    state.stop_accepting();
+    let _ = closing.send(true);
+    while served.join_next().await.is_some() {}
     if let Err(e) = state.integrations().flush().await {
         tracing::error!(error = %e, "cannot store the integrations' counts");
     }

@@ -58,3 +58,40 @@ async fn every_response_carries_strict_security_headers_and_hsts_only_behind_tls
         server.stop().await;
     }
 }
+
+/// Issue 16, item 11: 200 connections that never finished their headers stayed open
+/// forever, and nothing bounded how many were open.
+#[tokio::test]
+async fn slow_headers_are_cut_off_and_the_number_of_connections_is_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = tocsin_server::http::ServerConfig {
+        header_timeout: std::time::Duration::from_secs(1),
+        max_connections: 3,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(TestDb::sqlite(), config).await;
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "a connection that never finished its headers stayed open"
+    );
+    // Idle connections fill the server's three; the next request waits for one to go.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let client = reqwest::Client::new();
+    let waiting = tokio::spawn(async move { client.get(format!("http://{address}/healthz")).send().await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a fourth connection was served at once");
+    // The idle ones are cut off after the header timeout, and the request goes through.
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await;
+    assert_eq!(answered.unwrap().unwrap().unwrap().status(), StatusCode::OK);
+    drop(idle);
+    server.stop().await;
+}

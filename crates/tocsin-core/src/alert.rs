@@ -127,6 +127,57 @@ impl Alert {
             details: None,
         }
     }
+
+    /// The alert as tocsin keeps it: an identity (fingerprint, group) longer than
+    /// [`IDENTITY_MAX`] is replaced by its digest, which still tells it apart; text is cut
+    /// ([`TEXT_MAX`], annotations [`NOTE_MAX`]); at most [`PAIRS_MAX`] labels and as many
+    /// annotations are kept. An alert of any size still opens its incident, and one that
+    /// comes again is still the same alert.
+    pub fn bounded(&self) -> Alert {
+        let pairs = |map: &BTreeMap<String, String>, max: usize| -> BTreeMap<String, String> {
+            map.iter()
+                .take(PAIRS_MAX)
+                .map(|(k, v)| (cut(k, TEXT_MAX), cut(v, max)))
+                .collect()
+        };
+        Alert {
+            fingerprint: identity(&self.fingerprint),
+            status: self.status,
+            summary: cut(&self.summary, TEXT_MAX),
+            severity: self.severity.as_deref().map(|s| cut(s, TEXT_MAX)),
+            group: self.group.as_deref().map(identity),
+            labels: pairs(&self.labels, TEXT_MAX),
+            annotations: pairs(&self.annotations, NOTE_MAX),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            url: self.url.as_deref().map(|u| cut(u, TEXT_MAX)),
+            details: None,
+        }
+    }
+}
+
+/// The longest fingerprint or group kept as it is, in bytes.
+pub const IDENTITY_MAX: usize = 256;
+/// The longest summary, severity, URL, label name or value kept, in bytes.
+pub const TEXT_MAX: usize = 1024;
+/// The longest annotation kept, in bytes.
+pub const NOTE_MAX: usize = 4096;
+/// Labels, and annotations, kept of one alert.
+pub const PAIRS_MAX: usize = 64;
+
+fn cut(text: &str, max: usize) -> String {
+    let mut text = text.to_owned();
+    crate::event::cut(&mut text, max);
+    text
+}
+
+/// An identity as it is, or its digest when it is too long to keep.
+fn identity(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if text.len() <= IDENTITY_MAX {
+        return text.to_owned();
+    }
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// The detector name of alert signals that came by `via`.
@@ -312,6 +363,22 @@ pub fn postable(index: usize, p: Postable, now: Timestamp) -> Result<Alert, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_alert_is_kept_bounded_and_still_the_same_alert() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let mut alert = Alert::new("f".repeat(70_000), AlertStatus::Firing, "s".repeat(70_000), at);
+        for i in 0..100 {
+            alert.labels.insert(format!("l{i:03}"), "v".repeat(5000));
+        }
+        let kept = alert.bounded();
+        assert!(kept.fingerprint.starts_with("sha256:") && kept.fingerprint.len() == 71);
+        assert_eq!(kept.fingerprint, alert.bounded().fingerprint, "the same alert again");
+        assert_eq!((kept.summary.len(), kept.labels.len()), (TEXT_MAX, PAIRS_MAX));
+        assert!(kept.labels.values().all(|v| v.len() == TEXT_MAX));
+        let small = Alert::new("abc".into(), AlertStatus::Firing, "disk full".into(), at);
+        assert_eq!(small.bounded(), small);
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

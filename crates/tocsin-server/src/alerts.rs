@@ -33,6 +33,10 @@ type Key = (String, String);
 #[derive(Debug, Default)]
 pub struct AlertBook {
     open: HashMap<Key, StoredAlert>,
+    /// Open alerts per integration, bounded by the plan's `max_open_alerts`...
+    open_per_source: HashMap<String, usize>,
+    /// ...and the alerts not tracked since an integration reached its bound.
+    folded: HashMap<String, u64>,
     /// Alerts changed since the last save, open or just resolved.
     changed: HashSet<Key>,
     resolved: HashMap<Key, StoredAlert>,
@@ -55,16 +59,21 @@ impl AlertBook {
             limit: u32::MAX,
             ..AlertFilter::default()
         };
-        let open = store
+        let open: HashMap<Key, StoredAlert> = store
             .alerts(&filter)
             .await?
             .into_iter()
             .map(|a| ((a.source.clone(), a.alert.fingerprint.clone()), a))
             .collect();
+        let mut open_per_source = HashMap::new();
+        for (source, _) in open.keys() {
+            *open_per_source.entry(source.clone()).or_default() += 1;
+        }
         let position = store.event_cursor(FOLLOWER).await?;
         desk.alerts_stored_to(position);
         Ok(AlertBook {
             open,
+            open_per_source,
             position,
             stored: position,
             ..AlertBook::default()
@@ -103,6 +112,7 @@ impl AlertBook {
 
     fn apply(&mut self, desk: &Desk, seq: u64, event: &AlertEvent) {
         for alert in &event.alerts {
+            let alert = &alert.bounded();
             let key = (event.source.clone(), alert.fingerprint.clone());
             let current = self.open.get(&key).map(|a| Tracked {
                 status: a.alert.status,
@@ -112,6 +122,12 @@ impl AlertBook {
             match change(current.as_ref(), alert) {
                 Change::Ignored => continue,
                 Change::Opened => {
+                    let limit = desk.plan().max_open_alerts(&event.source);
+                    if self.open_per_source.get(&event.source).copied().unwrap_or(0) >= limit {
+                        self.fold(desk, seq, event, alert, limit);
+                        continue;
+                    }
+                    *self.open_per_source.entry(event.source.clone()).or_default() += 1;
                     let mut alert = alert.clone();
                     alert.details = None;
                     let stored = StoredAlert {
@@ -156,12 +172,55 @@ impl AlertBook {
                     stored.received += 1;
                     if status == AlertStatus::Resolved {
                         let mut over = self.open.remove(&key).expect("an open alert");
+                        self.closed(&key.0);
                         over.resolved_at = Some(alert.ends_at.unwrap_or(event.at).max(over.alert.starts_at));
                         self.resolved.insert(key.clone(), over);
                     }
                 }
             }
             self.changed.insert(key);
+        }
+    }
+
+    /// An alert of an integration at its bound: counted, and told once, in one signal,
+    /// until the integration is under its bound again.
+    fn fold(&mut self, desk: &Desk, seq: u64, event: &AlertEvent, alert: &tocsin_core::alert::Alert, limit: usize) {
+        let folded = self.folded.entry(event.source.clone()).or_default();
+        *folded += 1;
+        if *folded > 1 {
+            return;
+        }
+        tracing::warn!(
+            integration = %event.source,
+            limit,
+            "an integration has as many open alerts as the plan allows; more are not tracked one by one"
+        );
+        let mut storm = alert.clone();
+        storm.fingerprint = "too-many-alerts".to_owned();
+        storm.group = Some("too-many-alerts".to_owned());
+        storm.summary = format!(
+            "{} has {limit} alerts open, as many as the plan's max_open_alerts allows: more are counted, not tracked one by one",
+            event.source
+        );
+        let stored = StoredAlert {
+            source: event.source.clone(),
+            via: event.via,
+            alert: storm,
+            opened_at: event.at,
+            updated_at: event.at,
+            resolved_at: None,
+            received: 1,
+            signal: None,
+        };
+        self.opened.push(signal_of(desk, &stored, seq));
+        self.moved = true;
+    }
+
+    /// An open alert of `source` resolved or expired.
+    fn closed(&mut self, source: &str) {
+        if let Some(n) = self.open_per_source.get_mut(source) {
+            *n = n.saturating_sub(1);
+            self.folded.remove(source);
         }
     }
 
@@ -175,6 +234,7 @@ impl AlertBook {
             .collect();
         for key in expired {
             let mut over = self.open.remove(&key).expect("listed");
+            self.closed(&key.0);
             over.alert.status = AlertStatus::Resolved;
             over.resolved_at = over.alert.ends_at;
             over.updated_at = now;

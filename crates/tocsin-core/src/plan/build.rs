@@ -736,6 +736,9 @@ fn integrations(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mu
             ("info", s.opt_str("info", problems)),
         ];
         let resolve_incident = s.opt_bool("resolve_incident", problems).unwrap_or(false);
+        let max_open_alerts = s
+            .opt_uint("max_open_alerts", 1, 1_000_000, problems)
+            .map_or(super::MAX_OPEN_ALERTS, |n| n.value);
         s.finish(problems);
         let mut severities = Vec::new();
         for (word, value) in words {
@@ -764,6 +767,7 @@ fn integrations(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mu
                 name: name.value,
                 severities,
                 resolve_incident,
+                max_open_alerts,
             });
         }
     }

@@ -230,7 +230,13 @@ pub struct IntegrationRule {
     pub severities: Vec<(String, Option<SeverityId>)>,
     /// Whether an incident resolves when every alert that joined it has resolved.
     pub resolve_incident: bool,
+    /// Alerts of the integration tracked open at once, at most; further ones are folded
+    /// into one signal that says so.
+    pub max_open_alerts: u32,
 }
+
+/// Open alerts tracked per integration when its table does not say.
+pub const MAX_OPEN_ALERTS: u32 = 10_000;
 
 /// A `[[channel]]` table: where people are told, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -664,6 +670,11 @@ impl Plan {
     /// The plan's `[[integration]]` table for the integration `name`, if it has one.
     pub fn integration(&self, name: &str) -> Option<&IntegrationRule> {
         self.integrations.iter().find(|i| i.name == name)
+    }
+
+    /// How many alerts of the integration `name` are tracked open at once.
+    pub fn max_open_alerts(&self, name: &str) -> usize {
+        self.integration(name).map_or(MAX_OPEN_ALERTS, |i| i.max_open_alerts) as usize
     }
 
     pub fn integrations(&self) -> &[IntegrationRule] {

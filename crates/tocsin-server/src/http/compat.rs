@@ -142,7 +142,12 @@ pub async fn commit(state: &AppState, events: Vec<NewEvent>) -> Result<Vec<u64>,
 /// integration's key (a PagerDuty routing key, a DSN in a Sentry envelope) masked, since
 /// whoever may read the payload must not learn the key.
 pub fn shown(payload: &[u8], key: &str) -> Bytes {
-    let mut kept = payload[..payload.len().min(PAYLOAD_KEPT)].to_vec();
+    let kept = &payload[..payload.len().min(PAYLOAD_KEPT)];
+    // A key may be written with JSON escapes: read them first, so that it is found.
+    let mut kept = match std::str::from_utf8(kept) {
+        Ok(text) if text.contains("\\u") => unescaped(text).into_bytes(),
+        _ => kept.to_vec(),
+    };
     let key = key.as_bytes();
     if !key.is_empty() {
         let mut from = 0;
@@ -153,6 +158,37 @@ pub fn shown(payload: &[u8], key: &str) -> Bytes {
         }
     }
     Bytes::from(kept)
+}
+
+/// The text with its JSON `\\uXXXX` escapes of printable characters written out; other
+/// escapes stay as they are.
+fn unescaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at..];
+        let decoded = escape
+            .strip_prefix("\\u")
+            .and_then(|hex| hex.get(..4))
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .and_then(char::from_u32)
+            .filter(|c| !c.is_control() && *c != '"' && *c != '\\');
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &escape[6..];
+            }
+            None => {
+                // Another escape, kept whole: the backslash and what it escapes.
+                let len = escape[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+                out.push_str(&escape[..len]);
+                rest = &escape[len..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A delivery of alerts from `source`, as one event of the log.
@@ -276,5 +312,14 @@ mod tests {
             Bytes::from_static(b"{\"routing_key\":\"[key]\",\"dsn\":\"https://[key]@h/1\"}")
         );
         assert_eq!(shown(&vec![b'a'; PAYLOAD_KEPT + 10], key).len(), PAYLOAD_KEPT);
+    }
+
+    /// Issue 16, item 15: a JSON-escaped key slipped past the masking of stored payloads.
+    #[test]
+    fn a_json_escaped_key_is_masked_too() {
+        let key = "9e4e6b0123456789abcdef0123456789";
+        let body = r#"{"routing_key":"9e4e6\u0062012345678\u0039abcdef0123456789","n":"\u00e9\n"}"#;
+        let kept = String::from_utf8(shown(body.as_bytes(), key).to_vec()).unwrap();
+        assert_eq!(kept, r#"{"routing_key":"[key]","n":"é\n"}"#);
     }
 }

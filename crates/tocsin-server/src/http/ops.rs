@@ -55,13 +55,16 @@ pub async fn not_found() -> ApiError {
 }
 
 /// Logs each request at debug level (`TOCSIN_LOG=debug`): method, path, status, duration.
-/// Queries are left out; they may hold search text.
+/// The path is the route's (`/api/v1/heartbeat/{key}`), never the key in it; queries are
+/// left out, as they may hold keys and search text.
 pub async fn access_log(request: Request, next: Next) -> Response {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return next.run(request).await;
     }
     let started = std::time::Instant::now();
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let route = request.extensions().get::<axum::extract::MatchedPath>();
+    let path = logged_path(route.map(|r| r.as_str()), request.uri().path());
+    let method = request.method().clone();
     let response = next.run(request).await;
     tracing::debug!(
         %method,
@@ -71,6 +74,18 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// The path to log: the route matched, or else the path with every segment long enough
+/// to be a key left out.
+fn logged_path(route: Option<&str>, path: &str) -> String {
+    if let Some(route) = route {
+        return route.to_owned();
+    }
+    path.split('/')
+        .map(|segment| if segment.len() >= 16 { "[redacted]" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The content security policy: own scripts, styles and images only; no framing, no
@@ -105,4 +120,26 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
         set(header::CACHE_CONTROL, "no-store");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16, item 15: the keys of Alertmanager webhooks and heartbeats appeared in the
+    /// access log's paths.
+    #[test]
+    fn logged_paths_never_show_a_key() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let path = format!("/api/v1/heartbeat/{key}");
+        assert_eq!(
+            logged_path(Some("/api/v1/heartbeat/{key}"), &path),
+            "/api/v1/heartbeat/{key}"
+        );
+        assert_eq!(
+            logged_path(None, &format!("/api/v1/heartbeet/{key}/x")),
+            "/api/v1/heartbeet/[redacted]/x"
+        );
+        assert_eq!(logged_path(None, "/incidents/INC-0001"), "/incidents/INC-0001");
+    }
 }

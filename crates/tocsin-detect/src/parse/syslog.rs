@@ -105,11 +105,8 @@ impl SyslogClock {
         }
         self.last_month = month;
         let date = Date::new(self.year, month, day).ok()?;
-        let at = date
-            .at(hour, minute, second, 0)
-            .to_zoned(self.zone.clone())
-            .ok()?
-            .timestamp();
+        let time = jiff::civil::Time::new(hour, minute, second, 0).ok()?;
+        let at = date.to_datetime(time).to_zoned(self.zone.clone()).ok()?.timestamp();
         self.last = Some((head, self.year, at));
         Some(at)
     }
@@ -164,6 +161,19 @@ mod tests {
         }
         let no_pid = clock.parse("Jan  5 00:00:05 web1 kernel: something").unwrap();
         assert_eq!((no_pid.program, no_pid.pid), ("kernel", None));
+    }
+
+    /// Found by the fuzz test: `date.at` panics on an hour past 23.
+    #[test]
+    fn a_syslog_time_that_is_no_time_is_refused_not_a_panic() {
+        let mut clock = utc();
+        for line in [
+            "Jan  5 99:00:02 web1 sshd[1]: x",
+            "Jan  5 00:60:02 web1 sshd[1]: x",
+            "Feb 30 00:00:00 h sshd[1]: x",
+        ] {
+            assert!(clock.parse(line).is_none(), "{line}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::helpers::{Auth, code, servers};
 
 /// What a route needs.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Needs {
+pub enum Needs {
     /// Any authenticated caller.
     Any,
     Read,
@@ -17,7 +17,7 @@ enum Needs {
     Admin,
 }
 
-fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
+pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
     vec![
         (Method::GET, "/api/v1/incidents", Value::Null, Needs::Read),
         (

@@ -212,3 +212,88 @@ async fn expired_revoked_unknown_and_garbled_tokens_are_refused() {
         server.stop().await;
     }
 }
+
+/// Issue 16, item 9: invalid UTF-8 inside a JSON body panicked a handler and dropped the
+/// connection. Every endpoint that takes a body, API, web forms and senders alike, answers
+/// a body with invalid UTF-8 with a 4xx.
+#[tokio::test]
+async fn invalid_utf8_to_every_endpoint_is_a_4xx_never_a_panic() {
+    use tocsin_server::integrations::Kind;
+    for server in servers().await {
+        let backend = server.backend();
+        let token = server.token("read,respond,ingest,admin").await;
+        let Auth::Session { cookie, csrf } = server.session(tocsin_core::identity::Role::Admin).await else {
+            unreachable!()
+        };
+        let alerts = server.integration(Kind::Alertmanager, "prometheus").await;
+        let (sentry_id, sentry) = server
+            .integration_with(Kind::Sentry, "shop", serde_json::json!({}))
+            .await;
+        let heartbeat = server.integration(Kind::Heartbeat, "backup").await;
+        let hooks = server.integration(Kind::SentryWebhook, "sentry-alerts").await;
+        let id = server.declare(&token, "Target", "P3").await;
+        let mut targets: Vec<(reqwest::Method, String, Auth)> = crate::authorization::routes()
+            .into_iter()
+            .filter(|(method, ..)| *method != reqwest::Method::GET)
+            .map(|(method, path, ..)| (method, path.to_owned(), token.clone()))
+            .collect();
+        let session = Auth::Session { cookie, csrf };
+        for path in [
+            "/login".to_owned(),
+            "/incidents".to_owned(),
+            format!("/incidents/{id}/act"),
+            "/plan".to_owned(),
+            "/logout".to_owned(),
+        ] {
+            targets.push((reqwest::Method::POST, path, session.clone()));
+        }
+        for path in [
+            "/api/v2/alerts".to_owned(),
+            format!("/api/v1/webhooks/alertmanager/{alerts}"),
+            "/v2/enqueue".to_owned(),
+            format!("/api/{sentry_id}/envelope/?sentry_key={sentry}"),
+            format!("/api/{sentry_id}/store/?sentry_key={sentry}"),
+            format!("/api/v1/webhooks/sentry/{hooks}"),
+            format!("/api/v1/heartbeat/{heartbeat}"),
+        ] {
+            targets.push((reqwest::Method::POST, path, Auth::Token(alerts.clone())));
+        }
+        for (method, path, auth) in targets {
+            for (content_type, body) in [
+                (
+                    "application/json",
+                    b"{\"title\": \"\xff\xfe\", \"severity\": \"P3\"}".to_vec(),
+                ),
+                (
+                    "application/json",
+                    b"[{\"labels\":{\"alertname\":\"A\"},\"junk\":\"\xff\"}]".to_vec(),
+                ),
+                (
+                    "application/x-www-form-urlencoded",
+                    b"csrf=\xff&title=\xc3&severity=P3".to_vec(),
+                ),
+                (
+                    "application/x-ndjson",
+                    b"{\"kind\":\"heartbeat\",\"agent\":\"\xff\"}\n".to_vec(),
+                ),
+            ] {
+                let response = server
+                    .request(method.clone(), &path, &auth)
+                    .header("content-type", content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{backend}: {method} {path}: the connection dropped: {e}"));
+                let status = response.status();
+                // A heartbeat reads only `status` and `msg`, and reads them leniently.
+                let lenient = path.contains("/heartbeat/") && status == StatusCode::OK;
+                assert!(
+                    status.is_client_error() || lenient,
+                    "{backend}: {method} {path} ({content_type}): {status} {}",
+                    response.text().await.unwrap_or_default()
+                );
+            }
+        }
+        server.stop().await;
+    }
+}

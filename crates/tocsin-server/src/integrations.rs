@@ -91,6 +91,9 @@ pub enum IntegrationError {
 const REFRESH: Duration = Duration::from_secs(5);
 /// The most of a payload kept as the last one seen.
 pub const PAYLOAD_KEPT: usize = 8 * 1024;
+/// How long a signed delivery is remembered. Sentry signs the body, not the time it was
+/// sent, so a body sent again with a fresh timestamp is told apart only by memory.
+pub const REPLAY_MEMORY: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
 
 struct Keys {
     by_hash: HashMap<String, Arc<Integration>>,
@@ -107,8 +110,6 @@ pub struct Integrations {
     /// instead of starting their own, so a flood of wrong keys costs one read at a time.
     reading: Arc<tokio::sync::Mutex<()>>,
     pending: Arc<Mutex<HashMap<i64, Pending>>>,
-    /// Signatures of signed deliveries taken lately, and when: one seen again is a replay.
-    deliveries: Arc<Mutex<HashMap<Vec<u8>, Instant>>>,
 }
 
 /// Counts gathered since they were last stored. The last payload is kept as received
@@ -145,7 +146,6 @@ impl Integrations {
             })),
             reading: Arc::default(),
             pending: Arc::default(),
-            deliveries: Arc::default(),
         }
     }
 
@@ -259,26 +259,26 @@ impl Integrations {
         Ok(record)
     }
 
-    /// Whether a signed delivery is new: its signature was not seen within `window`, the
-    /// time its sender's timestamp lets it be taken (it is then remembered). One seen again
-    /// is a replay.
-    pub fn first_delivery(&self, signature: &[u8], window: Duration) -> bool {
-        let mut seen = self.deliveries.lock().expect("not poisoned");
-        if seen.len() >= 1024 {
-            seen.retain(|_, at| at.elapsed() < window);
-        }
-        match seen.get(signature) {
-            Some(at) if at.elapsed() < window => false,
-            _ => {
-                seen.insert(signature.to_vec(), Instant::now());
-                true
-            }
-        }
+    /// Whether a signed delivery of `integration` is new: its signature was not seen
+    /// within [`REPLAY_MEMORY`] (it is then remembered, in the database, so that a replay
+    /// is refused across restarts and by every server).
+    pub async fn first_delivery(
+        &self,
+        integration: &Integration,
+        signature: &[u8],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let since = now.checked_sub(REPLAY_MEMORY).unwrap_or(now);
+        self.store
+            .first_delivery(integration.id, &hex::encode(signature), now, since)
+            .await
     }
 
     /// Forgets a delivery that was not taken after all, so that it may be sent again.
-    pub fn forget_delivery(&self, signature: &[u8]) {
-        self.deliveries.lock().expect("not poisoned").remove(signature);
+    pub async fn forget_delivery(&self, integration: &Integration, signature: &[u8]) -> Result<(), StoreError> {
+        self.store
+            .forget_delivery(integration.id, &hex::encode(signature))
+            .await
     }
 
     fn forget(&self) {

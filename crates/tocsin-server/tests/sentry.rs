@@ -677,3 +677,24 @@ async fn an_envelope_passed_on_by_a_tunnel_is_keyed_by_the_dsn_of_its_first_line
     assert_eq!(errors(&server).await.len(), 2);
     server.stop().await;
 }
+
+/// Issue 16, item 7: replays were refused while the server ran, but after a restart the
+/// same signed body with a fresh timestamp was taken again.
+#[tokio::test]
+async fn a_sentry_webhook_replayed_after_a_restart_is_still_refused() {
+    for server in servers().await {
+        let backend = server.backend();
+        let (_, key) = server
+            .integration_with(Kind::SentryWebhook, "sentry-alerts", json!({"secret": SECRET}))
+            .await;
+        let alert = issue_alert("1117540999");
+        let url = format!("{}/api/v1/webhooks/sentry/{key}", server.url);
+        let (status, answer) = deliver(&url, "event_alert", &alert, SECRET, 0).await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {answer}");
+        let server = server.restart().await;
+        let url = format!("{}/api/v1/webhooks/sentry/{key}", server.url);
+        let (status, answer) = deliver(&url, "event_alert", &alert, SECRET, 0).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{backend}: {answer}");
+        server.stop().await;
+    }
+}

@@ -136,4 +136,17 @@ pub trait IntegrationStore: Send + Sync {
 
     /// How many alerts that led to the incident are still open.
     async fn open_alerts_of(&self, incident: IncidentNumber) -> Result<u64, StoreError>;
+
+    /// Records a signed delivery of the integration, unless it was seen since `since`:
+    /// whether it is new. What was seen before `since` is forgotten.
+    async fn first_delivery(
+        &self,
+        integration: i64,
+        signature: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets a delivery that was not taken after all, so that it may be sent again.
+    async fn forget_delivery(&self, integration: i64, signature: &str) -> Result<(), StoreError>;
 }

@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "signal subjects and cited events",
         sql: include_str!("../migrations/postgres/0012_signal_subjects_and_cited_events.sql"),
     },
+    Migration {
+        version: 13,
+        name: "seen deliveries",
+        sql: include_str!("../migrations/postgres/0013_seen_deliveries.sql"),
+    },
 ];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing

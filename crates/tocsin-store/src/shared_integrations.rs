@@ -252,4 +252,40 @@ impl IntegrationStore for Backend {
         .try_get("n")?;
         uint(count, "open alerts")
     }
+
+    async fn first_delivery(
+        &self,
+        integration: i64,
+        signature: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(self).await?;
+        sqlx::query("DELETE FROM seen_deliveries WHERE seen_ms < $1")
+            .bind(since.as_millisecond())
+            .execute(&mut *tx)
+            .await?;
+        let new = sqlx::query(
+            "INSERT INTO seen_deliveries (integration, signature, seen_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (integration, signature) DO NOTHING",
+        )
+        .bind(integration)
+        .bind(signature)
+        .bind(at.as_millisecond())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn forget_delivery(&self, integration: i64, signature: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM seen_deliveries WHERE integration = $1 AND signature = $2")
+            .bind(integration)
+            .bind(signature)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "signal subjects and cited events",
         sql: include_str!("../migrations/sqlite/0012_signal_subjects_and_cited_events.sql"),
     },
+    Migration {
+        version: 13,
+        name: "seen deliveries",
+        sql: include_str!("../migrations/sqlite/0013_seen_deliveries.sql"),
+    },
 ];
 
 /// A SQLite database. Writers take the database's write lock at the start of their

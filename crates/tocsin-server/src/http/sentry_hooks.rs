@@ -217,9 +217,17 @@ async fn hook(State(state): State<AppState>, Path(key): Path<String>, headers: H
             compat::json(&body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))?;
         let resource = header(&headers, "sentry-hook-resource").unwrap_or("");
         let alert = alert_of(resource, &doc, now).map_err(|why| refuse(StatusCode::BAD_REQUEST, why))?;
-        // A timestamp may be up to the window ahead or behind: remember twice as long.
-        let window = std::time::Duration::from_secs(2 * WINDOW_SECONDS as u64);
-        if !state.integrations().first_delivery(&signature, window) {
+        let first = state
+            .integrations()
+            .first_delivery(&integration, &signature, now)
+            .await
+            .map_err(|e| {
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot check for a replay: {e}"),
+                )
+            })?;
+        if !first {
             return Err(refuse(
                 StatusCode::CONFLICT,
                 "this delivery was already received; a replay is refused",
@@ -231,7 +239,9 @@ async fn hook(State(state): State<AppState>, Path(key): Path<String>, headers: H
         let delivery = compat::alert_event(&integration.name, Via::Sentry, vec![alert], now);
         if let Err(n) = compat::commit(&state, vec![delivery]).await {
             // Not taken: the sender may try the same delivery again.
-            state.integrations().forget_delivery(&signature);
+            if let Err(e) = state.integrations().forget_delivery(&integration, &signature).await {
+                tracing::warn!(error = %e, "cannot forget a delivery that was not taken");
+            }
             return Err(n.refuse(refuse));
         }
         Ok(1)

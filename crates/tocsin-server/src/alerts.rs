@@ -128,18 +128,7 @@ impl AlertBook {
                         continue;
                     }
                     *self.open_per_source.entry(event.source.clone()).or_default() += 1;
-                    let mut alert = alert.clone();
-                    alert.details = None;
-                    let stored = StoredAlert {
-                        source: event.source.clone(),
-                        via: event.via,
-                        alert,
-                        opened_at: event.at,
-                        updated_at: event.at,
-                        resolved_at: None,
-                        received: 1,
-                        signal: None,
-                    };
+                    let stored = episode(event, alert.clone());
                     self.opened.push(signal_of(desk, &stored, seq));
                     self.moved = true;
                     self.resolved.remove(&key);
@@ -202,17 +191,7 @@ impl AlertBook {
             "{} has {limit} alerts open, as many as the plan's max_open_alerts allows: more are counted, not tracked one by one",
             event.source
         );
-        let stored = StoredAlert {
-            source: event.source.clone(),
-            via: event.via,
-            alert: storm,
-            opened_at: event.at,
-            updated_at: event.at,
-            resolved_at: None,
-            received: 1,
-            signal: None,
-        };
-        self.opened.push(signal_of(desk, &stored, seq));
+        self.opened.push(signal_of(desk, &episode(event, storm), seq));
         self.moved = true;
     }
 
@@ -315,6 +294,20 @@ impl AlertBook {
             }
         }
         Ok(())
+    }
+}
+
+/// An alert's new episode, opened by `event`.
+fn episode(event: &AlertEvent, alert: tocsin_core::alert::Alert) -> StoredAlert {
+    StoredAlert {
+        source: event.source.clone(),
+        via: event.via,
+        alert,
+        opened_at: event.at,
+        updated_at: event.at,
+        resolved_at: None,
+        received: 1,
+        signal: None,
     }
 }
 

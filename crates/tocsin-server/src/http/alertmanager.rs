@@ -28,6 +28,8 @@ use super::compat::{self, Gate, NotTaken, Refusal, Unread};
 
 /// Bodies of posted alerts, and of webhooks, read at once.
 static POSTED: Gate = Gate::new();
+/// Bodies larger than this are read off the request threads.
+const PARSE_INLINE: usize = 256 * 1024;
 static HOOKS: Gate = Gate::new();
 use crate::integrations::{Integration, Kind};
 
@@ -163,19 +165,27 @@ async fn take_posted(
         .map_err(|(status, why)| (refuse(status, why), Bytes::new()))?;
     let fail = |refusal: Refusal| (refusal, body.clone());
     json_only(headers).map_err(fail)?;
-    let posted: Vec<Postable> = compat::json(&body).map_err(|e| {
-        fail(refuse(
-            StatusCode::BAD_REQUEST,
-            format!("parsing alerts body failed: {e}"),
-        ))
-    })?;
     let now = Timestamp::now();
-    let alerts = posted
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| postable(i, p, now))
-        .collect::<Result<Vec<Alert>, String>>()
-        .map_err(|e| fail(refuse(StatusCode::BAD_REQUEST, e)))?;
+    let read = {
+        let body = body.clone();
+        move || -> Result<Vec<Alert>, String> {
+            let posted: Vec<Postable> = compat::json(&body).map_err(|e| format!("parsing alerts body failed: {e}"))?;
+            posted
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| postable(i, p, now))
+                .collect()
+        }
+    };
+    // A large body is read off the request threads, so that it delays no other request.
+    let alerts = if body.len() <= PARSE_INLINE {
+        read()
+    } else {
+        tokio::task::spawn_blocking(read)
+            .await
+            .unwrap_or_else(|_| Err("the body could not be read".to_owned()))
+    }
+    .map_err(|e| fail(refuse(StatusCode::BAD_REQUEST, e)))?;
     if alerts.is_empty() {
         return Ok((0, body));
     }

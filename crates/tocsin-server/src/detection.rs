@@ -30,8 +30,13 @@ const REBUILD_EVENTS: u64 = 2_000_000;
 const KNOWN_MAX: usize = 100_000;
 /// How often the cursor is saved while nothing is found.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
-/// Events read per round.
+/// Events read per round at most, and in the first round of a catch-up: rounds grow while
+/// they hold fewer than [`ROUND_ITEMS`] items and shrink when they hold more, so that a
+/// backlog of deliveries of thousands of alerts each is read a few at a time.
 const ROUND: u32 = 10_000;
+const FIRST_ROUND: u32 = 16;
+/// What a round should hold: events, an alert delivery counting as its alerts.
+const ROUND_ITEMS: usize = 100_000;
 /// While events stream in, what they lead to is written at most this often (or once this
 /// many findings wait): an alert storm then takes the database's write lock from the
 /// log's writer a few times a second, not for every batch it commits.
@@ -173,12 +178,27 @@ impl Detector {
     /// Reads the log to its end; how many new signals it gave.
     pub async fn catch_up(&mut self) -> Result<usize, DeskError> {
         let mut recorded = 0;
+        let mut round = FIRST_ROUND;
         loop {
-            let events = self.desk.store().events_after(self.position, ROUND).await?;
+            let events = self.desk.store().events_after(self.position, round).await?;
             if events.is_empty() {
                 // Caught up: what was gathered is written now.
                 return Ok(recorded + self.record(false).await?);
             }
+            let items: usize = events
+                .iter()
+                .map(|e| match &e.event {
+                    Event::Alert(delivery) => delivery.alerts.len().max(1),
+                    _ => 1,
+                })
+                .sum();
+            round = if items > ROUND_ITEMS {
+                (round / 2).max(1)
+            } else if items < ROUND_ITEMS / 2 {
+                round.saturating_mul(2).min(ROUND)
+            } else {
+                round
+            };
             recorded += self.read(events.iter().map(|e| (e.seq, &e.event))).await?;
         }
     }

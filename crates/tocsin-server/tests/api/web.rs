@@ -813,3 +813,19 @@ async fn the_login_origin_is_checked_against_the_public_url() {
     }
     server.stop().await;
 }
+
+/// Issue 16, item 10: control characters in titles and user names reached pages raw, so
+/// a title could hide or reorder what a responder reads (an escape, a right-to-left mark).
+#[tokio::test]
+async fn control_and_direction_characters_in_titles_are_written_out_on_pages() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let token = server.token("respond").await;
+    let id = server.declare(&token, "Disk \u{1b}[31mfull\u{202e}gpj.exe", "P3").await;
+    for path in ["/incidents".to_owned(), format!("/incidents/{id}"), "/".to_owned()] {
+        let (status, page) = page_as(&server, Role::Viewer, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(page.contains("Disk \\u{1b}[31mfull\\u{202e}gpj.exe"), "{path}: {page}");
+        assert!(!page.contains('\u{1b}') && !page.contains('\u{202e}'), "{path}");
+    }
+    server.stop().await;
+}

@@ -232,3 +232,28 @@ impl<N: Need, T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for S
         Ok(Submitted { allowed, form })
     }
 }
+
+/// The escaper of every page (see `askama.toml`): HTML's, and control characters and
+/// text-direction marks written out as `\u{1b}`, as the command line writes them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Printable;
+
+impl askama::filters::Escaper for Printable {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, string: &str) -> std::fmt::Result {
+        let mut rest = string;
+        while let Some(at) = rest.find(hidden) {
+            askama::filters::Html.write_escaped_str(&mut dest, &rest[..at])?;
+            let c = rest[at..].chars().next().expect("found");
+            write!(dest, "{}", c.escape_unicode())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        askama::filters::Html.write_escaped_str(dest, rest)
+    }
+}
+
+/// Characters that move or hide text: controls other than line breaks and tabs, and the
+/// marks that change its direction.
+fn hidden(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}

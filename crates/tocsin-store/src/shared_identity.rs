@@ -4,8 +4,8 @@
 use tocsin_core::identity::{Role, Scopes, Username};
 
 use crate::identity::{
-    IdentityStore, LoginAttempt, LoginCounts, LoginLimits, LoginOutcome, LoginReservation, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, UserChange,
-    UserRecord,
+    IdentityStore, LoginAttempt, LoginCounts, LoginLimits, LoginOutcome, LoginReservation, NewSession, NewToken,
+    NewUser, SessionRecord, TokenRecord, UserChange, UserRecord,
 };
 
 const USER_COLUMNS: &str = "u.id, u.name, u.role, u.password_hash, u.disabled, u.created_ms, u.password_changed_ms";
@@ -321,7 +321,11 @@ const PENDING: &str = "pending";
 const FAILED: &str = "('bad_password', 'unknown_user', 'disabled', 'pending')";
 
 async fn login_counts(tx: &mut Tx, attempt: &LoginAttempt, limits: &LoginLimits) -> Result<LoginCounts, StoreError> {
-    let since = attempt.at.checked_sub(limits.window).unwrap_or(attempt.at).as_millisecond();
+    let since = attempt
+        .at
+        .checked_sub(limits.window)
+        .unwrap_or(attempt.at)
+        .as_millisecond();
     let familiar_since = attempt
         .at
         .checked_sub(limits.familiar_for)

@@ -219,8 +219,10 @@ pub struct Gate(Semaphore);
 
 /// Bodies one gate lets be read at once.
 const READS_AT_ONCE: usize = 8;
-/// How long a body waits for its turn before its sender is told to retry.
+/// How long a body waits for its turn before its sender is told to retry...
 const TURN_WAIT: Duration = Duration::from_secs(10);
+/// ...and how long it may take to arrive once its turn came.
+const READ_TIME: Duration = Duration::from_secs(30);
 
 impl Gate {
     pub const fn new() -> Self {
@@ -231,6 +233,10 @@ impl Gate {
 impl Unread {
     /// Reads the whole body, at most `limit` bytes, in its turn at `gate`.
     pub async fn read(self, gate: &Gate, limit: usize) -> Result<Bytes, (StatusCode, String)> {
+        self.read_within(gate, limit, READ_TIME).await
+    }
+
+    async fn read_within(self, gate: &Gate, limit: usize, time: Duration) -> Result<Bytes, (StatusCode, String)> {
         let _turn = tokio::time::timeout(TURN_WAIT, gate.0.acquire())
             .await
             .map_err(|_| {
@@ -240,8 +246,15 @@ impl Unread {
                 )
             })?
             .expect("a gate is never closed");
-        axum::body::to_bytes(self.0, limit)
+        // A sender trickling its body holds a turn no longer than this.
+        tokio::time::timeout(time, axum::body::to_bytes(self.0, limit))
             .await
+            .map_err(|_| {
+                (
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the body did not arrive within {} s", time.as_secs()),
+                )
+            })?
             .map_err(|e| too_large_or(e, limit))
     }
 
@@ -312,6 +325,17 @@ mod tests {
             Bytes::from_static(b"{\"routing_key\":\"[key]\",\"dsn\":\"https://[key]@h/1\"}")
         );
         assert_eq!(shown(&vec![b'a'; PAYLOAD_KEPT + 10], key).len(), PAYLOAD_KEPT);
+    }
+
+    /// A sender trickling its body gives its turn back after the read time.
+    #[tokio::test]
+    async fn a_body_that_never_ends_gives_its_turn_back() {
+        static GATE: Gate = Gate::new();
+        let never = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+        let body = Unread(Body::from_stream(never));
+        let read = body.read_within(&GATE, 1024, Duration::from_millis(50)).await;
+        assert_eq!(read.unwrap_err().0, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(GATE.0.available_permits(), READS_AT_ONCE);
     }
 
     /// Issue 16, item 15: a JSON-escaped key slipped past the masking of stored payloads.

@@ -217,15 +217,6 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
 }
 
-/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
-fn within(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 fn hash_now(password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the operating system provides randomness");
@@ -492,7 +483,9 @@ impl Identity {
         // so that it costs what any other wrong password costs.
         let max = tocsin_core::identity::PASSWORD_MAX_BYTES;
         let over_long = password.len() > max;
-        let password = Secret(within(password, max).to_owned());
+        let mut password = password.to_owned();
+        tocsin_core::event::cut(&mut password, max);
+        let password = Secret(password);
         tokio::spawn(async move { this.check_login(attempt, password, over_long).await })
             .await
             .unwrap_or(Err(IdentityError::Unauthenticated("the login was cut short")))

@@ -119,15 +119,6 @@ impl LoginOutcome {
     pub fn parse(text: &str) -> Option<Self> {
         LoginOutcome::ALL.into_iter().find(|o| o.as_str() == text)
     }
-
-    /// Failures count towards throttling; a throttled attempt does not, so that waiting
-    /// out the window always works.
-    pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            LoginOutcome::BadPassword | LoginOutcome::UnknownUser | LoginOutcome::Disabled
-        )
-    }
 }
 
 /// One attempt to log in to tocsin.

@@ -317,7 +317,8 @@ impl IdentityStore for Backend {
 /// failure until it is finished; one never finished (the server stopped) stays one.
 const PENDING: &str = "pending";
 
-/// Outcomes that count towards the limits.
+/// Outcomes that count towards the limits. A throttled attempt does not, so that waiting
+/// out the window always works.
 const FAILED: &str = "('bad_password', 'unknown_user', 'disabled', 'pending')";
 
 async fn login_counts(tx: &mut Tx, attempt: &LoginAttempt, limits: &LoginLimits) -> Result<LoginCounts, StoreError> {

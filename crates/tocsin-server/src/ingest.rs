@@ -101,6 +101,24 @@ impl Encoding {
         }
     }
 
+    /// The body as it reads once the encoding is undone.
+    pub fn reader<'a>(self, body: &'a [u8]) -> Box<dyn Read + 'a> {
+        match self {
+            Encoding::Identity => Box::new(body),
+            Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
+            // zlib's header is two bytes whose big-endian value is a multiple of 31.
+            Encoding::Deflate
+                if body.len() >= 2
+                    && body[0] & 0x0f == 8
+                    && u16::from_be_bytes([body[0], body[1]]).is_multiple_of(31) =>
+            {
+                Box::new(flate2::read::ZlibDecoder::new(body))
+            }
+            Encoding::Deflate => Box::new(flate2::read::DeflateDecoder::new(body)),
+            Encoding::Brotli => Box::new(brotli_decompressor::Decompressor::new(body, 4096)),
+        }
+    }
+
     /// Undoes the encoding, refusing what would expand beyond `max` bytes or more than
     /// [`MAX_RATIO`] times.
     pub fn expand(self, body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, BodyError> {
@@ -110,33 +128,19 @@ impl Encoding {
         } else {
             (max, BodyError::TooLarge(max))
         };
-        let limit = max as u64 + 1;
-        let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
-        let read = match self {
+        match self {
             Encoding::Identity if body.len() > max => return Err(too_large),
             Encoding::Identity => return Ok(Cow::Borrowed(body)),
-            Encoding::Gzip => flate2::read::MultiGzDecoder::new(body)
-                .take(limit)
-                .read_to_end(&mut out),
-            // zlib's header is two bytes whose big-endian value is a multiple of 31.
-            Encoding::Deflate
-                if body.len() >= 2
-                    && body[0] & 0x0f == 8
-                    && u16::from_be_bytes([body[0], body[1]]).is_multiple_of(31) =>
-            {
-                flate2::read::ZlibDecoder::new(body).take(limit).read_to_end(&mut out)
-            }
-            Encoding::Deflate => flate2::read::DeflateDecoder::new(body)
-                .take(limit)
-                .read_to_end(&mut out),
-            Encoding::Brotli => brotli_decompressor::Decompressor::new(body, 4096)
-                .take(limit)
-                .read_to_end(&mut out),
-        };
-        read.map_err(|e| BodyError::Undecodable {
-            encoding: self.name(),
-            why: e.to_string(),
-        })?;
+            _ => {}
+        }
+        let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+        self.reader(body)
+            .take(max as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| BodyError::Undecodable {
+                encoding: self.name(),
+                why: e.to_string(),
+            })?;
         if out.len() > max {
             return Err(too_large);
         }
@@ -148,7 +152,8 @@ impl Encoding {
 /// JSON object (when `json` says the sender declared `application/json`), or NDJSON.
 pub fn parse_body(body: &[u8], json: bool, origin: &str, received_at: Timestamp) -> Result<Parsed, BodyError> {
     let text = std::str::from_utf8(body).map_err(|_| BodyError::NotText)?;
-    if text.bytes().filter(|b| *b == b'\n').count() >= MAX_LINES {
+    let breaks = text.bytes().filter(|b| *b == b'\n').count();
+    if breaks >= MAX_LINES {
         return Err(BodyError::TooManyLines);
     }
     let trimmed = text.trim_start();
@@ -167,12 +172,12 @@ pub fn parse_body(body: &[u8], json: bool, origin: &str, received_at: Timestamp)
     if json && trimmed.starts_with('{') && serde_json::from_str::<&RawValue>(text).is_ok() {
         return Ok(collect([(1, text)], 1, origin, received_at));
     }
-    Ok(ndjson(text, origin, received_at))
+    Ok(ndjson(text, breaks + 1, origin, received_at))
 }
 
-/// Reads NDJSON: one event per line; blank lines are skipped but still counted.
-pub fn ndjson(text: &str, origin: &str, received_at: Timestamp) -> Parsed {
-    let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
+/// Reads NDJSON of `lines` lines: one event per line; blank lines are skipped but still
+/// counted.
+fn ndjson(text: &str, lines: usize, origin: &str, received_at: Timestamp) -> Parsed {
     collect(
         text.lines()
             .enumerate()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,7 +49,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v2/receivers", get(receivers))
         .route("/api/v1/webhooks/alertmanager", post(webhook))
         .route("/api/v1/webhooks/alertmanager/{key}", post(webhook_at))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// Alertmanager's error shape.

@@ -171,7 +171,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pagerduty::routes())
         .merge(sentry::routes())
         .merge(sentry_hooks::routes())
-        .merge(heartbeat::routes().layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(heartbeat::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

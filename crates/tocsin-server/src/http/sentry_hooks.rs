@@ -9,7 +9,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -32,9 +32,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub const WINDOW_SECONDS: i64 = 300;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/webhooks/sentry/{key}", post(hook))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+    Router::new().route("/api/v1/webhooks/sentry/{key}", post(hook))
 }
 
 fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {

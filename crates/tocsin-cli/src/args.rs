@@ -34,6 +34,14 @@ pub struct Global {
     /// Who is acting [default: the login name].
     #[arg(long = "as", value_name = "NAME", env = "TOCSIN_ACTOR", global = true)]
     pub actor: Option<String>,
+    /// The key that signs the audit chain, kept out of the database (mode 600) [default:
+    /// signing.key beside an SQLite database, else in ./tocsin-data].
+    #[arg(long, value_name = "FILE", env = "TOCSIN_SIGNING_KEY", global = true)]
+    pub key: Option<PathBuf>,
+    /// The append-only file of signed chain heads [default: signed-heads.jsonl beside the
+    /// key].
+    #[arg(long, value_name = "FILE", env = "TOCSIN_SIGNED_HEADS", global = true)]
+    pub heads: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,8 +56,12 @@ pub enum Command {
     Incident(Box<IncidentCommand>),
     /// List every running clock, soonest due first.
     Clocks,
-    /// Recompute the audit chain and check every incident against it.
-    Verify,
+    /// Recompute the audit chain, check it against the heads tocsin signed, and check
+    /// every incident, plan, user, token and integration against it.
+    Verify(VerifyArgs),
+    /// The key that signs the audit chain: show its public half, or replace it.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Run the server: the web UI and the HTTP API.
     Serve(ServeArgs),
     /// Read events from a file or standard input into the event log.
@@ -76,6 +88,23 @@ pub enum Command {
     /// Manage integrations: Alertmanager, PagerDuty-style senders, Sentry, heartbeat pushes.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A file of signed heads kept elsewhere (a copy of the heads file, or the line a
+    /// channel received) to check the chain against too; repeat for several.
+    #[arg(long = "head", value_name = "FILE")]
+    pub heads: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the public key that checks the signed heads, and the keys it replaced.
+    Show,
+    /// Make a new signing key; the old one signs the hand-over and still verifies what it
+    /// signed.
+    Rotate,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use tocsin_core::incident::{Actor, IncidentNumber};
 use tocsin_core::plan::{Plan, digest_of, presets};
 use tocsin_server::Desk;
 use tocsin_server::plans::{ActivePlan, PlanText};
+use tocsin_server::seal::{HEADS_FILE, KEY_FILE, SealPaths};
 use tocsin_store::{Store, sqlite_path};
 
 use crate::args::Global;
@@ -152,7 +153,10 @@ impl Context {
                 active.version.applied_by
             );
         }
-        let desk = self.desk.get_or_init(|| async { Desk::new(store, active) }).await;
+        let desk = self
+            .desk
+            .get_or_init(|| async { Desk::new(store, active).with_seal(self.seal_paths()) })
+            .await;
         Ok(Some(desk.clone()))
     }
 
@@ -165,6 +169,28 @@ impl Context {
                 self.global.db
             ),
         }
+    }
+
+    /// Where tocsin keeps its files: beside an SQLite database, else ./tocsin-data.
+    pub fn data_folder(&self) -> PathBuf {
+        sqlite_path(&self.global.db)
+            .and_then(|p| Path::new(p).parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("tocsin-data"), Path::to_path_buf)
+    }
+
+    /// Where the signing key and the signed heads are: as named, or in the data folder.
+    pub fn seal_paths(&self) -> SealPaths {
+        let key = self
+            .global
+            .key
+            .clone()
+            .unwrap_or_else(|| self.data_folder().join(KEY_FILE));
+        let heads = self.global.heads.clone().unwrap_or_else(|| {
+            key.parent()
+                .map_or_else(|| PathBuf::from(HEADS_FILE), |dir| dir.join(HEADS_FILE))
+        });
+        SealPaths { key, heads }
     }
 
     /// Reads a time: RFC 3339, a local time in the plan's zone, or `15m ago`.

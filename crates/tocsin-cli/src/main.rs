@@ -9,6 +9,7 @@ mod detection;
 mod incident;
 mod ingest;
 mod integration;
+mod keys;
 mod notify;
 mod plan;
 mod render;
@@ -61,7 +62,8 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Plan(command) => plan::run(context, command).await,
         Command::Incident(command) => incident::run(context, *command).await,
         Command::Clocks => show::clocks(context).await,
-        Command::Verify => show::verify(context).await,
+        Command::Verify(args) => show::verify(context, &args.heads).await,
+        Command::Keys(command) => keys::run(context, &command).await,
         Command::Serve(args) => serve::serve(context, &args).await,
         Command::Ingest(args) => ingest::ingest(context, &args).await,
         Command::Logins(args) => detection::logins(context, &args).await,

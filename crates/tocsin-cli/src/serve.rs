@@ -11,6 +11,7 @@ use tocsin_server::http::{self, AppState, ServerConfig};
 use tocsin_server::identity::{Identity, Secret};
 use tocsin_server::pipeline::{Pipeline, PipelineConfig};
 use tocsin_server::plans::{ActivePlan, PlanProblem, PlanText};
+use tocsin_server::seal::{Keyring, key_name};
 use tocsin_store::plans::Applied;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -61,13 +62,16 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
             Desk::new(Arc::clone(&store), active)
         }
     };
+    let desk = desk.with_seal(context.seal_paths());
+    let (keyring, made) = Keyring::open_or_create(&context.seal_paths().key).map_err(|e| anyhow!("{e}"))?;
+    let warnings = store.deployment_warnings().await?;
     let identity = Identity::new(Arc::clone(&store));
     if let Some((name, password)) = identity
         .ensure_first_admin(context.now)
         .await
         .map_err(|e| anyhow!("{e}"))?
     {
-        show_first_password(&name.to_string(), &password, &context.global.db)?;
+        show_first_password(&name.to_string(), &password, &context.data_folder())?;
     }
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -90,6 +94,16 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         version = env!("CARGO_PKG_VERSION"),
         "tocsin is listening on http://{address}"
     );
+    tracing::info!(
+        key = %key_name(&keyring.public()),
+        file = %keyring.path().display(),
+        heads = %context.seal_paths().heads.display(),
+        "{} the key that signs the audit chain's head",
+        if made { "made" } else { "using" }
+    );
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     if let Some(file) = file {
         tokio::spawn(reapply_on_hangup(desk.clone(), context.plan_path(), file.source, actor));
     }
@@ -114,7 +128,7 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
 
 /// The first admin's password goes to the terminal once. Without a terminal (a service
 /// manager would log it) it goes to a file only its owner may read.
-fn show_first_password(name: &str, password: &Secret, db: &str) -> anyhow::Result<()> {
+fn show_first_password(name: &str, password: &Secret, folder: &Path) -> anyhow::Result<()> {
     if std::io::stdout().is_terminal() {
         println!(
             "\n  First start: created the admin user \"{name}\".\n  password: {}\n  It is shown only this once. Log in, then add your team with `tocsin user add`.\n",
@@ -122,11 +136,7 @@ fn show_first_password(name: &str, password: &Secret, db: &str) -> anyhow::Resul
         );
         return Ok(());
     }
-    let folder = tocsin_store::sqlite_path(db)
-        .and_then(|p| Path::new(p).parent())
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("tocsin-data"), Path::to_path_buf);
-    std::fs::create_dir_all(&folder)?;
+    std::fs::create_dir_all(folder)?;
     let path = folder.join("initial-admin-password");
     write_private(&path, &format!("{name}\n{}\n", password.expose()))
         .with_context(|| format!("cannot write {}", path.display()))?;

@@ -1,5 +1,6 @@
 //! Read commands: `incident show`, `clocks` and `verify`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -220,11 +221,11 @@ pub async fn clocks(context: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn verify(context: &Context) -> anyhow::Result<ExitCode> {
+pub async fn verify(context: &Context, heads: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let Some(desk) = context.desk(false).await? else {
         bail!("there is no database at {} yet; nothing to verify", context.global.db)
     };
-    let report = desk.verify().await.map_err(one_line)?;
+    let report = desk.verify_with(heads).await.map_err(one_line)?;
     if context.json() {
         emit(&serde_json::to_string(&VerificationDoc::of(&report))?);
     } else {
@@ -256,6 +257,17 @@ fn verification_text(report: &Verification, database: String) -> String {
             "  {} checked against the audit chain\n",
             count(report.plan_versions, "plan version", "plan versions")
         ));
+    }
+    if report.broken.is_none() {
+        match (&report.seal_note, report.signed_to) {
+            (Some(note), _) => out.push_str(&format!("  note: {note}\n")),
+            (None, Some((seq, at))) => out.push_str(&format!(
+                "  checked against {}; the latest covers #{seq}, signed {}\n",
+                count(report.signed_heads, "signed head", "signed heads"),
+                at
+            )),
+            (None, None) => {}
+        }
     }
     if !report.unchecked_clocks.is_empty() {
         let list: Vec<String> = report.unchecked_clocks.iter().map(ToString::to_string).collect();

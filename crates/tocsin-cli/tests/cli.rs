@@ -878,3 +878,72 @@ fn control_characters_in_user_names_and_titles_never_reach_the_terminal_raw() {
         assert!(out.contains("red \\u{1b}[31malert"), "{args:?}: {out}");
     }
 }
+
+#[tokio::test]
+async fn keys_rotate_seals_the_chain_and_verify_holds_it_to_the_signed_heads() {
+    for db in TestDb::all().await {
+        let t = Tocsin::with_plan(db, "four-tier");
+        t.ok(&[
+            "incident",
+            "declare",
+            "--title",
+            "Vault key exposed",
+            "--severity",
+            "P1",
+        ]);
+        let missing = t.run(&["keys", "show"]);
+        assert_eq!(missing.code, 1);
+        assert!(
+            missing.stderr.contains("there is no signing key at"),
+            "{}",
+            missing.stderr
+        );
+        let unsealed = t.ok(&["verify"]).stdout;
+        assert!(unsealed.contains("note: the chain is not sealed yet"), "{unsealed}");
+
+        let rotated = t.ok(&["keys", "rotate"]).stdout;
+        assert!(rotated.starts_with("ed25519:"), "{rotated}");
+        let shown = t.ok(&["keys", "show", "--json"]).json();
+        assert_eq!(shown["key"].as_str(), rotated.lines().next());
+        assert_eq!(shown["retired"].as_array().unwrap().len(), 1);
+        let key = Path::new(shown["file"].as_str().unwrap()).to_owned();
+        let key = if key.is_absolute() { key } else { t.dir.path().join(key) };
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        let heads = key.with_file_name("signed-heads.jsonl");
+        let lines = std::fs::read_to_string(&heads).unwrap();
+        // The first key's head, its hand-over to the new key, and the new key's head over
+        // the entry that records the rotation.
+        assert_eq!(lines.lines().count(), 3, "{lines}");
+        let intact = t.ok(&["verify"]).stdout;
+        assert!(
+            intact.contains("checked against 3 signed heads; the latest covers #3"),
+            "{intact}"
+        );
+
+        // An intruder removes the rotation's entry and the last signed line; a copy of the
+        // heads kept elsewhere still tells.
+        let kept = t.dir.path().join("kept-heads.jsonl");
+        std::fs::write(&kept, &lines).unwrap();
+        let shortened: Vec<&str> = lines.lines().take(2).collect();
+        std::fs::write(&heads, shortened.join("\n") + "\n").unwrap();
+        let store = t.db.open().await;
+        let before = store.audit_entries(1, 1).await.unwrap().remove(0);
+        t.db.tamper(t.db.drop_append_only_guard()).await;
+        t.db.tamper(&format!(
+            "DELETE FROM audit_log WHERE seq = 3; UPDATE audit_head SET seq = 2, hash = '{}' WHERE id = 1",
+            before.hash
+        ))
+        .await;
+        assert!(t.ok(&["verify"]).stdout.starts_with("Intact"));
+        let run = t.run(&["verify", "--head", kept.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .starts_with("TAMPERED: audit entry #3: it is missing, but the head signed at"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("kept-heads.jsonl line 3"), "{}", run.stdout);
+    }
+}

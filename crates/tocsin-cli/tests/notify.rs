@@ -433,3 +433,88 @@ async fn a_status_update_s_text_goes_out_and_the_timeline_shows_what_was_told_wa
     let called = entries.iter().filter(|e| e["action"] == "escalated").count();
     assert_eq!(called, 1, "{entries:#?}");
 }
+
+/// Waits up to `seconds` for the receiver to hold a message for which `wanted` holds.
+async fn wait_for(
+    got: &Mutex<Vec<(HeaderMap, Vec<u8>)>>,
+    seconds: u64,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(found) = messages(got).into_iter().find(|m| wanted(m)) {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such message within {seconds} s: {:?}",
+            messages(got)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_signs_the_chain_head_into_its_file_and_sends_it_to_the_audit_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"], false).await.0, 0);
+    let (url, got) = receiver(200).await;
+    plan_with(dir.path(), &url);
+    common::add_to_plan(dir.path(), "\n[audit]\nchannel = \"ops\"\nsign_every = \"1h\"\n");
+    let server = serve(dir.path(), &[]);
+    let is_head = |m: &serde_json::Value| m["kind"] == "audit_head";
+    let first = wait_for(&got, 30, is_head).await;
+    let text = first["text"].as_str().unwrap();
+    assert!(text.contains("tocsin verify --head FILE"), "{text}");
+    let statement = text.lines().last().unwrap();
+    let kept = dir.path().join("from-the-channel.jsonl");
+    std::fs::write(&kept, statement).unwrap();
+    let signed: serde_json::Value = serde_json::from_str(statement).unwrap();
+    let first_seq = signed["seq"].as_u64().unwrap();
+
+    // A change while it runs is signed once the chain is quiet.
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "incident",
+            "declare",
+            "--title",
+            "Vault key exposed",
+            "--severity",
+            "P1",
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let later = wait_for(&got, 30, |m| {
+        is_head(m)
+            && m["title"]
+                .as_str()
+                .is_some_and(|t| !t.ends_with(&format!("#{first_seq}")))
+    })
+    .await;
+    assert!(
+        later["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Audit chain signed at entry #"),
+        "{later}"
+    );
+    server.stop();
+
+    let heads = std::fs::read_to_string(dir.path().join("signed-heads.jsonl")).unwrap();
+    assert!(heads.lines().count() >= 2, "{heads}");
+    let (code, out, err) = run(dir.path(), &["verify", "--head", kept.to_str().unwrap()], false).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("signed heads; the latest covers #"), "{out}");
+
+    // A statement altered on its way is refused, naming where it came from.
+    std::fs::write(&kept, statement.replacen("\"seq\":", "\"seq\":9", 1)).unwrap();
+    let (code, out, _) = run(dir.path(), &["verify", "--head", kept.to_str().unwrap()], false).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("from-the-channel.jsonl line 1: its signature does not verify"),
+        "{out}"
+    );
+}

@@ -370,3 +370,36 @@ fn serve_applies_its_plan_file_at_start_and_on_sighup_and_never_falls_back_to_a_
     assert_eq!(shown, edited);
     server.stop();
 }
+
+#[tokio::test]
+async fn serve_warns_when_it_connects_to_postgres_as_a_superuser_and_the_tables_owner() {
+    // Without PostgreSQL, `postgres()` says loudly that these tests were skipped.
+    let Some(db) = tocsin_store::testing::TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, logs) = start_on(dir.path(), Some(&db.url));
+    let mut warned = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while warned.len() < 2 && Instant::now() < deadline {
+        if let Ok(line) = logs.recv_timeout(Duration::from_millis(200)) {
+            let entry: Value = serde_json::from_str(&line).unwrap();
+            if entry["level"] == "WARN"
+                && entry["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("connects to PostgreSQL")
+            {
+                warned.push(entry["message"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    server.stop();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(
+        warned[0].contains("a superuser, who can switch off the audit log's append-only trigger"),
+        "{}",
+        warned[0]
+    );
+    assert!(warned[1].contains("the owner of"), "{}", warned[1]);
+}

@@ -133,6 +133,13 @@ impl AuditEntry {
     }
 }
 
+/// What an entry records of a stored secret (a password hash, a token's hash, an
+/// integration's settings): its SHA-256 in hex, so that `verify` can check the stored row
+/// while the chain, which more people read, holds nothing that opens anything.
+pub fn fingerprint(stored: &[u8]) -> String {
+    hex::encode(Sha256::digest(stored))
+}
+
 /// JSON with object keys sorted by their bytes and no insignificant whitespace.
 pub fn canonical_json(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
@@ -195,6 +202,19 @@ impl Default for ChainVerifier {
 }
 
 impl ChainVerifier {
+    /// A verifier that continues a chain already checked up to entry `seq`, hashed `hash`.
+    pub fn after(seq: u64, hash: ChainHash) -> Self {
+        ChainVerifier {
+            last_seq: seq,
+            last_hash: hash,
+        }
+    }
+
+    /// The last entry checked: its number and hash.
+    pub fn last(&self) -> (u64, ChainHash) {
+        (self.last_seq, self.last_hash)
+    }
+
     pub fn check(&mut self, entry: &AuditEntry) -> Result<(), ChainBreak> {
         let expected = self.last_seq + 1;
         if entry.seq != expected {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::plans::{ActivePlan, Current, PlanProblem, PlanText};
 use crate::read_cache::{Head, Memo};
+use crate::seal::SealPaths;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, EntryDraft};
 use tocsin_core::clock::{Clock, clocks};
@@ -96,6 +97,8 @@ pub struct Desk {
     /// How far in the event log the stored alerts are up to date (on the instance that
     /// leads the detectors).
     alerts: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where the signing key and the signed heads are, when the chain is sealed.
+    seal: Option<Arc<SealPaths>>,
 }
 
 /// What was read, kept while nothing changed (see [`crate::read_cache`]). The sizes bound
@@ -127,7 +130,18 @@ impl Desk {
             plan: Current::new(plan),
             reads: Arc::default(),
             alerts: Arc::new(tokio::sync::watch::channel(0).0),
+            seal: None,
         }
+    }
+
+    /// The desk, with the chain sealed by the key and heads at `paths`.
+    pub fn with_seal(mut self, paths: SealPaths) -> Self {
+        self.seal = Some(Arc::new(paths));
+        self
+    }
+
+    pub fn seal_paths(&self) -> Option<&SealPaths> {
+        self.seal.as_deref()
     }
 
     /// Notes that the stored alerts are up to date with the event log up to `seq`.

@@ -15,7 +15,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tocsin_core::Timestamp;
-use tocsin_core::audit::EntryDraft;
+use tocsin_core::audit::{EntryDraft, fingerprint};
 use tocsin_core::identity::{Permission, Role, Scopes, Username, check_new_password};
 use tocsin_core::incident::Actor;
 use tocsin_store::identity::{
@@ -278,7 +278,8 @@ impl Identity {
         let password = password.or(generated.as_ref()).expect("one of them is set");
         check_new_password(password.expose()).map_err(IdentityError::Invalid)?;
         let hash = self.hash(password.expose()).await;
-        let entry = EntryDraft::system("user_added", by, now, json!({"user": name, "role": role}));
+        let data = json!({"user": name, "role": role, "password": fingerprint(hash.as_bytes())});
+        let entry = EntryDraft::system("user_added", by, now, data);
         let user = self
             .store
             .create_user(
@@ -336,7 +337,7 @@ impl Identity {
                 let hash = self.hash(&password).await;
                 (
                     "user_password_changed",
-                    json!({"user": user.name}),
+                    json!({"user": user.name, "password": fingerprint(hash.as_bytes())}),
                     UserChange::Password(hash),
                 )
             }
@@ -373,16 +374,18 @@ impl Identity {
         }
         let secret = Secret(format!("{TOKEN_PREFIX}{}", random_hex(32)));
         let hint = secret.expose()[secret.expose().len() - 4..].to_owned();
-        let entry = EntryDraft::system(
-            "token_created",
-            by,
-            now,
-            json!({"token": name, "scopes": scopes.to_string(), "expires_at": expires_at}),
-        );
+        let hash = digest(secret.expose());
+        let data = json!({
+            "token": name,
+            "scopes": scopes.to_string(),
+            "expires_at": expires_at,
+            "fingerprint": fingerprint(hash.as_bytes()),
+        });
+        let entry = EntryDraft::system("token_created", by, now, data);
         let token = NewToken {
             name: name.to_owned(),
             scopes,
-            hash: digest(secret.expose()),
+            hash,
             hint,
             created_by: by.to_string(),
             at: now,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use serde_json::json;
 use tocsin_core::Timestamp;
-use tocsin_core::audit::EntryDraft;
+use tocsin_core::audit::{EntryDraft, canonical_json, fingerprint};
 use tocsin_core::incident::Actor;
 use tocsin_store::Store;
 use tocsin_store::StoreError;
@@ -170,16 +170,18 @@ impl Integrations {
             )));
         }
         let key = new_key();
-        let entry = EntryDraft::system(
-            "integration_added",
-            by,
-            now,
-            json!({"integration": name, "kind": kind.as_str()}),
-        );
+        let key_hash = digest(key.expose());
+        let data = json!({
+            "integration": name,
+            "kind": kind.as_str(),
+            "key": fingerprint(key_hash.as_bytes()),
+            "settings": fingerprint(&canonical_json(&settings)),
+        });
+        let entry = EntryDraft::system("integration_added", by, now, data);
         let new = NewIntegration {
             name: name.to_owned(),
             kind: kind.as_str().to_owned(),
-            key_hash: digest(key.expose()),
+            key_hash,
             key_hint: key.expose()[28..].to_owned(),
             settings,
             created_by: by.to_string(),
@@ -246,12 +248,12 @@ impl Integrations {
             record.settings = json!({});
         }
         record.settings["secret"] = json!(secret);
-        let entry = EntryDraft::system(
-            "integration_secret_set",
-            by,
-            now,
-            json!({"integration": record.name, "kind": record.kind}),
-        );
+        let data = json!({
+            "integration": record.name,
+            "kind": record.kind,
+            "settings": fingerprint(&canonical_json(&record.settings)),
+        });
+        let entry = EntryDraft::system("integration_secret_set", by, now, data);
         self.store
             .set_integration_settings(record.id, &record.settings, entry)
             .await?;

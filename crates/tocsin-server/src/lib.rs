@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod plans;
 pub mod ratelimit;
 mod read_cache;
+pub mod seal;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod verify;

@@ -413,6 +413,14 @@ pub struct VerificationDoc {
     /// Incidents whose clocks could not be checked: they follow a plan text that was never
     /// applied as a version (declared before the database kept its plan).
     pub unchecked_clocks: Vec<String>,
+    /// Signed heads the chain was checked against.
+    pub signed_heads: u64,
+    /// The furthest entry a signed head covers.
+    pub signed_to: Option<u64>,
+    /// When that head was signed.
+    pub signed_at: Option<Timestamp>,
+    /// Why the chain was checked only against itself, if it was.
+    pub seal_note: Option<String>,
 }
 
 impl VerificationDoc {
@@ -428,6 +436,10 @@ impl VerificationDoc {
             broken: report.broken.as_ref().map(ToString::to_string),
             plan_versions: report.plan_versions,
             unchecked_clocks: report.unchecked_clocks.iter().map(ToString::to_string).collect(),
+            signed_heads: report.signed_heads,
+            signed_to: report.signed_to.map(|(seq, _)| seq),
+            signed_at: report.signed_to.map(|(_, at)| at),
+            seal_note: report.seal_note.clone(),
         }
     }
 }

@@ -51,6 +51,7 @@ impl Pipeline {
         tokio::spawn(follow_plan(desk.clone()));
         tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::bot::follow(desk.clone(), config.public_url.clone()));
+        tokio::spawn(crate::seal::follow(desk.clone()));
         tokio::spawn(crate::detection::follow(desk, fed));
         tokio::spawn(expire(store, config.retention));
         Ok(Pipeline { log })

@@ -45,6 +45,8 @@ pub struct TokenRecord {
     pub id: i64,
     pub name: String,
     pub scopes: Scopes,
+    /// SHA-256 of the token, as it is looked up.
+    pub hash: String,
     /// The last characters of the token, to recognise it in lists.
     pub hint: String,
     pub created_by: String,

@@ -174,11 +174,19 @@ pub trait Store:
 
     async fn chain_head(&self) -> Result<ChainHead, StoreError>;
 
+    /// Appends an entry about tocsin itself that changes no table, like a signing key
+    /// replaced.
+    async fn record(&self, entry: EntryDraft) -> Result<(), StoreError>;
+
     /// Where the data lives, for messages (never includes a password).
     fn describe(&self) -> String;
 
     /// Takes the lead for `role`, or `None` while another instance or process holds it.
     async fn lead(&self, role: lead::Role) -> Result<Option<lead::Lead>, StoreError>;
+
+    /// What about the connection lets it rewrite the audit log despite its append-only
+    /// guard: on PostgreSQL, connecting as a superuser or as the owner of the tables.
+    async fn deployment_warnings(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// Opens the database at `url`, creating and migrating it as needed.

@@ -146,6 +146,37 @@ const OPEN_CLOCKS_SQL: &str = "SELECT COALESCE(json_agg(json_build_array(
     FROM clocks c JOIN incidents i ON i.number = c.incident
     WHERE c.is_open";
 
+const LEDGER_EXISTS_SQL: &str = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+
+/// A superuser may turn the append-only trigger off for its session
+/// (`session_replication_role = replica`); an owner of the tables may drop it.
+async fn deployment_warnings(pool: &Pool) -> Result<Vec<String>, StoreError> {
+    let row = sqlx::query(
+        "SELECT current_user::text AS me, r.rolsuper AS superuser,
+                (SELECT count(*) FROM pg_tables t
+                  WHERE t.schemaname = current_schema() AND t.tableowner = current_user) AS owned
+           FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await?;
+    let me: String = row.try_get("me")?;
+    let superuser: bool = row.try_get("superuser")?;
+    let owned: i64 = row.try_get("owned")?;
+    let advice = "connect as a role that owns no table and may only read and write rows (the README's deployment section shows how)";
+    let mut warnings = Vec::new();
+    if superuser {
+        warnings.push(format!(
+            "tocsin connects to PostgreSQL as {me}, a superuser, who can switch off the audit log's append-only trigger and rewrite it; {advice}"
+        ));
+    }
+    if owned > 0 {
+        warnings.push(format!(
+            "tocsin connects to PostgreSQL as {me}, the owner of {owned} of its tables, who can drop the audit log's append-only trigger; {advice}"
+        ));
+    }
+    Ok(warnings)
+}
+
 fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 }

@@ -81,7 +81,12 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
 }
 
 async fn apply_migrations(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut **tx).await?;
+    // Only when missing: a role that does not own the tables (as tocsin should run on
+    // PostgreSQL) may not create anything, not even what exists.
+    let ledger: bool = sqlx::query_scalar(LEDGER_EXISTS_SQL).fetch_one(&mut **tx).await?;
+    if !ledger {
+        sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut **tx).await?;
+    }
     let applied: Vec<(i64, String)> = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
         .fetch_all(&mut **tx)
         .await?
@@ -506,11 +511,21 @@ impl Store for Backend {
         })
     }
 
+    async fn record(&self, entry: EntryDraft) -> Result<(), StoreError> {
+        let mut tx = begin_write(self).await?;
+        append(&mut tx, vec![entry]).await?;
+        Ok(tx.commit().await?)
+    }
+
     fn describe(&self) -> String {
         self.description.clone()
     }
 
     async fn lead(&self, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
         take_lead(self, role).await
+    }
+
+    async fn deployment_warnings(&self) -> Result<Vec<String>, StoreError> {
+        deployment_warnings(&self.pool).await
     }
 }

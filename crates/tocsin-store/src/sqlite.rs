@@ -182,6 +182,14 @@ const OPEN_CLOCKS_SQL: &str = "SELECT json_group_array(json_array(
     WHERE c.is_open";
 
 /// The write lock taken by `BEGIN IMMEDIATE` already serializes appends.
+const LEDGER_EXISTS_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')";
+
+/// A file's owner can rewrite it whatever tocsin does; SQLite has nothing more to say.
+async fn deployment_warnings(_pool: &Pool) -> Result<Vec<String>, StoreError> {
+    Ok(Vec::new())
+}
+
 fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1"
 }

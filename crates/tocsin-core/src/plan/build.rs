@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::read::{Located, Problems, Section, TableAt};
 use super::{
-    BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, Escalation, EscalationLevel,
+    AuditSeal, BUILT_IN_NOTICES, Channel, ChannelKind, ClockStart, Detection, Disclosure, Escalation, EscalationLevel,
     IntegrationRule, KeyPattern, NEWS, NoticeKind, Obligation, Organization, Person, Plan, Recovery, Review, Role,
     Route, Rule, Secret, Severity, SmtpTls, StepTemplate, Suppression,
 };
@@ -112,6 +112,9 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let recovery = root
         .opt_table("recovery", &mut problems)
         .map_or_else(Recovery::default, |t| recovery(t, &mut problems));
+    let audit = root
+        .opt_table("audit", &mut problems)
+        .map_or_else(AuditSeal::default, |t| audit(t, &channel_names, &mut problems));
     let customer_notice_when = root
         .opt_table("customers", &mut problems)
         .map_or_else(|| DEFAULT_NOTICE_WHEN.to_vec(), |t| customers(t, &mut problems));
@@ -148,6 +151,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             detection,
             customer_notice_when,
             recovery,
+            audit,
             digest: String::new(),
             source: String::new(),
         }),
@@ -1506,6 +1510,36 @@ fn recovery(table: TableAt<'_, '_>, problems: &mut Problems) -> Recovery {
         watch_seconds,
         sensitivity: sensitivity.map_or(default.sensitivity, |s| s.value),
     }
+}
+
+/// `[audit]`: `channel` (a channel's name) and `sign_every` (an exact span, 1m to 1d).
+fn audit(table: TableAt<'_, '_>, channels: &[&str], problems: &mut Problems) -> AuditSeal {
+    let mut s = Section::new(table, "[audit]");
+    let channel = s.opt_str("channel", problems);
+    let every = s.opt_duration("sign_every", problems);
+    s.finish(problems);
+    let mut audit = AuditSeal::default();
+    if let Some(channel) = channel {
+        if !channels.contains(&channel.value.as_str()) {
+            problems.push(unknown(
+                &channel,
+                format!("[audit] refers to unknown channel \"{}\"", channel.value),
+                channels,
+                "define it in a [[channel]] table".into(),
+            ));
+        }
+        audit.channel = Some(channel.value);
+    }
+    if let Some(every) = every {
+        match every.value.elapsed_seconds() {
+            Some(seconds) if (60..=86_400).contains(&seconds) => audit.sign_every_seconds = seconds,
+            _ => problems.push(
+                Diagnostic::new(every.span, "sign_every in [audit] must be an exact span from 1m to 1d")
+                    .with_hint("write it like \"1h\" or \"15m\""),
+            ),
+        }
+    }
+    audit
 }
 
 /// `[customers]`: `notice_when`, the answers to "are customers affected?" that start the

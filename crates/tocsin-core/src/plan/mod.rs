@@ -38,6 +38,7 @@ pub struct Plan {
     /// The answers to "are customers affected?" that start the customer-notice clock.
     customer_notice_when: Vec<crate::incident::CustomerImpact>,
     recovery: Recovery,
+    audit: AuditSeal,
     digest: String,
     source: String,
 }
@@ -529,6 +530,24 @@ pub struct Detection {
     pub quiet_period_seconds: Option<i64>,
 }
 
+/// `[audit]`: how the audit chain's signed heads go out. tocsin signs the head after every
+/// burst of changes and at least `sign_every`, into its heads file; with `channel`, each
+/// signed head is also sent there, a copy that whoever can write the database cannot reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditSeal {
+    pub channel: Option<String>,
+    pub sign_every_seconds: i64,
+}
+
+impl Default for AuditSeal {
+    fn default() -> Self {
+        AuditSeal {
+            channel: None,
+            sign_every_seconds: 3600,
+        }
+    }
+}
+
 /// `[recovery]`: after an incident is resolved, the detectors watch its keys (addresses,
 /// accounts, agents, fingerprints) for the attack coming back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -698,6 +717,10 @@ impl Plan {
 
     pub fn recovery(&self) -> Recovery {
         self.recovery
+    }
+
+    pub fn audit(&self) -> &AuditSeal {
+        &self.audit
     }
 
     /// Until when the detectors watch a resolved incident's keys: its latest resolution

@@ -1,7 +1,12 @@
-//! `tocsin verify`: proves the audit chain intact and the stored incidents true to it.
+//! `tocsin verify`: proves the audit chain intact, true to the heads tocsin signed, and
+//! the stored incidents, plans, users, tokens and integrations true to it.
+
+mod identity;
+mod signed;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tocsin_core::audit::{AuditEntry, ChainBreak, ChainVerifier};
@@ -24,6 +29,10 @@ pub enum Broken {
     Incident { number: IncidentNumber, reason: String },
     /// A stored plan version is not the one the chain recorded as applied.
     Plan { version: u64, reason: String },
+    /// A user, token or integration is not what the chain recorded.
+    Identity { what: String, reason: String },
+    /// A signed head cannot be believed: its file was altered or its signer is unknown.
+    Signed { source: String, reason: String },
 }
 
 impl fmt::Display for Broken {
@@ -32,6 +41,8 @@ impl fmt::Display for Broken {
             Broken::Chain(b) => write!(f, "audit entry #{}: {}", b.seq, b.reason),
             Broken::Incident { number, reason } => write!(f, "{number}: {reason}"),
             Broken::Plan { version, reason } => write!(f, "plan version {version}: {reason}"),
+            Broken::Identity { what, reason } => write!(f, "{what}: {reason}"),
+            Broken::Signed { source, reason } => write!(f, "signed heads {source}: {reason}"),
         }
     }
 }
@@ -51,12 +62,24 @@ pub struct Verification {
     /// applied as a version (declared before the database kept its plan, and not changed
     /// since).
     pub unchecked_clocks: Vec<IncidentNumber>,
+    /// Signed heads the chain was checked against.
+    pub signed_heads: u64,
+    /// The furthest entry a signed head covers, and when it was signed.
+    pub signed_to: Option<(u64, tocsin_core::Timestamp)>,
+    /// Why the chain was checked only against itself, if it was.
+    pub seal_note: Option<String>,
 }
 
 impl Desk {
-    /// Recomputes the whole chain, then rebuilds every incident from its entries and
+    /// Recomputes the whole chain and checks it against the heads this desk's key signed,
+    /// then rebuilds every incident, plan, user, token and integration from its entries and
     /// compares it with what is stored.
     pub async fn verify(&self) -> Result<Verification, DeskError> {
+        self.verify_with(&[]).await
+    }
+
+    /// Like [`Desk::verify`], also against the signed heads in `heads` (`--head FILE`).
+    pub async fn verify_with(&self, heads: &[PathBuf]) -> Result<Verification, DeskError> {
         let store = self.store();
         let head = store.chain_head().await?;
         let mut result = Verification {
@@ -67,7 +90,21 @@ impl Desk {
             broken: None,
             plan_versions: 0,
             unchecked_clocks: Vec::new(),
+            signed_heads: 0,
+            signed_to: None,
+            seal_note: None,
         };
+        let mut pins = match signed::Pins::load(self.seal_paths(), heads) {
+            Ok(pins) => pins,
+            Err(broken) => {
+                result.broken = Some(broken);
+                return Ok(result);
+            }
+        };
+        result.signed_heads = pins.statements;
+        result.signed_to = pins.latest;
+        result.seal_note = pins.note.take();
+        let mut ledger = identity::Ledger::default();
         let mut verifier = ChainVerifier::default();
         let mut histories: BTreeMap<IncidentNumber, Vec<Recorded>> = BTreeMap::new();
         let mut applied: BTreeMap<u64, String> = BTreeMap::new();
@@ -78,7 +115,9 @@ impl Desk {
             last = end.seq;
             for entry in &page {
                 let readable = verifier.check(entry).and_then(|()| {
+                    pins.check(entry.seq, entry.hash)?;
                     let Some(number) = entry.incident else {
+                        ledger.read(entry)?;
                         return plan_applied(entry, &mut applied);
                     };
                     let t = timeline_entry(entry).map_err(|e| ChainBreak {
@@ -99,8 +138,12 @@ impl Desk {
                 result.entries += 1;
             }
         }
-        if let Err(broken) = verifier.finish(head.seq, head.hash) {
+        if let Err(broken) = verifier.finish(head.seq, head.hash).and_then(|last| pins.finish(last)) {
             result.broken = Some(Broken::Chain(broken));
+            return Ok(result);
+        }
+        if let Some(broken) = ledger.compare(&**store).await? {
+            result.broken = Some(broken);
             return Ok(result);
         }
         let plans = match self.verified_plans(&applied).await? {

@@ -1,0 +1,245 @@
+//! Who may act, as the audit chain tells it: users, their roles and passwords, tokens and
+//! integrations, replayed from their entries and compared with the stored rows, so that a
+//! user or token written straight into the database is found.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+use tocsin_core::Timestamp;
+use tocsin_core::audit::{AuditEntry, ChainBreak, canonical_json, fingerprint};
+use tocsin_store::{Store, StoreError};
+
+use super::Broken;
+
+#[derive(Debug)]
+struct User {
+    added: u64,
+    role: Value,
+    disabled: bool,
+    /// The fingerprint of the password hash; `None` for entries written before tocsin
+    /// recorded it.
+    password: Option<String>,
+}
+
+#[derive(Debug)]
+struct Token {
+    created: u64,
+    name: String,
+    scopes: String,
+    expires_at: Option<Timestamp>,
+    fingerprint: Option<String>,
+}
+
+#[derive(Debug)]
+struct Integration {
+    added: u64,
+    kind: String,
+    key: Option<String>,
+    settings: Option<String>,
+}
+
+/// The identity tables as the chain has them.
+#[derive(Debug, Default)]
+pub(super) struct Ledger {
+    users: BTreeMap<String, User>,
+    tokens: Vec<Token>,
+    revoked: BTreeSet<i64>,
+    /// Integrations not removed, by name.
+    integrations: BTreeMap<String, Integration>,
+}
+
+fn text(entry: &AuditEntry, key: &str) -> Result<String, ChainBreak> {
+    entry.data[key].as_str().map(str::to_owned).ok_or_else(|| ChainBreak {
+        seq: entry.seq,
+        reason: format!("a {} entry without its {key}", entry.action),
+    })
+}
+
+fn optional(entry: &AuditEntry, key: &str) -> Option<String> {
+    entry.data[key].as_str().map(str::to_owned)
+}
+
+impl Ledger {
+    /// Takes in one entry about tocsin itself (not an incident).
+    pub(super) fn read(&mut self, entry: &AuditEntry) -> Result<(), ChainBreak> {
+        let missing_user = |name: &str| ChainBreak {
+            seq: entry.seq,
+            reason: format!("it changes user \"{name}\", whom no earlier entry added"),
+        };
+        match entry.action.as_str() {
+            "user_added" => {
+                let user = User {
+                    added: entry.seq,
+                    role: entry.data["role"].clone(),
+                    disabled: false,
+                    password: optional(entry, "password"),
+                };
+                self.users.insert(text(entry, "user")?, user);
+            }
+            "user_password_changed" | "user_disabled" | "user_enabled" | "user_role_changed" => {
+                let name = text(entry, "user")?;
+                let user = self.users.get_mut(&name).ok_or_else(|| missing_user(&name))?;
+                match entry.action.as_str() {
+                    "user_password_changed" => user.password = optional(entry, "password"),
+                    "user_disabled" => user.disabled = true,
+                    "user_enabled" => user.disabled = false,
+                    _ => user.role = entry.data["role"].clone(),
+                }
+            }
+            "token_created" => self.tokens.push(Token {
+                created: entry.seq,
+                name: text(entry, "token")?,
+                scopes: text(entry, "scopes")?,
+                expires_at: serde_json::from_value(entry.data["expires_at"].clone()).unwrap_or(None),
+                fingerprint: optional(entry, "fingerprint"),
+            }),
+            "token_revoked" => {
+                let id = entry.data["id"].as_i64().ok_or_else(|| ChainBreak {
+                    seq: entry.seq,
+                    reason: "a token_revoked entry without the token's id".into(),
+                })?;
+                self.revoked.insert(id);
+            }
+            "integration_added" => {
+                let integration = Integration {
+                    added: entry.seq,
+                    kind: text(entry, "kind")?,
+                    key: optional(entry, "key"),
+                    settings: optional(entry, "settings"),
+                };
+                self.integrations.insert(text(entry, "integration")?, integration);
+            }
+            "integration_removed" => {
+                self.integrations.remove(&text(entry, "integration")?);
+            }
+            "integration_secret_set" => {
+                let name = text(entry, "integration")?;
+                if let Some(integration) = self.integrations.get_mut(&name) {
+                    integration.settings = optional(entry, "settings");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The first stored row that the chain does not account for, or the first thing the
+    /// chain records that is not stored.
+    pub(super) async fn compare(mut self, store: &dyn Store) -> Result<Option<Broken>, StoreError> {
+        let broken = |what: String, reason: String| Ok(Some(Broken::Identity { what, reason }));
+        for row in store.users().await? {
+            let what = format!("user \"{}\"", row.name);
+            let Some(user) = self.users.remove(row.name.as_str()) else {
+                return broken(what, "it is stored, but no audit entry added it".into());
+            };
+            let reason = if user.role != json!(row.role) {
+                format!(
+                    "its role is {} but the audit chain gives it {}",
+                    row.role,
+                    user.role.as_str().unwrap_or("none")
+                )
+            } else if user.disabled != row.disabled {
+                format!(
+                    "it is {} but the audit chain has it {}",
+                    enabled(row.disabled),
+                    enabled(user.disabled)
+                )
+            } else if user
+                .password
+                .is_some_and(|p| p != fingerprint(row.password_hash.as_bytes()))
+            {
+                "its password is not the one the audit chain recorded last".into()
+            } else {
+                continue;
+            };
+            return broken(what, format!("{reason} (added in entry #{})", user.added));
+        }
+        if let Some((name, user)) = self.users.into_iter().next() {
+            let reason = format!(
+                "the audit chain added it in entry #{}, but it is not stored",
+                user.added
+            );
+            return broken(format!("user \"{name}\""), reason);
+        }
+
+        let mut tokens = self.tokens;
+        for row in store.tokens().await? {
+            let what = format!("token #{} \"{}\"", row.id, row.name);
+            let printed = fingerprint(row.hash.as_bytes());
+            // A token is its fingerprint; entries from before fingerprints were recorded
+            // are matched by name, in the order they were made.
+            let found = tokens
+                .iter()
+                .position(|t| t.fingerprint.as_deref() == Some(printed.as_str()))
+                .or_else(|| {
+                    tokens
+                        .iter()
+                        .position(|t| t.fingerprint.is_none() && t.name == row.name)
+                });
+            let Some(token) = found.map(|i| tokens.remove(i)) else {
+                return broken(what, "it is stored, but no audit entry created it".into());
+            };
+            let reason = if token.scopes != row.scopes.to_string() {
+                format!(
+                    "its scopes are {} but the audit chain gives it {}",
+                    row.scopes, token.scopes
+                )
+            } else if token.expires_at != row.expires_at {
+                "its expiry is not the one the audit chain recorded".into()
+            } else if row.revoked_at.is_some() != self.revoked.contains(&row.id) {
+                match row.revoked_at {
+                    Some(_) => "it is revoked, but no audit entry revoked it".into(),
+                    None => "the audit chain revoked it, but it is stored as active".into(),
+                }
+            } else {
+                continue;
+            };
+            return broken(what, format!("{reason} (created in entry #{})", token.created));
+        }
+        if let Some(token) = tokens.first() {
+            let reason = format!(
+                "the audit chain created it in entry #{}, but it is not stored",
+                token.created
+            );
+            return broken(format!("token \"{}\"", token.name), reason);
+        }
+
+        for row in store.integrations().await? {
+            let what = format!("integration \"{}\"", row.name);
+            let Some(integration) = self.integrations.remove(&row.name) else {
+                return broken(what, "it is stored as active, but no audit entry added it".into());
+            };
+            let reason = if integration.kind != row.kind {
+                format!(
+                    "it is a {} integration but the audit chain added a {}",
+                    row.kind, integration.kind
+                )
+            } else if integration
+                .key
+                .is_some_and(|k| k != fingerprint(row.key_hash.as_bytes()))
+            {
+                "its key is not the one the audit chain recorded".into()
+            } else if integration
+                .settings
+                .is_some_and(|s| s != fingerprint(&canonical_json(&row.settings)))
+            {
+                "its settings are not those the audit chain recorded last".into()
+            } else {
+                continue;
+            };
+            return broken(what, format!("{reason} (added in entry #{})", integration.added));
+        }
+        if let Some((name, integration)) = self.integrations.into_iter().next() {
+            let reason = format!(
+                "the audit chain added it in entry #{} and never removed it, but it is not stored as active",
+                integration.added
+            );
+            return broken(format!("integration \"{name}\""), reason);
+        }
+        Ok(None)
+    }
+}
+
+fn enabled(disabled: bool) -> &'static str {
+    if disabled { "disabled" } else { "enabled" }
+}

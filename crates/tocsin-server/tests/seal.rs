@@ -313,3 +313,41 @@ async fn an_admin_user_and_a_token_inserted_directly_are_found() {
         );
     }
 }
+
+#[tokio::test]
+async fn verify_while_tokens_incidents_and_signed_heads_are_added_finds_nothing_wrong() {
+    for db in TestDb::all().await {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = sealed_desk(&db, &dir).await;
+        let writer = {
+            let desk = desk.clone();
+            let paths = paths(&dir);
+            tokio::spawn(async move {
+                let identity = Identity::new(desk.store().clone());
+                let mut sealer = Sealer::new(paths);
+                for i in 0..40 {
+                    let scopes = "read".parse::<Scopes>().unwrap();
+                    identity
+                        .create_token(&format!("t{i}"), scopes, None, &jo(), now())
+                        .await
+                        .unwrap();
+                    let declaration = Declaration {
+                        title: format!("incident {i}"),
+                        severity: "P2".into(),
+                        ..Declaration::default()
+                    };
+                    desk.declare(&declaration, &jo(), None, now()).await.unwrap();
+                    sealer.seal(&**desk.store(), now(), false).await.unwrap();
+                }
+            })
+        };
+        let mut runs = 0;
+        while !writer.is_finished() || runs == 0 {
+            let verification = desk.verify().await.unwrap();
+            assert_eq!(verification.broken, None, "{}: run {runs}", db.backend);
+            runs += 1;
+        }
+        writer.await.unwrap();
+        assert_eq!(desk.verify().await.unwrap().broken, None, "{}", db.backend);
+    }
+}

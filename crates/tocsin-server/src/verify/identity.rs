@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, ChainBreak, canonical_json, fingerprint};
+use tocsin_store::identity::{TokenRecord, UserRecord};
+use tocsin_store::integrations::IntegrationRecord;
 use tocsin_store::{Store, StoreError};
 
 use super::Broken;
@@ -36,6 +38,25 @@ struct Integration {
     kind: String,
     key: Option<String>,
     settings: Option<String>,
+}
+
+/// The identity tables as stored.
+#[derive(Debug)]
+pub(super) struct Rows {
+    users: Vec<UserRecord>,
+    tokens: Vec<TokenRecord>,
+    /// The active ones.
+    integrations: Vec<IntegrationRecord>,
+}
+
+impl Rows {
+    pub(super) async fn read(store: &dyn Store) -> Result<Rows, StoreError> {
+        Ok(Rows {
+            users: store.users().await?,
+            tokens: store.tokens().await?,
+            integrations: store.integrations().await?,
+        })
+    }
 }
 
 /// The identity tables as the chain has them.
@@ -125,9 +146,9 @@ impl Ledger {
 
     /// The first stored row that the chain does not account for, or the first thing the
     /// chain records that is not stored.
-    pub(super) async fn compare(mut self, store: &dyn Store) -> Result<Option<Broken>, StoreError> {
-        let broken = |what: String, reason: String| Ok(Some(Broken::Identity { what, reason }));
-        for row in store.users().await? {
+    pub(super) fn compare(mut self, rows: Rows) -> Option<Broken> {
+        let broken = |what: String, reason: String| Some(Broken::Identity { what, reason });
+        for row in rows.users {
             let what = format!("user \"{}\"", row.name);
             let Some(user) = self.users.remove(row.name.as_str()) else {
                 return broken(what, "it is stored, but no audit entry added it".into());
@@ -163,7 +184,7 @@ impl Ledger {
         }
 
         let mut tokens = self.tokens;
-        for row in store.tokens().await? {
+        for row in rows.tokens {
             let what = format!("token #{} \"{}\"", row.id, row.name);
             let printed = fingerprint(row.hash.as_bytes());
             // A token is its fingerprint; entries from before fingerprints were recorded
@@ -204,7 +225,7 @@ impl Ledger {
             return broken(format!("token \"{}\"", token.name), reason);
         }
 
-        for row in store.integrations().await? {
+        for row in rows.integrations {
             let what = format!("integration \"{}\"", row.name);
             let Some(integration) = self.integrations.remove(&row.name) else {
                 return broken(what, "it is stored as active, but no audit entry added it".into());
@@ -236,7 +257,7 @@ impl Ledger {
             );
             return broken(format!("integration \"{name}\""), reason);
         }
-        Ok(None)
+        None
     }
 }
 

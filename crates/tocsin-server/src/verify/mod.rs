@@ -14,11 +14,15 @@ use tocsin_core::clock::clocks;
 use tocsin_core::incident::{Incident, IncidentNumber, Recorded};
 use tocsin_core::plan::Plan;
 use tocsin_store::plans::PLAN_APPLIED;
-use tocsin_store::{IncidentFilter, IncidentSummary};
+use tocsin_store::{IncidentFilter, IncidentSummary, Store, StoreError};
 
 use crate::desk::{Desk, DeskError, timeline_entry};
 
 const PAGE: u32 = 2_000;
+
+/// How often a finding about stored rows is checked again when the chain moved while they
+/// were read.
+const VERIFY_TRIES: u32 = 5;
 
 /// The first thing found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,7 +84,27 @@ impl Desk {
 
     /// Like [`Desk::verify`], also against the signed heads in `heads` (`--head FILE`).
     pub async fn verify_with(&self, heads: &[PathBuf]) -> Result<Verification, DeskError> {
+        // The stored rows are read after the chain: a change committed in between (a user
+        // added, an incident declared while the server runs) would look like a row without
+        // its entry. Such a finding is believed only if the chain stood still meanwhile.
+        let mut tries = 0;
+        loop {
+            let (result, rows_read_at) = self.verify_once(heads).await?;
+            let moved = self.store().chain_head().await?.seq != rows_read_at;
+            let rows = matches!(result.broken, Some(Broken::Incident { .. } | Broken::Identity { .. }));
+            tries += 1;
+            if !(rows && moved) || tries == VERIFY_TRIES {
+                return Ok(result);
+            }
+        }
+    }
+
+    /// The verification, and the chain head when the stored rows began to be read.
+    async fn verify_once(&self, heads: &[PathBuf]) -> Result<(Verification, u64), DeskError> {
         let store = self.store();
+        // The signed heads are read first: every entry they cover was stored before the
+        // head that is read next, so the chain up to that head must hold them all.
+        let pins = signed::Pins::load(self.seal_paths(), heads);
         let head = store.chain_head().await?;
         let mut result = Verification {
             entries: 0,
@@ -94,67 +118,62 @@ impl Desk {
             signed_to: None,
             seal_note: None,
         };
-        let mut pins = match signed::Pins::load(self.seal_paths(), heads) {
+        let mut pins = match pins {
             Ok(pins) => pins,
             Err(broken) => {
                 result.broken = Some(broken);
-                return Ok(result);
+                return Ok((result, head.seq));
             }
         };
         result.signed_heads = pins.statements;
         result.signed_to = pins.latest;
         result.seal_note = pins.note.take();
-        let mut ledger = identity::Ledger::default();
-        let mut verifier = ChainVerifier::default();
-        let mut histories: BTreeMap<IncidentNumber, Vec<Recorded>> = BTreeMap::new();
-        let mut applied: BTreeMap<u64, String> = BTreeMap::new();
-        let mut last = 0;
-        loop {
-            let page = store.audit_entries(last, PAGE).await?;
-            let Some(end) = page.last() else { break };
-            last = end.seq;
-            for entry in &page {
-                let readable = verifier.check(entry).and_then(|()| {
-                    pins.check(entry.seq, entry.hash)?;
-                    let Some(number) = entry.incident else {
-                        ledger.read(entry)?;
-                        return plan_applied(entry, &mut applied);
-                    };
-                    let t = timeline_entry(entry).map_err(|e| ChainBreak {
-                        seq: entry.seq,
-                        reason: e.to_string(),
-                    })?;
-                    histories.entry(number).or_default().push(Recorded {
-                        at: t.at,
-                        actor: t.actor,
-                        event: t.event,
-                    });
-                    Ok(())
-                });
-                if let Err(broken) = readable {
-                    result.broken = Some(Broken::Chain(broken));
-                    return Ok(result);
-                }
-                result.entries += 1;
-            }
-        }
-        if let Err(broken) = verifier.finish(head.seq, head.hash).and_then(|last| pins.finish(last)) {
+        // Only up to the head read above: the signed heads are checked against that.
+        let mut walk = Walk::default();
+        if let Err(broken) = walk
+            .to(&**store, head.seq, Some(&mut pins))
+            .await?
+            .and_then(|()| walk.verifier.finish(head.seq, head.hash))
+            .and_then(|last| pins.finish(last))
+        {
+            result.entries = walk.entries;
             result.broken = Some(Broken::Chain(broken));
-            return Ok(result);
+            return Ok((result, head.seq));
         }
-        if let Some(broken) = ledger.compare(&**store).await? {
+        // The rows are read after the walk, so they may hold changes appended since: the
+        // walk takes in the entries up to a head read after the rows, which covers them.
+        let rows_read_at = store.chain_head().await?.seq;
+        let rows = identity::Rows::read(&**store).await?;
+        let stored = store.incidents(&IncidentFilter::default()).await?;
+        let now = store.chain_head().await?;
+        let caught_up = walk
+            .to(&**store, now.seq, None)
+            .await?
+            .and_then(|()| walk.verifier.finish(now.seq, now.hash));
+        result.entries = walk.entries;
+        (result.head_seq, result.head_hash) = (now.seq, now.hash.to_hex());
+        if let Err(broken) = caught_up {
+            result.broken = Some(Broken::Chain(broken));
+            return Ok((result, rows_read_at));
+        }
+        let Walk {
+            ledger,
+            mut histories,
+            applied,
+            ..
+        } = walk;
+        if let Some(broken) = ledger.compare(rows) {
             result.broken = Some(broken);
-            return Ok(result);
+            return Ok((result, rows_read_at));
         }
         let plans = match self.verified_plans(&applied).await? {
             Ok(plans) => plans,
             Err(broken) => {
                 result.broken = Some(broken);
-                return Ok(result);
+                return Ok((result, rows_read_at));
             }
         };
         result.plan_versions = applied.len() as u64;
-        let stored = store.incidents(&IncidentFilter::default()).await?;
         result.incidents = u64::try_from(stored.len()).unwrap_or(u64::MAX);
         for summary in &stored {
             let number = summary.number;
@@ -186,13 +205,70 @@ impl Desk {
                 number,
                 reason: problem,
             });
-            return Ok(result);
+            return Ok((result, rows_read_at));
         }
         if let Some(number) = histories.into_keys().next() {
             let reason = "it has audit entries but its stored row is missing".to_owned();
             result.broken = Some(Broken::Incident { number, reason });
         }
-        Ok(result)
+        Ok((result, rows_read_at))
+    }
+}
+
+/// The chain as read so far, and what its entries say.
+#[derive(Debug, Default)]
+struct Walk {
+    verifier: ChainVerifier,
+    entries: u64,
+    ledger: identity::Ledger,
+    histories: BTreeMap<IncidentNumber, Vec<Recorded>>,
+    applied: BTreeMap<u64, String>,
+}
+
+impl Walk {
+    /// Reads and checks the entries after the last one read, up to `until`, each against
+    /// the signed heads when given.
+    async fn to(
+        &mut self,
+        store: &dyn Store,
+        until: u64,
+        mut pins: Option<&mut signed::Pins>,
+    ) -> Result<Result<(), ChainBreak>, StoreError> {
+        let mut last = self.verifier.last().0;
+        while last < until {
+            let limit = u32::try_from(until - last).map_or(PAGE, |left| left.min(PAGE));
+            let page = store.audit_entries(last, limit).await?;
+            let Some(end) = page.last() else { break };
+            last = end.seq;
+            for entry in &page {
+                let checked = self.verifier.check(entry).and_then(|()| match pins.as_deref_mut() {
+                    Some(pins) => pins.check(entry.seq, entry.hash),
+                    None => Ok(()),
+                });
+                if let Err(broken) = checked.and_then(|()| self.read(entry)) {
+                    return Ok(Err(broken));
+                }
+                self.entries += 1;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn read(&mut self, entry: &AuditEntry) -> Result<(), ChainBreak> {
+        let Some(number) = entry.incident else {
+            self.ledger.read(entry)?;
+            return plan_applied(entry, &mut self.applied);
+        };
+        let t = timeline_entry(entry).map_err(|e| ChainBreak {
+            seq: entry.seq,
+            reason: e.to_string(),
+        })?;
+        self.histories.entry(number).or_default().push(Recorded {
+            at: t.at,
+            actor: t.actor,
+            event: t.event,
+        });
+        Ok(())
     }
 }
 

@@ -11,10 +11,14 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "tocsin")
+# TOCSIN_BENCH_BINARY names another build to measure (an older one, for before and after);
+# otherwise the release build of this tree, built first.
+BINARY = os.environ.get("TOCSIN_BENCH_BINARY") or os.path.join(ROOT, "target", "release", "tocsin")
 
 
 def build():
+    if os.environ.get("TOCSIN_BENCH_BINARY"):
+        return
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "tocsin-cli"], cwd=ROOT, check=True)
 
 

@@ -14,6 +14,7 @@ use tocsin_core::Timestamp;
 use tocsin_notify::webhook::{IDEMPOTENCY_KEY, Webhook};
 use tocsin_notify::{Channel, Message};
 use tocsin_server::delivery::{Channels, work};
+use tocsin_server::wake::Wake;
 use tocsin_store::outbox::NewNotification;
 
 const TOTAL: usize = 10_000;
@@ -50,17 +51,28 @@ async fn main() {
     let (desk, _) = tocsin_server::Desk::open(Arc::clone(&store), &plan, &actor, Timestamp::now())
         .await
         .unwrap();
+    // The enqueuer rings the workers, as the notifier does.
+    let queued = Wake::default();
     for worker in ["w1", "w2"] {
         let channels = Arc::clone(&channels);
-        tokio::spawn(work(desk.clone(), move || Arc::clone(&channels), worker.into()));
+        tokio::spawn(work(
+            desk.clone(),
+            move || Arc::clone(&channels),
+            worker.into(),
+            queued.clone(),
+        ));
     }
 
-    burst_and_paced(&store, &arrived).await;
+    burst_and_paced(&store, &arrived, &queued).await;
 }
 
 /// 10,000 at once (how fast the outbox empties), then 10,000 at 2,000 a second (how long
 /// each waits when the outbox keeps up).
-async fn burst_and_paced(store: &Arc<dyn tocsin_store::Store>, arrived: &Arc<Mutex<BTreeMap<String, Instant>>>) {
+async fn burst_and_paced(
+    store: &Arc<dyn tocsin_store::Store>,
+    arrived: &Arc<Mutex<BTreeMap<String, Instant>>>,
+    queued: &Wake,
+) {
     for (name, pause) in [("burst", None), ("2,000/s", Some(Duration::from_millis(10)))] {
         let batch = if pause.is_some() { 20 } else { BATCH };
         let started = Instant::now();
@@ -76,6 +88,7 @@ async fn burst_and_paced(store: &Arc<dyn tocsin_store::Store>, arrived: &Arc<Mut
                 .map(|i| notification(&format!("{name}-{}", b * batch + i), now))
                 .collect();
             store.enqueue(&notes, now).await.unwrap();
+            queued.ring();
             let at = Instant::now();
             enqueued.extend(notes.into_iter().map(|n| (n.key, at)));
         }

@@ -17,6 +17,8 @@ use tocsin_notify::{Channel, Message, Outcome};
 use tocsin_store::outbox::Notification;
 use tocsin_store::{Store, StoreError};
 
+use crate::wake::Wake;
+
 /// Notifications one worker takes at a time, sent concurrently.
 const CLAIM: u32 = 64;
 /// How long a worker may hold a notification: longer than a claim takes to send (its
@@ -190,9 +192,11 @@ pub fn plan_channels(desk: crate::Desk) -> impl FnMut() -> Channels + Send {
 }
 
 /// Delivers what is due, on the channels `channels` gives for each round, and puts what
-/// went out on the incidents' timelines.
-pub async fn work(desk: crate::Desk, mut channels: impl FnMut() -> Channels + Send, worker: String) {
+/// went out on the incidents' timelines: when `queued` rings, and at least every [`IDLE`]
+/// for what other processes queue and what falls due later.
+pub async fn work(desk: crate::Desk, mut channels: impl FnMut() -> Channels + Send, worker: String, queued: Wake) {
     let store = Arc::clone(desk.store());
+    let mut queued = queued.listen();
     loop {
         let channels = channels();
         match deliver_due(&*store, &channels, &worker, Timestamp::now()).await {
@@ -205,6 +209,6 @@ pub async fn work(desk: crate::Desk, mut channels: impl FnMut() -> Channels + Se
             }
             Err(e) => tracing::error!(error = %e, "delivering notifications failed; trying again"),
         }
-        tokio::time::sleep(IDLE).await;
+        queued.wait(IDLE).await;
     }
 }

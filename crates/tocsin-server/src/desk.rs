@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::plans::{ActivePlan, Current, PlanProblem, PlanText};
 use crate::read_cache::{Head, Memo};
 use crate::seal::SealPaths;
+use crate::wake::{Listener, Wake};
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, EntryDraft};
 use tocsin_core::clock::{Clock, clocks};
@@ -99,6 +100,8 @@ pub struct Desk {
     alerts: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where the signing key and the signed heads are, when the chain is sealed.
     seal: Option<Arc<SealPaths>>,
+    /// Rung after every change this desk commits, for those that follow the chain.
+    changed: Wake,
 }
 
 /// What was read, kept while nothing changed (see [`crate::read_cache`]). The sizes bound
@@ -131,7 +134,19 @@ impl Desk {
             reads: Arc::default(),
             alerts: Arc::new(tokio::sync::watch::channel(0).0),
             seal: None,
+            changed: Wake::default(),
         }
+    }
+
+    /// Hears every change this desk commits (other processes' changes are not heard).
+    pub fn listen(&self) -> Listener {
+        self.changed.listen()
+    }
+
+    /// Something changed: cached reads are stale, and followers of the chain have work.
+    fn committed(&self) {
+        self.reads.head.changed();
+        self.changed.ring();
     }
 
     /// The desk, with the chain sealed by the key and heads at `paths`.
@@ -208,7 +223,7 @@ impl Desk {
             return Ok(false);
         };
         self.plan.set(ActivePlan::read(version)?);
-        self.reads.head.changed();
+        self.committed();
         Ok(true)
     }
 
@@ -281,7 +296,7 @@ impl Desk {
             };
             match self.store.create_incident(draft).await {
                 Ok(number) => {
-                    self.reads.head.changed();
+                    self.committed();
                     return self.incident(number).await;
                 }
                 Err(StoreError::PlanChanged { .. }) => {
@@ -422,7 +437,7 @@ impl Desk {
             };
             match self.store.update_incident(change).await {
                 Ok(()) => {
-                    self.reads.head.changed();
+                    self.committed();
                     return Ok(Outcome {
                         clocks_before: clocks(&incident, plan),
                         incident: next,

@@ -37,10 +37,14 @@ const ROUND: u32 = 10_000;
 const FIRST_ROUND: u32 = 16;
 /// What a round should hold: events, an alert delivery counting as its alerts.
 const ROUND_ITEMS: usize = 100_000;
-/// While events stream in, what they lead to is written at most this often (or once this
-/// many findings wait): an alert storm then takes the database's write lock from the
-/// log's writer a few times a second, not for every batch it commits.
+/// While events stream in, what they lead to is gathered for a while after each write (or
+/// until this many findings wait), so that an alert storm takes the database's write lock
+/// from the log's writer a few times a second, not for every batch it commits. The while
+/// is four times as long as the last write took, from [`WRITE_WINDOW_MIN`] to
+/// [`WRITE_EVERY`]: an idle server writes a finding at once, a busy one spends at most a
+/// fifth of its time writing findings.
 const WRITE_EVERY: Duration = Duration::from_millis(250);
+const WRITE_WINDOW_MIN: Duration = Duration::from_millis(2);
 const GATHER_MAX: usize = 10_000;
 /// Rows written per transaction, so that the log's writer is never held up for long.
 const WRITE_CHUNK: usize = 1_000;
@@ -80,7 +84,9 @@ pub struct Detector {
     saved: u64,
     saved_at: std::time::Instant,
     /// When what was found was last written.
+    /// When findings were last written, and how long they gather after that.
     wrote_at: std::time::Instant,
+    write_window: Duration,
     found: Vec<Signal>,
     /// The alerts' lives, told from the same log.
     alerts: crate::alerts::AlertBook,
@@ -155,6 +161,7 @@ impl Detector {
             saved: cursor,
             saved_at: std::time::Instant::now(),
             wrote_at: std::time::Instant::now(),
+            write_window: WRITE_WINDOW_MIN,
             known: std::collections::HashSet::new(),
             found: Vec::new(),
             watched: std::collections::HashMap::new(),
@@ -259,11 +266,11 @@ impl Detector {
         if self.found.is_empty() && !self.alerts.due() && (self.saved >= self.position || !due) {
             return Ok(0);
         }
-        // Gathered: written with a later batch, or once caught up.
-        if !save && self.wrote_at.elapsed() < WRITE_EVERY && self.found.len() < GATHER_MAX {
+        // Gathered: written with a later batch, or when the window ends.
+        if !save && self.wrote_at.elapsed() < self.write_window && self.found.len() < GATHER_MAX {
             return Ok(0);
         }
-        self.wrote_at = std::time::Instant::now();
+        let writing = std::time::Instant::now();
         let plan = &self.desk.plan();
         let mut signals: Vec<NewSignal> = self
             .found
@@ -320,7 +327,14 @@ impl Detector {
         if self.alerts.due() || (due && self.alerts.dirty()) {
             self.alerts.save(&self.desk).await?;
         }
+        self.wrote_at = std::time::Instant::now();
+        self.write_window = (writing.elapsed() * 4).clamp(WRITE_WINDOW_MIN, WRITE_EVERY);
         Ok(recorded.len())
+    }
+
+    /// When what was gathered is to be written, if anything waits.
+    fn gathered_until(&self) -> Option<std::time::Instant> {
+        (!self.found.is_empty() || self.alerts.due()).then(|| self.wrote_at + self.write_window)
     }
 }
 
@@ -424,7 +438,11 @@ async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Co
         if let Err(e) = done {
             tracing::error!(error = %e, "detection failed; trying again");
         }
-        match tokio::time::timeout(POLL, fed.recv()).await {
+        // What was gathered is written when its window ends, if no batch comes first.
+        let wait = detector.gathered_until().map_or(POLL, |until| {
+            until.saturating_duration_since(std::time::Instant::now()).min(POLL)
+        });
+        match tokio::time::timeout(wait, fed.recv()).await {
             Ok(Some(next)) => batch = Some(next),
             Ok(None) => {
                 if let Err(e) = detector.save().await {

@@ -22,6 +22,7 @@ pub mod seal;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod verify;
+pub mod wake;
 pub mod words;
 
 pub use desk::{Desk, DeskError, IncidentView, Outcome, TimelineEntry, next_deadlines};

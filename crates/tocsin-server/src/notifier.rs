@@ -14,6 +14,7 @@ use tocsin_notify::{Message, Recipient};
 use tocsin_store::outbox::NewNotification;
 
 use crate::desk::IncidentView;
+use crate::wake::Wake;
 use crate::words::{due, span, time};
 use crate::{Desk, DeskError};
 
@@ -29,13 +30,22 @@ const ROUND: u32 = 500;
 /// How often the audit chain is looked at when nothing new was found.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Turns the audit entries after the cursor into notifications; how many entries it read.
-pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, DeskError> {
+/// What one round of [`notify_new`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Told {
+    /// Audit entries read.
+    pub entries: usize,
+    /// Notifications queued for them.
+    pub queued: usize,
+}
+
+/// Turns the audit entries after the cursor into notifications.
+pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<Told, DeskError> {
     let store = desk.store();
     let cursor = store.event_cursor(FOLLOWER).await?;
     let entries = store.audit_entries(cursor, ROUND).await?;
     let Some(last) = entries.last().map(|e| e.seq) else {
-        return Ok(0);
+        return Ok(Told::default());
     };
     let plan = &desk.plan();
     let zone = plan.calendar().zone();
@@ -64,7 +74,10 @@ pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<usize, 
         }
     }
     store.enqueue_following(FOLLOWER, last, &notes, now).await?;
-    Ok(entries.len())
+    Ok(Told {
+        entries: entries.len(),
+        queued: notes.len(),
+    })
 }
 
 /// The kind of news an audit entry is: its action, but a recorded status update is news of
@@ -77,25 +90,43 @@ fn news_of(entry: &AuditEntry) -> &str {
     }
 }
 
-/// Follows the audit chain and watches the clocks until the process ends.
-pub async fn follow(desk: Desk, public_url: Option<String>) {
+/// Follows the audit chain and watches the clocks until the process ends: woken by each
+/// change the desk commits, and at least every [`POLL`] for other processes' changes and
+/// for the clocks. It rings `outbox` when it queued notifications.
+pub async fn follow(desk: Desk, public_url: Option<String>, outbox: Wake) {
+    let mut changes = desk.listen();
     loop {
         match notify_new(&desk, public_url.as_deref()).await {
-            Ok(n) if n == ROUND as usize => continue,
-            Ok(_) => {}
+            Ok(read) => {
+                if read.queued > 0 {
+                    outbox.ring();
+                }
+                if read.entries == ROUND as usize {
+                    continue;
+                }
+            }
             Err(e) => tracing::error!(error = %e, "turning incident changes into notifications failed; trying again"),
         }
-        if let Err(e) = notify_signals(&desk).await {
-            tracing::error!(error = %e, "turning signals into notifications failed; trying again");
-        }
+        let mut queued = match notify_signals(&desk).await {
+            Ok(read) => read > 0,
+            Err(e) => {
+                tracing::error!(error = %e, "turning signals into notifications failed; trying again");
+                false
+            }
+        };
         let now = Timestamp::now();
-        if let Err(e) = warn_clocks(&desk, public_url.as_deref(), now).await {
-            tracing::error!(error = %e, "warning of clocks failed; trying again");
+        match warn_clocks(&desk, public_url.as_deref(), now).await {
+            Ok(n) => queued |= n > 0,
+            Err(e) => tracing::error!(error = %e, "warning of clocks failed; trying again"),
         }
-        if let Err(e) = escalate(&desk, public_url.as_deref(), now).await {
-            tracing::error!(error = %e, "escalating unacknowledged incidents failed; trying again");
+        match escalate(&desk, public_url.as_deref(), now).await {
+            Ok(n) => queued |= n > 0,
+            Err(e) => tracing::error!(error = %e, "escalating unacknowledged incidents failed; trying again"),
         }
-        tokio::time::sleep(POLL).await;
+        if queued {
+            outbox.ring();
+        }
+        changes.wait(POLL).await;
     }
 }
 

@@ -47,9 +47,10 @@ impl Pipeline {
         let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         let channels = crate::delivery::plan_channels(desk.clone());
-        tokio::spawn(crate::delivery::work(desk.clone(), channels, worker));
+        let queued = crate::wake::Wake::default();
+        tokio::spawn(crate::delivery::work(desk.clone(), channels, worker, queued.clone()));
         tokio::spawn(follow_plan(desk.clone()));
-        tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone()));
+        tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone(), queued));
         tokio::spawn(crate::bot::follow(desk.clone(), config.public_url.clone()));
         tokio::spawn(crate::seal::follow(desk.clone()));
         tokio::spawn(crate::detection::follow(desk, fed));

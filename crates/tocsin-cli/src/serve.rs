@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use tocsin_server::Desk;
-use tocsin_server::http::{self, AppState, ServerConfig};
+use tocsin_server::app::{App, AppSettings};
+use tocsin_server::http::ServerConfig;
 use tocsin_server::identity::{Identity, Secret};
-use tocsin_server::pipeline::{Pipeline, PipelineConfig};
+use tocsin_server::pipeline::PipelineConfig;
 use tocsin_server::plans::{ActivePlan, PlanProblem, PlanText};
 use tocsin_server::seal::{Keyring, key_name};
 use tocsin_store::plans::Applied;
@@ -107,21 +108,18 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
     if let Some(file) = file {
         tokio::spawn(reapply_on_hangup(desk.clone(), context.plan_path(), file.source, actor));
     }
-    let pipeline = Pipeline::start(
-        desk.clone(),
-        PipelineConfig {
+    let settings = AppSettings {
+        server: config,
+        pipeline: PipelineConfig {
             retention: args.retention,
             public_url: args.public_url.clone(),
             ..PipelineConfig::default()
         },
-    )
-    .await?;
-    http::serve(
-        listener,
-        AppState::new(desk, identity, pipeline, config),
-        shutdown_signal(),
-    )
-    .await?;
+    };
+    App::build(desk, identity, settings)
+        .await?
+        .serve(listener, shutdown_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

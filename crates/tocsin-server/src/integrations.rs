@@ -371,18 +371,15 @@ impl Integrations {
         self.store.add_integration_stats(&deltas).await
     }
 
-    /// Stores the counts every `every`, for as long as the runtime runs.
-    pub fn flush_every(&self, every: Duration) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                if let Err(e) = this.flush().await {
-                    tracing::error!(error = %e, "cannot store the integrations' counts");
-                }
+    /// Stores the counts every `every`: a worker.
+    pub async fn store_counts_every(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = self.flush().await {
+                tracing::error!(error = %e, "cannot store the integrations' counts");
             }
-        });
+        }
     }
 }
 

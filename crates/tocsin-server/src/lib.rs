@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod app;
 pub mod bot;
 pub mod channels;
 pub mod delivery;

@@ -11,6 +11,7 @@ use tocsin_store::event_log::{EventLog, EventLogConfig};
 use tocsin_store::{Store, StoreError};
 
 use crate::Desk;
+use crate::app::Workers;
 
 /// How long events are kept, how the log's writer is sized, and the address that links in
 /// notifications point to.
@@ -41,20 +42,24 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the log's writer and the tasks that follow it on the current tokio runtime.
-    pub async fn start(desk: Desk, config: PipelineConfig) -> Result<Self, StoreError> {
+    /// Starts the log's writer, and the workers that follow it among `workers`.
+    pub async fn start(desk: Desk, config: PipelineConfig, workers: &mut Workers) -> Result<Self, StoreError> {
         let store = Arc::clone(desk.store());
         let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         let channels = crate::delivery::plan_channels(desk.clone());
         let queued = crate::wake::Wake::default();
-        tokio::spawn(crate::delivery::work(desk.clone(), channels, worker, queued.clone()));
-        tokio::spawn(follow_plan(desk.clone()));
-        tokio::spawn(crate::notifier::follow(desk.clone(), config.public_url.clone(), queued));
-        tokio::spawn(crate::bot::follow(desk.clone(), config.public_url.clone()));
-        tokio::spawn(crate::seal::follow(desk.clone()));
-        tokio::spawn(crate::detection::follow(desk, fed));
-        tokio::spawn(expire(store, config.retention));
+        let url = config.public_url;
+        workers.spawn(
+            "delivery",
+            crate::delivery::work(desk.clone(), channels, worker, queued.clone()),
+        );
+        workers.spawn("plan", follow_plan(desk.clone()));
+        workers.spawn("notifier", crate::notifier::follow(desk.clone(), url.clone(), queued));
+        workers.spawn("bot", crate::bot::follow(desk.clone(), url));
+        workers.spawn("seal", crate::seal::follow(desk.clone()));
+        workers.spawn("detectors", crate::detection::follow(desk, fed));
+        workers.spawn("retention", expire(store, config.retention));
         Ok(Pipeline { log })
     }
 

@@ -12,9 +12,9 @@ use tocsin_store::testing::TestDb;
 use tokio::sync::oneshot;
 
 use crate::Desk;
-use crate::http::{self, AppState, ServerConfig};
+use crate::app::{App, AppSettings};
+use crate::http::{self, ServerConfig};
 use crate::identity::{Identity, Secret};
-use crate::pipeline::{Pipeline, PipelineConfig};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -50,12 +50,15 @@ impl TestServer {
         let (desk, _) = Desk::open(Arc::clone(&store), &text, &admin_actor(), Timestamp::now())
             .await
             .unwrap();
-        let pipeline = Pipeline::start(desk.clone(), PipelineConfig::default()).await.unwrap();
-        let state = AppState::new(desk, identity.clone(), pipeline, config);
+        let settings = AppSettings {
+            server: config,
+            ..AppSettings::default()
+        };
+        let app = App::build(desk, identity.clone(), settings).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(http::serve(listener, state, async {
+        let task = tokio::spawn(app.serve(listener, async {
             let _ = stopped.await;
         }));
         TestServer {

@@ -93,6 +93,8 @@ struct Shared {
     /// Incidents that changed, for live pages.
     changes: broadcast::Sender<IncidentNumber>,
     ready: AtomicBool,
+    /// A worker that failed, which makes the server not ready.
+    failed: std::sync::Mutex<Option<&'static str>>,
     started_at: tocsin_core::Timestamp,
     /// Turns true when the server stops, to end the live streams that would hold it open.
     stopping: watch::Sender<bool>,
@@ -102,7 +104,6 @@ impl AppState {
     pub fn new(desk: Desk, identity: Identity, pipeline: Pipeline, config: ServerConfig) -> Self {
         let (changes, _) = broadcast::channel(256);
         let integrations = crate::integrations::Integrations::new(Arc::clone(desk.store()));
-        integrations.flush_every(Duration::from_secs(2));
         AppState(Arc::new(Shared {
             desk,
             identity,
@@ -113,6 +114,7 @@ impl AppState {
             rendered: crate::read_cache::Memo::new(1_024),
             changes,
             ready: AtomicBool::new(true),
+            failed: std::sync::Mutex::new(None),
             started_at: tocsin_core::Timestamp::now(),
             stopping: watch::channel(false).0,
         }))
@@ -147,6 +149,16 @@ impl AppState {
     }
 
     /// Marks the server as shutting down, so `/readyz` turns away new traffic.
+    /// A worker failed: the server no longer says it is ready.
+    pub fn worker_failed(&self, name: &'static str) {
+        *self.0.failed.lock().expect("not poisoned") = Some(name);
+    }
+
+    /// The worker that failed, if one did.
+    fn failed_worker(&self) -> Option<&'static str> {
+        *self.0.failed.lock().expect("not poisoned")
+    }
+
     pub fn stop_accepting(&self) {
         self.0.ready.store(false, Ordering::SeqCst);
         self.0.stopping.send_replace(true);

@@ -24,12 +24,20 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The process can serve: not shutting down, and the database answers.
+/// The process can serve: not shutting down, every worker running, and the database
+/// answers.
 async fn readyz(State(state): State<AppState>) -> Response {
     if !state.0.ready.load(std::sync::atomic::Ordering::SeqCst) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "shutting down"})),
+        )
+            .into_response();
+    }
+    if let Some(worker) = state.failed_worker() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "a worker failed", "worker": worker})),
         )
             .into_response();
     }

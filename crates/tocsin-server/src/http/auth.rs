@@ -114,13 +114,10 @@ pub async fn authenticate(
     identity: &Identity,
     now: Timestamp,
 ) -> Result<Option<Caller>, ApiError> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+    if headers.contains_key(header::AUTHORIZATION) {
+        let token = super::compat::bearer(headers)
             .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer TOKEN\""))?;
-        let principal = identity.authenticate_token(token.trim(), now).await?;
+        let principal = identity.authenticate_token(token, now).await?;
         return Ok(Some(Caller {
             principal,
             session: None,

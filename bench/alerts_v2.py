@@ -61,13 +61,15 @@ def run_wrk(url, script, seconds, connections):
     return rps, requests - (int(errors.group(1)) if errors else 0), latency(50), latency(99)
 
 
-def start_alertmanager(work):
+def start_alertmanager(work, config_text='route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n'):
+    """Alertmanager on a free port with `config_text` (by default, a receiver that sends
+    nothing): the process and its port."""
     if not os.path.exists(AM):
         raise SystemExit("prometheus-alertmanager is missing: run .ci/ensure-alerting")
     port = free_port()
     config = os.path.join(work, "alertmanager.yml")
     with open(config, "w") as f:
-        f.write('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+        f.write(config_text)
     process = subprocess.Popen([AM, f"--config.file={config}", f"--storage.path={work}/am-data",
                                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

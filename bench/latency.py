@@ -23,6 +23,7 @@ import threading
 import time
 
 from common import BINARY, Server, build, free_port, request
+import alerts_v2
 from alerts_v2 import AM
 
 SECRET = "a-secret-of-32-bytes-for-bench!!"
@@ -69,25 +70,12 @@ class Receiver(http.server.ThreadingHTTPServer):
 
 
 def start_alertmanager(work, hook):
-    port = free_port()
-    config = os.path.join(work, "alertmanager.yml")
-    with open(config, "w") as f:
-        f.write(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n"
-            "  repeat_interval: 1h\n"
-            f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n        send_resolved: false\n"
-        )
-    process = subprocess.Popen([AM, f"--config.file={config}", f"--storage.path={work}/am-data",
-                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            if request(port, "GET", "/-/ready")[0].status == 200:
-                return process, port
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("Alertmanager did not start")
+    return alerts_v2.start_alertmanager(
+        work,
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n"
+        "  repeat_interval: 1h\n"
+        f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n        send_resolved: false\n",
+    )
 
 
 def alert(name):

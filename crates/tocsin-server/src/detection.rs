@@ -83,7 +83,6 @@ pub struct Detector {
     /// The position last saved as the cursor, and when.
     saved: u64,
     saved_at: std::time::Instant,
-    /// When what was found was last written.
     /// When findings were last written, and how long they gather after that.
     wrote_at: std::time::Instant,
     write_window: Duration,

@@ -83,9 +83,10 @@ pub fn subject(detector: &str) -> &'static str {
     }
 }
 
-/// What a signal leads to.
+/// What a signal leads to under the plan's rules (its disposition; "action" is the word
+/// for containment actions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum Disposition {
     /// Join the open incident of the same group, or declare one.
     Open,
     /// Join the open incident of the same group; otherwise only record.
@@ -94,18 +95,18 @@ pub enum Action {
     Record,
 }
 
-impl Action {
-    pub const ALL: [Action; 3] = [Action::Open, Action::Join, Action::Record];
+impl Disposition {
+    pub const ALL: [Disposition; 3] = [Disposition::Open, Disposition::Join, Disposition::Record];
 
-    pub fn parse(text: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    pub fn parse(text: &str) -> Option<Disposition> {
+        Disposition::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Open => "open",
-            Action::Join => "join",
-            Action::Record => "record",
+            Disposition::Open => "open",
+            Disposition::Join => "join",
+            Disposition::Record => "record",
         }
     }
 }
@@ -113,7 +114,7 @@ impl Action {
 /// The rule for one detector's signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule {
-    pub action: Action,
+    pub disposition: Disposition,
     /// The severity by its rank in the plan: 0 is the most severe.
     pub tier: usize,
     /// All its signals join one incident, whatever they are about: several agents that
@@ -128,7 +129,7 @@ pub struct Rule {
 /// credential compromise is the top severity, a failed-login attack the second tier.
 pub fn default_rule(detector: &str) -> Rule {
     let (action, tier) = match detector {
-        "compromise" => (Action::Open, 0),
+        "compromise" => (Disposition::Open, 0),
         "brute_force"
         | "password_spray"
         | "slow_brute_force"
@@ -137,10 +138,10 @@ pub fn default_rule(detector: &str) -> Rule {
         | "distributed_spray"
         | "vault_denied_burst"
         | "distributed_rate_limit"
-        | "rate_limit_abuse" => (Action::Open, 1),
+        | "rate_limit_abuse" => (Disposition::Open, 1),
         "error_spike" | "stale_agent" | "agent_drift" | "vault_new_secret" | "vault_volume" | "vault_new_ip"
-        | "vault_after_hours" => (Action::Open, 2),
-        _ => (Action::Record, 3),
+        | "vault_after_hours" => (Disposition::Open, 2),
+        _ => (Disposition::Record, 3),
     };
     let customers = match detector {
         "brute_force"
@@ -153,7 +154,7 @@ pub fn default_rule(detector: &str) -> Rule {
         _ => CustomerImpact::Unknown,
     };
     Rule {
-        action,
+        disposition: action,
         tier,
         one_incident: detector == "stale_agent",
         customers,
@@ -168,16 +169,16 @@ pub fn severity_at(plan: &Plan, tier: usize) -> String {
 
 /// What the plan says a detector's signals lead to: its `[[rule]]`, or tocsin's default,
 /// with the severity it suggests.
-pub fn rule_for(plan: &Plan, detector: &str) -> (Action, String) {
+pub fn rule_for(plan: &Plan, detector: &str) -> (Disposition, String) {
     let default = default_rule(detector);
     match plan_rule(plan, detector) {
         Some(rule) => (
-            rule.action,
+            rule.disposition,
             rule.severity
                 .as_ref()
                 .map_or_else(|| severity_at(plan, default.tier), ToString::to_string),
         ),
-        None => (default.action, severity_at(plan, default.tier)),
+        None => (default.disposition, severity_at(plan, default.tier)),
     }
 }
 
@@ -215,7 +216,7 @@ pub fn rank(plan: &Plan, severity: &str) -> usize {
 /// detector, else tocsin's default (critical, error and warning open incidents at the
 /// plan's first three tiers; info is recorded). A word tocsin does not know counts as a
 /// warning.
-pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&str>) -> (Action, String) {
+pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&str>) -> (Disposition, String) {
     let tier = severity.and_then(crate::alert::tier_of).unwrap_or(2);
     let word = crate::alert::SEVERITY_WORDS[tier];
     if let Some((_, mapped)) = plan
@@ -223,8 +224,8 @@ pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&s
         .and_then(|i| i.severities.iter().find(|(w, _)| w == word))
     {
         return match mapped {
-            Some(id) => (Action::Open, id.to_string()),
-            None => (Action::Record, severity_at(plan, tier)),
+            Some(id) => (Disposition::Open, id.to_string()),
+            None => (Disposition::Record, severity_at(plan, tier)),
         };
     }
     if let Some(rule) = plan.rules().iter().find(|r| r.detector == detector) {
@@ -232,8 +233,12 @@ pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&s
             .severity
             .as_ref()
             .map_or_else(|| severity_at(plan, tier), ToString::to_string);
-        return (rule.action, severity);
+        return (rule.disposition, severity);
     }
-    let action = if tier >= 3 { Action::Record } else { Action::Open };
+    let action = if tier >= 3 {
+        Disposition::Record
+    } else {
+        Disposition::Open
+    };
     (action, severity_at(plan, tier))
 }

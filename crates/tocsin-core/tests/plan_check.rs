@@ -179,22 +179,22 @@ fn rate_limit_policies_come_from_the_plan_and_the_defaults_fill_in_the_rest() {
 
 #[test]
 fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the_detectors() {
-    use tocsin_core::signal::{Action, rule_for};
+    use tocsin_core::signal::{Disposition, rule_for};
     let plan = Plan::parse(&format!(
         "{}\n[[rule]]\ndetector = \"brute_force\"\naction = \"record\"\ngroup = \"detector\"\n\n[[rule]]\ndetector = \"stale_agent\"\naction = \"open\"\nseverity = \"P1\"\n\n[detection]\nbrute_force_threshold = 10\nbrute_force_window = \"30m\"\nstale_agent_after = \"1h\"\nworking_hours = \"08:30-18:00\"\n",
         presets::FOUR_TIER.source
     ))
     .unwrap();
-    assert_eq!(rule_for(&plan, "brute_force"), (Action::Record, "P2".to_owned()));
+    assert_eq!(rule_for(&plan, "brute_force"), (Disposition::Record, "P2".to_owned()));
     assert_eq!(plan.rules()[0].one_incident, Some(true));
     assert_eq!(plan.rules()[1].one_incident, None);
-    assert_eq!(rule_for(&plan, "stale_agent"), (Action::Open, "P1".to_owned()));
+    assert_eq!(rule_for(&plan, "stale_agent"), (Disposition::Open, "P1".to_owned()));
     assert_eq!(
         rule_for(&plan, "compromise"),
-        (Action::Open, "P1".to_owned()),
+        (Disposition::Open, "P1".to_owned()),
         "the default"
     );
-    assert_eq!(rule_for(&plan, "new_error"), (Action::Record, "P4".to_owned()));
+    assert_eq!(rule_for(&plan, "new_error"), (Disposition::Record, "P4".to_owned()));
     let d = plan.detection();
     assert_eq!(
         (

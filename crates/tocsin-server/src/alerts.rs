@@ -13,7 +13,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::alert::{AlertStatus, Change, Tracked, change};
 use tocsin_core::event::AlertEvent;
 use tocsin_core::incident::{Command, IncidentNumber};
-use tocsin_core::signal::{Action, Signal, alert_rule};
+use tocsin_core::signal::{Disposition, Signal, alert_rule};
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 use tocsin_store::signals::NewSignal;
 
@@ -315,7 +315,7 @@ fn episode(event: &AlertEvent, alert: tocsin_core::alert::Alert) -> StoredAlert 
 fn signal_of(desk: &Desk, stored: &StoredAlert, seq: u64) -> NewSignal {
     let plan = &desk.plan();
     let detector = stored.via.as_str();
-    let (action, severity) = alert_rule(plan, &stored.source, detector, stored.alert.severity.as_deref());
+    let (disposition, severity) = alert_rule(plan, &stored.source, detector, stored.alert.severity.as_deref());
     let key = stored.signal_key();
     // Told at: a sender may start a new episode with the time of the last one.
     let at = stored.opened_at;
@@ -336,7 +336,11 @@ fn signal_of(desk: &Desk, stored: &StoredAlert, seq: u64) -> NewSignal {
             summary: stored.alert.summary.chars().take(SUMMARY_MAX).collect(),
         },
         severity,
-        action: if suppressed.is_some() { Action::Record } else { action },
+        disposition: if suppressed.is_some() {
+            Disposition::Record
+        } else {
+            disposition
+        },
         group_key: format!("alert:{}:{group}", stored.source),
         suppressed,
     }

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
-use tocsin_core::signal::{Action, Signal, rank, rule_for};
+use tocsin_core::signal::{Disposition, Signal, rank, rule_for};
 use tocsin_detect::detect::Engine;
 use tocsin_detect::detect::recurrence::Watched;
 use tocsin_store::event_log::Committed;
@@ -275,14 +275,18 @@ impl Detector {
             .found
             .drain(..)
             .map(|signal| {
-                let (action, severity) = rule_for(plan, &signal.detector);
+                let (disposition, severity) = rule_for(plan, &signal.detector);
                 // A suppressed signal is kept on record, with why, and leads to nothing.
                 let suppressed = plan
                     .suppression(&signal.detector, &signal.key, signal.at)
                     .map(|s| s.reason.clone());
                 NewSignal {
                     severity,
-                    action: if suppressed.is_some() { Action::Record } else { action },
+                    disposition: if suppressed.is_some() {
+                        Disposition::Record
+                    } else {
+                        disposition
+                    },
                     group_key: group_key(plan, &signal),
                     suppressed,
                     signal,
@@ -297,7 +301,7 @@ impl Detector {
                 .find_map(|key| self.watched.get(&key.to_lowercase()));
             if let Some(number) = watched {
                 s.group_key = format!("{WATCH_GROUP}{number}");
-                s.action = Action::Open;
+                s.disposition = Disposition::Open;
             }
         }
         let store = self.desk.store();
@@ -485,11 +489,11 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
     let mut settled = Vec::with_capacity(records.len());
     for record in records {
         let action = match record.action.as_str() {
-            "open" => Action::Open,
-            "join" => Action::Join,
-            _ => Action::Record,
+            "open" => Disposition::Open,
+            "join" => Disposition::Join,
+            _ => Disposition::Record,
         };
-        if action == Action::Record {
+        if action == Disposition::Record {
             settled.push((record.id, None));
             continue;
         }
@@ -511,7 +515,7 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
                 }
                 Some(number)
             }
-            (Action::Open, None) => Some(declare(desk, record, now).await?),
+            (Disposition::Open, None) => Some(declare(desk, record, now).await?),
             _ => None,
         };
         groups.insert(&record.group_key, incident);

@@ -228,7 +228,7 @@ async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later
 
 #[tokio::test]
 async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale() {
-    use tocsin_core::signal::{Action, Signal};
+    use tocsin_core::signal::{Disposition, Signal};
     use tocsin_store::signals::NewSignal;
 
     let db = TestDb::sqlite();
@@ -249,7 +249,7 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
             summary: format!("12 failed logins from {key}"),
         },
         severity: severity.into(),
-        action: Action::Open,
+        disposition: Disposition::Open,
         group_key: key.into(),
         suppressed: suppressed.map(str::to_owned),
     };

@@ -76,7 +76,7 @@ impl SignalStore for Backend {
             .bind(serde_json::to_string(&s.signal.sources).expect("strings serialize"))
             .bind(&s.signal.summary)
             .bind(&s.severity)
-            .bind(s.action.as_str())
+            .bind(s.disposition.as_str())
             .bind(&s.group_key)
             .bind(now.as_millisecond())
             .bind(s.suppressed.as_deref())

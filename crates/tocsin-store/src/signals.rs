@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use tocsin_core::Timestamp;
 use tocsin_core::incident::IncidentNumber;
-use tocsin_core::signal::{Action, Signal};
+use tocsin_core::signal::{Disposition, Signal};
 
 use crate::StoreError;
 
@@ -13,7 +13,7 @@ use crate::StoreError;
 pub struct NewSignal {
     pub signal: Signal,
     pub severity: String,
-    pub action: Action,
+    pub disposition: Disposition,
     /// Signals of one group join the same open incident.
     pub group_key: String,
     /// The reason of the plan's `[[suppress]]` that covers it; its action is then `record`.

@@ -283,7 +283,7 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
                 summary: "cited".into(),
             },
             severity: "P2".into(),
-            action: tocsin_core::signal::Action::Record,
+            disposition: tocsin_core::signal::Disposition::Record,
             group_key: "source:192.0.2.1".into(),
             suppressed: None,
         };

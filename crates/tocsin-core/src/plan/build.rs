@@ -18,7 +18,7 @@ use crate::diagnostic::Diagnostic;
 use crate::id::{IdError, ObligationId, RoleId, SeverityId, StepId, closest};
 use crate::incident::CustomerImpact;
 use crate::ratelimit::{RatePolicy, default_policies};
-use crate::signal::{Action, DETECTORS};
+use crate::signal::{DETECTORS, Disposition};
 
 /// The answers to "are customers affected?" that start the customer-notice clock when the
 /// plan does not say: until someone answers no, the promise stands.
@@ -682,7 +682,7 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
             }
         };
         let detector = detector.and_then(|d| known_detector(d, problems));
-        let action = action.and_then(|a| match Action::parse(&a.value) {
+        let action = action.and_then(|a| match Disposition::parse(&a.value) {
             Some(action) => Some(action),
             None => {
                 problems.push(
@@ -710,7 +710,7 @@ fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Probl
             seen.push((detector.value.clone(), detector.span.clone()));
             rules.push(Rule {
                 detector: detector.value,
-                action,
+                disposition: action,
                 severity,
                 one_incident,
                 customers,

@@ -207,7 +207,7 @@ impl fmt::Display for NoticeKind {
 #[non_exhaustive]
 pub struct Rule {
     pub detector: String,
-    pub action: crate::signal::Action,
+    pub disposition: crate::signal::Disposition,
     /// The severity to open or raise to; `None` takes tocsin's default for the detector.
     pub severity: Option<SeverityId>,
     /// `true`: all the detector's signals join one open incident, whatever they are

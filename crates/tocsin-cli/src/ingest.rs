@@ -18,8 +18,8 @@ use tocsin_server::detection::Detector;
 use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::model::{IngestReport, RejectDoc};
 use tocsin_store::Store;
+use tocsin_store::duty::{Duty, OnDuty};
 use tocsin_store::events::NewEvent;
-use tocsin_store::lead::{Lead, Role};
 use tokio::sync::mpsc;
 
 use crate::args::{IngestArgs, IngestFormat};
@@ -99,7 +99,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     let mut reader = LineReader::new(format, &origin, year, zone, login_paths);
     // The detectors read what is stored as it is stored, unless a running server leads
     // them: its detectors read what other processes append.
-    let detector = match store.lead(Role::Detectors).await? {
+    let detector = match store.take_duty(Duty::Detectors).await? {
         Some(lead) => {
             let desk = context.desk(true).await?.expect("the database exists");
             let detector = Detector::start(desk)
@@ -277,7 +277,7 @@ impl Storing {
 /// What was stored so far, and the detectors reading it when this process leads them.
 #[derive(Debug)]
 struct Stored {
-    detector: Option<(Detector, Lead)>,
+    detector: Option<(Detector, OnDuty)>,
     events: u64,
     first: Option<u64>,
     last: Option<u64>,

@@ -13,7 +13,7 @@ use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan};
 use tocsin_notify::escape;
 use tocsin_notify::telegram::{Command, Telegram, Update, User};
 use tocsin_store::IncidentFilter;
-use tocsin_store::lead::Role;
+use tocsin_store::duty::Duty;
 
 use crate::desk::next_deadlines;
 use crate::words::due as due_text;
@@ -45,7 +45,7 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
     }
     let mut said = false;
     loop {
-        let mut lead = match desk.store().lead(Role::Bot).await {
+        let mut lead = match desk.store().take_duty(Duty::Bot).await {
             Ok(Some(lead)) => lead,
             Ok(None) => {
                 if !said {

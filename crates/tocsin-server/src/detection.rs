@@ -11,8 +11,8 @@ use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status}
 use tocsin_core::signal::{Disposition, Signal, rank, rule_for};
 use tocsin_detect::detect::Engine;
 use tocsin_detect::detect::recurrence::Watched;
+use tocsin_store::duty::{Duty, OnDuty};
 use tocsin_store::event_log::Committed;
-use tocsin_store::lead::{Lead, Role};
 use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::mpsc;
 
@@ -347,7 +347,7 @@ impl Detector {
 /// instance leading, this one stands by and takes over when the leader goes.
 pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
     loop {
-        let Some(lead) = take_lead(&desk, &mut fed).await else {
+        let Some(lead) = take_duty(&desk, &mut fed).await else {
             return;
         };
         match lead_detectors(&desk, lead, &mut fed).await {
@@ -362,10 +362,10 @@ const STANDBY: Duration = Duration::from_secs(5);
 
 /// Waits for the lead, letting the writer's batches go by meanwhile (the leader reads them
 /// from the store); `None` once the writer stops.
-async fn take_lead(desk: &Desk, fed: &mut mpsc::Receiver<Committed>) -> Option<Lead> {
+async fn take_duty(desk: &Desk, fed: &mut mpsc::Receiver<Committed>) -> Option<OnDuty> {
     let mut said = false;
     loop {
-        match desk.store().lead(Role::Detectors).await {
+        match desk.store().take_duty(Duty::Detectors).await {
             Ok(Some(lead)) => {
                 match said {
                     true => tracing::info!("this instance leads the detectors now"),
@@ -409,7 +409,7 @@ async fn start_detectors(desk: &Desk) -> Detector {
     }
 }
 
-async fn lead_detectors(desk: &Desk, mut lead: Lead, fed: &mut mpsc::Receiver<Committed>) -> Led {
+async fn lead_detectors(desk: &Desk, mut lead: OnDuty, fed: &mut mpsc::Receiver<Committed>) -> Led {
     let mut detector = start_detectors(desk).await;
     let mut batch = None;
     let mut ticked = std::time::Instant::now();

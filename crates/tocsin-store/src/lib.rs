@@ -1,11 +1,11 @@
 //! tocsin-store: the `Store` trait and its SQLite and PostgreSQL backends.
 #![forbid(unsafe_code)]
 
+pub mod duty;
 pub mod event_log;
 pub mod events;
 pub mod identity;
 pub mod integrations;
-pub mod lead;
 mod migrate;
 pub mod outbox;
 pub mod plans;
@@ -181,8 +181,8 @@ pub trait Store:
     /// Where the data lives, for messages (never includes a password).
     fn describe(&self) -> String;
 
-    /// Takes the lead for `role`, or `None` while another instance or process holds it.
-    async fn lead(&self, role: lead::Role) -> Result<Option<lead::Lead>, StoreError>;
+    /// Takes `duty`, or `None` while another instance or process holds it.
+    async fn take_duty(&self, duty: duty::Duty) -> Result<Option<duty::OnDuty>, StoreError>;
 
     /// What about the connection lets it rewrite the audit log despite its append-only
     /// guard: on PostgreSQL, connecting as a superuser or as the owner of the tables.

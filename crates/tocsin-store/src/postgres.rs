@@ -181,14 +181,14 @@ fn lock_head_sql() -> &'static str {
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 }
 
-/// The role's advisory lock, on a connection of its own that holds it.
-async fn take_lead(store: &PgStore, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
+/// The duty's advisory lock, on a connection of its own that holds it.
+async fn take_duty(store: &PgStore, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
     let mut conn = store.pool.acquire().await?.detach();
     let taken: bool = sqlx::query_scalar(concat!("SELECT pg_try_advisory_lock(", advisory_key!(), ")"))
-        .bind(role.lock_key())
+        .bind(duty.lock_key())
         .fetch_one(&mut conn)
         .await?;
-    Ok(taken.then(|| crate::lead::Lead::new(crate::lead::Held::Postgres(conn))))
+    Ok(taken.then(|| crate::duty::OnDuty::new(crate::duty::Held::Postgres(conn))))
 }
 
 /// Appends follow one another, so sequence numbers become visible in order.

@@ -521,8 +521,8 @@ impl Store for Backend {
         self.description.clone()
     }
 
-    async fn lead(&self, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
-        take_lead(self, role).await
+    async fn take_duty(&self, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
+        take_duty(self, duty).await
     }
 
     async fn deployment_warnings(&self) -> Result<Vec<String>, StoreError> {

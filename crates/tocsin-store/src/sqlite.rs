@@ -227,11 +227,11 @@ async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError>
     Ok(())
 }
 
-/// The role's lock: a file lock on `DATABASE.ROLE.lock`, which the system lets go of when
+/// The duty's lock: a file lock on `DATABASE.DUTY.lock`, which the system lets go of when
 /// the process ends, however it ends.
-async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Option<crate::lead::Lead>, StoreError> {
+async fn take_duty(store: &SqliteStore, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
     let mut name = store.path.clone().into_os_string();
-    name.push(format!(".{}.lock", role.as_str()));
+    name.push(format!(".{}.lock", duty.as_str()));
     let path = std::path::PathBuf::from(name);
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -240,7 +240,7 @@ async fn take_lead(store: &SqliteStore, role: crate::lead::Role) -> Result<Optio
         .open(&path)
         .map_err(|e| StoreError::File(format!("cannot open the lock file {}: {e}", path.display())))?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(crate::lead::Lead::new(crate::lead::Held::File { _open: file }))),
+        Ok(()) => Ok(Some(crate::duty::OnDuty::new(crate::duty::Held::File { _open: file }))),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
         Err(std::fs::TryLockError::Error(e)) => Err(StoreError::File(format!("cannot lock {}: {e}", path.display()))),
     }

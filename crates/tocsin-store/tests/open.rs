@@ -64,30 +64,38 @@ async fn unsupported_urls_name_the_forms_that_work() {
 
 #[tokio::test]
 async fn one_instance_at_a_time_leads_and_another_takes_over_when_it_stops() {
-    use tocsin_store::lead::Role;
+    use tocsin_store::duty::Duty;
     for db in TestDb::all().await {
         // Two instances on one database: the first to ask leads.
         let (one, two) = (db.open().await, db.open().await);
-        let mut lead = one.lead(Role::Detectors).await.unwrap().expect("the first leads");
+        let mut lead = one.take_duty(Duty::Detectors).await.unwrap().expect("the first leads");
         assert!(lead.held().await, "{}", db.backend);
-        assert!(two.lead(Role::Detectors).await.unwrap().is_none(), "{}", db.backend);
         assert!(
-            one.lead(Role::Detectors).await.unwrap().is_none(),
+            two.take_duty(Duty::Detectors).await.unwrap().is_none(),
+            "{}",
+            db.backend
+        );
+        assert!(
+            one.take_duty(Duty::Detectors).await.unwrap().is_none(),
             "{}: not twice",
             db.backend
         );
         // It stops leading (or its process ends): the other takes over.
         drop(lead);
-        let mut taken = two.lead(Role::Detectors).await.unwrap().expect("taken over");
+        let mut taken = two.take_duty(Duty::Detectors).await.unwrap().expect("taken over");
         assert!(taken.held().await);
-        assert!(one.lead(Role::Detectors).await.unwrap().is_none(), "{}", db.backend);
+        assert!(
+            one.take_duty(Duty::Detectors).await.unwrap().is_none(),
+            "{}",
+            db.backend
+        );
         // Another deployment (another SQLite file, another schema of the same PostgreSQL
         // database) leads its own detectors meanwhile.
         let elsewhere = match db.backend {
             "sqlite" => TestDb::sqlite(),
             _ => TestDb::postgres().await.unwrap(),
         };
-        let lead = elsewhere.open().await.lead(Role::Detectors).await.unwrap();
+        let lead = elsewhere.open().await.take_duty(Duty::Detectors).await.unwrap();
         assert!(lead.is_some(), "{}", db.backend);
     }
 }

@@ -1,5 +1,5 @@
-//! One instance at a time does the work that must not be done twice (the detectors, and
-//! the chat bots): the one holding a lock the database hands out once. On PostgreSQL
+//! Duties: work that one instance at a time does, because it must not be done twice (the
+//! detectors, and the chat bots). The instance on duty holds a lock the database hands out once. On PostgreSQL
 //! that is an advisory lock on a connection of its own; on SQLite, a file lock beside the
 //! database, which also keeps `tocsin ingest` and a running `tocsin serve` from both
 //! detecting on one file.
@@ -8,33 +8,33 @@ use sqlx::PgConnection;
 
 /// Work only one instance does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub enum Duty {
     /// Following the event log with the detectors and carrying out the signals' rules.
     Detectors,
     /// Asking chat services for what responders sent (Telegram allows one poller per bot).
     Bot,
 }
 
-impl Role {
+impl Duty {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Detectors => "detectors",
-            Role::Bot => "bot",
+            Duty::Detectors => "detectors",
+            Duty::Bot => "bot",
         }
     }
 
     /// Its PostgreSQL advisory lock, within the schema.
     pub(crate) fn lock_key(self) -> i32 {
         match self {
-            Role::Detectors => 0x746f_0010,
-            Role::Bot => 0x746f_0011,
+            Duty::Detectors => 0x746f_0010,
+            Duty::Bot => 0x746f_0011,
         }
     }
 }
 
-/// Leadership for one role, held until dropped.
+/// One duty, held until dropped.
 #[derive(Debug)]
-pub struct Lead {
+pub struct OnDuty {
     held: Held,
 }
 
@@ -47,9 +47,9 @@ pub(crate) enum Held {
     Postgres(PgConnection),
 }
 
-impl Lead {
+impl OnDuty {
     pub(crate) fn new(held: Held) -> Self {
-        Lead { held }
+        OnDuty { held }
     }
 
     /// Whether it is still held: the advisory lock goes with its connection, so a lost

@@ -262,7 +262,7 @@ impl Detector {
         // With nothing found, the cursor is saved now and then, not after every batch: a
         // restart reads the last hours again anyway, and skips what it recorded before.
         let due = save || self.saved_at.elapsed() >= SAVE_EVERY;
-        if self.found.is_empty() && !self.alerts.due() && (self.saved >= self.position || !due) {
+        if !self.waiting() && (self.saved >= self.position || !due) {
             return Ok(0);
         }
         // Gathered: written with a later batch, or when the window ends.
@@ -335,9 +335,14 @@ impl Detector {
         Ok(recorded.len())
     }
 
+    /// Whether findings or alerts wait to be written.
+    fn waiting(&self) -> bool {
+        !self.found.is_empty() || self.alerts.due()
+    }
+
     /// When what was gathered is to be written, if anything waits.
     fn gathered_until(&self) -> Option<std::time::Instant> {
-        (!self.found.is_empty() || self.alerts.due()).then(|| self.wrote_at + self.write_window)
+        self.waiting().then(|| self.wrote_at + self.write_window)
     }
 }
 

@@ -175,7 +175,7 @@ impl Integrations {
             "integration": name,
             "kind": kind.as_str(),
             "key": fingerprint(key_hash.as_bytes()),
-            "settings": fingerprint(&canonical_json(&settings)),
+            "settings": settings_fingerprint(&settings),
         });
         let entry = EntryDraft::system("integration_added", by, now, data);
         let new = NewIntegration {
@@ -251,7 +251,7 @@ impl Integrations {
         let data = json!({
             "integration": record.name,
             "kind": record.kind,
-            "settings": fingerprint(&canonical_json(&record.settings)),
+            "settings": settings_fingerprint(&record.settings),
         });
         let entry = EntryDraft::system("integration_secret_set", by, now, data);
         self.store
@@ -381,6 +381,12 @@ impl Integrations {
             }
         }
     }
+}
+
+/// What the audit chain records of an integration's settings, which may hold a secret:
+/// the fingerprint of their canonical JSON, as `verify` computes it again.
+pub fn settings_fingerprint(settings: &serde_json::Value) -> String {
+    fingerprint(&canonical_json(settings))
 }
 
 /// A payload as text, cut on a character boundary.

@@ -322,11 +322,10 @@ pub fn read_heads(path: &Path) -> Result<Vec<ReadHead>, SealError> {
 
 /// The last signed head of a file, if it has one; what sealing continues from.
 fn last_head(path: &Path) -> Result<Option<SignedHead>, SealError> {
-    match read_heads(path) {
-        Ok(heads) => Ok(heads.into_iter().next_back().map(|h| h.head)),
-        Err(SealError::Heads { .. }) if !path.exists() => Ok(None),
-        Err(e) => Err(e),
+    if !path.exists() {
+        return Ok(None);
     }
+    Ok(read_heads(path)?.pop().map(|h| h.head))
 }
 
 /// Appends lines to the heads file and makes them durable before returning.
@@ -361,17 +360,23 @@ pub struct SealPaths {
     pub heads: PathBuf,
 }
 
-/// Signs the chain head into the heads file; what sealing did.
+/// Signs the chain head into the heads file.
 #[derive(Debug)]
 pub struct Sealer {
     paths: SealPaths,
     /// The last head signed, once known.
     last: Option<SignedHead>,
+    /// The keys as read for the last signature.
+    keyring: Option<Keyring>,
 }
 
 impl Sealer {
     pub fn new(paths: SealPaths) -> Self {
-        Sealer { paths, last: None }
+        Sealer {
+            paths,
+            last: None,
+            keyring: None,
+        }
     }
 
     pub fn paths(&self) -> &SealPaths {
@@ -394,9 +399,6 @@ impl Sealer {
         now: Timestamp,
         always: bool,
     ) -> Result<Option<SignedHead>, SealError> {
-        // The key is read anew each time, so that a rotation by `tocsin keys rotate` is
-        // followed without a restart.
-        let (keyring, _) = Keyring::open_or_create(&self.paths.key)?;
         if self.last.is_none() {
             self.last = last_head(&self.paths.heads)?;
         }
@@ -450,6 +452,9 @@ impl Sealer {
                 }
             }
         }
+        // The key is read anew each time, so that a rotation by `tocsin keys rotate` is
+        // followed without a restart.
+        let (keyring, _) = Keyring::open_or_create(&self.paths.key)?;
         let end = verifier.last();
         if !hashes.is_empty() || lines.is_empty() {
             lines.push(SignedHead::unsigned(end.0, end.1, now, hashes));
@@ -457,7 +462,16 @@ impl Sealer {
         let lines: Vec<SignedHead> = lines.into_iter().map(|h| h.sign(&keyring.current)).collect();
         append(&self.paths.heads, &lines)?;
         self.last = lines.last().cloned();
+        self.keyring = Some(keyring);
         Ok(self.last.clone())
+    }
+
+    /// The compact statement a channel gets for `head`: the head alone, signed on its own
+    /// by the key that signed the last lines; `None` before anything was signed.
+    pub fn statement(&self, head: &SignedHead) -> Option<SignedHead> {
+        let keyring = self.keyring.as_ref()?;
+        let hash = ChainHash::from_hex(&head.hash)?;
+        Some(SignedHead::unsigned(head.seq, hash, head.at, Vec::new()).sign(&keyring.current))
     }
 
     /// Rotates the key: the old key signs the current head naming its successor, in the
@@ -474,12 +488,6 @@ impl Sealer {
         self.last = Some(handover.clone());
         Ok((keyring, handover))
     }
-}
-
-/// The compact statement sent to a channel: the head alone, signed on its own.
-pub fn compact(head: &SignedHead, keyring: &Keyring) -> SignedHead {
-    let hash = ChainHash::from_hex(&head.hash).unwrap_or(ChainHash::GENESIS);
-    SignedHead::unsigned(head.seq, hash, head.at, Vec::new()).sign(&keyring.current)
 }
 
 /// How long the chain must stay unchanged after a change before its head is signed, and
@@ -563,10 +571,9 @@ async fn send(desk: &Desk, sealer: &Sealer, head: &SignedHead) -> Result<(), Sea
     let Some(channel) = plan.audit().channel.clone() else {
         return Ok(());
     };
-    let Some(keyring) = Keyring::open(&sealer.paths().key)? else {
+    let Some(statement) = sealer.statement(head) else {
         return Ok(());
     };
-    let statement = compact(head, &keyring);
     let slot = head.at.as_second() / plan.audit().sign_every_seconds.max(1);
     let message = Message {
         // Servers sharing a database sign the same head: it is sent once.

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use tocsin_core::Timestamp;
-use tocsin_core::audit::{AuditEntry, ChainBreak, canonical_json, fingerprint};
+use tocsin_core::audit::{AuditEntry, ChainBreak, fingerprint};
 use tocsin_store::identity::{TokenRecord, UserRecord};
 use tocsin_store::integrations::IntegrationRecord;
 use tocsin_store::{Store, StoreError};
 
 use super::Broken;
+use crate::integrations::settings_fingerprint;
 
 #[derive(Debug)]
 struct User {
@@ -242,7 +243,7 @@ impl Ledger {
                 "its key is not the one the audit chain recorded".into()
             } else if integration
                 .settings
-                .is_some_and(|s| s != fingerprint(&canonical_json(&row.settings)))
+                .is_some_and(|s| s != settings_fingerprint(&row.settings))
             {
                 "its settings are not those the audit chain recorded last".into()
             } else {

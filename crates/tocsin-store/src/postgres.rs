@@ -88,6 +88,8 @@ const MIGRATION_LOCK: i32 = 0x746f_0001;
 const EVENT_LOG_LOCK: i32 = 0x746f_0002;
 /// Serializes login reservations, so that two servers count each other's attempts.
 const LOGIN_LOCK: i32 = 0x746f_0003;
+/// Held while the login trail is indexed: pages that ask for the trail index it too.
+const TRAIL_LOCK: i32 = 0x746f_0004;
 
 /// A PostgreSQL database. Appends to the audit chain lock its head row, so entries from
 /// concurrent writers line up one after another.
@@ -204,6 +206,15 @@ async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
 async fn lock_logins(tx: &mut Tx) -> Result<(), StoreError> {
     sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
         .bind(LOGIN_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Indexers of the login trail follow one another, so each starts where the last stopped.
+async fn lock_login_trail(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+        .bind(TRAIL_LOCK)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -1,6 +1,6 @@
 // The event log, written once for both backends; included by each after `shared.rs`.
-// Each backend defines `lock_event_log` (the order of appends), and `insert_rows` with the
-// `INSERT_CHUNK` rows it takes at most.
+// Each backend defines `lock_event_log` (the order of appends), `lock_login_trail` (one
+// indexer at a time), and `insert_rows` with the `INSERT_CHUNK` rows it takes at most.
 
 use tocsin_core::event::parse_line;
 
@@ -122,6 +122,7 @@ impl EventStore for Backend {
 
     async fn index_login_trail(&self, limit: u32) -> Result<u64, StoreError> {
         let mut tx = begin_write(self).await?;
+        lock_login_trail(&mut tx).await?;
         let from: Option<i64> = sqlx::query("SELECT seq FROM event_cursors WHERE name = $1")
             .bind(TRAIL_CURSOR)
             .fetch_optional(&mut *tx)

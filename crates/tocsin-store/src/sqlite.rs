@@ -204,6 +204,11 @@ async fn lock_logins(_tx: &mut Tx) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `BEGIN IMMEDIATE` already holds the database's one write lock.
+async fn lock_login_trail(_tx: &mut Tx) -> Result<(), StoreError> {
+    Ok(())
+}
+
 /// Rows per INSERT statement when appending events.
 const INSERT_CHUNK: usize = 1000;
 

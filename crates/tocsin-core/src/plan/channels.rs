@@ -1,0 +1,345 @@
+//! Where tocsin tells people: `[[channel]]`, with secrets only by reference.
+
+use std::ops::Range;
+
+use super::build::{email_problem, no_duplicates, unknown};
+use super::read::{Located, Problems, Section, TableAt};
+use super::secret::{Secret, secret_reference};
+use crate::diagnostic::Diagnostic;
+
+/// A `[[channel]]` table: where people are told, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// How routes and commands name it, like `ops-webhook`.
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Where messages go: a webhook's address, a Telegram Bot API server (the public one
+    /// when `None`), an SMTP server (`smtp://host:port`, `smtps://host:port`). `None` for
+    /// Slack, whose address is itself the secret.
+    pub url: Option<String>,
+    /// Where its secret is kept: never in the plan itself. A webhook's signing key, a
+    /// Slack webhook's address, a Telegram bot's token, an SMTP password.
+    pub secret: Option<Secret>,
+    /// Telegram: the chat messages go to, a numeric id or `@channel`.
+    pub chat: Option<String>,
+    /// Telegram: the users who may act from the chat (by user id); when empty, anyone in
+    /// the chat may.
+    pub users: Vec<i64>,
+    /// Email: the sender's address.
+    pub from: Option<String>,
+    /// Email: where messages go.
+    pub to: Vec<String>,
+    /// Email: the SMTP login, whose password is the secret.
+    pub username: Option<String>,
+    /// Email: how the connection to the server is secured.
+    pub tls: SmtpTls,
+    /// Email: a PEM file of the certificate authority that signed a private server's
+    /// certificate, trusted beside the system's.
+    pub ca_file: Option<String>,
+}
+
+/// The kinds of channel tocsin speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// JSON signed with HMAC-SHA256 (`Tocsin-Signature`).
+    Webhook,
+    /// A Slack incoming webhook (Block Kit); Mattermost and Rocket.Chat take the same.
+    Slack,
+    /// A Telegram bot, which also takes commands and button presses.
+    Telegram,
+    /// Email over SMTP.
+    Email,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Webhook,
+        ChannelKind::Slack,
+        ChannelKind::Telegram,
+        ChannelKind::Email,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Email => "email",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// How an email channel's connection is secured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain at first, then TLS by STARTTLS, which the server must offer (port 587).
+    #[default]
+    StartTls,
+    /// TLS from the first byte (`smtps://`, port 465).
+    Implicit,
+    /// No TLS: only for a relay on the same host or network.
+    None,
+}
+
+/// Whether `chat` can name a Telegram chat: a numeric id, or `@name` of a public one.
+pub fn check_telegram_chat(chat: &str) -> Result<(), String> {
+    let chat = chat.trim();
+    let numeric = chat.parse::<i64>().is_ok_and(|id| id != 0);
+    let public = chat
+        .strip_prefix('@')
+        .is_some_and(|name| name.len() >= 4 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    match numeric || public {
+        true => Ok(()),
+        false => Err(format!(
+            "\"{chat}\" is not a Telegram chat: use its numeric id (like -1001234567890) or @channelname"
+        )),
+    }
+}
+
+/// `[[channel]]` tables: `name`, `type`, where the secret is kept (`secret_env` or
+/// `secret_file`, never the secret itself), and what the type needs: a webhook's `url`; a
+/// Telegram bot's `chat` (and `url` for a Bot API server of one's own, `users` who may
+/// act); an email channel's SMTP `url`, `from`, `to`, and `username`, `tls`, `ca_file`.
+/// A Slack incoming webhook's address is its secret, so it has no `url`.
+pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    let mut seen = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[channel]]");
+        let name = s.str("name", "\"ops-webhook\"", problems);
+        let kind = s.str("type", "\"webhook\"", problems);
+        let url = s.opt_str("url", problems);
+        let secret = secret_reference(&mut s, problems);
+        let chat = s.opt_text_or_int("chat", problems);
+        let users = s.int_list("users", problems);
+        let from = s.opt_str("from", problems);
+        let to = s.str_list("to", problems);
+        let username = s.opt_str("username", problems);
+        let tls = s.opt_str("tls", problems);
+        let ca_file = s.opt_str("ca_file", problems);
+        let span = s.span();
+        s.finish(problems);
+        let name = name.filter(|n| {
+            let ok = !n.value.is_empty()
+                && n.value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !ok {
+                problems.push(
+                    Diagnostic::new(n.span.clone(), format!("channel name \"{}\" is not a name", n.value))
+                        .with_hint("use lowercase letters, digits, - and _"),
+                );
+            }
+            ok
+        });
+        let Some(kind) = kind else { continue };
+        let Some(kind) = ChannelKind::parse(&kind.value) else {
+            let kinds: Vec<&str> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
+            problems.push(unknown(
+                &kind,
+                format!("unknown channel type \"{}\"", kind.value),
+                &kinds,
+                format!("the channel types are {}", kinds.join(", ")),
+            ));
+            continue;
+        };
+        let before = problems.len();
+        // Settings of one type are a mistake on another.
+        let this = kind.as_str();
+        let only = |key: &str, span: &Range<usize>, owner: ChannelKind| {
+            Diagnostic::new(
+                span.clone(),
+                format!("{key} is for {} channels, not {this} ones", owner.as_str()),
+            )
+            .with_hint(format!("remove {key}"))
+        };
+        if kind != ChannelKind::Telegram {
+            problems.extend(chat.iter().map(|c| only("chat", &c.span, ChannelKind::Telegram)));
+            problems.extend(users.first().map(|u| only("users", &u.span, ChannelKind::Telegram)));
+        }
+        if kind != ChannelKind::Email {
+            for (key, at) in [
+                ("from", &from),
+                ("username", &username),
+                ("tls", &tls),
+                ("ca_file", &ca_file),
+            ] {
+                problems.extend(at.iter().map(|a| only(key, &a.span, ChannelKind::Email)));
+            }
+            problems.extend(to.first().map(|t| only("to", &t.span, ChannelKind::Email)));
+        }
+        problems.extend(url.as_ref().and_then(|u| url_problem(kind, u)));
+        let article = if this.starts_with('e') { "an" } else { "a" };
+        let needs = |what: &str, example: &str| {
+            Diagnostic::new(span.clone(), format!("{article} {this} [[channel]] needs {what}"))
+                .with_hint(format!("add {example}"))
+        };
+        let secret_hint = |example: &str| {
+            format!(
+                "secret_env = \"{example}\" or secret_file = \"/run/secrets/{}\"",
+                example.to_lowercase()
+            )
+        };
+        match kind {
+            ChannelKind::Webhook => {
+                if url.is_none() {
+                    problems.push(needs("a url", "url = \"https://hooks.example.com/tocsin\""));
+                }
+                if secret.is_none() {
+                    problems.push(needs("a signing secret", &secret_hint("TOCSIN_WEBHOOK_SECRET")));
+                }
+            }
+            ChannelKind::Slack => {
+                if let Some(u) = &url {
+                    problems.push(
+                        Diagnostic::new(
+                            u.span.clone(),
+                            "a Slack webhook's address is its secret: it must not be written in the plan",
+                        )
+                        .with_hint("keep the whole address in secret_env or secret_file, and remove url"),
+                    );
+                }
+                if secret.is_none() {
+                    problems.push(needs(
+                        "its webhook address as a secret",
+                        &secret_hint("TOCSIN_SLACK_WEBHOOK"),
+                    ));
+                }
+            }
+            ChannelKind::Telegram => {
+                match &chat {
+                    None => problems.push(needs(
+                        "a chat",
+                        "chat = -1001234567890 (the group's id) or \"@channelname\"",
+                    )),
+                    Some(c) => {
+                        if let Err(e) = check_telegram_chat(&c.value) {
+                            problems.push(Diagnostic::new(c.span.clone(), e));
+                        }
+                    }
+                }
+                if secret.is_none() {
+                    problems.push(needs(
+                        "the bot's token as a secret",
+                        &secret_hint("TOCSIN_TELEGRAM_TOKEN"),
+                    ));
+                }
+            }
+            ChannelKind::Email => {
+                if url.is_none() {
+                    problems.push(needs("the SMTP server's url", "url = \"smtp://mail.example.com:587\""));
+                }
+                match &from {
+                    None => problems.push(needs("a from address", "from = \"tocsin@example.com\"")),
+                    Some(f) => problems.extend(email_problem(f)),
+                }
+                if to.is_empty() {
+                    problems.push(needs("recipients", "to = [\"security@example.com\"]"));
+                }
+                problems.extend(to.iter().filter_map(email_problem));
+                match (&username, &secret) {
+                    (Some(_), None) => problems.push(needs(
+                        "the password of its username as a secret",
+                        &secret_hint("TOCSIN_SMTP_PASSWORD"),
+                    )),
+                    (None, Some(_)) => problems.push(needs(
+                        "a username for its password",
+                        "username = \"tocsin@example.com\"",
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        let tls = smtp_tls(tls.as_ref(), url.as_ref(), problems);
+        if let Some(name) = &name {
+            seen.push((name.value.clone(), name.span.clone()));
+        }
+        if let (Some(name), true) = (name, problems.len() == before) {
+            channels.push(Channel {
+                name: name.value,
+                kind,
+                url: url.map(|u| u.value),
+                secret,
+                chat: chat.map(|c| c.value.trim().to_owned()),
+                users: users.into_iter().map(|u| u.value).collect(),
+                from: from.map(|f| f.value),
+                to: to.into_iter().map(|t| t.value).collect(),
+                username: username.map(|u| u.value),
+                tls,
+                ca_file: ca_file.map(|c| c.value),
+            });
+        }
+    }
+    no_duplicates(
+        "channel",
+        seen.iter().map(|(n, span)| (n.as_str(), span.clone())),
+        problems,
+    );
+    channels
+}
+
+/// An email channel's `tls`: how its SMTP connection is secured, checked against its url.
+fn smtp_tls(tls: Option<&Located<String>>, url: Option<&Located<String>>, problems: &mut Problems) -> SmtpTls {
+    match (tls, url.is_some_and(|u| u.value.starts_with("smtps://"))) {
+        (None, true) => SmtpTls::Implicit,
+        (None, false) => SmtpTls::default(),
+        (Some(t), implicit) => match (t.value.as_str(), implicit) {
+            ("implicit", _) => SmtpTls::Implicit,
+            ("starttls", false) => SmtpTls::StartTls,
+            ("none", false) => SmtpTls::None,
+            ("starttls" | "none", true) => {
+                problems.push(
+                    Diagnostic::new(
+                        t.span.clone(),
+                        format!(
+                            "an smtps:// url is TLS from the start; tls \"{}\" contradicts it",
+                            t.value
+                        ),
+                    )
+                    .with_hint("remove tls, or use smtp://"),
+                );
+                SmtpTls::Implicit
+            }
+            _ => {
+                problems.push(
+                    Diagnostic::new(t.span.clone(), format!("unknown tls \"{}\" in [[channel]]", t.value))
+                        .with_hint("use \"starttls\" (the default), \"implicit\" or \"none\""),
+                );
+                SmtpTls::default()
+            }
+        },
+    }
+}
+
+/// Whether a channel's `url` has the scheme its kind speaks, and a host.
+fn url_problem(kind: ChannelKind, u: &Located<String>) -> Option<Diagnostic> {
+    let schemes: &[&str] = match kind {
+        ChannelKind::Email => &["smtp", "smtps"],
+        _ => &["http", "https"],
+    };
+    let rest = schemes
+        .iter()
+        .find_map(|scheme| u.value.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")));
+    if rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace)) {
+        return None;
+    }
+    let example = match kind {
+        ChannelKind::Email => "smtp://mail.example.com:587",
+        _ => "https://hooks.example.com/tocsin",
+    };
+    Some(
+        Diagnostic::new(
+            u.span.clone(),
+            format!(
+                "url \"{}\" in [[channel]] is not an {} URL",
+                u.value,
+                schemes.join(" or ")
+            ),
+        )
+        .with_hint(format!("write it like \"{example}\"")),
+    )
+}

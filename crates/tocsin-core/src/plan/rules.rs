@@ -1,0 +1,258 @@
+//! How detectors' findings become incidents: `[[rule]]` and `[[suppress]]`.
+
+use jiff::civil::Date;
+use jiff::tz;
+
+use super::build::{no_duplicates, references, unknown};
+use super::read::{Located, Problems, Section, TableAt};
+use crate::diagnostic::Diagnostic;
+use crate::id::SeverityId;
+use crate::signal::{DETECTORS, Disposition};
+
+/// What one detector's signals lead to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rule {
+    pub detector: String,
+    pub disposition: Disposition,
+    /// The severity to open or raise to; `None` takes tocsin's default for the detector.
+    pub severity: Option<SeverityId>,
+    /// `true`: all the detector's signals join one open incident, whatever they are
+    /// about; `false`: one incident per source or key; `None`: tocsin's default for the
+    /// detector ([`crate::signal::one_incident`]).
+    pub one_incident: Option<bool>,
+    /// Whether customers are affected by the incidents it opens; `None`: tocsin's default
+    /// for the detector ([`crate::signal::default_rule`]).
+    pub customers: Option<crate::incident::CustomerImpact>,
+}
+
+/// A `[[suppress]]` table: signals the plan keeps on record without acting on them, like
+/// those about the company's own scanner or a planned penetration test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppression {
+    /// Only this detector's signals; every detector's when `None`.
+    pub detector: Option<String>,
+    pub key: KeyPattern,
+    /// When it lapses.
+    pub until: Option<crate::Timestamp>,
+    /// Why, shown with every signal it suppresses.
+    pub reason: String,
+}
+
+/// The signal keys a suppression covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyPattern {
+    /// This key.
+    Exact(String),
+    /// Keys that start with this (written with a trailing `*`).
+    Prefix(String),
+    /// Addresses in this network (written like `10.0.0.0/8` or `2001:db8::/32`).
+    Network(core::net::IpAddr, u8),
+}
+
+impl KeyPattern {
+    /// Reads `10.0.0.0/8`, `web-*` or an exact key; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("the key is empty".into());
+        }
+        if let Some(prefix) = text.strip_suffix('*') {
+            return Ok(KeyPattern::Prefix(prefix.to_owned()));
+        }
+        let Some((address, bits)) = text.split_once('/') else {
+            return Ok(KeyPattern::Exact(text.to_owned()));
+        };
+        let address: core::net::IpAddr = address
+            .parse()
+            .map_err(|_| format!("\"{address}\" is not an IP address"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        match bits.parse::<u8>() {
+            Ok(bits) if bits <= max => Ok(KeyPattern::Network(address, bits)),
+            _ => Err(format!(
+                "/{bits} is not a prefix length of an IPv{} network (0 to {max})",
+                if max == 32 { 4 } else { 6 }
+            )),
+        }
+    }
+
+    pub fn matches(&self, key: &str) -> bool {
+        match self {
+            KeyPattern::Exact(exact) => key == exact,
+            KeyPattern::Prefix(prefix) => key.starts_with(prefix.as_str()),
+            KeyPattern::Network(network, bits) => key.parse().is_ok_and(|ip| in_network(ip, *network, *bits)),
+        }
+    }
+}
+
+fn in_network(ip: core::net::IpAddr, network: core::net::IpAddr, bits: u8) -> bool {
+    use core::net::IpAddr;
+    let (ip, network, width) = match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => (u128::from(ip.to_bits()), u128::from(net.to_bits()), 32),
+        (IpAddr::V6(ip), IpAddr::V6(net)) => (ip.to_bits(), net.to_bits(), 128),
+        _ => return false,
+    };
+    let shift = width - u32::from(bits);
+    shift >= width || ip >> shift == network >> shift
+}
+
+/// `[[rule]]` tables: `detector`, `action` (open, join, record), an optional `severity`
+/// and an optional `group` (key or detector).
+pub(super) fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    let mut seen = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[rule]]");
+        let detector = s.str("detector", "\"brute_force\"", problems);
+        let action = s.str("action", "\"open\"", problems);
+        let severity = s.opt_str("severity", problems);
+        let group = s.opt_str("group", problems);
+        let customers = s.opt_str("customers", problems).and_then(|c| match c.value.parse() {
+            Ok(impact) => Some(impact),
+            Err(e) => {
+                problems.push(Diagnostic::new(c.span, e));
+                None
+            }
+        });
+        s.finish(problems);
+        let one_incident = match group.as_ref().map(|g| g.value.as_str()) {
+            None => None,
+            Some("key") => Some(false),
+            Some("detector") => Some(true),
+            Some(other) => {
+                problems.push(
+                    Diagnostic::new(
+                        group.as_ref().map_or(0..0, |g| g.span.clone()),
+                        format!("unknown group \"{other}\" in [[rule]]"),
+                    )
+                    .with_hint("write key (one incident per source or key) or detector (one incident for all)"),
+                );
+                None
+            }
+        };
+        let detector = detector.and_then(|d| known_detector(d, problems));
+        let action = action.and_then(|a| match Disposition::parse(&a.value) {
+            Some(action) => Some(action),
+            None => {
+                problems.push(
+                    Diagnostic::new(a.span, format!("unknown action \"{}\" in [[rule]]", a.value))
+                        .with_hint("write open, join or record"),
+                );
+                None
+            }
+        });
+        // A severity named but unknown is reported, and the rule is left out.
+        let severity = match severity {
+            None => Some(None),
+            Some(sev) => references(
+                "severity",
+                "[[rule]]",
+                vec![sev],
+                severity_ids,
+                SeverityId::parse,
+                problems,
+            )
+            .pop()
+            .map(Some),
+        };
+        if let (Some(detector), Some(action), Some(severity)) = (detector, action, severity) {
+            seen.push((detector.value.clone(), detector.span.clone()));
+            rules.push(Rule {
+                detector: detector.value,
+                disposition: action,
+                severity,
+                one_incident,
+                customers,
+            });
+        }
+    }
+    no_duplicates(
+        "rule",
+        seen.iter().map(|(d, span)| (d.as_str(), span.clone())),
+        problems,
+    );
+    rules
+}
+
+/// A detector's name, reported with a guess when it is unknown.
+fn known_detector(d: Located<String>, problems: &mut Problems) -> Option<Located<String>> {
+    if DETECTORS.contains(&d.value.as_str()) {
+        return Some(d);
+    }
+    problems.push(unknown(
+        &d,
+        format!("unknown detector \"{}\"", d.value),
+        &DETECTORS,
+        format!("the detectors are {}", DETECTORS.join(", ")),
+    ));
+    None
+}
+
+/// `[[suppress]]` tables: `key` (exact, `prefix*` or a network like `10.0.0.0/8`), an
+/// optional `detector`, an optional `until` (a time, or a date meaning the end of that day
+/// in the plan's time zone) and the `reason`.
+pub(super) fn suppressions(
+    tables: &[TableAt<'_, '_>],
+    zone: Option<tz::TimeZone>,
+    problems: &mut Problems,
+) -> Vec<Suppression> {
+    let mut suppressions = Vec::new();
+    for table in tables {
+        let mut s = Section::new(*table, "[[suppress]]");
+        let key = s.str("key", "\"203.0.113.7\"", problems);
+        let detector = s.opt_str("detector", problems);
+        let until = s.opt_str("until", problems);
+        let reason = s.str("reason", "\"the weekly penetration test\"", problems);
+        s.finish(problems);
+        let key = key.and_then(|k| match KeyPattern::parse(&k.value) {
+            Ok(pattern) => Some(pattern),
+            Err(why) => {
+                problems.push(
+                    Diagnostic::new(k.span, format!("key \"{}\" in [[suppress]]: {why}", k.value))
+                        .with_hint("write an exact key, a prefix ending in *, or a network like 10.0.0.0/8"),
+                );
+                None
+            }
+        });
+        let detector = match detector {
+            None => Some(None),
+            Some(d) => known_detector(d, problems).map(|d| Some(d.value)),
+        };
+        let until = match until {
+            None => Some(None),
+            Some(u) => match until_time(&u.value, zone.as_ref()) {
+                Some(at) => Some(Some(at)),
+                None => {
+                    problems.push(
+                        Diagnostic::new(
+                            u.span,
+                            format!("until \"{}\" in [[suppress]] is not a date or a time", u.value),
+                        )
+                        .with_hint("write a date like 2026-12-31 or a time like 2026-12-31T18:00:00Z"),
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(key), Some(detector), Some(until), Some(reason)) = (key, detector, until, reason) {
+            suppressions.push(Suppression {
+                detector,
+                key,
+                until,
+                reason: reason.value,
+            });
+        }
+    }
+    suppressions
+}
+
+/// A time, or a date read as the end of that day in `zone` (UTC when the plan has none).
+fn until_time(text: &str, zone: Option<&tz::TimeZone>) -> Option<crate::Timestamp> {
+    if let Ok(at) = text.parse::<crate::Timestamp>() {
+        return Some(at);
+    }
+    let date: Date = text.parse().ok()?;
+    let next = date.tomorrow().ok()?;
+    next.to_zoned(zone.cloned().unwrap_or(tz::TimeZone::UTC))
+        .ok()
+        .map(|z| z.timestamp())
+}

@@ -1,6 +1,7 @@
 //! tocsin-store: the `Store` trait and its SQLite and PostgreSQL backends.
 #![forbid(unsafe_code)]
 
+mod dialect;
 pub mod duty;
 pub mod event_log;
 pub mod events;

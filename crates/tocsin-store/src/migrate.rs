@@ -18,6 +18,37 @@ impl Migration {
     }
 }
 
+/// Every migration in order, one list for both backends: its version, its name in the
+/// ledger, and its file, which has the same name under `migrations/sqlite` and
+/// `migrations/postgres`. Append here; a released migration is never edited.
+macro_rules! migrations {
+    ($backend:literal) => {
+        $crate::migrate::migrations!($backend;
+            1 "incidents_and_audit_chain" "0001_incidents_and_audit_chain",
+            2 "identity" "0002_identity",
+            3 "event_log" "0003_event_log",
+            4 "signals" "0004_signals",
+            5 "signal_suppression" "0005_signal_suppression",
+            6 "outbox" "0006_outbox",
+            7 "threads" "0007_threads",
+            8 "integrations" "0008_integrations",
+            9 "outbox order" "0009_outbox_order",
+            10 "plan versions" "0010_plan_versions",
+            11 "clock waivers" "0011_clock_waivers",
+            12 "signal subjects and cited events" "0012_signal_subjects_and_cited_events",
+            13 "seen deliveries" "0013_seen_deliveries",
+        )
+    };
+    ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {
+        &[$($crate::migrate::Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $backend, "/", $file, ".sql")),
+        },)*]
+    };
+}
+pub(crate) use migrations;
+
 pub(crate) const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,
     name       TEXT NOT NULL,

@@ -1,78 +1,17 @@
 //! PostgreSQL, for several tocsin instances sharing one database.
 
+use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use self::shared::{Tx, login_columns, migrate};
+use crate::StoreError;
+use crate::dialect::Dialect;
+use crate::events::NewEvent;
+use crate::migrate::Migration;
 
 type Db = sqlx::Postgres;
 type Pool = sqlx::PgPool;
 type Backend = PgStore;
-
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "incidents_and_audit_chain",
-        sql: include_str!("../migrations/postgres/0001_incidents_and_audit_chain.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "identity",
-        sql: include_str!("../migrations/postgres/0002_identity.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "event_log",
-        sql: include_str!("../migrations/postgres/0003_event_log.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "signals",
-        sql: include_str!("../migrations/postgres/0004_signals.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "signal_suppression",
-        sql: include_str!("../migrations/postgres/0005_signal_suppression.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "outbox",
-        sql: include_str!("../migrations/postgres/0006_outbox.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "threads",
-        sql: include_str!("../migrations/postgres/0007_threads.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "integrations",
-        sql: include_str!("../migrations/postgres/0008_integrations.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "outbox order",
-        sql: include_str!("../migrations/postgres/0009_outbox_order.sql"),
-    },
-    Migration {
-        version: 10,
-        name: "plan versions",
-        sql: include_str!("../migrations/postgres/0010_plan_versions.sql"),
-    },
-    Migration {
-        version: 11,
-        name: "clock waivers",
-        sql: include_str!("../migrations/postgres/0011_clock_waivers.sql"),
-    },
-    Migration {
-        version: 12,
-        name: "signal subjects and cited events",
-        sql: include_str!("../migrations/postgres/0012_signal_subjects_and_cited_events.sql"),
-    },
-    Migration {
-        version: 13,
-        name: "seen deliveries",
-        sql: include_str!("../migrations/postgres/0013_seen_deliveries.sql"),
-    },
-];
 
 /// An advisory lock's key: which lock (`$1`) in which schema, so that deployments sharing
 /// one database in schemas of their own do not wait for each other.
@@ -120,172 +59,173 @@ impl PgStore {
     }
 }
 
-/// PostgreSQL orders its writers itself.
-type WriteGuard = ();
+impl Dialect for PgStore {
+    type Db = Db;
 
-async fn begin_write(store: &Backend) -> Result<Tx, StoreError> {
-    Ok(Tx {
-        inner: store.pool.begin().await?,
-        _held: (),
-    })
-}
+    const MIGRATIONS: &'static [Migration] = crate::migrate::migrations!("postgres");
 
-async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
-    let mut tx = Tx {
-        inner: pool.begin().await?,
-        _held: (),
-    };
-    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
-}
+    /// PostgreSQL orders its writers itself.
+    type WriteGuard = ();
 
-const OPEN_CLOCKS_SQL: &str = "SELECT COALESCE(json_agg(json_build_array(
-        c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
-        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status, c.waived, c.remind_every)), '[]')::text AS clocks
-    FROM clocks c JOIN incidents i ON i.number = c.incident
-    WHERE c.is_open";
-
-const LEDGER_EXISTS_SQL: &str = "SELECT to_regclass('schema_migrations') IS NOT NULL";
-
-/// A superuser may turn the append-only trigger off for its session
-/// (`session_replication_role = replica`); an owner of the tables may drop it.
-async fn deployment_warnings(pool: &Pool) -> Result<Vec<String>, StoreError> {
-    let row = sqlx::query(
-        "SELECT current_user::text AS me, r.rolsuper AS superuser,
-                (SELECT count(*) FROM pg_tables t
-                  WHERE t.schemaname = current_schema() AND t.tableowner = current_user) AS owned
-           FROM pg_roles r WHERE r.rolname = current_user",
-    )
-    .fetch_one(pool)
-    .await?;
-    let me: String = row.try_get("me")?;
-    let superuser: bool = row.try_get("superuser")?;
-    let owned: i64 = row.try_get("owned")?;
-    let advice = "connect as a role that owns no table and may only read and write rows (the README's deployment section shows how)";
-    let mut warnings = Vec::new();
-    if superuser {
-        warnings.push(format!(
-            "tocsin connects to PostgreSQL as {me}, a superuser, who can switch off the audit log's append-only trigger and rewrite it; {advice}"
-        ));
+    async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            _held: (),
+        })
     }
-    if owned > 0 {
-        warnings.push(format!(
-            "tocsin connects to PostgreSQL as {me}, the owner of {owned} of its tables, who can drop the audit log's append-only trigger; {advice}"
-        ));
+
+    async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
+        let mut tx = Tx {
+            inner: pool.begin().await?,
+            _held: (),
+        };
+        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
-    Ok(warnings)
-}
 
-fn lock_head_sql() -> &'static str {
-    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-}
+    const OPEN_CLOCKS_SQL: &'static str = "SELECT COALESCE(json_agg(json_build_array(
+            c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
+            c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status, c.waived, c.remind_every)), '[]')::text AS clocks
+        FROM clocks c JOIN incidents i ON i.number = c.incident
+        WHERE c.is_open";
 
-/// The duty's advisory lock, on a connection of its own that holds it.
-async fn take_duty(store: &PgStore, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
-    let mut conn = store.pool.acquire().await?.detach();
-    let taken: bool = sqlx::query_scalar(concat!("SELECT pg_try_advisory_lock(", advisory_key!(), ")"))
-        .bind(duty.lock_key())
-        .fetch_one(&mut conn)
+    const LEDGER_EXISTS_SQL: &'static str = "SELECT to_regclass('schema_migrations') IS NOT NULL";
+
+    /// A superuser may turn the append-only trigger off for its session
+    /// (`session_replication_role = replica`); an owner of the tables may drop it.
+    async fn ownership_warnings(pool: &Pool) -> Result<Vec<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT current_user::text AS me, r.rolsuper AS superuser,
+                    (SELECT count(*) FROM pg_tables t
+                      WHERE t.schemaname = current_schema() AND t.tableowner = current_user) AS owned
+               FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(pool)
         .await?;
-    Ok(taken.then(|| crate::duty::OnDuty::new(crate::duty::Held::Postgres(conn))))
-}
+        let me: String = row.try_get("me")?;
+        let superuser: bool = row.try_get("superuser")?;
+        let owned: i64 = row.try_get("owned")?;
+        let advice = "connect as a role that owns no table and may only read and write rows (the README's deployment section shows how)";
+        let mut warnings = Vec::new();
+        if superuser {
+            warnings.push(format!(
+                "tocsin connects to PostgreSQL as {me}, a superuser, who can switch off the audit log's append-only trigger and rewrite it; {advice}"
+            ));
+        }
+        if owned > 0 {
+            warnings.push(format!(
+                "tocsin connects to PostgreSQL as {me}, the owner of {owned} of its tables, who can drop the audit log's append-only trigger; {advice}"
+            ));
+        }
+        Ok(warnings)
+    }
 
-/// Appends follow one another, so sequence numbers become visible in order.
-async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-        .bind(EVENT_LOG_LOCK)
+    const LOCK_HEAD_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
+    /// The duty's advisory lock, on a connection of its own that holds it.
+    async fn try_duty(&self, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let taken: bool = sqlx::query_scalar(concat!("SELECT pg_try_advisory_lock(", advisory_key!(), ")"))
+            .bind(duty.lock_key())
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(taken.then(|| crate::duty::OnDuty::new(crate::duty::Held::Postgres(conn))))
+    }
+
+    /// Appends follow one another, so sequence numbers become visible in order.
+    async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
+        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+            .bind(EVENT_LOG_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Login reservations follow one another: each counts the attempts reserved before it.
+    async fn lock_logins(tx: &mut Tx) -> Result<(), StoreError> {
+        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+            .bind(LOGIN_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Indexers of the login trail follow one another, so each starts where the last stopped.
+    async fn lock_login_trail(tx: &mut Tx) -> Result<(), StoreError> {
+        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+            .bind(TRAIL_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Rows per INSERT statement when appending events.
+    const INSERT_CHUNK: usize = 10_000;
+
+    /// One INSERT of eight arrays, a column each, unnested in their order: far fewer
+    /// parameters to send and plan than a row of them per event.
+    async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
+        let n = events.len();
+        let (mut received, mut at, mut kind, mut origin) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut ip, mut user, mut outcome, mut body) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for e in events {
+            let (i, u, o) = login_columns(e);
+            received.push(e.received_ms);
+            at.push(e.at_ms);
+            kind.push(e.kind);
+            origin.push(&*e.origin);
+            ip.push(i);
+            user.push(u);
+            outcome.push(o);
+            body.push(e.body.as_str());
+        }
+        sqlx::query(
+            "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body)
+             SELECT r, a, k, o, i, u, c, b
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                  WITH ORDINALITY AS e(r, a, k, o, i, u, c, b, n)
+             ORDER BY n",
+        )
+        .bind(received)
+        .bind(at)
+        .bind(kind)
+        .bind(origin)
+        .bind(ip)
+        .bind(user)
+        .bind(outcome)
+        .bind(body)
         .execute(&mut **tx)
         .await?;
-    Ok(())
-}
-
-/// Login reservations follow one another: each counts the attempts reserved before it.
-async fn lock_logins(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-        .bind(LOGIN_LOCK)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Indexers of the login trail follow one another, so each starts where the last stopped.
-async fn lock_login_trail(tx: &mut Tx) -> Result<(), StoreError> {
-    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-        .bind(TRAIL_LOCK)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Rows per INSERT statement when appending events.
-const INSERT_CHUNK: usize = 10_000;
-
-/// One INSERT of eight arrays, a column each, unnested in their order: far fewer
-/// parameters to send and plan than a row of them per event.
-async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
-    let n = events.len();
-    let (mut received, mut at, mut kind, mut origin) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut ip, mut user, mut outcome, mut body) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for e in events {
-        let (i, u, o) = login_columns(e);
-        received.push(e.received_ms);
-        at.push(e.at_ms);
-        kind.push(e.kind);
-        origin.push(&*e.origin);
-        ip.push(i);
-        user.push(u);
-        outcome.push(o);
-        body.push(e.body.as_str());
+        Ok(())
     }
-    sqlx::query(
-        "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body)
-         SELECT r, a, k, o, i, u, c, b
-         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-              WITH ORDINALITY AS e(r, a, k, o, i, u, c, b, n)
-         ORDER BY n",
-    )
-    .bind(received)
-    .bind(at)
-    .bind(kind)
-    .bind(origin)
-    .bind(ip)
-    .bind(user)
-    .bind(outcome)
-    .bind(body)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+
+    /// Due notifications, claimed in one statement; rows another instance is claiming are
+    /// skipped, not waited for.
+    const CLAIM_SQL: &'static str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM outbox
+                     WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                       AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                       WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
+                                         AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
+                     ORDER BY next_ms, id LIMIT $4
+                     FOR UPDATE SKIP LOCKED)
+        RETURNING *";
 }
 
-/// Due notifications, claimed in one statement; rows another instance is claiming are
-/// skipped, not waited for.
-const CLAIM_SQL: &str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
-    WHERE id IN (SELECT id FROM outbox
-                 WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
-                   AND NOT EXISTS (SELECT 1 FROM outbox earlier
-                                   WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
-                                     AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
-                 ORDER BY next_ms, id LIMIT $4
-                 FOR UPDATE SKIP LOCKED)
-    RETURNING *";
-
-include!("shared.rs");
-include!("shared_identity.rs");
-include!("shared_events.rs");
-include!("shared_signals.rs");
-include!("shared_outbox.rs");
-include!("shared_integrations.rs");
-include!("shared_plans.rs");
+/// The store's code written once for both backends, compiled here for this one.
+#[path = "shared/mod.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod shared;

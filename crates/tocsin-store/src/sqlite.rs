@@ -4,86 +4,25 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::QueryBuilder;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use self::shared::{Tx, login_columns, migrate};
+use crate::StoreError;
+use crate::dialect::Dialect;
+use crate::events::NewEvent;
+use crate::migrate::Migration;
 
 type Db = sqlx::Sqlite;
 type Pool = sqlx::SqlitePool;
 type Backend = SqliteStore;
-
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "incidents_and_audit_chain",
-        sql: include_str!("../migrations/sqlite/0001_incidents_and_audit_chain.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "identity",
-        sql: include_str!("../migrations/sqlite/0002_identity.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "event_log",
-        sql: include_str!("../migrations/sqlite/0003_event_log.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "signals",
-        sql: include_str!("../migrations/sqlite/0004_signals.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "signal_suppression",
-        sql: include_str!("../migrations/sqlite/0005_signal_suppression.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "outbox",
-        sql: include_str!("../migrations/sqlite/0006_outbox.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "threads",
-        sql: include_str!("../migrations/sqlite/0007_threads.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "integrations",
-        sql: include_str!("../migrations/sqlite/0008_integrations.sql"),
-    },
-    Migration {
-        version: 9,
-        name: "outbox order",
-        sql: include_str!("../migrations/sqlite/0009_outbox_order.sql"),
-    },
-    Migration {
-        version: 10,
-        name: "plan versions",
-        sql: include_str!("../migrations/sqlite/0010_plan_versions.sql"),
-    },
-    Migration {
-        version: 11,
-        name: "clock waivers",
-        sql: include_str!("../migrations/sqlite/0011_clock_waivers.sql"),
-    },
-    Migration {
-        version: 12,
-        name: "signal subjects and cited events",
-        sql: include_str!("../migrations/sqlite/0012_signal_subjects_and_cited_events.sql"),
-    },
-    Migration {
-        version: 13,
-        name: "seen deliveries",
-        sql: include_str!("../migrations/sqlite/0013_seen_deliveries.sql"),
-    },
-];
 
 /// A SQLite database. Writers take the database's write lock at the start of their
 /// transaction (`BEGIN IMMEDIATE`), so several processes can share one file safely.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Pool,
-    /// This process's writers take turns here (see [`WriteGuard`]).
+    /// This process's writers take turns here (see its `Dialect::WriteGuard`).
     writer: Arc<tokio::sync::Mutex<()>>,
     path: std::path::PathBuf,
     description: String,
@@ -148,123 +87,126 @@ fn is_busy(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("5"))
 }
 
-/// The process's turn to write: held from `BEGIN IMMEDIATE` to the commit, so that its
-/// writers (the event log's, the detectors', requests') queue here and each goes the
-/// moment the one before commits. Left to SQLite, a writer that finds the database locked
-/// sleeps up to 100 ms before it looks again, and an alert storm, whose writes come from
-/// both the log and the detectors, crawled at a tenth of its speed. Other processes (the
-/// CLI beside a server) still meet at SQLite's lock.
-type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
+impl Dialect for SqliteStore {
+    type Db = Db;
 
-async fn begin_write(store: &SqliteStore) -> Result<Tx, StoreError> {
-    // A turn that does not come within SQLite's own patience is not waited for: the writer
-    // goes on to SQLite's lock, which waits or fails as it did before the gate.
-    let turn = tokio::time::timeout(BUSY_TIMEOUT, Arc::clone(&store.writer).lock_owned())
-        .await
-        .ok();
-    Ok(Tx {
-        inner: store.pool.begin_with("BEGIN IMMEDIATE").await?,
-        _held: turn,
-    })
-}
+    const MIGRATIONS: &'static [Migration] = crate::migrate::migrations!("sqlite");
 
-async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
-    Ok(Tx {
-        inner: pool.begin_with("BEGIN IMMEDIATE").await?,
-        _held: None,
-    })
-}
+    /// The process's turn to write: held from `BEGIN IMMEDIATE` to the commit, so that its
+    /// writers (the event log's, the detectors', requests') queue here and each goes the
+    /// moment the one before commits. Left to SQLite, a writer that finds the database locked
+    /// sleeps up to 100 ms before it looks again, and an alert storm, whose writes come from
+    /// both the log and the detectors, crawled at a tenth of its speed. Other processes (the
+    /// CLI beside a server) still meet at SQLite's lock.
+    type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
 
-const OPEN_CLOCKS_SQL: &str = "SELECT json_group_array(json_array(
-        c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
-        c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status, c.waived, c.remind_every)) AS clocks
-    FROM clocks c JOIN incidents i ON i.number = c.incident
-    WHERE c.is_open";
-
-/// The write lock taken by `BEGIN IMMEDIATE` already serializes appends.
-const LEDGER_EXISTS_SQL: &str =
-    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')";
-
-/// A file's owner can rewrite it whatever tocsin does; SQLite has nothing more to say.
-async fn deployment_warnings(_pool: &Pool) -> Result<Vec<String>, StoreError> {
-    Ok(Vec::new())
-}
-
-fn lock_head_sql() -> &'static str {
-    "SELECT seq, hash FROM audit_head WHERE id = 1"
-}
-
-/// `BEGIN IMMEDIATE` already holds the database's one write lock.
-async fn lock_event_log(_tx: &mut Tx) -> Result<(), StoreError> {
-    Ok(())
-}
-
-/// `BEGIN IMMEDIATE` already holds the database's one write lock, across processes too.
-async fn lock_logins(_tx: &mut Tx) -> Result<(), StoreError> {
-    Ok(())
-}
-
-/// `BEGIN IMMEDIATE` already holds the database's one write lock.
-async fn lock_login_trail(_tx: &mut Tx) -> Result<(), StoreError> {
-    Ok(())
-}
-
-/// Rows per INSERT statement when appending events.
-const INSERT_CHUNK: usize = 1000;
-
-/// One multi-row INSERT.
-async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
-    let mut query = QueryBuilder::<Db>::new(
-        "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
-    );
-    query.push_values(events, |mut row, e| {
-        let (ip, user, outcome) = login_columns(e);
-        row.push_bind(e.received_ms)
-            .push_bind(e.at_ms)
-            .push_bind(e.kind)
-            .push_bind(&*e.origin)
-            .push_bind(ip)
-            .push_bind(user)
-            .push_bind(outcome)
-            .push_bind(e.body.as_str());
-    });
-    query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// The duty's lock: a file lock on `DATABASE.DUTY.lock`, which the system lets go of when
-/// the process ends, however it ends.
-async fn take_duty(store: &SqliteStore, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
-    let mut name = store.path.clone().into_os_string();
-    name.push(format!(".{}.lock", duty.as_str()));
-    let path = std::path::PathBuf::from(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StoreError::File(format!("cannot open the lock file {}: {e}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(crate::duty::OnDuty::new(crate::duty::Held::File { _open: file }))),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::File(format!("cannot lock {}: {e}", path.display()))),
+    async fn begin_write(&self) -> Result<Tx, StoreError> {
+        // A turn that does not come within SQLite's own patience is not waited for: the writer
+        // goes on to SQLite's lock, which waits or fails as it did before the gate.
+        let turn = tokio::time::timeout(BUSY_TIMEOUT, Arc::clone(&self.writer).lock_owned())
+            .await
+            .ok();
+        Ok(Tx {
+            inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _held: turn,
+        })
     }
+
+    async fn begin_migration(pool: &Pool) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            inner: pool.begin_with("BEGIN IMMEDIATE").await?,
+            _held: None,
+        })
+    }
+
+    const OPEN_CLOCKS_SQL: &'static str = "SELECT json_group_array(json_array(
+            c.incident, c.position, i.title, i.severity, c.clock, c.kind, c.name, c.started_ms,
+            c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, i.status, c.waived, c.remind_every)) AS clocks
+        FROM clocks c JOIN incidents i ON i.number = c.incident
+        WHERE c.is_open";
+
+    const LEDGER_EXISTS_SQL: &'static str =
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')";
+
+    /// A file's owner can rewrite it whatever tocsin does; SQLite has nothing more to say.
+    async fn ownership_warnings(_pool: &Pool) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock: the row is only read.
+    const LOCK_HEAD_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock.
+    async fn lock_event_log(_tx: &mut Tx) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock, across processes too.
+    async fn lock_logins(_tx: &mut Tx) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock.
+    async fn lock_login_trail(_tx: &mut Tx) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Rows per INSERT statement when appending events.
+    const INSERT_CHUNK: usize = 1000;
+
+    /// One multi-row INSERT.
+    async fn insert_rows(tx: &mut Tx, events: &[NewEvent]) -> Result<(), StoreError> {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO events (received_ms, at_ms, kind, origin, login_ip, login_user, login_outcome, body) ",
+        );
+        query.push_values(events, |mut row, e| {
+            let (ip, user, outcome) = login_columns(e);
+            row.push_bind(e.received_ms)
+                .push_bind(e.at_ms)
+                .push_bind(e.kind)
+                .push_bind(&*e.origin)
+                .push_bind(ip)
+                .push_bind(user)
+                .push_bind(outcome)
+                .push_bind(e.body.as_str());
+        });
+        query.build().execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// The duty's lock: a file lock on `DATABASE.DUTY.lock`, which the system lets go of when
+    /// the process ends, however it ends.
+    async fn try_duty(&self, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{}.lock", duty.as_str()));
+        let path = std::path::PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::File(format!("cannot open the lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(crate::duty::OnDuty::new(crate::duty::Held::File { _open: file }))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::File(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+    }
+
+    /// Due notifications, claimed in one statement; the write lock keeps claims apart.
+    const CLAIM_SQL: &'static str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM outbox
+                     WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                       AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                       WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
+                                         AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
+                     ORDER BY next_ms, id LIMIT $4)
+        RETURNING *";
 }
 
-/// Due notifications, claimed in one statement; the write lock keeps claims apart.
-const CLAIM_SQL: &str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
-    WHERE id IN (SELECT id FROM outbox
-                 WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
-                   AND NOT EXISTS (SELECT 1 FROM outbox earlier
-                                   WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
-                                     AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
-                 ORDER BY next_ms, id LIMIT $4)
-    RETURNING *";
-
-include!("shared.rs");
-include!("shared_identity.rs");
-include!("shared_events.rs");
-include!("shared_signals.rs");
-include!("shared_outbox.rs");
-include!("shared_integrations.rs");
-include!("shared_plans.rs");
+/// The store's code written once for both backends, compiled here for this one.
+#[path = "shared/mod.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend")]
+mod shared;

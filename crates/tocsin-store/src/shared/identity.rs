@@ -1,5 +1,7 @@
-// Identities, written once for both backends; included by each after `shared.rs`, before
-// `shared_events.rs`, whose `insert_events` and imports it shares.
+//! Users, tokens, sessions and the login attempts counted against them.
+
+use super::*;
+use crate::events::NewEvent;
 
 use tocsin_core::identity::{Role, Scopes, Username};
 
@@ -40,14 +42,6 @@ fn token_from(row: &DbRow) -> Result<TokenRecord, StoreError> {
     })
 }
 
-/// A unique index refused the row: the name is taken.
-fn duplicate(e: sqlx::Error, what: String) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
-        _ => StoreError::Database(e),
-    }
-}
-
 #[async_trait]
 impl IdentityStore for Backend {
     async fn user_count(&self) -> Result<u64, StoreError> {
@@ -59,7 +53,7 @@ impl IdentityStore for Backend {
     }
 
     async fn create_user(&self, user: NewUser, entry: EntryDraft) -> Result<UserRecord, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let at = user.at.as_millisecond();
         let id: i64 = sqlx::query(
             "INSERT INTO users (name, name_key, role, password_hash, disabled, created_ms, password_changed_ms)
@@ -103,7 +97,7 @@ impl IdentityStore for Backend {
     }
 
     async fn change_user(&self, id: i64, change: UserChange, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let at = entry.recorded_at.as_millisecond();
         let (query, ends_sessions) = match &change {
             UserChange::Password(hash) => (
@@ -136,7 +130,7 @@ impl IdentityStore for Backend {
     }
 
     async fn create_token(&self, token: NewToken, entry: EntryDraft) -> Result<TokenRecord, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO api_tokens (name, name_key, scopes, hash, hint, created_by, created_ms, expires_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -185,7 +179,7 @@ impl IdentityStore for Backend {
     }
 
     async fn revoke_token(&self, id: i64, at: Timestamp, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let revoked = sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
             .bind(at.as_millisecond())
             .bind(id)
@@ -267,8 +261,8 @@ impl IdentityStore for Backend {
         attempt: &LoginAttempt,
         limits: &LoginLimits,
     ) -> Result<LoginReservation, StoreError> {
-        let mut tx = begin_write(self).await?;
-        lock_logins(&mut tx).await?;
+        let mut tx = self.begin_write().await?;
+        Backend::lock_logins(&mut tx).await?;
         let counts = login_counts(&mut tx, attempt, limits).await?;
         let refusal = limits.refusal(&counts, attempt.at);
         let outcome = match refusal {
@@ -293,7 +287,7 @@ impl IdentityStore for Backend {
                 user_id: None,
                 ..attempt.clone()
             };
-            insert_events(&mut tx, &[NewEvent::new(throttled.event(), "tocsin", attempt.at)]).await?;
+            events::insert_events(&mut tx, &[NewEvent::new(throttled.event(), "tocsin", attempt.at)]).await?;
             tx.commit().await?;
             return Ok(LoginReservation::Refused(wait));
         }
@@ -302,14 +296,14 @@ impl IdentityStore for Backend {
     }
 
     async fn finish_login(&self, id: i64, attempt: &LoginAttempt) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE login_attempts SET outcome = $1, user_id = $2 WHERE id = $3")
             .bind(attempt.outcome.as_str())
             .bind(attempt.user_id)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        insert_events(&mut tx, &[NewEvent::new(attempt.event(), "tocsin", attempt.at)]).await?;
+        events::insert_events(&mut tx, &[NewEvent::new(attempt.event(), "tocsin", attempt.at)]).await?;
         tx.commit().await?;
         Ok(())
     }

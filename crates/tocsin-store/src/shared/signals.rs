@@ -1,4 +1,6 @@
-// Signals, written once for both backends; included by each after `shared.rs`.
+//! Signals, the detectors' progress through the event log, and what each led to.
+
+use super::*;
 
 use tocsin_core::signal::Signal;
 
@@ -55,7 +57,7 @@ impl SignalStore for Backend {
         signals: &[NewSignal],
         now: Timestamp,
     ) -> Result<Vec<SignalRecord>, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let mut recorded = Vec::new();
         for s in signals {
             let row = sqlx::query(
@@ -104,7 +106,7 @@ impl SignalStore for Backend {
     }
 
     async fn settle_signals(&self, settled: &[(i64, Option<IncidentNumber>)], at: Timestamp) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         for (id, incident) in settled {
             let incident = incident.map(|n| int(n.get(), "incident number")).transpose()?;
             sqlx::query("UPDATE signals SET incident = $1, settled_ms = $2 WHERE id = $3")

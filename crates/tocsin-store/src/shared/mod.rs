@@ -1,6 +1,12 @@
-// The store written once for both backends. Each backend module includes this file after
-// defining `Db` (its sqlx database), `Pool`, `WriteGuard`, `begin_write`, `lock_head_sql`
-// and `begin_migration`; one SQL text serves both, since SQLite accepts `$1` placeholders.
+//! The store written once for both backends: each backend's module declares this one,
+//! with `Backend` its store, which gives what differs through [`Dialect`].
+
+mod events;
+mod identity;
+mod integrations;
+mod outbox;
+mod plans;
+mod signals;
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
@@ -9,38 +15,15 @@ use tocsin_core::audit::{AuditEntry, ChainHash, EntryDraft};
 use tocsin_core::clock::{Clock, ClockKind};
 use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
-use crate::migrate::{self, Migration};
+use super::Backend;
+use crate::dialect::Dialect;
+use crate::migrate;
 use crate::{ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
 
-/// A write transaction, with whatever its backend holds beside it while it is open (on
-/// SQLite, the process's write gate).
-struct Tx {
-    inner: sqlx::Transaction<'static, Db>,
-    _held: WriteGuard,
-}
-
-impl std::ops::Deref for Tx {
-    type Target = <Db as sqlx::Database>::Connection;
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.inner
-    }
-}
-
-impl Tx {
-    async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await
-    }
-
-    async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.inner.rollback().await
-    }
-}
+type Db = <Backend as Dialect>::Db;
+type Pool = sqlx::Pool<Db>;
+pub(super) type Tx = crate::dialect::Tx<Backend>;
+pub(super) use events::login_columns;
 type DbRow = <Db as sqlx::Database>::Row;
 
 fn int(value: u64, what: &str) -> Result<i64, StoreError> {
@@ -67,8 +50,16 @@ fn status(text: &str) -> Result<Status, StoreError> {
     text.parse().map_err(StoreError::Corrupt)
 }
 
-async fn migrate(pool: &Pool) -> Result<(), StoreError> {
-    let mut tx = begin_migration(pool).await?;
+/// A unique index refused the row: the name is taken.
+fn duplicate(e: sqlx::Error, what: String) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        _ => StoreError::Database(e),
+    }
+}
+
+pub(super) async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut tx = Backend::begin_migration(pool).await?;
     match apply_migrations(&mut tx).await {
         Ok(()) => Ok(tx.commit().await?),
         Err(e) => {
@@ -83,7 +74,9 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
 async fn apply_migrations(tx: &mut Tx) -> Result<(), StoreError> {
     // Only when missing: a role that does not own the tables (as tocsin should run on
     // PostgreSQL) may not create anything, not even what exists.
-    let ledger: bool = sqlx::query_scalar(LEDGER_EXISTS_SQL).fetch_one(&mut **tx).await?;
+    let ledger: bool = sqlx::query_scalar(Backend::LEDGER_EXISTS_SQL)
+        .fetch_one(&mut **tx)
+        .await?;
     if !ledger {
         sqlx::raw_sql(migrate::CREATE_LEDGER).execute(&mut **tx).await?;
     }
@@ -93,7 +86,7 @@ async fn apply_migrations(tx: &mut Tx) -> Result<(), StoreError> {
         .iter()
         .map(|r| Ok((r.try_get("version")?, r.try_get("checksum")?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    for migration in migrate::pending(MIGRATIONS, &applied)? {
+    for migration in migrate::pending(Backend::MIGRATIONS, &applied)? {
         sqlx::raw_sql(migration.sql).execute(&mut **tx).await?;
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_ms) VALUES ($1, $2, $3, $4)")
             .bind(migration.version)
@@ -108,7 +101,7 @@ async fn apply_migrations(tx: &mut Tx) -> Result<(), StoreError> {
 
 /// Seals `drafts` onto the end of the chain inside `tx`, and moves the head.
 async fn append(tx: &mut Tx, drafts: Vec<EntryDraft>) -> Result<(), StoreError> {
-    let head = sqlx::query(lock_head_sql()).fetch_one(&mut **tx).await?;
+    let head = sqlx::query(Backend::LOCK_HEAD_SQL).fetch_one(&mut **tx).await?;
     let mut seq = uint(head.try_get("seq")?, "chain head")?;
     let head_hash: String = head.try_get("hash")?;
     let mut prev =
@@ -313,7 +306,7 @@ const CLOCK_COLUMNS: &str = "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.
 #[async_trait]
 impl Store for Backend {
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let next: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
             .fetch_one(&mut *tx)
             .await?
@@ -341,7 +334,7 @@ impl Store for Backend {
             .map(|e| EntryDraft { incident: Some(n), ..e })
             .collect();
         append(&mut tx, entries).await?;
-        check_plan_version(&mut tx, draft.plan_version).await?;
+        plans::check_plan_version(&mut tx, draft.plan_version).await?;
         replace_clocks(&mut tx, n, &draft.clocks).await?;
         tx.commit().await?;
         Ok(n)
@@ -350,7 +343,7 @@ impl Store for Backend {
     async fn update_incident(&self, change: IncidentChange) -> Result<(), StoreError> {
         let incident = &change.incident;
         let n = incident.number;
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE incidents SET title = $1, severity = $2, status = $3, owner = $4, personal_data = $5,
                  updated_ms = $6, version = $7
@@ -385,7 +378,7 @@ impl Store for Backend {
             .map(|e| EntryDraft { incident: Some(n), ..e })
             .collect();
         append(&mut tx, entries).await?;
-        check_plan_version(&mut tx, change.plan_version).await?;
+        plans::check_plan_version(&mut tx, change.plan_version).await?;
         replace_clocks(&mut tx, n, &change.clocks).await?;
         tx.commit().await?;
         Ok(())
@@ -451,7 +444,7 @@ impl Store for Backend {
     async fn open_clocks(&self) -> Result<Vec<OpenClock>, StoreError> {
         // One row holding every open clock as JSON: reading thousands of rows one by one
         // costs several times more than the query itself (see the incidents benchmark).
-        let text: String = sqlx::query(OPEN_CLOCKS_SQL)
+        let text: String = sqlx::query(Backend::OPEN_CLOCKS_SQL)
             .fetch_one(&self.pool)
             .await?
             .try_get("clocks")?;
@@ -512,7 +505,7 @@ impl Store for Backend {
     }
 
     async fn record(&self, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         append(&mut tx, vec![entry]).await?;
         Ok(tx.commit().await?)
     }
@@ -522,10 +515,10 @@ impl Store for Backend {
     }
 
     async fn take_duty(&self, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError> {
-        take_duty(self, duty).await
+        self.try_duty(duty).await
     }
 
     async fn deployment_warnings(&self) -> Result<Vec<String>, StoreError> {
-        deployment_warnings(&self.pool).await
+        Backend::ownership_warnings(&self.pool).await
     }
 }

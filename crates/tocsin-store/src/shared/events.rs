@@ -1,6 +1,6 @@
-// The event log, written once for both backends; included by each after `shared.rs`.
-// Each backend defines `lock_event_log` (the order of appends), `lock_login_trail` (one
-// indexer at a time), and `insert_rows` with the `INSERT_CHUNK` rows it takes at most.
+//! The event log and the login trail indexed behind it.
+
+use super::*;
 
 use tocsin_core::event::parse_line;
 
@@ -28,7 +28,7 @@ fn event_from(row: &DbRow) -> Result<StoredEvent, StoreError> {
 
 /// The login-trail columns of an event: its source, user and outcome when it is an auth
 /// event.
-fn login_columns(event: &NewEvent) -> (Option<String>, Option<&str>, Option<&str>) {
+pub(in super::super) fn login_columns(event: &NewEvent) -> (Option<String>, Option<&str>, Option<&str>) {
     match &event.event {
         tocsin_core::event::Event::Auth(a) => (
             Some(a.source.to_string()),
@@ -40,10 +40,10 @@ fn login_columns(event: &NewEvent) -> (Option<String>, Option<&str>, Option<&str
 }
 
 /// Appends events within a transaction, after taking the log's lock; their numbers.
-async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
-    lock_event_log(tx).await?;
-    for chunk in events.chunks(INSERT_CHUNK) {
-        insert_rows(tx, chunk).await?;
+pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
+    Backend::lock_event_log(tx).await?;
+    for chunk in events.chunks(Backend::INSERT_CHUNK) {
+        Backend::insert_rows(tx, chunk).await?;
     }
     // Under the log's lock, one transaction's rows are numbered one after another.
     let last: Option<i64> = sqlx::query("SELECT max(seq) AS seq FROM events")
@@ -63,7 +63,7 @@ async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, Sto
 #[async_trait]
 impl EventStore for Backend {
     async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let seqs = insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(seqs)
@@ -121,8 +121,8 @@ impl EventStore for Backend {
     }
 
     async fn index_login_trail(&self, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = begin_write(self).await?;
-        lock_login_trail(&mut tx).await?;
+        let mut tx = self.begin_write().await?;
+        Backend::lock_login_trail(&mut tx).await?;
         let from: Option<i64> = sqlx::query("SELECT seq FROM event_cursors WHERE name = $1")
             .bind(TRAIL_CURSOR)
             .fetch_optional(&mut *tx)
@@ -191,7 +191,7 @@ impl EventStore for Backend {
     }
 
     async fn expire_events(&self, cutoff: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         // The log is ordered by arrival: its oldest rows come first by key, no index needed.
         // Events that signals cite stay: the incidents they led to rest on them.
         let events = sqlx::query(

@@ -1,5 +1,6 @@
-// The outbox, written once for both backends; included by each after `shared.rs`.
-// Each backend defines `CLAIM_SQL`: how due rows are picked while others may claim too.
+//! The outbox: notifications claimed under lease, in order per channel and incident.
+
+use super::*;
 
 use crate::outbox::{Delivery, NewNotification, Notification, OutboxFilter, OutboxStore};
 
@@ -57,7 +58,7 @@ async fn insert_notifications(
 #[async_trait]
 impl OutboxStore for Backend {
     async fn enqueue(&self, notifications: &[NewNotification], now: Timestamp) -> Result<u64, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let new = insert_notifications(&mut tx, notifications, now).await?;
         tx.commit().await?;
         Ok(new)
@@ -70,7 +71,7 @@ impl OutboxStore for Backend {
         notifications: &[NewNotification],
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let new = insert_notifications(&mut tx, notifications, now).await?;
         save_cursor(&mut tx, follower, int(up_to, "cursor")?).await?;
         tx.commit().await?;
@@ -84,8 +85,8 @@ impl OutboxStore for Backend {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Vec<Notification>, StoreError> {
-        let mut tx = begin_write(self).await?;
-        let rows = sqlx::query(CLAIM_SQL)
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(Backend::CLAIM_SQL)
             .bind(lease_until.as_millisecond())
             .bind(worker)
             .bind(now.as_millisecond())

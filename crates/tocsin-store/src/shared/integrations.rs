@@ -1,4 +1,6 @@
-// Integrations and alerts, written once for both backends; included by each after `shared.rs`.
+//! Integrations and the alerts their senders keep open.
+
+use super::*;
 
 use tocsin_core::alert::{Alert, AlertStatus, Via};
 
@@ -72,7 +74,7 @@ fn alert_from(row: &DbRow) -> Result<StoredAlert, StoreError> {
 #[async_trait]
 impl IntegrationStore for Backend {
     async fn add_integration(&self, new: NewIntegration, entry: EntryDraft) -> Result<IntegrationRecord, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO integrations (name, kind, key_hash, key_hint, settings, created_by, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
@@ -103,7 +105,7 @@ impl IntegrationStore for Backend {
     }
 
     async fn remove_integration(&self, id: i64, at: Timestamp, entry: EntryDraft) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE integrations SET removed_ms = $1 WHERE id = $2 AND removed_ms IS NULL")
             .bind(at.as_millisecond())
             .bind(id)
@@ -120,7 +122,7 @@ impl IntegrationStore for Backend {
         settings: &serde_json::Value,
         entry: EntryDraft,
     ) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let changed = sqlx::query("UPDATE integrations SET settings = $1 WHERE id = $2 AND removed_ms IS NULL")
             .bind(settings.to_string())
             .bind(id)
@@ -136,7 +138,7 @@ impl IntegrationStore for Backend {
     }
 
     async fn add_integration_stats(&self, deltas: &[StatsDelta]) -> Result<(), StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         for d in deltas {
             let s = &d.stats;
             sqlx::query(
@@ -166,7 +168,7 @@ impl IntegrationStore for Backend {
         cursor: &str,
         up_to: u64,
     ) -> Result<Vec<(usize, IncidentNumber)>, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         let mut incidents = Vec::new();
         for (i, a) in alerts.iter().enumerate() {
             let signal: Option<i64> = sqlx::query(
@@ -260,7 +262,7 @@ impl IntegrationStore for Backend {
         at: Timestamp,
         since: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM seen_deliveries WHERE seen_ms < $1")
             .bind(since.as_millisecond())
             .execute(&mut *tx)

@@ -1,4 +1,6 @@
-// The plan's versions, written once for both backends; included by each after `shared.rs`.
+//! The plan's versions and which one is active.
+
+use super::*;
 
 use crate::plans::{Applied, ApplyWhen, NewPlanVersion, PLAN_APPLIED, PlanStore, PlanVersion};
 
@@ -29,7 +31,7 @@ async fn active_version_in(tx: &mut Tx) -> Result<u64, StoreError> {
 /// Fails with [`StoreError::PlanChanged`] when the active version is not `expected`. Called
 /// after the chain's head is locked, which every application of a plan takes first, so
 /// that no version can be applied between the check and the commit.
-async fn check_plan_version(tx: &mut Tx, expected: u64) -> Result<(), StoreError> {
+pub(super) async fn check_plan_version(tx: &mut Tx, expected: u64) -> Result<(), StoreError> {
     let active = active_version_in(tx).await?;
     if active != expected {
         return Err(StoreError::PlanChanged { expected, active });
@@ -40,9 +42,9 @@ async fn check_plan_version(tx: &mut Tx, expected: u64) -> Result<(), StoreError
 #[async_trait]
 impl PlanStore for Backend {
     async fn apply_plan(&self, new: NewPlanVersion, when: ApplyWhen) -> Result<Applied, StoreError> {
-        let mut tx = begin_write(self).await?;
+        let mut tx = self.begin_write().await?;
         // Appliers take turns at the chain's head, as every incident change does.
-        sqlx::query(lock_head_sql()).fetch_one(&mut *tx).await?;
+        sqlx::query(Backend::LOCK_HEAD_SQL).fetch_one(&mut *tx).await?;
         if let Some(row) = sqlx::query(ACTIVE_PLAN_SQL).fetch_optional(&mut *tx).await? {
             let active = plan_version_from(&row)?;
             if when == ApplyWhen::First || active.digest == new.digest {

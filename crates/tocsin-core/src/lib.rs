@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calendar;
 pub mod clock;
 pub mod cron;
+pub mod detector;
 pub mod diagnostic;
 pub mod duration;
 pub mod event;

@@ -2,14 +2,15 @@
 
 use jiff::Timestamp;
 
-use crate::incident::CustomerImpact;
+use crate::detector::DetectorId;
+use crate::incident::{CustomerImpact, IncidentNumber};
 use crate::plan::Plan;
 
 /// A detector's finding, as kept: deduplicated by detector, key and the time it was made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signal {
     /// Which detector, like `brute_force`.
-    pub detector: String,
+    pub detector: DetectorId,
     /// What it is about, like the source address.
     pub key: String,
     /// When it was found: the time of the event that completed it.
@@ -32,54 +33,6 @@ impl Signal {
     /// What repeats of the same finding share.
     pub fn fingerprint(&self) -> String {
         format!("{}:{}", self.detector, self.key)
-    }
-}
-
-/// Every detector tocsin has, by the name its signals carry.
-pub const DETECTORS: [&str; 24] = [
-    "brute_force",
-    "slow_brute_force",
-    "password_spray",
-    "account_attack",
-    "credential_stuffing",
-    "distributed_spray",
-    "compromise",
-    "rate_limit_abuse",
-    "distributed_rate_limit",
-    "error_spike",
-    "new_error",
-    "vault_new_secret",
-    "vault_new_ip",
-    "vault_volume",
-    "vault_denied_burst",
-    "vault_after_hours",
-    "stale_agent",
-    "agent_drift",
-    // A resolved incident's keys again, during its recovery watch.
-    "recurrence",
-    // Alerts other tools raised, by the way they came.
-    "alertmanager",
-    "pagerduty",
-    "sentry",
-    "heartbeat",
-    "alert",
-];
-
-/// What a detector's key names: `address`, `account`, `agent`, `fingerprint`, ...
-pub fn subject(detector: &str) -> &'static str {
-    match detector {
-        "brute_force" | "compromise" | "slow_brute_force" | "password_spray" => "address",
-        "account_attack" => "account",
-        "credential_stuffing" | "distributed_spray" | "error_spike" => "service",
-        "rate_limit_abuse" => "rate limit key",
-        "distributed_rate_limit" => "rate limit policy",
-        "new_error" => "fingerprint",
-        "vault_new_secret" => "principal and secret",
-        "vault_new_ip" => "principal and address",
-        "vault_volume" | "vault_denied_burst" | "vault_after_hours" => "principal",
-        "stale_agent" | "agent_drift" => "agent",
-        "recurrence" => "watched key",
-        _ => "alert",
     }
 }
 
@@ -125,42 +78,6 @@ pub struct Rule {
     pub customers: CustomerImpact,
 }
 
-/// The rules tocsin follows when the plan names none, after the reference plans: a
-/// credential compromise is the top severity, a failed-login attack the second tier.
-pub fn default_rule(detector: &str) -> Rule {
-    let (action, tier) = match detector {
-        "compromise" => (Disposition::Open, 0),
-        "brute_force"
-        | "password_spray"
-        | "slow_brute_force"
-        | "account_attack"
-        | "credential_stuffing"
-        | "distributed_spray"
-        | "vault_denied_burst"
-        | "distributed_rate_limit"
-        | "rate_limit_abuse" => (Disposition::Open, 1),
-        "error_spike" | "stale_agent" | "agent_drift" | "vault_new_secret" | "vault_volume" | "vault_new_ip"
-        | "vault_after_hours" => (Disposition::Open, 2),
-        _ => (Disposition::Record, 3),
-    };
-    let customers = match detector {
-        "brute_force"
-        | "password_spray"
-        | "slow_brute_force"
-        | "account_attack"
-        | "distributed_spray"
-        | "rate_limit_abuse"
-        | "distributed_rate_limit" => CustomerImpact::No,
-        _ => CustomerImpact::Unknown,
-    };
-    Rule {
-        disposition: action,
-        tier,
-        one_incident: detector == "stale_agent",
-        customers,
-    }
-}
-
 /// The id of the plan's severity at `tier`, or its least severe when it has fewer.
 pub fn severity_at(plan: &Plan, tier: usize) -> String {
     let severities = plan.severities();
@@ -169,8 +86,8 @@ pub fn severity_at(plan: &Plan, tier: usize) -> String {
 
 /// What the plan says a detector's signals lead to: its `[[rule]]`, or tocsin's default,
 /// with the severity it suggests.
-pub fn rule_for(plan: &Plan, detector: &str) -> (Disposition, String) {
-    let default = default_rule(detector);
+pub fn rule_for(plan: &Plan, detector: DetectorId) -> (Disposition, String) {
+    let default = detector.default_rule();
     match plan_rule(plan, detector) {
         Some(rule) => (
             rule.disposition,
@@ -184,23 +101,23 @@ pub fn rule_for(plan: &Plan, detector: &str) -> (Disposition, String) {
 
 /// Whether all of a detector's signals join one incident: its `[[rule]]`'s `group`, or
 /// tocsin's default.
-pub fn one_incident(plan: &Plan, detector: &str) -> bool {
+pub fn one_incident(plan: &Plan, detector: DetectorId) -> bool {
     plan_rule(plan, detector)
         .and_then(|r| r.one_incident)
-        .unwrap_or_else(|| default_rule(detector).one_incident)
+        .unwrap_or_else(|| detector.default_rule().one_incident)
 }
 
 /// The plan's `[[rule]]` for a detector, if it has one.
-fn plan_rule<'p>(plan: &'p Plan, detector: &str) -> Option<&'p crate::plan::Rule> {
+fn plan_rule(plan: &Plan, detector: DetectorId) -> Option<&crate::plan::Rule> {
     plan.rules().iter().find(|r| r.detector == detector)
 }
 
 /// Whether customers are affected by an incident a detector's signals open: its
 /// `[[rule]]`'s `customers`, or tocsin's default.
-pub fn customers_of(plan: &Plan, detector: &str) -> CustomerImpact {
+pub fn customers_of(plan: &Plan, detector: DetectorId) -> CustomerImpact {
     plan_rule(plan, detector)
         .and_then(|r| r.customers)
-        .unwrap_or_else(|| default_rule(detector).customers)
+        .unwrap_or_else(|| detector.default_rule().customers)
 }
 
 /// How severe a severity id is in the plan: 0 is the most severe; unknown ids rank last.
@@ -216,7 +133,7 @@ pub fn rank(plan: &Plan, severity: &str) -> usize {
 /// detector, else tocsin's default (critical, error and warning open incidents at the
 /// plan's first three tiers; info is recorded). A word tocsin does not know counts as a
 /// warning.
-pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&str>) -> (Disposition, String) {
+pub fn alert_rule(plan: &Plan, source: &str, detector: DetectorId, severity: Option<&str>) -> (Disposition, String) {
     let tier = severity.and_then(crate::alert::tier_of).unwrap_or(2);
     let word = crate::alert::SEVERITY_WORDS[tier];
     if let Some((_, mapped)) = plan
@@ -241,4 +158,89 @@ pub fn alert_rule(plan: &Plan, source: &str, detector: &str, severity: Option<&s
         Disposition::Open
     };
     (action, severity_at(plan, tier))
+}
+
+/// What the plan makes of a signal: what it leads to and at which severity, the group of
+/// signals whose open incident it joins, and why a suppression holds it back, if one does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ruling {
+    pub disposition: Disposition,
+    pub severity: String,
+    pub group: String,
+    /// The reason of the plan's `[[suppress]]` that covers it: it is then only recorded.
+    pub suppressed: Option<String>,
+}
+
+/// Where a signal came from, for its ruling.
+#[derive(Clone, Copy, Debug)]
+pub enum Origin<'a> {
+    /// A detector's finding in the event log.
+    Finding,
+    /// An outside alert from the integration `source`, with the sender's severity word and
+    /// the group it put the alert in.
+    Alert {
+        source: &'a str,
+        severity: Option<&'a str>,
+        group: &'a str,
+    },
+}
+
+/// The group of the signals that recur during an incident's recovery watch: the incident.
+pub const WATCH_GROUP: &str = "watch:";
+
+/// Rules on a signal by the plan: its `[[rule]]` or `[[integration]]`, tocsin's defaults,
+/// and its `[[suppress]]` tables.
+pub fn ruling(plan: &Plan, signal: &Signal, origin: Origin<'_>) -> Ruling {
+    let (disposition, severity, group) = match origin {
+        Origin::Finding => {
+            let (disposition, severity) = rule_for(plan, signal.detector);
+            (disposition, severity, group_of(plan, signal))
+        }
+        Origin::Alert {
+            source,
+            severity,
+            group,
+        } => {
+            let (disposition, severity) = alert_rule(plan, source, signal.detector, severity);
+            (disposition, severity, format!("alert:{source}:{group}"))
+        }
+    };
+    // A suppressed signal is kept on record, with why, and leads to nothing.
+    let suppressed = plan
+        .suppression(signal.detector, &signal.key, signal.at)
+        .map(|s| s.reason.clone());
+    Ruling {
+        disposition: if suppressed.is_some() {
+            Disposition::Record
+        } else {
+            disposition
+        },
+        severity,
+        group,
+        suppressed,
+    }
+}
+
+impl Ruling {
+    /// During an incident's recovery watch, a signal about its keys goes back to it,
+    /// unless a suppression holds it back.
+    pub fn watched_by(&mut self, incident: IncidentNumber) {
+        if self.suppressed.is_none() {
+            self.group = format!("{WATCH_GROUP}{incident}");
+            self.disposition = Disposition::Open;
+        }
+    }
+}
+
+/// Signals about the same thing join one incident: failed-login signals by source, the
+/// rest by detector and key; a rule with `group = "detector"` (the default for stale
+/// agents) puts all of a detector's signals in one.
+fn group_of(plan: &Plan, signal: &Signal) -> String {
+    if one_incident(plan, signal.detector) {
+        format!("detector:{}", signal.detector)
+    } else if signal.detector.keyed_by_source() {
+        format!("source:{}", signal.key)
+    } else {
+        format!("{}:{}", signal.detector, signal.key)
+    }
 }

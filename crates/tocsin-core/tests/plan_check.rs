@@ -1,5 +1,6 @@
 //! `tocsin plan check` semantics: every problem of a plan at once, each with its place and a hint.
 
+use tocsin_core::detector::DetectorId;
 use tocsin_core::plan::{ChannelKind, Plan, SmtpTls, presets};
 
 const BROKEN: &str = r#"[organization]
@@ -185,16 +186,25 @@ fn rules_say_what_a_detector_s_signals_lead_to_and_detection_settings_change_the
         presets::FOUR_TIER.source
     ))
     .unwrap();
-    assert_eq!(rule_for(&plan, "brute_force"), (Disposition::Record, "P2".to_owned()));
+    assert_eq!(
+        rule_for(&plan, DetectorId::BruteForce),
+        (Disposition::Record, "P2".to_owned())
+    );
     assert_eq!(plan.rules()[0].one_incident, Some(true));
     assert_eq!(plan.rules()[1].one_incident, None);
-    assert_eq!(rule_for(&plan, "stale_agent"), (Disposition::Open, "P1".to_owned()));
     assert_eq!(
-        rule_for(&plan, "compromise"),
+        rule_for(&plan, DetectorId::StaleAgent),
+        (Disposition::Open, "P1".to_owned())
+    );
+    assert_eq!(
+        rule_for(&plan, DetectorId::Compromise),
         (Disposition::Open, "P1".to_owned()),
         "the default"
     );
-    assert_eq!(rule_for(&plan, "new_error"), (Disposition::Record, "P4".to_owned()));
+    assert_eq!(
+        rule_for(&plan, DetectorId::NewError),
+        (Disposition::Record, "P4".to_owned())
+    );
     let d = plan.detection();
     assert_eq!(
         (
@@ -236,8 +246,10 @@ fn suppressions_keep_signals_on_record_by_key_network_or_prefix_until_they_lapse
         presets::FOUR_TIER.source
     ))
     .unwrap();
-    let reason =
-        |detector: &str, key: &str, when: &str| plan.suppression(detector, key, at(when)).map(|s| s.reason.as_str());
+    let reason = |detector: &str, key: &str, when: &str| {
+        plan.suppression(DetectorId::parse(detector).unwrap(), key, at(when))
+            .map(|s| s.reason.as_str())
+    };
     assert_eq!(
         reason("brute_force", "10.20.30.40", "2026-06-01T00:00:00Z"),
         Some("our own scanners")

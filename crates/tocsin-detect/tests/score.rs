@@ -58,7 +58,7 @@ fn signals(events: &[Event]) -> Vec<Signal> {
 fn flagged(signals: &[Signal]) -> BTreeMap<String, BTreeSet<String>> {
     let mut by = BTreeMap::<String, BTreeSet<String>>::new();
     for s in signals {
-        let sources = by.entry(s.detector.clone()).or_default();
+        let sources = by.entry(s.detector.to_string()).or_default();
         if s.sources.is_empty() {
             sources.insert(s.key.clone());
         } else {

@@ -13,7 +13,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::alert::{AlertStatus, Change, Tracked, change};
 use tocsin_core::event::AlertEvent;
 use tocsin_core::incident::{Command, IncidentNumber};
-use tocsin_core::signal::{Disposition, Signal, alert_rule};
+use tocsin_core::signal::{Origin, Signal, ruling};
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 use tocsin_store::signals::NewSignal;
 
@@ -313,35 +313,27 @@ fn episode(event: &AlertEvent, alert: tocsin_core::alert::Alert) -> StoredAlert 
 
 /// The signal of an alert's new episode, with what the plan makes of it.
 fn signal_of(desk: &Desk, stored: &StoredAlert, seq: u64) -> NewSignal {
-    let plan = &desk.plan();
-    let detector = stored.via.as_str();
-    let (disposition, severity) = alert_rule(plan, &stored.source, detector, stored.alert.severity.as_deref());
-    let key = stored.signal_key();
     // Told at: a sender may start a new episode with the time of the last one.
     let at = stored.opened_at;
-    let started = stored.alert.starts_at.min(at);
-    let suppressed = plan.suppression(detector, &key, at).map(|s| s.reason.clone());
-    let group = stored.alert.group.as_deref().unwrap_or(&stored.alert.fingerprint);
+    let signal = Signal {
+        detector: stored.via.into(),
+        key: stored.signal_key(),
+        at,
+        count: 1,
+        first_at: stored.alert.starts_at.min(at),
+        last_at: at,
+        samples: vec![seq],
+        sources: Vec::new(),
+        accounts: Vec::new(),
+        summary: stored.alert.summary.chars().take(SUMMARY_MAX).collect(),
+    };
+    let origin = Origin::Alert {
+        source: &stored.source,
+        severity: stored.alert.severity.as_deref(),
+        group: stored.alert.group.as_deref().unwrap_or(&stored.alert.fingerprint),
+    };
     NewSignal {
-        signal: Signal {
-            detector: detector.to_owned(),
-            key,
-            at,
-            count: 1,
-            first_at: started,
-            last_at: at,
-            samples: vec![seq],
-            sources: Vec::new(),
-            accounts: Vec::new(),
-            summary: stored.alert.summary.chars().take(SUMMARY_MAX).collect(),
-        },
-        severity,
-        disposition: if suppressed.is_some() {
-            Disposition::Record
-        } else {
-            disposition
-        },
-        group_key: format!("alert:{}:{group}", stored.source),
-        suppressed,
+        ruling: ruling(&desk.plan(), &signal, origin),
+        signal,
     }
 }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use tocsin_core::Timestamp;
+use tocsin_core::detector::DetectorId;
 use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
-use tocsin_core::signal::{Disposition, Signal, rank, rule_for};
+use tocsin_core::signal::{Disposition, Origin, Signal, WATCH_GROUP, rank, ruling};
 use tocsin_detect::detect::Engine;
 use tocsin_detect::detect::recurrence::Watched;
 use tocsin_store::duty::{Duty, OnDuty};
@@ -274,34 +275,19 @@ impl Detector {
         let mut signals: Vec<NewSignal> = self
             .found
             .drain(..)
-            .map(|signal| {
-                let (disposition, severity) = rule_for(plan, &signal.detector);
-                // A suppressed signal is kept on record, with why, and leads to nothing.
-                let suppressed = plan
-                    .suppression(&signal.detector, &signal.key, signal.at)
-                    .map(|s| s.reason.clone());
-                NewSignal {
-                    severity,
-                    disposition: if suppressed.is_some() {
-                        Disposition::Record
-                    } else {
-                        disposition
-                    },
-                    group_key: group_key(plan, &signal),
-                    suppressed,
-                    signal,
-                }
+            .map(|signal| NewSignal {
+                ruling: ruling(plan, &signal, Origin::Finding),
+                signal,
             })
             .collect();
         signals.extend(self.alerts.take_signals());
         // During an incident's recovery watch, any signal about its keys goes back to it.
-        for s in signals.iter_mut().filter(|s| s.suppressed.is_none()) {
+        for s in &mut signals {
             let watched = std::iter::once(&s.signal.key)
                 .chain(&s.signal.accounts)
                 .find_map(|key| self.watched.get(&key.to_lowercase()));
             if let Some(number) = watched {
-                s.group_key = format!("{WATCH_GROUP}{number}");
-                s.disposition = Disposition::Open;
+                s.ruling.watched_by(*number);
             }
         }
         let store = self.desk.store();
@@ -463,19 +449,6 @@ async fn lead_detectors(desk: &Desk, mut lead: OnDuty, fed: &mut mpsc::Receiver<
     }
 }
 
-/// Signals about the same thing join one incident: failed-login signals by source, the
-/// rest by detector and key; a rule with `group = "detector"` (the default for stale
-/// agents) puts all of a detector's signals in one.
-fn group_key(plan: &tocsin_core::plan::Plan, signal: &Signal) -> String {
-    if tocsin_core::signal::one_incident(plan, &signal.detector) {
-        return format!("detector:{}", signal.detector);
-    }
-    match signal.detector.as_str() {
-        "brute_force" | "compromise" | "password_spray" | "slow_brute_force" => format!("source:{}", signal.key),
-        other => format!("{other}:{}", signal.key),
-    }
-}
-
 /// Notes of signals that joined an incident at once name this many; the rest are counted.
 const JOINED_NAMED: usize = 10;
 
@@ -493,11 +466,7 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
     let mut joined: Vec<(IncidentNumber, Vec<&SignalRecord>)> = Vec::new();
     let mut settled = Vec::with_capacity(records.len());
     for record in records {
-        let action = match record.action.as_str() {
-            "open" => Disposition::Open,
-            "join" => Disposition::Join,
-            _ => Disposition::Record,
-        };
+        let action = record.disposition;
         if action == Disposition::Record {
             settled.push((record.id, None));
             continue;
@@ -535,9 +504,6 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
     Ok(())
 }
 
-/// The group of the signals that recur during an incident's recovery watch: the incident.
-const WATCH_GROUP: &str = "watch:INC-";
-
 /// The incident a recurrence during its recovery watch goes back to, reopened when it was
 /// resolved or closed.
 async fn reopened(
@@ -566,12 +532,12 @@ async fn declare(desk: &Desk, record: &SignalRecord, now: Timestamp) -> Result<I
         severity: record.severity.clone(),
         personal_data: false,
         // An alert was detected by its sender when it started; a finding, when it was made.
-        detected_at: Some(match tocsin_core::alert::Via::parse(&s.detector) {
-            Some(_) => s.first_at.min(now),
-            None => s.at.min(now),
+        detected_at: Some(match s.detector {
+            DetectorId::Alert(_) => s.first_at.min(now),
+            _ => s.at.min(now),
         }),
         aware_at: None,
-        customers: Some(tocsin_core::signal::customers_of(&desk.plan(), &s.detector)),
+        customers: Some(tocsin_core::signal::customers_of(&desk.plan(), s.detector)),
         affected_customers: None,
         affected_data_subjects: None,
     };
@@ -620,7 +586,7 @@ async fn join(desk: &Desk, number: IncidentNumber, records: &[&SignalRecord], no
 fn evidence(record: &SignalRecord, zone: &jiff::tz::TimeZone) -> String {
     let s = &record.signal;
     let samples: Vec<String> = s.samples.iter().map(u64::to_string).collect();
-    if let Some(via) = tocsin_core::alert::Via::parse(&s.detector) {
+    if let DetectorId::Alert(via) = s.detector {
         return format!(
             "Alert {} came by {}, firing since {} (event log entry {}).",
             s.key,

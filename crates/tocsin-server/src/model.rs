@@ -621,14 +621,14 @@ impl SignalDoc {
         let s = &record.signal;
         SignalDoc {
             id: record.id,
-            detector: s.detector.clone(),
+            detector: s.detector.to_string(),
             key: s.key.clone(),
-            subject: tocsin_core::signal::subject(&s.detector).to_owned(),
+            subject: s.detector.subject().to_owned(),
             accounts: s.accounts.clone(),
             fingerprint: s.fingerprint(),
             summary: s.summary.clone(),
             severity: record.severity.clone(),
-            action: record.action.clone(),
+            action: record.disposition.as_str().to_owned(),
             suppressed: record.suppressed.clone(),
             at: s.at,
             evidence: EvidenceDoc {

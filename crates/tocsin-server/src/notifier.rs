@@ -165,7 +165,7 @@ pub async fn notify_signals(desk: &Desk) -> Result<usize, DeskError> {
             signal.count,
             time(signal.first_at, zone),
             time(signal.last_at, zone),
-            record.action
+            record.disposition.as_str()
         );
         for route in plan.routes_for("signal", Some(&record.severity)).filter(wanted) {
             for channel in &route.channels {

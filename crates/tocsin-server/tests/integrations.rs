@@ -172,7 +172,7 @@ async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident
             .iter()
             .find(|s| s.signal.summary.contains("pipeline works"))
             .unwrap();
-        assert_eq!((watchdog.action.as_str(), watchdog.incident), ("record", None));
+        assert_eq!((watchdog.disposition.as_str(), watchdog.incident), ("record", None));
 
         // Re-sent, it is the same alert: no second incident.
         assert_eq!(post(&alerts, Some(&key), body.to_string()).await.0, StatusCode::OK);

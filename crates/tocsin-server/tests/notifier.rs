@@ -237,7 +237,7 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
     let now = Timestamp::now();
     let signal = |key: &str, severity: &str, suppressed: Option<&str>| NewSignal {
         signal: Signal {
-            detector: "brute_force".into(),
+            detector: tocsin_core::detector::DetectorId::BruteForce,
             key: key.into(),
             at: now,
             count: 12,
@@ -248,10 +248,12 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
             accounts: Vec::new(),
             summary: format!("12 failed logins from {key}"),
         },
-        severity: severity.into(),
-        disposition: Disposition::Open,
-        group_key: key.into(),
-        suppressed: suppressed.map(str::to_owned),
+        ruling: tocsin_core::signal::Ruling {
+            severity: severity.into(),
+            disposition: Disposition::Open,
+            group: key.into(),
+            suppressed: suppressed.map(str::to_owned),
+        },
     };
     let recorded = store
         .record_signals(

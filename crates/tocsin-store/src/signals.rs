@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use tocsin_core::Timestamp;
 use tocsin_core::incident::IncidentNumber;
-use tocsin_core::signal::{Disposition, Signal};
+use tocsin_core::signal::{Disposition, Ruling, Signal};
 
 use crate::StoreError;
 
@@ -12,12 +12,8 @@ use crate::StoreError;
 #[derive(Clone, Debug)]
 pub struct NewSignal {
     pub signal: Signal,
-    pub severity: String,
-    pub disposition: Disposition,
-    /// Signals of one group join the same open incident.
-    pub group_key: String,
-    /// The reason of the plan's `[[suppress]]` that covers it; its action is then `record`.
-    pub suppressed: Option<String>,
+    /// What the plan makes of it; signals of one group join the same open incident.
+    pub ruling: Ruling,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +21,7 @@ pub struct SignalRecord {
     pub id: i64,
     pub signal: Signal,
     pub severity: String,
-    pub action: String,
+    pub disposition: Disposition,
     pub group_key: String,
     pub suppressed: Option<String>,
     pub incident: Option<IncidentNumber>,

@@ -310,7 +310,7 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
         let first = store.events_after(0, 1).await.unwrap()[0].seq;
         let cited = tocsin_store::signals::NewSignal {
             signal: tocsin_core::signal::Signal {
-                detector: "brute_force".into(),
+                detector: tocsin_core::detector::DetectorId::BruteForce,
                 key: "192.0.2.1".into(),
                 at: at(15 * 60),
                 count: 1,
@@ -321,10 +321,12 @@ async fn the_login_trail_filters_by_address_user_outcome_and_time_and_pages_newe
                 accounts: Vec::new(),
                 summary: "cited".into(),
             },
-            severity: "P2".into(),
-            disposition: tocsin_core::signal::Disposition::Record,
-            group_key: "source:192.0.2.1".into(),
-            suppressed: None,
+            ruling: tocsin_core::signal::Ruling {
+                severity: "P2".into(),
+                disposition: tocsin_core::signal::Disposition::Record,
+                group: "source:192.0.2.1".into(),
+                suppressed: None,
+            },
         };
         store.record_signals("test", 0, &[cited], at(15 * 60)).await.unwrap();
         while store.expire_events(at(100 * 60), 20).await.unwrap() > 0 {}

@@ -201,11 +201,14 @@ impl Plan {
 
     /// The suppression that covers a signal of `detector` about `key` found at `at`, if one
     /// does: the signal is then only recorded.
-    pub fn suppression(&self, detector: &str, key: &str, at: crate::Timestamp) -> Option<&Suppression> {
+    pub fn suppression(
+        &self,
+        detector: crate::detector::DetectorId,
+        key: &str,
+        at: crate::Timestamp,
+    ) -> Option<&Suppression> {
         self.suppressions.iter().find(|s| {
-            s.detector.as_deref().is_none_or(|d| d == detector)
-                && s.until.is_none_or(|until| at < until)
-                && s.key.matches(key)
+            s.detector.is_none_or(|d| d == detector) && s.until.is_none_or(|until| at < until) && s.key.matches(key)
         })
     }
 

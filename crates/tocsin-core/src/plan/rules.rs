@@ -5,15 +5,16 @@ use jiff::tz;
 
 use super::build::{no_duplicates, references, unknown};
 use super::read::{Located, Problems, Section, TableAt};
+use crate::detector::DetectorId;
 use crate::diagnostic::Diagnostic;
 use crate::id::SeverityId;
-use crate::signal::{DETECTORS, Disposition};
+use crate::signal::Disposition;
 
 /// What one detector's signals lead to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rule {
-    pub detector: String,
+    pub detector: DetectorId,
     pub disposition: Disposition,
     /// The severity to open or raise to; `None` takes tocsin's default for the detector.
     pub severity: Option<SeverityId>,
@@ -22,7 +23,7 @@ pub struct Rule {
     /// detector ([`crate::signal::one_incident`]).
     pub one_incident: Option<bool>,
     /// Whether customers are affected by the incidents it opens; `None`: tocsin's default
-    /// for the detector ([`crate::signal::default_rule`]).
+    /// for the detector ([`DetectorId::default_rule`]).
     pub customers: Option<crate::incident::CustomerImpact>,
 }
 
@@ -31,7 +32,7 @@ pub struct Rule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suppression {
     /// Only this detector's signals; every detector's when `None`.
-    pub detector: Option<String>,
+    pub detector: Option<DetectorId>,
     pub key: KeyPattern,
     /// When it lapses.
     pub until: Option<crate::Timestamp>,
@@ -155,7 +156,7 @@ pub(super) fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems:
             .map(Some),
         };
         if let (Some(detector), Some(action), Some(severity)) = (detector, action, severity) {
-            seen.push((detector.value.clone(), detector.span.clone()));
+            seen.push((detector.value.as_str(), detector.span.clone()));
             rules.push(Rule {
                 detector: detector.value,
                 disposition: action,
@@ -165,24 +166,21 @@ pub(super) fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems:
             });
         }
     }
-    no_duplicates(
-        "rule",
-        seen.iter().map(|(d, span)| (d.as_str(), span.clone())),
-        problems,
-    );
+    no_duplicates("rule", seen.iter().map(|(d, span)| (*d, span.clone())), problems);
     rules
 }
 
 /// A detector's name, reported with a guess when it is unknown.
-fn known_detector(d: Located<String>, problems: &mut Problems) -> Option<Located<String>> {
-    if DETECTORS.contains(&d.value.as_str()) {
-        return Some(d);
+fn known_detector(d: Located<String>, problems: &mut Problems) -> Option<Located<DetectorId>> {
+    if let Some(value) = DetectorId::parse(&d.value) {
+        return Some(Located { value, span: d.span });
     }
+    let names: Vec<&str> = DetectorId::names().collect();
     problems.push(unknown(
         &d,
         format!("unknown detector \"{}\"", d.value),
-        &DETECTORS,
-        format!("the detectors are {}", DETECTORS.join(", ")),
+        &names,
+        format!("the detectors are {}", names.join(", ")),
     ));
     None
 }

@@ -7,6 +7,7 @@
 //! reported when its attackers multiply, not every hour.
 
 use jiff::{SignedDuration, Timestamp};
+use tocsin_core::detector::DetectorId;
 use tocsin_core::event::{AuthEvent, AuthOutcome, AuthReason, Source};
 
 use super::bounded::{Bounded, DEFAULT_CAP, Touched};
@@ -107,7 +108,7 @@ impl AccountAttack {
             state.reported_until = event.at.checked_add(cooldown).ok();
             let first_at = state.sources.iter().map(|(_, t)| *t).min().unwrap_or(event.at);
             out.push(Finding {
-                detector: "account_attack",
+                detector: DetectorId::AccountAttack,
                 key: event.user.clone(),
                 at: event.at,
                 summary: None,
@@ -184,7 +185,7 @@ impl Stuffing {
             let mut sources: Vec<String> = s.sources.iter().map(Source::to_string).collect();
             sources.sort_unstable();
             out.push(Finding {
-                detector: "credential_stuffing",
+                detector: DetectorId::CredentialStuffing,
                 key: event.service.clone(),
                 at: event.at,
                 summary: None,
@@ -300,7 +301,10 @@ mod tests {
             );
         }
         assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!((out[0].detector, out[0].key.as_str()), ("credential_stuffing", "sshd"));
+        assert_eq!(
+            (out[0].detector.as_str(), out[0].key.as_str()),
+            ("credential_stuffing", "sshd")
+        );
         assert_eq!(out[0].evidence.sources.len(), 30);
     }
 }

@@ -2,6 +2,7 @@
 //! and agents that stop reporting or drift from the fleet.
 
 use std::collections::HashMap;
+use tocsin_core::detector::DetectorId;
 
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::calendar::Calendar;
@@ -10,7 +11,7 @@ use tocsin_core::event::{ErrorEvent, HeartbeatEvent, Level, VaultEvent, VaultOut
 use super::bounded::{Bounded, DEFAULT_CAP, Touched};
 use super::{Evidence, Finding, Rate, text_key};
 
-fn finding(detector: &'static str, key: String, at: Timestamp, count: u64, first_at: Timestamp) -> Finding {
+fn finding(detector: DetectorId, key: String, at: Timestamp, count: u64, first_at: Timestamp) -> Finding {
     Finding {
         detector,
         key,
@@ -87,7 +88,7 @@ impl Errors {
             out.push(Finding {
                 summary: Some(summary),
                 ..finding(
-                    "new_error",
+                    DetectorId::NewError,
                     format!("{}:{}", event.service, event.fingerprint),
                     event.at,
                     1,
@@ -101,7 +102,7 @@ impl Errors {
             rate.reported_until = Some(event.at + SignedDuration::from_mins(30));
             let first_at = rate.bucket_at.unwrap_or(event.at);
             out.push(finding(
-                "error_spike",
+                DetectorId::ErrorSpike,
                 event.service.clone(),
                 event.at,
                 rate.count,
@@ -181,7 +182,7 @@ impl Vault {
             if p.denied.len() >= 5 && p.denied_until.is_none_or(|until| event.at >= until) {
                 p.denied_until = Some(event.at + SignedDuration::from_hours(1));
                 out.push(finding(
-                    "vault_denied_burst",
+                    DetectorId::VaultDeniedBurst,
                     event.principal.clone(),
                     event.at,
                     p.denied.len() as u64,
@@ -197,7 +198,7 @@ impl Vault {
         {
             p.after_hours_until = Some(event.at + SignedDuration::from_hours(1));
             out.push(finding(
-                "vault_after_hours",
+                DetectorId::VaultAfterHours,
                 event.principal.clone(),
                 event.at,
                 1,
@@ -206,7 +207,13 @@ impl Vault {
         }
         let secret = text_key(&event.path);
         if p.secrets.insert(secret, ()).is_none() && learned {
-            out.push(finding("vault_new_secret", key(&event.path), event.at, 1, event.at));
+            out.push(finding(
+                DetectorId::VaultNewSecret,
+                key(&event.path),
+                event.at,
+                1,
+                event.at,
+            ));
         }
         if p.secrets.len() > VAULT_KEPT {
             p.secrets.clear();
@@ -214,7 +221,13 @@ impl Vault {
         if let Some(source) = &event.source {
             let address = text_key(&source.to_string());
             if p.addresses.insert(address, ()).is_none() && learned {
-                out.push(finding("vault_new_ip", key(&source.to_string()), event.at, 1, event.at));
+                out.push(finding(
+                    DetectorId::VaultNewIp,
+                    key(&source.to_string()),
+                    event.at,
+                    1,
+                    event.at,
+                ));
             }
             if p.addresses.len() > VAULT_KEPT {
                 p.addresses.clear();
@@ -224,7 +237,7 @@ impl Vault {
             p.volume.reported_until = Some(event.at + SignedDuration::from_hours(1));
             let first = p.volume.bucket_at.unwrap_or(event.at);
             out.push(finding(
-                "vault_volume",
+                DetectorId::VaultVolume,
                 event.principal.clone(),
                 event.at,
                 p.volume.count,
@@ -308,7 +321,13 @@ impl Agents {
         let agent = self.agents.entry(&event.agent);
         if drifted && agent.drift_reported.as_ref() != Some(&mine) {
             agent.drift_reported = Some(mine);
-            out.push(finding("agent_drift", event.agent.clone(), event.at, 1, event.at));
+            out.push(finding(
+                DetectorId::AgentDrift,
+                event.agent.clone(),
+                event.at,
+                1,
+                event.at,
+            ));
         }
     }
 
@@ -321,7 +340,7 @@ impl Agents {
                 && !agent.stale_reported
             {
                 agent.stale_reported = true;
-                out.push(finding("stale_agent", name.clone(), now, 0, last));
+                out.push(finding(DetectorId::StaleAgent, name.clone(), now, 0, last));
             }
         }
     }
@@ -413,7 +432,7 @@ mod tests {
             &access(31 * 3600 + 1, "kv/app/db", "203.0.113.9", VaultOutcome::Allowed),
             &mut out,
         );
-        let found: Vec<(&str, &str)> = out.iter().map(|f| (f.detector, f.key.as_str())).collect();
+        let found: Vec<(&str, &str)> = out.iter().map(|f| (f.detector.as_str(), f.key.as_str())).collect();
         assert_eq!(
             found,
             [
@@ -429,7 +448,7 @@ mod tests {
             );
         }
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].detector, "vault_denied_burst");
+        assert_eq!(out[0].detector.as_str(), "vault_denied_burst");
     }
 
     #[test]
@@ -457,7 +476,7 @@ mod tests {
         vault.event(&access(86_400 + 23 * 3600 + 60), &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(
-            (out[0].detector, out[0].key.as_str()),
+            (out[0].detector.as_str(), out[0].key.as_str()),
             ("vault_after_hours", "ci-deploy")
         );
         // Saturday, at noon.
@@ -481,7 +500,7 @@ mod tests {
         }
         agents.event(&beat(120, "d", "1.9"), &mut out);
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].detector, out[0].key.as_str()), ("agent_drift", "d"));
+        assert_eq!((out[0].detector.as_str(), out[0].key.as_str()), ("agent_drift", "d"));
         agents.event(&beat(600, "a", "2.1"), &mut out);
         agents.tick(at(1000), &mut out);
         let stale: Vec<&str> = out

@@ -2,6 +2,7 @@
 //! spraying (one source trying many accounts).
 
 use std::collections::VecDeque;
+use tocsin_core::detector::DetectorId;
 
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{AuthEvent, AuthOutcome};
@@ -130,7 +131,7 @@ impl BruteForce {
             state.reported_until = event.at.checked_add(cooldown).ok();
             let first_at = state.failures[state.failures.len() - in_window];
             out.push(Finding {
-                detector: "brute_force",
+                detector: DetectorId::BruteForce,
                 key: event.source.to_string(),
                 at: event.at,
                 summary: None,
@@ -162,7 +163,7 @@ impl BruteForce {
         if recent >= needed && !state.compromise_reported {
             state.compromise_reported = true;
             out.push(Finding {
-                detector: "compromise",
+                detector: DetectorId::Compromise,
                 key: event.source.to_string(),
                 at: event.at,
                 summary: Some(format!(
@@ -283,7 +284,7 @@ impl SlowBruteForce {
         if state.length >= u64::from(run) && !state.fast && quiet {
             state.reported_until = event.at.checked_add(cooldown).ok();
             out.push(Finding {
-                detector: "slow_brute_force",
+                detector: DetectorId::SlowBruteForce,
                 key: event.source.to_string(),
                 at: event.at,
                 summary: None,
@@ -384,7 +385,7 @@ impl Spray {
             state.reported_until = event.at.checked_add(cooldown).ok();
             let first_at = state.names.iter().map(|(_, t)| *t).min().unwrap_or(event.at);
             out.push(Finding {
-                detector: "password_spray",
+                detector: DetectorId::PasswordSpray,
                 key: event.source.to_string(),
                 at: event.at,
                 summary: None,
@@ -431,7 +432,11 @@ mod tests {
         let found = run(&six);
         assert_eq!(found.len(), 1);
         assert_eq!(
-            (found[0].detector, found[0].key.as_str(), found[0].evidence.count),
+            (
+                found[0].detector.as_str(),
+                found[0].key.as_str(),
+                found[0].evidence.count
+            ),
             ("brute_force", "203.0.113.5", 6)
         );
         assert!(run(&six[..5]).is_empty());
@@ -451,7 +456,7 @@ mod tests {
         events.push(attempt(400, "198.51.100.200", AuthOutcome::Success));
         events.push(attempt(500, "10.0.0.1", AuthOutcome::Success));
         let found = run(&events);
-        let kinds: Vec<&str> = found.iter().map(|f| f.detector).collect();
+        let kinds: Vec<&str> = found.iter().map(|f| f.detector.as_str()).collect();
         assert_eq!(kinds, ["brute_force", "compromise"]);
         assert_eq!(found[1].evidence.count, 30);
     }
@@ -473,7 +478,7 @@ mod tests {
         }
         let keys: Vec<(&str, &str, u64)> = out
             .iter()
-            .map(|f| (f.detector, f.key.as_str(), f.evidence.count))
+            .map(|f| (f.detector.as_str(), f.key.as_str(), f.evidence.count))
             .collect();
         assert_eq!(keys, [("password_spray", "203.0.113.50", 10)]);
         // Ten names spread over more than an hour are not spraying either.
@@ -537,7 +542,10 @@ mod tests {
         assert!(run(&paced).is_empty(), "the classic rule misses it");
         let found = slow(&paced);
         assert_eq!(found.len(), 1, "reported once: {found:?}");
-        assert_eq!((found[0].detector, found[0].evidence.count), ("slow_brute_force", 8));
+        assert_eq!(
+            (found[0].detector.as_str(), found[0].evidence.count),
+            ("slow_brute_force", 8)
+        );
         assert_eq!(found[0].at, paced[7].at);
         // A pause longer than ten minutes starts a new run.
         let broken: Vec<_> = [0, 300, 600, 900, 1560, 1860, 2160, 2460]

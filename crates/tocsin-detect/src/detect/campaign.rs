@@ -11,6 +11,7 @@
 //! scan), plus a weight for every source that failed on two names of the set.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use tocsin_core::detector::DetectorId;
 
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{AuthEvent, AuthOutcome, Source};
@@ -361,7 +362,7 @@ impl Campaign {
             )
         };
         Finding {
-            detector: "distributed_spray",
+            detector: DetectorId::DistributedSpray,
             key: service.to_owned(),
             at: now,
             summary: Some(summary),
@@ -434,7 +435,7 @@ mod tests {
         assert!(
             found
                 .iter()
-                .all(|f| (f.detector, f.key.as_str()) == ("distributed_spray", "sshd"))
+                .all(|f| (f.detector.as_str(), f.key.as_str()) == ("distributed_spray", "sshd"))
         );
         let (seen, over) = (&found[0], &found[1]);
         assert!(seen.evidence.sources.len() >= 10, "{seen:?}");

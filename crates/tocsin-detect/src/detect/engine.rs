@@ -1,6 +1,7 @@
 //! All detectors behind one door: events from the log in, signals out.
 
 use jiff::SignedDuration;
+use tocsin_core::detector::DetectorId;
 use tocsin_core::event::Event;
 use tocsin_core::plan::{Detection, Recovery};
 use tocsin_core::signal::Signal;
@@ -13,20 +14,63 @@ use super::campaign::SprayCampaign;
 use super::ratelimit::{RateLimitConfig, RateLimits};
 use super::recurrence::{Recurrence, Watched};
 
+/// What the engine asks of every detector: events in, findings out. A detector reads the
+/// events it cares about and passes over the rest.
+pub trait Detector: std::fmt::Debug + Send {
+    /// Reads the log's next event, pushing the findings it completes onto `out`.
+    fn event(&mut self, event: &Event, out: &mut Vec<Finding>);
+    /// Time passes without events: what silence means (an agent that stopped reporting).
+    fn tick(&mut self, _now: jiff::Timestamp, _out: &mut Vec<Finding>) {}
+    /// Keys with state kept, for bounding memory.
+    fn tracked(&self) -> usize;
+}
+
+/// A detector of one kind of event: its inherent `event` and `tracked` serve the trait.
+macro_rules! reads {
+    ($detector:ty, $kind:ident) => {
+        impl Detector for $detector {
+            fn event(&mut self, event: &Event, out: &mut Vec<Finding>) {
+                if let Event::$kind(e) = event {
+                    <$detector>::event(self, e, out);
+                }
+            }
+            fn tracked(&self) -> usize {
+                <$detector>::tracked(self)
+            }
+        }
+    };
+}
+
+reads!(BruteForce, Auth);
+reads!(SlowBruteForce, Auth);
+reads!(Spray, Auth);
+reads!(AccountAttack, Auth);
+reads!(Stuffing, Auth);
+reads!(SprayCampaign, Auth);
+reads!(RateLimits, RateLimit);
+reads!(Errors, Error);
+reads!(Vault, VaultAccess);
+
+impl Detector for Agents {
+    fn event(&mut self, event: &Event, out: &mut Vec<Finding>) {
+        if let Event::Heartbeat(beat) = event {
+            Agents::event(self, beat, out);
+        }
+    }
+    fn tick(&mut self, now: jiff::Timestamp, out: &mut Vec<Finding>) {
+        Agents::tick(self, now, out);
+    }
+    fn tracked(&self) -> usize {
+        Agents::tracked(self)
+    }
+}
+
 /// The detectors, each with its own state, fed the log in order.
 #[derive(Debug)]
 pub struct Engine {
-    brute_force: BruteForce,
-    slow: SlowBruteForce,
-    spray: Spray,
-    account: AccountAttack,
-    stuffing: Stuffing,
-    campaign: SprayCampaign,
-    rate_limits: RateLimits,
-    errors: Errors,
-    vault: Vault,
-    agents: Agents,
+    /// The recovery watch, told which keys to watch; first, as it always was.
     recurrence: Recurrence,
+    detectors: Vec<Box<dyn Detector>>,
     found: Vec<Finding>,
 }
 
@@ -37,26 +81,26 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// The detectors as the plan sets them up: its `[detection]` settings, and its
-    /// calendar for working hours.
+    /// The detectors as the plan sets them up: its `[detection]` settings, its calendar for
+    /// working hours, and its recovery watch's sensitivity.
     pub fn for_plan(plan: &tocsin_core::plan::Plan) -> Self {
         let settings = plan.detection();
-        let mut engine = Engine::new(settings);
-        let threshold = settings
-            .brute_force_threshold
-            .unwrap_or(BruteForceConfig::default().threshold);
-        let window = settings
-            .brute_force_window_seconds
-            .map_or(BruteForceConfig::default().window, SignedDuration::from_secs);
-        engine.recurrence = Recurrence::new(threshold.div_ceil(plan.recovery().sensitivity.max(1)), window);
-        if let Some((start, end)) = settings.working_hours {
-            engine.vault.working = Some((plan.calendar().clone(), start, end));
-        }
-        engine
+        let working = settings
+            .working_hours
+            .map(|(start, end)| (plan.calendar().clone(), start, end));
+        Engine::build(settings, &plan.recovery(), working)
     }
 
     /// The detectors with the plan's settings, tocsin's defaults where it has none.
     pub fn new(settings: &Detection) -> Self {
+        Engine::build(settings, &Recovery::default(), None)
+    }
+
+    fn build(
+        settings: &Detection,
+        recovery: &Recovery,
+        working: Option<(tocsin_core::calendar::Calendar, u16, u16)>,
+    ) -> Self {
         let mut brute_force = BruteForceConfig::default();
         if let Some(threshold) = settings.brute_force_threshold {
             brute_force.threshold = threshold;
@@ -79,23 +123,31 @@ impl Engine {
             spray.cooldown = quiet;
             rate_limits.cooldown = quiet;
         }
-        let recovery = Recovery::default();
-        let recurrence = Recurrence::new(brute_force.threshold.div_ceil(recovery.sensitivity), brute_force.window);
-        Engine {
-            brute_force: BruteForce::new(brute_force),
-            slow: SlowBruteForce::new(SlowBruteForceConfig {
+        let mut vault = Vault::default();
+        vault.working = working;
+        let recurrence = Recurrence::new(
+            brute_force.threshold.div_ceil(recovery.sensitivity.max(1)),
+            brute_force.window,
+        );
+        // In this order: findings of one event come out in it.
+        let detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(BruteForce::new(brute_force)),
+            Box::new(SlowBruteForce::new(SlowBruteForceConfig {
                 fast: brute_force,
                 ..SlowBruteForceConfig::default()
-            }),
-            spray: Spray::new(spray),
-            account: AccountAttack::new(AccountAttackConfig::default()),
-            stuffing: Stuffing::default(),
-            campaign: SprayCampaign::default(),
-            rate_limits: RateLimits::new(rate_limits),
-            errors: Errors::default(),
-            vault: Vault::default(),
-            agents,
+            })),
+            Box::new(Spray::new(spray)),
+            Box::new(AccountAttack::new(AccountAttackConfig::default())),
+            Box::new(Stuffing::default()),
+            Box::new(SprayCampaign::default()),
+            Box::new(RateLimits::new(rate_limits)),
+            Box::new(Errors::default()),
+            Box::new(vault),
+            Box::new(agents),
+        ];
+        Engine {
             recurrence,
+            detectors,
             found: Vec::new(),
         }
     }
@@ -109,44 +161,24 @@ impl Engine {
     /// Reads event `seq` of the log, pushing the signals it completes onto `out`.
     pub fn event(&mut self, seq: u64, event: &Event, out: &mut Vec<Signal>) {
         self.recurrence.event(event, &mut self.found);
-        match event {
-            Event::Auth(auth) => {
-                self.brute_force.event(auth, &mut self.found);
-                self.slow.event(auth, &mut self.found);
-                self.spray.event(auth, &mut self.found);
-                self.account.event(auth, &mut self.found);
-                self.stuffing.event(auth, &mut self.found);
-                self.campaign.event(auth, &mut self.found);
-            }
-            Event::RateLimit(decision) => self.rate_limits.event(decision, &mut self.found),
-            Event::Error(error) => self.errors.event(error, &mut self.found),
-            Event::VaultAccess(access) => self.vault.event(access, &mut self.found),
-            Event::Heartbeat(beat) => self.agents.event(beat, &mut self.found),
-            Event::Request(_) | Event::Custom(_) | Event::Alert(_) => {}
+        for detector in &mut self.detectors {
+            detector.event(event, &mut self.found);
         }
         out.extend(self.found.drain(..).map(|f| signal(f, Some(seq))));
     }
 
-    /// Time passes without events: what silence means (an agent that stopped reporting).
-    /// Only for live use, with the time now; a replayed log has its own times.
+    /// Time passes without events. Only for live use, with the time now; a replayed log
+    /// has its own times.
     pub fn tick(&mut self, now: jiff::Timestamp, out: &mut Vec<Signal>) {
-        self.agents.tick(now, &mut self.found);
+        for detector in &mut self.detectors {
+            detector.tick(now, &mut self.found);
+        }
         out.extend(self.found.drain(..).map(|f| signal(f, None)));
     }
 
-    /// Sources with state kept, over all detectors: for bounding memory.
+    /// Keys with state kept, over all detectors: for bounding memory.
     pub fn tracked(&self) -> usize {
-        self.brute_force.tracked()
-            + self.slow.tracked()
-            + self.spray.tracked()
-            + self.account.tracked()
-            + self.stuffing.tracked()
-            + self.campaign.tracked()
-            + self.rate_limits.tracked()
-            + self.errors.tracked()
-            + self.vault.tracked()
-            + self.agents.tracked()
-            + self.recurrence.tracked()
+        self.recurrence.tracked() + self.detectors.iter().map(|d| d.tracked()).sum::<usize>()
     }
 }
 
@@ -161,51 +193,59 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
     // Whole minutes, rounded up: five failures one minute apart are "within 4 min".
     let minutes = (evidence.last_at.duration_since(evidence.first_at).as_secs().max(1) + 59) / 60;
     let summary = summary.unwrap_or_else(|| match detector {
-        "brute_force" => format!("{} failed logins from {key} within {minutes} min", evidence.count),
-        "slow_brute_force" => format!(
+        DetectorId::BruteForce => format!("{} failed logins from {key} within {minutes} min", evidence.count),
+        DetectorId::SlowBruteForce => format!(
             "{} failed logins from {key} in a row over {minutes} min, paced under the brute-force rule",
             evidence.count
         ),
-        "account_attack" => format!(
+        DetectorId::AccountAttack => format!(
             "The account {key} failed to log in from {} different sources within {minutes} min",
             evidence.count
         ),
-        "rate_limit_abuse" => format!("{key} hit its rate limit {} times within {minutes} min", evidence.count),
-        "distributed_rate_limit" => format!(
+        DetectorId::RateLimitAbuse => format!("{key} hit its rate limit {} times within {minutes} min", evidence.count),
+        DetectorId::DistributedRateLimit => format!(
             "The {key} rate limit turned away {} different sources within {minutes} min",
             evidence.count
         ),
-        "credential_stuffing" => format!(
+        DetectorId::CredentialStuffing => format!(
             "{} failed logins to {key} within {minutes} min from {} sources, far above its usual rate",
             evidence.count,
             evidence.sources.len()
         ),
-        "error_spike" => format!(
+        DetectorId::ErrorSpike => format!(
             "{} errors in {key} within {minutes} min, far above its usual rate",
             evidence.count
         ),
-        "new_error" => format!("A new error in {key}"),
-        "vault_new_secret" => format!("{key}: a secret this principal never read before"),
-        "vault_new_ip" => format!("{key}: vault access from an address this principal never used"),
-        "vault_volume" => format!(
+        DetectorId::NewError => format!("A new error in {key}"),
+        DetectorId::VaultNewSecret => format!("{key}: a secret this principal never read before"),
+        DetectorId::VaultNewIp => format!("{key}: vault access from an address this principal never used"),
+        DetectorId::VaultVolume => format!(
             "{key} read {} secrets within the hour, far above its usual",
             evidence.count
         ),
-        "vault_denied_burst" => format!(
+        DetectorId::VaultDeniedBurst => format!(
             "{key} was denied vault access {} times within {minutes} min",
             evidence.count
         ),
-        "vault_after_hours" => format!("{key} used the vault outside working hours"),
-        "stale_agent" => format!(
+        DetectorId::VaultAfterHours => format!("{key} used the vault outside working hours"),
+        DetectorId::StaleAgent => format!(
             "The agent {key} has sent no heartbeat since {}",
             tocsin_core::utc_minute(evidence.first_at)
         ),
-        "agent_drift" => format!("The agent {key} runs a version or configuration unlike the rest of the fleet"),
-        "password_spray" => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
-        other => format!("{other}: {key}, {} events", evidence.count),
+        DetectorId::AgentDrift => {
+            format!("The agent {key} runs a version or configuration unlike the rest of the fleet")
+        }
+        DetectorId::PasswordSpray => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
+        // Their own summaries say the rest; a finding without one is named plainly.
+        other @ (DetectorId::DistributedSpray
+        | DetectorId::Compromise
+        | DetectorId::Recurrence
+        | DetectorId::Alert(_)) => {
+            format!("{other}: {key}, {} events", evidence.count)
+        }
     });
     Signal {
-        detector: detector.to_owned(),
+        detector,
         key,
         at,
         count: evidence.count,

@@ -14,12 +14,13 @@ pub use bounded::DEFAULT_CAP;
 pub use engine::Engine;
 
 use jiff::{SignedDuration, Timestamp};
+use tocsin_core::detector::DetectorId;
 
 /// Something a detector found, before the plan's rules decide what it means.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// Which detector, like `brute_force`.
-    pub detector: &'static str,
+    pub detector: DetectorId,
     /// What it is about, like the source address.
     pub key: String,
     /// When the finding was made: the time of the event that completed it.

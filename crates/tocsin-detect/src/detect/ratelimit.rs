@@ -3,6 +3,7 @@
 //! distributed attack on it).
 
 use std::collections::VecDeque;
+use tocsin_core::detector::DetectorId;
 
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{Decision, RateLimitEvent, Source};
@@ -101,7 +102,7 @@ impl RateLimits {
         if key.denied.len() >= denials as usize && key.reported_until.is_none_or(|until| event.at >= until) {
             key.reported_until = event.at.checked_add(cooldown).ok();
             out.push(Finding {
-                detector: "rate_limit_abuse",
+                detector: DetectorId::RateLimitAbuse,
                 key: format!("{}:{}", event.policy, event.key),
                 at: event.at,
                 summary: None,
@@ -127,7 +128,7 @@ impl RateLimits {
         if policy.sources.len() >= sources as usize && policy.reported_until.is_none_or(|until| event.at >= until) {
             policy.reported_until = event.at.checked_add(cooldown).ok();
             out.push(Finding {
-                detector: "distributed_rate_limit",
+                detector: DetectorId::DistributedRateLimit,
                 key: event.policy.clone(),
                 at: event.at,
                 summary: None,
@@ -174,7 +175,7 @@ mod tests {
         let found = run(&one);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
-            (found[0].detector, found[0].key.as_str()),
+            (found[0].detector.as_str(), found[0].key.as_str()),
             ("rate_limit_abuse", "login:203.0.113.5:ann")
         );
         assert!(run(&one[..9]).is_empty());
@@ -185,7 +186,7 @@ mod tests {
         let found = run(&many);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
-            (found[0].detector, found[0].key.as_str()),
+            (found[0].detector.as_str(), found[0].key.as_str()),
             ("distributed_rate_limit", "login")
         );
         assert_eq!(found[0].evidence.sources.len(), 10);

@@ -4,6 +4,7 @@
 //! A few failed logins, denials or errors about a watched key are a recurrence.
 
 use std::collections::HashMap;
+use tocsin_core::detector::DetectorId;
 
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::event::{AuthOutcome, Decision, Event, VaultOutcome};
@@ -122,7 +123,7 @@ impl Recurrence {
             let first_at = state.hits[0];
             let minutes = (at.duration_since(first_at).as_secs().max(1) + 59) / 60;
             out.push(Finding {
-                detector: "recurrence",
+                detector: DetectorId::Recurrence,
                 key: key.to_owned(),
                 at,
                 summary: Some(format!(

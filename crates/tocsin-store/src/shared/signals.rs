@@ -11,10 +11,16 @@ fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
     let sources: String = row.try_get("sources")?;
     let accounts: String = row.try_get("accounts")?;
     let incident: Option<i64> = row.try_get("incident")?;
+    let detector: String = row.try_get("detector")?;
+    let disposition: String = row.try_get("action")?;
+    let disposition = tocsin_core::signal::Disposition::parse(&disposition)
+        .ok_or_else(|| StoreError::Corrupt(format!("signal with unknown action \"{disposition}\"")))?;
+    let detector = tocsin_core::detector::DetectorId::parse(&detector)
+        .ok_or_else(|| StoreError::Corrupt(format!("signal of unknown detector \"{detector}\"")))?;
     Ok(SignalRecord {
         id: row.try_get("id")?,
         signal: Signal {
-            detector: row.try_get("detector")?,
+            detector,
             key: row.try_get("signal_key")?,
             at: time(row.try_get("found_ms")?)?,
             count: uint(row.try_get("event_count")?, "signal event count")?,
@@ -29,7 +35,7 @@ fn signal_from(row: &DbRow) -> Result<SignalRecord, StoreError> {
             summary: row.try_get("summary")?,
         },
         severity: row.try_get("severity")?,
-        action: row.try_get("action")?,
+        disposition,
         group_key: row.try_get("group_key")?,
         suppressed: row.try_get("suppressed")?,
         incident: incident.map(number).transpose()?,
@@ -68,7 +74,7 @@ impl SignalStore for Backend {
                  RETURNING *",
             )
             .bind(s.signal.fingerprint())
-            .bind(&s.signal.detector)
+            .bind(s.signal.detector.as_str())
             .bind(&s.signal.key)
             .bind(s.signal.at.as_millisecond())
             .bind(s.signal.first_at.as_millisecond())
@@ -77,11 +83,11 @@ impl SignalStore for Backend {
             .bind(serde_json::to_string(&s.signal.samples).expect("numbers serialize"))
             .bind(serde_json::to_string(&s.signal.sources).expect("strings serialize"))
             .bind(&s.signal.summary)
-            .bind(&s.severity)
-            .bind(s.disposition.as_str())
-            .bind(&s.group_key)
+            .bind(&s.ruling.severity)
+            .bind(s.ruling.disposition.as_str())
+            .bind(&s.ruling.group)
             .bind(now.as_millisecond())
-            .bind(s.suppressed.as_deref())
+            .bind(s.ruling.suppressed.as_deref())
             .bind(serde_json::to_string(&s.signal.accounts).expect("strings serialize"))
             .fetch_optional(&mut *tx)
             .await?;

@@ -141,7 +141,7 @@ pub async fn show(signed: Signed<NeedRead>, Path(name): Path<String>) -> Result<
                 Some(s) => match (&s.incident, &s.suppressed) {
                     (Some(_), _) => String::new(),
                     (None, Some(why)) => format!("suppressed: {why}"),
-                    (None, None) => format!("{} ({})", s.action, s.severity),
+                    (None, None) => format!("{} ({})", s.disposition.as_str(), s.severity),
                 },
             };
             AlertRow {

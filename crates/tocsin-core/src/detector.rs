@@ -1,0 +1,195 @@
+//! The detectors tocsin has, by the names their signals carry: what each one's key is
+//! about, and what its signals lead to when the plan names no rule for them.
+
+use std::fmt;
+
+use crate::alert::Via;
+use crate::incident::CustomerImpact;
+use crate::signal::{Disposition, Rule};
+
+/// A detector, or the way an outside alert came: what made a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DetectorId {
+    BruteForce,
+    SlowBruteForce,
+    PasswordSpray,
+    AccountAttack,
+    CredentialStuffing,
+    DistributedSpray,
+    Compromise,
+    RateLimitAbuse,
+    DistributedRateLimit,
+    ErrorSpike,
+    NewError,
+    VaultNewSecret,
+    VaultNewIp,
+    VaultVolume,
+    VaultDeniedBurst,
+    VaultAfterHours,
+    StaleAgent,
+    AgentDrift,
+    /// A resolved incident's keys again, during its recovery watch.
+    Recurrence,
+    /// An alert another tool raised, by the way it came.
+    Alert(Via),
+}
+
+impl DetectorId {
+    /// Every detector, in the order people are shown them.
+    pub const ALL: [DetectorId; 24] = [
+        DetectorId::BruteForce,
+        DetectorId::SlowBruteForce,
+        DetectorId::PasswordSpray,
+        DetectorId::AccountAttack,
+        DetectorId::CredentialStuffing,
+        DetectorId::DistributedSpray,
+        DetectorId::Compromise,
+        DetectorId::RateLimitAbuse,
+        DetectorId::DistributedRateLimit,
+        DetectorId::ErrorSpike,
+        DetectorId::NewError,
+        DetectorId::VaultNewSecret,
+        DetectorId::VaultNewIp,
+        DetectorId::VaultVolume,
+        DetectorId::VaultDeniedBurst,
+        DetectorId::VaultAfterHours,
+        DetectorId::StaleAgent,
+        DetectorId::AgentDrift,
+        DetectorId::Recurrence,
+        DetectorId::Alert(Via::Alertmanager),
+        DetectorId::Alert(Via::Pagerduty),
+        DetectorId::Alert(Via::Sentry),
+        DetectorId::Alert(Via::Heartbeat),
+        DetectorId::Alert(Via::Alert),
+    ];
+
+    /// The name signals, rules and the API use, like `brute_force`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectorId::BruteForce => "brute_force",
+            DetectorId::SlowBruteForce => "slow_brute_force",
+            DetectorId::PasswordSpray => "password_spray",
+            DetectorId::AccountAttack => "account_attack",
+            DetectorId::CredentialStuffing => "credential_stuffing",
+            DetectorId::DistributedSpray => "distributed_spray",
+            DetectorId::Compromise => "compromise",
+            DetectorId::RateLimitAbuse => "rate_limit_abuse",
+            DetectorId::DistributedRateLimit => "distributed_rate_limit",
+            DetectorId::ErrorSpike => "error_spike",
+            DetectorId::NewError => "new_error",
+            DetectorId::VaultNewSecret => "vault_new_secret",
+            DetectorId::VaultNewIp => "vault_new_ip",
+            DetectorId::VaultVolume => "vault_volume",
+            DetectorId::VaultDeniedBurst => "vault_denied_burst",
+            DetectorId::VaultAfterHours => "vault_after_hours",
+            DetectorId::StaleAgent => "stale_agent",
+            DetectorId::AgentDrift => "agent_drift",
+            DetectorId::Recurrence => "recurrence",
+            DetectorId::Alert(via) => via.as_str(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DetectorId> {
+        DetectorId::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    /// Every detector's name.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        DetectorId::ALL.into_iter().map(DetectorId::as_str)
+    }
+
+    /// What its key names: `address`, `account`, `agent`, `fingerprint`, ...
+    pub fn subject(self) -> &'static str {
+        use DetectorId::*;
+        match self {
+            BruteForce | Compromise | SlowBruteForce | PasswordSpray => "address",
+            AccountAttack => "account",
+            CredentialStuffing | DistributedSpray | ErrorSpike => "service",
+            RateLimitAbuse => "rate limit key",
+            DistributedRateLimit => "rate limit policy",
+            NewError => "fingerprint",
+            VaultNewSecret => "principal and secret",
+            VaultNewIp => "principal and address",
+            VaultVolume | VaultDeniedBurst | VaultAfterHours => "principal",
+            StaleAgent | AgentDrift => "agent",
+            Recurrence => "watched key",
+            Alert(_) => "alert",
+        }
+    }
+
+    /// Whether its key is the source address of an attack on logins: such signals from
+    /// different detectors are one attack, and join one incident.
+    pub fn keyed_by_source(self) -> bool {
+        use DetectorId::*;
+        matches!(self, BruteForce | Compromise | PasswordSpray | SlowBruteForce)
+    }
+
+    /// The rule tocsin follows when the plan names none, after the reference plans: a
+    /// credential compromise is the top severity, a failed-login attack the second tier.
+    pub fn default_rule(self) -> Rule {
+        use DetectorId::*;
+        let (disposition, tier) = match self {
+            Compromise => (Disposition::Open, 0),
+            BruteForce | PasswordSpray | SlowBruteForce | AccountAttack | CredentialStuffing | DistributedSpray
+            | VaultDeniedBurst | DistributedRateLimit | RateLimitAbuse => (Disposition::Open, 1),
+            ErrorSpike | StaleAgent | AgentDrift | VaultNewSecret | VaultVolume | VaultNewIp | VaultAfterHours => {
+                (Disposition::Open, 2)
+            }
+            NewError | Recurrence | Alert(_) => (Disposition::Record, 3),
+        };
+        // An attack on logins that failed touched nobody's data; anything else is unknown
+        // until a responder says.
+        let customers = match self {
+            BruteForce | PasswordSpray | SlowBruteForce | AccountAttack | DistributedSpray | RateLimitAbuse
+            | DistributedRateLimit => CustomerImpact::No,
+            _ => CustomerImpact::Unknown,
+        };
+        Rule {
+            disposition,
+            tier,
+            one_incident: self == StaleAgent,
+            customers,
+        }
+    }
+}
+
+impl fmt::Display for DetectorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for DetectorId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for DetectorId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<Via> for DetectorId {
+    fn from(via: Via) -> Self {
+        DetectorId::Alert(via)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_detector_is_named_once_and_read_back_by_its_name() {
+        let mut names: Vec<&str> = DetectorId::names().collect();
+        for id in DetectorId::ALL {
+            assert_eq!(DetectorId::parse(id.as_str()), Some(id));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DetectorId::ALL.len());
+        assert_eq!(DetectorId::parse("brute-force"), None);
+    }
+}

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod incident;
 pub mod plan;
 pub mod ratelimit;
+pub mod senders;
 pub mod signal;
 
 pub use jiff::Timestamp;

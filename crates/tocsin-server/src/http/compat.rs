@@ -294,23 +294,7 @@ fn too_large_or(e: axum::Error, limit: usize) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, format!("the body could not be read: {e}"))
 }
 
-/// Reads JSON, naming the place of the first problem. JSON is UTF-8 throughout, in the
-/// fields that are skipped too: a body that is not is refused whole.
-pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| format!("the body is not UTF-8: invalid bytes at offset {}", e.valid_up_to()))?;
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match path.as_str() {
-            "." | "?" => inner.to_string(),
-            _ => format!("{path}: {inner}"),
-        }
-    })?;
-    deserializer.end().map_err(|e| e.to_string())?;
-    Ok(value)
-}
+pub use tocsin_core::senders::json;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //! events out, or why it cannot be read. They are pure: the HTTP around them (keys, body
 //! limits, decompression, committing) is the server's.
 
+pub mod alertmanager;
+pub mod pagerduty;
 pub mod sentry;
 
 /// Why a sender's body cannot be taken.

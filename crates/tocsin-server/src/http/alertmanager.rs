@@ -1,7 +1,8 @@
 //! Alertmanager's side of the wire: its API v2 (`POST|GET /api/v2/alerts`,
 //! `GET /api/v2/status`), complete enough that Prometheus lists tocsin under
 //! `alerting.alertmanagers` and `amtool alert add|query` work against it; and the
-//! webhook that an Alertmanager's `webhook_config` receiver posts to (payload version 4).
+//! webhook that an Alertmanager's `webhook_config` receiver posts to (payload version 4),
+//! read by `tocsin_core::senders::alertmanager`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,14 +13,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use serde_json::json;
 use tocsin_core::Timestamp;
-use tocsin_core::alert::{
-    Alert, AlertStatus, Postable, Via, label_fingerprint, label_set, postable, sent_time, summary_of,
-};
+use tocsin_core::alert::{Alert, Postable, Via, postable};
 use tocsin_core::event::{AlertEvent, Event};
 use tocsin_core::identity::Permission;
+use tocsin_core::senders::alertmanager::read_webhook_alerts;
 use tocsin_store::events::NewEvent;
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 
@@ -395,67 +394,6 @@ async fn receivers(State(state): State<AppState>, headers: HeaderMap) -> Result<
     Ok(axum::Json(json!([{"name": "tocsin"}])).into_response())
 }
 
-/// An Alertmanager webhook (`webhook_config`), payload version 4; Grafana's is the same
-/// shape with fields of its own, which are ignored.
-#[derive(Deserialize)]
-struct Webhook {
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(rename = "groupKey")]
-    group_key: Option<String>,
-    alerts: Vec<WebhookAlert>,
-}
-
-#[derive(Deserialize)]
-struct WebhookAlert {
-    status: String,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-    #[serde(rename = "startsAt")]
-    starts_at: Option<String>,
-    #[serde(rename = "endsAt")]
-    ends_at: Option<String>,
-    #[serde(rename = "generatorURL")]
-    generator_url: Option<String>,
-    fingerprint: Option<String>,
-}
-
-/// A webhook alert as tocsin keeps it. Firing alerts do not expire: Alertmanager sends
-/// the resolution itself, and repeats firing ones only every `repeat_interval`.
-fn webhook_alert(index: usize, w: WebhookAlert, group: Option<&str>, now: Timestamp) -> Result<Alert, String> {
-    let what = format!("alerts[{index}]");
-    let status = match w.status.as_str() {
-        "firing" => AlertStatus::Firing,
-        "resolved" => AlertStatus::Resolved,
-        other => return Err(format!("{what}.status: \"{other}\" is neither firing nor resolved")),
-    };
-    let labels = label_set(w.labels, &what)?;
-    let fingerprint = w
-        .fingerprint
-        .filter(|f| !f.trim().is_empty())
-        .unwrap_or_else(|| label_fingerprint(&labels));
-    let starts_at = sent_time(w.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
-    let ends_at = sent_time(w.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
-    Ok(Alert {
-        status,
-        summary: summary_of(&labels, &w.annotations, &fingerprint),
-        severity: labels.get("severity").cloned(),
-        group: group.map(str::to_owned),
-        starts_at: starts_at.unwrap_or(now),
-        ends_at: match status {
-            AlertStatus::Resolved => Some(ends_at.unwrap_or(now)),
-            _ => None,
-        },
-        url: w.generator_url.filter(|u| !u.is_empty()),
-        details: None,
-        fingerprint,
-        labels,
-        annotations: w.annotations,
-    })
-}
-
 /// `POST /api/v1/webhooks/alertmanager` with the key as a bearer token.
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Unread) -> Response {
     let Some(key) = compat::bearer(&headers) else {
@@ -515,25 +453,8 @@ async fn read_webhook(
     body: &[u8],
 ) -> Result<u64, Refusal> {
     json_only(headers)?;
-    let hook: Webhook =
-        compat::json(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("not an Alertmanager webhook: {e}")))?;
-    if let Some(version) = hook.version.as_deref()
-        && version != "4"
-    {
-        tracing::debug!(
-            version,
-            "an Alertmanager-style webhook of another version; read as version 4"
-        );
-    }
     let now = Timestamp::now();
-    let group = hook.group_key.as_deref().filter(|g| !g.is_empty());
-    let alerts = hook
-        .alerts
-        .into_iter()
-        .enumerate()
-        .map(|(i, w)| webhook_alert(i, w, group, now))
-        .collect::<Result<Vec<Alert>, String>>()
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, e))?;
+    let alerts = read_webhook_alerts(body, now).map_err(|e| refuse(StatusCode::BAD_REQUEST, e))?;
     if alerts.is_empty() {
         return Ok(0);
     }
@@ -545,6 +466,8 @@ async fn read_webhook(
 
 #[cfg(test)]
 mod tests {
+    use tocsin_core::alert::AlertStatus;
+
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, anyhow, bail};
 use tocsin_core::duration::Duration;
 use tocsin_core::identity::{Role, Scopes};
-use tocsin_server::identity::{Identity, IdentityError, Secret};
-use tocsin_server::model::{TokenDoc, UserDoc};
+use tocsin_server::documents::{TokenDoc, UserDoc};
+use tocsin_server::services::identity::{Identity, IdentityError, Secret};
 use tocsin_store::identity::UserChange;
 
 use crate::args::{TokenCommand, UserCommand};
@@ -78,7 +78,7 @@ pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<Exi
             let (password, generated) = match password_stdin {
                 true => (read_password()?, None),
                 false => {
-                    let secret = tocsin_server::identity::random_password();
+                    let secret = tocsin_server::services::identity::random_password();
                     (secret.clone(), Some(secret))
                 }
             };

@@ -9,8 +9,8 @@ use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, IncidentNumber};
 use tocsin_core::plan::{Plan, digest_of, presets};
 use tocsin_server::Desk;
-use tocsin_server::plans::{ActivePlan, PlanText};
-use tocsin_server::seal::{HEADS_FILE, KEY_FILE, SealPaths};
+use tocsin_server::services::plans::{ActivePlan, PlanText};
+use tocsin_server::services::seal::{HEADS_FILE, KEY_FILE, SealPaths};
 use tocsin_store::{Store, sqlite_path};
 
 use crate::args::Global;
@@ -195,7 +195,7 @@ impl Context {
 
     /// Reads a time: RFC 3339, a local time in the plan's zone, or `15m ago`.
     pub fn time(&self, flag: &str, text: &str, plan: &Plan) -> anyhow::Result<Timestamp> {
-        tocsin_server::words::parse_time(text, plan.calendar().zone(), self.now)
+        tocsin_server::phrases::parse_time(text, plan.calendar().zone(), self.now)
             .map_err(|cause| anyhow::anyhow!(cause))
             .with_context(|| {
                 format!(

@@ -6,7 +6,7 @@ use tocsin_core::clock::{Clock, ClockState};
 
 use crate::render::{Paint, Tone, span, time};
 
-pub use tocsin_server::words::event;
+pub use tocsin_server::phrases::event;
 
 /// What a change did to the clocks (kept, moved, started or stopped), one indented line each.
 pub fn clock_changes(before: &[Clock], after: &[Clock], now: Timestamp, zone: &TimeZone, paint: Paint) -> String {

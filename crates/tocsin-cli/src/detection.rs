@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use tocsin_core::event::AuthOutcome;
-use tocsin_server::event_reads::{self, EventFilter};
-use tocsin_server::model::{EventDoc, LoginDoc, SignalDoc};
+use tocsin_server::documents::{EventDoc, LoginDoc, SignalDoc};
+use tocsin_server::services::event_reads::{self, EventFilter};
 use tocsin_store::events::TrailFilter;
 use tocsin_store::signals::SignalFilter;
 

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use tocsin_core::incident::{Command, CustomerImpact, Declaration, Status, declare};
 use tocsin_core::plan::Plan;
-use tocsin_server::model::{IncidentDoc, IncidentSummaryDoc};
-use tocsin_server::{Desk, DeskError, Outcome, next_deadlines};
+use tocsin_server::documents::{IncidentDoc, IncidentSummaryDoc};
+use tocsin_server::{Changed, Desk, DeskError, next_deadlines};
 use tocsin_store::IncidentFilter;
 
 use crate::args::{DeclareArgs, IncidentCommand, ListArgs, MarkAction, StepAction};
@@ -112,7 +112,7 @@ async fn act(
     report(context, &desk, &outcome).await
 }
 
-async fn report(context: &Context, desk: &Desk, outcome: &Outcome) -> anyhow::Result<ExitCode> {
+async fn report(context: &Context, desk: &Desk, outcome: &Changed) -> anyhow::Result<ExitCode> {
     let number = outcome.incident.number;
     if context.json() {
         let view = desk.incident(number).await.map_err(one_line)?;

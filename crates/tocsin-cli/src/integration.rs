@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail};
 use serde_json::json;
 use tocsin_core::duration::Duration;
-use tocsin_server::integrations::{Integrations, Kind};
+use tocsin_server::services::integrations::{IntegrationKind, Integrations};
 use tocsin_store::integrations::IntegrationRecord;
 
 use crate::args::{IntegrationCommand, SecretArgs};
@@ -29,13 +29,13 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
             stale_after,
             secret,
         } => {
-            let kind = Kind::parse(&kind).ok_or_else(|| {
-                let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            let kind = IntegrationKind::parse(&kind).ok_or_else(|| {
+                let known: Vec<&str> = IntegrationKind::ALL.iter().map(|k| k.as_str()).collect();
                 anyhow!("unknown integration kind \"{kind}\"; use one of {}", known.join(", "))
             })?;
             let mut settings = serde_json::Map::new();
             if let Some(text) = stale_after {
-                if kind != Kind::Heartbeat {
+                if kind != IntegrationKind::Heartbeat {
                     bail!("--stale-after is for heartbeat integrations");
                 }
                 let duration = Duration::parse(&text).map_err(|e| anyhow!("--stale-after: {e}"))?;
@@ -45,7 +45,7 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
                 settings.insert("stale_after".into(), json!(text));
             }
             if let Some(secret) = secret.read()? {
-                if kind != Kind::SentryWebhook {
+                if kind != IntegrationKind::SentryWebhook {
                     bail!("--secret-env and --secret-file are for sentry-webhook integrations");
                 }
                 settings.insert("secret".into(), json!(secret));
@@ -180,21 +180,23 @@ fn doc(r: &IntegrationRecord) -> serde_json::Value {
 }
 
 /// How to point the tool at tocsin.
-fn usage(kind: Kind, record: &IntegrationRecord, key: &str, url: &str) -> anyhow::Result<String> {
+fn usage(kind: IntegrationKind, record: &IntegrationRecord, key: &str, url: &str) -> anyhow::Result<String> {
     Ok(match kind {
-        Kind::Alertmanager => format!(
+        IntegrationKind::Alertmanager => format!(
             "Prometheus (prometheus.yml):\n  alerting:\n    alertmanagers:\n      - static_configs:\n          - targets: [\"{host}\"]\n        scheme: {scheme}\n        authorization:\n          credentials: {key}\n\
              amtool: --alertmanager.url={url} --http.config.file=FILE, FILE holding\n  authorization:\n    credentials: {key}\n\
              An Alertmanager receiver (alertmanager.yml):\n  webhook_configs:\n    - url: {url}/api/v1/webhooks/alertmanager\n      http_config:\n        authorization:\n          credentials: {key}",
             host = host_of(url)?,
             scheme = scheme_of(url),
         ),
-        Kind::Pagerduty => format!("Send PagerDuty Events API v2 events to {url}/v2/enqueue with routing_key {key}"),
-        Kind::Sentry => {
+        IntegrationKind::Pagerduty => {
+            format!("Send PagerDuty Events API v2 events to {url}/v2/enqueue with routing_key {key}")
+        }
+        IntegrationKind::Sentry => {
             let (scheme, host) = (scheme_of(url), host_of(url)?);
             format!("Sentry SDKs: dsn = \"{scheme}://{key}@{host}/{}\"", record.id)
         }
-        Kind::SentryWebhook => {
+        IntegrationKind::SentryWebhook => {
             let mut text = format!(
                 "Sentry internal integration, webhook URL: {url}/api/v1/webhooks/sentry/{key}\n\
                  Turn on Alert Rule Action (issue and metric alerts) and the issue webhooks."
@@ -208,7 +210,7 @@ fn usage(kind: Kind, record: &IntegrationRecord, key: &str, url: &str) -> anyhow
             }
             text
         }
-        Kind::Heartbeat => {
+        IntegrationKind::Heartbeat => {
             format!("Push to {url}/api/v1/heartbeat/{key} (GET or POST; add ?status=down&msg=... when the job failed)")
         }
     })

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use serde_json::json;
 use tocsin_core::audit::EntryDraft;
-use tocsin_server::seal::{Keyring, Sealer, key_name, read_heads};
+use tocsin_server::services::seal::{Keyring, Sealer, key_name, read_heads};
 
 use crate::args::KeysCommand;
 use crate::context::Context;

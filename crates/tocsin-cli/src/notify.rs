@@ -25,8 +25,9 @@ pub async fn test(context: &Context, name: &str) -> anyhow::Result<ExitCode> {
             ),
         }
     };
-    let client = tocsin_notify::http_client(tocsin_server::channels::SEND_TIMEOUT);
-    let open = tocsin_server::channels::open(&plan, channel, client).map_err(|e| anyhow!("channel {name}: {e}"))?;
+    let client = tocsin_notify::http_client(tocsin_server::workers::channels::SEND_TIMEOUT);
+    let open =
+        tocsin_server::workers::channels::open(&plan, channel, client).map_err(|e| anyhow!("channel {name}: {e}"))?;
     let now = Timestamp::now();
     let actor = context.actor()?;
     let message = Message {

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail};
 use serde_json::json;
 use tocsin_core::plan::{Plan, PlanError, presets};
 use tocsin_server::Desk;
-use tocsin_server::plans::{PlanProblem, PlanText, diff};
+use tocsin_server::services::plans::{PlanProblem, PlanText, diff};
 use tocsin_store::plans::{Applied, PlanVersion};
 
 use crate::args::{InitArgs, PlanCommand};
@@ -137,7 +137,7 @@ async fn adopted_by(desk: &Desk, version: u64) -> anyhow::Result<Vec<String>> {
             _ => None,
         });
         if let Some(event) = adoption {
-            out.push(format!("{} {}", summary.number, tocsin_server::words::event(event)));
+            out.push(format!("{} {}", summary.number, tocsin_server::phrases::event(event)));
         }
     }
     Ok(out)
@@ -214,7 +214,7 @@ async fn history(context: &Context) -> anyhow::Result<ExitCode> {
     for v in &versions {
         table.row(vec![
             plain(v.version.to_string()),
-            plain(tocsin_server::words::time(v.applied_at, &zone)),
+            plain(tocsin_server::phrases::time(v.applied_at, &zone)),
             plain(&v.applied_by),
             plain(&v.digest[..12]),
             plain(&v.source),
@@ -266,7 +266,7 @@ pub fn check(context: &Context) -> anyhow::Result<ExitCode> {
         Err(e) => Ok(problems(context, &name, &text, &e)),
         Ok(plan) => {
             // The plan is sound; its channels must also open here: secrets set, files readable.
-            let (_, problems) = tocsin_server::channels::open_all(&plan);
+            let (_, problems) = tocsin_server::workers::channels::open_all(&plan);
             if !problems.is_empty() {
                 if context.json() {
                     let problems: Vec<_> = problems.iter().map(|p| json!({"message": p})).collect();
@@ -347,7 +347,7 @@ fn summary(plan: &Plan, name: &str) -> String {
     match plan.recovery().watch_seconds {
         Some(seconds) => out.push_str(&format!(
             "  recovery     watched for {} after resolution, {} times more sensitive\n",
-            tocsin_server::words::span(seconds),
+            tocsin_server::phrases::span(seconds),
             plan.recovery().sensitivity
         )),
         None => out.push_str("  recovery     not watched after resolution\n"),
@@ -398,14 +398,14 @@ fn summary(plan: &Plan, name: &str) -> String {
                 0 => format!("at once {}", l.notify.join(", ")),
                 after => format!(
                     "after {} {}",
-                    tocsin_server::words::span(after as i64),
+                    tocsin_server::phrases::span(after as i64),
                     l.notify.join(", ")
                 ),
             })
             .collect();
         let repeat = e
             .repeat
-            .map(|r| format!(", the last every {}", tocsin_server::words::span(r.as_secs() as i64)))
+            .map(|r| format!(", the last every {}", tocsin_server::phrases::span(r.as_secs() as i64)))
             .unwrap_or_default();
         out.push_str(&format!(
             "  escalation   {} unacknowledged: {}{repeat}, on {}\n",

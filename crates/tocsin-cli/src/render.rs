@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use tocsin_core::clock::{Clock, ClockState};
 use tocsin_core::incident::Status;
-pub use tocsin_server::words::{left, span, time};
+pub use tocsin_server::phrases::{left, span, time};
 
 /// Paints text when colour is on.
 #[derive(Clone, Copy, Debug)]

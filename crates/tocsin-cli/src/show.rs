@@ -9,7 +9,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::clock::{Clock, ClockState};
 use tocsin_core::incident::{Incident, StepState};
 use tocsin_core::plan::Plan;
-use tocsin_server::model::{IncidentDoc, OpenClockDoc, VerificationDoc};
+use tocsin_server::documents::{IncidentDoc, OpenClockDoc, VerificationDoc};
 use tocsin_server::{IncidentView, Verification};
 
 use crate::context::{Context, incident_number};

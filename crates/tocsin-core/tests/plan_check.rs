@@ -293,7 +293,7 @@ fn suppressions_keep_signals_on_record_by_key_network_or_prefix_until_they_lapse
 
 #[test]
 fn channels_name_where_messages_go_and_where_their_secret_is_kept_never_the_secret() {
-    use tocsin_core::plan::{ChannelKind, Secret};
+    use tocsin_core::plan::{ChannelKind, SecretRef};
     let plan = Plan::parse(&format!(
         "{}\n[[channel]]\nname = \"ops-webhook\"\ntype = \"webhook\"\nurl = \"https://hooks.example.com/tocsin\"\nsecret_env = \"TOCSIN_OPS_SECRET\"\n\n[[channel]]\nname = \"audit\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9000/in\"\nsecret_file = \"/run/secrets/audit\"\n",
         presets::FOUR_TIER.source
@@ -302,10 +302,10 @@ fn channels_name_where_messages_go_and_where_their_secret_is_kept_never_the_secr
     let ops = plan.channel("ops-webhook").unwrap();
     assert_eq!(ops.kind, ChannelKind::Webhook);
     assert_eq!(ops.url.as_deref(), Some("https://hooks.example.com/tocsin"));
-    assert_eq!(ops.secret, Some(Secret::Env("TOCSIN_OPS_SECRET".into())));
+    assert_eq!(ops.secret, Some(SecretRef::Env("TOCSIN_OPS_SECRET".into())));
     assert_eq!(
         plan.channel("audit").unwrap().secret,
-        Some(Secret::File("/run/secrets/audit".into()))
+        Some(SecretRef::File("/run/secrets/audit".into()))
     );
     assert_eq!(plan.channels().len(), 2);
     let slack = Plan::parse(&format!(

@@ -10,8 +10,8 @@ use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
 use tocsin_core::plan::presets;
 use tocsin_server::Desk;
-use tocsin_server::plans::PlanText;
-use tocsin_server::seal::{HEADS_FILE, KEY_FILE, SealPaths, Sealer};
+use tocsin_server::services::plans::PlanText;
+use tocsin_server::services::seal::{HEADS_FILE, KEY_FILE, SealPaths, Sealer};
 use tocsin_store::testing::TestDb;
 
 fn main() {

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use tocsin_core::Timestamp;
 use tocsin_notify::webhook::{IDEMPOTENCY_KEY, Webhook};
 use tocsin_notify::{Channel, Message};
-use tocsin_server::delivery::{Channels, work};
 use tocsin_server::wake::Wake;
+use tocsin_server::workers::delivery::{Channels, work};
 use tocsin_store::outbox::NewNotification;
 
 const TOTAL: usize = 10_000;
@@ -46,7 +46,8 @@ async fn main() {
     let client = tocsin_notify::http_client(Duration::from_secs(10));
     let sink: Box<dyn Channel> = Box::new(Webhook::new(&url, SECRET, client).unwrap());
     let channels: Channels = Arc::new(BTreeMap::from([("sink".to_owned(), sink)]));
-    let plan = tocsin_server::plans::PlanText::new(tocsin_core::plan::presets::FOUR_TIER.source, "the preset");
+    let plan =
+        tocsin_server::services::plans::PlanText::new(tocsin_core::plan::presets::FOUR_TIER.source, "the preset");
     let actor = tocsin_core::incident::Actor::parse("bench").unwrap();
     let (desk, _) = tocsin_server::Desk::open(Arc::clone(&store), &plan, &actor, Timestamp::now())
         .await

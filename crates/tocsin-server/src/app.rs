@@ -12,8 +12,8 @@ use tokio::task::{Id, JoinSet};
 
 use crate::Desk;
 use crate::http::{self, AppState, ServerConfig};
-use crate::identity::Identity;
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::services::identity::Identity;
+use crate::workers::{Pipeline, PipelineConfig};
 
 /// How often the integrations' counts are stored.
 const COUNTS_EVERY: Duration = Duration::from_secs(2);

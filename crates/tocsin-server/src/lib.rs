@@ -1,30 +1,21 @@
 //! tocsin-server: the application layer shared by the CLI and the HTTP server, and the server.
+//!
+//! `services/` hold the state and apply its rules, `workers/` run behind the requests,
+//! `http/` answers them, and `documents` and `phrases` say things to programs and to
+//! people. `app` puts it all together.
 #![forbid(unsafe_code)]
 
-pub mod alerts;
 pub mod app;
-pub mod bot;
-pub mod channels;
-pub mod delivery;
-pub mod desk;
-pub mod detection;
-pub mod event_reads;
+pub mod documents;
 pub mod http;
-pub mod identity;
 pub mod ingest;
-pub mod integrations;
-pub mod model;
-pub mod notifier;
-pub mod pipeline;
-pub mod plans;
-pub mod ratelimit;
-mod read_cache;
-pub mod seal;
+pub mod phrases;
+pub mod services;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod verify;
 pub mod wake;
-pub mod words;
+pub mod workers;
 
-pub use desk::{Desk, DeskError, IncidentView, Outcome, TimelineEntry, next_deadlines};
+pub use services::incidents::{Changed, Desk, DeskError, IncidentView, TimelineEntry, next_deadlines};
 pub use verify::{Broken, Verification};

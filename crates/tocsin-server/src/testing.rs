@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::Desk;
 use crate::app::{App, AppSettings};
 use crate::http::{self, ServerConfig};
-use crate::identity::{Identity, Secret};
+use crate::services::identity::{Identity, Secret};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -46,7 +46,7 @@ impl TestServer {
         tocsin_notify::use_ring();
         let store = db.open().await;
         let identity = Identity::new(Arc::clone(&store));
-        let text = crate::plans::PlanText::new(plan, "test plan");
+        let text = crate::services::plans::PlanText::new(plan, "test plan");
         let (desk, _) = Desk::open(Arc::clone(&store), &text, &admin_actor(), Timestamp::now())
             .await
             .unwrap();
@@ -93,18 +93,18 @@ impl TestServer {
     }
 
     /// A new integration of `kind` named `name`; its key.
-    pub async fn integration(&self, kind: crate::integrations::Kind, name: &str) -> String {
+    pub async fn integration(&self, kind: crate::services::integrations::IntegrationKind, name: &str) -> String {
         self.integration_with(kind, name, serde_json::json!({})).await.1
     }
 
     /// A new integration with `settings`: its id and its key.
     pub async fn integration_with(
         &self,
-        kind: crate::integrations::Kind,
+        kind: crate::services::integrations::IntegrationKind,
         name: &str,
         settings: serde_json::Value,
     ) -> (i64, String) {
-        let (record, key) = crate::integrations::Integrations::new(Arc::clone(&self.store))
+        let (record, key) = crate::services::integrations::Integrations::new(Arc::clone(&self.store))
             .add(kind, name, settings, &admin_actor(), Timestamp::now())
             .await
             .unwrap();

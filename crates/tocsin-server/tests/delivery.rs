@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_notify::webhook::{self, Webhook};
 use tocsin_notify::{Channel, Message};
-use tocsin_server::delivery::{Channels, deliver_due};
+use tocsin_server::workers::delivery::{Channels, deliver_due};
 use tocsin_store::outbox::{Delivery, NewNotification, OutboxFilter};
 use tocsin_store::testing::TestDb;
 

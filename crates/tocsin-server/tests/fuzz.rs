@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tocsin_core::plan::Plan;
 use tocsin_server::ingest::{LineFormat, LineReader};
-use tocsin_server::integrations::Kind;
+use tocsin_server::services::integrations::IntegrationKind;
 use tocsin_server::testing::TestServer;
 use tocsin_store::testing::TestDb;
 
@@ -190,11 +190,15 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
     let mut rng = seeded();
     let server = TestServer::start(TestDb::sqlite()).await;
     let ingest = server.token_secret("ingest").await;
-    let alerts = server.integration(Kind::Alertmanager, "prometheus").await;
-    let pagerduty = server.integration(Kind::Pagerduty, "kuma").await;
-    let (sentry_id, sentry) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
-    let heartbeat = server.integration(Kind::Heartbeat, "backup").await;
-    let hooks = server.integration(Kind::SentryWebhook, "sentry-alerts").await;
+    let alerts = server.integration(IntegrationKind::Alertmanager, "prometheus").await;
+    let pagerduty = server.integration(IntegrationKind::Pagerduty, "kuma").await;
+    let (sentry_id, sentry) = server
+        .integration_with(IntegrationKind::Sentry, "shop", json!({}))
+        .await;
+    let heartbeat = server.integration(IntegrationKind::Heartbeat, "backup").await;
+    let hooks = server
+        .integration(IntegrationKind::SentryWebhook, "sentry-alerts")
+        .await;
     let bearer = |key: &str| {
         vec![
             ("authorization", format!("Bearer {key}")),

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tocsin_core::incident::Status;
 use tocsin_core::plan::presets;
 use tocsin_server::http::ServerConfig;
-use tocsin_server::integrations::Kind;
+use tocsin_server::services::integrations::IntegrationKind;
 use tocsin_server::testing::{TestServer, eventually};
 use tocsin_store::IncidentFilter;
 use tocsin_store::IncidentSummary;
@@ -82,7 +82,7 @@ async fn get(url: &str, bearer: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn alertmanager_api_v2_takes_alerts_lists_them_and_resolves_their_incident() {
     for server in servers().await {
-        let key = server.integration(Kind::Alertmanager, "prometheus").await;
+        let key = server.integration(IntegrationKind::Alertmanager, "prometheus").await;
         let alerts = format!("{}/api/v2/alerts", server.url);
         let body = json!([
             {
@@ -258,8 +258,8 @@ fn webhook(status: &str, ends_at: &str) -> Value {
 #[tokio::test]
 async fn the_alertmanager_webhook_opens_and_resolves_by_fingerprint() {
     for server in servers().await {
-        let key = server.integration(Kind::Alertmanager, "prometheus").await;
-        let other = server.integration(Kind::Pagerduty, "pd").await;
+        let key = server.integration(IntegrationKind::Alertmanager, "prometheus").await;
+        let other = server.integration(IntegrationKind::Pagerduty, "pd").await;
         let hook = format!("{}/api/v1/webhooks/alertmanager", server.url);
         let firing = webhook("firing", "0001-01-01T00:00:00Z").to_string();
         let before = server.events_stored().await;
@@ -307,7 +307,7 @@ async fn enqueue(server: &TestServer, event: &Value) -> (StatusCode, Value) {
 #[tokio::test]
 async fn pagerduty_events_follow_the_dedup_key_rules() {
     for server in servers().await {
-        let key = server.integration(Kind::Pagerduty, "grafana").await;
+        let key = server.integration(IntegrationKind::Pagerduty, "grafana").await;
         let trigger = |summary: &str, severity: &str, dedup: Option<&str>| {
             let mut event = json!({
                 "routing_key": key,
@@ -454,7 +454,7 @@ async fn pagerduty_events_follow_the_dedup_key_rules() {
 #[tokio::test]
 async fn heartbeat_pushes_beat_and_say_down() {
     for server in servers().await {
-        let key = server.integration(Kind::Heartbeat, "nightly-backup").await;
+        let key = server.integration(IntegrationKind::Heartbeat, "nightly-backup").await;
         let push = format!("{}/api/v1/heartbeat/{key}", server.url);
         let client = reqwest::Client::new();
         let missing = client
@@ -518,7 +518,7 @@ async fn a_new_integration_key_works_the_moment_it_is_printed() {
         let missing = client.get(&unknown).send().await.unwrap();
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         // Added by another process, as `tocsin integration add` does.
-        let key = server.integration(Kind::Heartbeat, "fresh").await;
+        let key = server.integration(IntegrationKind::Heartbeat, "fresh").await;
         let push = client
             .get(format!("{}/api/v1/heartbeat/{key}", server.url))
             .send()
@@ -532,7 +532,7 @@ async fn a_new_integration_key_works_the_moment_it_is_printed() {
 #[tokio::test]
 async fn invalid_utf8_inside_an_alert_is_a_400_not_a_dropped_connection() {
     for server in servers().await {
-        let key = server.integration(Kind::Alertmanager, "prom-utf8").await;
+        let key = server.integration(IntegrationKind::Alertmanager, "prom-utf8").await;
         let body: &[u8] = b"[{\"labels\":{\"alertname\":\"A\"},\"junk\":\"\xff\"}]";
         for path in ["/api/v2/alerts", "/api/v1/webhooks/alertmanager"] {
             let (status, text) = post(&format!("{}{path}", server.url), Some(&key), body.to_vec()).await;
@@ -562,7 +562,9 @@ async fn answer_before_the_body(url: &str, head: &str, first_bytes: &str) -> Opt
 #[tokio::test]
 async fn a_sender_without_a_valid_key_is_refused_before_its_body_is_read() {
     let server = TestServer::start(TestDb::sqlite()).await;
-    let (id, _) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
+    let (id, _) = server
+        .integration_with(IntegrationKind::Sentry, "shop", json!({}))
+        .await;
     let wrong = "0123456789abcdef0123456789abcdef";
     let cases = [
         (
@@ -602,7 +604,7 @@ async fn a_sender_without_a_valid_key_is_refused_before_its_body_is_read() {
 async fn an_alert_with_huge_fields_still_opens_its_incident() {
     for server in servers().await {
         let backend = server.backend();
-        let key = server.integration(Kind::Alertmanager, "prometheus").await;
+        let key = server.integration(IntegrationKind::Alertmanager, "prometheus").await;
         let mut labels = serde_json::Map::new();
         labels.insert("alertname".into(), json!("DiskFull"));
         labels.insert("severity".into(), json!("critical"));
@@ -661,7 +663,7 @@ async fn open_alerts_are_bounded_per_integration_and_the_excess_is_folded_into_o
     for db in TestDb::all().await {
         let server = TestServer::start_with_plan(db, ServerConfig::default(), &plan).await;
         let backend = server.backend();
-        let key = server.integration(Kind::Alertmanager, "prometheus").await;
+        let key = server.integration(IntegrationKind::Alertmanager, "prometheus").await;
         let client = reqwest::Client::new();
         for batch in 0..4 {
             let alerts: Vec<Value> = (0..50)

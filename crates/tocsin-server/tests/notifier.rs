@@ -11,8 +11,8 @@ use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber};
 use tocsin_core::plan::presets;
 use tocsin_server::Desk;
-use tocsin_server::notifier::{escalate, notify_signals, warn_clocks};
-use tocsin_server::plans::PlanText;
+use tocsin_server::services::plans::PlanText;
+use tocsin_server::workers::notifier::{escalate, notify_signals, warn_clocks};
 use tocsin_store::outbox::OutboxFilter;
 use tocsin_store::testing::TestDb;
 

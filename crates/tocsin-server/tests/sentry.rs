@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tocsin_core::event::{ErrorEvent, Event, HeartbeatEvent};
-use tocsin_server::integrations::Kind;
+use tocsin_server::services::integrations::IntegrationKind;
 use tocsin_server::testing::{TestServer, eventually};
 use tocsin_store::integrations::AlertFilter;
 use tocsin_store::signals::SignalFilter;
@@ -101,8 +101,12 @@ type Refused<'a> = (&'a str, String, Vec<(&'a str, String)>, Vec<u8>, StatusCode
 #[tokio::test]
 async fn sentry_endpoints_refuse_what_they_cannot_take_and_create_nothing() {
     for server in servers().await {
-        let (id, key) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
-        let (_, other_kind) = server.integration_with(Kind::Pagerduty, "pd", json!({})).await;
+        let (id, key) = server
+            .integration_with(IntegrationKind::Sentry, "shop", json!({}))
+            .await;
+        let (_, other_kind) = server
+            .integration_with(IntegrationKind::Pagerduty, "pd", json!({}))
+            .await;
         let envelope_url = format!("{}/api/{id}/envelope/", server.url);
         let auth = format!("Sentry sentry_version=7, sentry_client=test/1.0, sentry_key={key}");
         let event = json!({"message": "hello"}).to_string();
@@ -324,7 +328,9 @@ async fn a_real_sentry_sdk_reports_an_exception_with_its_top_frame_and_cron_chec
         .unwrap() as u32
         + 1;
     for server in servers().await {
-        let (id, key) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
+        let (id, key) = server
+            .integration_with(IntegrationKind::Sentry, "shop", json!({}))
+            .await;
         let dsn = format!("{}/{id}", server.url.replacen("://", &format!("://{key}@"), 1));
         for compression in ["br", "gzip", "none"] {
             let event_id = report(dsn.clone(), compression).await;
@@ -505,10 +511,14 @@ async fn alerts_of(server: &TestServer) -> Vec<tocsin_store::integrations::Store
 async fn sentry_webhooks_are_verified_and_alert_by_issue_and_metric() {
     for server in servers().await {
         let (_, key) = server
-            .integration_with(Kind::SentryWebhook, "sentry-alerts", json!({"secret": SECRET}))
+            .integration_with(
+                IntegrationKind::SentryWebhook,
+                "sentry-alerts",
+                json!({"secret": SECRET}),
+            )
             .await;
         let (_, unset) = server
-            .integration_with(Kind::SentryWebhook, "no-secret", json!({}))
+            .integration_with(IntegrationKind::SentryWebhook, "no-secret", json!({}))
             .await;
         let url = format!("{}/api/v1/webhooks/sentry/{key}", server.url);
         let before = server.events_stored().await;
@@ -630,7 +640,9 @@ async fn sentry_webhooks_are_verified_and_alert_by_issue_and_metric() {
 #[tokio::test]
 async fn the_reason_a_sentry_request_was_refused_is_short_whatever_was_sent() {
     let server = TestServer::start(TestDb::sqlite()).await;
-    let (id, key) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
+    let (id, key) = server
+        .integration_with(IntegrationKind::Sentry, "shop", json!({}))
+        .await;
     let long = format!("\u{1b}[31m{}", "x".repeat(70_000));
     let check_in = |status: &str, schedule: &str| {
         let item = json!({
@@ -663,7 +675,9 @@ async fn the_reason_a_sentry_request_was_refused_is_short_whatever_was_sent() {
 #[tokio::test]
 async fn an_envelope_passed_on_by_a_tunnel_is_keyed_by_the_dsn_of_its_first_line() {
     let server = TestServer::start(TestDb::sqlite()).await;
-    let (id, key) = server.integration_with(Kind::Sentry, "shop", json!({})).await;
+    let (id, key) = server
+        .integration_with(IntegrationKind::Sentry, "shop", json!({}))
+        .await;
     let header = json!({"dsn": format!("https://{key}@sentry.example/{id}")});
     let envelope = format!(
         "{header}\n{{\"type\":\"event\"}}\n{}\n",
@@ -685,7 +699,11 @@ async fn a_sentry_webhook_replayed_after_a_restart_is_still_refused() {
     for server in servers().await {
         let backend = server.backend();
         let (_, key) = server
-            .integration_with(Kind::SentryWebhook, "sentry-alerts", json!({"secret": SECRET}))
+            .integration_with(
+                IntegrationKind::SentryWebhook,
+                "sentry-alerts",
+                json!({"secret": SECRET}),
+            )
             .await;
         let alert = issue_alert("1117540999");
         let url = format!("{}/api/v1/webhooks/sentry/{key}", server.url);

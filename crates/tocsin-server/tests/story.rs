@@ -4,7 +4,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::clock::ClockState;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
 use tocsin_core::plan::presets;
-use tocsin_server::plans::PlanText;
+use tocsin_server::services::plans::PlanText;
 use tocsin_server::{Broken, Desk, DeskError};
 use tocsin_store::IncidentFilter;
 use tocsin_store::testing::TestDb;

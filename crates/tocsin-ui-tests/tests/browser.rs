@@ -345,7 +345,10 @@ async fn an_integration_page_shows_what_a_tool_sent_what_was_refused_and_the_inc
     server.user("dana", Role::Responder).await;
     let b = &browser;
     let key = server
-        .integration(tocsin_server::integrations::Kind::Pagerduty, "uptime")
+        .integration(
+            tocsin_server::services::integrations::IntegrationKind::Pagerduty,
+            "uptime",
+        )
         .await;
     let enqueue = |event: serde_json::Value| {
         let url = format!("{}/v2/enqueue", server.url);

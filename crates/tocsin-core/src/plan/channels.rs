@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::build::{email_problem, no_duplicates, unknown};
 use super::read::{Located, Problems, Section, TableAt};
-use super::secret::{Secret, secret_reference};
+use super::secret::{SecretRef, secret_reference};
 use crate::diagnostic::Diagnostic;
 
 /// A `[[channel]]` table: where people are told, and how.
@@ -19,7 +19,7 @@ pub struct Channel {
     pub url: Option<String>,
     /// Where its secret is kept: never in the plan itself. A webhook's signing key, a
     /// Slack webhook's address, a Telegram bot's token, an SMTP password.
-    pub secret: Option<Secret>,
+    pub secret: Option<SecretRef>,
     /// Telegram: the chat messages go to, a numeric id or `@channel`.
     pub chat: Option<String>,
     /// Telegram: the users who may act from the chat (by user id); when empty, anyone in

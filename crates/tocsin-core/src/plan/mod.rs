@@ -27,10 +27,10 @@ pub use obligations::{ClockStart, Disclosure, NoticeKind, Obligation};
 pub use organization::Organization;
 pub use people::Person;
 pub use recovery::Recovery;
-pub use response::{Review, Role, Severity, StepTemplate};
+pub use response::{ResponseRole, Review, Severity, StepTemplate};
 pub use routes::{NEWS, Route};
 pub use rules::{KeyPattern, Rule, Suppression};
-pub use secret::Secret;
+pub use secret::SecretRef;
 
 use sha2::{Digest, Sha256};
 
@@ -46,7 +46,7 @@ pub struct Plan {
     calendar: Calendar,
     severities: Vec<Severity>,
     steps: Vec<StepTemplate>,
-    roles: Vec<Role>,
+    roles: Vec<ResponseRole>,
     review: Review,
     obligations: Vec<Obligation>,
     disclosure: Option<Disclosure>,
@@ -119,7 +119,7 @@ impl Plan {
         &self.steps
     }
 
-    pub fn roles(&self) -> &[Role] {
+    pub fn roles(&self) -> &[ResponseRole] {
         &self.roles
     }
 
@@ -274,7 +274,7 @@ impl Plan {
             .ok_or_else(|| unknown("severity", text, self.severities.iter().map(|s| s.id.as_str())))
     }
 
-    pub fn find_role(&self, text: &str) -> Result<&Role, String> {
+    pub fn find_role(&self, text: &str) -> Result<&ResponseRole, String> {
         self.roles
             .iter()
             .find(|r| r.id.as_str() == text)
@@ -298,7 +298,7 @@ impl Plan {
     }
 
     /// Severities whose incidents need `role` filled.
-    pub fn roles_required_for(&self, severity: &SeverityId) -> impl Iterator<Item = &Role> {
+    pub fn roles_required_for(&self, severity: &SeverityId) -> impl Iterator<Item = &ResponseRole> {
         self.roles.iter().filter(move |r| r.required_for.contains(severity))
     }
 }

@@ -31,7 +31,7 @@ pub struct StepTemplate {
 
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct Role {
+pub struct ResponseRole {
     pub id: RoleId,
     pub name: String,
     pub description: String,
@@ -112,7 +112,7 @@ pub(super) fn roles(
     severity_ids: &[&str],
     person_ids: &[&str],
     problems: &mut Problems,
-) -> Vec<Role> {
+) -> Vec<ResponseRole> {
     let mut out = Vec::new();
     let mut ids = Ids::default();
     for (index, table) in tables.iter().enumerate() {
@@ -127,7 +127,7 @@ pub(super) fn roles(
         let required_for = references("severity", &owner, required, severity_ids, SeverityId::parse, problems);
         s.finish(problems);
         if let (Some(id), Some(name)) = (id, name) {
-            out.push(Role {
+            out.push(ResponseRole {
                 id: id.value,
                 name: name.value,
                 description: description.map(|d| d.value).unwrap_or_default(),

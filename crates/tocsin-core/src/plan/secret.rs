@@ -7,25 +7,25 @@ use crate::diagnostic::Diagnostic;
 
 /// Where a secret is kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Secret {
+pub enum SecretRef {
     /// In this environment variable.
     Env(String),
     /// In this file (like a container secret).
     File(String),
 }
 
-impl fmt::Display for Secret {
+impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Secret::Env(name) => write!(f, "the environment variable {name}"),
-            Secret::File(path) => write!(f, "the file {path}"),
+            SecretRef::Env(name) => write!(f, "the environment variable {name}"),
+            SecretRef::File(path) => write!(f, "the file {path}"),
         }
     }
 }
 
 /// Reads where `s`'s secret is kept, `secret_env` or `secret_file`; a `secret` written
 /// in the plan itself is refused.
-pub(super) fn secret_reference(s: &mut Section<'_, '_>, problems: &mut Problems) -> Option<Secret> {
+pub(super) fn secret_reference(s: &mut Section<'_, '_>, problems: &mut Problems) -> Option<SecretRef> {
     let inline = s.opt_str("secret", problems);
     let env = s.opt_str("secret_env", problems);
     let file = s.opt_str("secret_file", problems);
@@ -36,14 +36,14 @@ pub(super) fn secret_reference(s: &mut Section<'_, '_>, problems: &mut Problems)
         );
     }
     match (env, file) {
-        (Some(env), None) => Some(Secret::Env(env.value)),
-        (None, Some(file)) => Some(Secret::File(file.value)),
+        (Some(env), None) => Some(SecretRef::Env(env.value)),
+        (None, Some(file)) => Some(SecretRef::File(file.value)),
         (Some(env), Some(_)) => {
             problems.push(
                 Diagnostic::new(env.span, format!("{} names both secret_env and secret_file", s.name))
                     .with_hint("keep one of them"),
             );
-            Some(Secret::Env(env.value))
+            Some(SecretRef::Env(env.value))
         }
         (None, None) => None,
     }

@@ -18,7 +18,7 @@ use tocsin_core::incident::{Actor, IncidentNumber};
 use super::AppState;
 use super::error::ApiError;
 use crate::Desk;
-use crate::identity::{Identity, Principal, Session};
+use crate::services::identity::{Identity, Principal, Session};
 
 /// The browser's session cookie.
 pub const SESSION_COOKIE: &str = "tocsin_session";
@@ -115,7 +115,7 @@ pub async fn authenticate(
     now: Timestamp,
 ) -> Result<Option<Caller>, ApiError> {
     if headers.contains_key(header::AUTHORIZATION) {
-        let token = super::compat::bearer(headers)
+        let token = super::senders::compat::bearer(headers)
             .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be \"Bearer TOKEN\""))?;
         let principal = identity.authenticate_token(token, now).await?;
         return Ok(Some(Caller {
@@ -219,7 +219,7 @@ impl<'d> Reading<'d> {
     }
 
     /// The plan in force with its version.
-    pub fn active_plan(self) -> std::sync::Arc<crate::plans::ActivePlan> {
+    pub fn active_plan(self) -> std::sync::Arc<crate::services::plans::ActivePlan> {
         self.0.active_plan()
     }
 
@@ -267,9 +267,9 @@ impl<'d> Reading<'d> {
 
     pub async fn events(
         &self,
-        filter: &crate::event_reads::EventFilter,
-    ) -> Result<crate::event_reads::EventPage, tocsin_store::StoreError> {
-        crate::event_reads::list(&**self.0.store(), filter).await
+        filter: &crate::services::event_reads::EventFilter,
+    ) -> Result<crate::services::event_reads::EventPage, tocsin_store::StoreError> {
+        crate::services::event_reads::list(&**self.0.store(), filter).await
     }
 
     pub async fn audit_entries(
@@ -317,7 +317,7 @@ impl Ingester {
         self.state.0.pipeline.log()
     }
 
-    pub fn limiter(&self) -> &crate::ratelimit::Limiter {
+    pub fn limiter(&self) -> &crate::services::ratelimit::Limiter {
         &self.state.0.limiter
     }
 }
@@ -330,7 +330,7 @@ impl Administrator {
     /// Makes `text` the active plan version, as the caller; the incidents under way adopt it.
     pub async fn apply_plan(
         &self,
-        text: &crate::plans::PlanText,
+        text: &crate::services::plans::PlanText,
     ) -> Result<tocsin_store::plans::Applied, crate::DeskError> {
         self.state.0.desk.apply_plan(text, &self.actor(), self.now).await
     }

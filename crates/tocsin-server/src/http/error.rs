@@ -10,7 +10,7 @@ use tocsin_store::StoreError;
 use utoipa::ToSchema;
 
 use crate::DeskError;
-use crate::identity::IdentityError;
+use crate::services::identity::IdentityError;
 
 /// What went wrong, as the client sees it. Internal causes are logged, never returned.
 #[derive(Debug)]
@@ -139,7 +139,7 @@ impl From<DeskError> for ApiError {
             },
             DeskError::NotFound(n) => ApiError::not_found(format!("unknown incident {n}")),
             DeskError::Busy(_) | DeskError::PlanMoving => ApiError::new(StatusCode::CONFLICT, "busy", e.to_string()),
-            DeskError::Plan(crate::plans::PlanProblem::Invalid { origin, text, error }) => {
+            DeskError::Plan(crate::services::plans::PlanProblem::Invalid { origin, text, error }) => {
                 let problems: Vec<Value> = error
                     .problems
                     .iter()

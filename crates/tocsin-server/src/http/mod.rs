@@ -3,21 +3,12 @@
 //! `serve` takes a bound listener and a shutdown signal, so tests run the real server on
 //! port 0 against a fresh database.
 
-mod admin;
-mod alertmanager;
 mod api;
 mod auth;
-mod compat;
 pub mod error;
-mod events;
-mod heartbeat;
 pub mod openapi;
 mod ops;
-mod pagerduty;
-mod plans;
-mod ratelimit;
-mod sentry;
-mod sentry_hooks;
+mod senders;
 mod web;
 
 use std::future::Future;
@@ -33,8 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast, watch};
 
 use crate::Desk;
-use crate::identity::Identity;
-use crate::pipeline::Pipeline;
+use crate::services::identity::Identity;
+use crate::workers::Pipeline;
 
 pub use auth::SESSION_COOKIE;
 
@@ -84,12 +75,12 @@ pub struct AppState(Arc<Shared>);
 struct Shared {
     desk: Desk,
     identity: Identity,
-    integrations: crate::integrations::Integrations,
+    integrations: crate::services::integrations::Integrations,
     pipeline: Pipeline,
-    limiter: crate::ratelimit::Limiter,
+    limiter: crate::services::ratelimit::Limiter,
     config: ServerConfig,
     /// The parts of incident documents that only change with the incident.
-    rendered: crate::read_cache::Memo<(IncidentNumber, u64), Arc<[String; 3]>>,
+    rendered: crate::services::read_cache::Memo<(IncidentNumber, u64), Arc<[String; 3]>>,
     /// Incidents that changed, for live pages.
     changes: broadcast::Sender<IncidentNumber>,
     ready: AtomicBool,
@@ -103,15 +94,15 @@ struct Shared {
 impl AppState {
     pub fn new(desk: Desk, identity: Identity, pipeline: Pipeline, config: ServerConfig) -> Self {
         let (changes, _) = broadcast::channel(256);
-        let integrations = crate::integrations::Integrations::new(Arc::clone(desk.store()));
+        let integrations = crate::services::integrations::Integrations::new(Arc::clone(desk.store()));
         AppState(Arc::new(Shared {
             desk,
             identity,
             integrations,
             pipeline,
-            limiter: crate::ratelimit::Limiter::default(),
+            limiter: crate::services::ratelimit::Limiter::default(),
             config,
-            rendered: crate::read_cache::Memo::new(1_024),
+            rendered: crate::services::read_cache::Memo::new(1_024),
             changes,
             ready: AtomicBool::new(true),
             failed: std::sync::Mutex::new(None),
@@ -128,16 +119,16 @@ impl AppState {
         &self.0.identity
     }
 
-    pub fn integrations(&self) -> &crate::integrations::Integrations {
+    pub fn integrations(&self) -> &crate::services::integrations::Integrations {
         &self.0.integrations
     }
 
-    /// The fixed parts of an incident's document ([`crate::model::IncidentDoc::fixed_json`]),
+    /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),
     /// serialized once per version of the incident.
     fn incident_parts(&self, view: &crate::IncidentView) -> Arc<[String; 3]> {
         let key = (view.incident.number, view.incident.version);
         self.0.rendered.get(&key, 0).unwrap_or_else(|| {
-            let parts = Arc::new(crate::model::IncidentDoc::fixed_json(view, &self.0.desk.plan()));
+            let parts = Arc::new(crate::documents::IncidentDoc::fixed_json(view, &self.0.desk.plan()));
             self.0.rendered.put(key, 0, Arc::clone(&parts));
             parts
         })
@@ -168,22 +159,11 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest(
-            "/api/v1",
-            api::routes()
-                .merge(admin::routes())
-                .merge(events::routes())
-                .merge(plans::routes())
-                .merge(ratelimit::routes()),
-        )
+        .nest("/api/v1", api::routes())
         .merge(web::routes())
         .merge(ops::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .merge(alertmanager::routes())
-        .merge(pagerduty::routes())
-        .merge(sentry::routes())
-        .merge(sentry_hooks::routes())
-        .merge(heartbeat::routes())
+        .merge(senders::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -3,8 +3,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, api, error, events, ratelimit};
-use crate::model;
+use super::api::{self, admin, events, plans, ratelimit};
+use super::error;
+use crate::documents;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,12 +20,12 @@ use crate::model;
     paths(
         api::list_incidents, api::declare_incident, api::get_incident, api::act_on_incident,
         api::get_timeline, api::get_clocks, api::list_open_clocks, api::verify, api::list_audit_entries,
-        super::plans::get_plan, super::plans::plan_versions, super::plans::apply_plan, api::me,
+        plans::get_plan, plans::plan_versions, plans::apply_plan, api::me,
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
         events::post_events, events::list_events, events::get_event, events::list_signals, ratelimit::check,
     ),
-    components(schemas(error::ErrorBody, model::IncidentDoc)),
+    components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),
     tags(
         (name = "incidents", description = "Declare, work and read incidents"),

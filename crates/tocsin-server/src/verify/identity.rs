@@ -12,7 +12,7 @@ use tocsin_store::integrations::IntegrationRecord;
 use tocsin_store::{Store, StoreError};
 
 use super::Broken;
-use crate::integrations::settings_fingerprint;
+use crate::services::integrations::settings_fingerprint;
 
 #[derive(Debug)]
 struct User {

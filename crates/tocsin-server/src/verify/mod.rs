@@ -16,7 +16,7 @@ use tocsin_core::plan::Plan;
 use tocsin_store::plans::PLAN_APPLIED;
 use tocsin_store::{IncidentFilter, IncidentSummary, Store, StoreError};
 
-use crate::desk::{Desk, DeskError, timeline_entry};
+use crate::services::incidents::{Desk, DeskError, timeline_entry};
 
 const PAGE: u32 = 2_000;
 

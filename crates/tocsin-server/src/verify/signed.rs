@@ -7,7 +7,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::audit::{ChainBreak, ChainHash};
 
 use super::Broken;
-use crate::seal::{Keyring, ReadHead, SealError, SealPaths, read_heads};
+use crate::services::seal::{Keyring, ReadHead, SealError, SealPaths, read_heads};
 
 /// One entry's hash as a signed head gave it.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use tocsin_core::Timestamp;
 use tocsin_core::identity::Scopes;
-use tocsin_server::identity::digest;
+use tocsin_server::services::identity::digest;
 use tocsin_store::identity::NewToken;
 
 use crate::helpers::{Auth, admin_actor, code, read, servers};
@@ -218,19 +218,21 @@ async fn expired_revoked_unknown_and_garbled_tokens_are_refused() {
 /// a body with invalid UTF-8 with a 4xx.
 #[tokio::test]
 async fn invalid_utf8_to_every_endpoint_is_a_4xx_never_a_panic() {
-    use tocsin_server::integrations::Kind;
+    use tocsin_server::services::integrations::IntegrationKind;
     for server in servers().await {
         let backend = server.backend();
         let token = server.token("read,respond,ingest,admin").await;
         let Auth::Session { cookie, csrf } = server.session(tocsin_core::identity::Role::Admin).await else {
             unreachable!()
         };
-        let alerts = server.integration(Kind::Alertmanager, "prometheus").await;
+        let alerts = server.integration(IntegrationKind::Alertmanager, "prometheus").await;
         let (sentry_id, sentry) = server
-            .integration_with(Kind::Sentry, "shop", serde_json::json!({}))
+            .integration_with(IntegrationKind::Sentry, "shop", serde_json::json!({}))
             .await;
-        let heartbeat = server.integration(Kind::Heartbeat, "backup").await;
-        let hooks = server.integration(Kind::SentryWebhook, "sentry-alerts").await;
+        let heartbeat = server.integration(IntegrationKind::Heartbeat, "backup").await;
+        let hooks = server
+            .integration(IntegrationKind::SentryWebhook, "sentry-alerts")
+            .await;
         let id = server.declare(&token, "Target", "P3").await;
         let mut targets: Vec<(reqwest::Method, String, Auth)> = crate::authorization::routes()
             .into_iter()

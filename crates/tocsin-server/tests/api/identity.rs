@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::identity::Role;
-use tocsin_server::identity::{Identity, IdentityError, LOGIN_LIMITS};
+use tocsin_server::services::identity::{Identity, IdentityError, LOGIN_LIMITS};
 
 use crate::helpers::{PASSWORD, servers};
 use crate::web::login_form;

@@ -6,7 +6,7 @@ use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::plan::presets;
 use tocsin_server::Desk;
-use tocsin_server::plans::PlanText;
+use tocsin_server::services::plans::PlanText;
 
 use crate::helpers::{admin_actor, servers};
 

@@ -21,8 +21,8 @@ use crate::http::AppState;
 use crate::http::api::{ActionRequest, incident_number};
 use crate::http::auth::{NeedAdmin, NeedRespond, SESSION_COOKIE, client_ip, cookie, same_origin};
 use crate::http::error::ApiError;
-use crate::identity::{IdentityError, SESSION_LIFETIME};
-use crate::plans::{PlanProblem, PlanText};
+use crate::services::identity::{IdentityError, SESSION_LIFETIME};
+use crate::services::plans::{PlanProblem, PlanText};
 
 /// A cookie tocsin sets: its name, path and SameSite rule.
 struct CookieKind {
@@ -83,7 +83,7 @@ fn cookie_header(kind: &CookieKind, value: &str, max_age: i64, secure: bool) -> 
 }
 
 fn login_form(status: StatusCode, next: &str, name: &str, problem: &str, secure: bool) -> Response {
-    let csrf = crate::identity::random_token();
+    let csrf = crate::services::identity::random_token();
     let mut response = page(
         status,
         &LoginPage {

@@ -14,7 +14,7 @@ use tocsin_store::signals::SignalFilter;
 use super::{Layout, Signed, WebError, encode, page};
 use crate::http::auth::NeedRead;
 use crate::http::error::ApiError;
-use crate::words::time;
+use crate::phrases::time;
 
 /// Alerts shown on an integration's page, the latest first.
 const ALERTS_SHOWN: u32 = 50;

@@ -64,7 +64,7 @@ impl Layout {
     }
 
     fn new<N>(allowed: &Allowed<N>, title: impl Into<String>, section: &'static str) -> Self {
-        use crate::identity::Principal;
+        use crate::services::identity::Principal;
         let (user, role) = match &allowed.caller.principal {
             Principal::User { name, role, .. } => (name.to_string(), role.to_string()),
             Principal::Token { name, .. } => (format!("token {name}"), "token".into()),

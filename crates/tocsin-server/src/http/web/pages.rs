@@ -15,7 +15,7 @@ use super::views::{Choice, ClockView, IncidentPageView, SummaryView};
 use super::{Layout, Signed, WebError, page};
 use crate::http::auth::{Allowed, NeedAdmin, NeedRead, NeedRespond};
 use crate::http::error::ApiError;
-use crate::words::time;
+use crate::phrases::time;
 
 /// Incidents of one severity on the dashboard.
 struct SeverityGroup {
@@ -455,7 +455,7 @@ pub(super) async fn plan_page<N>(
         recovery: match plan.recovery().watch_seconds {
             Some(seconds) => format!(
                 "for {} after resolution, {} times more sensitive",
-                crate::words::span(seconds),
+                crate::phrases::span(seconds),
                 plan.recovery().sensitivity
             ),
             None => "off".into(),
@@ -535,7 +535,7 @@ fn escalation_words(e: &tocsin_core::plan::Escalation) -> Vec<String> {
             format!(
                 "level {}: after {}, call {}",
                 i + 1,
-                crate::words::span(l.after.as_secs() as i64),
+                crate::phrases::span(l.after.as_secs() as i64),
                 l.notify.join(", ")
             )
         })
@@ -543,7 +543,7 @@ fn escalation_words(e: &tocsin_core::plan::Escalation) -> Vec<String> {
     if let Some(every) = e.repeat {
         lines.push(format!(
             "the last level again every {}",
-            crate::words::span(every.as_secs() as i64)
+            crate::phrases::span(every.as_secs() as i64)
         ));
     }
     lines.push(format!(
@@ -721,7 +721,7 @@ pub async fn logins(signed: Signed<NeedAdmin>, Query(query): Query<LoginsQuery>)
     };
     let since = match text(&query.since) {
         None => None,
-        Some(t) => match crate::words::parse_time(&t, &zone, admin.now).ok() {
+        Some(t) => match crate::phrases::parse_time(&t, &zone, admin.now).ok() {
             Some(at) => Some(at),
             None => {
                 problem = format!("\"{t}\" is not a time; write it like 2026-11-20 09:00 or 2026-11-20T09:00:00Z");
@@ -744,7 +744,7 @@ pub async fn logins(signed: Signed<NeedAdmin>, Query(query): Query<LoginsQuery>)
         PAGE as usize,
         |e| TrailCursor::of(e).encode(),
         |e| {
-            let doc = crate::model::LoginDoc::of(e).expect("the trail holds auth events");
+            let doc = crate::documents::LoginDoc::of(e).expect("the trail holds auth events");
             LoginRow {
                 at: time(doc.at, &zone),
                 outcome: doc.outcome,
@@ -816,7 +816,7 @@ pub async fn event(signed: Signed<NeedRead>, Path(seq): Path<String>) -> Result<
         )
         .into());
     };
-    let doc = crate::model::EventDoc::of(stored);
+    let doc = crate::documents::EventDoc::of(stored);
     Ok(page(
         StatusCode::OK,
         &EventPage {

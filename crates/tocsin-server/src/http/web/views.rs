@@ -8,7 +8,7 @@ use tocsin_core::plan::Plan;
 use tocsin_store::IncidentSummary;
 
 use crate::TimelineEntry;
-use crate::words::{left, span, time};
+use crate::phrases::{left, span, time};
 
 /// A clock as a page shows it. `due` feeds the live countdown of `app.js`.
 #[derive(Clone, Debug)]
@@ -257,7 +257,7 @@ impl IncidentPageView {
                     at: time(e.at, zone),
                     actor: e.actor.to_string(),
                     action: e.event.action(),
-                    text: crate::words::event(&e.event),
+                    text: crate::phrases::event(&e.event),
                     backfilled: if e.recorded_at.as_second() - e.at.as_second() > 60 {
                         format!("recorded {}", time(e.recorded_at, zone))
                     } else {

@@ -18,8 +18,8 @@ use tocsin_store::event_log::AppendError;
 use tocsin_store::events::NewEvent;
 use tokio::sync::Semaphore;
 
-use super::AppState;
-use crate::integrations::{Integration, Kind, PAYLOAD_KEPT};
+use crate::http::AppState;
+use crate::services::integrations::{Integration, IntegrationKind, PAYLOAD_KEPT};
 
 /// A refusal in the sender's own shape.
 #[derive(Debug)]
@@ -102,7 +102,11 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The integration of `kind` whose key this is.
-pub async fn integration(state: &AppState, key: &str, kind: Kind) -> Result<Option<Arc<Integration>>, NotTaken> {
+pub async fn integration(
+    state: &AppState,
+    key: &str,
+    kind: IntegrationKind,
+) -> Result<Option<Arc<Integration>>, NotTaken> {
     let found = state.integrations().by_key(key).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read the integrations");
         NotTaken {

@@ -12,9 +12,9 @@ use tocsin_core::event::{Decision, Event, RateLimitEvent, Source};
 use tocsin_store::events::NewEvent;
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::Ingester;
-use super::error::{ApiError, ErrorBody};
+use crate::http::AppState;
+use crate::http::auth::Ingester;
+use crate::http::error::{ApiError, ErrorBody};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/ratelimit/check", post(check))

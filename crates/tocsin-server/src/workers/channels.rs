@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, Secret};
+use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, SecretRef};
 use tocsin_notify::Channel;
 use tocsin_notify::email::{Email, EmailConfig};
 use tocsin_notify::slack::Slack;
@@ -17,10 +17,10 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A secret's value: the environment variable or the file the plan names, without a
 /// trailing newline. The error names where it looked.
-pub fn read_secret(secret: &Secret) -> Result<Vec<u8>, String> {
+pub fn read_secret(secret: &SecretRef) -> Result<Vec<u8>, String> {
     let value = match secret {
-        Secret::Env(name) => std::env::var(name).map_err(|_| format!("{secret} is not set"))?,
-        Secret::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {secret}: {e}"))?,
+        SecretRef::Env(name) => std::env::var(name).map_err(|_| format!("{secret} is not set"))?,
+        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {secret}: {e}"))?,
     };
     let value = value.trim_end_matches(['\r', '\n']);
     if value.is_empty() {

@@ -18,12 +18,12 @@ use tocsin_core::alert::{Alert, AlertStatus, Via};
 use tocsin_core::event::{Event, HeartbeatEvent};
 use tocsin_store::events::NewEvent;
 
-use super::AppState;
 use super::compat::{self, Gate, Refusal, Unread};
+use crate::http::AppState;
 
 /// Bodies of heartbeats read at once.
 static PUSHES: Gate = Gate::new();
-use crate::integrations::{Integration, Kind};
+use crate::services::integrations::{Integration, IntegrationKind};
 
 /// The most of a message kept.
 const MSG_MAX: usize = 1_000;
@@ -84,12 +84,12 @@ async fn push(
     headers: HeaderMap,
     body: Unread,
 ) -> Response {
-    let integration = match compat::integration(&state, &key, Kind::Heartbeat).await {
+    let integration = match compat::integration(&state, &key, IntegrationKind::Heartbeat).await {
         Ok(Some(found)) => found,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "no heartbeat integration has this key").into_response(),
         Err(n) => return n.refuse(refuse).into_response(),
     };
-    let body = match body.read(&PUSHES, super::BODY_LIMIT).await {
+    let body = match body.read(&PUSHES, crate::http::BODY_LIMIT).await {
         Ok(body) => body,
         Err((status, why)) => {
             state.integrations().count(&integration, 0, Bytes::new(), Some(&why));

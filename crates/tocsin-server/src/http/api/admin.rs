@@ -15,12 +15,12 @@ use tocsin_store::events::{TrailCursor, TrailFilter};
 use tocsin_store::identity::UserChange;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
-use super::api::Page;
-use super::auth::Administrator;
-use super::error::{ApiError, ErrorBody};
-use crate::identity::Secret;
-use crate::model::{LoginDoc, TokenDoc, UserDoc};
+use super::Page;
+use crate::documents::{LoginDoc, TokenDoc, UserDoc};
+use crate::http::AppState;
+use crate::http::auth::Administrator;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::services::identity::Secret;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -217,7 +217,7 @@ async fn list_logins(
     query: Result<Query<LoginQuery>, QueryRejection>,
 ) -> Result<Json<Page<LoginDoc>>, ApiError> {
     let Query(query) = query?;
-    let limit = super::api::page_size(query.limit)?;
+    let limit = super::page_size(query.limit)?;
     let outcome = query
         .outcome
         .as_deref()

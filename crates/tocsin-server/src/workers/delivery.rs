@@ -178,7 +178,7 @@ pub fn plan_channels(desk: crate::Desk) -> impl FnMut() -> Channels + Send {
         match &opened {
             Some((version, channels)) if *version == active.version.version => Arc::clone(channels),
             _ => {
-                let (channels, problems) = crate::channels::open_all(&active.plan);
+                let (channels, problems) = crate::workers::channels::open_all(&active.plan);
                 // Channels that cannot be opened are reported; the others deliver.
                 for problem in problems {
                     tracing::error!("{problem}; its notifications wait in the outbox");

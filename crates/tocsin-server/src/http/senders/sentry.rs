@@ -17,10 +17,10 @@ use tocsin_core::senders::Unreadable;
 use tocsin_core::senders::sentry::{envelope_of, key_of_dsn, read_event};
 use tocsin_store::events::NewEvent;
 
-use super::AppState;
 use super::compat::{self, Gate, Refusal, Unread};
+use crate::http::AppState;
 use crate::ingest::{BodyError, Encoding};
-use crate::integrations::{Integration, Kind};
+use crate::services::integrations::{Integration, IntegrationKind};
 
 /// The most a request may carry, compressed or not: envelopes hold attachments too.
 pub const MAX_BODY: usize = 20 * 1024 * 1024;
@@ -162,7 +162,7 @@ async fn store(
 
 /// The sentry integration whose DSN key this is.
 async fn named(state: &AppState, key: &str) -> Result<Arc<Integration>, Refusal> {
-    match compat::integration(state, key, Kind::Sentry).await {
+    match compat::integration(state, key, IntegrationKind::Sentry).await {
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(refuse(
             StatusCode::UNAUTHORIZED,
@@ -223,7 +223,7 @@ async fn receive(
             .await
             .map_err(|(status, why)| refuse(status, why))?;
         let expanded = expanded(encoding, body).await?;
-        shown = expanded[..expanded.len().min(crate::integrations::PAYLOAD_KEPT)].to_vec();
+        shown = expanded[..expanded.len().min(crate::services::integrations::PAYLOAD_KEPT)].to_vec();
         let envelope = match endpoint {
             Endpoint::Envelope => Some(envelope_of(&expanded).map_err(|why| refuse(StatusCode::BAD_REQUEST, why))?),
             Endpoint::Store => None,

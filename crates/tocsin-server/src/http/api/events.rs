@@ -16,14 +16,14 @@ use tocsin_store::event_log::AppendError;
 use tocsin_store::signals::SignalFilter;
 use utoipa::IntoParams;
 
-use super::AppState;
-use super::api::{Page, cursor, page_size};
-use super::auth::{Ingester, Reader};
-use super::error::{ApiError, ErrorBody};
-use crate::event_reads::{self, EventFilter};
-use crate::identity::Principal;
+use super::{Page, cursor, page_size};
+use crate::documents::{EventDoc, IngestReport, RejectDoc, SignalDoc};
+use crate::http::AppState;
+use crate::http::auth::{Ingester, Reader};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::ingest::{self, BodyError, Encoding, Parsed};
-use crate::model::{EventDoc, IngestReport, RejectDoc, SignalDoc};
+use crate::services::event_reads::{self, EventFilter};
+use crate::services::identity::Principal;
 use tocsin_core::Timestamp;
 
 pub fn routes() -> Router<AppState> {

@@ -1,4 +1,6 @@
-//! `/api/v1`: incidents, their actions, clocks, the timeline and verification.
+//! `/api/v1`: incidents, their actions, clocks, the timeline and verification here; users,
+//! tokens and logins (`admin`), events and signals (`events`), the plan (`plans`) and the
+//! rate-limit service (`ratelimit`) beside it.
 // The OpenAPI macros expand `params(...)` to paths they qualify themselves.
 #![allow(unused_qualifications)]
 
@@ -16,10 +18,15 @@ use tocsin_core::incident::{Command, CustomerImpact, Declaration, IncidentNumber
 use tocsin_store::IncidentFilter;
 use utoipa::{IntoParams, ToSchema};
 
+pub(super) mod admin;
+pub(super) mod events;
+pub(super) mod plans;
+pub(super) mod ratelimit;
+
 use super::AppState;
 use super::auth::{Administrator, Anyone, Reader, Responder};
 use super::error::ApiError;
-use crate::model::{ClockDoc, IncidentDoc, IncidentSummaryDoc, OpenClockDoc, TimelineEntryDoc, VerificationDoc};
+use crate::documents::{ClockDoc, IncidentDoc, IncidentSummaryDoc, OpenClockDoc, TimelineEntryDoc, VerificationDoc};
 use crate::next_deadlines;
 
 pub fn routes() -> Router<AppState> {
@@ -33,6 +40,10 @@ pub fn routes() -> Router<AppState> {
         .route("/verify", get(verify))
         .route("/audit", get(list_audit_entries))
         .route("/me", get(me))
+        .merge(admin::routes())
+        .merge(events::routes())
+        .merge(plans::routes())
+        .merge(ratelimit::routes())
 }
 
 pub const DEFAULT_PAGE: u32 = 50;
@@ -546,8 +557,8 @@ async fn me(caller: Anyone) -> Json<MeDoc> {
     Json(MeDoc {
         actor: caller.actor().to_string(),
         kind: match principal {
-            crate::identity::Principal::User { .. } => "user".into(),
-            crate::identity::Principal::Token { .. } => "token".into(),
+            crate::services::identity::Principal::User { .. } => "user".into(),
+            crate::services::identity::Principal::Token { .. } => "token".into(),
         },
         permissions,
     })

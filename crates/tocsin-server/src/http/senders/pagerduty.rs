@@ -18,9 +18,9 @@ use tocsin_core::alert::Via;
 use tocsin_core::ratelimit::RatePolicy;
 use tocsin_core::senders::pagerduty::{Enqueue, alert_of};
 
-use super::AppState;
 use super::compat::{self, Gate, Refusal, Unread};
-use crate::integrations::Kind;
+use crate::http::AppState;
+use crate::services::integrations::IntegrationKind;
 
 /// Events read at once.
 static ENQUEUED: Gate = Gate::new();
@@ -84,7 +84,7 @@ async fn enqueue(State(state): State<AppState>, body: Unread) -> Response {
     else {
         return invalid(vec!["'routing_key' is missing or blank".into()]).into_response();
     };
-    let integration = match compat::integration(&state, &key, Kind::Pagerduty).await {
+    let integration = match compat::integration(&state, &key, IntegrationKind::Pagerduty).await {
         Ok(Some(found)) => found,
         Ok(None) => {
             return invalid(vec![
@@ -120,7 +120,10 @@ async fn enqueue(State(state): State<AppState>, body: Unread) -> Response {
 /// Checks an event, throttles its key, and commits it; its dedup key.
 async fn take(state: &AppState, source: &str, event: Enqueue) -> Result<String, Refusal> {
     let now = Timestamp::now();
-    let alert = alert_of(event, now, || crate::identity::random_token()[..32].to_owned()).map_err(invalid)?;
+    let alert = alert_of(event, now, || {
+        crate::services::identity::random_token()[..32].to_owned()
+    })
+    .map_err(invalid)?;
     let policy = RatePolicy {
         name: "pagerduty".into(),
         limit: PER_MINUTE,

@@ -240,7 +240,7 @@ impl AlertBook {
             .filter_map(|key| self.open.get(&key).cloned().or_else(|| self.resolved.remove(&key)))
             .collect();
         // In chunks, the cursor with the last: a stop between them applies the rest again.
-        let chunks = crate::detection::in_chunks(&rows);
+        let chunks = crate::workers::detection::in_chunks(&rows);
         let last = chunks.len() - 1;
         let mut resolved = Vec::new();
         let mut before = 0;
@@ -262,7 +262,7 @@ impl AlertBook {
             }
         }
         let now = Timestamp::now();
-        let actor = crate::detection::actor();
+        let actor = crate::workers::detection::actor();
         for (number, over) in by_incident {
             if !desk.incident_shared(number).await?.incident.status.is_active() {
                 continue;

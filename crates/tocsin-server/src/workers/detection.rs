@@ -17,7 +17,7 @@ use tocsin_store::event_log::Committed;
 use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::mpsc;
 
-use crate::words::time;
+use crate::phrases::time;
 use crate::{Desk, DeskError};
 
 /// The detectors' cursor in the event log.
@@ -89,7 +89,7 @@ pub struct Detector {
     write_window: Duration,
     found: Vec<Signal>,
     /// The alerts' lives, told from the same log.
-    alerts: crate::alerts::AlertBook,
+    alerts: crate::workers::alerts::AlertBook,
     /// The keys under a recovery watch, each with its incident, and when they were read.
     watched: std::collections::HashMap<String, IncidentNumber>,
     watched_at: Option<std::time::Instant>,
@@ -149,7 +149,7 @@ impl Detector {
             .first_seq_received_since(Timestamp::now() - REBUILD)
             .await?
             .max(cursor.saturating_sub(REBUILD_EVENTS) + 1);
-        let alerts = crate::alerts::AlertBook::load(&desk).await?;
+        let alerts = crate::workers::alerts::AlertBook::load(&desk).await?;
         let active = desk.active_plan();
         Ok(Detector {
             engine: Engine::for_plan(&active.plan),

@@ -10,10 +10,10 @@ use tocsin_core::Timestamp;
 use tocsin_store::plans::{Applied, PlanVersion};
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::auth::{Administrator, Reader};
-use super::error::{ApiError, ErrorBody};
-use crate::plans::PlanText;
+use crate::http::AppState;
+use crate::http::auth::{Administrator, Reader};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::services::plans::PlanText;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -18,12 +18,12 @@ use serde_json::{Value, json};
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, AlertStatus, Via};
 
-use super::AppState;
 use super::compat::{self, Gate, Refusal, Unread};
+use crate::http::AppState;
 
 /// Webhook bodies read at once.
 static HOOKS: Gate = Gate::new();
-use crate::integrations::{Integration, Kind};
+use crate::services::integrations::{Integration, IntegrationKind};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -197,7 +197,7 @@ fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>
 }
 
 async fn hook(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: Unread) -> Response {
-    let integration = match compat::integration(&state, &key, Kind::SentryWebhook).await {
+    let integration = match compat::integration(&state, &key, IntegrationKind::SentryWebhook).await {
         Ok(Some(found)) => found,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "no sentry-webhook integration has this key").into_response(),
         Err(n) => return n.refuse(refuse).into_response(),
@@ -269,7 +269,7 @@ mod tests {
         let integration = Integration {
             id: 1,
             name: "sentry".into(),
-            kind: Kind::SentryWebhook,
+            kind: IntegrationKind::SentryWebhook,
             settings: json!({"secret": "5f0c8f1a4c5b4b9e8a2d"}),
         };
         let body = br#"{"action":"triggered"}"#;

@@ -13,9 +13,9 @@ use tocsin_core::plan::Plan;
 use tocsin_notify::{Message, Recipient};
 use tocsin_store::outbox::NewNotification;
 
-use crate::desk::IncidentView;
+use crate::phrases::{due, span, time};
+use crate::services::incidents::IncidentView;
 use crate::wake::Wake;
-use crate::words::{due, span, time};
 use crate::{Desk, DeskError};
 
 /// The notifier's cursor in the audit chain.

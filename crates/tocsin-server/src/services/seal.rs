@@ -19,7 +19,7 @@ use tocsin_store::outbox::NewNotification;
 use tocsin_store::{ChainHead, Store, StoreError};
 use tokio::time::Instant;
 
-use crate::desk::Desk;
+use crate::services::incidents::Desk;
 
 /// The most entry hashes one signed line carries; a longer burst takes several lines.
 pub const HASHES_PER_LINE: usize = 512;

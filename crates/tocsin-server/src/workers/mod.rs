@@ -2,6 +2,13 @@
 //! events, and the delivery of notifications from the outbox. The log's writer indexes the
 //! login trail itself.
 
+pub mod alerts;
+pub mod bot;
+pub mod channels;
+pub mod delivery;
+pub mod detection;
+pub mod notifier;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,18 +54,18 @@ impl Pipeline {
         let store = Arc::clone(desk.store());
         let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
-        let channels = crate::delivery::plan_channels(desk.clone());
+        let channels = delivery::plan_channels(desk.clone());
         let queued = crate::wake::Wake::default();
         let url = config.public_url;
         workers.spawn(
             "delivery",
-            crate::delivery::work(desk.clone(), channels, worker, queued.clone()),
+            delivery::work(desk.clone(), channels, worker, queued.clone()),
         );
         workers.spawn("plan", follow_plan(desk.clone()));
-        workers.spawn("notifier", crate::notifier::follow(desk.clone(), url.clone(), queued));
-        workers.spawn("bot", crate::bot::follow(desk.clone(), url));
-        workers.spawn("seal", crate::seal::follow(desk.clone()));
-        workers.spawn("detectors", crate::detection::follow(desk, fed));
+        workers.spawn("notifier", notifier::follow(desk.clone(), url.clone(), queued));
+        workers.spawn("bot", bot::follow(desk.clone(), url));
+        workers.spawn("seal", crate::services::seal::follow(desk.clone()));
+        workers.spawn("detectors", detection::follow(desk, fed));
         workers.spawn("retention", expire(store, config.retention));
         Ok(Pipeline { log })
     }
@@ -94,7 +101,7 @@ async fn follow_plan(desk: Desk) {
             Err(e) => tracing::error!(error = %e, "cannot read the active plan; following the one read before"),
         }
         if !adopted {
-            match desk.adopt_plan(&crate::detection::actor(), Timestamp::now()).await {
+            match desk.adopt_plan(&detection::actor(), Timestamp::now()).await {
                 Ok(_) => adopted = true,
                 Err(e) => tracing::error!(error = %e, "the incidents under way could not adopt the plan; trying again"),
             }

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plans::{ActivePlan, Current, PlanProblem, PlanText};
-use crate::read_cache::{Head, Memo};
-use crate::seal::SealPaths;
+use crate::services::plans::{ActivePlan, Current, PlanProblem, PlanText};
+use crate::services::read_cache::{Head, Memo};
+use crate::services::seal::SealPaths;
 use crate::wake::{Listener, Wake};
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, EntryDraft};
@@ -82,7 +82,7 @@ pub struct IncidentView {
 
 /// What a change did.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct Changed {
     pub incident: Incident,
     pub clocks: Vec<Clock>,
     pub events: Vec<IncidentEvent>,
@@ -104,7 +104,7 @@ pub struct Desk {
     changed: Wake,
 }
 
-/// What was read, kept while nothing changed (see [`crate::read_cache`]). The sizes bound
+/// What was read, kept while nothing changed (see [`crate::services::read_cache`]). The sizes bound
 /// the memory: an incident view is a few kilobytes, a list up to a page of summaries.
 #[derive(Debug)]
 struct Reads {
@@ -230,7 +230,7 @@ impl Desk {
     /// Makes `text` the active version (unless it is already), then computes the clocks of
     /// the incidents under way again, writing what moved on their timelines.
     pub async fn apply_plan(&self, text: &PlanText, actor: &Actor, now: Timestamp) -> Result<Applied, DeskError> {
-        let applied = crate::plans::apply(&*self.store, text, actor, now, ApplyWhen::Changed).await?;
+        let applied = crate::services::plans::apply(&*self.store, text, actor, now, ApplyWhen::Changed).await?;
         if let Applied::New(version) = &applied {
             self.plan.set(ActivePlan::read(version.clone())?);
         }
@@ -316,7 +316,7 @@ impl Desk {
         actor: &Actor,
         at: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<Outcome, DeskError> {
+    ) -> Result<Changed, DeskError> {
         let at = at.map(to_millis);
         let command = self.known_people(command, actor).await?;
         self.change(number, actor, at, now, |incident, plan| {
@@ -385,7 +385,7 @@ impl Desk {
         at: Option<Timestamp>,
         now: Timestamp,
         decide: impl Fn(&Incident, &Plan) -> Result<Vec<IncidentEvent>, Rejection>,
-    ) -> Result<Outcome, DeskError> {
+    ) -> Result<Changed, DeskError> {
         let now = to_millis(now);
         let at = at.map_or(now, to_millis);
         for attempt in 0..ATTEMPTS {
@@ -408,7 +408,7 @@ impl Desk {
             }
             events.extend(decide(&adopted, plan)?.into_iter().map(|e| (at, e)));
             if events.is_empty() {
-                return Ok(Outcome {
+                return Ok(Changed {
                     clocks_before: clocks(&incident, plan),
                     clocks: clocks(&incident, plan),
                     incident,
@@ -438,7 +438,7 @@ impl Desk {
             match self.store.update_incident(change).await {
                 Ok(()) => {
                     self.committed();
-                    return Ok(Outcome {
+                    return Ok(Changed {
                         clocks_before: clocks(&incident, plan),
                         incident: next,
                         clocks: next_clocks,

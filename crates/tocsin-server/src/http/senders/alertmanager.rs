@@ -22,15 +22,15 @@ use tocsin_core::senders::alertmanager::read_webhook_alerts;
 use tocsin_store::events::NewEvent;
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 
-use super::AppState;
 use super::compat::{self, Gate, NotTaken, Refusal, Unread};
+use crate::http::AppState;
 
 /// Bodies of posted alerts, and of webhooks, read at once.
 static POSTED: Gate = Gate::new();
 /// Bodies larger than this are read off the request threads.
 const PARSE_INLINE: usize = 256 * 1024;
 static HOOKS: Gate = Gate::new();
-use crate::integrations::{Integration, Kind};
+use crate::services::integrations::{Integration, IntegrationKind};
 
 /// The largest body taken: Alertmanager itself sets no limit, and a webhook of a big
 /// group can be large.
@@ -88,7 +88,7 @@ async fn sender(state: &AppState, headers: &HeaderMap, permissions: &[Permission
             "send the integration's key as \"Authorization: Bearer KEY\" (tocsin integration add alertmanager --name NAME prints one)",
         ));
     };
-    if let Some(found) = compat::integration(state, key, Kind::Alertmanager)
+    if let Some(found) = compat::integration(state, key, IntegrationKind::Alertmanager)
         .await
         .map_err(not_taken)?
     {
@@ -97,8 +97,8 @@ async fn sender(state: &AppState, headers: &HeaderMap, permissions: &[Permission
     let now = tocsin_core::to_millis(Timestamp::now());
     match state.identity().authenticate_token(key, now).await {
         Ok(principal) if permissions.iter().any(|p| principal.permits(*p)) => match principal {
-            crate::identity::Principal::Token { name, .. } => Ok(Sender::Token(name)),
-            crate::identity::Principal::User { name, .. } => Ok(Sender::Token(name.to_string())),
+            crate::services::identity::Principal::Token { name, .. } => Ok(Sender::Token(name)),
+            crate::services::identity::Principal::User { name, .. } => Ok(Sender::Token(name.to_string())),
         },
         Ok(_) => Err(refuse(
             StatusCode::FORBIDDEN,
@@ -418,7 +418,7 @@ async fn webhook_at(
 }
 
 async fn take_webhook(state: &AppState, key: &str, headers: &HeaderMap, body: Unread) -> Response {
-    let integration = match compat::integration(state, key, Kind::Alertmanager).await {
+    let integration = match compat::integration(state, key, IntegrationKind::Alertmanager).await {
         Ok(Some(found)) => found,
         Ok(None) => {
             return refuse(StatusCode::UNAUTHORIZED, "the key is not an alertmanager integration's").into_response();

@@ -15,8 +15,8 @@ use tocsin_notify::telegram::{Command, Telegram, Update, User};
 use tocsin_store::IncidentFilter;
 use tocsin_store::duty::Duty;
 
-use crate::desk::next_deadlines;
-use crate::words::due as due_text;
+use crate::phrases::due as due_text;
+use crate::services::incidents::next_deadlines;
 use crate::{Desk, DeskError};
 
 /// How long a standby waits before asking for the lead again, and a poller after an error.
@@ -31,10 +31,10 @@ fn cursor(channel: &str) -> String {
 /// process ends.
 pub async fn follow(desk: Desk, public_url: Option<String>) {
     let plan = &desk.plan();
-    let client = tocsin_notify::http_client(crate::channels::SEND_TIMEOUT);
+    let client = tocsin_notify::http_client(crate::workers::channels::SEND_TIMEOUT);
     let mut bots = Vec::new();
     for channel in plan.channels().iter().filter(|c| c.kind == ChannelKind::Telegram) {
-        match crate::channels::telegram(channel, client.clone()) {
+        match crate::workers::channels::telegram(channel, client.clone()) {
             Ok(bot) => bots.push((channel.clone(), bot)),
             // The delivery workers report it too; its commands wait for a fix.
             Err(e) => tracing::error!(channel = %channel.name, "the Telegram bot cannot start: {e}"),

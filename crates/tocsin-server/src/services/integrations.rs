@@ -19,11 +19,11 @@ use tocsin_store::Store;
 use tocsin_store::StoreError;
 use tocsin_store::integrations::{IntegrationRecord, IntegrationStats, NewIntegration, StatsDelta};
 
-use crate::identity::{Secret, digest};
+use crate::services::identity::{Secret, digest};
 
 /// What an integration speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum IntegrationKind {
     /// The Alertmanager webhook, and `/api/v2/alerts` as Prometheus and amtool use it.
     Alertmanager,
     /// PagerDuty's Events API v2: the key is the routing key.
@@ -36,31 +36,31 @@ pub enum Kind {
     Heartbeat,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Alertmanager,
-        Kind::Pagerduty,
-        Kind::Sentry,
-        Kind::SentryWebhook,
-        Kind::Heartbeat,
+impl IntegrationKind {
+    pub const ALL: [IntegrationKind; 5] = [
+        IntegrationKind::Alertmanager,
+        IntegrationKind::Pagerduty,
+        IntegrationKind::Sentry,
+        IntegrationKind::SentryWebhook,
+        IntegrationKind::Heartbeat,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Alertmanager => "alertmanager",
-            Kind::Pagerduty => "pagerduty",
-            Kind::Sentry => "sentry",
-            Kind::SentryWebhook => "sentry-webhook",
-            Kind::Heartbeat => "heartbeat",
+            IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::Pagerduty => "pagerduty",
+            IntegrationKind::Sentry => "sentry",
+            IntegrationKind::SentryWebhook => "sentry-webhook",
+            IntegrationKind::Heartbeat => "heartbeat",
         }
     }
 
-    pub fn parse(text: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    pub fn parse(text: &str) -> Option<IntegrationKind> {
+        IntegrationKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for IntegrationKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -71,7 +71,7 @@ impl fmt::Display for Kind {
 pub struct Integration {
     pub id: i64,
     pub name: String,
-    pub kind: Kind,
+    pub kind: IntegrationKind,
     pub settings: serde_json::Value,
 }
 
@@ -152,7 +152,7 @@ impl Integrations {
     /// Adds an integration and returns it with its key, to be shown once.
     pub async fn add(
         &self,
-        kind: Kind,
+        kind: IntegrationKind,
         name: &str,
         settings: serde_json::Value,
         by: &Actor,
@@ -238,7 +238,7 @@ impl Integrations {
             ));
         }
         let mut record = self.named(name).await?;
-        if record.kind != Kind::SentryWebhook.as_str() {
+        if record.kind != IntegrationKind::SentryWebhook.as_str() {
             return Err(IntegrationError::Invalid(format!(
                 "\"{}\" is a {} integration; only sentry-webhook integrations take a secret",
                 record.name, record.kind
@@ -309,7 +309,7 @@ impl Integrations {
             .await?
             .into_iter()
             .filter_map(|r| {
-                let kind = Kind::parse(&r.kind)?;
+                let kind = IntegrationKind::parse(&r.kind)?;
                 Some((
                     r.key_hash,
                     Arc::new(Integration {

@@ -1,0 +1,11 @@
+//! The services: each is the one door to its part of the state and applies its rules, for
+//! the server's requests, its workers and the CLI alike.
+
+pub mod event_reads;
+pub mod identity;
+pub mod incidents;
+pub mod integrations;
+pub mod plans;
+pub mod ratelimit;
+pub(crate) mod read_cache;
+pub mod seal;

@@ -92,7 +92,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         .year
         .unwrap_or_else(|| input.modified.to_zoned(zone.clone()).year());
     let login_paths = if args.login_paths.is_empty() {
-        LOGIN_PATHS.iter().map(|p| p.to_string()).collect()
+        LOGIN_PATHS.iter().map(ToString::to_string).collect()
     } else {
         args.login_paths.clone()
     };

@@ -1,5 +1,7 @@
 //! `tocsin`: the one binary. Exit codes: 0 ok, 1 a problem with the input or the data, 2 usage.
 #![forbid(unsafe_code)]
+// A panic in a running server is an outage: library code says what went wrong instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod admin;
 mod args;

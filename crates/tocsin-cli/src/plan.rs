@@ -318,7 +318,7 @@ fn summary_json(plan: &Plan, name: &str) -> serde_json::Value {
         "channels": plan.channels().iter().map(|c| json!({"name": c.name, "type": c.kind.as_str()})).collect::<Vec<_>>(),
         "people": plan.people().iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
         "escalation": plan.escalation().map(|e| json!({
-            "severities": e.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "severities": e.severities.iter().map(tocsin_core::id::SeverityId::as_str).collect::<Vec<_>>(),
             "channels": e.channels,
             "levels": e.levels.iter().map(|l| json!({"after_seconds": l.after.as_secs(), "notify": l.notify})).collect::<Vec<_>>(),
             "repeat_seconds": e.repeat.map(|r| r.as_secs()),
@@ -371,7 +371,12 @@ fn summary(plan: &Plan, name: &str) -> String {
         };
         let severities = o.severities.as_ref().map_or_else(
             || "any severity".to_owned(),
-            |list| list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("/"),
+            |list| {
+                list.iter()
+                    .map(tocsin_core::id::SeverityId::as_str)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            },
         );
         let personal = if o.personal_data { ", with personal data" } else { "" };
         out.push_str(&format!(
@@ -390,7 +395,7 @@ fn summary(plan: &Plan, name: &str) -> String {
         out.push_str(&format!("  people       {}\n", people.join(", ")));
     }
     if let Some(e) = plan.escalation() {
-        let severities: Vec<&str> = e.severities.iter().map(|s| s.as_str()).collect();
+        let severities: Vec<&str> = e.severities.iter().map(tocsin_core::id::SeverityId::as_str).collect();
         let levels: Vec<String> = e
             .levels
             .iter()

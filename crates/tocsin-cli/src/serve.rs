@@ -205,7 +205,7 @@ async fn reapply_on_hangup(desk: Desk, path: PathBuf, source: String, actor: toc
                 );
             }
             Err(e) => {
-                tracing::error!(error = %e, "SIGHUP: the plan file could not be applied; the plan in force stays")
+                tracing::error!(error = %e, "SIGHUP: the plan file could not be applied; the plan in force stays");
             }
         }
     }

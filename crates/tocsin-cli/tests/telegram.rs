@@ -27,7 +27,7 @@ async fn cli(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let (dir, db, args) = (
         dir.to_owned(),
         db(dir),
-        args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        args.iter().map(ToString::to_string).collect::<Vec<_>>(),
     );
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

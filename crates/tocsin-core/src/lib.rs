@@ -1,5 +1,7 @@
 //! tocsin-core: the pure domain of tocsin. No I/O and no clock reading: time is passed in.
 #![forbid(unsafe_code)]
+// A panic in a running server is an outage: library code says what went wrong instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod alert;
 pub mod audit;

@@ -510,7 +510,11 @@ name = "Ann"
     let plan = Plan::parse(&good).unwrap();
     let escalation = plan.escalation().unwrap();
     // By default the severities that page: P1 in this preset.
-    let severities: Vec<&str> = escalation.severities.iter().map(|s| s.as_str()).collect();
+    let severities: Vec<&str> = escalation
+        .severities
+        .iter()
+        .map(tocsin_core::id::SeverityId::as_str)
+        .collect();
     assert_eq!(severities, ["P1"]);
     assert_eq!(escalation.levels[1].after, std::time::Duration::from_secs(600));
     assert_eq!(escalation.repeat, Some(std::time::Duration::from_secs(900)));

@@ -1,6 +1,9 @@
 //! Channels: where people are told. A channel takes a message and says whether it was
 //! delivered, should be tried again (and from when), or can never be delivered. The outbox
 //! and its workers live elsewhere; this crate only speaks the channels' wire formats.
+#![forbid(unsafe_code)]
+// A panic in a running server is an outage: library code says what went wrong instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod email;
 pub mod retry;

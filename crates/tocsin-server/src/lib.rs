@@ -4,6 +4,8 @@
 //! `http/` answers them, and `documents` and `phrases` say things to programs and to
 //! people. `app` puts it all together.
 #![forbid(unsafe_code)]
+// A panic in a running server is an outage: library code says what went wrong instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod app;
 pub mod documents;

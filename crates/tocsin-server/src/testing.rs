@@ -1,5 +1,6 @@
 //! A real tocsin server on a free loopback port over a fresh database, for tests of this
 //! and other crates (feature `test-support`).
+#![allow(clippy::unwrap_used, reason = "test support: a failure here is a failed test")]
 
 use std::sync::Arc;
 

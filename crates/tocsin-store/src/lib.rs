@@ -1,5 +1,7 @@
 //! tocsin-store: the `Store` trait and its SQLite and PostgreSQL backends.
 #![forbid(unsafe_code)]
+// A panic in a running server is an outage: library code says what went wrong instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod dialect;
 pub mod duty;

@@ -2,6 +2,7 @@
 //!
 //! PostgreSQL tests run when `TOCSIN_TEST_POSTGRES_URL` is set. Without it they are skipped
 //! with a loud message, unless `TOCSIN_REQUIRE_POSTGRES=1` (set by CI) makes that a failure.
+#![allow(clippy::unwrap_used, reason = "test support: a failure here is a failed test")]
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};

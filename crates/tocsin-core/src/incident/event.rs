@@ -205,7 +205,7 @@ impl IncidentEvent {
         match self {
             IncidentEvent::ClockWarned { clock, point, due } => Some(format!(
                 "clock:{clock}:{point}:{}",
-                due.map_or(0, |d| d.as_millisecond())
+                due.map_or(0, Timestamp::as_millisecond)
             )),
             IncidentEvent::Escalated { level, round, .. } => Some(format!("escalation:{level}:{round}")),
             _ => None,

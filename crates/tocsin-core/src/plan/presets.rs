@@ -98,7 +98,7 @@ mod tests {
                 .as_ref()
                 .unwrap()
                 .iter()
-                .map(|s| s.as_str())
+                .map(crate::id::SeverityId::as_str)
                 .collect::<Vec<_>>(),
             ["P1"]
         );

@@ -300,7 +300,7 @@ impl<'a, 'i> Section<'a, 'i> {
 
     /// Reports every key of this table that nothing asked for, with the likely intended key.
     pub fn finish(self, problems: &mut Problems) {
-        for (key, _) in self.table.iter() {
+        for (key, _) in self.table {
             let key_text: &str = key.get_ref();
             if self.used.contains(&key_text) {
                 continue;

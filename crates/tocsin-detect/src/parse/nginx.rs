@@ -154,7 +154,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> (NginxLine, Vec<Event>) {
-        let parser = NginxParser::new(LOGIN_PATHS.iter().map(|p| p.to_string()).collect(), TimeZone::UTC);
+        let parser = NginxParser::new(LOGIN_PATHS.iter().map(ToString::to_string).collect(), TimeZone::UTC);
         let mut out = Vec::new();
         (parser.line(line, &mut out), out)
     }

@@ -43,8 +43,7 @@ pub fn client_ip(parts: &Parts, state: &AppState) -> String {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
     let headers = parts
         .headers
         .get_all("x-forwarded-for")

@@ -71,7 +71,7 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     }
     let started = std::time::Instant::now();
     let route = request.extensions().get::<axum::extract::MatchedPath>();
-    let path = logged_path(route.map(|r| r.as_str()), request.uri().path());
+    let path = logged_path(route.map(axum::extract::MatchedPath::as_str), request.uri().path());
     let method = request.method().clone();
     let response = next.run(request).await;
     tracing::debug!(

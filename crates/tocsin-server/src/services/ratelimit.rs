@@ -18,7 +18,7 @@ pub struct Limiter {
 impl Limiter {
     /// Checks one request for `key` under `policy` at `now_ms`.
     pub fn check(&self, policy: &RatePolicy, key: &str, now_ms: i64) -> Verdict {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if state.len() >= SWEEP_AT {
             // A key whose instant has passed is back to its full allowance: as if unseen.
             state.retain(|_, tat| *tat > now_ms);

@@ -103,7 +103,7 @@ async fn expanded(encoding: Encoding, body: Bytes) -> Result<Vec<u8>, Refusal> {
     let expand = move || {
         encoding
             .expand(&body, MAX_BODY)
-            .map(|b| b.into_owned())
+            .map(std::borrow::Cow::into_owned)
             .map_err(|e| match e {
                 BodyError::TooLarge(_) | BodyError::Bomb => refuse(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
                 _ => refuse(StatusCode::BAD_REQUEST, e.to_string()),

@@ -508,7 +508,12 @@ fn route_words(r: &tocsin_core::plan::Route, zone: &jiff::tz::TimeZone) -> Strin
     };
     let severities = match r.severities.is_empty() {
         true => "every severity".to_owned(),
-        false => r.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        false => r
+            .severities
+            .iter()
+            .map(tocsin_core::id::SeverityId::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     let quiet = r
         .quiet_hours
@@ -548,7 +553,11 @@ fn escalation_words(e: &tocsin_core::plan::Escalation) -> Vec<String> {
     }
     lines.push(format!(
         "for {} while unacknowledged, on {}",
-        e.severities.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        e.severities
+            .iter()
+            .map(tocsin_core::id::SeverityId::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         e.channels.join(", ")
     ));
     lines

@@ -18,6 +18,7 @@ pub mod incident;
 pub mod plan;
 pub mod ratelimit;
 pub mod senders;
+pub mod settle;
 pub mod signal;
 
 pub use jiff::Timestamp;

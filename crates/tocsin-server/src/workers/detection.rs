@@ -2,6 +2,7 @@
 //! plan's rule for it is carried out: declare an incident, join the open one of the same
 //! group, or only record.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -9,6 +10,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::detector::DetectorId;
 use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
+use tocsin_core::settle::{self, Target};
 use tocsin_core::signal::{Disposition, Origin, Signal, WATCH_GROUP, rank, ruling};
 use tocsin_detect::detect::Engine;
 use tocsin_detect::detect::recurrence::Watched;
@@ -91,7 +93,7 @@ pub struct Detector {
     /// The alerts' lives, told from the same log.
     alerts: crate::workers::alerts::AlertBook,
     /// The keys under a recovery watch, each with its incident, and when they were read.
-    watched: std::collections::HashMap<String, IncidentNumber>,
+    watched: HashMap<String, IncidentNumber>,
     watched_at: Option<std::time::Instant>,
 }
 
@@ -101,13 +103,10 @@ const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 /// The keys of the incidents under their recovery watch at `now`: those resolved (or
 /// closed) within the plan's watch, with the keys and accounts of the signals they had.
-async fn watched(
-    desk: &Desk,
-    now: Timestamp,
-) -> Result<(Vec<Watched>, std::collections::HashMap<String, IncidentNumber>), DeskError> {
+async fn watched(desk: &Desk, now: Timestamp) -> Result<(Vec<Watched>, HashMap<String, IncidentNumber>), DeskError> {
     let plan = desk.plan();
     let mut keys = Vec::new();
-    let mut incidents = std::collections::HashMap::new();
+    let mut incidents = HashMap::new();
     let Some(seconds) = plan.recovery().watch_seconds else {
         return Ok((keys, incidents));
     };
@@ -164,7 +163,7 @@ impl Detector {
             write_window: WRITE_WINDOW_MIN,
             known: std::collections::HashSet::new(),
             found: Vec::new(),
-            watched: std::collections::HashMap::new(),
+            watched: HashMap::new(),
             watched_at: None,
             desk,
         })
@@ -461,43 +460,40 @@ async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> 
     }
     let store = desk.store();
     let now = Timestamp::now();
-    // The open incident of each group, as this batch leaves it.
-    let mut groups: std::collections::HashMap<&str, Option<IncidentNumber>> = std::collections::HashMap::new();
-    let mut joined: Vec<(IncidentNumber, Vec<&SignalRecord>)> = Vec::new();
-    let mut settled = Vec::with_capacity(records.len());
-    for record in records {
-        let action = record.disposition;
-        if action == Disposition::Record {
-            settled.push((record.id, None));
+    // The open incident of each group before the batch; an incident under its recovery
+    // watch is reopened for the signal that came back.
+    let mut open: HashMap<&str, Option<IncidentNumber>> = HashMap::new();
+    for record in records.iter().filter(|r| r.disposition != Disposition::Record) {
+        if open.contains_key(record.group_key.as_str()) {
             continue;
         }
-        let open = match groups.get(record.group_key.as_str()) {
-            Some(known) => *known,
-            None => match record.group_key.strip_prefix(WATCH_GROUP) {
-                Some(number) => Some(reopened(desk, number, record, now).await?),
-                None => match store.group_incident(&record.group_key).await? {
-                    Some(number) if desk.incident_shared(number).await?.incident.status.is_active() => Some(number),
-                    _ => None,
-                },
+        let incident = match record.group_key.strip_prefix(WATCH_GROUP) {
+            Some(number) => Some(reopened(desk, number, record, now).await?),
+            None => match store.group_incident(&record.group_key).await? {
+                Some(number) if desk.incident_shared(number).await?.incident.status.is_active() => Some(number),
+                _ => None,
             },
         };
-        let incident = match (action, open) {
-            (_, Some(number)) => {
-                match joined.iter_mut().find(|(n, _)| *n == number) {
-                    Some((_, list)) => list.push(record),
-                    None => joined.push((number, vec![record])),
-                }
-                Some(number)
-            }
-            (Disposition::Open, None) => Some(declare(desk, record, now).await?),
-            _ => None,
-        };
-        groups.insert(&record.group_key, incident);
-        settled.push((record.id, incident));
+        open.insert(&record.group_key, incident);
     }
-    for (number, list) in joined {
-        join(desk, number, &list, now).await?;
+    let settlement = settle::settle(records.iter().map(|r| (r.disposition, r.group_key.as_str())), &open);
+    let mut declared = HashMap::new();
+    for index in settlement.declares {
+        declared.insert(index, declare(desk, &records[index], now).await?);
     }
+    let number = |target: Target| match target {
+        Target::Open(number) => number,
+        Target::Declared(index) => declared[&index],
+    };
+    for (target, list) in &settlement.joins {
+        let list: Vec<&SignalRecord> = list.iter().map(|i| &records[*i]).collect();
+        join(desk, number(*target), &list, now).await?;
+    }
+    let settled: Vec<(i64, Option<IncidentNumber>)> = records
+        .iter()
+        .zip(settlement.targets)
+        .map(|(record, target)| (record.id, target.map(number)))
+        .collect();
     for chunk in settled.chunks(WRITE_CHUNK) {
         store.settle_signals(chunk, now).await?;
     }

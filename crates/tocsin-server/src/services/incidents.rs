@@ -95,9 +95,6 @@ pub struct Desk {
     store: Arc<dyn Store>,
     plan: Current,
     reads: Arc<Reads>,
-    /// How far in the event log the stored alerts are up to date (on the instance that
-    /// leads the detectors).
-    alerts: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where the signing key and the signed heads are, when the chain is sealed.
     seal: Option<Arc<SealPaths>>,
     /// Rung after every change this desk commits, for those that follow the chain.
@@ -132,7 +129,6 @@ impl Desk {
             store,
             plan: Current::new(plan),
             reads: Arc::default(),
-            alerts: Arc::new(tokio::sync::watch::channel(0).0),
             seal: None,
             changed: Wake::default(),
         }
@@ -157,24 +153,6 @@ impl Desk {
 
     pub fn seal_paths(&self) -> Option<&SealPaths> {
         self.seal.as_deref()
-    }
-
-    /// Notes that the stored alerts are up to date with the event log up to `seq`.
-    pub fn alerts_stored_to(&self, seq: u64) {
-        self.alerts.send_if_modified(|at| {
-            let newer = seq > *at;
-            *at = (*at).max(seq);
-            newer
-        });
-    }
-
-    /// Waits (at most `patience`) until the stored alerts are up to date with the event
-    /// log up to `seq`; whether they are.
-    pub async fn alerts_caught_up(&self, seq: u64, patience: Duration) -> bool {
-        let mut told = self.alerts.subscribe();
-        tokio::time::timeout(patience, told.wait_for(|at| *at >= seq))
-            .await
-            .is_ok_and(|r| r.is_ok())
     }
 
     /// The chain head now, read again only when the last reading is too old to trust.

@@ -8,6 +8,7 @@
 //! lookup per alert and one row per alert per round.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{AlertStatus, Change, Tracked, change};
@@ -29,9 +30,42 @@ const SAVE_UPDATES: std::time::Duration = std::time::Duration::from_secs(5);
 
 type Key = (String, String);
 
+/// How far in the event log the stored alerts are up to date, on the instance that leads
+/// the detectors: what `GET /api/v2/alerts` waits for, so that it lists alerts posted just
+/// before. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct AlertProgress(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for AlertProgress {
+    fn default() -> Self {
+        AlertProgress(Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
+
+impl AlertProgress {
+    /// Notes that the stored alerts are up to date with the event log up to `seq`.
+    pub fn stored_to(&self, seq: u64) {
+        self.0.send_if_modified(|at| {
+            let newer = seq > *at;
+            *at = (*at).max(seq);
+            newer
+        });
+    }
+
+    /// Waits (at most `patience`) until the stored alerts are up to date with the event
+    /// log up to `seq`; whether they are.
+    pub async fn caught_up(&self, seq: u64, patience: std::time::Duration) -> bool {
+        let mut told = self.0.subscribe();
+        tokio::time::timeout(patience, told.wait_for(|at| *at >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
 /// The open alerts, and what changed since they were last stored.
 #[derive(Debug, Default)]
 pub struct AlertBook {
+    progress: AlertProgress,
     open: HashMap<Key, StoredAlert>,
     /// Open alerts per integration, bounded by the plan's `max_open_alerts`...
     open_per_source: HashMap<String, usize>,
@@ -52,7 +86,7 @@ pub struct AlertBook {
 
 impl AlertBook {
     /// The open alerts as stored, and the place in the log they were stored up to.
-    pub async fn load(desk: &Desk) -> Result<Self, DeskError> {
+    pub async fn load(desk: &Desk, progress: AlertProgress) -> Result<Self, DeskError> {
         let store = desk.store();
         let filter = AlertFilter {
             open: true,
@@ -70,8 +104,9 @@ impl AlertBook {
             *open_per_source.entry(source.clone()).or_default() += 1;
         }
         let position = store.event_cursor(FOLLOWER).await?;
-        desk.alerts_stored_to(position);
+        progress.stored_to(position);
         Ok(AlertBook {
+            progress,
             open,
             open_per_source,
             position,
@@ -106,7 +141,7 @@ impl AlertBook {
             self.apply(desk, seq, delivery);
         }
         if !self.changed() {
-            desk.alerts_stored_to(seq);
+            self.progress.stored_to(seq);
         }
     }
 
@@ -253,7 +288,7 @@ impl AlertBook {
         self.stored = self.position;
         self.moved = false;
         self.saved_at = Some(std::time::Instant::now());
-        desk.alerts_stored_to(self.position);
+        self.progress.stored_to(self.position);
         let mut by_incident: Vec<(IncidentNumber, Vec<&StoredAlert>)> = Vec::new();
         for (i, number) in resolved {
             match by_incident.iter_mut().find(|(n, _)| *n == number) {

@@ -20,6 +20,7 @@ use tocsin_store::signals::{NewSignal, SignalRecord};
 use tokio::sync::mpsc;
 
 use crate::phrases::time;
+use crate::workers::alerts::AlertProgress;
 use crate::{Desk, DeskError};
 
 /// The detectors' cursor in the event log.
@@ -140,7 +141,7 @@ async fn watched(desk: &Desk, now: Timestamp) -> Result<(Vec<Watched>, HashMap<S
 impl Detector {
     /// Carries out the rules a stop left undone, and starts before the cursor so that the
     /// detectors' memory is rebuilt; nothing is reported from the events read again.
-    pub async fn start(desk: Desk) -> Result<Self, DeskError> {
+    pub async fn start(desk: Desk, progress: AlertProgress) -> Result<Self, DeskError> {
         let store = desk.store();
         settle(&desk, &store.unsettled_signals().await?).await?;
         let cursor = store.event_cursor(FOLLOWER).await?;
@@ -148,7 +149,7 @@ impl Detector {
             .first_seq_received_since(Timestamp::now() - REBUILD)
             .await?
             .max(cursor.saturating_sub(REBUILD_EVENTS) + 1);
-        let alerts = crate::workers::alerts::AlertBook::load(&desk).await?;
+        let alerts = crate::workers::alerts::AlertBook::load(&desk, progress).await?;
         let active = desk.active_plan();
         Ok(Detector {
             engine: Engine::for_plan(&active.plan),
@@ -335,12 +336,12 @@ impl Detector {
 /// batch the writer hands over is read as it is; what it could not hand over, and what
 /// other processes append, is read from the store (at least once a second). Another
 /// instance leading, this one stands by and takes over when the leader goes.
-pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>) {
+pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>, progress: AlertProgress) {
     loop {
         let Some(lead) = take_duty(&desk, &mut fed).await else {
             return;
         };
-        match lead_detectors(&desk, lead, &mut fed).await {
+        match lead_detectors(&desk, lead, &mut fed, &progress).await {
             Led::WriterStopped => return,
             Led::LeadLost => tracing::warn!("the lead of the detectors was lost with its database connection"),
         }
@@ -387,9 +388,9 @@ enum Led {
     LeadLost,
 }
 
-async fn start_detectors(desk: &Desk) -> Detector {
+async fn start_detectors(desk: &Desk, progress: &AlertProgress) -> Detector {
     loop {
-        match Detector::start(desk.clone()).await {
+        match Detector::start(desk.clone(), progress.clone()).await {
             Ok(detector) => return detector,
             Err(e) => {
                 tracing::error!(error = %e, "the detectors cannot start; trying again");
@@ -399,8 +400,13 @@ async fn start_detectors(desk: &Desk) -> Detector {
     }
 }
 
-async fn lead_detectors(desk: &Desk, mut lead: OnDuty, fed: &mut mpsc::Receiver<Committed>) -> Led {
-    let mut detector = start_detectors(desk).await;
+async fn lead_detectors(
+    desk: &Desk,
+    mut lead: OnDuty,
+    fed: &mut mpsc::Receiver<Committed>,
+    progress: &AlertProgress,
+) -> Led {
+    let mut detector = start_detectors(desk, progress).await;
     let mut batch = None;
     let mut ticked = std::time::Instant::now();
     loop {
@@ -422,7 +428,7 @@ async fn lead_detectors(desk: &Desk, mut lead: OnDuty, fed: &mut mpsc::Receiver<
                     if let Err(e) = detector.save().await {
                         tracing::error!(error = %e, "cannot save how far the detectors read");
                     }
-                    detector = start_detectors(desk).await;
+                    detector = start_detectors(desk, progress).await;
                 }
                 detector.tick(Timestamp::now()).await
             }

@@ -46,6 +46,7 @@ const EXPIRY: Duration = Duration::from_secs(3600);
 #[derive(Clone, Debug)]
 pub struct Pipeline {
     log: EventLog,
+    alerts: alerts::AlertProgress,
 }
 
 impl Pipeline {
@@ -65,13 +66,19 @@ impl Pipeline {
         workers.spawn("notifier", notifier::follow(desk.clone(), url.clone(), queued));
         workers.spawn("bot", bot::follow(desk.clone(), url));
         workers.spawn("seal", crate::services::seal::follow(desk.clone()));
-        workers.spawn("detectors", detection::follow(desk, fed));
+        let progress = alerts::AlertProgress::default();
+        workers.spawn("detectors", detection::follow(desk, fed, progress.clone()));
         workers.spawn("retention", expire(store, config.retention));
-        Ok(Pipeline { log })
+        Ok(Pipeline { log, alerts: progress })
     }
 
     pub fn log(&self) -> &EventLog {
         &self.log
+    }
+
+    /// How far the stored alerts are up to date with the log.
+    pub fn alerts(&self) -> &alerts::AlertProgress {
+        &self.alerts
     }
 }
 

@@ -330,7 +330,7 @@ async fn get_alerts(
     }
     // Alerts posted just before are applied within moments: wait for them.
     let committed = *state.0.pipeline.log().committed().borrow();
-    state.0.desk.alerts_caught_up(committed, READ_PATIENCE).await;
+    state.0.pipeline.alerts().caught_up(committed, READ_PATIENCE).await;
     let filter = AlertFilter {
         open: true,
         limit: LIST_MAX,

@@ -21,9 +21,9 @@ pub(crate) trait Dialect: Sized + Send + Sync + 'static {
     const LOCK_HEAD_SQL: &'static str;
     /// Every open clock with its incident's title, severity and status, as one JSON array.
     const OPEN_CLOCKS_SQL: &'static str;
-    /// Due notifications (`$1` lease until, `$2` worker, `$3` now, `$4` limit), claimed in
-    /// one statement while others may claim too.
-    const CLAIM_SQL: &'static str;
+    /// How the statement that claims due notifications treats rows another claimer is
+    /// taking at the same moment: appended to the rows it picks.
+    const CLAIM_LOCK: &'static str;
     /// Rows per INSERT statement when appending events.
     const INSERT_CHUNK: usize;
 

@@ -212,17 +212,8 @@ impl Dialect for PgStore {
         Ok(())
     }
 
-    /// Due notifications, claimed in one statement; rows another instance is claiming are
-    /// skipped, not waited for.
-    const CLAIM_SQL: &'static str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
-        WHERE id IN (SELECT id FROM outbox
-                     WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
-                       AND NOT EXISTS (SELECT 1 FROM outbox earlier
-                                       WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
-                                         AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
-                     ORDER BY next_ms, id LIMIT $4
-                     FOR UPDATE SKIP LOCKED)
-        RETURNING *";
+    /// Rows another instance is claiming are skipped, not waited for.
+    const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
 }
 
 /// The store's code written once for both backends, compiled here for this one.

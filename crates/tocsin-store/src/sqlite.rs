@@ -195,15 +195,8 @@ impl Dialect for SqliteStore {
         }
     }
 
-    /// Due notifications, claimed in one statement; the write lock keeps claims apart.
-    const CLAIM_SQL: &'static str = "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
-        WHERE id IN (SELECT id FROM outbox
-                     WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
-                       AND NOT EXISTS (SELECT 1 FROM outbox earlier
-                                       WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
-                                         AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
-                     ORDER BY next_ms, id LIMIT $4)
-        RETURNING *";
+    /// The write lock keeps claims apart: nothing to add.
+    const CLAIM_LOCK: &'static str = "";
 }
 
 /// The store's code written once for both backends, compiled here for this one.

@@ -86,7 +86,7 @@ impl OutboxStore for Backend {
         lease_until: Timestamp,
     ) -> Result<Vec<Notification>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(Backend::CLAIM_SQL)
+        let rows = sqlx::query(claim_sql())
             .bind(lease_until.as_millisecond())
             .bind(worker)
             .bind(now.as_millisecond())
@@ -194,4 +194,24 @@ impl OutboxStore for Backend {
         .await?;
         Ok(())
     }
+}
+
+/// Due notifications (`$1` lease until, `$2` worker, `$3` now, `$4` limit), claimed in one
+/// statement, oldest first and one at a time per channel and incident, so that their
+/// order holds.
+fn claim_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "UPDATE outbox SET lease_until_ms = $1, leased_by = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE state = 'pending' AND next_ms <= $3 AND (lease_until_ms IS NULL OR lease_until_ms <= $3)
+                            AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                            WHERE earlier.state = 'pending' AND earlier.channel = outbox.channel
+                                              AND earlier.incident = outbox.incident AND earlier.id < outbox.id)
+                          ORDER BY next_ms, id LIMIT $4 {})
+             RETURNING *",
+            Backend::CLAIM_LOCK
+        )
+    })
 }

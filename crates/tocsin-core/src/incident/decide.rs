@@ -174,7 +174,11 @@ pub fn declare(plan: &Plan, d: &Declaration, at: Timestamp, now: Timestamp) -> R
     } else {
         text("the summary", &d.summary, TEXT_MAX)?
     };
-    let severity = plan.find_severity(&d.severity).map_err(invalid)?.id.clone();
+    let severity = plan
+        .find_severity(&d.severity)
+        .map_err(|e| invalid(e.to_string()))?
+        .id
+        .clone();
     not_in_future("the declaration time", at, now)?;
     let aware_at = d.aware_at.unwrap_or(at);
     let detected_at = d.detected_at.unwrap_or(aware_at);
@@ -273,7 +277,7 @@ pub fn decide(
                 });
             }
             for (role, who) in roles {
-                let role = plan.find_role(role).map_err(invalid)?.id.clone();
+                let role = plan.find_role(role).map_err(|e| invalid(e.to_string()))?.id.clone();
                 let who = person(who)?;
                 let before = incident.roles.get(&role).cloned();
                 if who == before {
@@ -292,7 +296,7 @@ pub fn decide(
         }
         Command::ChangeSeverity { to, reason } => {
             editable()?;
-            let to = plan.find_severity(to).map_err(invalid)?.id.clone();
+            let to = plan.find_severity(to).map_err(|e| invalid(e.to_string()))?.id.clone();
             let reason = text("the reason", reason, TEXT_MAX)?;
             if to == incident.severity {
                 return Err(conflict(format!("{n} is already {to}")));
@@ -382,7 +386,7 @@ pub fn decide(
             if incident.status == Status::Dismissed {
                 return Err(conflict(format!("{n} is dismissed; reopen it first")));
             }
-            let kind = plan.find_notice_kind(kind).map_err(invalid)?;
+            let kind = plan.find_notice_kind(kind).map_err(|e| invalid(e.to_string()))?;
             let note = optional_text("the note", note.as_ref())?;
             vec![IncidentEvent::NoticeRecorded {
                 kind: kind.as_str().to_owned(),
@@ -508,7 +512,9 @@ pub fn decide(
                 .collect();
             let Some(found) = waivable.iter().find(|c| c.id == clock.trim()) else {
                 let ids = waivable.iter().map(|c| c.id.as_str());
-                return Err(invalid(unknown("obligation of this incident", clock.trim(), ids)));
+                return Err(invalid(
+                    unknown("obligation of this incident", clock.trim(), ids).to_string(),
+                ));
             };
             if let Some(met) = found.met_at {
                 return Err(conflict(format!(
@@ -701,5 +707,5 @@ fn find_step(incident: &Incident, text: &str) -> Result<StepId, Rejection> {
     {
         return Ok(step.id.clone());
     }
-    Err(invalid(unknown("step", text, ids())))
+    Err(invalid(unknown("step", text, ids()).to_string()))
 }

@@ -267,21 +267,21 @@ impl Plan {
     }
 
     /// Looks a severity up by the id a user typed, with a one-line error naming the choices.
-    pub fn find_severity(&self, text: &str) -> Result<&Severity, String> {
+    pub fn find_severity(&self, text: &str) -> Result<&Severity, NotInPlan> {
         self.severities
             .iter()
             .find(|s| s.id.as_str().eq_ignore_ascii_case(text))
             .ok_or_else(|| unknown("severity", text, self.severities.iter().map(|s| s.id.as_str())))
     }
 
-    pub fn find_role(&self, text: &str) -> Result<&ResponseRole, String> {
+    pub fn find_role(&self, text: &str) -> Result<&ResponseRole, NotInPlan> {
         self.roles
             .iter()
             .find(|r| r.id.as_str() == text)
             .ok_or_else(|| unknown("role", text, self.roles.iter().map(|r| r.id.as_str())))
     }
 
-    pub fn find_notice_kind(&self, text: &str) -> Result<NoticeKind, String> {
+    pub fn find_notice_kind(&self, text: &str) -> Result<NoticeKind, NotInPlan> {
         if let Some(kind) = NoticeKind::built_in(text) {
             return Ok(kind);
         }
@@ -304,13 +304,35 @@ impl Plan {
 }
 
 /// `unknown severity "P7"; choose one of P1, P2 (did you mean P1?)`.
-pub(crate) fn unknown<'a>(what: &str, text: &str, known: impl Iterator<Item = &'a str> + Clone) -> String {
-    let list = known.clone().collect::<Vec<_>>().join(", ");
-    match closest(text, known) {
-        Some(guess) => {
-            format!("unknown {what} \"{text}\" (did you mean \"{guess}\"?); choose one of {list}")
+/// A name someone typed that the plan does not have: what it was meant to be, the
+/// choices, and the closest of them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.sentence())]
+pub struct NotInPlan {
+    /// What was looked up, like `severity`.
+    pub what: &'static str,
+    pub given: String,
+    pub known: Vec<String>,
+    /// The choice closest to what was given, when one is close.
+    pub guess: Option<String>,
+}
+
+impl NotInPlan {
+    fn sentence(&self) -> String {
+        let (what, given, list) = (self.what, &self.given, self.known.join(", "));
+        match &self.guess {
+            Some(guess) => format!("unknown {what} \"{given}\" (did you mean \"{guess}\"?); choose one of {list}"),
+            None if list.is_empty() => format!("unknown {what} \"{given}\"; the plan defines none"),
+            None => format!("unknown {what} \"{given}\"; choose one of {list}"),
         }
-        None if list.is_empty() => format!("unknown {what} \"{text}\"; the plan defines none"),
-        None => format!("unknown {what} \"{text}\"; choose one of {list}"),
+    }
+}
+
+pub(crate) fn unknown<'a>(what: &'static str, text: &str, known: impl Iterator<Item = &'a str> + Clone) -> NotInPlan {
+    NotInPlan {
+        what,
+        given: text.to_owned(),
+        known: known.clone().map(str::to_owned).collect(),
+        guess: closest(text, known).map(str::to_owned),
     }
 }

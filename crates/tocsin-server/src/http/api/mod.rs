@@ -141,7 +141,7 @@ async fn list_incidents(
         .map(|s| {
             plan.find_severity(s)
                 .map(|s| s.id.to_string())
-                .map_err(ApiError::bad_parameter)
+                .map_err(|e| ApiError::bad_parameter(e.to_string()))
         })
         .collect::<Result<_, _>>()?;
     let limit = page_size(query.limit)?;

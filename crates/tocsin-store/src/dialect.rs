@@ -31,14 +31,9 @@ pub(crate) trait Dialect: Sized + Send + Sync + 'static {
     async fn begin_write(&self) -> Result<Tx<Self>, StoreError>;
     /// The transaction that applies migrations, one instance at a time.
     async fn begin_migration(pool: &sqlx::Pool<Self::Db>) -> Result<Tx<Self>, StoreError>;
-    /// Appends to the event log follow one another, so sequence numbers become visible in
-    /// order.
-    async fn lock_event_log(tx: &mut Tx<Self>) -> Result<(), StoreError>;
-    /// Login reservations follow one another: each counts the attempts reserved before it.
-    async fn lock_logins(tx: &mut Tx<Self>) -> Result<(), StoreError>;
-    /// Indexers of the login trail follow one another, so each starts where the last
-    /// stopped.
-    async fn lock_login_trail(tx: &mut Tx<Self>) -> Result<(), StoreError>;
+    /// Waits, inside `tx`, until no other transaction holds `turn`, and holds it until `tx`
+    /// ends.
+    async fn take_turn(tx: &mut Tx<Self>, turn: Turn) -> Result<(), StoreError>;
     /// At most `INSERT_CHUNK` events in one statement.
     async fn insert_rows(tx: &mut Tx<Self>, events: &[NewEvent]) -> Result<(), StoreError>;
     /// The duty's lock, held until the returned value is dropped, or `None` when another
@@ -46,6 +41,18 @@ pub(crate) trait Dialect: Sized + Send + Sync + 'static {
     async fn try_duty(&self, duty: crate::duty::Duty) -> Result<Option<crate::duty::OnDuty>, StoreError>;
     /// What the database's deployment lets someone do behind tocsin's back.
     async fn ownership_warnings(pool: &sqlx::Pool<Self::Db>) -> Result<Vec<String>, StoreError>;
+}
+
+/// What writers take turns at, one transaction at a time, beyond what their own rows
+/// keep apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Turn {
+    /// Appends to the event log, so sequence numbers become visible in order.
+    EventLog,
+    /// Login reservations: each counts the attempts reserved before it.
+    Logins,
+    /// Indexing the login trail: each indexer starts where the last stopped.
+    LoginTrail,
 }
 
 /// A write transaction, with whatever its backend holds beside it while it is open.

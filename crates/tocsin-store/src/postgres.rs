@@ -5,7 +5,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use self::shared::{Tx, login_columns, migrate};
 use crate::StoreError;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Turn};
 use crate::events::NewEvent;
 use crate::migrate::Migration;
 
@@ -59,6 +59,15 @@ impl PgStore {
     }
 }
 
+/// Holds the advisory lock `key` (in this schema) until the transaction ends.
+async fn advisory_xact_lock(tx: &mut Tx, key: i32) -> Result<(), StoreError> {
+    sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Dialect for PgStore {
     type Db = Db;
 
@@ -79,10 +88,7 @@ impl Dialect for PgStore {
             inner: pool.begin().await?,
             _held: (),
         };
-        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        advisory_xact_lock(&mut tx, MIGRATION_LOCK).await?;
         Ok(tx)
     }
 
@@ -135,31 +141,14 @@ impl Dialect for PgStore {
         Ok(taken.then(|| crate::duty::OnDuty::new(crate::duty::Held::Postgres(conn))))
     }
 
-    /// Appends follow one another, so sequence numbers become visible in order.
-    async fn lock_event_log(tx: &mut Tx) -> Result<(), StoreError> {
-        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-            .bind(EVENT_LOG_LOCK)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Login reservations follow one another: each counts the attempts reserved before it.
-    async fn lock_logins(tx: &mut Tx) -> Result<(), StoreError> {
-        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-            .bind(LOGIN_LOCK)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Indexers of the login trail follow one another, so each starts where the last stopped.
-    async fn lock_login_trail(tx: &mut Tx) -> Result<(), StoreError> {
-        sqlx::query(concat!("SELECT pg_advisory_xact_lock(", advisory_key!(), ")"))
-            .bind(TRAIL_LOCK)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+    /// A transaction-level advisory lock per turn.
+    async fn take_turn(tx: &mut Tx, turn: Turn) -> Result<(), StoreError> {
+        let key = match turn {
+            Turn::EventLog => EVENT_LOG_LOCK,
+            Turn::Logins => LOGIN_LOCK,
+            Turn::LoginTrail => TRAIL_LOCK,
+        };
+        advisory_xact_lock(tx, key).await
     }
 
     /// Rows per INSERT statement when appending events.

@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use self::shared::{Tx, login_columns, migrate};
 use crate::StoreError;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Turn};
 use crate::events::NewEvent;
 use crate::migrate::Migration;
 
@@ -136,18 +136,9 @@ impl Dialect for SqliteStore {
     /// `BEGIN IMMEDIATE` already holds the database's one write lock: the row is only read.
     const LOCK_HEAD_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
-    /// `BEGIN IMMEDIATE` already holds the database's one write lock.
-    async fn lock_event_log(_tx: &mut Tx) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// `BEGIN IMMEDIATE` already holds the database's one write lock, across processes too.
-    async fn lock_logins(_tx: &mut Tx) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// `BEGIN IMMEDIATE` already holds the database's one write lock.
-    async fn lock_login_trail(_tx: &mut Tx) -> Result<(), StoreError> {
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock, across processes
+    /// too: every turn is taken.
+    async fn take_turn(_tx: &mut Tx, _turn: Turn) -> Result<(), StoreError> {
         Ok(())
     }
 

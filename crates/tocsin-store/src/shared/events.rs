@@ -41,7 +41,7 @@ pub(in super::super) fn login_columns(event: &NewEvent) -> (Option<String>, Opti
 
 /// Appends events within a transaction, after taking the log's lock; their numbers.
 pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<Vec<u64>, StoreError> {
-    Backend::lock_event_log(tx).await?;
+    Backend::take_turn(tx, Turn::EventLog).await?;
     for chunk in events.chunks(Backend::INSERT_CHUNK) {
         Backend::insert_rows(tx, chunk).await?;
     }
@@ -122,7 +122,7 @@ impl EventStore for Backend {
 
     async fn index_login_trail(&self, limit: u32) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        Backend::lock_login_trail(&mut tx).await?;
+        Backend::take_turn(&mut tx, Turn::LoginTrail).await?;
         let from: Option<i64> = sqlx::query("SELECT seq FROM event_cursors WHERE name = $1")
             .bind(TRAIL_CURSOR)
             .fetch_optional(&mut *tx)

@@ -262,7 +262,7 @@ impl IdentityStore for Backend {
         limits: &LoginLimits,
     ) -> Result<LoginReservation, StoreError> {
         let mut tx = self.begin_write().await?;
-        Backend::lock_logins(&mut tx).await?;
+        Backend::take_turn(&mut tx, Turn::Logins).await?;
         let counts = login_counts(&mut tx, attempt, limits).await?;
         let refusal = limits.refusal(&counts, attempt.at);
         let outcome = match refusal {

@@ -16,7 +16,7 @@ use tocsin_core::clock::{Clock, ClockKind};
 use tocsin_core::incident::{Incident, IncidentNumber, Status};
 
 use super::Backend;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Turn};
 use crate::migrate;
 use crate::{ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
 

@@ -471,3 +471,15 @@ pub struct AlertEvent {
     pub via: crate::alert::Via,
     pub alerts: Vec<crate::alert::Alert>,
 }
+
+impl AlertEvent {
+    /// A delivery of `alerts` from the integration `source`, received `at`, as an event.
+    pub fn delivery(source: &str, via: crate::alert::Via, alerts: Vec<crate::alert::Alert>, at: Timestamp) -> Event {
+        Event::Alert(AlertEvent {
+            at,
+            source: source.to_owned(),
+            via,
+            alerts,
+        })
+    }
+}

@@ -357,12 +357,7 @@ fn check_in(payload: &Value, source: &str, now: Timestamp) -> Result<Vec<Event>,
             }
         }
         alert.labels.insert("monitor_slug".to_owned(), slug);
-        events.push(Event::Alert(AlertEvent {
-            at: now,
-            source: source.to_owned(),
-            via: Via::Sentry,
-            alerts: vec![alert],
-        }));
+        events.push(AlertEvent::delivery(source, Via::Sentry, vec![alert], now));
     }
     Ok(events)
 }

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, Postable, Via, postable};
-use tocsin_core::event::{AlertEvent, Event};
+use tocsin_core::event::AlertEvent;
 use tocsin_core::identity::Permission;
 use tocsin_core::senders::alertmanager::read_webhook_alerts;
 use tocsin_store::events::NewEvent;
@@ -205,13 +205,8 @@ fn posted_event(source: &str, body: &[u8], alerts: Vec<Alert>, now: Timestamp) -
         serde_json::Value::from(source),
         Via::Alertmanager.as_str(),
     );
-    let event = Event::Alert(AlertEvent {
-        at: now,
-        source: source.to_owned(),
-        via: Via::Alertmanager,
-        alerts,
-    });
-    NewEvent::with_body(event, stored, &format!("integration:{source}"), now)
+    let event = AlertEvent::delivery(source, Via::Alertmanager, alerts, now);
+    NewEvent::with_body(event, stored, &compat::origin(source), now)
 }
 
 /// One label matcher of a `filter`: `name=value`, `!=`, `=~` or `!~`.
@@ -512,7 +507,7 @@ mod tests {
             event.body()
         );
         assert_eq!(tocsin_core::event::parse_line(1, event.body()), Ok(event.event.clone()));
-        let Event::Alert(alert) = &event.event else {
+        let tocsin_core::event::Event::Alert(alert) = &event.event else {
             unreachable!()
         };
         assert_eq!(alert.alerts[0].starts_at, now);

@@ -195,15 +195,19 @@ fn unescaped(text: &str) -> String {
     out
 }
 
+/// An event the integration `source` sent, as the log keeps it.
+pub fn received(source: &str, event: Event, now: Timestamp) -> NewEvent {
+    NewEvent::new(event, &origin(source), now)
+}
+
+/// Who delivered an integration's events, in the log.
+pub fn origin(source: &str) -> String {
+    format!("integration:{source}")
+}
+
 /// A delivery of alerts from `source`, as one event of the log.
 pub fn alert_event(source: &str, via: Via, alerts: Vec<Alert>, now: Timestamp) -> NewEvent {
-    let event = Event::Alert(AlertEvent {
-        at: now,
-        source: source.to_owned(),
-        via,
-        alerts,
-    });
-    NewEvent::new(event, &format!("integration:{source}"), now)
+    received(source, AlertEvent::delivery(source, via, alerts, now), now)
 }
 
 /// A sender's body, not read yet: the sender's key is checked first, so that nobody

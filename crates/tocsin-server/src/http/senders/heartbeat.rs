@@ -16,7 +16,6 @@ use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, AlertStatus, Via};
 use tocsin_core::event::{Event, HeartbeatEvent};
-use tocsin_store::events::NewEvent;
 
 use super::compat::{self, Gate, Refusal, Unread};
 use crate::http::AppState;
@@ -131,7 +130,6 @@ async fn take(state: &AppState, integration: &Integration, said: Said) -> Result
         config_hash: None,
         stale_after,
     });
-    let origin = format!("integration:{}", integration.name);
     let summary = match &said.msg {
         Some(msg) => format!("{} reported down: {msg}", integration.name),
         None => format!("{} reported down", integration.name),
@@ -146,7 +144,7 @@ async fn take(state: &AppState, integration: &Integration, said: Said) -> Result
         alert.annotations.insert("msg".to_owned(), msg);
     }
     let events = vec![
-        NewEvent::new(beat, &origin, now),
+        compat::received(&integration.name, beat, now),
         compat::alert_event(&integration.name, Via::Heartbeat, vec![alert], now),
     ];
     compat::commit(state, events).await.map_err(|n| n.refuse(refuse))?;

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use tocsin_core::Timestamp;
 use tocsin_core::senders::Unreadable;
 use tocsin_core::senders::sentry::{envelope_of, key_of_dsn, read_event};
-use tocsin_store::events::NewEvent;
 
 use super::compat::{self, Gate, Refusal, Unread};
 use crate::http::AppState;
@@ -244,11 +243,10 @@ async fn receive(
             Unreadable::Invalid(why) => refuse(StatusCode::BAD_REQUEST, why),
         })?;
         if !read.events.is_empty() {
-            let origin = format!("integration:{}", found.name);
             let events = read
                 .events
                 .into_iter()
-                .map(|e| NewEvent::new(e, &origin, now))
+                .map(|e| compat::received(&found.name, e, now))
                 .collect();
             compat::commit(&state, events).await.map_err(|n| n.refuse(refuse))?;
         }

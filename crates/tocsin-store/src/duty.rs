@@ -60,4 +60,20 @@ impl OnDuty {
             Held::Postgres(conn) => sqlx::query("SELECT 1").execute(conn).await.is_ok(),
         }
     }
+
+    /// Gives the duty up now, so that another instance can take it at once. Dropping it
+    /// gives it up too, but on PostgreSQL only once the server notices the connection is
+    /// gone, which is a moment later.
+    pub async fn release(self) {
+        match self.held {
+            Held::File { .. } => {}
+            Held::Postgres(mut conn) => {
+                use sqlx::Connection;
+                // The connection holds this duty's lock alone. Once the unlock has answered,
+                // the lock is free; a failure leaves it to the server's own noticing.
+                let _ = sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut conn).await;
+                let _ = conn.close().await;
+            }
+        }
+    }
 }

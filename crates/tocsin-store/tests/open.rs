@@ -80,8 +80,8 @@ async fn one_instance_at_a_time_leads_and_another_takes_over_when_it_stops() {
             "{}: not twice",
             db.backend
         );
-        // It stops leading (or its process ends): the other takes over.
-        drop(lead);
+        // It stops leading: the other takes over at once.
+        lead.release().await;
         let mut taken = two.take_duty(Duty::Detectors).await.unwrap().expect("taken over");
         assert!(taken.held().await);
         assert!(
@@ -97,5 +97,35 @@ async fn one_instance_at_a_time_leads_and_another_takes_over_when_it_stops() {
         };
         let lead = elsewhere.open().await.take_duty(Duty::Detectors).await.unwrap();
         assert!(lead.is_some(), "{}", db.backend);
+    }
+}
+
+/// Dropping a duty (as a process that ends does) frees it once the database notices, which
+/// on PostgreSQL is a moment after the connection closes: the standby's retry finds it free.
+#[tokio::test]
+async fn a_duty_released_is_free_at_once_and_one_dropped_soon_after() {
+    use tocsin_store::duty::Duty;
+    for db in TestDb::all().await {
+        let (one, two) = (db.open().await, db.open().await);
+        for round in 0..20 {
+            let lead = one.take_duty(Duty::Bot).await.unwrap().expect("free");
+            lead.release().await;
+            let again = two.take_duty(Duty::Bot).await.unwrap();
+            assert!(again.is_some(), "{}: round {round}: taken at once", db.backend);
+            again.unwrap().release().await;
+        }
+        drop(one.take_duty(Duty::Bot).await.unwrap().expect("free"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if two.take_duty(Duty::Bot).await.unwrap().is_some() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: a dropped duty stays held",
+                db.backend
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

@@ -29,6 +29,8 @@ pub struct Context {
     pub now: Timestamp,
     /// The database's desk, once opened.
     desk: tokio::sync::OnceCell<Desk>,
+    /// The database once opened, shared by the desk and the commands' own reads.
+    opened: std::sync::OnceLock<Arc<dyn Store>>,
 }
 
 pub const DEFAULT_PLAN: &str = "tocsin.toml";
@@ -39,6 +41,7 @@ impl Context {
             global,
             now: tocsin_core::to_millis(Timestamp::now()),
             desk: tokio::sync::OnceCell::new(),
+            opened: std::sync::OnceLock::new(),
         }
     }
 
@@ -117,6 +120,9 @@ impl Context {
     /// Opens the database, creating it if `create` (only declaring creates one).
     /// `None`: an SQLite database that does not exist yet.
     pub async fn store(&self, create: bool) -> anyhow::Result<Option<Arc<dyn Store>>> {
+        if let Some(store) = self.opened.get() {
+            return Ok(Some(Arc::clone(store)));
+        }
         let url = &self.global.db;
         if !create
             && let Some(path) = sqlite_path(url)
@@ -124,7 +130,16 @@ impl Context {
         {
             return Ok(None);
         }
-        Ok(Some(tocsin_store::open(url).await.map_err(|e| anyhow!("{e}"))?))
+        let store = tocsin_store::open(url).await.map_err(|e| anyhow!("{e}"))?;
+        Ok(Some(Arc::clone(self.opened.get_or_init(|| store))))
+    }
+
+    /// The database [`Context::desk`] opened.
+    pub fn opened(&self) -> anyhow::Result<Arc<dyn Store>> {
+        self.opened
+            .get()
+            .cloned()
+            .ok_or_else(|| anyhow!("the database is not open"))
     }
 
     /// The desk of the database, following its active plan; a new database takes the local

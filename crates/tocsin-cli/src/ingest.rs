@@ -102,7 +102,7 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     let detector = match store.take_duty(Duty::Detectors).await? {
         Some(lead) => {
             let desk = context.desk(true).await?.expect("the database exists");
-            let detector = Detector::start(desk, Default::default())
+            let detector = Detector::start(Arc::clone(&store), desk, Default::default())
                 .await
                 .map_err(|e| anyhow!("the detectors cannot start: {e}"))?;
             Some((detector, lead))

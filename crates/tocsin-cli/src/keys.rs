@@ -74,7 +74,7 @@ fn show(context: &Context) -> anyhow::Result<ExitCode> {
 /// Signs what the old key can still vouch for, hands over to a new key in a line the old
 /// one signs, records who did it on the chain, and seals that entry with the new key.
 async fn rotate(context: &Context) -> anyhow::Result<ExitCode> {
-    let Some(desk) = context.desk(false).await? else {
+    let Some(store) = context.store(false).await? else {
         bail!(
             "there is no database at {} yet; the key is made when tocsin first starts",
             context.global.db
@@ -84,8 +84,7 @@ async fn rotate(context: &Context) -> anyhow::Result<ExitCode> {
     let paths = context.seal_paths();
     let previous = Keyring::open(&paths.key)?.map(|k| k.public());
     let mut sealer = Sealer::new(paths.clone());
-    let store = desk.store();
-    let (keyring, handover) = sealer.rotate(&**store, context.now).await?;
+    let (keyring, handover) = sealer.rotate(&*store, context.now).await?;
     let data = json!({
         "key": key_name(&keyring.public()),
         "previous": previous.as_ref().map(key_name),
@@ -94,7 +93,7 @@ async fn rotate(context: &Context) -> anyhow::Result<ExitCode> {
         .record(EntryDraft::system("signing_key_rotated", &actor, context.now, data))
         .await
         .map_err(|e| anyhow!("the key was replaced, but the audit entry could not be written: {e}"))?;
-    sealer.seal(&**store, context.now, false).await?;
+    sealer.seal(&*store, context.now, false).await?;
     if context.json() {
         emit(&json!({"key": key_name(&keyring.public()), "previous": previous.as_ref().map(key_name), "handover_seq": handover.seq}).to_string());
     } else {

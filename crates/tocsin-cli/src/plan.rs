@@ -152,8 +152,8 @@ async fn show(context: &Context, version: Option<u64>) -> anyhow::Result<ExitCod
     };
     let shown = match version {
         None => desk.active_plan().version.clone(),
-        Some(n) => desk
-            .store()
+        Some(n) => context
+            .opened()?
             .plan_version(n)
             .await?
             .ok_or_else(|| anyhow!("there is no plan version {n}; `tocsin plan history` lists them"))?,
@@ -202,7 +202,7 @@ async fn history(context: &Context) -> anyhow::Result<ExitCode> {
             context.global.db
         )
     };
-    let versions = desk.store().plan_history().await?;
+    let versions = context.opened()?.plan_history().await?;
     if context.json() {
         emit(&serde_json::to_string(
             &versions.iter().map(version_json).collect::<Vec<_>>(),

@@ -116,7 +116,7 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
             ..PipelineConfig::default()
         },
     };
-    App::build(desk, identity, settings)
+    App::build(store, desk, identity, settings)
         .await?
         .serve(listener, shutdown_signal())
         .await?;

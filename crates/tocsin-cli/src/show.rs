@@ -229,7 +229,7 @@ pub async fn verify(context: &Context, heads: &[PathBuf]) -> anyhow::Result<Exit
     if context.json() {
         emit(&serde_json::to_string(&VerificationDoc::of(&report))?);
     } else {
-        emit(&verification_text(&report, desk.store().describe()));
+        emit(&verification_text(&report, context.opened()?.describe()));
     }
     Ok(if report.broken.is_some() {
         ExitCode::from(1)

@@ -4,6 +4,7 @@
 //! `cargo bench -p tocsin-server --bench incidents` (set `TOCSIN_BENCH_INCIDENTS` for
 //! another count).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tocsin_core::Timestamp;
@@ -51,7 +52,8 @@ fn report(what: &str, backend: &str, mut samples: Vec<Duration>, total: Duration
 async fn run(db: &TestDb, count: u64) {
     let actor = Actor::parse("bench").expect("a name");
     let plan = PlanText::new(presets::FOUR_TIER.source, "the four-tier preset");
-    let desk = Desk::open(db.open().await, &plan, &actor, Timestamp::now())
+    let store = db.open().await;
+    let desk = Desk::open(Arc::clone(&store), &plan, &actor, Timestamp::now())
         .await
         .expect("the preset is valid")
         .0;
@@ -119,7 +121,7 @@ async fn run(db: &TestDb, count: u64) {
     };
     let started = Instant::now();
     Sealer::new(paths.clone())
-        .seal(&**desk.store(), Timestamp::now(), false)
+        .seal(&*store, Timestamp::now(), false)
         .await
         .expect("seal");
     let lines = std::fs::read_to_string(&paths.heads).expect("heads").lines().count();

@@ -57,6 +57,7 @@ async fn main() {
     for worker in ["w1", "w2"] {
         let channels = Arc::clone(&channels);
         tokio::spawn(work(
+            Arc::clone(&store) as _,
             desk.clone(),
             move || Arc::clone(&channels),
             worker.into(),

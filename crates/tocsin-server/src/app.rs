@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use tocsin_store::StoreError;
+use std::sync::Arc;
+
+use tocsin_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::{Id, JoinSet};
 
@@ -35,10 +37,16 @@ pub struct App {
 impl App {
     /// Starts the event log and every worker on the current runtime, and builds what the
     /// requests reach.
-    pub async fn build(desk: Desk, identity: Identity, settings: AppSettings) -> Result<App, StoreError> {
+    /// Each worker is handed only the store traits it needs.
+    pub async fn build(
+        store: Arc<dyn Store>,
+        desk: Desk,
+        identity: Identity,
+        settings: AppSettings,
+    ) -> Result<App, StoreError> {
         let mut workers = Workers::default();
-        let pipeline = Pipeline::start(desk.clone(), settings.pipeline, &mut workers).await?;
-        let state = AppState::new(desk, identity, pipeline, settings.server);
+        let pipeline = Pipeline::start(&store, desk.clone(), settings.pipeline, &mut workers).await?;
+        let state = AppState::new(store, desk, identity, pipeline, settings.server);
         workers.spawn(
             "integration counts",
             state.integrations().clone().store_counts_every(COUNTS_EVERY),

@@ -15,9 +15,9 @@ pub mod phrases;
 pub mod services;
 #[cfg(feature = "test-support")]
 pub mod testing;
-mod verify;
+
 pub mod wake;
 pub mod workers;
 
 pub use services::incidents::{Changed, Desk, DeskError, IncidentView, TimelineEntry, next_deadlines};
-pub use verify::{Broken, Verification};
+pub use services::verify::{Broken, Verification};

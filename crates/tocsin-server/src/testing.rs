@@ -55,7 +55,9 @@ impl TestServer {
             server: config,
             ..AppSettings::default()
         };
-        let app = App::build(desk, identity.clone(), settings).await.unwrap();
+        let app = App::build(Arc::clone(&store), desk, identity.clone(), settings)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -90,9 +90,8 @@ fn at(t0: Timestamp, minutes: i64) -> Timestamp {
 }
 
 /// The messages in the outbox of `kind`, oldest first.
-async fn queued(desk: &Desk, kind: &str) -> Vec<Value> {
-    let mut all = desk
-        .store()
+async fn queued(store: &dyn tocsin_store::outbox::OutboxStore, kind: &str) -> Vec<Value> {
+    let mut all = store
         .outbox(&OutboxFilter {
             limit: 1000,
             ..OutboxFilter::default()
@@ -124,8 +123,8 @@ async fn an_unacknowledged_critical_incident_calls_level_after_level_until_ackno
     // A medium incident does not page, so it does not escalate.
     declare(&desk, "Odd logins", "P2", t0).await;
 
-    assert_eq!(escalate(&desk, None, at(t0, 1)).await.unwrap(), 1);
-    let calls = queued(&desk, "escalation").await;
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 1)).await.unwrap(), 1);
+    let calls = queued(&*store, "escalation").await;
     assert_eq!(calls[0]["id"], "escalate:INC-0001:0:0:pager");
     assert_eq!(
         calls[0]["text"],
@@ -134,11 +133,11 @@ async fn an_unacknowledged_critical_incident_calls_level_after_level_until_ackno
     assert_eq!(calls[0]["awaits_ack"], true);
     assert_eq!(calls[0]["severity"], "P0");
     // Each level is called once, however often the notifier looks.
-    assert_eq!(escalate(&desk, None, at(t0, 2)).await.unwrap(), 0);
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 2)).await.unwrap(), 0);
 
     // The security lead is the role's holder on the incident, else the plan's people for it.
-    assert_eq!(escalate(&desk, None, at(t0, 10)).await.unwrap(), 1);
-    let calls = queued(&desk, "escalation").await;
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 10)).await.unwrap(), 1);
+    let calls = queued(&*store, "escalation").await;
     assert_eq!(names(&calls[1]), ["Jo Smith"]);
     assert_eq!(calls[1]["to"][0]["email"], "jo@example.com");
     assert_eq!(calls[1]["to"][0]["telegram"], 4242);
@@ -150,14 +149,14 @@ async fn an_unacknowledged_critical_incident_calls_level_after_level_until_ackno
     );
 
     // After a pause only the latest level is called: here the founders, at once.
-    assert_eq!(escalate(&desk, None, at(t0, 34)).await.unwrap(), 1);
-    let calls = queued(&desk, "escalation").await;
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 34)).await.unwrap(), 1);
+    let calls = queued(&*store, "escalation").await;
     assert_eq!(names(&calls[2]), ["Ann Founder", "Ben Founder"]);
     // The last level again every 15 minutes.
-    assert_eq!(escalate(&desk, None, at(t0, 35)).await.unwrap(), 1);
-    assert_eq!(escalate(&desk, None, at(t0, 49)).await.unwrap(), 0);
-    assert_eq!(escalate(&desk, None, at(t0, 50)).await.unwrap(), 1);
-    let calls = queued(&desk, "escalation").await;
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 35)).await.unwrap(), 1);
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 49)).await.unwrap(), 0);
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 50)).await.unwrap(), 1);
+    let calls = queued(&*store, "escalation").await;
     assert_eq!(calls.len(), 5);
     assert!(
         calls[4]["text"]
@@ -170,10 +169,10 @@ async fn an_unacknowledged_critical_incident_calls_level_after_level_until_ackno
     desk.act(critical, &Command::Acknowledge, &jo, Some(at(t0, 51)), at(t0, 51))
         .await
         .unwrap();
-    assert_eq!(escalate(&desk, None, at(t0, 70)).await.unwrap(), 0);
-    assert_eq!(queued(&desk, "escalation").await.len(), 5);
+    assert_eq!(escalate(&*store, &desk, None, at(t0, 70)).await.unwrap(), 0);
+    assert_eq!(queued(&*store, "escalation").await.len(), 5);
     assert!(
-        queued(&desk, "escalation")
+        queued(&*store, "escalation")
             .await
             .iter()
             .all(|c| c["incident"] == "INC-0001")
@@ -201,8 +200,8 @@ async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later
         .unwrap();
 
     // The first status update is due 30 minutes in: at 80% of it, the reminder is for Ben.
-    warn_clocks(&desk, None, at(t0, 25)).await.unwrap();
-    let warnings = queued(&desk, "clock_warning").await;
+    warn_clocks(&*store, &desk, None, at(t0, 25)).await.unwrap();
+    let warnings = queued(&*store, "clock_warning").await;
     let update = warnings
         .iter()
         .find(|w| w["text"].as_str().unwrap().starts_with("Status update"))
@@ -219,8 +218,8 @@ async fn a_status_update_reminder_names_the_owner_and_an_incident_assigned_later
     desk.act(second, &assign, &jo, Some(at(t0, 1)), at(t0, 1))
         .await
         .unwrap();
-    escalate(&desk, None, at(t0, 11)).await.unwrap();
-    let calls = queued(&desk, "escalation").await;
+    escalate(&*store, &desk, None, at(t0, 11)).await.unwrap();
+    let calls = queued(&*store, "escalation").await;
     assert_eq!(calls.len(), 1, "{calls:#?}");
     assert_eq!(calls[0]["incident"], "INC-0002");
     assert_eq!(names(&calls[0]), ["Ann Founder"]);
@@ -270,8 +269,8 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
         .await
         .unwrap();
     assert_eq!(recorded.len(), 3);
-    assert_eq!(notify_signals(&desk).await.unwrap(), 3);
-    let told = queued(&desk, "signal").await;
+    assert_eq!(notify_signals(&*store, &desk).await.unwrap(), 3);
+    let told = queued(&*store, "signal").await;
     assert_eq!(told.len(), 1, "{told:#?}");
     assert_eq!(told[0]["title"], "12 failed logins from 203.0.113.9");
     assert_eq!(told[0]["severity"], "P1");
@@ -282,7 +281,7 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
             .starts_with("brute_force on 203.0.113.9: 12 events from")
     );
     // Read once: the cursor moved with the notifications.
-    assert_eq!(notify_signals(&desk).await.unwrap(), 0);
+    assert_eq!(notify_signals(&*store, &desk).await.unwrap(), 0);
 
     // A signal recorded long ago (a first start on an old database) is not news.
     store
@@ -294,8 +293,8 @@ async fn signals_reach_the_routes_that_ask_for_them_unless_suppressed_or_stale()
         )
         .await
         .unwrap();
-    assert_eq!(notify_signals(&desk).await.unwrap(), 1);
-    assert_eq!(queued(&desk, "signal").await.len(), 1);
+    assert_eq!(notify_signals(&*store, &desk).await.unwrap(), 1);
+    assert_eq!(queued(&*store, "signal").await.len(), 1);
 }
 
 #[tokio::test]
@@ -324,19 +323,19 @@ async fn the_data_subject_notice_without_undue_delay_reminds_until_it_is_marked_
             .filter(|t| t.starts_with("Notify affected data subjects"))
             .collect()
     };
-    warn_clocks(&desk, None, at(t0, 23 * 60)).await.unwrap();
-    assert!(reminders(&queued(&desk, "clock_warning").await).is_empty());
+    warn_clocks(&*store, &desk, None, at(t0, 23 * 60)).await.unwrap();
+    assert!(reminders(&queued(&*store, "clock_warning").await).is_empty());
     // The preset reminds every 24 hours, the latest reminder once.
-    warn_clocks(&desk, None, at(t0, 25 * 60)).await.unwrap();
-    warn_clocks(&desk, None, at(t0, 26 * 60)).await.unwrap();
-    let sent = reminders(&queued(&desk, "clock_warning").await);
+    warn_clocks(&*store, &desk, None, at(t0, 25 * 60)).await.unwrap();
+    warn_clocks(&*store, &desk, None, at(t0, 26 * 60)).await.unwrap();
+    let sent = reminders(&queued(&*store, "clock_warning").await);
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert!(
         sent[0].contains("is not met yet, 1d 1h after it started (reminder 1)"),
         "{sent:?}"
     );
-    warn_clocks(&desk, None, at(t0, 49 * 60)).await.unwrap();
-    assert_eq!(reminders(&queued(&desk, "clock_warning").await).len(), 2);
+    warn_clocks(&*store, &desk, None, at(t0, 49 * 60)).await.unwrap();
+    assert_eq!(reminders(&queued(&*store, "clock_warning").await).len(), 2);
     let waive = Command::Waive {
         clock: "gdpr-art34".into(),
         reason: "the records were encrypted and the key was not exposed".into(),
@@ -344,9 +343,9 @@ async fn the_data_subject_notice_without_undue_delay_reminds_until_it_is_marked_
     desk.act(number, &waive, &jo, Some(at(t0, 50 * 60)), at(t0, 50 * 60))
         .await
         .unwrap();
-    warn_clocks(&desk, None, at(t0, 97 * 60)).await.unwrap();
+    warn_clocks(&*store, &desk, None, at(t0, 97 * 60)).await.unwrap();
     assert_eq!(
-        reminders(&queued(&desk, "clock_warning").await).len(),
+        reminders(&queued(&*store, "clock_warning").await).len(),
         2,
         "a waived obligation reminds no more"
     );

@@ -44,8 +44,9 @@ async fn unsealed(store: &Arc<dyn Store>) -> Desk {
 }
 
 /// A desk with one incident: declared, then a note; sealed into `dir`.
-async fn sealed_desk(db: &TestDb, dir: &tempfile::TempDir) -> Desk {
-    let desk = Desk::open(db.open().await, &plan(), &jo(), now())
+async fn sealed_desk(db: &TestDb, dir: &tempfile::TempDir) -> (Desk, Arc<dyn Store>) {
+    let store = db.open().await;
+    let desk = Desk::open(Arc::clone(&store), &plan(), &jo(), now())
         .await
         .unwrap()
         .0
@@ -62,12 +63,12 @@ async fn sealed_desk(db: &TestDb, dir: &tempfile::TempDir) -> Desk {
         desk.act(number, &note, &jo(), None, now()).await.unwrap();
     }
     let signed = Sealer::new(paths(dir))
-        .seal(&**desk.store(), now(), false)
+        .seal(&*store, now(), false)
         .await
         .unwrap()
         .expect("a first head is signed");
-    assert_eq!(signed.seq, desk.store().chain_head().await.unwrap().seq);
-    desk
+    assert_eq!(signed.seq, store.chain_head().await.unwrap().seq);
+    (desk, store)
 }
 
 fn quoted(text: &str) -> String {
@@ -103,8 +104,7 @@ async fn rewrite(db: &TestDb, store: &dyn Store, change: impl Fn(&mut AuditEntry
 async fn deleting_the_last_entry_and_moving_the_head_back_is_found() {
     for db in TestDb::all().await {
         let dir = tempfile::tempdir().unwrap();
-        let desk = sealed_desk(&db, &dir).await;
-        let store = desk.store();
+        let (desk, store) = sealed_desk(&db, &dir).await;
         let head = store.chain_head().await.unwrap();
         let before = store.audit_entries(head.seq - 2, 1).await.unwrap().remove(0);
         let delete = format!(
@@ -125,7 +125,7 @@ async fn deleting_the_last_entry_and_moving_the_head_back_is_found() {
         }
         // The last note is gone from the incident too, and against itself alone the
         // shortened chain is intact: that was the finding.
-        let plain = unsealed(store).await.verify().await.unwrap();
+        let plain = unsealed(&store).await.verify().await.unwrap();
         assert_eq!(plain.broken, None, "{}", db.backend);
 
         let verification = desk.verify().await.unwrap();
@@ -140,7 +140,7 @@ async fn deleting_the_last_entry_and_moving_the_head_back_is_found() {
         );
         // And tocsin will not sign the shortened chain.
         let refused = Sealer::new(paths(&dir))
-            .seal(&**store, now(), true)
+            .seal(&*store, now(), true)
             .await
             .unwrap_err()
             .to_string();
@@ -152,8 +152,7 @@ async fn deleting_the_last_entry_and_moving_the_head_back_is_found() {
 async fn recomputing_the_whole_chain_to_launder_a_note_and_a_title_is_found() {
     for db in TestDb::all().await {
         let dir = tempfile::tempdir().unwrap();
-        let desk = sealed_desk(&db, &dir).await;
-        let store = desk.store().clone();
+        let (desk, store) = sealed_desk(&db, &dir).await;
         let declared = store
             .audit_entries(0, 100)
             .await
@@ -205,7 +204,7 @@ async fn recomputing_the_whole_chain_to_launder_a_note_and_a_title_is_found() {
 async fn a_head_passed_with_head_is_checked_and_a_forged_one_refused() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let desk = sealed_desk(&db, &dir).await;
+    let (desk, _) = sealed_desk(&db, &dir).await;
     // The operator kept the head from the channel; the heads file is then lost.
     let kept = dir.path().join("kept.jsonl");
     let last = std::fs::read_to_string(dir.path().join(HEADS_FILE)).unwrap();
@@ -237,8 +236,7 @@ async fn a_head_passed_with_head_is_checked_and_a_forged_one_refused() {
 async fn an_admin_user_and_a_token_inserted_directly_are_found() {
     for db in TestDb::all().await {
         let dir = tempfile::tempdir().unwrap();
-        let desk = sealed_desk(&db, &dir).await;
-        let store: Arc<dyn Store> = desk.store().clone();
+        let (desk, store) = sealed_desk(&db, &dir).await;
         let identity = Identity::new(store.clone());
         identity
             .add_user("ana", Role::Responder, None, &jo(), now())
@@ -318,12 +316,12 @@ async fn an_admin_user_and_a_token_inserted_directly_are_found() {
 async fn verify_while_tokens_incidents_and_signed_heads_are_added_finds_nothing_wrong() {
     for db in TestDb::all().await {
         let dir = tempfile::tempdir().unwrap();
-        let desk = sealed_desk(&db, &dir).await;
+        let (desk, store) = sealed_desk(&db, &dir).await;
         let writer = {
             let desk = desk.clone();
             let paths = paths(&dir);
             tokio::spawn(async move {
-                let identity = Identity::new(desk.store().clone());
+                let identity = Identity::new(Arc::clone(&store));
                 let mut sealer = Sealer::new(paths);
                 for i in 0..40 {
                     let scopes = "read".parse::<Scopes>().unwrap();
@@ -337,7 +335,7 @@ async fn verify_while_tokens_incidents_and_signed_heads_are_added_finds_nothing_
                         ..Declaration::default()
                     };
                     desk.declare(&declaration, &jo(), None, now()).await.unwrap();
-                    sealer.seal(&**desk.store(), now(), false).await.unwrap();
+                    sealer.seal(&*store, now(), false).await.unwrap();
                 }
             })
         };

@@ -182,12 +182,12 @@ async fn the_incident_story_holds_on_every_backend() {
         );
 
         // An invalid transition is refused and changes nothing.
-        let head = desk.store().chain_head().await.unwrap();
+        let head = db.open().await.chain_head().await.unwrap();
         let refused = desk
             .act(inc(1), &Command::Close { override_reason: None }, &jo(), None, now)
             .await;
         assert!(matches!(refused, Err(DeskError::Rejected(_))), "{backend}: {refused:?}");
-        assert_eq!(desk.store().chain_head().await.unwrap(), head, "{backend}");
+        assert_eq!(db.open().await.chain_head().await.unwrap(), head, "{backend}");
         let unknown = desk.act(inc(9), &Command::Acknowledge, &jo(), None, now).await;
         assert!(
             matches!(unknown, Err(DeskError::NotFound(n)) if n == inc(9)),

@@ -149,12 +149,41 @@ pub struct ChainHead {
     pub hash: ChainHash,
 }
 
-/// Durable storage. Every write is one transaction: the incident's state, its new audit
-/// entries and its clocks are stored together or not at all.
-#[async_trait]
+/// Durable storage: every store below, of one database. Every write is one transaction:
+/// an incident's state, its new audit entries and its clocks are stored together or not at
+/// all. A part of tocsin that needs only some of it is given only those traits (an
+/// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
 pub trait Store:
-    IdentityStore + EventStore + SignalStore + outbox::OutboxStore + integrations::IntegrationStore + PlanStore + fmt::Debug
+    IdentityStore
+    + EventStore
+    + SignalStore
+    + outbox::OutboxStore
+    + integrations::IntegrationStore
+    + PlanStore
+    + IncidentStore
+    + ChainStore
+    + InstanceStore
+    + fmt::Debug
 {
+}
+
+impl<T> Store for T where
+    T: IdentityStore
+        + EventStore
+        + SignalStore
+        + outbox::OutboxStore
+        + integrations::IntegrationStore
+        + PlanStore
+        + IncidentStore
+        + ChainStore
+        + InstanceStore
+        + fmt::Debug
+{
+}
+
+/// Incidents and their clocks.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
     /// Stores a new incident under the next number, which is returned. Numbers never repeat.
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError>;
 
@@ -171,7 +200,11 @@ pub trait Store:
 
     /// Every open clock of every incident, soonest due first; clocks without a deadline last.
     async fn open_clocks(&self) -> Result<Vec<OpenClock>, StoreError>;
+}
 
+/// The audit chain as a whole.
+#[async_trait]
+pub trait ChainStore: Send + Sync {
     /// Up to `limit` audit entries after `after_seq`, in order.
     async fn audit_entries(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
@@ -180,7 +213,11 @@ pub trait Store:
     /// Appends an entry about tocsin itself that changes no table, like a signing key
     /// replaced.
     async fn record(&self, entry: EntryDraft) -> Result<(), StoreError>;
+}
 
+/// The database itself, and the instances that share it.
+#[async_trait]
+pub trait InstanceStore: Send + Sync {
     /// Where the data lives, for messages (never includes a password).
     fn describe(&self) -> String;
 

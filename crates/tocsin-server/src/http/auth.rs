@@ -204,13 +204,13 @@ impl<N> Allowed<N> {
 
     /// The desk's read side; changing needs [`Responder::desk`].
     pub fn read(&self) -> Reading<'_> {
-        Reading(&self.state.0.desk)
+        Reading(&self.state.0.desk, &*self.state.0.store)
     }
 }
 
 /// What every authenticated caller may read.
 #[derive(Clone, Copy, Debug)]
-pub struct Reading<'d>(&'d Desk);
+pub struct Reading<'d>(&'d Desk, &'d dyn tocsin_store::Store);
 
 impl<'d> Reading<'d> {
     pub fn plan(self) -> std::sync::Arc<tocsin_core::plan::Plan> {
@@ -224,7 +224,7 @@ impl<'d> Reading<'d> {
 
     /// Every plan version, newest first, without their texts.
     pub async fn plan_history(self) -> Result<Vec<tocsin_store::plans::PlanVersion>, tocsin_store::StoreError> {
-        self.0.store().plan_history().await
+        self.1.plan_history().await
     }
 
     pub async fn incident(
@@ -253,7 +253,7 @@ impl<'d> Reading<'d> {
         &self,
         filter: &tocsin_store::signals::SignalFilter,
     ) -> Result<Vec<tocsin_store::signals::SignalRecord>, tocsin_store::StoreError> {
-        self.0.store().signals(filter).await
+        self.1.signals(filter).await
     }
 
     /// The events with these numbers that the log still holds.
@@ -261,14 +261,14 @@ impl<'d> Reading<'d> {
         &self,
         seqs: &[u64],
     ) -> Result<Vec<tocsin_store::events::StoredEvent>, tocsin_store::StoreError> {
-        self.0.store().events_by_seq(seqs).await
+        self.1.events_by_seq(seqs).await
     }
 
     pub async fn events(
         &self,
         filter: &crate::services::event_reads::EventFilter,
     ) -> Result<crate::services::event_reads::EventPage, tocsin_store::StoreError> {
-        crate::services::event_reads::list(&**self.0.store(), filter).await
+        crate::services::event_reads::list(self.1, filter).await
     }
 
     pub async fn audit_entries(
@@ -276,33 +276,38 @@ impl<'d> Reading<'d> {
         after: u64,
         limit: u32,
     ) -> Result<Vec<tocsin_core::audit::AuditEntry>, tocsin_store::StoreError> {
-        self.0.store().audit_entries(after, limit).await
+        self.1.audit_entries(after, limit).await
     }
 
     pub async fn outbox(
         &self,
         filter: &tocsin_store::outbox::OutboxFilter,
     ) -> Result<Vec<tocsin_store::outbox::Notification>, tocsin_store::StoreError> {
-        self.0.store().outbox(filter).await
+        self.1.outbox(filter).await
     }
 
     pub async fn integrations(
         &self,
     ) -> Result<Vec<tocsin_store::integrations::IntegrationRecord>, tocsin_store::StoreError> {
-        self.0.store().integrations().await
+        self.1.integrations().await
     }
 
     pub async fn alerts(
         &self,
         filter: &tocsin_store::integrations::AlertFilter,
     ) -> Result<Vec<tocsin_store::integrations::StoredAlert>, tocsin_store::StoreError> {
-        self.0.store().alerts(filter).await
+        self.1.alerts(filter).await
     }
 }
 
 impl Responder {
     pub fn desk(&self) -> &Desk {
         &self.state.0.desk
+    }
+
+    /// The outbox, to send a dead notification again.
+    pub fn outbox(&self) -> &dyn tocsin_store::outbox::OutboxStore {
+        &*self.state.0.store
     }
 
     /// Tells live pages that an incident changed.
@@ -340,7 +345,7 @@ impl Administrator {
         &self,
         filter: &tocsin_store::events::TrailFilter,
     ) -> Result<Vec<tocsin_store::events::StoredEvent>, tocsin_store::StoreError> {
-        let store = self.state.0.desk.store();
+        let store = &self.state.0.store;
         for _ in 0..5 {
             if store.index_login_trail(10_000).await? < 10_000 {
                 break;

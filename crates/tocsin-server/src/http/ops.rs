@@ -41,7 +41,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response();
     }
-    match state.0.desk.store().chain_head().await {
+    match state.0.store.chain_head().await {
         Ok(_) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: the database does not answer");

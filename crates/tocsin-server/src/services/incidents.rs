@@ -237,7 +237,9 @@ impl Desk {
         Ok(moved)
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The services' own way to the database; the rest of tocsin is given the store
+    /// traits it needs where it is put together.
+    pub(in crate::services) fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

@@ -9,3 +9,4 @@ pub mod plans;
 pub mod ratelimit;
 pub(crate) mod read_cache;
 pub mod seal;
+pub mod verify;

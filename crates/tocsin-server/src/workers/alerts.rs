@@ -18,6 +18,7 @@ use tocsin_core::signal::{Origin, Signal, ruling};
 use tocsin_store::integrations::{AlertFilter, StoredAlert};
 use tocsin_store::signals::NewSignal;
 
+use crate::workers::detection::DetectionStore;
 use crate::{Desk, DeskError};
 
 /// The cursor of the alerts in the event log: what was applied up to it is stored.
@@ -86,8 +87,7 @@ pub struct AlertBook {
 
 impl AlertBook {
     /// The open alerts as stored, and the place in the log they were stored up to.
-    pub async fn load(desk: &Desk, progress: AlertProgress) -> Result<Self, DeskError> {
-        let store = desk.store();
+    pub async fn load(store: &(impl DetectionStore + ?Sized), progress: AlertProgress) -> Result<Self, DeskError> {
         let filter = AlertFilter {
             open: true,
             limit: u32::MAX,
@@ -266,8 +266,7 @@ impl AlertBook {
     /// Stores what changed up to [`AlertBook::position`], and carries out what the
     /// resolutions mean for incidents: a note on the timeline, and the incident resolved
     /// once all its alerts are over, where the plan's `[[integration]]` says so.
-    pub async fn save(&mut self, desk: &Desk) -> Result<(), DeskError> {
-        let store = desk.store();
+    pub async fn save(&mut self, store: &(impl DetectionStore + ?Sized), desk: &Desk) -> Result<(), DeskError> {
         // Resolved alerts leave memory here: they are moved, the open ones copied.
         let rows: Vec<StoredAlert> = self
             .changed

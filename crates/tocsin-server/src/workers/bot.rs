@@ -4,6 +4,7 @@
 //! person who sent them. Only the channel's chat, or the people the plan allows, may act.
 //! One instance polls (Telegram serves one poller per bot); the others stand by.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -13,11 +14,20 @@ use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan};
 use tocsin_notify::escape;
 use tocsin_notify::telegram::{Command, Telegram, Update, User};
 use tocsin_store::IncidentFilter;
+use tocsin_store::InstanceStore;
 use tocsin_store::duty::Duty;
+use tocsin_store::outbox::OutboxStore;
+use tocsin_store::signals::SignalStore;
 
 use crate::phrases::due as due_text;
 use crate::services::incidents::next_deadlines;
+use crate::workers::store_view;
 use crate::{Desk, DeskError};
+
+store_view! {
+    /// What the bots need: their duty, and their cursors kept beside the outbox.
+    BotStore: InstanceStore, SignalStore, OutboxStore
+}
 
 /// How long a standby waits before asking for the lead again, and a poller after an error.
 const PAUSE: Duration = Duration::from_secs(5);
@@ -29,7 +39,7 @@ fn cursor(channel: &str) -> String {
 
 /// Polls every Telegram channel of the plan while this instance leads the bots, until the
 /// process ends.
-pub async fn follow(desk: Desk, public_url: Option<String>) {
+pub async fn follow<S: BotStore + ?Sized>(store: Arc<S>, desk: Desk, public_url: Option<String>) {
     let plan = &desk.plan();
     let client = tocsin_notify::http_client(crate::workers::channels::SEND_TIMEOUT);
     let mut bots = Vec::new();
@@ -45,7 +55,7 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
     }
     let mut said = false;
     loop {
-        let mut lead = match desk.store().take_duty(Duty::Bot).await {
+        let mut lead = match store.take_duty(Duty::Bot).await {
             Ok(Some(lead)) => lead,
             Ok(None) => {
                 if !said {
@@ -64,7 +74,7 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
         tracing::info!(bots = bots.len(), "this instance polls the Telegram bots");
         let polls = futures_util::future::join_all(
             bots.iter()
-                .map(|(channel, bot)| poll(&desk, channel, bot, public_url.as_deref())),
+                .map(|(channel, bot)| poll(&*store, &desk, channel, bot, public_url.as_deref())),
         );
         let held = async {
             while lead.held().await {
@@ -79,10 +89,16 @@ pub async fn follow(desk: Desk, public_url: Option<String>) {
 }
 
 /// Takes the channel's updates as they come, forever; the cursor moves after each batch.
-async fn poll(desk: &Desk, channel: &PlanChannel, bot: &Telegram, public_url: Option<&str>) {
+async fn poll(
+    store: &(impl BotStore + ?Sized),
+    desk: &Desk,
+    channel: &PlanChannel,
+    bot: &Telegram,
+    public_url: Option<&str>,
+) {
     let name = cursor(&channel.name);
     loop {
-        let offset = match desk.store().event_cursor(&name).await {
+        let offset = match store.event_cursor(&name).await {
             Ok(offset) => offset as i64,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the Telegram cursor");
@@ -106,8 +122,7 @@ async fn poll(desk: &Desk, channel: &PlanChannel, bot: &Telegram, public_url: Op
         }
         // A crash before this line hands the batch over again: acknowledging twice is
         // refused as done already, and a reply is repeated at worst.
-        if let Err(e) = desk
-            .store()
+        if let Err(e) = store
             .enqueue_following(&name, (last + 1) as u64, &[], Timestamp::now())
             .await
         {

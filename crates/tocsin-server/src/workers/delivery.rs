@@ -14,8 +14,8 @@ use tocsin_core::Timestamp;
 use tocsin_core::incident::{Actor, Command, Delivery, IncidentEvent, IncidentNumber};
 use tocsin_notify::retry::{jitter, next_try};
 use tocsin_notify::{Channel, Message, Outcome};
-use tocsin_store::outbox::Notification;
-use tocsin_store::{Store, StoreError};
+use tocsin_store::StoreError;
+use tocsin_store::outbox::{Notification, OutboxStore};
 
 use crate::wake::Wake;
 
@@ -41,7 +41,7 @@ pub struct Round {
 
 /// Sends the notifications due at `now`, one claim's worth.
 pub async fn deliver_due(
-    store: &dyn Store,
+    store: &dyn OutboxStore,
     channels: &Channels,
     worker: &str,
     now: Timestamp,
@@ -194,8 +194,13 @@ pub fn plan_channels(desk: crate::Desk) -> impl FnMut() -> Channels + Send {
 /// Delivers what is due, on the channels `channels` gives for each round, and puts what
 /// went out on the incidents' timelines: when `queued` rings, and at least every [`IDLE`]
 /// for what other processes queue and what falls due later.
-pub async fn work(desk: crate::Desk, mut channels: impl FnMut() -> Channels + Send, worker: String, queued: Wake) {
-    let store = Arc::clone(desk.store());
+pub async fn work(
+    store: Arc<dyn OutboxStore>,
+    desk: crate::Desk,
+    mut channels: impl FnMut() -> Channels + Send,
+    worker: String,
+    queued: Wake,
+) {
     let mut queued = queued.listen();
     loop {
         let channels = channels();

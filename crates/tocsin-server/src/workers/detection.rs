@@ -3,6 +3,7 @@
 //! group, or only record.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -16,11 +17,15 @@ use tocsin_detect::detect::Engine;
 use tocsin_detect::detect::recurrence::Watched;
 use tocsin_store::duty::{Duty, OnDuty};
 use tocsin_store::event_log::Committed;
-use tocsin_store::signals::{NewSignal, SignalRecord};
+use tocsin_store::events::EventStore;
+use tocsin_store::integrations::IntegrationStore;
+use tocsin_store::signals::{NewSignal, SignalRecord, SignalStore};
+use tocsin_store::{InstanceStore, Store};
 use tokio::sync::mpsc;
 
 use crate::phrases::time;
 use crate::workers::alerts::AlertProgress;
+use crate::workers::store_view;
 use crate::{Desk, DeskError};
 
 /// The detectors' cursor in the event log.
@@ -70,9 +75,16 @@ pub fn actor() -> Actor {
     Actor::parse("tocsin").expect("a valid name")
 }
 
-/// The detectors with their place in the event log.
+store_view! {
+    /// What the detectors read and write: the event log, the signals and their cursor,
+    /// the open alerts, and the detectors' duty.
+    DetectionStore: EventStore, SignalStore, IntegrationStore, InstanceStore
+}
+
+/// The detectors with their place in the event log, recording what they find in `S`.
 #[derive(Debug)]
-pub struct Detector {
+pub struct Detector<S: ?Sized = dyn Store> {
+    store: Arc<S>,
     desk: Desk,
     engine: Engine,
     /// The plan version the engine was built for.
@@ -104,7 +116,11 @@ const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 /// The keys of the incidents under their recovery watch at `now`: those resolved (or
 /// closed) within the plan's watch, with the keys and accounts of the signals they had.
-async fn watched(desk: &Desk, now: Timestamp) -> Result<(Vec<Watched>, HashMap<String, IncidentNumber>), DeskError> {
+async fn watched(
+    store: &(impl DetectionStore + ?Sized),
+    desk: &Desk,
+    now: Timestamp,
+) -> Result<(Vec<Watched>, HashMap<String, IncidentNumber>), DeskError> {
     let plan = desk.plan();
     let mut keys = Vec::new();
     let mut incidents = HashMap::new();
@@ -127,7 +143,7 @@ async fn watched(desk: &Desk, now: Timestamp) -> Result<(Vec<Watched>, HashMap<S
             limit: 1_000,
             ..Default::default()
         };
-        for record in desk.store().signals(&signals).await? {
+        for record in store.signals(&signals).await? {
             let s = record.signal;
             for key in std::iter::once(s.key).chain(s.accounts) {
                 incidents.insert(key.to_lowercase(), summary.number);
@@ -138,18 +154,17 @@ async fn watched(desk: &Desk, now: Timestamp) -> Result<(Vec<Watched>, HashMap<S
     Ok((keys, incidents))
 }
 
-impl Detector {
+impl<S: DetectionStore + ?Sized> Detector<S> {
     /// Carries out the rules a stop left undone, and starts before the cursor so that the
     /// detectors' memory is rebuilt; nothing is reported from the events read again.
-    pub async fn start(desk: Desk, progress: AlertProgress) -> Result<Self, DeskError> {
-        let store = desk.store();
-        settle(&desk, &store.unsettled_signals().await?).await?;
+    pub async fn start(store: Arc<S>, desk: Desk, progress: AlertProgress) -> Result<Self, DeskError> {
+        settle(&*store, &desk, &store.unsettled_signals().await?).await?;
         let cursor = store.event_cursor(FOLLOWER).await?;
         let rebuild_from = store
             .first_seq_received_since(Timestamp::now() - REBUILD)
             .await?
             .max(cursor.saturating_sub(REBUILD_EVENTS) + 1);
-        let alerts = crate::workers::alerts::AlertBook::load(&desk, progress).await?;
+        let alerts = crate::workers::alerts::AlertBook::load(&*store, progress).await?;
         let active = desk.active_plan();
         Ok(Detector {
             engine: Engine::for_plan(&active.plan),
@@ -166,6 +181,7 @@ impl Detector {
             found: Vec::new(),
             watched: HashMap::new(),
             watched_at: None,
+            store,
             desk,
         })
     }
@@ -175,7 +191,7 @@ impl Detector {
         if self.watched_at.is_some_and(|at| at.elapsed() < WATCH_EVERY) {
             return Ok(());
         }
-        let (keys, incidents) = watched(&self.desk, now).await?;
+        let (keys, incidents) = watched(&*self.store, &self.desk, now).await?;
         self.engine.watch(keys);
         self.watched = incidents;
         self.watched_at = Some(std::time::Instant::now());
@@ -187,7 +203,7 @@ impl Detector {
         let mut recorded = 0;
         let mut round = FIRST_ROUND;
         loop {
-            let events = self.desk.store().events_after(self.position, round).await?;
+            let events = self.store.events_after(self.position, round).await?;
             if events.is_empty() {
                 // Caught up: what was gathered is written now.
                 return Ok(recorded + self.record(false).await?);
@@ -290,7 +306,7 @@ impl Detector {
                 s.ruling.watched_by(*number);
             }
         }
-        let store = self.desk.store();
+        let store = &*self.store;
         let cursor = store.event_cursor(FOLLOWER).await?;
         // In chunks, the cursor moving with the last: the log's writer commits between them.
         // A stop in between finds the same signals again, which are recorded once.
@@ -311,10 +327,10 @@ impl Detector {
                 .iter()
                 .map(|s| (s.signal.fingerprint(), s.signal.at.as_millisecond())),
         );
-        settle(&self.desk, &recorded).await?;
+        settle(&*self.store, &self.desk, &recorded).await?;
         // After the signals, so that each alert finds its episode's signal and incident.
         if self.alerts.due() || (due && self.alerts.dirty()) {
-            self.alerts.save(&self.desk).await?;
+            self.alerts.save(&*self.store, &self.desk).await?;
         }
         self.wrote_at = std::time::Instant::now();
         self.write_window = (writing.elapsed() * 4).clamp(WRITE_WINDOW_MIN, WRITE_EVERY);
@@ -336,12 +352,17 @@ impl Detector {
 /// batch the writer hands over is read as it is; what it could not hand over, and what
 /// other processes append, is read from the store (at least once a second). Another
 /// instance leading, this one stands by and takes over when the leader goes.
-pub async fn follow(desk: Desk, mut fed: mpsc::Receiver<Committed>, progress: AlertProgress) {
+pub async fn follow<S: DetectionStore + ?Sized>(
+    store: Arc<S>,
+    desk: Desk,
+    mut fed: mpsc::Receiver<Committed>,
+    progress: AlertProgress,
+) {
     loop {
-        let Some(lead) = take_duty(&desk, &mut fed).await else {
+        let Some(lead) = take_duty(&*store, &mut fed).await else {
             return;
         };
-        match lead_detectors(&desk, lead, &mut fed, &progress).await {
+        match lead_detectors(&store, &desk, lead, &mut fed, &progress).await {
             Led::WriterStopped => return,
             Led::LeadLost => tracing::warn!("the lead of the detectors was lost with its database connection"),
         }
@@ -353,10 +374,10 @@ const STANDBY: Duration = Duration::from_secs(5);
 
 /// Waits for the lead, letting the writer's batches go by meanwhile (the leader reads them
 /// from the store); `None` once the writer stops.
-async fn take_duty(desk: &Desk, fed: &mut mpsc::Receiver<Committed>) -> Option<OnDuty> {
+async fn take_duty(store: &(impl DetectionStore + ?Sized), fed: &mut mpsc::Receiver<Committed>) -> Option<OnDuty> {
     let mut said = false;
     loop {
-        match desk.store().take_duty(Duty::Detectors).await {
+        match store.take_duty(Duty::Detectors).await {
             Ok(Some(lead)) => {
                 match said {
                     true => tracing::info!("this instance leads the detectors now"),
@@ -388,9 +409,13 @@ enum Led {
     LeadLost,
 }
 
-async fn start_detectors(desk: &Desk, progress: &AlertProgress) -> Detector {
+async fn start_detectors<S: DetectionStore + ?Sized>(
+    store: &Arc<S>,
+    desk: &Desk,
+    progress: &AlertProgress,
+) -> Detector<S> {
     loop {
-        match Detector::start(desk.clone(), progress.clone()).await {
+        match Detector::start(Arc::clone(store), desk.clone(), progress.clone()).await {
             Ok(detector) => return detector,
             Err(e) => {
                 tracing::error!(error = %e, "the detectors cannot start; trying again");
@@ -400,13 +425,14 @@ async fn start_detectors(desk: &Desk, progress: &AlertProgress) -> Detector {
     }
 }
 
-async fn lead_detectors(
+async fn lead_detectors<S: DetectionStore + ?Sized>(
+    store: &Arc<S>,
     desk: &Desk,
     mut lead: OnDuty,
     fed: &mut mpsc::Receiver<Committed>,
     progress: &AlertProgress,
 ) -> Led {
-    let mut detector = start_detectors(desk, progress).await;
+    let mut detector = start_detectors(store, desk, progress).await;
     let mut batch = None;
     let mut ticked = std::time::Instant::now();
     loop {
@@ -428,7 +454,7 @@ async fn lead_detectors(
                     if let Err(e) = detector.save().await {
                         tracing::error!(error = %e, "cannot save how far the detectors read");
                     }
-                    detector = start_detectors(desk, progress).await;
+                    detector = start_detectors(store, desk, progress).await;
                 }
                 detector.tick(Timestamp::now()).await
             }
@@ -460,11 +486,14 @@ const JOINED_NAMED: usize = 10;
 /// Carries out the signals' rules and marks them done. Signals that join one incident
 /// together (an alert storm: thousands of instances firing one rule) are told on its
 /// timeline in one note, and raise its severity at most once.
-async fn settle(desk: &Desk, records: &[SignalRecord]) -> Result<(), DeskError> {
+async fn settle(
+    store: &(impl DetectionStore + ?Sized),
+    desk: &Desk,
+    records: &[SignalRecord],
+) -> Result<(), DeskError> {
     if records.is_empty() {
         return Ok(());
     }
-    let store = desk.store();
     let now = Timestamp::now();
     // The open incident of each group before the batch; an incident under its recovery
     // watch is reopened for the signal that came back.

@@ -15,6 +15,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use tocsin_core::Timestamp;
 use tocsin_store::event_log::{EventLog, EventLogConfig};
+use tocsin_store::events::EventStore;
 use tocsin_store::{Store, StoreError};
 
 use crate::Desk;
@@ -39,6 +40,17 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Names the store traits a worker needs as one, which every store having them has, so
+/// that the worker is handed the database and can reach only those.
+macro_rules! store_view {
+    ($(#[$doc:meta])* $name:ident: $first:path $(, $more:path)*) => {
+        $(#[$doc])*
+        pub trait $name: $first $(+ $more)* {}
+        impl<T: ?Sized + $first $(+ $more)*> $name for T {}
+    };
+}
+pub(crate) use store_view;
+
 /// How often retention runs.
 const EXPIRY: Duration = Duration::from_secs(3600);
 
@@ -51,24 +63,34 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Starts the log's writer, and the workers that follow it among `workers`.
-    pub async fn start(desk: Desk, config: PipelineConfig, workers: &mut Workers) -> Result<Self, StoreError> {
-        let store = Arc::clone(desk.store());
-        let (log, fed) = EventLog::start_with_feed(Arc::clone(&store), config.log).await?;
+    pub async fn start(
+        store: &Arc<dyn Store>,
+        desk: Desk,
+        config: PipelineConfig,
+        workers: &mut Workers,
+    ) -> Result<Self, StoreError> {
+        let (log, fed) = EventLog::start_with_feed(Arc::clone(store), config.log).await?;
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         let channels = delivery::plan_channels(desk.clone());
         let queued = crate::wake::Wake::default();
         let url = config.public_url;
         workers.spawn(
             "delivery",
-            delivery::work(desk.clone(), channels, worker, queued.clone()),
+            delivery::work(Arc::clone(store) as _, desk.clone(), channels, worker, queued.clone()),
         );
         workers.spawn("plan", follow_plan(desk.clone()));
-        workers.spawn("notifier", notifier::follow(desk.clone(), url.clone(), queued));
-        workers.spawn("bot", bot::follow(desk.clone(), url));
+        workers.spawn(
+            "notifier",
+            notifier::follow(Arc::clone(store), desk.clone(), url.clone(), queued),
+        );
+        workers.spawn("bot", bot::follow(Arc::clone(store), desk.clone(), url));
         workers.spawn("seal", crate::services::seal::follow(desk.clone()));
         let progress = alerts::AlertProgress::default();
-        workers.spawn("detectors", detection::follow(desk, fed, progress.clone()));
-        workers.spawn("retention", expire(store, config.retention));
+        workers.spawn(
+            "detectors",
+            detection::follow(Arc::clone(store), desk, fed, progress.clone()),
+        );
+        workers.spawn("retention", expire(Arc::clone(store) as _, config.retention));
         Ok(Pipeline { log, alerts: progress })
     }
 
@@ -116,7 +138,7 @@ async fn follow_plan(desk: Desk) {
     }
 }
 
-async fn expire(store: Arc<dyn Store>, retention: SignedDuration) {
+async fn expire(store: Arc<dyn EventStore>, retention: SignedDuration) {
     loop {
         let cutoff = Timestamp::now() - retention;
         let mut gone = 0;

@@ -3,6 +3,7 @@
 //! same transaction as the notifications are stored, and each notification's key is the
 //! audit entry and the channel, so every change is told once, whatever stops the process.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin_core::Timestamp;
@@ -11,12 +12,21 @@ use tocsin_core::clock::{Clock, ClockKind};
 use tocsin_core::incident::{Actor, Command, Incident, IncidentEvent, IncidentNumber, Status};
 use tocsin_core::plan::Plan;
 use tocsin_notify::{Message, Recipient};
-use tocsin_store::outbox::NewNotification;
+use tocsin_store::ChainStore;
+use tocsin_store::outbox::{NewNotification, OutboxStore};
+use tocsin_store::signals::SignalStore;
 
 use crate::phrases::{due, span, time};
 use crate::services::incidents::IncidentView;
 use crate::wake::Wake;
+use crate::workers::store_view;
 use crate::{Desk, DeskError};
+
+store_view! {
+    /// What the notifier reads (the audit chain, the signals, its cursors) and where it
+    /// queues.
+    NotifierStore: SignalStore, ChainStore, OutboxStore
+}
 
 /// The notifier's cursor in the audit chain.
 pub const FOLLOWER: &str = "notifier";
@@ -40,8 +50,11 @@ pub struct Told {
 }
 
 /// Turns the audit entries after the cursor into notifications.
-pub async fn notify_new(desk: &Desk, public_url: Option<&str>) -> Result<Told, DeskError> {
-    let store = desk.store();
+pub async fn notify_new(
+    store: &(impl NotifierStore + ?Sized),
+    desk: &Desk,
+    public_url: Option<&str>,
+) -> Result<Told, DeskError> {
     let cursor = store.event_cursor(FOLLOWER).await?;
     let entries = store.audit_entries(cursor, ROUND).await?;
     let Some(last) = entries.last().map(|e| e.seq) else {
@@ -93,10 +106,10 @@ fn news_of(entry: &AuditEntry) -> &str {
 /// Follows the audit chain and watches the clocks until the process ends: woken by each
 /// change the desk commits, and at least every [`POLL`] for other processes' changes and
 /// for the clocks. It rings `outbox` when it queued notifications.
-pub async fn follow(desk: Desk, public_url: Option<String>, outbox: Wake) {
+pub async fn follow<S: NotifierStore + ?Sized>(store: Arc<S>, desk: Desk, public_url: Option<String>, outbox: Wake) {
     let mut changes = desk.listen();
     loop {
-        match notify_new(&desk, public_url.as_deref()).await {
+        match notify_new(&*store, &desk, public_url.as_deref()).await {
             Ok(read) => {
                 if read.queued > 0 {
                     outbox.ring();
@@ -107,7 +120,7 @@ pub async fn follow(desk: Desk, public_url: Option<String>, outbox: Wake) {
             }
             Err(e) => tracing::error!(error = %e, "turning incident changes into notifications failed; trying again"),
         }
-        let mut queued = match notify_signals(&desk).await {
+        let mut queued = match notify_signals(&*store, &desk).await {
             Ok(read) => read > 0,
             Err(e) => {
                 tracing::error!(error = %e, "turning signals into notifications failed; trying again");
@@ -115,11 +128,11 @@ pub async fn follow(desk: Desk, public_url: Option<String>, outbox: Wake) {
             }
         };
         let now = Timestamp::now();
-        match warn_clocks(&desk, public_url.as_deref(), now).await {
+        match warn_clocks(&*store, &desk, public_url.as_deref(), now).await {
             Ok(n) => queued |= n > 0,
             Err(e) => tracing::error!(error = %e, "warning of clocks failed; trying again"),
         }
-        match escalate(&desk, public_url.as_deref(), now).await {
+        match escalate(&*store, &desk, public_url.as_deref(), now).await {
             Ok(n) => queued |= n > 0,
             Err(e) => tracing::error!(error = %e, "escalating unacknowledged incidents failed; trying again"),
         }
@@ -133,13 +146,12 @@ pub async fn follow(desk: Desk, public_url: Option<String>, outbox: Wake) {
 /// Tells new signals on the routes that ask for them by name (`events = ["signal"]`: a
 /// route for every kind of news would otherwise carry each signal of an attack); how
 /// many signals it read.
-pub async fn notify_signals(desk: &Desk) -> Result<usize, DeskError> {
+pub async fn notify_signals(store: &(impl NotifierStore + ?Sized), desk: &Desk) -> Result<usize, DeskError> {
     let plan = &desk.plan();
     let wanted = |r: &&tocsin_core::plan::Route| r.events.iter().any(|e| e == "signal");
     if !plan.routes().iter().any(|r| wanted(&r)) {
         return Ok(0);
     }
-    let store = desk.store();
     let cursor = store.event_cursor(SIGNALS).await?;
     let filter = tocsin_store::signals::SignalFilter {
         after: Some(cursor as i64),
@@ -215,7 +227,12 @@ async fn record(desk: &Desk, number: IncidentNumber, event: IncidentEvent, now: 
 /// of again), on the incident's timeline and on the routes that carry clock news. A clock
 /// without a deadline whose obligation reminds does so at its cadence. A status update's
 /// reminders are meant for the incident's owner too. How many notifications were new.
-pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
+pub async fn warn_clocks(
+    store: &(impl NotifierStore + ?Sized),
+    desk: &Desk,
+    public_url: Option<&str>,
+    now: Timestamp,
+) -> Result<u64, DeskError> {
     let plan = &desk.plan();
     let zone = plan.calendar().zone();
     let mut notes = Vec::new();
@@ -263,7 +280,7 @@ pub async fn warn_clocks(desk: &Desk, public_url: Option<&str>, now: Timestamp) 
     if notes.is_empty() {
         return Ok(0);
     }
-    Ok(desk.store().enqueue(&notes, now).await?)
+    Ok(store.enqueue(&notes, now).await?)
 }
 
 /// The latest point an open clock reached by `now`, if it is one to tell.
@@ -324,7 +341,12 @@ fn warning(plan: &Plan, clock: &Clock, now: Timestamp) -> Option<Warning> {
 /// waits to be acknowledged: each level once it is due (only the latest, after a pause),
 /// and the last again at the plan's `repeat`, until someone acknowledges. How many
 /// notifications were new.
-pub async fn escalate(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> Result<u64, DeskError> {
+pub async fn escalate(
+    store: &(impl NotifierStore + ?Sized),
+    desk: &Desk,
+    public_url: Option<&str>,
+    now: Timestamp,
+) -> Result<u64, DeskError> {
     let plan = &desk.plan();
     let Some(escalation) = plan.escalation() else {
         return Ok(0);
@@ -391,7 +413,7 @@ pub async fn escalate(desk: &Desk, public_url: Option<&str>, now: Timestamp) -> 
     if notes.is_empty() {
         return Ok(0);
     }
-    Ok(desk.store().enqueue(&notes, now).await?)
+    Ok(store.enqueue(&notes, now).await?)
 }
 
 /// The people `names` stands for on `incident`: `owner`, a role (whoever holds it on the

@@ -18,7 +18,10 @@ use tocsin_core::incident::{Incident, IncidentNumber, Status};
 use super::Backend;
 use crate::dialect::{Dialect, Turn};
 use crate::migrate;
-use crate::{ChainHead, IncidentChange, IncidentDraft, IncidentFilter, IncidentSummary, OpenClock, Store, StoreError};
+use crate::{
+    ChainHead, ChainStore, IncidentChange, IncidentDraft, IncidentFilter, IncidentStore, IncidentSummary,
+    InstanceStore, OpenClock, StoreError,
+};
 
 type Db = <Backend as Dialect>::Db;
 type Pool = sqlx::Pool<Db>;
@@ -304,7 +307,7 @@ fn push_in(query: &mut QueryBuilder<Db>, column: &str, values: impl Iterator<Ite
 const CLOCK_COLUMNS: &str = "c.clock, c.kind, c.name, c.started_ms, c.due_ms, c.met_ms, c.breached_ms, c.applicable, c.is_open, c.waived, c.remind_every";
 
 #[async_trait]
-impl Store for Backend {
+impl IncidentStore for Backend {
     async fn create_incident(&self, draft: IncidentDraft) -> Result<IncidentNumber, StoreError> {
         let mut tx = self.begin_write().await?;
         let next: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'incident' RETURNING value")
@@ -482,7 +485,10 @@ impl Store for Backend {
         open.sort_by_key(|(position, o)| (o.clock.due_at.is_none(), o.clock.due_at, o.incident, *position));
         Ok(open.into_iter().map(|(_, o)| o).collect())
     }
+}
 
+#[async_trait]
+impl ChainStore for Backend {
     async fn audit_entries(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(int(after_seq, "sequence number")?)
@@ -509,7 +515,10 @@ impl Store for Backend {
         append(&mut tx, vec![entry]).await?;
         Ok(tx.commit().await?)
     }
+}
 
+#[async_trait]
+impl InstanceStore for Backend {
     fn describe(&self) -> String {
         self.description.clone()
     }

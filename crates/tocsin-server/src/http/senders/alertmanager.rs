@@ -331,7 +331,7 @@ async fn get_alerts(
         limit: LIST_MAX,
         ..AlertFilter::default()
     };
-    let stored = state.0.desk.store().alerts(&filter).await.map_err(|e| {
+    let stored = state.0.store.alerts(&filter).await.map_err(|e| {
         tracing::error!(error = %e, "cannot read the alerts");
         refuse(StatusCode::INTERNAL_SERVER_ERROR, "the alerts cannot be read now")
     })?;

@@ -375,7 +375,7 @@ pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActFo
 
 /// Puts a dead notification back in line, then shows the outbox again.
 pub async fn resend(Path(id): Path<i64>, submitted: Submitted<NeedRespond, CsrfOnly>) -> Response {
-    let store = submitted.allowed.desk().store();
+    let store = submitted.allowed.outbox();
     match store.resend(id, submitted.allowed.now).await {
         Ok(true) => Redirect::to("/outbox").into_response(),
         Ok(false) => WebError::from(ApiError::new(

@@ -45,8 +45,11 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
                 settings.insert("stale_after".into(), json!(text));
             }
             if let Some(secret) = secret.read()? {
-                if kind != IntegrationKind::SentryWebhook {
-                    bail!("--secret-env and --secret-file are for sentry-webhook integrations");
+                if kind.signature().is_none() {
+                    bail!(
+                        "--secret-env and --secret-file are for {} integrations",
+                        IntegrationKind::signing()
+                    );
                 }
                 settings.insert("secret".into(), json!(secret));
             }
@@ -213,6 +216,13 @@ fn usage(kind: IntegrationKind, record: &IntegrationRecord, key: &str, url: &str
         IntegrationKind::Heartbeat => {
             format!("Push to {url}/api/v1/heartbeat/{key} (GET or POST; add ?status=down&msg=... when the job failed)")
         }
+        // Senders received through the one generic path say how themselves.
+        other => match other.received_at() {
+            Some((path, setup)) => setup
+                .replace("{url}", &format!("{url}{}", path.replace("{key}", key)))
+                .replace("NAME", &record.name),
+            None => bail!("tocsin cannot say how to set up a {other} sender"),
+        },
     })
 }
 

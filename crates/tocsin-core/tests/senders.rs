@@ -177,3 +177,39 @@ fn an_event_over_the_limit_is_too_large() {
     let body = vec![b' '; EVENT_MAX + 1];
     assert!(matches!(read_event(&body, "shop", now()), Err(Unreadable::TooLarge(_))));
 }
+
+/// A Vercel drain batch as NDJSON: a request, a firewall denial and a function's error.
+const DRAIN: &[u8] = b"{\"id\":\"1\",\"deploymentId\":\"dpl_1\",\"source\":\"lambda\",\"host\":\"shop.vercel.app\",\"timestamp\":1795000000000,\"projectId\":\"p1\",\"level\":\"info\",\"proxy\":{\"timestamp\":1795000000000,\"method\":\"GET\",\"host\":\"shop.example\",\"path\":\"/api/cart\",\"userAgent\":[\"curl/8\"],\"region\":\"fra1\",\"statusCode\":500,\"clientIp\":\"203.0.113.9\"}}\n\
+{\"id\":\"2\",\"deploymentId\":\"dpl_1\",\"source\":\"firewall\",\"host\":\"shop.vercel.app\",\"timestamp\":1795000000001,\"projectId\":\"p1\",\"level\":\"warning\",\"proxy\":{\"timestamp\":1795000000001,\"method\":\"GET\",\"host\":\"shop.example\",\"path\":\"/.env\",\"userAgent\":[],\"region\":\"fra1\",\"statusCode\":403,\"clientIp\":\"198.51.100.7\",\"wafAction\":\"deny\"}}\n\
+{\"id\":\"3\",\"deploymentId\":\"dpl_1\",\"source\":\"lambda\",\"host\":\"shop.vercel.app\",\"timestamp\":1795000000002,\"projectId\":\"p1\",\"level\":\"error\",\"message\":\"boom\"}\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn a_mutated_drain_batch_is_read_as_bounded_events_or_refused_with_a_reason(m in mutations()) {
+        use tocsin_core::senders::Sender;
+        use tocsin_core::senders::vercel::Drain;
+        let body = mutated(DRAIN, &m);
+        match Drain::read(&body, now()) {
+            // Each entry gives at most a request, a denial and an error.
+            Ok(events) => prop_assert!(events.len() <= 3 * body.split(|b| *b == b'\n').count()),
+            Err(why) => prop_assert!(!why.to_string().is_empty()),
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_to_the_drain_are_read_or_refused_without_a_panic(body in prop::collection::vec(any::<u8>(), 0..2048)) {
+        use tocsin_core::senders::Sender;
+        let _ = tocsin_core::senders::vercel::Drain::read(&body, now());
+    }
+}
+
+#[test]
+fn the_sample_drain_batch_reads_as_four_events() {
+    use tocsin_core::senders::Sender;
+    let events = tocsin_core::senders::vercel::Drain::read(DRAIN, now()).unwrap();
+    let kinds: Vec<_> = events.iter().map(Event::kind).collect();
+    use tocsin_core::event::Kind;
+    assert_eq!(kinds, [Kind::Request, Kind::Request, Kind::RateLimit, Kind::Error]);
+}

@@ -183,6 +183,8 @@ struct Target {
     path: String,
     headers: Vec<(&'static str, String)>,
     seeds: Vec<Vec<u8>>,
+    /// The secret each body is signed with, in `x-vercel-signature`, if the reader checks one.
+    signed_by: Option<&'static str>,
 }
 
 #[tokio::test]
@@ -198,6 +200,10 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
     let heartbeat = server.integration(IntegrationKind::Heartbeat, "backup").await;
     let hooks = server
         .integration(IntegrationKind::SentryWebhook, "sentry-alerts")
+        .await;
+    let drain_secret = "a-drain-signature-secret-of-vercel";
+    let (_, drain) = server
+        .integration_with(IntegrationKind::Vercel, "vercel", json!({"secret": drain_secret}))
         .await;
     let bearer = |key: &str| {
         vec![
@@ -222,6 +228,7 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
 {"kind":"custom","ts":"2026-01-05T00:00:04Z","name":"n","attributes":{"a":1}}"#
                     .to_vec(),
             ],
+            signed_by: None,
         },
         Target {
             name: "alertmanager v2",
@@ -230,6 +237,7 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
             seeds: vec![
                 br#"[{"labels":{"alertname":"A","severity":"critical"},"annotations":{"summary":"s"},"startsAt":"2026-01-05T00:00:00Z","generatorURL":"http://p/"}]"#.to_vec(),
             ],
+            signed_by: None,
         },
         Target {
             name: "alertmanager webhook",
@@ -238,6 +246,7 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
             seeds: vec![
                 br#"{"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"A"},"annotations":{},"startsAt":"2026-01-05T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"abc"}]}"#.to_vec(),
             ],
+            signed_by: None,
         },
         Target {
             name: "pagerduty",
@@ -247,36 +256,52 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
                 "payload": {"summary": "s", "source": "x", "severity": "critical"}})
             .to_string()
             .into_bytes()],
+            signed_by: None,
         },
         Target {
             name: "sentry envelope",
             path: format!("/api/{sentry_id}/envelope/?sentry_key={sentry}"),
             headers: vec![],
             seeds: vec![format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n").into_bytes()],
+            signed_by: None,
         },
         Target {
             name: "sentry store",
             path: format!("/api/{sentry_id}/store/?sentry_key={sentry}"),
             headers: vec![],
             seeds: vec![event.to_string().into_bytes()],
+            signed_by: None,
         },
         Target {
             name: "sentry webhook",
             path: format!("/api/v1/webhooks/sentry/{hooks}"),
             headers: vec![("sentry-hook-resource", "event_alert".into())],
             seeds: vec![br#"{"action":"triggered","data":{"event":{"title":"t"},"triggered_rule":"r"}}"#.to_vec()],
+            signed_by: None,
         },
         Target {
             name: "heartbeat",
             path: format!("/api/v1/heartbeat/{heartbeat}"),
             headers: vec![("content-type", "application/x-www-form-urlencoded".into())],
             seeds: vec![b"status=down&msg=backup%20failed".to_vec(), br#"{"status":"up"}"#.to_vec()],
+            signed_by: None,
+        },
+        Target {
+            name: "vercel drain",
+            path: format!("/api/v1/drains/vercel/{drain}"),
+            headers: vec![],
+            seeds: vec![
+                br#"{"id":"1","deploymentId":"d","source":"firewall","host":"h","timestamp":1795000000000,"projectId":"p","level":"warning","proxy":{"timestamp":1795000000000,"method":"GET","host":"h","path":"/.env","userAgent":["x"],"region":"fra1","statusCode":403,"clientIp":"198.51.100.7","wafAction":"deny"}}"#.to_vec(),
+                br#"[{"id":"2","source":"lambda","level":"error","message":"boom","projectId":"p","timestamp":1795000000000}]"#.to_vec(),
+            ],
+            signed_by: Some(drain_secret),
         },
         Target {
             name: "login form",
             path: "/login".into(),
             headers: vec![("content-type", "application/x-www-form-urlencoded".into())],
             seeds: vec![b"name=admin&password=secret%20one&csrf=abc&next=%2Fincidents".to_vec()],
+            signed_by: None,
         },
     ];
     let client = reqwest::Client::new();
@@ -300,6 +325,12 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
             for (name, value) in &target.headers {
                 request = request.header(*name, value);
             }
+            if let Some(secret) = target.signed_by {
+                use hmac::{KeyInit, Mac};
+                let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+                mac.update(input);
+                request = request.header("x-vercel-signature", hex::encode(mac.finalize().into_bytes()));
+            }
             let response = request.send().await.unwrap_or_else(|e| {
                 panic!(
                     "{}: the connection dropped on {:?}: {e}",
@@ -315,7 +346,7 @@ async fn every_endpoint_reading_untrusted_input_answers_without_a_5xx_and_stores
                 target.name,
                 String::from_utf8_lossy(input)
             );
-            if target.name == "events" && status == StatusCode::OK {
+            if matches!(target.name, "events" | "vercel drain") && status == StatusCode::OK {
                 let report: serde_json::Value = serde_json::from_str(&text).unwrap();
                 let stored = server.events_stored().await - before;
                 assert_eq!(

@@ -585,6 +585,7 @@ async fn a_sender_without_a_valid_key_is_refused_before_its_body_is_read() {
         ),
         (format!("POST /api/v1/webhooks/sentry/{wrong} HTTP/1.1"), "{"),
         (format!("POST /api/v1/heartbeat/{wrong} HTTP/1.1"), "{"),
+        (format!("POST /api/v1/drains/vercel/{wrong} HTTP/1.1"), "["),
     ];
     for (head, first_bytes) in &cases {
         let answer = answer_before_the_body(&server.url, head, first_bytes).await;

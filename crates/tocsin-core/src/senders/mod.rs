@@ -5,6 +5,122 @@
 pub mod alertmanager;
 pub mod pagerduty;
 pub mod sentry;
+pub mod vercel;
+
+use std::fmt;
+
+use crate::Timestamp;
+use crate::event::Event;
+
+/// The kinds of outside senders an integration stands for: each integration's key is
+/// taken from the senders of its kind only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntegrationKind {
+    /// The Alertmanager webhook, and `/api/v2/alerts` as Prometheus and amtool use it.
+    Alertmanager,
+    /// PagerDuty's Events API v2: the key is the routing key.
+    Pagerduty,
+    /// Sentry SDKs: the key is the DSN's public key, the integration's id its project id.
+    Sentry,
+    /// Sentry's webhooks (issue and metric alerts), signed with the client secret.
+    SentryWebhook,
+    /// `GET|POST /api/v1/heartbeat/<key>`.
+    Heartbeat,
+    /// Vercel log drains ([`vercel::Drain`]).
+    Vercel,
+}
+
+impl IntegrationKind {
+    pub const ALL: [IntegrationKind; 6] = [
+        IntegrationKind::Alertmanager,
+        IntegrationKind::Pagerduty,
+        IntegrationKind::Sentry,
+        IntegrationKind::SentryWebhook,
+        IntegrationKind::Heartbeat,
+        IntegrationKind::Vercel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::Pagerduty => "pagerduty",
+            IntegrationKind::Sentry => "sentry",
+            IntegrationKind::SentryWebhook => "sentry-webhook",
+            IntegrationKind::Heartbeat => "heartbeat",
+            IntegrationKind::Vercel => vercel::Drain::NAME,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<IntegrationKind> {
+        IntegrationKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// What signs this kind's deliveries with a secret the integration keeps.
+    pub fn signature(self) -> Option<Signature> {
+        match self {
+            IntegrationKind::SentryWebhook => Some(Signature::HmacSha256 {
+                header: "sentry-hook-signature",
+            }),
+            IntegrationKind::Vercel => vercel::Drain::SIGNATURE,
+            _ => None,
+        }
+    }
+
+    /// The kinds whose senders sign, named for messages: "sentry-webhook and vercel".
+    pub fn signing() -> String {
+        let names: Vec<&str> = IntegrationKind::ALL
+            .into_iter()
+            .filter(|k| k.signature().is_some())
+            .map(IntegrationKind::as_str)
+            .collect();
+        names.join(" and ")
+    }
+
+    /// The route of a sender received through the one generic path, with `{key}` where
+    /// the integration's key goes, and how to set the sender up.
+    pub fn received_at(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            IntegrationKind::Vercel => Some((vercel::Drain::PATH, vercel::Drain::SETUP)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for IntegrationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a sender signs its bodies with the integration's secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signature {
+    /// The lowercase hex HMAC-SHA256 of the body, in `header`.
+    HmacSha256 { header: &'static str },
+    /// The lowercase hex HMAC-SHA1 of the body, in `header`.
+    HmacSha1 { header: &'static str },
+}
+
+/// A sender the server receives through its one generic path: a POST to [`Sender::PATH`]
+/// with the integration's key in the path, a body of at most [`Sender::MAX_BODY`] bytes
+/// (compressed or not), signed as [`Sender::SIGNATURE`] says, read by [`Sender::read`].
+/// A new sender is this, its reader, its kind above, and one line of routing.
+pub trait Sender {
+    /// The integrations' kind, as `tocsin integration add` names it.
+    const NAME: &'static str;
+    const KIND: IntegrationKind;
+    /// The route, with `{key}` where the integration's key goes.
+    const PATH: &'static str;
+    /// The largest body taken, after expansion.
+    const MAX_BODY: usize;
+    /// How the bodies are signed, if they are.
+    const SIGNATURE: Option<Signature> = None;
+    /// How to point the sender at tocsin, `{url}` standing for the route's full address.
+    const SETUP: &'static str;
+
+    /// The events of a body, or why it cannot be taken.
+    fn read(body: &[u8], now: Timestamp) -> Result<Vec<Event>, Unreadable>;
+}
 
 /// Why a sender's body cannot be taken.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

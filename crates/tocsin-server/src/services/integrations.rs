@@ -21,50 +21,7 @@ use tocsin_store::integrations::{IntegrationRecord, IntegrationStats, NewIntegra
 
 use crate::services::identity::{Secret, digest};
 
-/// What an integration speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IntegrationKind {
-    /// The Alertmanager webhook, and `/api/v2/alerts` as Prometheus and amtool use it.
-    Alertmanager,
-    /// PagerDuty's Events API v2: the key is the routing key.
-    Pagerduty,
-    /// Sentry SDKs: the key is the DSN's public key, the integration's id its project id.
-    Sentry,
-    /// Sentry's webhooks (issue and metric alerts), signed with the client secret.
-    SentryWebhook,
-    /// `GET|POST /api/v1/heartbeat/<key>`.
-    Heartbeat,
-}
-
-impl IntegrationKind {
-    pub const ALL: [IntegrationKind; 5] = [
-        IntegrationKind::Alertmanager,
-        IntegrationKind::Pagerduty,
-        IntegrationKind::Sentry,
-        IntegrationKind::SentryWebhook,
-        IntegrationKind::Heartbeat,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationKind::Alertmanager => "alertmanager",
-            IntegrationKind::Pagerduty => "pagerduty",
-            IntegrationKind::Sentry => "sentry",
-            IntegrationKind::SentryWebhook => "sentry-webhook",
-            IntegrationKind::Heartbeat => "heartbeat",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<IntegrationKind> {
-        IntegrationKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl fmt::Display for IntegrationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use tocsin_core::senders::IntegrationKind;
 
 /// An integration that a request named by its key.
 #[derive(Clone, Debug)]
@@ -222,7 +179,8 @@ impl Integrations {
         Ok(record)
     }
 
-    /// Sets the client secret that a sentry-webhook integration's deliveries are signed with.
+    /// Sets the secret that a signing integration's deliveries (sentry-webhook, vercel) are
+    /// signed with.
     pub async fn set_secret(
         &self,
         name: &str,
@@ -238,10 +196,15 @@ impl Integrations {
             ));
         }
         let mut record = self.named(name).await?;
-        if record.kind != IntegrationKind::SentryWebhook.as_str() {
+        if IntegrationKind::parse(&record.kind)
+            .and_then(IntegrationKind::signature)
+            .is_none()
+        {
             return Err(IntegrationError::Invalid(format!(
-                "\"{}\" is a {} integration; only sentry-webhook integrations take a secret",
-                record.name, record.kind
+                "\"{}\" is a {} integration; only {} integrations take a secret",
+                record.name,
+                record.kind,
+                IntegrationKind::signing()
             )));
         }
         if !record.settings.is_object() {

@@ -101,6 +101,34 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The secret an integration's sender signs with, once it was given one.
+pub fn secret(integration: &Integration) -> Option<&str> {
+    integration
+        .settings
+        .get("secret")
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether `given` (the signature's bytes) signs `body` with `secret` as `signature` says,
+/// compared in constant time.
+pub fn signs(signature: tocsin_core::senders::Signature, secret: &str, given: &[u8], body: &[u8]) -> bool {
+    use hmac::{KeyInit, Mac};
+    use tocsin_core::senders::Signature;
+    match signature {
+        Signature::HmacSha1 { .. } => {
+            let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
+            mac.update(body);
+            mac.verify_slice(given).is_ok()
+        }
+        Signature::HmacSha256 { .. } => {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+            mac.update(body);
+            mac.verify_slice(given).is_ok()
+        }
+    }
+}
+
 /// The integration of `kind` whose key this is.
 pub async fn integration(
     state: &AppState,

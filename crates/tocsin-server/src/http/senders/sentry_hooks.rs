@@ -13,7 +13,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, AlertStatus, Via};
@@ -24,8 +23,6 @@ use crate::http::AppState;
 /// Webhook bodies read at once.
 static HOOKS: Gate = Gate::new();
 use crate::services::integrations::{Integration, IntegrationKind};
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 pub const MAX_BODY: usize = 1024 * 1024;
 /// How far a delivery's timestamp may be from tocsin's clock.
@@ -46,32 +43,28 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Checks the signature and the time of a delivery; the signature, to refuse it again.
 fn verify(integration: &Integration, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<Vec<u8>, Refusal> {
-    let secret = integration
-        .settings
-        .get("secret")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "no client secret is set for \"{}\"; run `tocsin integration secret {}` with the secret Sentry shows",
-                    integration.name, integration.name
-                ),
-            )
-        })?;
+    let secret = compat::secret(integration).ok_or_else(|| {
+        refuse(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "no client secret is set for \"{}\"; run `tocsin integration secret {}` with the secret Sentry shows",
+                integration.name, integration.name
+            ),
+        )
+    })?;
     let signature = header(headers, "sentry-hook-signature")
         .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "the Sentry-Hook-Signature header is missing"))?;
     let signature = hex::decode(signature)
         .map_err(|_| refuse(StatusCode::UNAUTHORIZED, "Sentry-Hook-Signature is not hexadecimal"))?;
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    mac.verify_slice(&signature).map_err(|_| {
-        refuse(
-            StatusCode::UNAUTHORIZED,
-            "Sentry-Hook-Signature does not match the body and the client secret",
-        )
-    })?;
+    let sha256 = IntegrationKind::SentryWebhook.signature().expect("sentry signs");
+    compat::signs(sha256, secret, &signature, body)
+        .then_some(())
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "Sentry-Hook-Signature does not match the body and the client secret",
+            )
+        })?;
     let sent = header(headers, "sentry-hook-timestamp")
         .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "the Sentry-Hook-Timestamp header is missing"))?;
     let sent: f64 = sent.parse().map_err(|_| {
@@ -258,7 +251,11 @@ async fn hook(State(state): State<AppState>, Path(key): Path<String>, headers: H
 
 #[cfg(test)]
 mod tests {
+    use hmac::{KeyInit, Mac};
+
     use super::*;
+
+    type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
     fn now() -> Timestamp {
         "2026-11-23T12:00:00Z".parse().unwrap()

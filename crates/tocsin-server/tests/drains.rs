@@ -1,0 +1,116 @@
+//! Log drains through the one generic receive path: a Vercel batch, signed with the
+//! drain's secret, is taken whole or not at all.
+
+use std::io::Write;
+
+use hmac::{KeyInit, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tocsin_server::services::integrations::IntegrationKind;
+use tocsin_server::testing::TestServer;
+use tocsin_store::testing::TestDb;
+
+const SECRET: &str = "a-drain-signature-secret-of-vercel";
+
+const BATCH: &str = concat!(
+    r#"{"id":"1","deploymentId":"dpl_1","source":"lambda","host":"shop.vercel.app","timestamp":1795000000000,"projectId":"p1","projectName":"shop","level":"info","proxy":{"timestamp":1795000000000,"method":"POST","host":"shop.example","path":"/api/login","userAgent":["curl/8"],"region":"fra1","statusCode":500,"clientIp":"203.0.113.9"}}"#,
+    "\n",
+    r#"{"id":"2","deploymentId":"dpl_1","source":"firewall","host":"shop.vercel.app","timestamp":1795000000001,"projectId":"p1","level":"warning","proxy":{"timestamp":1795000000001,"method":"GET","host":"shop.example","path":"/.env","userAgent":[],"region":"fra1","statusCode":403,"clientIp":"198.51.100.7","wafAction":"deny","wafRuleId":"r1"}}"#,
+    "\n",
+    r#"{"id":"3","deploymentId":"dpl_1","source":"build","host":"shop.vercel.app","timestamp":1795000000002,"projectId":"p1","level":"info","message":"Compiled"}"#,
+    "\n"
+);
+
+fn signature(body: &[u8], secret: &str) -> String {
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn drain(server: &TestServer, key: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new().post(format!("{}/api/v1/drains/vercel/{key}", server.url));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.body(body).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_vercel_drain_batch_signed_with_its_secret_is_taken_and_any_other_refused_whole() {
+    for db in TestDb::all().await {
+        let server = TestServer::start(db).await;
+        let backend = server.backend();
+        let (_, key) = server
+            .integration_with(IntegrationKind::Vercel, "vercel", json!({"secret": SECRET}))
+            .await;
+        let before = server.events_stored().await;
+
+        // NDJSON, signed: a request, a denial of its address and the denied request; the
+        // build line is no security news.
+        let signed = signature(BATCH.as_bytes(), SECRET);
+        let (status, answer) = drain(&server, &key, BATCH.into(), &[("x-vercel-signature", &signed)]).await;
+        assert_eq!(
+            (status, &answer),
+            (StatusCode::OK, &json!({"accepted": 3})),
+            "{backend}"
+        );
+        assert_eq!(server.events_stored().await, before + 3, "{backend}");
+
+        // The same as a JSON array, compressed; the signature is of the bytes sent.
+        let array = format!("[{}]", BATCH.trim_end().replace('\n', ","));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(array.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let signed = signature(&gz, SECRET);
+        let headers = [("x-vercel-signature", signed.as_str()), ("content-encoding", "gzip")];
+        let (status, answer) = drain(&server, &key, gz, &headers).await;
+        assert_eq!(
+            (status, &answer),
+            (StatusCode::OK, &json!({"accepted": 3})),
+            "{backend}"
+        );
+
+        // Refused whole, nothing stored: a signature of another secret, none, a batch that
+        // is not one, and a key that is not a drain's.
+        let stored = server.events_stored().await;
+        let forged = signature(BATCH.as_bytes(), "another-secret-entirely");
+        let (status, answer) = drain(&server, &key, BATCH.into(), &[("x-vercel-signature", &forged)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        assert!(answer["error"].as_str().unwrap().contains("does not match"), "{answer}");
+        let (status, answer) = drain(&server, &key, BATCH.into(), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("x-vercel-signature header is missing"),
+            "{answer}"
+        );
+        let bad = format!("{BATCH}not json\n");
+        let signed = signature(bad.as_bytes(), SECRET);
+        let (status, answer) = drain(&server, &key, bad.into(), &[("x-vercel-signature", &signed)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{backend}");
+        assert!(answer["error"].as_str().unwrap().starts_with("line 4: "), "{answer}");
+        let pagerduty = server.integration(IntegrationKind::Pagerduty, "pd").await;
+        let (status, _) = drain(&server, &pagerduty, BATCH.into(), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        assert_eq!(server.events_stored().await, stored, "{backend}");
+
+        // A drain whose secret tocsin was not given says how to give it.
+        let (_, unset) = server
+            .integration_with(IntegrationKind::Vercel, "vercel-2", json!({}))
+            .await;
+        let (status, answer) = drain(&server, &unset, BATCH.into(), &[("x-vercel-signature", "00")]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("tocsin integration secret vercel-2"),
+            "{answer}"
+        );
+        server.stop().await;
+    }
+}

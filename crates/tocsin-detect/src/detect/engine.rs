@@ -1,17 +1,16 @@
 //! All detectors behind one door: events from the log in, signals out.
 
-use jiff::SignedDuration;
 use tocsin_core::detector::DetectorId;
 use tocsin_core::event::Event;
 use tocsin_core::plan::{Detection, Recovery};
 use tocsin_core::signal::Signal;
 
 use super::Finding;
-use super::account::{AccountAttack, AccountAttackConfig, Stuffing};
+use super::account::{AccountAttack, Stuffing};
 use super::app::{Agents, Errors, Vault};
-use super::auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
+use super::auth::{BruteForce, SlowBruteForce, Spray};
 use super::campaign::SprayCampaign;
-use super::ratelimit::{RateLimitConfig, RateLimits};
+use super::ratelimit::RateLimits;
 use super::recurrence::{Recurrence, Watched};
 
 /// What the engine asks of every detector: events in, findings out. A detector reads the
@@ -101,50 +100,7 @@ impl Engine {
         recovery: &Recovery,
         working: Option<(tocsin_core::calendar::Calendar, u16, u16)>,
     ) -> Self {
-        let mut brute_force = BruteForceConfig::default();
-        if let Some(threshold) = settings.brute_force_threshold {
-            brute_force.threshold = threshold;
-        }
-        if let Some(seconds) = settings.brute_force_window_seconds {
-            brute_force.window = SignedDuration::from_secs(seconds);
-        }
-        let mut spray = SprayConfig::default();
-        if let Some(accounts) = settings.spray_accounts {
-            spray.accounts = accounts;
-        }
-        let mut agents = Agents::default();
-        if let Some(seconds) = settings.stale_agent_after_seconds {
-            agents.stale_after = SignedDuration::from_secs(seconds);
-        }
-        let mut rate_limits = RateLimitConfig::default();
-        if let Some(seconds) = settings.quiet_period_seconds {
-            let quiet = SignedDuration::from_secs(seconds);
-            brute_force.cooldown = quiet;
-            spray.cooldown = quiet;
-            rate_limits.cooldown = quiet;
-        }
-        let mut vault = Vault::default();
-        vault.working = working;
-        let recurrence = Recurrence::new(
-            brute_force.threshold.div_ceil(recovery.sensitivity.max(1)),
-            brute_force.window,
-        );
-        // In this order: findings of one event come out in it.
-        let detectors: Vec<Box<dyn Detector>> = vec![
-            Box::new(BruteForce::new(brute_force)),
-            Box::new(SlowBruteForce::new(SlowBruteForceConfig {
-                fast: brute_force,
-                ..SlowBruteForceConfig::default()
-            })),
-            Box::new(Spray::new(spray)),
-            Box::new(AccountAttack::new(AccountAttackConfig::default())),
-            Box::new(Stuffing::default()),
-            Box::new(SprayCampaign::default()),
-            Box::new(RateLimits::new(rate_limits)),
-            Box::new(Errors::default()),
-            Box::new(vault),
-            Box::new(agents),
-        ];
+        let (recurrence, detectors) = super::detectors(settings, recovery, working);
         Engine {
             recurrence,
             detectors,
@@ -236,13 +192,8 @@ fn signal(finding: Finding, seq: Option<u64>) -> Signal {
             format!("The agent {key} runs a version or configuration unlike the rest of the fleet")
         }
         DetectorId::PasswordSpray => format!("{key} tried {} different accounts within {minutes} min", evidence.count),
-        // Their own summaries say the rest; a finding without one is named plainly.
-        other @ (DetectorId::DistributedSpray
-        | DetectorId::Compromise
-        | DetectorId::Recurrence
-        | DetectorId::Alert(_)) => {
-            format!("{other}: {key}, {} events", evidence.count)
-        }
+        // The rest say it in their own summaries; a finding without one is named plainly.
+        other => format!("{other}: {key}, {} events", evidence.count),
     });
     Signal {
         detector,

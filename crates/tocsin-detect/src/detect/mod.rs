@@ -11,10 +11,73 @@ pub mod ratelimit;
 pub mod recurrence;
 
 pub use bounded::DEFAULT_CAP;
-pub use engine::Engine;
+pub use engine::{Detector, Engine};
 
 use jiff::{SignedDuration, Timestamp};
 use tocsin_core::detector::DetectorId;
+use tocsin_core::plan::{Detection, Recovery};
+
+use account::{AccountAttack, AccountAttackConfig, Stuffing};
+use app::{Agents, Errors, Vault};
+use auth::{BruteForce, BruteForceConfig, SlowBruteForce, SlowBruteForceConfig, Spray, SprayConfig};
+use campaign::SprayCampaign;
+use ratelimit::{RateLimitConfig, RateLimits};
+use recurrence::Recurrence;
+
+/// Every detector, with the plan's settings (tocsin's defaults where it has none), in the
+/// order their findings of one event come out; and the recovery watch, which goes first.
+/// A new detector is its file above and one line in this list.
+fn detectors(
+    settings: &Detection,
+    recovery: &Recovery,
+    working: Option<(tocsin_core::calendar::Calendar, u16, u16)>,
+) -> (Recurrence, Vec<Box<dyn Detector>>) {
+    let mut brute_force = BruteForceConfig::default();
+    if let Some(threshold) = settings.brute_force_threshold {
+        brute_force.threshold = threshold;
+    }
+    if let Some(seconds) = settings.brute_force_window_seconds {
+        brute_force.window = SignedDuration::from_secs(seconds);
+    }
+    let mut spray = SprayConfig::default();
+    if let Some(accounts) = settings.spray_accounts {
+        spray.accounts = accounts;
+    }
+    let mut agents = Agents::default();
+    if let Some(seconds) = settings.stale_agent_after_seconds {
+        agents.stale_after = SignedDuration::from_secs(seconds);
+    }
+    let mut rate_limits = RateLimitConfig::default();
+    if let Some(seconds) = settings.quiet_period_seconds {
+        let quiet = SignedDuration::from_secs(seconds);
+        brute_force.cooldown = quiet;
+        spray.cooldown = quiet;
+        rate_limits.cooldown = quiet;
+    }
+    let mut vault = Vault::default();
+    vault.working = working;
+    let recurrence = Recurrence::new(
+        brute_force.threshold.div_ceil(recovery.sensitivity.max(1)),
+        brute_force.window,
+    );
+    // In this order: findings of one event come out in it.
+    let detectors: Vec<Box<dyn Detector>> = vec![
+        Box::new(BruteForce::new(brute_force)),
+        Box::new(SlowBruteForce::new(SlowBruteForceConfig {
+            fast: brute_force,
+            ..SlowBruteForceConfig::default()
+        })),
+        Box::new(Spray::new(spray)),
+        Box::new(AccountAttack::new(AccountAttackConfig::default())),
+        Box::new(Stuffing::default()),
+        Box::new(SprayCampaign::default()),
+        Box::new(RateLimits::new(rate_limits)),
+        Box::new(Errors::default()),
+        Box::new(vault),
+        Box::new(agents),
+    ];
+    (recurrence, detectors)
+}
 
 /// Something a detector found, before the plan's rules decide what it means.
 #[derive(Clone, Debug, PartialEq, Eq)]

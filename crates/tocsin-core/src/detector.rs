@@ -28,6 +28,10 @@ pub enum DetectorId {
     VaultAfterHours,
     StaleAgent,
     AgentDrift,
+    /// One address asking for several paths that hold secrets or admin tools.
+    PathProbe,
+    /// A path that holds secrets answered with a success.
+    ExposedFile,
     /// A resolved incident's keys again, during its recovery watch.
     Recurrence,
     /// An alert another tool raised, by the way it came.
@@ -36,7 +40,7 @@ pub enum DetectorId {
 
 impl DetectorId {
     /// Every detector, in the order people are shown them.
-    pub const ALL: [DetectorId; 24] = [
+    pub const ALL: [DetectorId; 26] = [
         DetectorId::BruteForce,
         DetectorId::SlowBruteForce,
         DetectorId::PasswordSpray,
@@ -55,6 +59,8 @@ impl DetectorId {
         DetectorId::VaultAfterHours,
         DetectorId::StaleAgent,
         DetectorId::AgentDrift,
+        DetectorId::PathProbe,
+        DetectorId::ExposedFile,
         DetectorId::Recurrence,
         DetectorId::Alert(Via::Alertmanager),
         DetectorId::Alert(Via::Pagerduty),
@@ -84,6 +90,8 @@ impl DetectorId {
             DetectorId::VaultAfterHours => "vault_after_hours",
             DetectorId::StaleAgent => "stale_agent",
             DetectorId::AgentDrift => "agent_drift",
+            DetectorId::PathProbe => "path_probe",
+            DetectorId::ExposedFile => "exposed_file",
             DetectorId::Recurrence => "recurrence",
             DetectorId::Alert(via) => via.as_str(),
         }
@@ -102,7 +110,8 @@ impl DetectorId {
     pub fn subject(self) -> &'static str {
         use DetectorId::*;
         match self {
-            BruteForce | Compromise | SlowBruteForce | PasswordSpray => "address",
+            BruteForce | Compromise | SlowBruteForce | PasswordSpray | PathProbe => "address",
+            ExposedFile => "host and path",
             AccountAttack => "account",
             CredentialStuffing | DistributedSpray | ErrorSpike => "service",
             RateLimitAbuse => "rate limit key",
@@ -131,17 +140,18 @@ impl DetectorId {
         let (disposition, tier) = match self {
             Compromise => (Disposition::Open, 0),
             BruteForce | PasswordSpray | SlowBruteForce | AccountAttack | CredentialStuffing | DistributedSpray
-            | VaultDeniedBurst | DistributedRateLimit | RateLimitAbuse => (Disposition::Open, 1),
+            | VaultDeniedBurst | DistributedRateLimit | RateLimitAbuse | ExposedFile => (Disposition::Open, 1),
             ErrorSpike | StaleAgent | AgentDrift | VaultNewSecret | VaultVolume | VaultNewIp | VaultAfterHours => {
                 (Disposition::Open, 2)
             }
-            NewError | Recurrence | Alert(_) => (Disposition::Record, 3),
+            // Scanners knock on every public site all day: on the record, not an incident.
+            NewError | PathProbe | Recurrence | Alert(_) => (Disposition::Record, 3),
         };
         // An attack on logins that failed touched nobody's data; anything else is unknown
         // until a responder says.
         let customers = match self {
             BruteForce | PasswordSpray | SlowBruteForce | AccountAttack | DistributedSpray | RateLimitAbuse
-            | DistributedRateLimit => CustomerImpact::No,
+            | DistributedRateLimit | PathProbe => CustomerImpact::No,
             _ => CustomerImpact::Unknown,
         };
         Rule {

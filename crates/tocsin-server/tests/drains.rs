@@ -114,3 +114,50 @@ async fn a_vercel_drain_batch_signed_with_its_secret_is_taken_and_any_other_refu
         server.stop().await;
     }
 }
+
+/// A scanner seen through the drain: its requests for `.env` and friends are one
+/// `path_probe` signal about its address, recorded (not an incident) by default.
+#[tokio::test]
+async fn a_scanner_in_a_vercel_drain_is_recorded_as_a_path_probe() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let (_, key) = server
+        .integration_with(IntegrationKind::Vercel, "vercel", json!({"secret": SECRET}))
+        .await;
+    let batch: String = ["/.env", "/.git/config", "/wp-login.php", "/phpmyadmin/", "/.aws/credentials"]
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            json!({"id": format!("p{i}"), "deploymentId": "dpl_1", "source": "lambda", "host": "shop.vercel.app",
+                "timestamp": 1_795_000_000_000_i64 + i as i64 * 1000, "projectId": "p1", "level": "info",
+                "proxy": {"timestamp": 1_795_000_000_000_i64 + i as i64 * 1000, "method": "GET", "host": "shop.example",
+                    "path": path, "userAgent": ["zgrab/0.x"], "region": "fra1", "statusCode": 404, "clientIp": "203.0.113.66"}})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let signed = signature(batch.as_bytes(), SECRET);
+    let (status, answer) = drain(&server, &key, batch.into(), &[("x-vercel-signature", &signed)]).await;
+    assert_eq!((status, &answer), (StatusCode::OK, &json!({"accepted": 5})));
+    let signal = tocsin_server::testing::eventually("the path_probe signal", || async {
+        let filter = tocsin_store::signals::SignalFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        server
+            .store
+            .signals(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.signal.detector == "path_probe")
+    })
+    .await;
+    assert_eq!(signal.signal.key, "203.0.113.66");
+    assert!(
+        signal.signal.summary.contains("asked for 5 paths"),
+        "{}",
+        signal.signal.summary
+    );
+    assert_eq!(signal.disposition.as_str(), "record");
+    server.stop().await;
+}

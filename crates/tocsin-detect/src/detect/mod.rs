@@ -7,6 +7,7 @@ pub mod auth;
 mod bounded;
 pub mod campaign;
 mod engine;
+pub mod probe;
 pub mod ratelimit;
 pub mod recurrence;
 
@@ -48,11 +49,13 @@ fn detectors(
         agents.stale_after = SignedDuration::from_secs(seconds);
     }
     let mut rate_limits = RateLimitConfig::default();
+    let mut probes = probe::ProbeConfig::default();
     if let Some(seconds) = settings.quiet_period_seconds {
         let quiet = SignedDuration::from_secs(seconds);
         brute_force.cooldown = quiet;
         spray.cooldown = quiet;
         rate_limits.cooldown = quiet;
+        probes.cooldown = quiet;
     }
     let mut vault = Vault::default();
     vault.working = working;
@@ -75,6 +78,7 @@ fn detectors(
         Box::new(Errors::default()),
         Box::new(vault),
         Box::new(agents),
+        Box::new(probe::PathProbes::new(probes)),
     ];
     (recurrence, detectors)
 }

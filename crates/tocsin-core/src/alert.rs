@@ -263,13 +263,18 @@ pub fn valid_label_name(name: &str) -> bool {
 }
 
 /// A time as senders write it; Go's zero time (`0001-01-01T00:00:00Z`) means none.
-pub fn sent_time(text: Option<&str>, field: &str) -> Result<Option<Timestamp>, String> {
+/// Why an alert a sender posted is refused, in the words Alertmanager uses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadAlert(pub String);
+
+pub fn sent_time(text: Option<&str>, field: &str) -> Result<Option<Timestamp>, BadAlert> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
     let at: Timestamp = text
         .parse()
-        .map_err(|e| format!("{field} \"{text}\" is not an RFC 3339 time: {e}"))?;
+        .map_err(|e| BadAlert(format!("{field} \"{text}\" is not an RFC 3339 time: {e}")))?;
     // Before 1970: the zero time of Go, which senders write for "not set".
     Ok((at.as_second() > 0).then_some(at))
 }
@@ -294,13 +299,13 @@ pub struct Postable {
 
 /// Checks a label set as Alertmanager does: empty values are dropped, names are Prometheus
 /// names, and at least one pair is left.
-pub fn label_set(mut labels: BTreeMap<String, String>, what: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn label_set(mut labels: BTreeMap<String, String>, what: &str) -> Result<BTreeMap<String, String>, BadAlert> {
     labels.retain(|_, value| !value.is_empty());
     if labels.is_empty() {
-        return Err(format!("{what}: at least one label pair required"));
+        return Err(BadAlert(format!("{what}: at least one label pair required")));
     }
     if let Some(bad) = labels.keys().find(|name| !valid_label_name(name)) {
-        return Err(format!("{what}: invalid label set: invalid name \"{bad}\""));
+        return Err(BadAlert(format!("{what}: invalid label set: invalid name \"{bad}\"")));
     }
     Ok(labels)
 }
@@ -326,18 +331,18 @@ pub fn summary_of(
 /// An alert posted to `/api/v2/alerts`, as tocsin keeps it. As in Alertmanager: no start
 /// means now, no end means [`RESOLVE_TIMEOUT`] from now, and an end already past means
 /// resolved.
-pub fn postable(index: usize, p: Postable, now: Timestamp) -> Result<Alert, String> {
+pub fn postable(index: usize, p: Postable, now: Timestamp) -> Result<Alert, BadAlert> {
     let what = format!("alert {index}");
     let labels = label_set(p.labels, &what)?;
     if let Some(bad) = p.annotations.keys().find(|name| !valid_label_name(name)) {
-        return Err(format!("{what}: invalid annotations: invalid name \"{bad}\""));
+        return Err(BadAlert(format!("{what}: invalid annotations: invalid name \"{bad}\"")));
     }
-    let starts_at = sent_time(p.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
-    let ends_at = sent_time(p.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
+    let starts_at = sent_time(p.starts_at.as_deref(), "startsAt").map_err(|e| BadAlert(format!("{what}: {e}")))?;
+    let ends_at = sent_time(p.ends_at.as_deref(), "endsAt").map_err(|e| BadAlert(format!("{what}: {e}")))?;
     if let (Some(start), Some(end)) = (starts_at, ends_at)
         && start > end
     {
-        return Err(format!("{what}: start time must be before end time"));
+        return Err(BadAlert(format!("{what}: start time must be before end time")));
     }
     let ends_at = ends_at.unwrap_or(now + RESOLVE_TIMEOUT);
     let fingerprint = label_fingerprint(&labels);
@@ -487,7 +492,7 @@ mod tests {
             ),
         ] {
             let err = post(json).unwrap_err();
-            assert!(err.contains(says), "{json}: {err}");
+            assert!(err.to_string().contains(says), "{json}: {err}");
         }
     }
 }

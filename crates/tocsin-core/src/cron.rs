@@ -23,16 +23,38 @@ const MONTHS: [&str; 12] = [
 ];
 const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
-fn value(text: &str, names: &[&str], first: u32, what: &str) -> Result<u32, String> {
+/// Why a crontab schedule cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadSchedule {
+    #[error("\"{0}\" is not a crontab schedule: it needs five fields (minute hour day month weekday)")]
+    NotFiveFields(String),
+    #[error("the {field} field has \"{text}\", which is not a number")]
+    NotANumber { field: &'static str, text: String },
+    #[error("the {field} field has the step \"{step}\"; use a positive number")]
+    BadStep { field: &'static str, step: String },
+    #[error("the {field} field has \"{part}\"; it must lie within {low}-{high}")]
+    OutOfRange {
+        field: &'static str,
+        part: String,
+        low: u32,
+        high: u32,
+    },
+    #[error("\"{0}\" never runs twice")]
+    NeverTwice(String),
+}
+
+fn value(text: &str, names: &[&str], first: u32, what: &'static str) -> Result<u32, BadSchedule> {
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
         return Ok(i as u32 + first);
     }
-    text.parse()
-        .map_err(|_| format!("the {what} field has \"{text}\", which is not a number"))
+    text.parse().map_err(|_| BadSchedule::NotANumber {
+        field: what,
+        text: text.to_owned(),
+    })
 }
 
 /// Reads one field: `*`, `a`, `a-b`, each optionally `/step`, joined by commas.
-fn field(text: &str, low: u32, high: u32, names: &[&str], what: &str) -> Result<Field, String> {
+fn field(text: &str, low: u32, high: u32, names: &[&str], what: &'static str) -> Result<Field, BadSchedule> {
     let mut bits = 0u64;
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
@@ -41,7 +63,10 @@ fn field(text: &str, low: u32, high: u32, names: &[&str], what: &str) -> Result<
                     .parse()
                     .ok()
                     .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("the {what} field has the step \"{step}\"; use a positive number"))?;
+                    .ok_or_else(|| BadSchedule::BadStep {
+                        field: what,
+                        step: step.to_owned(),
+                    })?;
                 (range, step)
             }
             None => (part, 1),
@@ -58,9 +83,12 @@ fn field(text: &str, low: u32, high: u32, names: &[&str], what: &str) -> Result<
             },
         };
         if from < low || to > high || from > to {
-            return Err(format!(
-                "the {what} field has \"{part}\"; it must lie within {low}-{high}"
-            ));
+            return Err(BadSchedule::OutOfRange {
+                field: what,
+                part: part.to_owned(),
+                low,
+                high,
+            });
         }
         for v in (from..=to).step_by(step as usize) {
             bits |= 1 << v;
@@ -76,7 +104,7 @@ fn field(text: &str, low: u32, high: u32, names: &[&str], what: &str) -> Result<
 /// (minute, hour, day of month, month, day of week) or `@hourly`, `@daily`, `@weekly`,
 /// `@monthly`, `@yearly`. As in cron, a day matches when both day fields restrict and
 /// either matches.
-pub fn longest_gap(schedule: &str) -> Result<i64, String> {
+pub fn longest_gap(schedule: &str) -> Result<i64, BadSchedule> {
     let expanded = match schedule.trim() {
         "@hourly" => "0 * * * *",
         "@daily" | "@midnight" => "0 0 * * *",
@@ -87,9 +115,7 @@ pub fn longest_gap(schedule: &str) -> Result<i64, String> {
     };
     let parts: Vec<&str> = expanded.split_whitespace().collect();
     let [minute, hour, dom, month, dow] = parts[..] else {
-        return Err(format!(
-            "\"{schedule}\" is not a crontab schedule: it needs five fields (minute hour day month weekday)"
-        ));
+        return Err(BadSchedule::NotFiveFields(schedule.to_owned()));
     };
     let minute = field(minute, 0, 59, &[], "minute")?;
     let hour = field(hour, 0, 23, &[], "hour")?;
@@ -113,9 +139,10 @@ pub fn longest_gap(schedule: &str) -> Result<i64, String> {
     let mut previous: Option<i64> = None;
     let mut longest = 0i64;
     for offset in 0..days {
-        let date = start
-            .checked_add(jiff::Span::new().days(offset))
-            .map_err(|e| e.to_string())?;
+        // Within jiff's range: the dates lie in 2024 to 2032.
+        let Ok(date) = start.checked_add(jiff::Span::new().days(offset)) else {
+            break;
+        };
         let day_matches = match (dom.any, dow.any) {
             (true, true) => true,
             (false, true) => dom.has(date.day() as u32),
@@ -136,7 +163,7 @@ pub fn longest_gap(schedule: &str) -> Result<i64, String> {
         }
     }
     if longest == 0 {
-        return Err(format!("\"{schedule}\" never runs twice"));
+        return Err(BadSchedule::NeverTwice(schedule.to_owned()));
     }
     Ok(longest * 60)
 }
@@ -163,9 +190,9 @@ mod tests {
         assert_eq!(longest_gap("0 0 29 2 *").unwrap() / 86_400, 1461);
         // Both day fields: either.
         assert_eq!(longest_gap("0 0 1 * 1").unwrap() / 86_400, 7);
-        assert!(longest_gap("0 3 * *").unwrap_err().contains("five fields"));
-        assert!(longest_gap("61 * * * *").unwrap_err().contains("minute"));
-        assert!(longest_gap("0 0 31 2 *").unwrap_err().contains("never"));
-        assert!(longest_gap("*/0 * * * *").unwrap_err().contains("step"));
+        assert!(longest_gap("0 3 * *").unwrap_err().to_string().contains("five fields"));
+        assert!(longest_gap("61 * * * *").unwrap_err().to_string().contains("minute"));
+        assert!(longest_gap("0 0 31 2 *").unwrap_err().to_string().contains("never"));
+        assert!(longest_gap("*/0 * * * *").unwrap_err().to_string().contains("step"));
     }
 }

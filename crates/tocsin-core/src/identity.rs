@@ -168,17 +168,20 @@ impl FromStr for Scopes {
 #[serde(transparent)]
 pub struct Username(String);
 
+/// A text that is no user name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not a valid user name: use 1 to 64 letters, digits, '.', '_', '-' or '@'")]
+pub struct BadUsername(pub String);
+
 impl Username {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BadUsername> {
         let ok = !text.is_empty()
             && text.chars().count() <= 64
             && text
                 .chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
         if !ok {
-            return Err(format!(
-                "\"{text}\" is not a valid user name: use 1 to 64 letters, digits, '.', '_', '-' or '@'"
-            ));
+            return Err(BadUsername(text.to_owned()));
         }
         Ok(Username(text.to_owned()))
     }
@@ -204,17 +207,22 @@ pub const PASSWORD_MIN_CHARS: usize = 12;
 /// Longer ones too: hashing megabytes would be a denial of service.
 pub const PASSWORD_MAX_BYTES: usize = 1024;
 
+/// Why a new password is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadPassword {
+    #[error("the password is too short: use at least {PASSWORD_MIN_CHARS} characters")]
+    TooShort,
+    #[error("the password is too long: use at most {PASSWORD_MAX_BYTES} bytes")]
+    TooLong,
+}
+
 /// Checks a new password's length; the reason is one line.
-pub fn check_new_password(password: &str) -> Result<(), String> {
+pub fn check_new_password(password: &str) -> Result<(), BadPassword> {
     if password.chars().count() < PASSWORD_MIN_CHARS {
-        return Err(format!(
-            "the password is too short: use at least {PASSWORD_MIN_CHARS} characters"
-        ));
+        return Err(BadPassword::TooShort);
     }
     if password.len() > PASSWORD_MAX_BYTES {
-        return Err(format!(
-            "the password is too long: use at most {PASSWORD_MAX_BYTES} bytes"
-        ));
+        return Err(BadPassword::TooLong);
     }
     Ok(())
 }
@@ -254,7 +262,12 @@ mod tests {
         assert_eq!(Username::parse("Jo.Doe@x").unwrap().key(), "jo.doe@x");
         assert!(Username::parse("jo doe").is_err());
         assert!(Username::parse("").is_err());
-        assert!(check_new_password("short").unwrap_err().contains("at least 12"));
+        assert!(
+            check_new_password("short")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 12")
+        );
         assert!(check_new_password("correct horse battery").is_ok());
     }
 }

@@ -28,7 +28,7 @@ fn now() -> Timestamp {
 
 /// Reads `body` as an envelope and each of its items, as the endpoint does.
 fn read_envelope(body: &[u8]) -> Result<Vec<Event>, String> {
-    let envelope = envelope_of(body)?;
+    let envelope = envelope_of(body).map_err(|e| e.to_string())?;
     envelope
         .read("shop", now())
         .map(|r| r.events)
@@ -167,7 +167,7 @@ proptest! {
             Ok(alerts) => {
                 prop_assert!(alerts.iter().all(|a| !a.fingerprint.is_empty()));
             }
-            Err(why) => prop_assert!(!why.is_empty()),
+            Err(why) => prop_assert!(!why.to_string().is_empty()),
         }
     }
 }
@@ -212,4 +212,35 @@ fn the_sample_drain_batch_reads_as_four_events() {
     let kinds: Vec<_> = events.iter().map(Event::kind).collect();
     use tocsin_core::event::Kind;
     assert_eq!(kinds, [Kind::Request, Kind::Request, Kind::RateLimit, Kind::Error]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn a_mutated_heartbeat_push_says_up_or_down_or_is_refused_with_a_reason(m in mutations(), is_json in any::<bool>()) {
+        use tocsin_core::senders::heartbeat::{MSG_MAX, said};
+        let body = mutated(br#"{"status":"down","msg":"backup failed"}"#, &m);
+        match said(Some("msg=from%20the%20query"), is_json, &body) {
+            Ok(said) => prop_assert!(said.msg.is_some_and(|msg| msg.chars().count() <= MSG_MAX)),
+            Err(why) => prop_assert!(!why.to_string().is_empty()),
+        }
+    }
+
+    #[test]
+    fn a_mutated_sentry_webhook_is_an_alert_none_or_refused_with_a_reason(m in mutations()) {
+        use tocsin_core::senders::sentry_hooks::alert_of;
+        let body = mutated(
+            br#"{"action":"critical","data":{"description_title":"Too many errors","metric_alert":{"id":"4","alert_rule":{"name":"errors"}}}}"#,
+            &m,
+        );
+        let Ok(doc) = json::<serde_json::Value>(&body) else { return Ok(()) };
+        for resource in ["metric_alert", "event_alert", "issue"] {
+            match alert_of(resource, &doc, now()) {
+                Ok(Some(alert)) => prop_assert!(!alert.fingerprint.is_empty()),
+                Ok(None) => {}
+                Err(why) => prop_assert!(!why.to_string().is_empty()),
+            }
+        }
+    }
 }

@@ -53,7 +53,7 @@ impl std::fmt::Debug for Email {
 }
 
 impl Email {
-    pub fn new(config: &EmailConfig<'_>) -> Result<Self, String> {
+    pub fn new(config: &EmailConfig<'_>) -> Result<Self, crate::BadChannel> {
         let url: reqwest::Url = config
             .url
             .parse()
@@ -61,7 +61,7 @@ impl Email {
         let default_port = match url.scheme() {
             "smtp" => 587,
             "smtps" => 465,
-            _ => return Err(format!("\"{}\" is not an smtp:// or smtps:// URL", config.url)),
+            _ => return Err(format!("\"{}\" is not an smtp:// or smtps:// URL", config.url).into()),
         };
         let host = url
             .host_str()
@@ -86,7 +86,7 @@ impl Email {
             (None, None) => {}
             _ => return Err("an SMTP login needs both a username and a password".into()),
         }
-        let mailbox = |address: &str, name: Option<&str>| -> Result<Mailbox, String> {
+        let mailbox = |address: &str, name: Option<&str>| -> Result<Mailbox, crate::BadChannel> {
             let email = address
                 .parse()
                 .map_err(|e| format!("\"{address}\" is not an email address: {e}"))?;
@@ -124,7 +124,7 @@ impl Email {
 
     /// The email for `message`, to the people it names who have an address, or else to the
     /// channel's recipients.
-    fn email(&self, message: &Message) -> Result<(lettre::Message, String), String> {
+    fn email(&self, message: &Message) -> Result<(lettre::Message, String), crate::BadChannel> {
         let message_id = self.message_id(&message.id);
         let mut builder = lettre::Message::builder()
             .from(self.from.clone())
@@ -152,7 +152,7 @@ impl Email {
     }
 }
 
-fn tls_parameters(host: &str, ca_pem: Option<&[u8]>) -> Result<TlsParameters, String> {
+fn tls_parameters(host: &str, ca_pem: Option<&[u8]>) -> Result<TlsParameters, crate::BadChannel> {
     let mut builder = TlsParameters::builder(host.to_owned());
     if let Some(pem) = ca_pem {
         let ca = Certificate::from_pem(pem).map_err(|e| format!("the CA file is not a PEM certificate: {e}"))?;
@@ -160,7 +160,7 @@ fn tls_parameters(host: &str, ca_pem: Option<&[u8]>) -> Result<TlsParameters, St
     }
     builder
         .build_rustls()
-        .map_err(|e| format!("TLS for {host} cannot be set up: {e}"))
+        .map_err(|e| format!("TLS for {host} cannot be set up: {e}").into())
 }
 
 /// The same for every message about one incident, so that clients that thread by subject
@@ -230,7 +230,7 @@ impl Channel for Email {
     async fn send(&self, message: &Message) -> Outcome {
         let (email, message_id) = match self.email(message) {
             Ok(made) => made,
-            Err(error) => return Outcome::Refused { error },
+            Err(error) => return Outcome::Refused { error: error.0 },
         };
         match self.transport.send(email).await {
             // The first email about an incident starts its thread.

@@ -19,6 +19,30 @@ use std::time::Duration;
 use async_trait::async_trait;
 /// The HTTP client the channels take (see [`http_client`]).
 pub use reqwest::Client as HttpClient;
+
+/// Why a channel cannot be set up from its settings (or a message made for it): one line
+/// that names the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadChannel(pub String);
+
+impl From<String> for BadChannel {
+    fn from(why: String) -> Self {
+        BadChannel(why)
+    }
+}
+
+impl From<&str> for BadChannel {
+    fn from(why: &str) -> Self {
+        BadChannel(why.to_owned())
+    }
+}
+
+impl From<tocsin_core::plan::NotATelegramChat> for BadChannel {
+    fn from(e: tocsin_core::plan::NotATelegramChat) -> Self {
+        BadChannel(e.to_string())
+    }
+}
 use serde::{Deserialize, Serialize};
 
 /// One notification, rendered for people: what happened, to which incident, how urgent.

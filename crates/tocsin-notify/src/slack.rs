@@ -23,7 +23,7 @@ impl std::fmt::Debug for Slack {
 
 impl Slack {
     /// The incoming webhook at `url` (http or https).
-    pub fn new(url: &str, client: reqwest::Client) -> Result<Self, String> {
+    pub fn new(url: &str, client: reqwest::Client) -> Result<Self, crate::BadChannel> {
         let url: reqwest::Url = url
             .trim()
             .parse()

@@ -203,13 +203,13 @@ pub fn keyboard(message: &Message) -> Option<Value> {
 impl Telegram {
     /// The bot with `token`, posting to `chat` (a numeric id, or `@channel`), through the
     /// Bot API server at `base`.
-    pub fn new(base: &str, token: &str, chat: &str, client: reqwest::Client) -> Result<Self, String> {
+    pub fn new(base: &str, token: &str, chat: &str, client: reqwest::Client) -> Result<Self, crate::BadChannel> {
         let mut base: reqwest::Url = base
             .trim()
             .parse()
             .map_err(|e| format!("\"{base}\" is not a URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!("\"{base}\" is not an http or https URL"));
+            return Err(format!("\"{base}\" is not an http or https URL").into());
         }
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));

@@ -32,10 +32,10 @@ impl std::fmt::Debug for Webhook {
 
 impl Webhook {
     /// A webhook to `url` (http or https), signed with `secret`.
-    pub fn new(url: &str, secret: &[u8], client: reqwest::Client) -> Result<Self, String> {
+    pub fn new(url: &str, secret: &[u8], client: reqwest::Client) -> Result<Self, crate::BadChannel> {
         let url: reqwest::Url = url.parse().map_err(|e| format!("\"{url}\" is not a URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("\"{url}\" is not an http or https URL"));
+            return Err(format!("\"{url}\" is not an http or https URL").into());
         }
         if secret.len() < 16 {
             return Err("the signing secret is shorter than 16 bytes".into());

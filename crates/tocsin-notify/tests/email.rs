@@ -268,7 +268,7 @@ fn bad_settings_are_named() {
         from: "tocsin@example.com",
         to: &[],
     };
-    let err = |url| Email::new(&config(url)).unwrap_err();
+    let err = |url| Email::new(&config(url)).unwrap_err().to_string();
     assert!(err("http://mail.example.com").contains("is not an smtp:// or smtps:// URL"));
     assert_eq!(
         err("smtp://mail.example.com"),

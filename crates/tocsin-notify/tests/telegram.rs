@@ -150,9 +150,15 @@ async fn too_many_requests_waits_as_long_as_telegram_asks_and_a_missing_chat_is_
 fn bad_settings_and_the_html_limits() {
     let client = tocsin_notify::http_client(Duration::from_secs(5));
     let bad_token = Telegram::new("https://api.telegram.org", "not-a-token", CHAT, client.clone()).unwrap_err();
-    assert!(bad_token.contains("the bot token is not like"), "{bad_token}");
+    assert!(
+        bad_token.to_string().contains("the bot token is not like"),
+        "{bad_token}"
+    );
     let bad_chat = Telegram::new("https://api.telegram.org", TOKEN, "ops room", client).unwrap_err();
-    assert!(bad_chat.contains("\"ops room\" is not a Telegram chat"), "{bad_chat}");
+    assert!(
+        bad_chat.to_string().contains("\"ops room\" is not a Telegram chat"),
+        "{bad_chat}"
+    );
 
     // However long the title and the text, the message stays within Telegram's limit.
     let long = Message {

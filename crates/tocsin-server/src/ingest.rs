@@ -66,6 +66,11 @@ pub enum BodyError {
     BadArray(String),
 }
 
+/// A `Content-Encoding` tocsin does not undo.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Content-Encoding \"{0}\" is not supported; send gzip, deflate, br or nothing")]
+pub struct UnknownEncoding(pub String);
+
 /// A `Content-Encoding` tocsin undoes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -77,8 +82,8 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding the `Content-Encoding` header names; its text when tocsin cannot undo it.
-    pub fn of(headers: &HeaderMap) -> Result<Encoding, String> {
+    /// The encoding the `Content-Encoding` header names, or the one tocsin cannot undo.
+    pub fn of(headers: &HeaderMap) -> Result<Encoding, UnknownEncoding> {
         let Some(value) = headers.get(header::CONTENT_ENCODING) else {
             return Ok(Encoding::Identity);
         };
@@ -88,7 +93,7 @@ impl Encoding {
             "gzip" | "x-gzip" => Encoding::Gzip,
             "deflate" => Encoding::Deflate,
             "br" => Encoding::Brotli,
-            _ => return Err(text.to_owned()),
+            _ => return Err(UnknownEncoding(text.to_owned())),
         })
     }
 
@@ -468,6 +473,6 @@ mod tests {
         headers.insert(header::CONTENT_ENCODING, "BR".parse().unwrap());
         assert_eq!(Encoding::of(&headers), Ok(Encoding::Brotli));
         headers.insert(header::CONTENT_ENCODING, "zstd".parse().unwrap());
-        assert_eq!(Encoding::of(&headers), Err("zstd".to_owned()));
+        assert_eq!(Encoding::of(&headers), Err(UnknownEncoding("zstd".to_owned())));
     }
 }

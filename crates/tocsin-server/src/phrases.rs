@@ -9,27 +9,31 @@ pub fn time(at: Timestamp, zone: &TimeZone) -> String {
     at.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
+/// Why a text is no time.
+#[derive(Debug, thiserror::Error)]
+pub enum NoTime {
+    #[error(transparent)]
+    Span(#[from] tocsin_core::duration::DurationError),
+    #[error("\"ago\" needs an exact span, not business days or months")]
+    Inexact,
+    #[error(transparent)]
+    Time(#[from] jiff::Error),
+}
+
 /// A time as people type it: RFC 3339 (`2026-11-20T09:12:00Z`), a date and time in the
 /// plan's zone `zone` (`2026-11-20 10:12`), or `15m ago` (before `now`); or why it is none.
-pub fn parse_time(text: &str, zone: &TimeZone, now: Timestamp) -> Result<Timestamp, String> {
+pub fn parse_time(text: &str, zone: &TimeZone, now: Timestamp) -> Result<Timestamp, NoTime> {
     let text = text.trim();
     if let Some(ago) = text.strip_suffix("ago") {
-        let duration = tocsin_core::duration::Duration::parse(ago).map_err(|e| e.to_string())?;
-        let seconds = duration
-            .elapsed_seconds()
-            .ok_or_else(|| "\"ago\" needs an exact span, not business days or months".to_owned())?;
-        return now
-            .checked_sub(jiff::SignedDuration::from_secs(seconds))
-            .map_err(|e| e.to_string());
+        let duration = tocsin_core::duration::Duration::parse(ago)?;
+        let seconds = duration.elapsed_seconds().ok_or(NoTime::Inexact)?;
+        return Ok(now.checked_sub(jiff::SignedDuration::from_secs(seconds))?);
     }
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
     }
-    let local: jiff::civil::DateTime = text.parse().map_err(|e: jiff::Error| e.to_string())?;
-    local
-        .to_zoned(zone.clone())
-        .map(|z| z.timestamp())
-        .map_err(|e| e.to_string())
+    let local: jiff::civil::DateTime = text.parse()?;
+    Ok(local.to_zoned(zone.clone())?.timestamp())
 }
 
 /// `3h 5m`, `2d 4h`, `45s`: the two largest units.

@@ -370,7 +370,7 @@ fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
                     .enumerate()
                     .map(|(i, p)| crate::alert::postable(i, p, a.ts))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| line.reject("posted", e))?;
+                    .map_err(|e| line.reject("posted", e.to_string()))?;
             }
             if a.alerts.is_empty() {
                 return Err(line.reject("alerts", "holds no alert".into()));

@@ -59,13 +59,16 @@ impl FromStr for IncidentNumber {
 #[serde(try_from = "String", into = "String")]
 pub struct Actor(String);
 
+/// A text that names nobody.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not a valid name: use 1 to 64 printable characters")]
+pub struct BadName(pub String);
+
 impl Actor {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BadName> {
         let trimmed = text.trim();
         if trimmed.is_empty() || trimmed.chars().count() > 64 || trimmed.chars().any(char::is_control) {
-            return Err(format!(
-                "\"{text}\" is not a valid name: use 1 to 64 printable characters"
-            ));
+            return Err(BadName(text.to_owned()));
         }
         Ok(Actor(trimmed.to_owned()))
     }
@@ -76,7 +79,7 @@ impl Actor {
 }
 
 impl TryFrom<String> for Actor {
-    type Error = String;
+    type Error = BadName;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Actor::parse(&value)
     }
@@ -316,6 +319,18 @@ pub struct HistoryError {
     pub problem: String,
 }
 
+/// Why an event cannot follow an incident's history: only a history that [`decide`] did
+/// not produce has one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unapplicable {
+    #[error("it is declared twice")]
+    DeclaredTwice,
+    #[error("unknown step \"{0}\"")]
+    UnknownStep(String),
+    #[error("step \"{step}\" has no checklist item {item}")]
+    NoChecklistItem { step: String, item: u32 },
+}
+
 impl Incident {
     /// Builds the incident by applying its events in order.
     pub fn from_history(number: IncidentNumber, history: &[Recorded]) -> Result<Incident, HistoryError> {
@@ -331,7 +346,7 @@ impl Incident {
         };
         let mut incident = Incident::declared(number, first, declared);
         for recorded in rest {
-            incident.apply(recorded).map_err(fail)?;
+            incident.apply(recorded).map_err(|e| fail(e.to_string()))?;
         }
         Ok(incident)
     }
@@ -394,11 +409,11 @@ impl Incident {
         self.steps.iter().find(|s| &s.id == id)
     }
 
-    fn step_mut(&mut self, id: &StepId) -> Result<&mut StepProgress, String> {
+    fn step_mut(&mut self, id: &StepId) -> Result<&mut StepProgress, Unapplicable> {
         self.steps
             .iter_mut()
             .find(|s| &s.id == id)
-            .ok_or_else(|| format!("unknown step \"{id}\""))
+            .ok_or_else(|| Unapplicable::UnknownStep(id.to_string()))
     }
 
     fn stamp(recorded: &Recorded) -> Stamp {
@@ -410,7 +425,7 @@ impl Incident {
 
     /// Applies one event. Events were checked when they were decided; this only fails on a
     /// history that was not produced by [`decide`].
-    pub fn apply(&mut self, recorded: &Recorded) -> Result<(), String> {
+    pub fn apply(&mut self, recorded: &Recorded) -> Result<(), Unapplicable> {
         let at = recorded.at;
         let kept = Kept {
             at,
@@ -418,7 +433,7 @@ impl Incident {
             severity: self.severity.clone(),
         };
         match &recorded.event {
-            IncidentEvent::Declared(_) => return Err("it is declared twice".to_owned()),
+            IncidentEvent::Declared(_) => return Err(Unapplicable::DeclaredTwice),
             IncidentEvent::Acknowledged {} => {
                 self.acknowledged = Some(kept);
                 self.status = Status::Acknowledged;
@@ -456,9 +471,13 @@ impl Incident {
                     matches!(recorded.event, IncidentEvent::ChecklistItemChecked { .. }).then(|| Self::stamp(recorded));
                 let step = self.step_mut(step)?;
                 let index = usize::try_from(*item).ok().and_then(|i| i.checked_sub(1));
-                let entry = index
-                    .and_then(|i| step.checklist.get_mut(i))
-                    .ok_or_else(|| format!("step \"{}\" has no checklist item {item}", step.id))?;
+                let entry =
+                    index
+                        .and_then(|i| step.checklist.get_mut(i))
+                        .ok_or_else(|| Unapplicable::NoChecklistItem {
+                            step: step.id.to_string(),
+                            item: *item,
+                        })?;
                 entry.done = done;
             }
             IncidentEvent::NoteAdded { .. } => {}

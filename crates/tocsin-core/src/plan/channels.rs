@@ -85,8 +85,13 @@ pub enum SmtpTls {
     None,
 }
 
+/// A text that names no Telegram chat.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not a Telegram chat: use its numeric id (like -1001234567890) or @channelname")]
+pub struct NotATelegramChat(pub String);
+
 /// Whether `chat` can name a Telegram chat: a numeric id, or `@name` of a public one.
-pub fn check_telegram_chat(chat: &str) -> Result<(), String> {
+pub fn check_telegram_chat(chat: &str) -> Result<(), NotATelegramChat> {
     let chat = chat.trim();
     let numeric = chat.parse::<i64>().is_ok_and(|id| id != 0);
     let public = chat
@@ -94,9 +99,7 @@ pub fn check_telegram_chat(chat: &str) -> Result<(), String> {
         .is_some_and(|name| name.len() >= 4 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     match numeric || public {
         true => Ok(()),
-        false => Err(format!(
-            "\"{chat}\" is not a Telegram chat: use its numeric id (like -1001234567890) or @channelname"
-        )),
+        false => Err(NotATelegramChat(chat.to_owned())),
     }
 }
 
@@ -218,7 +221,7 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
                     )),
                     Some(c) => {
                         if let Err(e) = check_telegram_chat(&c.value) {
-                            problems.push(Diagnostic::new(c.span.clone(), e));
+                            problems.push(Diagnostic::new(c.span.clone(), e.to_string()));
                         }
                     }
                 }

@@ -18,7 +18,7 @@ mod rules;
 mod secret;
 
 pub use audit::AuditSeal;
-pub use channels::{Channel, ChannelKind, SmtpTls, check_telegram_chat};
+pub use channels::{Channel, ChannelKind, NotATelegramChat, SmtpTls, check_telegram_chat};
 pub use detection::Detection;
 pub use escalation::{Escalation, EscalationLevel};
 pub use integrations::{IntegrationRule, MAX_OPEN_ALERTS};

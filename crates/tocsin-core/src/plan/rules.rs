@@ -51,11 +51,22 @@ pub enum KeyPattern {
     Network(core::net::IpAddr, u8),
 }
 
+/// Why a text is no key pattern.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadKeyPattern {
+    #[error("the key is empty")]
+    Empty,
+    #[error("\"{0}\" is not an IP address")]
+    NotAnAddress(String),
+    #[error("/{bits} is not a prefix length of an IPv{version} network (0 to {max})")]
+    PrefixLength { bits: String, version: u8, max: u8 },
+}
+
 impl KeyPattern {
     /// Reads `10.0.0.0/8`, `web-*` or an exact key; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, BadKeyPattern> {
         if text.is_empty() {
-            return Err("the key is empty".into());
+            return Err(BadKeyPattern::Empty);
         }
         if let Some(prefix) = text.strip_suffix('*') {
             return Ok(KeyPattern::Prefix(prefix.to_owned()));
@@ -65,14 +76,15 @@ impl KeyPattern {
         };
         let address: core::net::IpAddr = address
             .parse()
-            .map_err(|_| format!("\"{address}\" is not an IP address"))?;
+            .map_err(|_| BadKeyPattern::NotAnAddress(address.to_owned()))?;
         let max = if address.is_ipv4() { 32 } else { 128 };
         match bits.parse::<u8>() {
             Ok(bits) if bits <= max => Ok(KeyPattern::Network(address, bits)),
-            _ => Err(format!(
-                "/{bits} is not a prefix length of an IPv{} network (0 to {max})",
-                if max == 32 { 4 } else { 6 }
-            )),
+            _ => Err(BadKeyPattern::PrefixLength {
+                bits: bits.to_owned(),
+                version: if max == 32 { 4 } else { 6 },
+                max,
+            }),
         }
     }
 

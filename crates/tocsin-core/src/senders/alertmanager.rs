@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::json;
+use super::{Unreadable, json};
 use crate::Timestamp;
-use crate::alert::{Alert, AlertStatus, label_fingerprint, label_set, sent_time, summary_of};
+use crate::alert::{Alert, AlertStatus, BadAlert, label_fingerprint, label_set, sent_time, summary_of};
 
 /// An Alertmanager webhook (`webhook_config`), payload version 4; Grafana's is the same
 /// shape with fields of its own, which are ignored.
@@ -37,20 +37,24 @@ struct WebhookAlert {
 
 /// A webhook alert as tocsin keeps it. Firing alerts do not expire: Alertmanager sends
 /// the resolution itself, and repeats firing ones only every `repeat_interval`.
-fn webhook_alert(index: usize, w: WebhookAlert, group: Option<&str>, now: Timestamp) -> Result<Alert, String> {
+fn webhook_alert(index: usize, w: WebhookAlert, group: Option<&str>, now: Timestamp) -> Result<Alert, BadAlert> {
     let what = format!("alerts[{index}]");
     let status = match w.status.as_str() {
         "firing" => AlertStatus::Firing,
         "resolved" => AlertStatus::Resolved,
-        other => return Err(format!("{what}.status: \"{other}\" is neither firing nor resolved")),
+        other => {
+            return Err(BadAlert(format!(
+                "{what}.status: \"{other}\" is neither firing nor resolved"
+            )));
+        }
     };
     let labels = label_set(w.labels, &what)?;
     let fingerprint = w
         .fingerprint
         .filter(|f| !f.trim().is_empty())
         .unwrap_or_else(|| label_fingerprint(&labels));
-    let starts_at = sent_time(w.starts_at.as_deref(), "startsAt").map_err(|e| format!("{what}: {e}"))?;
-    let ends_at = sent_time(w.ends_at.as_deref(), "endsAt").map_err(|e| format!("{what}: {e}"))?;
+    let starts_at = sent_time(w.starts_at.as_deref(), "startsAt").map_err(|e| BadAlert(format!("{what}: {e}")))?;
+    let ends_at = sent_time(w.ends_at.as_deref(), "endsAt").map_err(|e| BadAlert(format!("{what}: {e}")))?;
     Ok(Alert {
         status,
         summary: summary_of(&labels, &w.annotations, &fingerprint),
@@ -70,12 +74,12 @@ fn webhook_alert(index: usize, w: WebhookAlert, group: Option<&str>, now: Timest
 }
 
 /// A webhook's alerts, each in its group; a version other than 4 is read as version 4.
-pub fn read_webhook_alerts(body: &[u8], now: Timestamp) -> Result<Vec<Alert>, String> {
-    let hook: Webhook = json(body).map_err(|e| format!("not an Alertmanager webhook: {e}"))?;
+pub fn read_webhook_alerts(body: &[u8], now: Timestamp) -> Result<Vec<Alert>, Unreadable> {
+    let hook: Webhook = json(body).map_err(|e| Unreadable::Invalid(format!("not an Alertmanager webhook: {e}")))?;
     let group = hook.group_key.as_deref().filter(|g| !g.is_empty());
     hook.alerts
         .into_iter()
         .enumerate()
-        .map(|(i, w)| webhook_alert(i, w, group, now))
+        .map(|(i, w)| webhook_alert(i, w, group, now).map_err(|e| Unreadable::Invalid(e.0)))
         .collect()
 }

@@ -3,8 +3,10 @@
 //! limits, decompression, committing) is the server's.
 
 pub mod alertmanager;
+pub mod heartbeat;
 pub mod pagerduty;
 pub mod sentry;
+pub mod sentry_hooks;
 pub mod vercel;
 
 use std::fmt;
@@ -135,18 +137,22 @@ pub enum Unreadable {
 
 /// Reads JSON, naming the place of the first problem. JSON is UTF-8 throughout, in the
 /// fields that are skipped too: a body that is not is refused whole.
-pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| format!("the body is not UTF-8: invalid bytes at offset {}", e.valid_up_to()))?;
+pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Unreadable> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Unreadable::Invalid(format!(
+            "the body is not UTF-8: invalid bytes at offset {}",
+            e.valid_up_to()
+        ))
+    })?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        match path.as_str() {
+        Unreadable::Invalid(match path.as_str() {
             "." | "?" => inner.to_string(),
             _ => format!("{path}: {inner}"),
-        }
+        })
     })?;
-    deserializer.end().map_err(|e| e.to_string())?;
+    deserializer.end().map_err(|e| Unreadable::Invalid(e.to_string()))?;
     Ok(value)
 }

@@ -102,7 +102,7 @@ pub fn alert_of(event: Enqueue, now: Timestamp, new_key: impl FnOnce() -> String
             match sent_time(p.timestamp.as_deref(), "'payload.timestamp'") {
                 Ok(Some(at)) => starts_at = at.min(now),
                 Ok(None) => {}
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.0),
             }
             for (name, value) in [("component", p.component), ("group", p.group), ("class", p.class)] {
                 if let Some(value) = value.filter(|v| !v.is_empty()) {

@@ -42,7 +42,7 @@ pub struct Envelope<'a> {
 
 /// Reads an envelope: a header line, then per item a header line and its payload, either
 /// `length` bytes or up to the end of the line.
-pub fn envelope_of(body: &[u8]) -> Result<Envelope<'_>, String> {
+pub fn envelope_of(body: &[u8]) -> Result<Envelope<'_>, Unreadable> {
     let line = |rest: &'_ [u8]| -> (usize, usize) {
         match rest.iter().position(|b| *b == b'\n') {
             Some(end) => (end, end + 1),
@@ -50,35 +50,34 @@ pub fn envelope_of(body: &[u8]) -> Result<Envelope<'_>, String> {
         }
     };
     let (end, next) = line(body);
-    let header: Value =
-        serde_json::from_slice(&body[..end]).map_err(|e| format!("the envelope's header is not JSON: {e}"))?;
+    let header: Value = serde_json::from_slice(&body[..end])
+        .map_err(|e| Unreadable::Invalid(format!("the envelope's header is not JSON: {e}")))?;
     if !header.is_object() {
-        return Err("the envelope's header is not a JSON object".into());
+        return Err(Unreadable::Invalid("the envelope's header is not a JSON object".into()));
     }
     let mut rest = &body[next..];
     let mut items = Vec::new();
     while !rest.iter().all(u8::is_ascii_whitespace) {
         let number = items.len() + 1;
         let (end, next) = line(rest);
-        let item: Value =
-            serde_json::from_slice(&rest[..end]).map_err(|e| format!("item {number}: its header is not JSON: {e}"))?;
+        let item: Value = serde_json::from_slice(&rest[..end])
+            .map_err(|e| Unreadable::Invalid(format!("item {number}: its header is not JSON: {e}")))?;
         let kind = item
             .get("type")
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("item {number}: its header has no type"))?
+            .ok_or_else(|| Unreadable::Invalid(format!("item {number}: its header has no type")))?
             .to_owned();
         rest = &rest[next..];
         let payload = match item.get("length") {
             Some(length) => {
-                let length = length
-                    .as_u64()
-                    .and_then(|l| usize::try_from(l).ok())
-                    .ok_or_else(|| format!("item {number}: its length is not a number of bytes"))?;
+                let length = length.as_u64().and_then(|l| usize::try_from(l).ok()).ok_or_else(|| {
+                    Unreadable::Invalid(format!("item {number}: its length is not a number of bytes"))
+                })?;
                 if length > rest.len() {
-                    return Err(format!(
+                    return Err(Unreadable::Invalid(format!(
                         "item {number}: it says {length} bytes but {} are left",
                         rest.len()
-                    ));
+                    )));
                 }
                 let payload = &rest[..length];
                 rest = &rest[length..];
@@ -212,9 +211,14 @@ fn user_of(value: Option<&Value>) -> Option<User> {
 }
 
 /// A Sentry event as an error event of `service`.
-fn error_event(event: &Value, service: &str, received: Timestamp) -> Result<ErrorEvent, String> {
+/// A reason the body cannot be taken.
+fn invalid(why: impl Into<String>) -> Unreadable {
+    Unreadable::Invalid(why.into())
+}
+
+fn error_event(event: &Value, service: &str, received: Timestamp) -> Result<ErrorEvent, Unreadable> {
     if !event.is_object() {
-        return Err("the event is not a JSON object".into());
+        return Err(invalid("the event is not a JSON object"));
     }
     let exception = exception_of(event);
     let logged = event
@@ -273,7 +277,7 @@ fn error_event(event: &Value, service: &str, received: Timestamp) -> Result<Erro
 
 /// How long a job on this monitor schedule may be silent: the longest wait between runs,
 /// plus the margin it is given to check in.
-fn stale_after(config: Option<&Value>) -> Result<i64, String> {
+fn stale_after(config: Option<&Value>) -> Result<i64, Unreadable> {
     let Some(schedule) = config.and_then(|c| c.get("schedule")) else {
         return Ok(UNSCHEDULED_STALE);
     };
@@ -282,15 +286,15 @@ fn stale_after(config: Option<&Value>) -> Result<i64, String> {
             let expr = schedule
                 .get("value")
                 .and_then(Value::as_str)
-                .ok_or("monitor_config.schedule.value: a crontab schedule needs its expression")?;
-            crate::cron::longest_gap(expr).map_err(|e| format!("monitor_config.schedule.value: {e}"))?
+                .ok_or_else(|| invalid("monitor_config.schedule.value: a crontab schedule needs its expression"))?;
+            crate::cron::longest_gap(expr).map_err(|e| invalid(format!("monitor_config.schedule.value: {e}")))?
         }
         Some("interval") => {
             let count = schedule
                 .get("value")
                 .and_then(Value::as_i64)
                 .filter(|v| *v > 0)
-                .ok_or("monitor_config.schedule.value: an interval needs a positive number")?;
+                .ok_or_else(|| invalid("monitor_config.schedule.value: an interval needs a positive number"))?;
             let unit = match schedule.get("unit").and_then(Value::as_str) {
                 Some("minute") => 60,
                 Some("hour") => 3600,
@@ -299,17 +303,17 @@ fn stale_after(config: Option<&Value>) -> Result<i64, String> {
                 Some("month") => 31 * 86_400,
                 Some("year") => 366 * 86_400,
                 other => {
-                    return Err(format!(
+                    return Err(invalid(format!(
                         "monitor_config.schedule.unit {other:?} is not one of minute, hour, day, week, month, year"
-                    ));
+                    )));
                 }
             };
             count.saturating_mul(unit)
         }
         other => {
-            return Err(format!(
+            return Err(invalid(format!(
                 "monitor_config.schedule.type {other:?} is neither crontab nor interval"
-            ));
+            )));
         }
     };
     let margin = config
@@ -322,17 +326,21 @@ fn stale_after(config: Option<&Value>) -> Result<i64, String> {
 
 /// A cron check-in: a heartbeat of the job, and for an error or a good run the alert that
 /// fires or is resolved.
-fn check_in(payload: &Value, source: &str, now: Timestamp) -> Result<Vec<Event>, String> {
-    let slug = text(payload.get("monitor_slug")).ok_or("the check-in has no monitor_slug")?;
+fn check_in(payload: &Value, source: &str, now: Timestamp) -> Result<Vec<Event>, Unreadable> {
+    let slug = text(payload.get("monitor_slug")).ok_or_else(|| invalid("the check-in has no monitor_slug"))?;
     let status = payload
         .get("status")
         .and_then(Value::as_str)
-        .ok_or("the check-in has no status")?;
+        .ok_or_else(|| invalid("the check-in has no status"))?;
     let firing = match status {
         "in_progress" => None,
         "ok" => Some(false),
         "error" | "timeout" | "missed" => Some(true),
-        other => return Err(format!("check-in status \"{other}\" is not in_progress, ok or error")),
+        other => {
+            return Err(invalid(format!(
+                "check-in status \"{other}\" is not in_progress, ok or error"
+            )));
+        }
     };
     let agent = format!("{source}/{slug}");
     let beat = Event::Heartbeat(HeartbeatEvent {
@@ -379,7 +387,7 @@ pub fn read_event(payload: &[u8], source: &str, now: Timestamp) -> Result<Read, 
         )));
     }
     let value: Value = json(payload).map_err(|e| Unreadable::Invalid(format!("the event is not JSON: {e}")))?;
-    let error = error_event(&value, source, now).map_err(Unreadable::Invalid)?;
+    let error = error_event(&value, source, now)?;
     let id = error.event_id.clone();
     Ok(Read {
         events: vec![Event::Error(error)],
@@ -407,8 +415,8 @@ impl Envelope<'_> {
                     let value: Value = json(payload).map_err(|e| {
                         Unreadable::Invalid(format!("item {}: the check-in is not JSON: {e}", number + 1))
                     })?;
-                    let events = check_in(&value, source, now)
-                        .map_err(|e| Unreadable::Invalid(format!("item {}: {e}", number + 1)))?;
+                    let events =
+                        check_in(&value, source, now).map_err(|e| invalid(format!("item {}: {e}", number + 1)))?;
                     read.events.extend(events);
                 }
                 _ => continue,
@@ -447,10 +455,16 @@ mod tests {
         assert!(
             envelope_of(b"{}\n{\"type\":\"event\",\"length\":99}\n{}")
                 .unwrap_err()
+                .to_string()
                 .contains("99 bytes")
         );
-        assert!(envelope_of(b"{}\n{\"length\":2}\n{}").unwrap_err().contains("no type"));
-        assert!(envelope_of(b"not json").unwrap_err().contains("header"));
+        assert!(
+            envelope_of(b"{}\n{\"length\":2}\n{}")
+                .unwrap_err()
+                .to_string()
+                .contains("no type")
+        );
+        assert!(envelope_of(b"not json").unwrap_err().to_string().contains("header"));
         assert!(envelope_of(b"{}").unwrap().items.is_empty());
     }
 
@@ -538,8 +552,8 @@ mod tests {
         let interval = json!({"schedule": {"type": "interval", "value": 2, "unit": "hour"}});
         assert_eq!(stale_after(Some(&interval)), Ok(7_200 + 60));
         let bad = json!({"schedule": {"type": "interval", "value": 2, "unit": "fortnight"}});
-        assert!(stale_after(Some(&bad)).unwrap_err().contains("fortnight"));
+        assert!(stale_after(Some(&bad)).unwrap_err().to_string().contains("fortnight"));
         let bad = json!({"schedule": {"type": "crontab", "value": "every day"}});
-        assert!(stale_after(Some(&bad)).unwrap_err().contains("five fields"));
+        assert!(stale_after(Some(&bad)).unwrap_err().to_string().contains("five fields"));
     }
 }

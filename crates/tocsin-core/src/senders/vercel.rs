@@ -77,7 +77,7 @@ struct Proxy {
 fn entries(body: &[u8]) -> Result<Vec<Entry>, Unreadable> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     if start.is_some_and(|at| body[at] == b'[') {
-        return super::json(body).map_err(Unreadable::Invalid);
+        return super::json(body);
     }
     body.split(|b| *b == b'\n')
         .enumerate()

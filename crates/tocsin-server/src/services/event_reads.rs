@@ -13,13 +13,16 @@ const SCAN_MAX: usize = 20_000;
 /// Events read per round of the scan.
 const ROUND: u32 = 1_000;
 
+/// A name that is no kind of event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event kind \"{0}\"; use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert")]
+pub struct UnknownKind(pub String);
+
 /// Whether `kind` names a kind of event, or why not.
-pub fn check_kind(kind: &str) -> Result<(), String> {
+pub fn check_kind(kind: &str) -> Result<(), UnknownKind> {
     match tocsin_core::event::Kind::ALL.iter().any(|k| k.as_str() == kind) {
         true => Ok(()),
-        false => Err(format!(
-            "unknown event kind \"{kind}\"; use auth, request, error, vault_access, heartbeat, rate_limit, custom or alert"
-        )),
+        false => Err(UnknownKind(kind.to_owned())),
     }
 }
 

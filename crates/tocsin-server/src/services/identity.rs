@@ -273,10 +273,10 @@ impl Identity {
         by: &Actor,
         now: Timestamp,
     ) -> Result<(UserRecord, Option<Secret>), IdentityError> {
-        let name = Username::parse(name).map_err(IdentityError::Invalid)?;
+        let name = Username::parse(name).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         let generated = password.is_none().then(random_password);
         let password = password.or(generated.as_ref()).expect("one of them is set");
-        check_new_password(password.expose()).map_err(IdentityError::Invalid)?;
+        check_new_password(password.expose()).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         let hash = self.hash(password.expose()).await;
         let data = json!({"user": name, "role": role, "password": fingerprint(hash.as_bytes())});
         let entry = EntryDraft::system("user_added", by, now, data);
@@ -315,7 +315,7 @@ impl Identity {
     }
 
     async fn existing_user(&self, name: &str) -> Result<UserRecord, IdentityError> {
-        let name = Username::parse(name).map_err(IdentityError::Invalid)?;
+        let name = Username::parse(name).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         self.store
             .user(&name)
             .await?
@@ -333,7 +333,7 @@ impl Identity {
         let user = self.existing_user(name).await?;
         let (action, data, change) = match change {
             UserChange::Password(password) => {
-                check_new_password(&password).map_err(IdentityError::Invalid)?;
+                check_new_password(&password).map_err(|e| IdentityError::Invalid(e.to_string()))?;
                 let hash = self.hash(&password).await;
                 (
                     "user_password_changed",

@@ -513,7 +513,7 @@ pub(crate) fn timeline_entry(entry: &AuditEntry) -> Result<TimelineEntry, StoreE
         seq: entry.seq,
         at: entry.at,
         recorded_at: entry.recorded_at,
-        actor: Actor::parse(&entry.actor).map_err(corrupt)?,
+        actor: Actor::parse(&entry.actor).map_err(|e| corrupt(e.to_string()))?,
         event: IncidentEvent::from_json(entry.data.clone()).map_err(|e| corrupt(e.to_string()))?,
     })
 }

@@ -220,6 +220,21 @@ pub struct SignedHead {
     pub sig: String,
 }
 
+/// Why a signed head cannot be believed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unbelievable {
+    #[error("it is signed by {0}, which is not this server's key nor one it replaced")]
+    Stranger(String),
+    #[error("its signature is not 64 bytes of hex")]
+    NotASignature,
+    #[error("its signature does not verify: the statement was altered")]
+    Altered,
+    #[error("it holds a hash that is not 32 bytes of hex")]
+    NotAHash,
+    #[error("its entry hashes do not end at its head")]
+    Unended,
+}
+
 impl SignedHead {
     fn unsigned(seq: u64, hash: ChainHash, at: Timestamp, hashes: Vec<String>) -> Self {
         SignedHead {
@@ -249,22 +264,19 @@ impl SignedHead {
 
     /// Why the statement cannot be believed, if it cannot: its key is not one of the
     /// keyring's, or its signature does not verify.
-    pub fn check(&self, keyring: &Keyring) -> Result<(), String> {
-        let key = keyring.trusted(&self.key).ok_or_else(|| {
-            format!(
-                "it is signed by {}, which is not this server's key nor one it replaced",
-                self.key
-            )
-        })?;
+    pub fn check(&self, keyring: &Keyring) -> Result<(), Unbelievable> {
+        let key = keyring
+            .trusted(&self.key)
+            .ok_or_else(|| Unbelievable::Stranger(self.key.clone()))?;
         let mut bytes = [0u8; 64];
-        hex::decode_to_slice(&self.sig, &mut bytes).map_err(|_| "its signature is not 64 bytes of hex".to_owned())?;
+        hex::decode_to_slice(&self.sig, &mut bytes).map_err(|_| Unbelievable::NotASignature)?;
         key.verify(&self.message(), &Signature::from_bytes(&bytes))
-            .map_err(|_| "its signature does not verify: the statement was altered".to_owned())?;
+            .map_err(|_| Unbelievable::Altered)?;
         if ChainHash::from_hex(&self.hash).is_none() || self.hashes.iter().any(|h| ChainHash::from_hex(h).is_none()) {
-            return Err("it holds a hash that is not 32 bytes of hex".into());
+            return Err(Unbelievable::NotAHash);
         }
         if self.hashes.len() as u64 > self.seq || self.hashes.last().is_some_and(|last| *last != self.hash) {
-            return Err("its entry hashes do not end at its head".into());
+            return Err(Unbelievable::Unended);
         }
         Ok(())
     }
@@ -626,11 +638,22 @@ mod tests {
         );
         let mut altered = head.clone();
         altered.hashes[0] = "ef".repeat(32);
-        assert!(altered.check(&keyring).unwrap_err().contains("does not verify"));
+        assert!(
+            altered
+                .check(&keyring)
+                .unwrap_err()
+                .to_string()
+                .contains("does not verify")
+        );
         let other = Keyring::open_or_create(&tempfile::tempdir().unwrap().path().join(KEY_FILE))
             .unwrap()
             .0;
-        assert!(head.check(&other).unwrap_err().contains("not this server's key"));
+        assert!(
+            head.check(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("not this server's key")
+        );
     }
 
     #[test]

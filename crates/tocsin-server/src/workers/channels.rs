@@ -6,31 +6,35 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, SecretRef};
-use tocsin_notify::Channel;
 use tocsin_notify::email::{Email, EmailConfig};
 use tocsin_notify::slack::Slack;
 use tocsin_notify::telegram::Telegram;
 use tocsin_notify::webhook::Webhook;
+use tocsin_notify::{BadChannel, Channel};
 
 /// How long one delivery attempt may take.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A secret's value: the environment variable or the file the plan names, without a
 /// trailing newline. The error names where it looked.
-pub fn read_secret(secret: &SecretRef) -> Result<Vec<u8>, String> {
+pub fn read_secret(secret: &SecretRef) -> Result<Vec<u8>, BadChannel> {
     let value = match secret {
         SecretRef::Env(name) => std::env::var(name).map_err(|_| format!("{secret} is not set"))?,
         SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {secret}: {e}"))?,
     };
     let value = value.trim_end_matches(['\r', '\n']);
     if value.is_empty() {
-        return Err(format!("{secret} is empty"));
+        return Err(format!("{secret} is empty").into());
     }
     Ok(value.as_bytes().to_vec())
 }
 
 /// A channel of `plan`, ready to send. Its secret is read once, where it is needed.
-pub fn open(plan: &Plan, channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Box<dyn Channel>, String> {
+pub fn open(
+    plan: &Plan,
+    channel: &PlanChannel,
+    client: tocsin_notify::HttpClient,
+) -> Result<Box<dyn Channel>, BadChannel> {
     match channel.kind {
         ChannelKind::Webhook => {
             let url = channel.url.as_deref().ok_or("a webhook needs a url")?;
@@ -65,7 +69,7 @@ pub fn open(plan: &Plan, channel: &PlanChannel, client: tocsin_notify::HttpClien
 }
 
 /// The channel's secret, which it must have.
-fn secret(channel: &PlanChannel) -> Result<Vec<u8>, String> {
+fn secret(channel: &PlanChannel) -> Result<Vec<u8>, BadChannel> {
     let secret = channel
         .secret
         .as_ref()
@@ -74,12 +78,12 @@ fn secret(channel: &PlanChannel) -> Result<Vec<u8>, String> {
 }
 
 /// The channel's secret as text; `what` names it when it is not.
-fn secret_text(channel: &PlanChannel, what: &str) -> Result<String, String> {
-    String::from_utf8(secret(channel)?).map_err(|_| format!("{what} is not text"))
+fn secret_text(channel: &PlanChannel, what: &str) -> Result<String, BadChannel> {
+    String::from_utf8(secret(channel)?).map_err(|_| BadChannel(format!("{what} is not text")))
 }
 
 /// A Telegram channel's bot, which both sends and takes commands.
-pub fn telegram(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Telegram, String> {
+pub fn telegram(channel: &PlanChannel, client: tocsin_notify::HttpClient) -> Result<Telegram, BadChannel> {
     let token = secret_text(channel, "the bot token")?;
     let chat = channel.chat.as_deref().ok_or("a Telegram channel needs a chat")?;
     let base = channel.url.as_deref().unwrap_or(tocsin_notify::telegram::API);

@@ -17,7 +17,7 @@ fn user_from(row: &DbRow) -> Result<UserRecord, StoreError> {
     let role: String = row.try_get("role")?;
     Ok(UserRecord {
         id: row.try_get("id")?,
-        name: Username::parse(&name).map_err(StoreError::Corrupt)?,
+        name: Username::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         role: role.parse::<Role>().map_err(StoreError::Corrupt)?,
         password_hash: row.try_get("password_hash")?,
         disabled: row.try_get("disabled")?,

@@ -103,7 +103,7 @@ async fn change_user(
     let Json(body) = body?;
     // Checked before anything is applied, so that a refused password changes nothing else.
     if let Some(password) = &body.password {
-        tocsin_core::identity::check_new_password(password).map_err(ApiError::invalid)?;
+        tocsin_core::identity::check_new_password(password).map_err(|e| ApiError::invalid(e.to_string()))?;
     }
     let changes: Vec<UserChange> = [
         body.role.map(UserChange::Role),

@@ -70,7 +70,7 @@ async fn list_events(
 ) -> Result<Json<Page<EventDoc>>, ApiError> {
     let Query(query) = query?;
     if let Some(kind) = &query.kind {
-        event_reads::check_kind(kind).map_err(ApiError::invalid)?;
+        event_reads::check_kind(kind).map_err(|e| ApiError::invalid(e.to_string()))?;
     }
     let filter = EventFilter {
         kind: query.kind,
@@ -185,7 +185,7 @@ async fn post_events(
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("Content-Encoding \"{other}\" is not supported; send gzip, deflate, br or nothing"),
+            other.to_string(),
         )
     })?;
     let origin = match &ingester.caller.principal {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use tocsin_core::Timestamp;
-use tocsin_core::alert::{Alert, Postable, Via, postable};
+use tocsin_core::alert::{Alert, BadAlert, Postable, Via, postable};
 use tocsin_core::event::AlertEvent;
 use tocsin_core::identity::Permission;
 use tocsin_core::senders::alertmanager::read_webhook_alerts;
@@ -166,8 +166,9 @@ async fn take_posted(
     let now = Timestamp::now();
     let read = {
         let body = body.clone();
-        move || -> Result<Vec<Alert>, String> {
-            let posted: Vec<Postable> = compat::json(&body).map_err(|e| format!("parsing alerts body failed: {e}"))?;
+        move || -> Result<Vec<Alert>, BadAlert> {
+            let posted: Vec<Postable> =
+                compat::json(&body).map_err(|e| BadAlert(format!("parsing alerts body failed: {e}")))?;
             posted
                 .into_iter()
                 .enumerate()
@@ -181,9 +182,9 @@ async fn take_posted(
     } else {
         tokio::task::spawn_blocking(read)
             .await
-            .unwrap_or_else(|_| Err("the body could not be read".to_owned()))
+            .unwrap_or_else(|_| Err(BadAlert("the body could not be read".to_owned())))
     }
-    .map_err(|e| fail(refuse(StatusCode::BAD_REQUEST, e)))?;
+    .map_err(|e| fail(refuse(StatusCode::BAD_REQUEST, e.0)))?;
     if alerts.is_empty() {
         return Ok((0, body));
     }
@@ -449,7 +450,7 @@ async fn read_webhook(
 ) -> Result<u64, Refusal> {
     json_only(headers)?;
     let now = Timestamp::now();
-    let alerts = read_webhook_alerts(body, now).map_err(|e| refuse(StatusCode::BAD_REQUEST, e))?;
+    let alerts = read_webhook_alerts(body, now).map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
     if alerts.is_empty() {
         return Ok(0);
     }

@@ -4,8 +4,6 @@
 //! named after the integration, for the stale-agent detector; a push that says down
 //! also fires an alert, which the next push that says up resolves.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -16,6 +14,7 @@ use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::alert::{Alert, AlertStatus, Via};
 use tocsin_core::event::{Event, HeartbeatEvent};
+use tocsin_core::senders::heartbeat::{Said, said};
 
 use super::compat::{self, Gate, Refusal, Unread};
 use crate::http::AppState;
@@ -24,9 +23,6 @@ use crate::http::AppState;
 static PUSHES: Gate = Gate::new();
 use crate::services::integrations::{Integration, IntegrationKind};
 
-/// The most of a message kept.
-const MSG_MAX: usize = 1_000;
-
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/heartbeat/{key}", get(push).post(push))
 }
@@ -34,46 +30,6 @@ pub fn routes() -> Router<AppState> {
 fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
     let message = compat::brief(&message.into());
     Refusal::new(status, message.clone(), json!({"ok": false, "msg": message}))
-}
-
-/// What a push said.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Said {
-    down: bool,
-    msg: Option<String>,
-}
-
-/// Reads `status` and `msg` from the query, then from a form or JSON body.
-fn said(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Result<Said, String> {
-    let mut fields: BTreeMap<String, String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if json && !body.is_empty() {
-        let value: serde_json::Value = compat::json(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-        for name in ["status", "msg"] {
-            if let Some(text) = value.get(name).and_then(|v| v.as_str()) {
-                fields.entry(name.to_owned()).or_insert_with(|| text.to_owned());
-            }
-        }
-    } else if !body.is_empty() {
-        for (k, v) in form_urlencoded::parse(body) {
-            fields.entry(k.into_owned()).or_insert_with(|| v.into_owned());
-        }
-    }
-    let down = match fields.get("status").map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("" | "up" | "ok" | "success") => false,
-        Some("down" | "error" | "fail" | "failure") => true,
-        Some(other) => return Err(format!("status \"{other}\" is neither up nor down")),
-    };
-    let msg = fields
-        .remove("msg")
-        .map(|m| m.trim().chars().take(MSG_MAX).collect::<String>())
-        .filter(|m| !m.is_empty());
-    Ok(Said { down, msg })
 }
 
 async fn push(
@@ -99,9 +55,13 @@ async fn push(
         Some(q) => Bytes::from([q.as_bytes(), b"\n", &body].concat()),
         None => body.clone(),
     };
-    let result = match said(query.as_deref(), &headers, &body) {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    let result = match said(query.as_deref(), is_json, &body) {
         Ok(said) => take(&state, &integration, said).await,
-        Err(why) => Err(refuse(StatusCode::BAD_REQUEST, why)),
+        Err(why) => Err(refuse(StatusCode::BAD_REQUEST, why.to_string())),
     };
     state.integrations().count(
         &integration,
@@ -149,27 +109,4 @@ async fn take(state: &AppState, integration: &Integration, said: Said) -> Result
     ];
     compat::commit(state, events).await.map_err(|n| n.refuse(refuse))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pushes_say_up_or_down_in_the_query_or_the_body() {
-        let none = HeaderMap::new();
-        assert_eq!(said(None, &none, b"").unwrap(), Said::default());
-        let down = said(Some("status=down&msg=disk%20full"), &none, b"").unwrap();
-        assert_eq!((down.down, down.msg.as_deref()), (true, Some("disk full")));
-        assert!(said(None, &none, b"status=error").unwrap().down);
-        let mut json = HeaderMap::new();
-        json.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-        assert!(said(None, &json, br#"{"status":"down"}"#).unwrap().down);
-        assert!(said(None, &json, b"{bad").unwrap_err().contains("not JSON"));
-        assert!(
-            said(Some("status=maybe"), &none, b"")
-                .unwrap_err()
-                .contains("\"maybe\"")
-        );
-    }
 }

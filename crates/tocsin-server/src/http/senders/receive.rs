@@ -60,12 +60,8 @@ async fn receive<S: Sender>(
         }
         Err(n) => return Err(n.refuse(refuse)),
     };
-    let encoding = Encoding::of(headers).map_err(|other| {
-        refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Encoding \"{other}\" is not supported"),
-        )
-    })?;
+    let encoding =
+        Encoding::of(headers).map_err(|other| refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, other.to_string()))?;
     let raw = body
         .read(gate, S::MAX_BODY)
         .await

@@ -89,12 +89,7 @@ const X_SENTRY_AUTH: &str = "x-sentry-auth";
 static RECEIVED: Gate = Gate::new();
 
 fn encoding(headers: &HeaderMap) -> Result<Encoding, Refusal> {
-    Encoding::of(headers).map_err(|other| {
-        refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Encoding \"{other}\" is not supported; send gzip, deflate, br or nothing"),
-        )
-    })
+    Encoding::of(headers).map_err(|other| refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, other.to_string()))
 }
 
 /// The body, expanded off the request threads.
@@ -224,7 +219,9 @@ async fn receive(
         let expanded = expanded(encoding, body).await?;
         shown = expanded[..expanded.len().min(crate::services::integrations::PAYLOAD_KEPT)].to_vec();
         let envelope = match endpoint {
-            Endpoint::Envelope => Some(envelope_of(&expanded).map_err(|why| refuse(StatusCode::BAD_REQUEST, why))?),
+            Endpoint::Envelope => {
+                Some(envelope_of(&expanded).map_err(|why| refuse(StatusCode::BAD_REQUEST, why.to_string()))?)
+            }
             Endpoint::Store => None,
         };
         if project.trim() != found.id.to_string() {

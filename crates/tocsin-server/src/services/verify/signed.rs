@@ -80,7 +80,7 @@ impl Pins {
             for ReadHead { head, source } in heads {
                 head.check(keyring).map_err(|reason| Broken::Signed {
                     source: source.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 })?;
                 self.statements += 1;
                 if self.latest.is_none_or(|(seq, _)| head.seq >= seq) {

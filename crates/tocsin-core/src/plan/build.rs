@@ -18,6 +18,7 @@ use super::recovery::recovery;
 use super::response::{review, roles, severities, steps};
 use super::routes::routes;
 use super::rules::{rules, suppressions};
+use super::security_txt::security_txt;
 use super::{AuditSeal, Plan, Recovery};
 use crate::diagnostic::Diagnostic;
 use crate::id::{IdError, SeverityId, closest};
@@ -110,6 +111,9 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let audit = root
         .opt_table("audit", &mut problems)
         .map_or_else(AuditSeal::default, |t| audit(t, &channel_names, &mut problems));
+    let security_txt = root
+        .opt_table("security_txt", &mut problems)
+        .and_then(|t| security_txt(t, &mut problems));
     let customer_notice_when = root
         .opt_table("customers", &mut problems)
         .map_or_else(|| DEFAULT_NOTICE_WHEN.to_vec(), |t| customers(t, &mut problems));
@@ -147,6 +151,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             customer_notice_when,
             recovery,
             audit,
+            security_txt,
             digest: String::new(),
             source: String::new(),
         }),

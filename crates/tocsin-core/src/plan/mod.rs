@@ -16,6 +16,7 @@ mod response;
 mod routes;
 mod rules;
 mod secret;
+mod security_txt;
 
 pub use audit::AuditSeal;
 pub use channels::{Channel, ChannelKind, NotATelegramChat, SmtpTls, check_telegram_chat};
@@ -31,6 +32,7 @@ pub use response::{ResponseRole, Review, Severity, StepTemplate};
 pub use routes::{NEWS, Route};
 pub use rules::{KeyPattern, Rule, Suppression};
 pub use secret::SecretRef;
+pub use security_txt::{SECURITY_TXT_PATH, SecurityTxt};
 
 use sha2::{Digest, Sha256};
 
@@ -63,6 +65,7 @@ pub struct Plan {
     customer_notice_when: Vec<crate::incident::CustomerImpact>,
     recovery: Recovery,
     audit: AuditSeal,
+    security_txt: Option<SecurityTxt>,
     digest: String,
     source: String,
 }
@@ -223,6 +226,11 @@ impl Plan {
 
     pub fn audit(&self) -> &AuditSeal {
         &self.audit
+    }
+
+    /// `[security_txt]`, served as `/.well-known/security.txt`.
+    pub fn security_txt(&self) -> Option<&SecurityTxt> {
+        self.security_txt.as_ref()
     }
 
     /// Until when the detectors watch a resolved incident's keys: its latest resolution

@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi_document))
+        .route(tocsin_core::plan::SECURITY_TXT_PATH, get(security_txt))
 }
 
 /// The process is up.
@@ -52,6 +53,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// `/.well-known/security.txt` from the plan's `[security_txt]`, for anyone: 404 when the
+/// plan has none.
+async fn security_txt(State(state): State<AppState>) -> Response {
+    let plan = state.0.desk.plan();
+    let Some(txt) = plan.security_txt() else {
+        return (StatusCode::NOT_FOUND, "this plan has no [security_txt]\n").into_response();
+    };
+    let canonical = state
+        .config()
+        .public_url
+        .as_deref()
+        .map(|url| format!("{}{}", url.trim_end_matches('/'), tocsin_core::plan::SECURITY_TXT_PATH));
+    let body = txt.render(&plan.organization().name, canonical.as_deref());
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
 async fn openapi_document() -> Response {

@@ -10,23 +10,41 @@ use crate::signal::{Disposition, Rule};
 /// A detector, or the way an outside alert came: what made a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DetectorId {
+    /// Failed logins from one source, fast.
     BruteForce,
+    /// Failed logins from one source, paced under the brute-force rule.
     SlowBruteForce,
+    /// One source failing on many accounts.
     PasswordSpray,
+    /// One account failing from many sources.
     AccountAttack,
+    /// A service's failed logins from many sources, far above its usual rate.
     CredentialStuffing,
+    /// Many sources each trying a few names of one list.
     DistributedSpray,
+    /// A success for an account from a source that kept failing on it.
     Compromise,
+    /// One rate-limit key denied again and again.
     RateLimitAbuse,
+    /// One rate-limit policy denying many sources.
     DistributedRateLimit,
+    /// A service's errors far above their usual rate.
     ErrorSpike,
+    /// An error a service never had before.
     NewError,
+    /// A principal reading a secret new to it.
     VaultNewSecret,
+    /// A principal using the vault from an address new to it.
     VaultNewIp,
+    /// A principal reading far more secrets than it usually does.
     VaultVolume,
+    /// A principal denied vault access again and again.
     VaultDeniedBurst,
+    /// A principal using the vault outside working hours.
     VaultAfterHours,
+    /// An agent that stopped sending heartbeats.
     StaleAgent,
+    /// An agent unlike the rest of its fleet.
     AgentDrift,
     /// One address asking for several paths that hold secrets or admin tools.
     PathProbe,
@@ -97,6 +115,7 @@ impl DetectorId {
         }
     }
 
+    /// The detector a name names, if one does.
     pub fn parse(text: &str) -> Option<DetectorId> {
         DetectorId::ALL.into_iter().find(|d| d.as_str() == text)
     }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod calendar;
 pub mod clock;
 pub mod cron;
+#[warn(missing_docs)]
 pub mod detector;
 pub mod diagnostic;
 pub mod duration;
@@ -17,8 +18,11 @@ pub mod identity;
 pub mod incident;
 pub mod plan;
 pub mod ratelimit;
+#[warn(missing_docs)]
 pub mod senders;
+#[warn(missing_docs)]
 pub mod settle;
+#[warn(missing_docs)]
 pub mod signal;
 
 pub use jiff::Timestamp;

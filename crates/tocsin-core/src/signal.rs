@@ -15,9 +15,11 @@ pub struct Signal {
     pub key: String,
     /// When it was found: the time of the event that completed it.
     pub at: Timestamp,
-    /// Events counted, and the first and last of them.
+    /// Events counted.
     pub count: u64,
+    /// The first event counted.
     pub first_at: Timestamp,
+    /// The last event counted.
     pub last_at: Timestamp,
     /// Sequence numbers of events in the log that show it.
     pub samples: Vec<u64>,
@@ -49,12 +51,15 @@ pub enum Disposition {
 }
 
 impl Disposition {
+    /// Every disposition, in the order the plan lists them.
     pub const ALL: [Disposition; 3] = [Disposition::Open, Disposition::Join, Disposition::Record];
 
+    /// The disposition a plan's word names, if one does.
     pub fn parse(text: &str) -> Option<Disposition> {
         Disposition::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
+    /// The word the plan and the API use.
     pub fn as_str(self) -> &'static str {
         match self {
             Disposition::Open => "open",
@@ -67,6 +72,7 @@ impl Disposition {
 /// The rule for one detector's signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule {
+    /// What signals of the rule lead to.
     pub disposition: Disposition,
     /// The severity by its rank in the plan: 0 is the most severe.
     pub tier: usize,
@@ -164,8 +170,11 @@ pub fn alert_rule(plan: &Plan, source: &str, detector: DetectorId, severity: Opt
 /// signals whose open incident it joins, and why a suppression holds it back, if one does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ruling {
+    /// What it leads to.
     pub disposition: Disposition,
+    /// The severity of the incident it opens or raises.
     pub severity: String,
+    /// The group whose open incident it joins.
     pub group: String,
     /// The reason of the plan's `[[suppress]]` that covers it: it is then only recorded.
     pub suppressed: Option<String>,
@@ -179,8 +188,11 @@ pub enum Origin<'a> {
     /// An outside alert from the integration `source`, with the sender's severity word and
     /// the group it put the alert in.
     Alert {
+        /// The integration's name.
         source: &'a str,
+        /// The sender's severity word, if it gave one.
         severity: Option<&'a str>,
+        /// The group the sender put the alert in.
         group: &'a str,
     },
 }

@@ -11,7 +11,9 @@ pub const MSG_MAX: usize = 1_000;
 /// What a push said.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Said {
+    /// Whether the push says the job failed.
     pub down: bool,
+    /// What it said, cut to [`MSG_MAX`] characters.
     pub msg: Option<String>,
 }
 

@@ -33,6 +33,7 @@ pub enum IntegrationKind {
 }
 
 impl IntegrationKind {
+    /// Every kind, in the order people are shown them.
     pub const ALL: [IntegrationKind; 6] = [
         IntegrationKind::Alertmanager,
         IntegrationKind::Pagerduty,
@@ -42,6 +43,7 @@ impl IntegrationKind {
         IntegrationKind::Vercel,
     ];
 
+    /// The name `tocsin integration add` takes, like `alertmanager`.
     pub fn as_str(self) -> &'static str {
         match self {
             IntegrationKind::Alertmanager => "alertmanager",
@@ -53,6 +55,7 @@ impl IntegrationKind {
         }
     }
 
+    /// The kind a name names, if one does.
     pub fn parse(text: &str) -> Option<IntegrationKind> {
         IntegrationKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
@@ -94,13 +97,20 @@ impl fmt::Display for IntegrationKind {
     }
 }
 
-/// How a sender signs its bodies with the integration's secret.
+/// How a sender signs its bodies with the integration's secret: the lowercase hex HMAC of
+/// the body, in `header`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signature {
-    /// The lowercase hex HMAC-SHA256 of the body, in `header`.
-    HmacSha256 { header: &'static str },
-    /// The lowercase hex HMAC-SHA1 of the body, in `header`.
-    HmacSha1 { header: &'static str },
+    /// HMAC-SHA256 (Sentry's webhooks).
+    HmacSha256 {
+        /// The header that carries it.
+        header: &'static str,
+    },
+    /// HMAC-SHA1 (Vercel's drains).
+    HmacSha1 {
+        /// The header that carries it.
+        header: &'static str,
+    },
 }
 
 /// A sender the server receives through its one generic path: a POST to [`Sender::PATH`]
@@ -110,6 +120,7 @@ pub enum Signature {
 pub trait Sender {
     /// The integrations' kind, as `tocsin integration add` names it.
     const NAME: &'static str;
+    /// Its integrations' kind, the same as [`Sender::NAME`] names.
     const KIND: IntegrationKind;
     /// The route, with `{key}` where the integration's key goes.
     const PATH: &'static str;

@@ -14,6 +14,7 @@ const DEDUP_KEY_MAX: usize = 255;
 /// One event, as senders post it.
 #[derive(Debug, Deserialize)]
 pub struct Enqueue {
+    /// The integration's key.
     pub routing_key: Option<String>,
     event_action: Option<String>,
     dedup_key: Option<String>,

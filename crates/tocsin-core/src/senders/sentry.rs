@@ -36,7 +36,9 @@ pub fn key_of_dsn(dsn: &str) -> Option<String> {
 /// An envelope: its header, and its items as (type, payload).
 #[derive(Debug)]
 pub struct Envelope<'a> {
+    /// The envelope's first line, a JSON object.
     pub header: Value,
+    /// Each item's type and payload, in order.
     pub items: Vec<(String, &'a [u8])>,
 }
 
@@ -374,8 +376,11 @@ fn check_in(payload: &Value, source: &str, now: Timestamp) -> Result<Vec<Event>,
 /// and the id to answer with.
 #[derive(Debug)]
 pub struct Read {
+    /// The events read.
     pub events: Vec<Event>,
+    /// How many items were read into them.
     pub used: u64,
+    /// The id to answer with: the event's, when there was one.
     pub id: Option<String>,
 }
 

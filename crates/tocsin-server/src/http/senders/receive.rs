@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -66,7 +67,7 @@ async fn receive<S: Sender>(
         .read(gate, S::MAX_BODY)
         .await
         .map_err(|(status, why)| refuse(status, why))?;
-    let result = take::<S>(state, &integration, headers, encoding, &raw).await;
+    let result = take::<S>(state, &integration, headers, encoding, raw.clone()).await;
     let (accepted, refused) = match &result {
         Ok(n) => (*n, None),
         Err(refusal) => (0, Some(refusal.why.as_str())),
@@ -83,12 +84,11 @@ async fn take<S: Sender>(
     integration: &Integration,
     headers: &HeaderMap,
     encoding: Encoding,
-    raw: &[u8],
+    raw: Bytes,
 ) -> Result<usize, Refusal> {
     if let Some(signature) = S::SIGNATURE {
-        signed(signature, integration, headers, raw)?;
+        signed(signature, integration, headers, &raw)?;
     }
-    let raw = raw.to_vec();
     let now = Timestamp::now();
     let read = tokio::task::spawn_blocking(move || {
         let body = encoding

@@ -21,8 +21,9 @@ impl Sender for Drain {
     const NAME: &'static str = "vercel";
     const KIND: IntegrationKind = IntegrationKind::Vercel;
     const PATH: &'static str = "/api/v1/drains/vercel/{key}";
-    /// Vercel cuts a message at 256 KB and batches entries.
-    const MAX_BODY: usize = 16 * 1024 * 1024;
+    /// Vercel cuts a message at 256 KB and batches entries: room for a few dozen of the
+    /// largest, and memory per request stays a small multiple of it.
+    const MAX_BODY: usize = 8 * 1024 * 1024;
     const SIGNATURE: Option<Signature> = Some(Signature::HmacSha1 {
         header: "x-vercel-signature",
     });
@@ -73,11 +74,27 @@ struct Proxy {
     waf_rule_id: Option<String>,
 }
 
+/// Entries taken in one batch at most: each may become three events.
+pub const MAX_ENTRIES: usize = 100_000;
+
+fn too_many() -> Unreadable {
+    Unreadable::TooLarge(format!(
+        "the batch holds more than {MAX_ENTRIES} entries; send smaller batches"
+    ))
+}
+
 /// The entries of a JSON array, or of NDJSON (one entry a line, blank lines skipped).
 fn entries(body: &[u8]) -> Result<Vec<Entry>, Unreadable> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     if start.is_some_and(|at| body[at] == b'[') {
-        return super::json(body);
+        let entries: Vec<Entry> = super::json(body)?;
+        return match entries.len() > MAX_ENTRIES {
+            true => Err(too_many()),
+            false => Ok(entries),
+        };
+    }
+    if body.iter().filter(|b| **b == b'\n').count() > MAX_ENTRIES {
+        return Err(too_many());
     }
     body.split(|b| *b == b'\n')
         .enumerate()
@@ -237,5 +254,21 @@ mod tests {
         let e = Drain::read(b"[{\"source\": 7}]", now()).unwrap_err();
         assert!(e.to_string().contains("[0].source"), "{e}");
         assert_eq!(Drain::read(b"", now()).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_batch_of_more_entries_than_the_bound_is_too_large_either_way() {
+        let lines = "{}\n".repeat(MAX_ENTRIES + 1);
+        assert!(matches!(
+            Drain::read(lines.as_bytes(), now()),
+            Err(Unreadable::TooLarge(_))
+        ));
+        let array = format!("[{}{{}}]", "{},".repeat(MAX_ENTRIES));
+        assert!(matches!(
+            Drain::read(array.as_bytes(), now()),
+            Err(Unreadable::TooLarge(_))
+        ));
+        let fine = format!("[{}{{}}]", "{},".repeat(MAX_ENTRIES - 1));
+        assert_eq!(Drain::read(fine.as_bytes(), now()).unwrap(), Vec::new());
     }
 }

@@ -159,10 +159,11 @@ impl DetectorId {
         let (disposition, tier) = match self {
             Compromise => (Disposition::Open, 0),
             BruteForce | PasswordSpray | SlowBruteForce | AccountAttack | CredentialStuffing | DistributedSpray
-            | VaultDeniedBurst | DistributedRateLimit | RateLimitAbuse | ExposedFile => (Disposition::Open, 1),
-            ErrorSpike | StaleAgent | AgentDrift | VaultNewSecret | VaultVolume | VaultNewIp | VaultAfterHours => {
-                (Disposition::Open, 2)
-            }
+            | VaultDeniedBurst | DistributedRateLimit | RateLimitAbuse => (Disposition::Open, 1),
+            // An app that answers every path with its index page makes exposures of files it
+            // does not have: one incident for them all, for a person to look at.
+            ErrorSpike | StaleAgent | AgentDrift | VaultNewSecret | VaultVolume | VaultNewIp | VaultAfterHours
+            | ExposedFile => (Disposition::Open, 2),
             // Scanners knock on every public site all day: on the record, not an incident.
             NewError | PathProbe | Recurrence | Alert(_) => (Disposition::Record, 3),
         };
@@ -176,7 +177,7 @@ impl DetectorId {
         Rule {
             disposition,
             tier,
-            one_incident: self == StaleAgent,
+            one_incident: matches!(self, StaleAgent | ExposedFile),
             customers,
         }
     }
@@ -209,6 +210,21 @@ impl From<Via> for DetectorId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanners_are_recorded_and_exposures_gather_in_one_incident_for_a_person() {
+        let probe = DetectorId::PathProbe.default_rule();
+        assert_eq!(
+            (probe.disposition, probe.customers),
+            (Disposition::Record, CustomerImpact::No)
+        );
+        let exposed = DetectorId::ExposedFile.default_rule();
+        assert_eq!(
+            (exposed.disposition, exposed.tier, exposed.one_incident),
+            (Disposition::Open, 2, true)
+        );
+        assert_eq!(DetectorId::parse("exposed_file"), Some(DetectorId::ExposedFile));
+    }
 
     #[test]
     fn every_detector_is_named_once_and_read_back_by_its_name() {

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod audit;
+pub mod block;
 pub mod calendar;
 pub mod clock;
 pub mod cron;

@@ -3,6 +3,7 @@
 // A panic in a running server is an outage: library code says what went wrong instead.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod blocks;
 mod dialect;
 pub mod duty;
 pub mod event_log;
@@ -154,7 +155,8 @@ pub struct ChainHead {
 /// all. A part of tocsin that needs only some of it is given only those traits (an
 /// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
 pub trait Store:
-    IdentityStore
+    blocks::BlockStore
+    + IdentityStore
     + EventStore
     + SignalStore
     + outbox::OutboxStore
@@ -168,7 +170,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: IdentityStore
+    T: blocks::BlockStore
+        + IdentityStore
         + EventStore
         + SignalStore
         + outbox::OutboxStore

@@ -37,6 +37,7 @@ macro_rules! migrations {
             11 "clock waivers" "0011_clock_waivers",
             12 "signal subjects and cited events" "0012_signal_subjects_and_cited_events",
             13 "seen deliveries" "0013_seen_deliveries",
+            14 "blocks" "0014_blocks",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

@@ -1,0 +1,134 @@
+//! Blocked addresses: an address or a network, IPv4 or IPv6, as blocks name them.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// An address or a network, its host bits cleared: `203.0.113.7/32`, `2001:db8::/32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Network {
+    address: IpAddr,
+    bits: u8,
+}
+
+/// A text that names no address or network.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadNetwork {
+    /// Not an IPv4 or IPv6 address.
+    #[error("\"{0}\" is not an IP address; write one like 203.0.113.7 or 2001:db8::1, or a network like 10.0.0.0/8")]
+    NotAnAddress(String),
+    /// A prefix length the address family does not have.
+    #[error("/{bits} is not a prefix length of an IPv{version} network (0 to {max})")]
+    PrefixLength {
+        /// What was written after the slash.
+        bits: String,
+        /// 4 or 6.
+        version: u8,
+        /// 32 or 128.
+        max: u8,
+    },
+}
+
+impl Network {
+    /// Reads `203.0.113.7`, `10.0.0.0/8` or `2001:db8::/32`; host bits are cleared, so
+    /// `10.1.2.3/8` is `10.0.0.0/8`.
+    pub fn parse(text: &str) -> Result<Network, BadNetwork> {
+        let text = text.trim();
+        let (address, bits) = match text.split_once('/') {
+            Some((address, bits)) => (address, Some(bits)),
+            None => (text, None),
+        };
+        let address: IpAddr = address.parse().map_err(|_| BadNetwork::NotAnAddress(text.to_owned()))?;
+        let max: u8 = if address.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(bits) => bits
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| BadNetwork::PrefixLength {
+                    bits: bits.to_owned(),
+                    version: if max == 32 { 4 } else { 6 },
+                    max,
+                })?,
+        };
+        Ok(Network {
+            address: masked(address, bits),
+            bits,
+        })
+    }
+
+    /// Whether `ip` is in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.address.is_ipv4() && masked(ip, self.bits) == self.address
+    }
+
+    /// Whether the network is one address.
+    pub fn is_address(&self) -> bool {
+        self.bits == if self.address.is_ipv4() { 32 } else { 128 }
+    }
+}
+
+fn masked(ip: IpAddr, bits: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn addresses_and_networks_are_read_with_their_host_bits_cleared() {
+        assert_eq!(Network::parse("203.0.113.7").unwrap().to_string(), "203.0.113.7/32");
+        assert_eq!(Network::parse(" 10.1.2.3/8 ").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(Network::parse("2001:db8::1/32").unwrap().to_string(), "2001:db8::/32");
+        assert_eq!(Network::parse("::1").unwrap().to_string(), "::1/128");
+        assert_eq!(Network::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
+        assert!(Network::parse("203.0.113.7").unwrap().is_address());
+        assert!(!Network::parse("10.0.0.0/8").unwrap().is_address());
+    }
+
+    #[test]
+    fn a_network_holds_its_addresses_and_no_others() {
+        let net = Network::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains(ip("10.255.0.1")));
+        assert!(!net.contains(ip("11.0.0.1")));
+        assert!(!net.contains(ip("::ffff:10.0.0.1")));
+        let v6 = Network::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(ip("2001:db8:ffff::1")));
+        assert!(!v6.contains(ip("2001:db9::1")));
+        assert!(Network::parse("0.0.0.0/0").unwrap().contains(ip("198.51.100.1")));
+    }
+
+    #[test]
+    fn what_is_no_network_is_refused_naming_the_problem() {
+        for (text, says) in [
+            ("example.com", "is not an IP address"),
+            ("10.0.0.0/33", "/33 is not a prefix length of an IPv4 network (0 to 32)"),
+            ("2001:db8::/129", "IPv6 network (0 to 128)"),
+            ("10.0.0.0/x", "/x is not a prefix length"),
+            ("", "is not an IP address"),
+        ] {
+            let e = Network::parse(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+}

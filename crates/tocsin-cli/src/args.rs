@@ -88,6 +88,34 @@ pub enum Command {
     /// Manage integrations: Alertmanager, PagerDuty-style senders, Sentry, heartbeat pushes.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// Block addresses and networks, and end blocks.
+    #[command(subcommand)]
+    Block(BlockCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlockCommand {
+    /// Block an address or a network (203.0.113.7, 10.0.0.0/8, 2001:db8::/32).
+    Add {
+        network: String,
+        /// Why, in one line; it is on the audit chain.
+        #[arg(long)]
+        reason: String,
+        /// How long it lasts, like 24h; without it, until removed.
+        #[arg(long = "for")]
+        lasts: Option<String>,
+        /// The incident it is for, like INC-0001.
+        #[arg(long)]
+        incident: Option<String>,
+    },
+    /// End a block now.
+    Remove { id: i64 },
+    /// The blocks in force.
+    List {
+        /// The ended ones too.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -299,7 +327,7 @@ pub enum TokenCommand {
 pub enum IntegrationCommand {
     /// Add an integration and print its key, once, with how to point the tool at tocsin.
     Add {
-        /// alertmanager, pagerduty, sentry, sentry-webhook or heartbeat.
+        /// alertmanager, pagerduty, sentry, sentry-webhook, heartbeat or vercel.
         kind: String,
         #[arg(long)]
         name: String,
@@ -314,7 +342,7 @@ pub enum IntegrationCommand {
     },
     /// List integrations with what they sent.
     List,
-    /// Set the client secret a sentry-webhook integration's deliveries are signed with.
+    /// Set the secret a sentry-webhook or vercel integration's deliveries are signed with.
     Secret {
         name: String,
         #[command(flatten)]
@@ -327,10 +355,10 @@ pub enum IntegrationCommand {
 /// Where a secret is read from: never the command line, which other users can see.
 #[derive(Debug, Args)]
 pub struct SecretArgs {
-    /// sentry-webhook: read the integration's client secret from this environment variable.
+    /// sentry-webhook, vercel: read the integration's secret from this environment variable.
     #[arg(long, conflicts_with = "secret_file")]
     pub secret_env: Option<String>,
-    /// sentry-webhook: read the integration's client secret from this file.
+    /// sentry-webhook, vercel: read the integration's secret from this file.
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
 }

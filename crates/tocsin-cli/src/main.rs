@@ -5,6 +5,7 @@
 
 mod admin;
 mod args;
+mod block;
 mod context;
 mod describe;
 mod detection;
@@ -79,6 +80,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
         Command::Integration(command) => integration::run(context, command).await,
+        Command::Block(command) => block::run(context, command).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Blocked addresses: an address or a network, IPv4 or IPv6, as blocks name them.
 
-use std::fmt;
 use core::net::IpAddr;
+use std::fmt;
 
 /// An address or a network, its host bits cleared: `203.0.113.7/32`, `2001:db8::/32`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -150,38 +150,25 @@ pub struct ChainHead {
     pub hash: ChainHash,
 }
 
-/// Durable storage: every store below, of one database. Every write is one transaction:
-/// an incident's state, its new audit entries and its clocks are stored together or not at
-/// all. A part of tocsin that needs only some of it is given only those traits (an
-/// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
-pub trait Store:
-    blocks::BlockStore
-    + IdentityStore
-    + EventStore
-    + SignalStore
-    + outbox::OutboxStore
-    + integrations::IntegrationStore
-    + PlanStore
-    + IncidentStore
-    + ChainStore
-    + InstanceStore
-    + fmt::Debug
-{
+/// Names several store traits as one trait, which every store having them has: `Store`
+/// below, and the views the server's workers are handed (a worker given one can reach
+/// only those traits).
+#[macro_export]
+macro_rules! store_view {
+    ($(#[$doc:meta])* $name:ident: $first:path $(, $more:path)*) => {
+        $(#[$doc])*
+        pub trait $name: $first $(+ $more)* {}
+        impl<T: ?Sized + $first $(+ $more)*> $name for T {}
+    };
 }
 
-impl<T> Store for T where
-    T: blocks::BlockStore
-        + IdentityStore
-        + EventStore
-        + SignalStore
-        + outbox::OutboxStore
-        + integrations::IntegrationStore
-        + PlanStore
-        + IncidentStore
-        + ChainStore
-        + InstanceStore
-        + fmt::Debug
-{
+store_view! {
+    /// Durable storage: every store below, of one database. Every write is one transaction:
+    /// an incident's state, its new audit entries and its clocks are stored together or not
+    /// at all. A part of tocsin that needs only some of it is given only those traits (an
+    /// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
+    Store: blocks::BlockStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
+        integrations::IntegrationStore, PlanStore, IncidentStore, ChainStore, InstanceStore, fmt::Debug
 }
 
 /// Incidents and their clocks.

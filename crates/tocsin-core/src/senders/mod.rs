@@ -146,6 +146,13 @@ pub enum Unreadable {
     Invalid(String),
 }
 
+impl Unreadable {
+    /// Not what the format says, for `why`.
+    pub fn invalid(why: impl Into<String>) -> Unreadable {
+        Unreadable::Invalid(why.into())
+    }
+}
+
 /// Reads JSON, naming the place of the first problem. JSON is UTF-8 throughout, in the
 /// fields that are skipped too: a body that is not is refused whole.
 pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Unreadable> {

@@ -213,14 +213,9 @@ fn user_of(value: Option<&Value>) -> Option<User> {
 }
 
 /// A Sentry event as an error event of `service`.
-/// A reason the body cannot be taken.
-fn invalid(why: impl Into<String>) -> Unreadable {
-    Unreadable::Invalid(why.into())
-}
-
 fn error_event(event: &Value, service: &str, received: Timestamp) -> Result<ErrorEvent, Unreadable> {
     if !event.is_object() {
-        return Err(invalid("the event is not a JSON object"));
+        return Err(Unreadable::invalid("the event is not a JSON object"));
     }
     let exception = exception_of(event);
     let logged = event
@@ -285,18 +280,20 @@ fn stale_after(config: Option<&Value>) -> Result<i64, Unreadable> {
     };
     let gap = match schedule.get("type").and_then(Value::as_str) {
         Some("crontab") => {
-            let expr = schedule
-                .get("value")
-                .and_then(Value::as_str)
-                .ok_or_else(|| invalid("monitor_config.schedule.value: a crontab schedule needs its expression"))?;
-            crate::cron::longest_gap(expr).map_err(|e| invalid(format!("monitor_config.schedule.value: {e}")))?
+            let expr = schedule.get("value").and_then(Value::as_str).ok_or_else(|| {
+                Unreadable::invalid("monitor_config.schedule.value: a crontab schedule needs its expression")
+            })?;
+            crate::cron::longest_gap(expr)
+                .map_err(|e| Unreadable::invalid(format!("monitor_config.schedule.value: {e}")))?
         }
         Some("interval") => {
             let count = schedule
                 .get("value")
                 .and_then(Value::as_i64)
                 .filter(|v| *v > 0)
-                .ok_or_else(|| invalid("monitor_config.schedule.value: an interval needs a positive number"))?;
+                .ok_or_else(|| {
+                    Unreadable::invalid("monitor_config.schedule.value: an interval needs a positive number")
+                })?;
             let unit = match schedule.get("unit").and_then(Value::as_str) {
                 Some("minute") => 60,
                 Some("hour") => 3600,
@@ -305,7 +302,7 @@ fn stale_after(config: Option<&Value>) -> Result<i64, Unreadable> {
                 Some("month") => 31 * 86_400,
                 Some("year") => 366 * 86_400,
                 other => {
-                    return Err(invalid(format!(
+                    return Err(Unreadable::invalid(format!(
                         "monitor_config.schedule.unit {other:?} is not one of minute, hour, day, week, month, year"
                     )));
                 }
@@ -313,7 +310,7 @@ fn stale_after(config: Option<&Value>) -> Result<i64, Unreadable> {
             count.saturating_mul(unit)
         }
         other => {
-            return Err(invalid(format!(
+            return Err(Unreadable::invalid(format!(
                 "monitor_config.schedule.type {other:?} is neither crontab nor interval"
             )));
         }
@@ -329,17 +326,18 @@ fn stale_after(config: Option<&Value>) -> Result<i64, Unreadable> {
 /// A cron check-in: a heartbeat of the job, and for an error or a good run the alert that
 /// fires or is resolved.
 fn check_in(payload: &Value, source: &str, now: Timestamp) -> Result<Vec<Event>, Unreadable> {
-    let slug = text(payload.get("monitor_slug")).ok_or_else(|| invalid("the check-in has no monitor_slug"))?;
+    let slug =
+        text(payload.get("monitor_slug")).ok_or_else(|| Unreadable::invalid("the check-in has no monitor_slug"))?;
     let status = payload
         .get("status")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid("the check-in has no status"))?;
+        .ok_or_else(|| Unreadable::invalid("the check-in has no status"))?;
     let firing = match status {
         "in_progress" => None,
         "ok" => Some(false),
         "error" | "timeout" | "missed" => Some(true),
         other => {
-            return Err(invalid(format!(
+            return Err(Unreadable::invalid(format!(
                 "check-in status \"{other}\" is not in_progress, ok or error"
             )));
         }
@@ -420,8 +418,8 @@ impl Envelope<'_> {
                     let value: Value = json(payload).map_err(|e| {
                         Unreadable::Invalid(format!("item {}: the check-in is not JSON: {e}", number + 1))
                     })?;
-                    let events =
-                        check_in(&value, source, now).map_err(|e| invalid(format!("item {}: {e}", number + 1)))?;
+                    let events = check_in(&value, source, now)
+                        .map_err(|e| Unreadable::invalid(format!("item {}: {e}", number + 1)))?;
                     read.events.extend(events);
                 }
                 _ => continue,

@@ -8,10 +8,6 @@ use super::Unreadable;
 use crate::Timestamp;
 use crate::alert::{Alert, AlertStatus};
 
-fn invalid(why: impl Into<String>) -> Unreadable {
-    Unreadable::Invalid(why.into())
-}
-
 fn text(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -42,11 +38,16 @@ fn started(value: Option<&Value>, now: Timestamp) -> Timestamp {
 /// The alert a delivery tells of, or none for resources and actions that raise none.
 pub fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Alert>, Unreadable> {
     let action = doc.get("action").and_then(Value::as_str).unwrap_or("");
-    let data = doc.get("data").ok_or_else(|| invalid("the delivery has no data"))?;
+    let data = doc
+        .get("data")
+        .ok_or_else(|| Unreadable::invalid("the delivery has no data"))?;
     match resource {
         "event_alert" => {
-            let event = data.get("event").ok_or_else(|| invalid("data.event is missing"))?;
-            let issue = text(event.get("issue_id")).ok_or_else(|| invalid("data.event.issue_id is missing"))?;
+            let event = data
+                .get("event")
+                .ok_or_else(|| Unreadable::invalid("data.event is missing"))?;
+            let issue =
+                text(event.get("issue_id")).ok_or_else(|| Unreadable::invalid("data.event.issue_id is missing"))?;
             let rule = text(data.get("triggered_rule"));
             let summary = text(event.get("title"))
                 .or_else(|| text(event.get("message")))
@@ -69,15 +70,15 @@ pub fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Al
                 "critical" | "warning" => AlertStatus::Firing,
                 "resolved" => AlertStatus::Resolved,
                 other => {
-                    return Err(invalid(format!(
+                    return Err(Unreadable::invalid(format!(
                         "metric alert action \"{other}\" is not critical, warning or resolved"
                     )));
                 }
             };
             let incident = data
                 .get("metric_alert")
-                .ok_or_else(|| invalid("data.metric_alert is missing"))?;
-            let id = text(incident.get("id")).ok_or_else(|| invalid("data.metric_alert.id is missing"))?;
+                .ok_or_else(|| Unreadable::invalid("data.metric_alert is missing"))?;
+            let id = text(incident.get("id")).ok_or_else(|| Unreadable::invalid("data.metric_alert.id is missing"))?;
             let rule = incident.get("alert_rule").and_then(|r| text(r.get("name")));
             let summary = text(data.get("description_title"))
                 .or_else(|| text(incident.get("title")))
@@ -103,8 +104,10 @@ pub fn alert_of(resource: &str, doc: &Value, now: Timestamp) -> Result<Option<Al
                 "resolved" | "archived" | "ignored" => AlertStatus::Resolved,
                 _ => return Ok(None),
             };
-            let issue = data.get("issue").ok_or_else(|| invalid("data.issue is missing"))?;
-            let id = text(issue.get("id")).ok_or_else(|| invalid("data.issue.id is missing"))?;
+            let issue = data
+                .get("issue")
+                .ok_or_else(|| Unreadable::invalid("data.issue is missing"))?;
+            let id = text(issue.get("id")).ok_or_else(|| Unreadable::invalid("data.issue.id is missing"))?;
             let summary = text(issue.get("title")).unwrap_or_else(|| format!("Sentry issue {id}"));
             let mut alert = Alert::new(format!("issue:{id}"), status, summary, now);
             alert.severity = severity_of(issue.get("level"));

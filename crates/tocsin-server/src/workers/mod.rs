@@ -40,16 +40,7 @@ impl Default for PipelineConfig {
     }
 }
 
-/// Names the store traits a worker needs as one, which every store having them has, so
-/// that the worker is handed the database and can reach only those.
-macro_rules! store_view {
-    ($(#[$doc:meta])* $name:ident: $first:path $(, $more:path)*) => {
-        $(#[$doc])*
-        pub trait $name: $first $(+ $more)* {}
-        impl<T: ?Sized + $first $(+ $more)*> $name for T {}
-    };
-}
-pub(crate) use store_view;
+pub(crate) use tocsin_store::store_view;
 
 /// How often retention runs.
 const EXPIRY: Duration = Duration::from_secs(3600);

@@ -216,6 +216,11 @@ fn usage(kind: IntegrationKind, record: &IntegrationRecord, key: &str, url: &str
         IntegrationKind::Heartbeat => {
             format!("Push to {url}/api/v1/heartbeat/{key} (GET or POST; add ?status=down&msg=... when the job failed)")
         }
+        IntegrationKind::Bouncer => format!(
+            "In the bouncer's configuration (crowdsec-firewall-bouncer.yaml, crowdsec-custom-bouncer.yaml, …):\n  \
+             api_url: {url}/\n  api_key: {key}\n\
+             Its decisions come from origin \"tocsin\": an origins setting, if it has one, must name it."
+        ),
         // Senders received through the one generic path say how themselves.
         other => match other.received_at() {
             Some((path, setup)) => setup

@@ -57,9 +57,34 @@ impl Network {
         })
     }
 
+    /// The network of `bits` that holds `ip`; `None` when the family has no such prefix
+    /// length.
+    pub fn around(ip: IpAddr, bits: u8) -> Option<Network> {
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        (bits <= max).then(|| Network {
+            address: masked(ip, bits),
+            bits,
+        })
+    }
+
     /// Whether `ip` is in the network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         ip.is_ipv4() == self.address.is_ipv4() && masked(ip, self.bits) == self.address
+    }
+
+    /// Its first address.
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
+
+    /// Its prefix length.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// Whether `other` lies wholly within the network.
+    pub fn covers(&self, other: Network) -> bool {
+        other.bits >= self.bits && self.contains(other.address)
     }
 
     /// Whether the network is one address.
@@ -116,6 +141,10 @@ mod tests {
         assert!(v6.contains(ip("2001:db8:ffff::1")));
         assert!(!v6.contains(ip("2001:db9::1")));
         assert!(Network::parse("0.0.0.0/0").unwrap().contains(ip("198.51.100.1")));
+        let covers = |outer: &str, inner: &str| Network::parse(outer).unwrap().covers(Network::parse(inner).unwrap());
+        assert!(covers("10.0.0.0/8", "10.2.0.0/16") && covers("10.0.0.0/8", "10.0.0.0/8"));
+        assert!(!covers("10.2.0.0/16", "10.0.0.0/8") && !covers("10.0.0.0/8", "11.0.0.0/16"));
+        assert!(!covers("0.0.0.0/0", "::/0"));
     }
 
     #[test]

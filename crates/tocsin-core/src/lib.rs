@@ -9,6 +9,7 @@ pub mod block;
 pub mod calendar;
 pub mod clock;
 pub mod cron;
+pub mod crowdsec;
 #[warn(missing_docs)]
 pub mod detector;
 pub mod diagnostic;

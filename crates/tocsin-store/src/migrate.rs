@@ -38,6 +38,7 @@ macro_rules! migrations {
             12 "signal subjects and cited events" "0012_signal_subjects_and_cited_events",
             13 "seen deliveries" "0013_seen_deliveries",
             14 "blocks" "0014_blocks",
+            15 "block stream" "0015_block_stream",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

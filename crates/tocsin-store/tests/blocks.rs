@@ -72,3 +72,187 @@ async fn blocks_are_in_force_until_removed_or_expired_and_each_change_is_on_the_
         assert_eq!(store.chain_head().await.unwrap().seq, head + 3, "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_bouncer_is_told_of_each_block_once_and_of_its_end_once() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let t0: Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();
+        let add = |network: &'static str, expires: Option<Timestamp>| {
+            let store = store.clone();
+            async move {
+                store
+                    .add_block(
+                        NewBlock {
+                            network: Network::parse(network).unwrap(),
+                            reason: "scan".into(),
+                            incident: None,
+                            created_by: "jo".into(),
+                            at: t0,
+                            expires,
+                        },
+                        entry("block_added", t0),
+                    )
+                    .await
+                    .unwrap()
+                    .id
+            }
+        };
+        let ids = |blocks: &[tocsin_store::blocks::Block]| blocks.iter().map(|b| b.id).collect::<Vec<_>>();
+        let version = store.blocks_version().await.unwrap();
+        let b1 = add("192.0.2.1", None).await;
+        let b2 = add("192.0.2.2", Some(t0 + SignedDuration::from_hours(1))).await;
+        assert_eq!(store.blocks_version().await.unwrap(), version + 2);
+
+        // The first pull, even without startup, is everything in force.
+        let pull = store.pull_blocks(7, false, "custom/1", t0).await.unwrap();
+        assert_eq!(
+            (ids(&pull.new), ids(&pull.deleted)),
+            (vec![b1, b2], vec![]),
+            "{}",
+            db.backend
+        );
+        let pull = store.pull_blocks(7, false, "custom/1", t0).await.unwrap();
+        assert_eq!(
+            (ids(&pull.new), ids(&pull.deleted)),
+            (vec![], vec![]),
+            "{}: again",
+            db.backend
+        );
+
+        // An addition and a removal reach it once.
+        let b3 = add("2001:db8::/48", None).await;
+        let t1 = t0 + SignedDuration::from_mins(1);
+        store
+            .remove_block(b1, "jo", t1, entry("block_removed", t1))
+            .await
+            .unwrap()
+            .unwrap();
+        let pull = store.pull_blocks(7, false, "custom/1", t1).await.unwrap();
+        assert_eq!(
+            (ids(&pull.new), ids(&pull.deleted)),
+            (vec![b3], vec![b1]),
+            "{}",
+            db.backend
+        );
+
+        // A second bouncer has a cursor of its own: it has not pulled, so it is told what
+        // is in force now and none of what ended before.
+        let pull = store.pull_blocks(8, false, "firewall/1", t1).await.unwrap();
+        assert_eq!(
+            (ids(&pull.new), ids(&pull.deleted)),
+            (vec![b2, b3], vec![]),
+            "{}",
+            db.backend
+        );
+
+        // An expiry reaches it once, when it is past.
+        let t2 = t0 + SignedDuration::from_hours(2);
+        let pull = store.pull_blocks(7, false, "custom/1", t2).await.unwrap();
+        assert_eq!(
+            (ids(&pull.new), ids(&pull.deleted)),
+            (vec![], vec![b2]),
+            "{}: expired",
+            db.backend
+        );
+        let pull = store.pull_blocks(7, false, "custom/1", t2).await.unwrap();
+        assert_eq!((ids(&pull.new), ids(&pull.deleted)), (vec![], vec![]), "{}", db.backend);
+
+        // What came and went between two pulls is never told of.
+        let b4 = add("192.0.2.4", None).await;
+        store
+            .remove_block(b4, "jo", t2, entry("block_removed", t2))
+            .await
+            .unwrap()
+            .unwrap();
+        let pull = store.pull_blocks(7, false, "custom/1", t2).await.unwrap();
+        assert_eq!((ids(&pull.new), ids(&pull.deleted)), (vec![], vec![]), "{}", db.backend);
+        // A removal that changed nothing takes no number.
+        let before = store.blocks_version().await.unwrap();
+        assert!(
+            store
+                .remove_block(b4, "jo", t2, entry("block_removed", t2))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.blocks_version().await.unwrap(), before);
+
+        // A bouncer starting again is told everything in force.
+        let pull = store.pull_blocks(7, true, "custom/2", t2).await.unwrap();
+        assert_eq!(
+            (ids(&pull.new), ids(&pull.deleted)),
+            (vec![b3], vec![]),
+            "{}",
+            db.backend
+        );
+
+        store
+            .bouncer_said(9, r#"{"remediation_components":[]}"#, t2)
+            .await
+            .unwrap();
+        let bouncers = store.bouncers().await.unwrap();
+        let seen: Vec<_> = bouncers
+            .iter()
+            .map(|b| {
+                (
+                    b.integration,
+                    b.pulled.as_ref().map(|(_, agent)| agent.as_str()),
+                    b.metrics.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (7, Some("custom/2"), false),
+                (8, Some("firewall/1"), false),
+                (9, None, true)
+            ],
+            "{}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_additions_reach_a_bouncer_pulling_meanwhile_exactly_once() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let t0: Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();
+        let mut writers = Vec::new();
+        for w in 0..4u8 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for i in 0..25u8 {
+                    store
+                        .add_block(
+                            NewBlock {
+                                network: Network::parse(&format!("10.{w}.0.{i}")).unwrap(),
+                                reason: "scan".into(),
+                                incident: None,
+                                created_by: "jo".into(),
+                                at: t0,
+                                expires: None,
+                            },
+                            entry("block_added", t0),
+                        )
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        let mut told = Vec::new();
+        let mut done = false;
+        while !done {
+            done = writers.iter().all(tokio::task::JoinHandle::is_finished);
+            // One more pull after the last writer finished.
+            let pull = store.pull_blocks(1, false, "custom", t0).await.unwrap();
+            told.extend(pull.new.iter().map(|b| b.id));
+        }
+        told.sort_unstable();
+        let all: Vec<i64> = store.blocks(t0, false).await.unwrap().iter().map(|b| b.id).collect();
+        assert_eq!(all.len(), 100);
+        assert_eq!(told, all, "{}: each block told once", db.backend);
+    }
+}

@@ -30,17 +30,21 @@ pub enum IntegrationKind {
     Heartbeat,
     /// Vercel log drains ([`vercel::Drain`]).
     Vercel,
+    /// A CrowdSec bouncer, which reads tocsin's blocks through the Local API
+    /// ([`crate::crowdsec`]): the key is its `X-Api-Key`. It sends nothing to detect.
+    Bouncer,
 }
 
 impl IntegrationKind {
     /// Every kind, in the order people are shown them.
-    pub const ALL: [IntegrationKind; 6] = [
+    pub const ALL: [IntegrationKind; 7] = [
         IntegrationKind::Alertmanager,
         IntegrationKind::Pagerduty,
         IntegrationKind::Sentry,
         IntegrationKind::SentryWebhook,
         IntegrationKind::Heartbeat,
         IntegrationKind::Vercel,
+        IntegrationKind::Bouncer,
     ];
 
     /// The name `tocsin integration add` takes, like `alertmanager`.
@@ -52,6 +56,7 @@ impl IntegrationKind {
             IntegrationKind::SentryWebhook => "sentry-webhook",
             IntegrationKind::Heartbeat => "heartbeat",
             IntegrationKind::Vercel => vercel::Drain::NAME,
+            IntegrationKind::Bouncer => "crowdsec-bouncer",
         }
     }
 

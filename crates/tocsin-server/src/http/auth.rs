@@ -324,6 +324,10 @@ impl Ingester {
     pub fn limiter(&self) -> &crate::services::ratelimit::Limiter {
         &self.state.0.limiter
     }
+
+    pub fn blocks(&self) -> &crate::services::blocks::Blocks {
+        self.state.blocks()
+    }
 }
 
 impl Administrator {

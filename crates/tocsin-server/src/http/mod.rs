@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod crowdsec;
 pub mod error;
 pub mod openapi;
 mod ops;
@@ -79,6 +80,7 @@ struct Shared {
     desk: Desk,
     identity: Identity,
     integrations: crate::services::integrations::Integrations,
+    blocks: crate::services::blocks::Blocks,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
     config: ServerConfig,
@@ -104,11 +106,13 @@ impl AppState {
     ) -> Self {
         let (changes, _) = broadcast::channel(256);
         let integrations = crate::services::integrations::Integrations::new(Arc::clone(&store));
+        let blocks = crate::services::blocks::Blocks::new(Arc::clone(&store) as _);
         AppState(Arc::new(Shared {
             store,
             desk,
             identity,
             integrations,
+            blocks,
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
             config,
@@ -131,6 +135,10 @@ impl AppState {
 
     pub fn integrations(&self) -> &crate::services::integrations::Integrations {
         &self.0.integrations
+    }
+
+    pub fn blocks(&self) -> &crate::services::blocks::Blocks {
+        &self.0.blocks
     }
 
     /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),
@@ -172,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .merge(web::routes())
         .merge(ops::routes())
+        .merge(crowdsec::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(senders::routes())
         .fallback(ops::not_found)

@@ -1,16 +1,20 @@
 //! Blocked addresses and networks: the one door to them, for the CLI, the API and the
 //! actions to come. Every addition and removal is an entry of the audit chain.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use serde_json::json;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::EntryDraft;
 use tocsin_core::block::{BadNetwork, Network};
+use tocsin_core::crowdsec::{Decision, Filter};
 use tocsin_core::incident::{Actor, IncidentNumber};
 use tocsin_store::StoreError;
-use tocsin_store::blocks::{Block, BlockStore, NewBlock};
+use tocsin_store::blocks::{Block, BlockStore, BouncerState, NewBlock};
 
 /// The longest reason kept, in characters.
 pub const REASON_MAX: usize = 500;
@@ -28,10 +32,109 @@ pub enum BlockError {
     Store(#[from] StoreError),
 }
 
+/// How long a copy of the blocks in force is used before the store is asked whether they
+/// changed: a block added by another process is obeyed within this time; one added here,
+/// at once.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// The blocks in force as read at one version, by network, for the questions asked on
+/// every request (is this address blocked?).
+struct InForce {
+    version: i64,
+    by_network: HashMap<Network, Vec<Arc<Block>>>,
+    /// The prefix lengths present, with their family (`true` for IPv4).
+    prefixes: BTreeSet<(bool, u8)>,
+}
+
+impl InForce {
+    fn of(version: i64, blocks: Vec<Block>) -> InForce {
+        let mut in_force = InForce {
+            version,
+            by_network: HashMap::new(),
+            prefixes: BTreeSet::new(),
+        };
+        for block in blocks {
+            in_force
+                .prefixes
+                .insert((block.network.address().is_ipv4(), block.network.bits()));
+            in_force
+                .by_network
+                .entry(block.network)
+                .or_default()
+                .push(Arc::new(block));
+        }
+        in_force
+    }
+
+    /// The blocks in force at `now` whose networks hold all of `network`.
+    fn holding(&self, network: Network, now: Timestamp) -> Vec<Arc<Block>> {
+        let v4 = network.address().is_ipv4();
+        let mut found = Vec::new();
+        for &(family, bits) in &self.prefixes {
+            if family != v4 || bits > network.bits() {
+                continue;
+            }
+            let Some(around) = Network::around(network.address(), bits) else {
+                continue;
+            };
+            if let Some(blocks) = self.by_network.get(&around) {
+                found.extend(blocks.iter().filter(|b| b.in_force(now)).cloned());
+            }
+        }
+        found.sort_by_key(|b| b.id);
+        found
+    }
+
+    /// The blocks in force at `now` within `network` (all of them, without one).
+    fn within(&self, network: Option<Network>, now: Timestamp) -> Vec<Arc<Block>> {
+        let mut found: Vec<Arc<Block>> = self
+            .by_network
+            .iter()
+            .filter(|(n, _)| network.is_none_or(|outer| outer.covers(**n)))
+            .flat_map(|(_, blocks)| blocks.iter().filter(|b| b.in_force(now)).cloned())
+            .collect();
+        found.sort_by_key(|b| b.id);
+        found
+    }
+}
+
+/// The copy of the blocks in force, and when it was last found current.
+type Checked = (Arc<InForce>, Instant);
+
 /// The blocks of one database.
 #[derive(Clone)]
 pub struct Blocks {
     store: Arc<dyn BlockStore>,
+    in_force: Arc<RwLock<Option<Checked>>>,
+    /// Held while the blocks are read again, so that requests meanwhile wait for one read.
+    reading: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What one pull tells a bouncer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Told {
+    pub new: Vec<Decision>,
+    pub deleted: Vec<Decision>,
+}
+
+/// The decisions of `blocks` at `now` that pass a bouncer's filter.
+pub fn decisions<B: std::borrow::Borrow<Block>>(blocks: &[B], filter: &Filter, now: Timestamp) -> Vec<Decision> {
+    blocks
+        .iter()
+        .map(B::borrow)
+        .filter(|b| filter.passes(b.network, &b.reason))
+        .map(|b| decision(b, now))
+        .collect()
+}
+
+/// A block as a decision at `now`: what is left of it in whole seconds, rounded up so that
+/// a block in force is never said to be over.
+fn decision(block: &Block, now: Timestamp) -> Decision {
+    let left = block.expires.map(|end| {
+        let ms = end.as_millisecond() - now.as_millisecond();
+        ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0)
+    });
+    Decision::of(block.id, block.network, &block.reason, left)
 }
 
 impl std::fmt::Debug for Blocks {
@@ -42,7 +145,87 @@ impl std::fmt::Debug for Blocks {
 
 impl Blocks {
     pub fn new(store: Arc<dyn BlockStore>) -> Self {
-        Blocks { store }
+        Blocks {
+            store,
+            in_force: Arc::default(),
+            reading: Arc::default(),
+        }
+    }
+
+    /// Forgets the copy of the blocks in force, after a change made here.
+    fn changed(&self) {
+        *self.in_force.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The blocks in force, read again when they may have changed.
+    async fn current(&self, now: Timestamp) -> Result<Arc<InForce>, StoreError> {
+        let fresh = |cached: &Option<Checked>| {
+            cached
+                .as_ref()
+                .filter(|(_, checked)| checked.elapsed() < RECHECK)
+                .map(|(in_force, _)| Arc::clone(in_force))
+        };
+        if let Some(in_force) = fresh(&self.in_force.read().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(in_force);
+        }
+        let _reading = self.reading.lock().await;
+        // Another request may have read them while this one waited.
+        let cached = self.in_force.read().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(in_force) = fresh(&cached) {
+            return Ok(in_force);
+        }
+        let version = self.store.blocks_version().await?;
+        let in_force = match cached {
+            Some((in_force, _)) if in_force.version == version => in_force,
+            _ => Arc::new(InForce::of(version, self.store.blocks(now, false).await?)),
+        };
+        *self.in_force.write().unwrap_or_else(PoisonError::into_inner) = Some((Arc::clone(&in_force), Instant::now()));
+        Ok(in_force)
+    }
+
+    /// The blocks in force at `now` that hold `ip`, oldest first.
+    pub async fn blocking(&self, ip: IpAddr, now: Timestamp) -> Result<Vec<Arc<Block>>, StoreError> {
+        let bits = if ip.is_ipv4() { 32 } else { 128 };
+        let network = Network::around(ip, bits).expect("an address is its own network");
+        Ok(self.current(now).await?.holding(network, now))
+    }
+
+    /// The blocks in force at `now` whose networks hold all of `network`, oldest first.
+    pub async fn holding(&self, network: Network, now: Timestamp) -> Result<Vec<Arc<Block>>, StoreError> {
+        Ok(self.current(now).await?.holding(network, now))
+    }
+
+    /// The blocks in force at `now` within `network` (all of them, without one), oldest
+    /// first.
+    pub async fn within(&self, network: Option<Network>, now: Timestamp) -> Result<Vec<Arc<Block>>, StoreError> {
+        Ok(self.current(now).await?.within(network, now))
+    }
+
+    /// What bouncer `bouncer` (an integration) is to be told at `now`, as it filters, and
+    /// its cursor moved on.
+    pub async fn pull(
+        &self,
+        bouncer: i64,
+        startup: bool,
+        agent: &str,
+        filter: &Filter,
+        now: Timestamp,
+    ) -> Result<Told, StoreError> {
+        let pull = self.store.pull_blocks(bouncer, startup, agent, now).await?;
+        Ok(Told {
+            new: decisions(&pull.new, filter, now),
+            deleted: decisions(&pull.deleted, filter, now),
+        })
+    }
+
+    /// Keeps what a bouncer last said of itself.
+    pub async fn bouncer_said(&self, bouncer: i64, metrics: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.store.bouncer_said(bouncer, metrics, now).await
+    }
+
+    /// Where every bouncer that has pulled stands.
+    pub async fn bouncers(&self) -> Result<Vec<BouncerState>, StoreError> {
+        self.store.bouncers().await
     }
 
     /// Blocks `network` for `reason`, for `lasts` (or until removed), in `incident`'s name.
@@ -86,19 +269,24 @@ impl Blocks {
             at: now,
             expires,
         };
-        Ok(self
+        let block = self
             .store
             .add_block(new, EntryDraft::system("block_added", by, now, data))
-            .await?)
+            .await?;
+        self.changed();
+        Ok(block)
     }
 
     /// Ends block `id` now.
     pub async fn remove(&self, id: i64, by: &Actor, now: Timestamp) -> Result<Block, BlockError> {
         let entry = EntryDraft::system("block_removed", by, now, json!({"block": id}));
-        self.store
+        let removed = self
+            .store
             .remove_block(id, by.as_str(), now, entry)
             .await?
-            .ok_or(BlockError::NotInForce(id))
+            .ok_or(BlockError::NotInForce(id))?;
+        self.changed();
+        Ok(removed)
     }
 
     /// The blocks in force at `now`; with `all`, the ended ones too.

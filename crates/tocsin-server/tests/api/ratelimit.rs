@@ -92,3 +92,64 @@ async fn unknown_policies_and_callers_without_the_ingest_scope_are_refused() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_blocked_address_is_denied_whatever_its_allowance_until_the_block_is_removed() {
+    use tocsin_server::services::blocks::Blocks;
+    for server in servers().await {
+        let backend = server.backend();
+        let ingest = server.token("ingest").await;
+        // A key of its own for every check, so that only the block denies.
+        let n = std::sync::atomic::AtomicU32::new(0);
+        let check = |ip: &str| {
+            let key = format!("{ip}:user{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            server
+                .request(Method::POST, "/api/v1/ratelimit/check", &ingest)
+                .json(&json!({"key": key, "policy": "login", "ip": ip}))
+        };
+        let (_, body) = read(check("198.51.100.23").send().await.unwrap()).await;
+        assert_eq!(body["decision"], "allow", "{backend}");
+        assert!(body.get("blocked").is_none(), "{body}");
+
+        let blocks = Blocks::new(std::sync::Arc::clone(&server.server.store) as _);
+        let now = jiff::Timestamp::now();
+        let actor = tocsin_server::testing::admin_actor();
+        let block = blocks
+            .add(
+                "198.51.100.0/24",
+                "credential stuffing",
+                None,
+                Some(jiff::SignedDuration::from_hours(1)),
+                &actor,
+                now,
+            )
+            .await
+            .unwrap();
+        // Another process's block is obeyed within a second.
+        let denied = tocsin_server::testing::eventually("the block", || async {
+            let response = check("198.51.100.23").send().await.unwrap();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let (_, body) = read(response).await;
+            (body["decision"] == "deny").then_some((body, retry_after))
+        })
+        .await;
+        let (body, retry_after) = denied;
+        assert_eq!(body["blocked"], block.id, "{backend}: {body}");
+        let retry_after: u64 = retry_after.expect("Retry-After").parse().unwrap();
+        assert!((3590..=3600).contains(&retry_after), "{retry_after}");
+        // Outside the network, and an address given as no address, are not blocked.
+        let (_, body) = read(check("198.51.101.23").send().await.unwrap()).await;
+        assert_eq!(body["decision"], "allow", "{backend}");
+
+        blocks.remove(block.id, &actor, jiff::Timestamp::now()).await.unwrap();
+        tocsin_server::testing::eventually("the unblock", || async {
+            let (_, body) = read(check("198.51.100.23").send().await.unwrap()).await;
+            (body["decision"] == "allow").then_some(())
+        })
+        .await;
+        server.stop().await;
+    }
+}

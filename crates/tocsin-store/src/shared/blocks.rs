@@ -4,7 +4,17 @@ use super::*;
 
 use tocsin_core::block::Network;
 
-use crate::blocks::{Block, BlockStore, NewBlock};
+use crate::blocks::{Block, BlockStore, BouncerState, NewBlock, Pull};
+
+/// The next number of the blocks' counter, whose row stays locked until `tx` ends: writers
+/// take their numbers in turn, and each becomes visible only after those before it.
+async fn next_seq(tx: &mut Tx) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("UPDATE block_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
 
 fn block_from(row: &DbRow) -> Result<Block, StoreError> {
     let network: String = row.try_get("network")?;
@@ -32,9 +42,10 @@ impl BlockStore for Backend {
     async fn add_block(&self, new: NewBlock, entry: EntryDraft) -> Result<Block, StoreError> {
         let mut tx = self.begin_write().await?;
         let incident = new.incident.map(|n| int(n.get(), "incident")).transpose()?;
+        let seq = next_seq(&mut tx).await?;
         let row = sqlx::query(
-            "INSERT INTO blocks (network, reason, incident, created_by, created_ms, expires_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+            "INSERT INTO blocks (network, reason, incident, created_by, created_ms, expires_ms, added_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
         )
         .bind(new.network.to_string())
         .bind(&new.reason)
@@ -42,6 +53,7 @@ impl BlockStore for Backend {
         .bind(&new.created_by)
         .bind(new.at.as_millisecond())
         .bind(new.expires.map(Timestamp::as_millisecond))
+        .bind(seq)
         .fetch_one(&mut *tx)
         .await?;
         let block = block_from(&row)?;
@@ -59,13 +71,16 @@ impl BlockStore for Backend {
     ) -> Result<Option<Block>, StoreError> {
         let mut tx = self.begin_write().await?;
         let at_ms = at.as_millisecond();
+        let seq = next_seq(&mut tx).await?;
+        // Nothing removed rolls the counter back with the rest.
         let row = sqlx::query(
-            "UPDATE blocks SET removed_by = $1, removed_ms = $2
+            "UPDATE blocks SET removed_by = $1, removed_ms = $2, removed_seq = $4
              WHERE id = $3 AND removed_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $2) RETURNING *",
         )
         .bind(by)
         .bind(at_ms)
         .bind(id)
+        .bind(seq)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -91,5 +106,130 @@ impl BlockStore for Backend {
             .await?
         };
         rows.iter().map(block_from).collect()
+    }
+
+    async fn blocks_version(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT seq FROM block_clock WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn pull_blocks(&self, bouncer: i64, startup: bool, agent: &str, now: Timestamp) -> Result<Pull, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let now_ms = now.as_millisecond();
+        // Every number up to the counter's is committed: a writer holds the counter until
+        // it commits. Later numbers a statement below might see are left for the next pull.
+        let upto: i64 = sqlx::query_scalar("SELECT seq FROM block_clock WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let cursor: Option<(Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT seq, pulled_ms FROM bouncer_pulls WHERE integration = $1")
+                .bind(bouncer)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (pull, pulled_ms) = match cursor {
+            Some((Some(seen), Some(then))) if !startup => {
+                let new = sqlx::query(
+                    "SELECT * FROM blocks WHERE added_seq > $1 AND added_seq <= $2
+                     AND (removed_seq IS NULL OR removed_seq > $2) AND (expires_ms IS NULL OR expires_ms > $3)
+                     ORDER BY id",
+                )
+                .bind(seen)
+                .bind(upto)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+                // What it enforced (added by its cursor, neither removed nor expired then)
+                // that has ended since: removed since, or expired since.
+                let deleted = sqlx::query(
+                    "SELECT * FROM blocks WHERE removed_seq > $1 AND removed_seq <= $2 AND added_seq <= $1
+                       AND (expires_ms IS NULL OR expires_ms > $3)
+                     UNION
+                     SELECT * FROM blocks WHERE expires_ms > $3 AND expires_ms <= $4 AND added_seq <= $1
+                       AND (removed_seq IS NULL OR removed_seq > $1)
+                     ORDER BY id",
+                )
+                .bind(seen)
+                .bind(upto)
+                .bind(then)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+                let pull = Pull {
+                    new: new.iter().map(block_from).collect::<Result<_, _>>()?,
+                    deleted: deleted.iter().map(block_from).collect::<Result<_, _>>()?,
+                };
+                // A clock that went back does not move the cursor back.
+                (pull, now_ms.max(then))
+            }
+            _ => {
+                let new = sqlx::query(
+                    "SELECT * FROM blocks WHERE added_seq <= $1 AND (removed_seq IS NULL OR removed_seq > $1)
+                     AND (expires_ms IS NULL OR expires_ms > $2) ORDER BY id",
+                )
+                .bind(upto)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+                let pull = Pull {
+                    new: new.iter().map(block_from).collect::<Result<_, _>>()?,
+                    deleted: Vec::new(),
+                };
+                (pull, now_ms)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO bouncer_pulls (integration, seq, pulled_ms, agent) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (integration) DO UPDATE SET seq = excluded.seq, pulled_ms = excluded.pulled_ms,
+             agent = excluded.agent",
+        )
+        .bind(bouncer)
+        .bind(upto)
+        .bind(pulled_ms)
+        .bind(agent)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(pull)
+    }
+
+    async fn bouncer_said(&self, bouncer: i64, metrics: &str, at: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO bouncer_pulls (integration, metrics, metrics_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (integration) DO UPDATE SET metrics = excluded.metrics, metrics_ms = excluded.metrics_ms",
+        )
+        .bind(bouncer)
+        .bind(metrics)
+        .bind(at.as_millisecond())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn bouncers(&self) -> Result<Vec<BouncerState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM bouncer_pulls ORDER BY integration")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let pulled_ms: Option<i64> = row.try_get("pulled_ms")?;
+                let agent: Option<String> = row.try_get("agent")?;
+                let metrics_ms: Option<i64> = row.try_get("metrics_ms")?;
+                let metrics: Option<String> = row.try_get("metrics")?;
+                Ok(BouncerState {
+                    integration: row.try_get("integration")?,
+                    pulled: match pulled_ms {
+                        Some(ms) => Some((time(ms)?, agent.unwrap_or_default())),
+                        None => None,
+                    },
+                    metrics: match (metrics_ms, metrics) {
+                        (Some(ms), Some(text)) => Some((time(ms)?, text)),
+                        _ => None,
+                    },
+                })
+            })
+            .collect()
     }
 }

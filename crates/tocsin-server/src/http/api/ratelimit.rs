@@ -27,7 +27,8 @@ pub struct CheckRequest {
     key: String,
     /// A policy of the plan: login, password_reset, api_key, or one the plan adds.
     policy: String,
-    /// The client's address, recorded with a denial.
+    /// The client's address, recorded with a denial. An address that tocsin blocks is
+    /// denied whatever the policy allows.
     ip: Option<String>,
 }
 
@@ -45,7 +46,13 @@ pub struct CheckDoc {
     retry_after: u64,
     /// Seconds until the key is back to its full allowance.
     reset_after: u64,
+    /// The block that denies the address, when one does (`tocsin block list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocked: Option<i64>,
 }
+
+/// How long a client of an address blocked without an end is told to wait.
+const BLOCKED_RETRY: u64 = 24 * 3600;
 
 /// Checks one request against a rate-limit policy of the plan, with the generic cell rate
 /// algorithm. The answer is 200 either way; a denial carries `Retry-After` and is
@@ -68,6 +75,43 @@ async fn check(ingester: Ingester, body: Result<Json<CheckRequest>, JsonRejectio
         return Err(ApiError::invalid("key must be 1 to 512 bytes"));
     }
     let now = ingester.now;
+    let address = request
+        .ip
+        .as_deref()
+        .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
+    if let Some(address) = address {
+        let blocks = ingester.blocks().blocking(address, now).await?;
+        if let Some(block) = blocks.first() {
+            // Until the last of them ends; a block without an end asks for a day.
+            let retry_after = blocks
+                .iter()
+                .map(|b| {
+                    b.expires.map_or(BLOCKED_RETRY, |end| {
+                        u64::try_from(end.as_millisecond() - now.as_millisecond())
+                            .unwrap_or(0)
+                            .div_ceil(1000)
+                    })
+                })
+                .max()
+                .unwrap_or(BLOCKED_RETRY)
+                .max(1);
+            let doc = CheckDoc {
+                decision: "deny".to_owned(),
+                policy: policy.name.clone(),
+                key: request.key,
+                limit: policy.limit,
+                remaining: 0,
+                retry_after,
+                reset_after: retry_after,
+                blocked: Some(block.id),
+            };
+            let mut response = Json(doc).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return Ok(response);
+        }
+    }
     let verdict = ingester.limiter().check(policy, &request.key, now.as_millisecond());
     if !verdict.allowed {
         let event = Event::RateLimit(RateLimitEvent {
@@ -100,6 +144,7 @@ async fn check(ingester: Ingester, body: Result<Json<CheckRequest>, JsonRejectio
         remaining: verdict.remaining,
         retry_after: seconds(verdict.retry_after_ms),
         reset_after: seconds(verdict.reset_after_ms),
+        blocked: None,
     };
     let retry_after = doc.retry_after;
     let mut response = Json(doc).into_response();

@@ -116,6 +116,16 @@ pub enum BlockCommand {
         #[arg(long)]
         all: bool,
     },
+    /// The blocks in force, for a setup without a bouncer: a plain list, lines for an
+    /// nginx geo block, or an nft -f script. Run it every minute or so.
+    Export {
+        /// plain, nginx or nftables.
+        #[arg(long)]
+        format: String,
+        /// Write here (whole, by renaming a new file over it) instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
-use serde_json::json;
-use tocsin_core::duration::Duration;
+use tocsin_core::block::{ListFormat, render};
 use tocsin_core::incident::IncidentNumber;
-use tocsin_server::services::blocks::Blocks;
+use tocsin_server::documents::BlockDoc;
+use tocsin_server::services::blocks::{Blocks, span};
 use tocsin_store::blocks::Block;
 
 use crate::args::BlockCommand;
@@ -17,17 +17,21 @@ use crate::emit;
 use crate::render::{Paint, Table, plain, printable, time as when};
 
 fn doc(block: &Block) -> serde_json::Value {
-    json!({
-        "id": block.id,
-        "network": block.network.to_string(),
-        "reason": block.reason,
-        "incident": block.incident.map(|n| n.to_string()),
-        "created_by": block.created_by,
-        "created": block.created.to_string(),
-        "expires": block.expires.map(|t| t.to_string()),
-        "removed_by": block.removed.as_ref().map(|(by, _)| by),
-        "removed": block.removed.as_ref().map(|(_, at)| at.to_string()),
-    })
+    serde_json::to_value(BlockDoc::of(block)).expect("a document serializes")
+}
+
+/// Writes `text` to `path` whole: a reader (nginx reloading, nft loading) sees the old
+/// file or the new one, never half of one.
+fn write_whole(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("--output {} names no file", path.display()))?;
+    let mut partial = name.to_os_string();
+    partial.push(".partial");
+    let temporary = path.with_file_name(partial);
+    std::fs::write(&temporary, text).map_err(|e| anyhow!("cannot write {}: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| anyhow!("cannot replace {}: {e}", path.display()))?;
+    Ok(())
 }
 
 pub async fn run(context: &Context, command: BlockCommand) -> anyhow::Result<ExitCode> {
@@ -43,16 +47,9 @@ pub async fn run(context: &Context, command: BlockCommand) -> anyhow::Result<Exi
             lasts,
             incident,
         } => {
-            let lasts = match lasts {
-                None => None,
-                Some(text) => {
-                    let seconds = Duration::parse(&text)
-                        .map_err(|e| anyhow!("--for: {e}"))?
-                        .elapsed_seconds()
-                        .ok_or_else(|| anyhow!("--for must be an exact span, like 24h or 30m"))?;
-                    Some(jiff::SignedDuration::from_secs(seconds))
-                }
-            };
+            let lasts = lasts
+                .map(|text| span(&text).map_err(|e| anyhow!("--for: {e}")))
+                .transpose()?;
             let incident = incident
                 .map(|text| text.parse::<IncidentNumber>().map_err(|e| anyhow!("--incident: {e}")))
                 .transpose()?;
@@ -78,6 +75,17 @@ pub async fn run(context: &Context, command: BlockCommand) -> anyhow::Result<Exi
                 emit(&doc(&block).to_string());
             } else {
                 emit(&format!("Ended block {} of {}", block.id, block.network));
+            }
+        }
+        BlockCommand::Export { format, output } => {
+            let format = ListFormat::parse(&format).map_err(|e| anyhow!("--format: {e}"))?;
+            let list = blocks.list(context.now, false).await?;
+            let networks: Vec<_> = list.iter().map(|b| b.network).collect();
+            let about = format!("tocsin: {} blocks in force at {}", list.len(), context.now);
+            let text = render(format, &networks, &about);
+            match output {
+                None => emit(text.trim_end()),
+                Some(path) => write_whole(&path, &text)?,
             }
         }
         BlockCommand::List { all } => {

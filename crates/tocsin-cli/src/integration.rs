@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail};
 use serde_json::json;
 use tocsin_core::duration::Duration;
+use tocsin_server::services::blocks::Blocks;
 use tocsin_server::services::integrations::{IntegrationKind, Integrations};
 use tocsin_store::integrations::IntegrationRecord;
 
@@ -86,7 +87,25 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
         IntegrationCommand::List => {
             let records = integrations.list().await?;
             if context.json() {
-                let docs: Vec<serde_json::Value> = records.iter().map(doc).collect();
+                // A bouncer's doc adds where it stands: its last pull and what it said.
+                let bouncers = Blocks::new(Arc::clone(&store) as _).bouncers().await?;
+                let docs: Vec<serde_json::Value> = records
+                    .iter()
+                    .map(|r| {
+                        let mut doc = doc(r);
+                        if let Some(b) = bouncers.iter().find(|b| b.integration == r.id) {
+                            doc["pulled_at"] = json!(b.pulled.as_ref().map(|(at, _)| at));
+                            doc["agent"] = json!(b.pulled.as_ref().map(|(_, agent)| agent));
+                            doc["metrics_at"] = json!(b.metrics.as_ref().map(|(at, _)| at));
+                            doc["metrics"] = b
+                                .metrics
+                                .as_ref()
+                                .and_then(|(_, text)| serde_json::from_str(text).ok())
+                                .unwrap_or(serde_json::Value::Null);
+                        }
+                        doc
+                    })
+                    .collect();
                 emit(&serde_json::to_string(&docs)?);
                 return Ok(ExitCode::SUCCESS);
             }

@@ -55,7 +55,7 @@ fn blocks_are_added_listed_and_ended_and_bad_ones_change_nothing() {
         ),
         (
             &["block", "add", "10.0.0.1", "--reason", "x", "--for", "2 business days"][..],
-            "--for must be an exact span",
+            "--for: a block's span must be exact",
         ),
         (
             &["block", "add", "10.0.0.1", "--reason", "x", "--incident", "nine"][..],
@@ -89,5 +89,44 @@ fn blocks_are_added_listed_and_ended_and_bad_ones_change_nothing() {
         (report["intact"].as_bool(), report["entries"].as_u64()),
         (Some(true), Some(4)),
         "{out}"
+    );
+}
+
+#[test]
+fn blocks_are_exported_as_a_plain_list_and_an_nginx_geo_include_and_a_bad_format_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = format!("sqlite:{}/t.db", dir.display());
+    let db = Some(db.as_str());
+    for network in ["203.0.113.7", "10.0.0.0/8"] {
+        let (code, _, err) = run(dir, db, &["block", "add", network, "--reason", "x"], b"");
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = run(dir, db, &["block", "export", "--format", "plain"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("# tocsin: 2 blocks in force at "), "{out}");
+    assert!(out.ends_with("10.0.0.0/8\n203.0.113.7\n"), "{out}");
+    let file = dir.join("geo.conf");
+    let (code, out, err) = run(
+        dir,
+        db,
+        &[
+            "block",
+            "export",
+            "--format",
+            "nginx",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let geo = std::fs::read_to_string(&file).unwrap();
+    assert!(geo.ends_with("10.0.0.0/8 1;\n203.0.113.7/32 1;\n"), "{geo}");
+    let (code, _, err) = run(dir, db, &["block", "export", "--format", "pf"], b"");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--format: unknown format \"pf\"; use plain, nginx or nftables"),
+        "{err}"
     );
 }

@@ -226,7 +226,9 @@ struct Namespace(String);
 
 impl Namespace {
     fn new() -> Option<Namespace> {
-        let name = format!("tocsin-test-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("tocsin-test-{}-{n}", std::process::id());
         let made = Command::new("ip")
             .args(["netns", "add", &name])
             .status()
@@ -326,4 +328,62 @@ fn the_firewall_bouncer_puts_blocks_in_its_nftables_sets_and_takes_them_out() {
             .contains("2001:db8:7::9")
     });
     server.stop();
+}
+
+#[test]
+fn the_nftables_export_loads_into_nft_again_and_again_with_networks_and_addresses() {
+    if !bouncers_present(&["/usr/sbin/nft"]) {
+        return;
+    }
+    let Some(ns) = Namespace::new() else {
+        assert!(
+            std::env::var_os("TOCSIN_REQUIRE_BOUNCERS").is_none(),
+            "TOCSIN_REQUIRE_BOUNCERS is set but no network namespace can be made here (the test needs root)"
+        );
+        eprintln!("\n*** SKIPPED: the nftables export test needs a network namespace of its own (root) ***\n");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init(d);
+    let script = d.join("blocks.nft");
+    let load = || {
+        let (code, _, err) = run(
+            d,
+            None,
+            &[
+                "block",
+                "export",
+                "--format",
+                "nftables",
+                "--output",
+                script.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(code, 0, "{err}");
+        let out = ns.exec(&["nft", "-f", script.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "nft refused the script: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Empty, then with blocks, then again with fewer: each load replaces the sets' elements.
+    load();
+    assert!(!ns.set("inet", "tocsin", "blocked_v4").contains("elements"));
+    block(d, &["10.0.0.0/8", "--reason", "x"]);
+    let inner = block(d, &["10.1.0.0/16", "--reason", "covered by the /8"]);
+    let one = block(d, &["192.0.2.7", "--reason", "x"]);
+    block(d, &["2001:db8::/32", "--reason", "x"]);
+    load();
+    let v4 = ns.set("inet", "tocsin", "blocked_v4");
+    assert!(v4.contains("10.0.0.0/8") && v4.contains("192.0.2.7"), "{v4}");
+    assert!(ns.set("inet", "tocsin", "blocked_v6").contains("2001:db8::/32"));
+    unblock(d, one);
+    unblock(d, inner);
+    load();
+    let v4 = ns.set("inet", "tocsin", "blocked_v4");
+    assert!(v4.contains("10.0.0.0/8") && !v4.contains("192.0.2.7"), "{v4}");
+    assert!(!script.with_file_name("blocks.nft.partial").exists());
 }

@@ -112,6 +112,127 @@ impl fmt::Display for Network {
     }
 }
 
+/// How blocks are written for setups without a bouncer, to be fetched and loaded again
+/// every minute or so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    /// One address or network a line (`203.0.113.7`, `10.0.0.0/8`), `#` comments.
+    Plain,
+    /// Lines for an nginx `geo` block: `203.0.113.7/32 1;`.
+    Nginx,
+    /// An `nft -f` script that fills the sets `blocked_v4` and `blocked_v6` of the table
+    /// `inet tocsin`, emptying them first.
+    Nftables,
+}
+
+impl ListFormat {
+    /// Every format, by name.
+    pub const ALL: [ListFormat; 3] = [ListFormat::Plain, ListFormat::Nginx, ListFormat::Nftables];
+
+    /// Its name: `plain`, `nginx` or `nftables`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListFormat::Plain => "plain",
+            ListFormat::Nginx => "nginx",
+            ListFormat::Nftables => "nftables",
+        }
+    }
+
+    /// The format a name names.
+    pub fn parse(text: &str) -> Result<ListFormat, UnknownFormat> {
+        ListFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == text)
+            .ok_or_else(|| UnknownFormat(text.to_owned()))
+    }
+}
+
+/// A name that is no list format.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format \"{0}\"; use plain, nginx or nftables")]
+pub struct UnknownFormat(pub String);
+
+/// `networks` in `format`, each once and in order, after a comment saying what the list is
+/// (`about`, one line). The nftables script leaves out networks that others in the list
+/// cover, since an interval set refuses overlaps.
+pub fn render(format: ListFormat, networks: &[Network], about: &str) -> String {
+    let mut sorted: Vec<Network> = networks.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let about: String = about.chars().filter(|c| !c.is_control()).collect();
+    let mut out = String::new();
+    match format {
+        ListFormat::Plain => {
+            out.push_str(&format!("# {about}\n"));
+            for n in &sorted {
+                if n.is_address() {
+                    out.push_str(&format!("{}\n", n.address));
+                } else {
+                    out.push_str(&format!("{n}\n"));
+                }
+            }
+        }
+        ListFormat::Nginx => {
+            out.push_str(&format!(
+                "# {about}\n# Include inside a geo block: geo $tocsin_blocked {{ default 0; include THIS_FILE; }}\n"
+            ));
+            for n in &sorted {
+                out.push_str(&format!("{n} 1;\n"));
+            }
+        }
+        ListFormat::Nftables => {
+            out.push_str(&format!(
+                "# {about}\n# Load with nft -f THIS_FILE; drop what the sets hold with, for example,\n\
+                 # nft add rule inet tocsin input ip saddr @blocked_v4 drop\n"
+            ));
+            out.push_str(
+                "table inet tocsin {\n\
+                 \tset blocked_v4 { type ipv4_addr; flags interval; }\n\
+                 \tset blocked_v6 { type ipv6_addr; flags interval; }\n}\n\
+                 flush set inet tocsin blocked_v4\nflush set inet tocsin blocked_v6\n",
+            );
+            let kept = outermost(&sorted);
+            for (set, v4) in [("blocked_v4", true), ("blocked_v6", false)] {
+                let elements: Vec<String> = kept
+                    .iter()
+                    .filter(|n| n.address.is_ipv4() == v4)
+                    .map(|n| {
+                        if n.is_address() {
+                            n.address.to_string()
+                        } else {
+                            n.to_string()
+                        }
+                    })
+                    .collect();
+                // nft refuses an empty element list, and very long lines are slow to read.
+                for chunk in elements.chunks(1000) {
+                    out.push_str(&format!("add element inet tocsin {set} {{ {} }}\n", chunk.join(", ")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The networks of `sorted` (sorted, without repeats) that no other one covers.
+fn outermost(sorted: &[Network]) -> Vec<Network> {
+    let present: std::collections::HashSet<Network> = sorted.iter().copied().collect();
+    let mut prefixes: Vec<(bool, u8)> = sorted.iter().map(|n| (n.address.is_ipv4(), n.bits)).collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    sorted
+        .iter()
+        .copied()
+        .filter(|n| {
+            !prefixes.iter().any(|&(v4, bits)| {
+                v4 == n.address.is_ipv4()
+                    && bits < n.bits
+                    && Network::around(n.address, bits).is_some_and(|outer| present.contains(&outer))
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +280,48 @@ mod tests {
             let e = Network::parse(text).unwrap_err().to_string();
             assert!(e.contains(says), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn lists_are_written_in_each_format_with_covered_networks_left_out_of_nftables() {
+        let networks: Vec<Network> = [
+            "203.0.113.7",
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "2001:db8::/32",
+            "203.0.113.7",
+        ]
+        .iter()
+        .map(|t| Network::parse(t).unwrap())
+        .collect();
+        let plain = render(ListFormat::Plain, &networks, "tocsin blocks\nforged");
+        assert_eq!(
+            plain,
+            "# tocsin blocksforged\n10.0.0.0/8\n10.1.0.0/16\n203.0.113.7\n2001:db8::/32\n"
+        );
+        let nginx = render(ListFormat::Nginx, &networks, "x");
+        assert!(
+            nginx.ends_with("10.0.0.0/8 1;\n10.1.0.0/16 1;\n203.0.113.7/32 1;\n2001:db8::/32 1;\n"),
+            "{nginx}"
+        );
+        let nft = render(ListFormat::Nftables, &networks, "x");
+        assert!(
+            nft.contains("add element inet tocsin blocked_v4 { 10.0.0.0/8, 203.0.113.7 }\n"),
+            "{nft}"
+        );
+        assert!(
+            nft.contains("add element inet tocsin blocked_v6 { 2001:db8::/32 }\n"),
+            "{nft}"
+        );
+        assert!(!nft.contains("10.1.0.0/16"), "covered: {nft}");
+        let empty = render(ListFormat::Nftables, &[], "x");
+        assert!(!empty.contains("add element"), "{empty}");
+        assert_eq!(ListFormat::parse("nginx"), Ok(ListFormat::Nginx));
+        assert!(
+            ListFormat::parse("iptables")
+                .unwrap_err()
+                .to_string()
+                .contains("use plain, nginx or nftables")
+        );
     }
 }

@@ -466,6 +466,39 @@ impl UserDoc {
     }
 }
 
+/// A blocked address or network.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BlockDoc {
+    pub id: i64,
+    /// The address or network, like `203.0.113.7/32` or `2001:db8::/32`.
+    pub network: String,
+    pub reason: String,
+    /// The incident it was added for, like `INC-0042`.
+    pub incident: Option<String>,
+    pub created_by: String,
+    pub created: Timestamp,
+    /// When it ends by itself; absent: when removed.
+    pub expires: Option<Timestamp>,
+    pub removed_by: Option<String>,
+    pub removed: Option<Timestamp>,
+}
+
+impl BlockDoc {
+    pub fn of(block: &tocsin_store::blocks::Block) -> Self {
+        BlockDoc {
+            id: block.id,
+            network: block.network.to_string(),
+            reason: block.reason.clone(),
+            incident: block.incident.map(|n| n.to_string()),
+            created_by: block.created_by.clone(),
+            created: block.created,
+            expires: block.expires,
+            removed_by: block.removed.as_ref().map(|(by, _)| by.clone()),
+            removed: block.removed.as_ref().map(|(_, at)| *at),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct TokenDoc {
     pub id: i64,

@@ -292,6 +292,20 @@ impl<'d> Reading<'d> {
         self.1.integrations().await
     }
 
+    /// The blocks in force at `now`; with `all`, the ended ones too.
+    pub async fn blocks(
+        &self,
+        now: Timestamp,
+        all: bool,
+    ) -> Result<Vec<tocsin_store::blocks::Block>, tocsin_store::StoreError> {
+        self.1.blocks(now, all).await
+    }
+
+    /// Where every bouncer that has pulled stands.
+    pub async fn bouncers(&self) -> Result<Vec<tocsin_store::blocks::BouncerState>, tocsin_store::StoreError> {
+        self.1.bouncers().await
+    }
+
     pub async fn alerts(
         &self,
         filter: &tocsin_store::integrations::AlertFilter,
@@ -310,6 +324,11 @@ impl Responder {
         &*self.state.0.store
     }
 
+    /// The blocks, to add and end them.
+    pub fn blocks(&self) -> &crate::services::blocks::Blocks {
+        self.state.blocks()
+    }
+
     /// Tells live pages that an incident changed.
     pub fn changed(&self, number: IncidentNumber) {
         self.state.changed(number);
@@ -325,8 +344,12 @@ impl Ingester {
         &self.state.0.limiter
     }
 
-    pub fn blocks(&self) -> &crate::services::blocks::Blocks {
-        self.state.blocks()
+    /// The blocks in force that hold `ip`: an ingester may ask, not change them.
+    pub async fn blocked(
+        &self,
+        ip: IpAddr,
+    ) -> Result<Vec<std::sync::Arc<tocsin_store::blocks::Block>>, tocsin_store::StoreError> {
+        self.state.blocks().blocking(ip, self.now).await
     }
 }
 

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{self, admin, events, plans, ratelimit};
+use super::api::{self, admin, blocks, events, plans, ratelimit};
 use super::error;
 use crate::documents;
 
@@ -24,6 +24,7 @@ use crate::documents;
         admin::list_users, admin::add_user, admin::change_user, admin::list_tokens, admin::create_token,
         admin::revoke_token, admin::list_logins,
         events::post_events, events::list_events, events::get_event, events::list_signals, ratelimit::check,
+        blocks::list_blocks, blocks::add_block, blocks::remove_block, blocks::export_blocks,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),
@@ -34,6 +35,7 @@ use crate::documents;
         (name = "plan", description = "The plan in force"),
         (name = "identity", description = "Users, tokens and logins"),
         (name = "events", description = "Events from applications and logs, and the signals detectors find in them"),
+        (name = "containment", description = "Blocked addresses and networks, which bouncers and the rate-limit service obey"),
     )
 )]
 struct ApiDoc;

@@ -19,6 +19,15 @@ use tocsin_store::blocks::{Block, BlockStore, BouncerState, NewBlock};
 /// The longest reason kept, in characters.
 pub const REASON_MAX: usize = 500;
 
+/// How long a block lasts, written like `24h`, `30m` or `7d`.
+pub fn span(text: &str) -> Result<SignedDuration, BlockError> {
+    let seconds = tocsin_core::duration::Duration::parse(text)
+        .map_err(|e| BlockError::Invalid(format!("the block's span: {e}")))?
+        .elapsed_seconds()
+        .ok_or_else(|| BlockError::Invalid("a block's span must be exact, like 24h or 30m".into()))?;
+    Ok(SignedDuration::from_secs(seconds))
+}
+
 /// Why a block was not added or removed; nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum BlockError {

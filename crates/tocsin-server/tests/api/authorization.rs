@@ -85,6 +85,20 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
             json!({"key": "probe", "policy": "api_key"}),
             Needs::Ingest,
         ),
+        (Method::GET, "/api/v1/blocks", Value::Null, Needs::Read),
+        (
+            Method::POST,
+            "/api/v1/blocks",
+            json!({"network": "192.0.2.200", "reason": "probe", "for": "1h"}),
+            Needs::Respond,
+        ),
+        (Method::DELETE, "/api/v1/blocks/1", Value::Null, Needs::Respond),
+        (
+            Method::GET,
+            "/api/v1/blocks/export?format=plain",
+            Value::Null,
+            Needs::Read,
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 mod authorization;
 mod bad_input;
+mod blocks;
 mod events;
 mod helpers;
 mod identity;

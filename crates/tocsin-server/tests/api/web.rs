@@ -280,6 +280,7 @@ async fn every_page_renders_for_a_signed_in_responder() {
         ("/incidents/new", "Declare an incident"),
         ("/plan", "Severities"),
         ("/outbox", "Every notification is stored here"),
+        ("/blocks", "No blocks in force"),
     ] {
         let response = server
             .client
@@ -828,4 +829,103 @@ async fn control_and_direction_characters_in_titles_are_written_out_on_pages() {
         assert!(!page.contains('\u{1b}') && !page.contains('\u{202e}'), "{path}");
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_responder_blocks_and_unblocks_from_the_blocks_page_and_a_viewer_only_reads_it() {
+    for server in servers().await {
+        let backend = server.backend();
+        let page_of = |cookie: String| {
+            let server = &server;
+            async move {
+                server
+                    .client
+                    .get(format!("{}/blocks", server.url))
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let post = |path: String, cookie: String, fields: Vec<(&'static str, String)>| {
+            let server = &server;
+            async move {
+                server
+                    .client
+                    .post(format!("{}{path}", server.url))
+                    .header("cookie", cookie)
+                    .form(&fields)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let Auth::Session { cookie, .. } = server.session(Role::Responder).await else {
+            unreachable!()
+        };
+        let page = page_of(cookie.clone()).await;
+        assert!(page.contains("No bouncer is pointed at tocsin yet"), "{page}");
+        let csrf = csrf_of(&page);
+        let fields = |network: &str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("network", network.to_owned()),
+                ("reason", "credential stuffing".to_owned()),
+                ("for", "24h".to_owned()),
+                ("incident", String::new()),
+            ]
+        };
+        let added = post("/blocks".into(), cookie.clone(), fields("198.51.100.0/24")).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER, "{backend}");
+        let page = page_of(cookie.clone()).await;
+        assert!(
+            page.contains("<code>198.51.100.0/24</code>") && page.contains(">End</button>"),
+            "{page}"
+        );
+
+        // A bad one is shown again with its problem, and nothing is added.
+        let refused = post("/blocks".into(), cookie.clone(), fields("198.51.100.0/40")).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let again = refused.text().await.unwrap();
+        assert!(
+            again.contains("/40 is not a prefix length") && again.contains("value=\"198.51.100.0/40\""),
+            "{again}"
+        );
+
+        // A viewer reads the page without the form, and may not post it.
+        let Auth::Session { cookie: viewer, .. } = server.session(Role::Viewer).await else {
+            unreachable!()
+        };
+        let seen = page_of(viewer.clone()).await;
+        assert!(
+            seen.contains("198.51.100.0/24") && !seen.contains(">End</button>") && !seen.contains(">Block</button>")
+        );
+        let mut forbidden = fields("192.0.2.1");
+        forbidden[0].1 = csrf_of(&seen);
+        assert_eq!(
+            post("/blocks".into(), viewer, forbidden).await.status(),
+            StatusCode::FORBIDDEN
+        );
+
+        let id = page
+            .split("action=\"/blocks/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let ended = post(
+            format!("/blocks/{id}/remove"),
+            cookie.clone(),
+            vec![("csrf", csrf.clone())],
+        )
+        .await;
+        assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+        assert!(page_of(cookie).await.contains("No blocks in force"), "{backend}");
+        server.stop().await;
+    }
 }

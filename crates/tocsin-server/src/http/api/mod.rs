@@ -1,6 +1,6 @@
 //! `/api/v1`: incidents, their actions, clocks, the timeline and verification here; users,
-//! tokens and logins (`admin`), events and signals (`events`), the plan (`plans`) and the
-//! rate-limit service (`ratelimit`) beside it.
+//! tokens and logins (`admin`), blocks (`blocks`), events and signals (`events`), the plan
+//! (`plans`) and the rate-limit service (`ratelimit`) beside it.
 // The OpenAPI macros expand `params(...)` to paths they qualify themselves.
 #![allow(unused_qualifications)]
 
@@ -19,6 +19,7 @@ use tocsin_store::IncidentFilter;
 use utoipa::{IntoParams, ToSchema};
 
 pub(super) mod admin;
+pub(super) mod blocks;
 pub(super) mod events;
 pub(super) mod plans;
 pub(super) mod ratelimit;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(list_audit_entries))
         .route("/me", get(me))
         .merge(admin::routes())
+        .merge(blocks::routes())
         .merge(events::routes())
         .merge(plans::routes())
         .merge(ratelimit::routes())

@@ -80,7 +80,7 @@ async fn check(ingester: Ingester, body: Result<Json<CheckRequest>, JsonRejectio
         .as_deref()
         .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok());
     if let Some(address) = address {
-        let blocks = ingester.blocks().blocking(address, now).await?;
+        let blocks = ingester.blocked(address).await?;
         if let Some(block) = blocks.first() {
             // Until the last of them ends; a block without an end asks for a day.
             let retry_after = blocks

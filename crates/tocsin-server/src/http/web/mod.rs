@@ -3,6 +3,7 @@
 //! Pages use the same authorization as the API ([`Allowed`]); a form proves it came from
 //! tocsin with the session's CSRF token in its `csrf` field.
 
+mod blocks;
 mod forms;
 mod integrations;
 mod live;
@@ -36,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route("/log/{seq}", get(pages::event))
         .route("/logins", get(pages::logins))
         .route("/outbox", get(pages::outbox))
+        .route("/blocks", get(blocks::list).post(blocks::add))
+        .route("/blocks/{id}/remove", post(blocks::remove))
         .route("/integrations", get(integrations::list))
         .route("/integrations/{name}", get(integrations::show))
         .route("/outbox/{id}/retry", post(forms::resend))

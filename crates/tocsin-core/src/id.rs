@@ -76,6 +76,10 @@ plan_id!(
     /// An obligation's id, such as `gdpr-art33`.
     ObligationId
 );
+plan_id!(
+    /// An action's id, such as `block-address`.
+    ActionId
+);
 
 /// The closest of `candidates` to `wrong`, if it is close enough to be a likely typo.
 pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

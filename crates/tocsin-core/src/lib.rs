@@ -3,6 +3,7 @@
 // A panic in a running server is an outage: library code says what went wrong instead.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod action;
 pub mod alert;
 pub mod audit;
 pub mod block;

@@ -566,3 +566,157 @@ fn the_recovery_watch_and_the_quiet_period_are_settings_of_the_plan() {
     );
     assert!(messages.iter().any(|m| m.contains("sensitivity")), "{messages:?}");
 }
+
+const ACTIONS: &str = r#"
+[[action]]
+id = "block-address"
+name = "Block an address"
+kind = "block"
+step = "contain"
+[action.approval]
+needs = 1
+valid_for = "30m"
+except_rules = true
+
+[[action]]
+id = "revoke-token"
+name = "Revoke a leaked API token"
+kind = "http"
+method = "delete"
+url = "https://api.example.com/v1/tokens/{{ input.token }}"
+headers = { Authorization = "Bearer {{ secret }}" }
+secret_env = "EXAMPLE_API_TOKEN"
+success = ["2xx", "404"]
+capture = { revoked = "/id" }
+idempotent = true
+retries = 2
+timeout = "15s"
+step = "contain"
+item = 1
+[[action.input]]
+name = "token"
+type = "string"
+description = "the token's id"
+[action.approval]
+needs = 2
+two_people = true
+
+[[action]]
+id = "pause-agent"
+name = "Pause an agent in the app"
+kind = "webhook"
+url = "https://app.example.com/hooks/tocsin"
+secret_file = "/run/secrets/app-hook"
+undo = "resume-agent"
+undo_on_close = true
+[[action.input]]
+name = "agent"
+type = "account"
+
+[[action]]
+id = "resume-agent"
+name = "Resume an agent in the app"
+kind = "webhook"
+url = "https://app.example.com/hooks/tocsin"
+secret_file = "/run/secrets/app-hook"
+body = { action = "resume", agent = "{{ input.agent }}" }
+[[action.input]]
+name = "agent"
+type = "account"
+
+[[action]]
+id = "rotate-keys"
+name = "Rotate the vault keys"
+kind = "command"
+program = "/usr/local/bin/rotate-keys"
+args = ["--reason", "{{ incident.id }}"]
+"#;
+
+#[test]
+fn actions_are_read_with_their_inputs_approval_and_undo() {
+    use tocsin_core::action::{ActionKind, Approver, InputKind, Undo};
+    let plan = Plan::parse(&format!("{}\n{ACTIONS}", presets::FOUR_TIER.source)).unwrap();
+    assert_eq!(plan.actions().len(), 5);
+    let block = plan.action("block-address").unwrap();
+    assert_eq!(block.kind.name(), "block");
+    assert_eq!(
+        block.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        ["address", "for", "reason"]
+    );
+    assert_eq!(block.undo, Some(Undo::Builtin));
+    let approval = block.approval.as_ref().unwrap();
+    assert!(approval.except_rules && approval.by.is_empty() && approval.valid_for_seconds == 1800);
+    let revoke = plan.action("revoke-token").unwrap();
+    let ActionKind::Http(call) = &revoke.kind else {
+        panic!("http")
+    };
+    assert_eq!(call.method, "DELETE");
+    assert_eq!(call.capture, [("revoked".to_owned(), "/id".to_owned())]);
+    assert_eq!(
+        revoke.step.as_ref().map(|(s, i)| (s.as_str(), *i)),
+        Some(("contain", Some(1)))
+    );
+    assert_eq!((revoke.retries, revoke.timeout_seconds), (2, 15));
+    assert!(revoke.approval.as_ref().unwrap().two_people);
+    assert_eq!(revoke.inputs[0].kind, InputKind::String);
+    let pause = plan.action("pause-agent").unwrap();
+    assert!(pause.undo_on_close);
+    assert!(matches!(&pause.undo, Some(Undo::Action(id)) if id.as_str() == "resume-agent"));
+    assert!(matches!(
+        plan.action("rotate-keys").unwrap().kind,
+        ActionKind::Command(_)
+    ));
+    let _ = Approver::Person("jo".into());
+}
+
+#[test]
+fn a_broken_action_is_refused_naming_each_problem() {
+    let broken = format!(
+        "{}\n{}",
+        presets::FOUR_TIER.source,
+        r#"
+[[action]]
+id = "a"
+name = "A"
+kind = "htp"
+
+[[action]]
+id = "b"
+name = "B"
+kind = "http"
+url = "ftp://x/{{ input.tokn }}"
+retries = 3
+undo = "c"
+step = "contian"
+secret = "hunter2"
+[[action.input]]
+name = "token"
+type = "strin"
+[action.approval]
+by = ["nobody"]
+
+[[action]]
+id = "w"
+name = "W"
+kind = "webhook"
+url = "https://x"
+"#
+    );
+    let text = rendered(&broken).join("\n");
+    for says in [
+        "unknown kind \"htp\" in action \"a\"",
+        "did you mean \"http\"?",
+        "url must start with https:// or http://",
+        "uses {{ input.tokn }}, which it does not take",
+        "is retried but not idempotent",
+        "undo names no action \"c\"",
+        "step \"contian\" of action \"b\" is not a step of the plan",
+        "did you mean \"contain\"?",
+        "a secret must not be written in the plan",
+        "unknown input type \"strin\"",
+        "\"nobody\" in the approval of action \"b\" is neither a role nor a person",
+        "action \"w\" is a webhook, which is signed: it needs a secret",
+    ] {
+        assert!(text.contains(says), "missing {says:?} in:\n{text}");
+    }
+}

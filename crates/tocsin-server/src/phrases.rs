@@ -167,6 +167,47 @@ pub fn event(event: &IncidentEvent) -> String {
                 .collect();
             format!("told: {}", told.join("; "))
         }
+        IncidentEvent::ActionRequested {
+            run,
+            action_id,
+            inputs,
+            automatic,
+            undoes,
+            needs,
+            ..
+        } => {
+            let given: Vec<String> = inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let what = match undoes {
+                Some(original) => format!("asked to undo run {original} with {action_id} (run {run})"),
+                None => format!("asked to run {action_id} (run {run})"),
+            };
+            let by = if *automatic { ", by the plan" } else { "" };
+            let approval = match needs {
+                0 => String::new(),
+                1 => ", needing an approval".to_owned(),
+                n => format!(", needing {n} approvals"),
+            };
+            if given.is_empty() {
+                format!("{what}{by}{approval}")
+            } else {
+                format!("{what} with {}{by}{approval}", given.join(", "))
+            }
+        }
+        IncidentEvent::ActionApproved { run } => format!("approved run {run}"),
+        IncidentEvent::ActionRejected { run, reason } => format!("rejected run {run}: {reason}"),
+        IncidentEvent::ActionExpired { run } => format!("run {run} expired unapproved"),
+        IncidentEvent::ActionStarted { run, attempt } => match attempt {
+            1 => format!("started run {run}"),
+            n => format!("started run {run}, attempt {n}"),
+        },
+        IncidentEvent::ActionFinished { run, outcome, retry_at } => {
+            let verdict = if outcome.ok { "succeeded" } else { "failed" };
+            let retry = retry_at.map_or_else(String::new, |at| format!("; tried again at {at}"));
+            format!(
+                "run {run} {verdict}: {}{retry}",
+                tocsin_core::action::cut(&outcome.summary, 200)
+            )
+        }
         IncidentEvent::PlanAdopted { version, shifts, .. } => match shifts.as_slice() {
             [] => format!("follows plan version {version} now; no deadline moved"),
             moved => {

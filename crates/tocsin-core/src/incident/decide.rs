@@ -24,14 +24,14 @@ pub enum RejectionKind {
     Conflict,
 }
 
-fn invalid(message: impl Into<String>) -> Rejection {
+pub(super) fn invalid(message: impl Into<String>) -> Rejection {
     Rejection {
         kind: RejectionKind::Invalid,
         message: message.into(),
     }
 }
 
-fn conflict(message: impl Into<String>) -> Rejection {
+pub(super) fn conflict(message: impl Into<String>) -> Rejection {
     Rejection {
         kind: RejectionKind::Conflict,
         message: message.into(),
@@ -128,6 +128,8 @@ pub enum Command {
     Record {
         event: IncidentEvent,
     },
+    /// A run of one of the plan's actions.
+    Run(super::RunCommand),
 }
 
 const TITLE_MAX: usize = 200;
@@ -422,10 +424,13 @@ pub fn decide(
                     open.join(", ")
                 )));
             }
-            vec![IncidentEvent::Closed {
+            // What the plan undoes on close is asked for first, while the incident is open.
+            let mut events = super::runs::undo_on_close(incident, plan);
+            events.push(IncidentEvent::Closed {
                 review_override: override_reason,
                 open: if open.is_empty() { Vec::new() } else { open },
-            }]
+            });
+            events
         }
         Command::Edit { title, summary } => {
             editable()?;
@@ -546,6 +551,7 @@ pub fn decide(
                 )));
             }
         },
+        Command::Run(run) => super::runs::decide_run(incident, plan, run, by, at)?,
         Command::Dismiss { reason } => {
             let reason = text("the reason", reason, TEXT_MAX)?;
             if !incident.status.is_active() {

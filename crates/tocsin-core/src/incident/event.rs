@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::id::{RoleId, SeverityId, StepId};
+use crate::action::Outcome;
+use crate::id::{ActionId, RoleId, SeverityId, StepId};
 
 use super::{Actor, CustomerImpact};
 
@@ -119,6 +120,45 @@ pub enum IncidentEvent {
     /// Notifications about the incident were delivered.
     Notified {
         deliveries: Vec<Delivery>,
+    },
+    /// A run of one of the plan's actions was asked for.
+    ActionRequested {
+        run: u32,
+        /// The plan's action (`action` is the event's own tag).
+        action_id: ActionId,
+        /// As checked; a secret input is where the secret is kept.
+        inputs: std::collections::BTreeMap<String, String>,
+        /// Asked for by a detector rule, or by closing the incident.
+        automatic: bool,
+        /// The run it undoes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        undoes: Option<u32>,
+        /// Approvals it needs before it runs.
+        needs: u32,
+        expires_at: Option<Timestamp>,
+    },
+    ActionApproved {
+        run: u32,
+    },
+    ActionRejected {
+        run: u32,
+        reason: String,
+    },
+    /// Its approvals did not come in time.
+    ActionExpired {
+        run: u32,
+    },
+    /// tocsin began it, before anything was sent.
+    ActionStarted {
+        run: u32,
+        /// Counting from 1.
+        attempt: u32,
+    },
+    ActionFinished {
+        run: u32,
+        outcome: Outcome,
+        /// When a failed attempt of an idempotent action is tried again.
+        retry_at: Option<Timestamp>,
     },
     /// The incident's clocks were computed again under another version of the plan.
     PlanAdopted {
@@ -240,6 +280,12 @@ impl IncidentEvent {
             IncidentEvent::ClockWarned { .. } => "clock_warned",
             IncidentEvent::Escalated { .. } => "escalated",
             IncidentEvent::Notified { .. } => "notified",
+            IncidentEvent::ActionRequested { .. } => "action_requested",
+            IncidentEvent::ActionApproved { .. } => "action_approved",
+            IncidentEvent::ActionRejected { .. } => "action_rejected",
+            IncidentEvent::ActionExpired { .. } => "action_expired",
+            IncidentEvent::ActionStarted { .. } => "action_started",
+            IncidentEvent::ActionFinished { .. } => "action_finished",
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod decide;
 mod event;
+mod runs;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use crate::id::{RoleId, SeverityId, StepId};
 
 pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare, open_at_close};
 pub use event::{ClockBreach, ClockShift, Declared, Delivery, Impact, IncidentEvent, Recorded, StepOutline};
+pub use runs::{ActionRun, RUNS_MAX, RunCommand, RunState};
 
 /// The human id of an incident, shown as `INC-0042`. Numbers are never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -306,6 +308,8 @@ pub struct Incident {
     /// The warnings and escalation calls already on the timeline
     /// ([`IncidentEvent::told_key`]).
     pub told: std::collections::BTreeSet<String>,
+    /// The runs of the plan's actions, in the order asked for.
+    pub runs: Vec<ActionRun>,
     /// How many events built this state.
     pub version: u64,
     pub updated_at: Timestamp,
@@ -327,6 +331,8 @@ pub enum Unapplicable {
     DeclaredTwice,
     #[error("unknown step \"{0}\"")]
     UnknownStep(String),
+    #[error("there is no run {0}")]
+    NoRun(u32),
     #[error("step \"{step}\" has no checklist item {item}")]
     NoChecklistItem { step: String, item: u32 },
 }
@@ -400,6 +406,7 @@ impl Incident {
             breaches: BTreeMap::new(),
             plan_digest: d.plan_digest.clone(),
             told: Default::default(),
+            runs: Vec::new(),
             version: 1,
             updated_at: recorded.at,
         }
@@ -550,6 +557,12 @@ impl Incident {
                 self.told.extend(recorded.event.told_key());
             }
             IncidentEvent::Notified { .. } => {}
+            IncidentEvent::ActionRequested { .. }
+            | IncidentEvent::ActionApproved { .. }
+            | IncidentEvent::ActionRejected { .. }
+            | IncidentEvent::ActionExpired { .. }
+            | IncidentEvent::ActionStarted { .. }
+            | IncidentEvent::ActionFinished { .. } => self.apply_run(&recorded.event, Self::stamp(recorded))?,
             IncidentEvent::PlanAdopted { digest, breached, .. } => {
                 self.remember(breached);
                 self.plan_digest.clone_from(digest);

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use toml::de::DeTable;
 
+use super::actions::{Known as ActionsKnow, actions};
 use super::audit::audit;
 use super::channels::channels;
 use super::detection::{detection, rate_limits};
@@ -114,6 +115,15 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let security_txt = root
         .opt_table("security_txt", &mut problems)
         .and_then(|t| security_txt(t, &mut problems));
+    let actions = actions(
+        &root.tables("action", &mut problems),
+        &ActionsKnow {
+            steps: &steps,
+            roles: &roles,
+            people: &person_ids,
+        },
+        &mut problems,
+    );
     let customer_notice_when = root
         .opt_table("customers", &mut problems)
         .map_or_else(|| DEFAULT_NOTICE_WHEN.to_vec(), |t| customers(t, &mut problems));
@@ -152,6 +162,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             recovery,
             audit,
             security_txt,
+            actions,
             digest: String::new(),
             source: String::new(),
         }),

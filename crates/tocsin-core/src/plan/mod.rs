@@ -1,5 +1,6 @@
 //! The incident response plan (`tocsin.toml`): what it promises, validated as a whole.
 
+mod actions;
 mod audit;
 mod build;
 mod channels;
@@ -66,6 +67,7 @@ pub struct Plan {
     recovery: Recovery,
     audit: AuditSeal,
     security_txt: Option<SecurityTxt>,
+    actions: Vec<crate::action::ActionDef>,
     digest: String,
     source: String,
 }
@@ -226,6 +228,16 @@ impl Plan {
 
     pub fn audit(&self) -> &AuditSeal {
         &self.audit
+    }
+
+    /// `[[action]]`: what tocsin may run for responders.
+    pub fn actions(&self) -> &[crate::action::ActionDef] {
+        &self.actions
+    }
+
+    /// The action with this id.
+    pub fn action(&self, id: &str) -> Option<&crate::action::ActionDef> {
+        self.actions.iter().find(|a| a.id.as_str() == id)
     }
 
     /// `[security_txt]`, served as `/.well-known/security.txt`.

@@ -298,6 +298,48 @@ impl<'a, 'i> Section<'a, 'i> {
         }
     }
 
+    /// A table of strings, like `headers = { Authorization = "…" }`, in the order written.
+    pub fn str_table(&mut self, key: &'static str, problems: &mut Problems) -> Vec<(String, Located<String>)> {
+        let Some(value) = self.raw(key) else {
+            return Vec::new();
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            problems.push(self.wrong_type(key, value, "a table of strings"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, item) in table {
+            match item.get_ref() {
+                DeValue::String(s) => out.push((
+                    name.get_ref().to_string(),
+                    Located {
+                        value: s.to_string(),
+                        span: item.span(),
+                    },
+                )),
+                other => problems.push(Diagnostic::new(
+                    item.span(),
+                    format!(
+                        "{key}.{} in {} must be a string, not {}",
+                        name.get_ref(),
+                        self.name,
+                        type_name(other)
+                    ),
+                )),
+            }
+        }
+        out
+    }
+
+    /// Any value, as JSON (dates as their text).
+    pub fn opt_json(&mut self, key: &'static str) -> Option<Located<serde_json::Value>> {
+        let value = self.raw(key)?;
+        Some(Located {
+            value: json(value.get_ref()),
+            span: value.span(),
+        })
+    }
+
     /// Reports every key of this table that nothing asked for, with the likely intended key.
     pub fn finish(self, problems: &mut Problems) {
         for (key, _) in self.table {
@@ -312,6 +354,32 @@ impl<'a, 'i> Section<'a, 'i> {
             };
             problems.push(problem);
         }
+    }
+}
+
+/// A TOML value as JSON.
+fn json(value: &DeValue<'_>) -> serde_json::Value {
+    match value {
+        DeValue::String(s) => serde_json::Value::String(s.to_string()),
+        DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix()).map_or_else(
+            |_| serde_json::Value::String(n.as_str().to_owned()),
+            serde_json::Value::from,
+        ),
+        DeValue::Float(f) => f
+            .as_str()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        DeValue::Boolean(b) => serde_json::Value::Bool(*b),
+        DeValue::Datetime(d) => serde_json::Value::String(d.to_string()),
+        DeValue::Array(items) => serde_json::Value::Array(items.iter().map(|i| json(i.get_ref())).collect()),
+        DeValue::Table(table) => serde_json::Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| (k.get_ref().to_string(), json(v.get_ref())))
+                .collect(),
+        ),
     }
 }
 

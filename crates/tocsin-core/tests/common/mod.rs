@@ -51,18 +51,17 @@ impl Story {
 
     /// Runs a command at `at` (also "now"), applying its events on success.
     pub fn run(&mut self, command: Command, at: Timestamp) -> Result<Vec<IncidentEvent>, Rejection> {
-        let events = decide(
-            &self.incident,
-            &self.plan,
-            &command,
-            &Actor::parse("ana").unwrap(),
-            at,
-            at,
-        )?;
+        self.run_as("ana", command, at)
+    }
+
+    /// Runs a command as `who`.
+    pub fn run_as(&mut self, who: &str, command: Command, at: Timestamp) -> Result<Vec<IncidentEvent>, Rejection> {
+        let actor = Actor::parse(who).unwrap();
+        let events = decide(&self.incident, &self.plan, &command, &actor, at, at)?;
         for event in &events {
             let recorded = Recorded {
                 at,
-                actor: Actor::parse("ana").unwrap(),
+                actor: actor.clone(),
                 event: event.clone(),
             };
             self.incident.apply(&recorded).unwrap();

@@ -41,6 +41,9 @@ pub struct ActionDef {
     pub idempotent: bool,
     /// Attempts after the first, for an idempotent action that failed.
     pub retries: u32,
+    /// The wait before the first retry; each later one waits twice as long, at most 5
+    /// minutes.
+    pub retry_wait_seconds: u64,
     pub timeout_seconds: u64,
     /// The action that undoes it, given this run's inputs and captured fields by name.
     pub undo: Option<Undo>,
@@ -759,6 +762,7 @@ mod tests {
             approval: None,
             idempotent: true,
             retries: 2,
+            retry_wait_seconds: 10,
             timeout_seconds: 10,
             undo: None,
             undo_on_close: false,

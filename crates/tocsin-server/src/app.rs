@@ -46,7 +46,11 @@ impl App {
     ) -> Result<App, StoreError> {
         let mut workers = Workers::default();
         let pipeline = Pipeline::start(&store, desk.clone(), settings.pipeline, &mut workers).await?;
-        let state = AppState::new(store, desk, identity, pipeline, settings.server);
+        let state = AppState::new(Arc::clone(&store), desk, identity, pipeline, settings.server);
+        workers.spawn(
+            "actions",
+            crate::workers::actions::follow(store, Arc::clone(state.actions())),
+        );
         workers.spawn(
             "integration counts",
             state.integrations().clone().store_counts_every(COUNTS_EVERY),

@@ -466,6 +466,176 @@ impl UserDoc {
     }
 }
 
+/// An approval, or a rejection, of a run.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RunStampDoc {
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// What a run came to.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OutcomeDoc {
+    pub ok: bool,
+    pub summary: String,
+    /// The answer's HTTP status, for requests.
+    pub status: Option<u16>,
+    /// Fields the action captured from the answer.
+    pub captured: BTreeMap<String, String>,
+}
+
+/// A run of one of the plan's actions on an incident.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RunDoc {
+    /// Like `INC-0007/2`.
+    pub id: String,
+    pub incident: String,
+    /// Counting from 1 within the incident.
+    pub run: u32,
+    pub action: String,
+    pub action_name: String,
+    /// As given; a secret input is where the secret is kept.
+    pub inputs: BTreeMap<String, String>,
+    /// awaiting_approval, ready, running, succeeded, failed, rejected or expired.
+    pub state: String,
+    pub requested_by: String,
+    pub requested_at: Timestamp,
+    /// Asked for by a detector rule, or by closing the incident.
+    pub automatic: bool,
+    /// The run it undoes.
+    pub undoes: Option<u32>,
+    pub needs: u32,
+    pub approvals: Vec<RunStampDoc>,
+    pub expires_at: Option<Timestamp>,
+    pub attempts: u32,
+    /// When it runs (again).
+    pub next_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub outcome: Option<OutcomeDoc>,
+    pub undone_by: Option<u32>,
+    pub rejected: Option<RunStampDoc>,
+    pub rejected_because: Option<String>,
+}
+
+impl RunDoc {
+    pub fn of(incident: &Incident, run: &tocsin_core::incident::ActionRun, plan: &Plan) -> Self {
+        RunDoc {
+            id: run.label(incident),
+            incident: incident.number.to_string(),
+            run: run.number,
+            action: run.action.to_string(),
+            action_name: plan
+                .action(run.action.as_str())
+                .map_or_else(|| run.action.to_string(), |a| a.name.clone()),
+            inputs: run.inputs.clone(),
+            state: run.state.as_str().to_owned(),
+            requested_by: run.requested.by.to_string(),
+            requested_at: run.requested.at,
+            automatic: run.automatic,
+            undoes: run.undoes,
+            needs: run.needs,
+            approvals: run
+                .approvals
+                .iter()
+                .map(|s| RunStampDoc {
+                    by: s.by.to_string(),
+                    at: s.at,
+                })
+                .collect(),
+            expires_at: run.expires_at,
+            attempts: run.attempts,
+            next_at: run.next_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            outcome: run.outcome.as_ref().map(|o| OutcomeDoc {
+                ok: o.ok,
+                summary: o.summary.clone(),
+                status: o.status,
+                captured: o.captured.clone(),
+            }),
+            undone_by: run.undone_by,
+            rejected: run.rejected.as_ref().map(|(s, _)| RunStampDoc {
+                by: s.by.to_string(),
+                at: s.at,
+            }),
+            rejected_because: run.rejected.as_ref().map(|(_, why)| why.clone()),
+        }
+    }
+}
+
+/// An input an action takes.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct InputDoc {
+    pub name: String,
+    /// string, address, account, span, number or secret.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+    pub default: Option<String>,
+    pub choices: Vec<String>,
+    pub description: String,
+}
+
+/// One of the plan's actions.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ActionDoc {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// http, webhook, command, block, unblock or revoke_access.
+    pub kind: String,
+    pub inputs: Vec<InputDoc>,
+    /// The step it carries out, and its checklist item.
+    pub step: Option<String>,
+    pub item: Option<u32>,
+    /// Approvals a person's request needs (0: none).
+    pub approvals: u32,
+    /// Who may approve: roles and people; empty: any responder.
+    pub approvers: Vec<String>,
+    pub two_people: bool,
+    pub idempotent: bool,
+    pub undoable: bool,
+}
+
+impl ActionDoc {
+    pub fn of(def: &tocsin_core::action::ActionDef) -> Self {
+        ActionDoc {
+            id: def.id.to_string(),
+            name: def.name.clone(),
+            description: def.description.clone(),
+            kind: def.kind.name().to_owned(),
+            inputs: def
+                .inputs
+                .iter()
+                .map(|i| InputDoc {
+                    name: i.name.clone(),
+                    kind: i.kind.as_str().to_owned(),
+                    required: i.required,
+                    default: i.default.clone(),
+                    choices: i.choices.clone(),
+                    description: i.description.clone(),
+                })
+                .collect(),
+            step: def.step.as_ref().map(|(s, _)| s.to_string()),
+            item: def.step.as_ref().and_then(|(_, i)| *i),
+            approvals: def.approval.as_ref().map_or(0, |a| a.needs),
+            approvers: def
+                .approval
+                .iter()
+                .flat_map(|a| a.by.iter())
+                .map(|who| match who {
+                    tocsin_core::action::Approver::Role(role) => format!("role:{role}"),
+                    tocsin_core::action::Approver::Person(person) => person.clone(),
+                })
+                .collect(),
+            two_people: def.approval.as_ref().is_some_and(|a| a.two_people),
+            idempotent: def.idempotent,
+            undoable: def.undo.is_some(),
+        }
+    }
+}
+
 /// A blocked address or network.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct BlockDoc {

@@ -13,6 +13,8 @@ pub enum Duty {
     Detectors,
     /// Asking chat services for what responders sent (Telegram allows one poller per bot).
     Bot,
+    /// Carrying out the runs of the plan's actions, so that none starts twice.
+    Actions,
 }
 
 impl Duty {
@@ -20,6 +22,7 @@ impl Duty {
         match self {
             Duty::Detectors => "detectors",
             Duty::Bot => "bot",
+            Duty::Actions => "actions",
         }
     }
 
@@ -28,6 +31,7 @@ impl Duty {
         match self {
             Duty::Detectors => 0x746f_0010,
             Duty::Bot => 0x746f_0011,
+            Duty::Actions => 0x746f_0012,
         }
     }
 }

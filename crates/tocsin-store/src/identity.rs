@@ -251,6 +251,9 @@ pub trait IdentityStore: Send + Sync {
 
     async fn delete_session(&self, hash: &str) -> Result<(), StoreError>;
 
+    /// Ends every session of a user, with its audit entry; how many there were.
+    async fn end_sessions(&self, user_id: i64, entry: EntryDraft) -> Result<u64, StoreError>;
+
     /// Applies `limits` to the recent attempts of the attempt's address and account and,
     /// in the same serialized transaction, reserves the attempt as pending or records it as
     /// throttled. Servers sharing the database see each other's reservations, so no more

@@ -190,6 +190,10 @@ pub trait IncidentStore: Send + Sync {
 
     /// Every open clock of every incident, soonest due first; clocks without a deadline last.
     async fn open_clocks(&self) -> Result<Vec<OpenClock>, StoreError>;
+
+    /// The incidents with a run due by `now` (ready, about to expire, or running), by the
+    /// earliest due first.
+    async fn runs_due(&self, now: Timestamp) -> Result<Vec<IncidentNumber>, StoreError>;
 }
 
 /// The audit chain as a whole.

@@ -39,6 +39,7 @@ macro_rules! migrations {
             13 "seen deliveries" "0013_seen_deliveries",
             14 "blocks" "0014_blocks",
             15 "block stream" "0015_block_stream",
+            16 "runs due" "0016_runs_due",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

@@ -263,12 +263,11 @@ fn run_of(incident: &Incident, run: u32) -> Result<&ActionRun, Rejection> {
     })
 }
 
-/// How long after a failed attempt an idempotent action is tried again: 10 s, doubling,
-/// at most 5 minutes.
-fn backoff(attempt: u32) -> SignedDuration {
-    let seconds = 10_i64
-        .saturating_mul(1_i64 << attempt.saturating_sub(1).min(5))
-        .min(300);
+/// How long after failed attempt `attempt` an idempotent action is tried again: its
+/// wait, doubling, at most 5 minutes.
+fn backoff(wait_seconds: u64, attempt: u32) -> SignedDuration {
+    let base = i64::try_from(wait_seconds).unwrap_or(300);
+    let seconds = base.saturating_mul(1_i64 << attempt.saturating_sub(1).min(8)).min(300);
     SignedDuration::from_secs(seconds)
 }
 
@@ -461,8 +460,8 @@ pub(super) fn decide_run(
                     r.state.as_str()
                 )));
             }
-            let retry_at =
-                (!outcome.ok && def.idempotent && r.attempts <= def.retries).then(|| at + backoff(r.attempts));
+            let retry_at = (!outcome.ok && def.idempotent && r.attempts <= def.retries)
+                .then(|| at + backoff(def.retry_wait_seconds, r.attempts));
             let mut events = vec![IncidentEvent::ActionFinished {
                 run: *run,
                 outcome: outcome.clone(),

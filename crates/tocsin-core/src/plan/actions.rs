@@ -97,6 +97,20 @@ pub(super) fn actions(tables: &[TableAt<'_, '_>], known: &Known<'_>, problems: &
                 ),
             );
         }
+        let retry_wait = s.opt_duration("retry_wait", problems);
+        let retry_wait_seconds = match &retry_wait {
+            None => 10,
+            Some(t) => match t.value.elapsed_seconds().and_then(|s| u64::try_from(s).ok()) {
+                Some(seconds) if (1..=300).contains(&seconds) => seconds,
+                _ => {
+                    problems.push(Diagnostic::new(
+                        t.span.clone(),
+                        format!("retry_wait in {} must be an exact span from 1s to 5m", s.name),
+                    ));
+                    10
+                }
+            },
+        };
         let timeout = s.opt_duration("timeout", problems);
         let timeout_seconds = match &timeout {
             None => 30,
@@ -146,6 +160,7 @@ pub(super) fn actions(tables: &[TableAt<'_, '_>], known: &Known<'_>, problems: &
                 approval,
                 idempotent,
                 retries: retries.map_or(0, |r| r.value),
+                retry_wait_seconds,
                 timeout_seconds,
                 undo,
                 undo_on_close,

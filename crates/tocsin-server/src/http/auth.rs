@@ -324,6 +324,11 @@ impl Responder {
         &*self.state.0.store
     }
 
+    /// The runs of the plan's actions, to ask for, approve, reject and undo them.
+    pub fn actions(&self) -> &crate::services::actions::Actions {
+        self.state.actions()
+    }
+
     /// The blocks, to add and end them.
     pub fn blocks(&self) -> &crate::services::blocks::Blocks {
         self.state.blocks()

@@ -81,6 +81,7 @@ struct Shared {
     identity: Identity,
     integrations: crate::services::integrations::Integrations,
     blocks: crate::services::blocks::Blocks,
+    actions: Arc<crate::services::actions::Actions>,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
     config: ServerConfig,
@@ -107,12 +108,18 @@ impl AppState {
         let (changes, _) = broadcast::channel(256);
         let integrations = crate::services::integrations::Integrations::new(Arc::clone(&store));
         let blocks = crate::services::blocks::Blocks::new(Arc::clone(&store) as _);
+        let actions = Arc::new(crate::services::actions::Actions::new(
+            desk.clone(),
+            blocks.clone(),
+            identity.clone(),
+        ));
         AppState(Arc::new(Shared {
             store,
             desk,
             identity,
             integrations,
             blocks,
+            actions,
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
             config,
@@ -139,6 +146,10 @@ impl AppState {
 
     pub fn blocks(&self) -> &crate::services::blocks::Blocks {
         &self.0.blocks
+    }
+
+    pub fn actions(&self) -> &Arc<crate::services::actions::Actions> {
+        &self.0.actions
     }
 
     /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{self, admin, blocks, events, plans, ratelimit};
+use super::api::{self, admin, blocks, events, plans, ratelimit, runs};
 use super::error;
 use crate::documents;
 
@@ -25,6 +25,8 @@ use crate::documents;
         admin::revoke_token, admin::list_logins,
         events::post_events, events::list_events, events::get_event, events::list_signals, ratelimit::check,
         blocks::list_blocks, blocks::add_block, blocks::remove_block, blocks::export_blocks,
+        runs::list_actions, runs::list_runs, runs::get_run, runs::request_run, runs::approve_run, runs::reject_run,
+        runs::undo_run,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),
@@ -35,7 +37,7 @@ use crate::documents;
         (name = "plan", description = "The plan in force"),
         (name = "identity", description = "Users, tokens and logins"),
         (name = "events", description = "Events from applications and logs, and the signals detectors find in them"),
-        (name = "containment", description = "Blocked addresses and networks, which bouncers and the rate-limit service obey"),
+        (name = "containment", description = "The plan's actions and their runs, and blocked addresses and networks, which bouncers and the rate-limit service obey"),
     )
 )]
 struct ApiDoc;

@@ -420,6 +420,29 @@ impl Identity {
         })
     }
 
+    /// Ends every session of user `name` and revokes every active API token they created,
+    /// each on the audit chain: how many sessions ended, and the tokens revoked.
+    pub async fn revoke_access(
+        &self,
+        name: &str,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<(u64, Vec<String>), IdentityError> {
+        let user = self.existing_user(name).await?;
+        let entry = EntryDraft::system("sessions_ended", by, now, json!({"user": user.name}));
+        let ended = self.store.end_sessions(user.id, entry).await?;
+        let mut revoked = Vec::new();
+        for token in self.store.tokens().await? {
+            if token.revoked_at.is_none() && token.created_by.eq_ignore_ascii_case(user.name.as_str()) {
+                let entry = EntryDraft::system("token_revoked", by, now, json!({"token": token.name, "id": token.id}));
+                self.store.revoke_token(token.id, now, entry).await?;
+                revoked.push(token.name);
+            }
+        }
+        self.forget_cached();
+        Ok((ended, revoked))
+    }
+
     /// The principal of a bearer token, if it is known, active and not expired.
     pub async fn authenticate_token(&self, token: &str, now: Timestamp) -> Result<Principal, IdentityError> {
         if !token.starts_with(TOKEN_PREFIX) {

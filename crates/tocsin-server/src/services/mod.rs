@@ -1,6 +1,7 @@
 //! The services: each is the one door to its part of the state and applies its rules, for
 //! the server's requests, its workers and the CLI alike.
 
+pub mod actions;
 pub mod blocks;
 pub mod event_reads;
 pub mod identity;

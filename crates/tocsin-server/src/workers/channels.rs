@@ -18,15 +18,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A secret's value: the environment variable or the file the plan names, without a
 /// trailing newline. The error names where it looked.
 pub fn read_secret(secret: &SecretRef) -> Result<Vec<u8>, BadChannel> {
-    let value = match secret {
-        SecretRef::Env(name) => std::env::var(name).map_err(|_| format!("{secret} is not set"))?,
-        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {secret}: {e}"))?,
-    };
-    let value = value.trim_end_matches(['\r', '\n']);
-    if value.is_empty() {
-        return Err(format!("{secret} is empty").into());
-    }
-    Ok(value.as_bytes().to_vec())
+    crate::services::actions::read_secret(secret)
+        .map(String::into_bytes)
+        .map_err(Into::into)
 }
 
 /// A channel of `plan`, ready to send. Its secret is read once, where it is needed.

@@ -2,6 +2,7 @@
 //! events, and the delivery of notifications from the outbox. The log's writer indexes the
 //! login trail itself.
 
+pub mod actions;
 pub mod alerts;
 pub mod bot;
 pub mod channels;

@@ -15,6 +15,8 @@ pub enum Needs {
     Respond,
     Ingest,
     Admin,
+    /// Respond, signed in as a person: approving a run is no token's act.
+    RespondInPerson,
 }
 
 pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
@@ -99,6 +101,38 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
             Value::Null,
             Needs::Read,
         ),
+        (Method::GET, "/api/v1/actions", Value::Null, Needs::Read),
+        (Method::GET, "/api/v1/incidents/INC-0001/runs", Value::Null, Needs::Read),
+        (
+            Method::GET,
+            "/api/v1/incidents/INC-0001/runs/1",
+            Value::Null,
+            Needs::Read,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/INC-0001/runs",
+            json!({"action": "none", "inputs": {}}),
+            Needs::Respond,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/INC-0001/runs/1/approve",
+            Value::Null,
+            Needs::RespondInPerson,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/INC-0001/runs/1/reject",
+            json!({"reason": "x"}),
+            Needs::Respond,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/INC-0001/runs/1/undo",
+            Value::Null,
+            Needs::Respond,
+        ),
     ]
 }
 
@@ -114,12 +148,12 @@ async fn each_route_admits_exactly_the_roles_and_scopes_it_needs() {
             (
                 "responder",
                 server.session(Role::Responder).await,
-                &[Needs::Read, Needs::Respond],
+                &[Needs::Read, Needs::Respond, Needs::RespondInPerson],
             ),
             (
                 "admin",
                 server.session(Role::Admin).await,
-                &[Needs::Read, Needs::Respond, Needs::Admin],
+                &[Needs::Read, Needs::Respond, Needs::Admin, Needs::RespondInPerson],
             ),
             ("read token", server.token("read").await, &[Needs::Read]),
             ("respond token", server.token("respond").await, &[Needs::Respond]),

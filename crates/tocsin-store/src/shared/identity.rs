@@ -256,6 +256,18 @@ impl IdentityStore for Backend {
         Ok(())
     }
 
+    async fn end_sessions(&self, user_id: i64, entry: EntryDraft) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        append(&mut tx, vec![entry]).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     async fn reserve_login(
         &self,
         attempt: &LoginAttempt,

@@ -318,8 +318,9 @@ impl IncidentStore for Backend {
         let n = number(next)?;
         let incident: &Incident = &draft.incident;
         sqlx::query(
-            "INSERT INTO incidents (number, title, severity, status, owner, personal_data, declared_ms, updated_ms, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO incidents (number, title, severity, status, owner, personal_data, declared_ms, updated_ms, version,
+                 runs_due_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(next)
         .bind(&incident.title)
@@ -330,6 +331,7 @@ impl IncidentStore for Backend {
         .bind(incident.declared_at.as_millisecond())
         .bind(incident.updated_at.as_millisecond())
         .bind(int(incident.version, "version")?)
+        .bind(incident.runs_due().map(Timestamp::as_millisecond))
         .execute(&mut *tx)
         .await?;
         let entries = draft
@@ -350,7 +352,7 @@ impl IncidentStore for Backend {
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE incidents SET title = $1, severity = $2, status = $3, owner = $4, personal_data = $5,
-                 updated_ms = $6, version = $7
+                 updated_ms = $6, version = $7, runs_due_ms = $10
              WHERE number = $8 AND version = $9",
         )
         .bind(&incident.title)
@@ -362,6 +364,7 @@ impl IncidentStore for Backend {
         .bind(int(incident.version, "version")?)
         .bind(int(n.get(), "incident number")?)
         .bind(int(change.expected_version, "version")?)
+        .bind(incident.runs_due().map(Timestamp::as_millisecond))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -443,6 +446,16 @@ impl IncidentStore for Backend {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(clock_from).collect()
+    }
+
+    async fn runs_due(&self, now: Timestamp) -> Result<Vec<IncidentNumber>, StoreError> {
+        let rows: Vec<i64> = sqlx::query_scalar(
+            "SELECT number FROM incidents WHERE runs_due_ms <= $1 ORDER BY runs_due_ms, number LIMIT 1000",
+        )
+        .bind(now.as_millisecond())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(number).collect()
     }
 
     async fn open_clocks(&self) -> Result<Vec<OpenClock>, StoreError> {

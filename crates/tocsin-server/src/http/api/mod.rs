@@ -23,6 +23,7 @@ pub(super) mod blocks;
 pub(super) mod events;
 pub(super) mod plans;
 pub(super) mod ratelimit;
+pub(super) mod runs;
 
 use super::AppState;
 use super::auth::{Administrator, Anyone, Reader, Responder};
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .merge(admin::routes())
         .merge(blocks::routes())
+        .merge(runs::routes())
         .merge(events::routes())
         .merge(plans::routes())
         .merge(ratelimit::routes())

@@ -1,0 +1,482 @@
+//! The plan's actions run for real against peers on loopback: an API that revokes tokens,
+//! the team's own service taking Standard Webhooks, a local program, and tocsin's own
+//! blocks; asked for, approved by another person, carried out once, captured, undone.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+use reqwest::Method;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tocsin_core::identity::Role;
+use tocsin_server::http::ServerConfig;
+use tocsin_server::testing::{TestServer, eventually};
+use tocsin_store::testing::TestDb;
+
+/// What the peer received: method, path, headers, body.
+type Seen = Arc<Mutex<Vec<(String, String, HeaderMap, String)>>>;
+
+/// A peer on loopback that records every request and answers as its path says.
+async fn peer() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let kept = Arc::clone(&seen);
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let kept = Arc::clone(&kept);
+        async move {
+            let path = uri.path().to_owned();
+            kept.lock().unwrap().push((
+                method.to_string(),
+                path.clone(),
+                headers,
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+            if path.contains("broken") {
+                (AxumStatus::SERVICE_UNAVAILABLE, "down for maintenance".to_owned())
+            } else {
+                (AxumStatus::OK, json!({"id": "tok_revoked_1", "ok": true}).to_string())
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+const WEBHOOK_KEY: &[u8] = b"the shared webhook signing key!";
+
+fn plan(peer: &str, secrets: &std::path::Path) -> String {
+    let token = secrets.join("api-token");
+    std::fs::write(&token, "s3cret-api-token\n").unwrap();
+    let hook = secrets.join("hook");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(WEBHOOK_KEY);
+    std::fs::write(&hook, format!("whsec_{encoded}")).unwrap();
+    let program = secrets.join("rotate.sh");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\necho \"{\\\"rotated\\\": \\\"$1\\\", \\\"account\\\": \\\"$TOCSIN_INPUT_ACCOUNT\\\"}\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!(
+        r#"{preset}
+
+[[person]]
+id = "cai"
+name = "Cai"
+
+[[action]]
+id = "revoke-token"
+name = "Revoke a leaked API token"
+kind = "http"
+method = "DELETE"
+url = "{peer}/v1/tokens/{{{{ input.token }}}}"
+headers = {{ Authorization = "Bearer {{{{ secret }}}}", X-Incident = "{{{{ incident.id }}}}" }}
+secret_file = "{token}"
+capture = {{ revoked = "/id" }}
+idempotent = true
+step = "contain"
+item = 1
+[[action.input]]
+name = "token"
+type = "string"
+[action.approval]
+two_people = true
+
+[[action]]
+id = "pause-agent"
+name = "Pause an agent in the app"
+kind = "webhook"
+url = "{peer}/hooks/tocsin"
+secret_file = "{hook}"
+[[action.input]]
+name = "agent"
+type = "account"
+
+[[action]]
+id = "flaky"
+name = "Call a service that is down"
+kind = "http"
+url = "{peer}/broken"
+idempotent = true
+retries = 1
+retry_wait = "1s"
+
+[[action]]
+id = "block-address"
+name = "Block an address"
+kind = "block"
+
+[[action]]
+id = "rotate-keys"
+name = "Rotate the vault keys"
+kind = "command"
+program = "{program}"
+args = ["{{{{ incident.id }}}}"]
+capture = {{ rotated = "/rotated" }}
+[[action.input]]
+name = "account"
+type = "account"
+
+[[action]]
+id = "needs-a-secret"
+name = "Call with a secret that is not set"
+kind = "http"
+url = "{peer}/x"
+secret_env = "TOCSIN_TEST_SURELY_UNSET_SECRET"
+"#,
+        preset = tocsin_core::plan::presets::FOUR_TIER.source,
+        token = token.display(),
+        hook = hook.display(),
+        program = program.display(),
+    )
+}
+
+struct Client {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn send(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self.send(Method::GET, path, token, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    /// Waits for run `run` of `id` to end (succeed or fail); the run.
+    async fn finished(&self, id: &str, run: u32, token: &str) -> Value {
+        eventually(&format!("run {run} of {id} to finish"), || async {
+            let doc = self.get(&format!("/api/v1/incidents/{id}/runs/{run}"), token).await;
+            matches!(doc["state"].as_str(), Some("succeeded" | "failed")).then_some(doc)
+        })
+        .await
+    }
+}
+
+async fn token_of(server: &TestServer, user: &str) -> String {
+    server.user(user, Role::Responder).await;
+    let (_, secret) = server
+        .identity
+        .create_token(
+            &format!("{user}-token"),
+            "read,respond".parse().unwrap(),
+            None,
+            &tocsin_core::incident::Actor::parse(user).unwrap(),
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    secret.expose().to_owned()
+}
+
+#[tokio::test]
+async fn a_run_approved_by_another_person_calls_the_api_once_with_its_secret_and_ticks_its_item() {
+    for db in TestDb::all().await {
+        let (peer, seen) = peer().await;
+        let secrets = tempfile::tempdir().unwrap();
+        let server = TestServer::start_with_plan(db, ServerConfig::default(), &plan(&peer, secrets.path())).await;
+        let backend = server.backend();
+        let client = Client {
+            url: server.url.clone(),
+            http: reqwest::Client::new(),
+        };
+        let ana = token_of(&server, "ana").await;
+        let cai = token_of(&server, "cai").await;
+        let (_, declared) = client
+            .post(
+                "/api/v1/incidents",
+                &ana,
+                json!({"title": "Leaked API token", "severity": "P2"}),
+            )
+            .await;
+        let id = declared["incident"]["id"].as_str().unwrap().to_owned();
+        let runs = format!("/api/v1/incidents/{id}/runs");
+
+        // Before its step starts, it is refused.
+        let (status, body) = client
+            .post(
+                &runs,
+                &ana,
+                json!({"action": "revoke-token", "inputs": {"token": "tok_1"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{backend}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("step contain, which has not started")
+        );
+        let (status, _) = client
+            .post(
+                &format!("/api/v1/incidents/{id}/actions"),
+                &ana,
+                json!({"action": "start_step", "step": "contain"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
+        // A dry run shows what would go, the secret masked, and records nothing.
+        let (status, dry) = client
+            .post(
+                &runs,
+                &ana,
+                json!({"action": "revoke-token", "inputs": {"token": "tok 1/../x"}, "dry_run": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{dry}");
+        assert_eq!(dry["url"], format!("{peer}/v1/tokens/tok%201%2F..%2Fx"));
+        let shown = dry.to_string();
+        assert!(shown.contains("Bearer ••••••") && !shown.contains("s3cret"), "{shown}");
+
+        let (status, run) = client
+            .post(
+                &runs,
+                &ana,
+                json!({"action": "revoke-token", "inputs": {"token": "tok_1"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{backend}: {run}");
+        assert_eq!(
+            (run["run"].as_u64(), run["state"].as_str()),
+            (Some(1), Some("awaiting_approval"))
+        );
+        let (status, body) = client.post(&format!("{runs}/1/approve"), &ana, json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(seen.lock().unwrap().is_empty(), "nothing is sent before the approval");
+
+        // A token is no person: approving is signed in.
+        let (status, body) = client.post(&format!("{runs}/1/approve"), &cai, json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (secret, session) = server
+            .identity
+            .login(
+                "cai",
+                tocsin_server::testing::PASSWORD,
+                "127.0.0.1",
+                "tests",
+                jiff::Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        let approved = client
+            .http
+            .post(format!("{}{runs}/1/approve", client.url))
+            .header(
+                "cookie",
+                format!("{}={}", tocsin_server::http::SESSION_COOKIE, secret.expose()),
+            )
+            .header("x-csrf-token", session.csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(approved.status(), StatusCode::OK, "{}", approved.text().await.unwrap());
+        let done = client.finished(&id, 1, &ana).await;
+        assert_eq!(done["state"], "succeeded", "{backend}: {done}");
+        assert_eq!(done["outcome"]["captured"]["revoked"], "tok_revoked_1");
+        assert_eq!(done["approvals"][0]["by"], "cai");
+        {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 1, "sent once");
+            let (method, path, headers, _) = &seen[0];
+            assert_eq!((method.as_str(), path.as_str()), ("DELETE", "/v1/tokens/tok_1"));
+            assert_eq!(headers["authorization"], "Bearer s3cret-api-token");
+            assert_eq!(headers["x-incident"], id.as_str());
+        }
+        let incident = client.get(&format!("/api/v1/incidents/{id}"), &ana).await;
+        let contain = incident["incident"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "contain")
+            .unwrap();
+        assert!(contain["checklist"][0]["done"].is_object(), "{contain}");
+        let timeline = client.get(&format!("/api/v1/incidents/{id}/timeline"), &ana).await;
+        let actions: Vec<&str> = timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .filter(|a| a.starts_with("action_"))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "action_requested",
+                "action_approved",
+                "action_started",
+                "action_finished"
+            ],
+            "{timeline}"
+        );
+
+        // Bad requests are refused naming the problem, and change nothing.
+        for (body, says) in [
+            (
+                json!({"action": "revoke-tokn", "inputs": {}}),
+                "did you mean \"revoke-token\"?",
+            ),
+            (
+                json!({"action": "revoke-token", "inputs": {"tokn": "x"}}),
+                "has no input \"tokn\"; did you mean \"token\"?",
+            ),
+            (json!({"action": "revoke-token", "inputs": {}}), "needs input \"token\""),
+            (
+                json!({"action": "block-address", "inputs": {"address": "300.1.1.1"}}),
+                "is not an IP address",
+            ),
+            (
+                json!({"action": "needs-a-secret"}),
+                "the environment variable TOCSIN_TEST_SURELY_UNSET_SECRET is not set",
+            ),
+        ] {
+            let (status, answer) = client.post(&runs, &ana, body.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{body}: {message}");
+        }
+        assert_eq!(
+            client.get(&runs, &ana).await.as_array().unwrap().len(),
+            1,
+            "nothing recorded"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_programs_run_without_a_shell_blocks_are_undone_and_failures_retried() {
+    let db = TestDb::sqlite();
+    let (peer, seen) = peer().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with_plan(db, ServerConfig::default(), &plan(&peer, secrets.path())).await;
+    let client = Client {
+        url: server.url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let ana = token_of(&server, "ana").await;
+    let (_, declared) = client
+        .post(
+            "/api/v1/incidents",
+            &ana,
+            json!({"title": "Agent compromised", "severity": "P2"}),
+        )
+        .await;
+    let id = declared["incident"]["id"].as_str().unwrap().to_owned();
+    let runs = format!("/api/v1/incidents/{id}/runs");
+
+    // The webhook: Standard Webhooks headers, the signature checked as a receiver would.
+    let (status, run) = client
+        .post(
+            &runs,
+            &ana,
+            json!({"action": "pause-agent", "inputs": {"agent": "agent-7"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, run["state"].as_str()),
+        (StatusCode::CREATED, Some("ready")),
+        "{run}"
+    );
+    assert_eq!(client.finished(&id, 1, &ana).await["state"], "succeeded");
+    {
+        let seen = seen.lock().unwrap();
+        let (_, path, headers, body) = seen.iter().find(|s| s.1 == "/hooks/tocsin").unwrap();
+        assert_eq!(path, "/hooks/tocsin");
+        let msg_id = headers["webhook-id"].to_str().unwrap();
+        let timestamp = headers["webhook-timestamp"].to_str().unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_KEY).unwrap();
+        mac.update(format!("{msg_id}.{timestamp}.{body}").as_bytes());
+        let expected = format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        );
+        assert_eq!(headers["webhook-signature"].to_str().unwrap(), expected);
+        let sent: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (&sent["action"], &sent["inputs"]["agent"]),
+            (&json!("pause-agent"), &json!("agent-7"))
+        );
+    }
+
+    // A local program, its output captured.
+    client
+        .post(
+            &runs,
+            &ana,
+            json!({"action": "rotate-keys", "inputs": {"account": "billing"}}),
+        )
+        .await;
+    let rotated = client.finished(&id, 2, &ana).await;
+    assert_eq!(rotated["state"], "succeeded", "{rotated}");
+    assert_eq!(rotated["outcome"]["captured"]["rotated"], id.as_str());
+    assert!(
+        rotated["outcome"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("\"account\": \"billing\"")
+    );
+
+    // A block, then its undo.
+    client
+        .post(
+            &runs,
+            &ana,
+            json!({"action": "block-address", "inputs": {"address": "203.0.113.9", "for": "1h"}}),
+        )
+        .await;
+    let blocked = client.finished(&id, 3, &ana).await;
+    assert_eq!(blocked["state"], "succeeded", "{blocked}");
+    let blocks = client.get("/api/v1/blocks", &ana).await;
+    assert_eq!(blocks[0]["network"], "203.0.113.9/32");
+    assert_eq!(blocks[0]["incident"], id.as_str());
+    let (status, undo) = client.post(&format!("{runs}/3/undo"), &ana, json!({})).await;
+    assert_eq!(
+        (status, undo["undoes"].as_u64()),
+        (StatusCode::CREATED, Some(3)),
+        "{undo}"
+    );
+    assert_eq!(client.finished(&id, 4, &ana).await["state"], "succeeded");
+    assert_eq!(client.get("/api/v1/blocks", &ana).await, json!([]));
+    assert_eq!(client.get(&format!("{runs}/3"), &ana).await["undone_by"], 4);
+    let (status, again) = client.post(&format!("{runs}/3/undo"), &ana, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+
+    // A service that is down: tried again once, then failed for good.
+    client.post(&runs, &ana, json!({"action": "flaky"})).await;
+    let failed = eventually("the retry to fail", || async {
+        let doc = client.get(&format!("{runs}/5"), &ana).await;
+        (doc["state"] == "failed").then_some(doc)
+    })
+    .await;
+    assert_eq!(failed["attempts"], 2, "{failed}");
+    assert!(
+        failed["outcome"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 503: down for maintenance")
+    );
+    server.stop().await;
+}

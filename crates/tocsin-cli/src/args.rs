@@ -91,6 +91,44 @@ pub enum Command {
     /// Block addresses and networks, and end blocks.
     #[command(subcommand)]
     Block(BlockCommand),
+    /// The plan's actions: run them on incidents, approve, reject and undo their runs.
+    #[command(subcommand)]
+    Action(ActionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionCommand {
+    /// The plan's actions; with an incident, its runs.
+    List { incident: Option<String> },
+    /// Ask for a run of an action on an incident; the running server carries it out once
+    /// it is approved as the plan says.
+    Run {
+        incident: String,
+        action: String,
+        /// An input, as NAME=VALUE; repeat for several. A secret input is where the secret
+        /// is kept: env:NAME or file:/PATH.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Only print what it would send, secrets masked; nothing is recorded or sent.
+        #[arg(long)]
+        dry_run: bool,
+        /// Wait (up to two minutes) for it to finish, and print how it ended.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Approve a run waiting for approval, as TOCSIN_ACTOR.
+    Approve { incident: String, run: u32 },
+    /// Reject a run that has not started.
+    Reject {
+        incident: String,
+        run: u32,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Ask for the undo of a run that succeeded.
+    Undo { incident: String, run: u32 },
+    /// One run: its inputs, approvals, attempts and outcome.
+    Show { incident: String, run: u32 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 // A panic in a running server is an outage: library code says what went wrong instead.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod action;
 mod admin;
 mod args;
 mod block;
@@ -81,6 +82,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Token(command) => admin::token(context, command).await,
         Command::Integration(command) => integration::run(context, command).await,
         Command::Block(command) => block::run(context, command).await,
+        Command::Action(command) => action::run(context, command).await,
     }
 }
 

@@ -7,7 +7,6 @@
 //! They run when the bouncers are installed (`.ci/ensure-bouncers`); with
 //! `TOCSIN_REQUIRE_BOUNCERS` set (as in CI), their absence fails the tests.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{Server, run, tocsin};
+use common::{Server, run, serve};
 
 const CUSTOM: &str = "/usr/bin/crowdsec-custom-bouncer";
 const FIREWALL: &str = "/usr/bin/crowdsec-firewall-bouncer";
@@ -33,54 +32,6 @@ fn bouncers_present(what: &[&str]) -> bool {
     );
     eprintln!("\n*** SKIPPED: the bouncer tests need Debian's CrowdSec bouncers (run .ci/ensure-bouncers) ***\n");
     false
-}
-
-/// `tocsin serve` (inside `netns` when given) on the default database in `dir`, and the
-/// address it listens on.
-fn serve(dir: &Path, netns: Option<&str>) -> (Server, String) {
-    let mut command = match netns {
-        None => tocsin(dir, None),
-        Some(ns) => {
-            let inner = tocsin(dir, None);
-            let mut command = Command::new("ip");
-            command.args(["netns", "exec", ns]).arg(inner.get_program());
-            for (name, value) in inner.get_envs() {
-                match value {
-                    Some(value) => command.env(name, value),
-                    None => command.env_remove(name),
-                };
-            }
-            command.current_dir(dir);
-            command
-        }
-    };
-    let mut server = Server(
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = server.0.stderr.take().unwrap();
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let line = received.recv_timeout(Duration::from_secs(30)).expect("the server logs");
-        if let Ok(entry) = serde_json::from_str::<Value>(&line)
-            && let Some(address) = entry["address"].as_str()
-        {
-            // Keep reading, so that the server never blocks on a full pipe.
-            std::thread::spawn(move || while received.recv().is_ok() {});
-            return (server, address.to_owned());
-        }
-    }
-    panic!("the server never said where it listens");
 }
 
 /// A new bouncer integration's key.

@@ -2,9 +2,12 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// `tocsin` in `dir` on the database `db`, or on its default one in `dir` when `None`.
 pub fn tocsin(dir: &Path, db: Option<&str>) -> Command {
@@ -63,4 +66,52 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `tocsin serve` (inside `netns` when given) on the default database in `dir`, and the
+/// address it listens on.
+pub fn serve(dir: &Path, netns: Option<&str>) -> (Server, String) {
+    let mut command = match netns {
+        None => tocsin(dir, None),
+        Some(ns) => {
+            let inner = tocsin(dir, None);
+            let mut command = Command::new("ip");
+            command.args(["netns", "exec", ns]).arg(inner.get_program());
+            for (name, value) in inner.get_envs() {
+                match value {
+                    Some(value) => command.env(name, value),
+                    None => command.env_remove(name),
+                };
+            }
+            command.current_dir(dir);
+            command
+        }
+    };
+    let mut server = Server(
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = server.0.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let line = received.recv_timeout(Duration::from_secs(30)).expect("the server logs");
+        if let Ok(entry) = serde_json::from_str::<Value>(&line)
+            && let Some(address) = entry["address"].as_str()
+        {
+            // Keep reading, so that the server never blocks on a full pipe.
+            std::thread::spawn(move || while received.recv().is_ok() {});
+            return (server, address.to_owned());
+        }
+    }
+    panic!("the server never said where it listens");
 }

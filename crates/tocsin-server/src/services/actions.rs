@@ -104,13 +104,13 @@ impl std::fmt::Debug for Actions {
 
 impl Actions {
     pub fn new(desk: Desk, blocks: Blocks, identity: Identity) -> Self {
+        tocsin_notify::use_ring();
         // Redirects are not followed: an action's request goes where the plan says.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| tocsin_notify::http_client(Duration::from_secs(30)));
-        tocsin_notify::use_ring();
         Actions {
             desk,
             blocks,

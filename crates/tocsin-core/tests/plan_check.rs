@@ -720,3 +720,57 @@ url = "https://x"
         assert!(text.contains(says), "missing {says:?} in:\n{text}");
     }
 }
+
+#[test]
+fn a_rule_runs_an_action_of_the_plan_with_inputs_it_takes_and_the_signal_s_facts() {
+    let source = format!(
+        "{}\n{}",
+        presets::FOUR_TIER.source,
+        r#"
+[[action]]
+id = "block-address"
+name = "Block"
+kind = "block"
+
+[[rule]]
+detector = "brute_force"
+action = "open"
+run = [
+  { action = "block-adress", inputs = { address = "{{ signal.key }}" } },
+  { action = "block-address", inputs = { adress = "{{ signal.key }}", for = "{{ signal.ip }}" } },
+]
+"#
+    );
+    let text = rendered(&source).join("\n");
+    for says in [
+        "runs \"block-adress\", which is no action of the plan",
+        "did you mean \"block-address\"?",
+        "action block-address has no input \"adress\"",
+        "did you mean \"address\"?",
+        "unknown placeholder {{ signal.ip }}",
+    ] {
+        assert!(text.contains(says), "missing {says:?} in:\n{text}");
+    }
+    let good = Plan::parse(
+        &source
+            .replace("block-adress", "block-address")
+            .replace("adress =", "reason =")
+            .replace("signal.ip", "signal.detector"),
+    )
+    .unwrap();
+    let rule = good.rules().iter().find(|r| r.runs.len() == 2).unwrap();
+    let signal = tocsin_core::signal::Signal {
+        detector: DetectorId::BruteForce,
+        key: "203.0.113.5".into(),
+        at: jiff::Timestamp::UNIX_EPOCH,
+        count: 6,
+        first_at: jiff::Timestamp::UNIX_EPOCH,
+        last_at: jiff::Timestamp::UNIX_EPOCH,
+        samples: vec![],
+        sources: vec![],
+        accounts: vec![],
+        summary: String::new(),
+    };
+    assert_eq!(rule.runs[0].inputs_for(&signal)["address"], "203.0.113.5");
+    assert_eq!(rule.runs[1].inputs_for(&signal)["for"], "brute_force");
+}

@@ -480,3 +480,81 @@ async fn webhooks_are_signed_programs_run_without_a_shell_blocks_are_undone_and_
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_brute_force_rule_blocks_the_address_for_a_day_without_asking_anyone_and_only_once() {
+    for db in TestDb::all().await {
+        let plan = format!(
+            r#"{}
+
+[[action]]
+id = "block-address"
+name = "Block an address"
+kind = "block"
+[action.approval]
+needs = 1
+except_rules = true
+
+[[rule]]
+detector = "brute_force"
+action = "open"
+severity = "P2"
+run = [{{ action = "block-address", inputs = {{ address = "{{{{ signal.key }}}}", for = "24h", reason = "brute force on logins" }} }}]
+"#,
+            tocsin_core::plan::presets::FOUR_TIER.source
+        );
+        let server = TestServer::start_with_plan(db, ServerConfig::default(), &plan).await;
+        let backend = server.backend();
+        let client = Client {
+            url: server.url.clone(),
+            http: reqwest::Client::new(),
+        };
+        let ingest = server.token_secret("ingest").await;
+        let reader = server.token_secret("read").await;
+        let attempt = |second: u32| {
+            format!(
+                r#"{{"kind":"auth","ts":"2026-01-05T03:{:02}:{:02}Z","outcome":"failure","ip":"203.0.113.5","user":"root","service":"sshd","method":"password"}}"#,
+                second / 60,
+                second % 60
+            )
+        };
+        let send = |lines: Vec<String>| {
+            let client = &client;
+            let ingest = ingest.clone();
+            async move {
+                let response = client
+                    .http
+                    .post(format!("{}/api/v1/events", client.url))
+                    .bearer_auth(ingest)
+                    .header("content-type", "application/x-ndjson")
+                    .body(lines.join("\n"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+        };
+        send((0..6).map(|i| attempt(i * 20)).collect()).await;
+        let block = eventually("the address to be blocked", || async {
+            let blocks = client.get("/api/v1/blocks", &reader).await;
+            blocks.as_array().unwrap().first().cloned()
+        })
+        .await;
+        assert_eq!(block["network"], "203.0.113.5/32", "{backend}: {block}");
+        assert_eq!(block["reason"], "brute force on logins");
+        assert!(block["expires"].is_string(), "for a day: {block}");
+        let incident = block["incident"].as_str().unwrap().to_owned();
+        let runs = client.get(&format!("/api/v1/incidents/{incident}/runs"), &reader).await;
+        assert_eq!(runs[0]["automatic"], true);
+        assert_eq!(runs[0]["needs"], 0, "a rule's request needs no approval here: {runs}");
+        assert_eq!(runs[0]["requested_by"], "tocsin");
+
+        // The attack goes on: its signals join the incident, and the block is not asked twice.
+        send((6..20).map(|i| attempt(i * 20)).collect()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let runs = client.get(&format!("/api/v1/incidents/{incident}/runs"), &reader).await;
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{backend}: {runs}");
+        assert_eq!(client.get("/api/v1/blocks", &reader).await.as_array().unwrap().len(), 1);
+        server.stop().await;
+    }
+}

@@ -75,7 +75,21 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .opt_table("disclosure", &mut problems)
         .and_then(|t| disclosure(t, &mut problems));
     let rate_limits = rate_limits(&root.tables("rate_limit", &mut problems), &mut problems);
-    let rules = rules(&root.tables("rule", &mut problems), &severity_ids, &mut problems);
+    let actions = actions(
+        &root.tables("action", &mut problems),
+        &ActionsKnow {
+            steps: &steps,
+            roles: &roles,
+            people: &person_ids,
+        },
+        &mut problems,
+    );
+    let rules = rules(
+        &root.tables("rule", &mut problems),
+        &severity_ids,
+        &actions,
+        &mut problems,
+    );
     let zone = organization.as_ref().map(|(_, calendar)| calendar.zone().clone());
     let suppressions = suppressions(&root.tables("suppress", &mut problems), zone, &mut problems);
     let integrations = integrations(&root.tables("integration", &mut problems), &severity_ids, &mut problems);
@@ -115,15 +129,6 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let security_txt = root
         .opt_table("security_txt", &mut problems)
         .and_then(|t| security_txt(t, &mut problems));
-    let actions = actions(
-        &root.tables("action", &mut problems),
-        &ActionsKnow {
-            steps: &steps,
-            roles: &roles,
-            people: &person_ids,
-        },
-        &mut problems,
-    );
     let customer_notice_when = root
         .opt_table("customers", &mut problems)
         .map_or_else(|| DEFAULT_NOTICE_WHEN.to_vec(), |t| customers(t, &mut problems));

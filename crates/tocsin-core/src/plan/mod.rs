@@ -31,7 +31,7 @@ pub use people::Person;
 pub use recovery::Recovery;
 pub use response::{ResponseRole, Review, Severity, StepTemplate};
 pub use routes::{NEWS, Route};
-pub use rules::{KeyPattern, Rule, Suppression};
+pub use rules::{KeyPattern, Rule, RuleRun, Suppression};
 pub use secret::SecretRef;
 pub use security_txt::{SECURITY_TXT_PATH, SecurityTxt};
 

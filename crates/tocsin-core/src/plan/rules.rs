@@ -25,6 +25,105 @@ pub struct Rule {
     /// Whether customers are affected by the incidents it opens; `None`: tocsin's default
     /// for the detector ([`DetectorId::default_rule`]).
     pub customers: Option<crate::incident::CustomerImpact>,
+    /// Actions asked for, as the plan's rule and not a person, on the incident each signal
+    /// opens or joins (like blocking the address that brute-forces logins).
+    pub runs: Vec<RuleRun>,
+}
+
+/// An action a rule asks for, with its inputs: text where `{{ signal.key }}`,
+/// `{{ signal.account }}` and `{{ signal.detector }}` stand for the signal's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRun {
+    pub action: crate::id::ActionId,
+    pub inputs: Vec<(String, String)>,
+}
+
+/// What a rule's inputs may say of the signal.
+const SIGNAL_PLACES: [&str; 3] = ["signal.key", "signal.account", "signal.detector"];
+
+impl RuleRun {
+    /// Its inputs for `signal`.
+    pub fn inputs_for(&self, signal: &crate::signal::Signal) -> std::collections::BTreeMap<String, String> {
+        let account = signal.accounts.first().cloned().unwrap_or_default();
+        self.inputs
+            .iter()
+            .map(|(name, text)| {
+                let mut value = text.clone();
+                for place in SIGNAL_PLACES {
+                    let with = match place {
+                        "signal.key" => signal.key.as_str(),
+                        "signal.account" => account.as_str(),
+                        _ => signal.detector.as_str(),
+                    };
+                    value = value
+                        .replace(&format!("{{{{ {place} }}}}"), with)
+                        .replace(&format!("{{{{{place}}}}}"), with);
+                }
+                (name.clone(), value)
+            })
+            .collect()
+    }
+}
+
+/// The `run` tables of a rule.
+fn rule_runs(s: &mut Section<'_, '_>, actions: &[crate::action::ActionDef], problems: &mut Problems) -> Vec<RuleRun> {
+    let mut out = Vec::new();
+    for (index, table) in s.tables("run", problems).into_iter().enumerate() {
+        let mut r = Section::new(table, format!("run #{} of {}", index + 1, s.name));
+        let action = r.str("action", "\"block-address\"", problems);
+        let inputs = r.str_table("inputs", problems);
+        let name = r.name.clone();
+        r.finish(problems);
+        for (name, text) in &inputs {
+            let mut rest = text.value.as_str();
+            while let Some(start) = rest.find("{{") {
+                let after = &rest[start + 2..];
+                let end = after.find("}}").unwrap_or(after.len());
+                let place = after[..end].trim();
+                if !SIGNAL_PLACES.contains(&place) {
+                    problems.push(
+                        Diagnostic::new(
+                            text.span.clone(),
+                            format!("input {name} of {}: unknown placeholder {{{{ {place} }}}}", s.name),
+                        )
+                        .with_hint(format!("a rule's inputs may use {}", SIGNAL_PLACES.join(", "))),
+                    );
+                }
+                rest = &after[end.min(after.len())..];
+                rest = rest.strip_prefix("}}").unwrap_or(rest);
+            }
+        }
+        let Some(action) = action else { continue };
+        let Some(def) = actions.iter().find(|a| a.id.as_str() == action.value) else {
+            let ids: Vec<&str> = actions.iter().map(|a| a.id.as_str()).collect();
+            problems.push(unknown(
+                &action,
+                format!("{name} runs \"{}\", which is no action of the plan", action.value),
+                &ids,
+                "define it with [[action]]".into(),
+            ));
+            continue;
+        };
+        for (name, text) in &inputs {
+            if !def.inputs.iter().any(|i| &i.name == name) {
+                let names: Vec<&str> = def.inputs.iter().map(|i| i.name.as_str()).collect();
+                problems.push(unknown(
+                    &Located {
+                        value: name.clone(),
+                        span: text.span.clone(),
+                    },
+                    format!("action {} has no input \"{name}\"", def.id),
+                    &names,
+                    format!("it takes {}", names.join(", ")),
+                ));
+            }
+        }
+        out.push(RuleRun {
+            action: def.id.clone(),
+            inputs: inputs.into_iter().map(|(name, text)| (name, text.value)).collect(),
+        });
+    }
+    out
 }
 
 /// A `[[suppress]]` table: signals the plan keeps on record without acting on them, like
@@ -110,7 +209,12 @@ fn in_network(ip: core::net::IpAddr, network: core::net::IpAddr, bits: u8) -> bo
 
 /// `[[rule]]` tables: `detector`, `action` (open, join, record), an optional `severity`
 /// and an optional `group` (key or detector).
-pub(super) fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems: &mut Problems) -> Vec<Rule> {
+pub(super) fn rules(
+    tables: &[TableAt<'_, '_>],
+    severity_ids: &[&str],
+    actions: &[crate::action::ActionDef],
+    problems: &mut Problems,
+) -> Vec<Rule> {
     let mut rules = Vec::new();
     let mut seen = Vec::new();
     for table in tables {
@@ -126,6 +230,7 @@ pub(super) fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems:
                 None
             }
         });
+        let runs = rule_runs(&mut s, actions, problems);
         s.finish(problems);
         let one_incident = match group.as_ref().map(|g| g.value.as_str()) {
             None => None,
@@ -175,6 +280,7 @@ pub(super) fn rules(tables: &[TableAt<'_, '_>], severity_ids: &[&str], problems:
                 severity,
                 one_incident,
                 customers,
+                runs,
             });
         }
     }

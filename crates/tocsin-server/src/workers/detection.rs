@@ -11,6 +11,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::detector::DetectorId;
 use tocsin_core::event::Event;
 use tocsin_core::incident::{Actor, Command, Declaration, IncidentNumber, Status};
+use tocsin_core::incident::{RunCommand, RunState};
 use tocsin_core::settle::{self, Target};
 use tocsin_core::signal::{Disposition, Origin, Signal, WATCH_GROUP, rank, ruling};
 use tocsin_detect::detect::Engine;
@@ -529,8 +530,61 @@ async fn settle(
         .zip(settlement.targets)
         .map(|(record, target)| (record.id, target.map(number)))
         .collect();
+    for (record, (_, incident)) in records.iter().zip(&settled) {
+        if let Some(incident) = incident {
+            ask_rule_runs(desk, *incident, record, now).await?;
+        }
+    }
     for chunk in settled.chunks(WRITE_CHUNK) {
         store.settle_signals(chunk, now).await?;
+    }
+    Ok(())
+}
+
+/// Asks for the actions the signal's rule runs on `incident` (blocking the address that
+/// brute-forces, say), unless the incident has the same run under way or done. A request
+/// the action refuses (an input the signal cannot fill) is logged and left.
+async fn ask_rule_runs(
+    desk: &Desk,
+    incident: IncidentNumber,
+    record: &SignalRecord,
+    now: Timestamp,
+) -> Result<(), DeskError> {
+    let plan = desk.plan();
+    let Some(rule) = plan.rules().iter().find(|r| r.detector == record.signal.detector) else {
+        return Ok(());
+    };
+    for run in &rule.runs {
+        let inputs = run.inputs_for(&record.signal);
+        let Some(def) = plan.action(run.action.as_str()) else {
+            continue;
+        };
+        let Ok(checked) = def.check_inputs(&inputs) else {
+            tracing::warn!(incident = %incident, action = %run.action, "the rule's inputs do not fit the action; not asked for");
+            continue;
+        };
+        let view = desk.incident_shared(incident).await?;
+        let already = view.incident.runs.iter().any(|r| {
+            r.action == run.action
+                && r.inputs == checked
+                && r.undone_by.is_none()
+                && !matches!(r.state, RunState::Failed | RunState::Rejected | RunState::Expired)
+        });
+        if already {
+            continue;
+        }
+        let request = Command::Run(RunCommand::Request {
+            action: run.action.to_string(),
+            inputs,
+            automatic: true,
+        });
+        match desk.act(incident, &request, &actor(), None, now).await {
+            Ok(_) => {}
+            Err(DeskError::Rejected(why)) => {
+                tracing::warn!(incident = %incident, action = %run.action, "the rule's action was not asked for: {why}");
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

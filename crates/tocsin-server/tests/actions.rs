@@ -558,3 +558,151 @@ run = [{{ action = "block-address", inputs = {{ address = "{{{{ signal.key }}}}"
         server.stop().await;
     }
 }
+
+/// A signed-in person's cookie and CSRF token.
+async fn session_of(server: &TestServer, user: &str) -> (String, String) {
+    let (secret, session) = server
+        .identity
+        .login(
+            user,
+            tocsin_server::testing::PASSWORD,
+            "127.0.0.1",
+            "tests",
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    (
+        format!("{}={}", tocsin_server::http::SESSION_COOKIE, secret.expose()),
+        session.csrf,
+    )
+}
+
+#[tokio::test]
+async fn a_run_is_asked_for_tried_dry_and_approved_from_the_incident_page() {
+    let (peer, _) = peer().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let server =
+        TestServer::start_with_plan(TestDb::sqlite(), ServerConfig::default(), &plan(&peer, secrets.path())).await;
+    let ana = token_of(&server, "ana").await;
+    let _ = token_of(&server, "cai").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let client = Client {
+        url: server.url.clone(),
+        http: http.clone(),
+    };
+    let (_, declared) = client
+        .post(
+            "/api/v1/incidents",
+            &ana,
+            json!({"title": "Leaked API token", "severity": "P2"}),
+        )
+        .await;
+    let id = declared["incident"]["id"].as_str().unwrap().to_owned();
+    client
+        .post(
+            &format!("/api/v1/incidents/{id}/actions"),
+            &ana,
+            json!({"action": "start_step", "step": "contain"}),
+        )
+        .await;
+    let form = |cookie: &str, path: String, fields: Vec<(&str, &str)>| {
+        http.post(format!("{}{path}", server.url))
+            .header("cookie", cookie)
+            .form(&fields)
+            .send()
+    };
+    let (ana_cookie, ana_csrf) = session_of(&server, "ana").await;
+    let page = http
+        .get(format!("{}/incidents/{id}", server.url))
+        .header("cookie", &ana_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Beside the checklist item it carries out, and in the list of every action.
+    assert!(
+        page.contains("Run: Revoke a leaked API token") && page.contains("name=\"input.token\""),
+        "{page}"
+    );
+    assert!(page.contains("No action has been asked for yet."));
+
+    let dry = form(
+        &ana_cookie,
+        format!("/incidents/{id}/runs"),
+        vec![
+            ("csrf", &ana_csrf),
+            ("action", "revoke-token"),
+            ("input.token", "tok_9"),
+            ("go", "dry"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.status(), StatusCode::OK);
+    let shown = dry.text().await.unwrap();
+    assert!(
+        shown.contains("A dry run would send this") && shown.contains("/v1/tokens/tok_9"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"));
+
+    let asked = form(
+        &ana_cookie,
+        format!("/incidents/{id}/runs"),
+        vec![
+            ("csrf", &ana_csrf),
+            ("action", "revoke-token"),
+            ("input.token", "tok_9"),
+            ("go", "run"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    let refused = form(
+        &ana_cookie,
+        format!("/incidents/{id}/runs/1/approve"),
+        vec![("csrf", &ana_csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("wants someone else to approve it")
+    );
+
+    let (cai_cookie, cai_csrf) = session_of(&server, "cai").await;
+    let approved = form(
+        &cai_cookie,
+        format!("/incidents/{id}/runs/1/approve"),
+        vec![("csrf", &cai_csrf)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(client.finished(&id, 1, &ana).await["state"], "succeeded");
+    let page = http
+        .get(format!("{}/incidents/{id}", server.url))
+        .header("cookie", &cai_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("run-succeeded") && page.contains("1 of 1 approval(s): cai"),
+        "{page}"
+    );
+    server.stop().await;
+}

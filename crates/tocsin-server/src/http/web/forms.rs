@@ -291,7 +291,7 @@ pub async fn declare(submitted: Submitted<NeedRespond, DeclareForm>) -> Response
 pub struct ActForm {
     csrf: String,
     #[serde(flatten)]
-    fields: BTreeMap<String, String>,
+    pub(super) fields: BTreeMap<String, String>,
 }
 
 impl CsrfForm for ActForm {
@@ -366,6 +366,7 @@ pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActFo
                     layout: Layout::new(&allowed, format!("{} {}", number, view.incident.title), "incidents"),
                     i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
                     problem: error.message,
+                    dry_run: String::new(),
                 },
             ),
             Err(e) => WebError::from(e).into_response(),

@@ -8,6 +8,7 @@ mod forms;
 mod integrations;
 mod live;
 mod pages;
+mod runs;
 mod views;
 
 use askama::Template;
@@ -32,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/new", get(pages::new_incident))
         .route("/incidents/{id}", get(pages::incident))
         .route("/incidents/{id}/act", post(forms::act))
+        .route("/incidents/{id}/runs", post(runs::request))
+        .route("/incidents/{id}/runs/{run}/{what}", post(runs::decide))
         .route("/plan", get(pages::plan).post(forms::apply_plan))
         .route("/signals", get(pages::signals))
         .route("/log/{seq}", get(pages::event))

@@ -191,6 +191,8 @@ pub struct IncidentPage {
     pub i: IncidentPageView,
     /// A refused action, shown above the forms.
     pub problem: String,
+    /// What a dry run of an action would send.
+    pub dry_run: String,
 }
 
 pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Result<Response, WebError> {
@@ -207,6 +209,7 @@ pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Resul
             ),
             i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, plan, signed.0.now),
             problem: String::new(),
+            dry_run: String::new(),
         },
     ))
 }

@@ -91,6 +91,62 @@ pub struct ItemView {
     pub text: String,
     pub done: bool,
     pub by: String,
+    /// The plan's actions that carry it out.
+    pub actions: Vec<ActionButton>,
+}
+
+/// One of the plan's actions, as a form that asks for a run.
+#[derive(Clone, Debug)]
+pub struct ActionButton {
+    pub id: String,
+    pub name: String,
+    pub inputs: Vec<InputField>,
+    /// Approvals a person's request needs.
+    pub needs: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct InputField {
+    pub name: String,
+    pub kind: &'static str,
+    pub required: bool,
+    pub default: String,
+}
+
+impl ActionButton {
+    fn of(def: &tocsin_core::action::ActionDef) -> Self {
+        ActionButton {
+            id: def.id.to_string(),
+            name: def.name.clone(),
+            inputs: def
+                .inputs
+                .iter()
+                .map(|i| InputField {
+                    name: i.name.clone(),
+                    kind: i.kind.as_str(),
+                    required: i.required,
+                    default: i.default.clone().unwrap_or_default(),
+                })
+                .collect(),
+            needs: def.approval.as_ref().map_or(0, |a| a.needs),
+        }
+    }
+}
+
+/// A run of an action, as the incident page shows it.
+#[derive(Clone, Debug)]
+pub struct RunView {
+    pub number: u32,
+    pub action: String,
+    pub name: String,
+    pub state: &'static str,
+    pub inputs: String,
+    pub requested: String,
+    pub approvals: String,
+    pub outcome: String,
+    pub ok: bool,
+    pub awaiting: bool,
+    pub undoable: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -103,6 +159,8 @@ pub struct StepView {
     pub state_label: &'static str,
     pub stamp: String,
     pub items: Vec<ItemView>,
+    /// The plan's actions of this step that tick no item.
+    pub actions: Vec<ActionButton>,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +221,10 @@ pub struct IncidentPageView {
     pub waivable: Vec<Choice>,
     /// When its recovery watch ends, while it runs.
     pub watch_until: String,
+    /// The runs of the plan's actions, latest first.
+    pub runs: Vec<RunView>,
+    /// Every action of the plan, to run from the page.
+    pub actions: Vec<ActionButton>,
 }
 
 impl IncidentPageView {
@@ -245,7 +307,28 @@ impl IncidentPageView {
                             text: item.text.clone(),
                             done: item.done.is_some(),
                             by: item.done.as_ref().map(|d| d.by.to_string()).unwrap_or_default(),
+                            actions: plan
+                                .actions()
+                                .iter()
+                                .filter(|a| {
+                                    a.step.as_ref().is_some_and(|(step, item)| {
+                                        *step == s.id
+                                            && item.is_some_and(|n| usize::try_from(n).is_ok_and(|n| n == i + 1))
+                                    })
+                                })
+                                .map(ActionButton::of)
+                                .collect(),
                         })
+                        .collect(),
+                    actions: plan
+                        .actions()
+                        .iter()
+                        .filter(|a| {
+                            a.step
+                                .as_ref()
+                                .is_some_and(|(step, item)| *step == s.id && item.is_none())
+                        })
+                        .map(ActionButton::of)
                         .collect(),
                 })
                 .collect(),
@@ -300,6 +383,57 @@ impl IncidentPageView {
                 .filter(|until| *until > now)
                 .map(|until| time(until, zone))
                 .unwrap_or_default(),
+            runs: incident
+                .runs
+                .iter()
+                .rev()
+                .map(|r| RunView {
+                    number: r.number,
+                    action: r.action.to_string(),
+                    name: plan
+                        .action(r.action.as_str())
+                        .map_or_else(|| r.action.to_string(), |a| a.name.clone()),
+                    state: r.state.as_str(),
+                    inputs: r
+                        .inputs
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    requested: format!(
+                        "asked by {} at {}{}",
+                        r.requested.by,
+                        time(r.requested.at, zone),
+                        match r.undoes {
+                            Some(n) => format!(", undoing run {n}"),
+                            None => String::new(),
+                        }
+                    ),
+                    approvals: if r.needs == 0 {
+                        String::new()
+                    } else {
+                        let by: Vec<String> = r.approvals.iter().map(|a| a.by.to_string()).collect();
+                        format!(
+                            "{} of {} approval(s){}",
+                            r.approvals.len(),
+                            r.needs,
+                            if by.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", by.join(", "))
+                            }
+                        )
+                    },
+                    outcome: r.outcome.as_ref().map(|o| o.summary.clone()).unwrap_or_default(),
+                    ok: r.outcome.as_ref().is_some_and(|o| o.ok),
+                    awaiting: r.state == tocsin_core::incident::RunState::AwaitingApproval,
+                    undoable: r.state == tocsin_core::incident::RunState::Succeeded
+                        && r.undone_by.is_none()
+                        && r.undoes.is_none()
+                        && plan.action(r.action.as_str()).is_some_and(|a| a.undo.is_some()),
+                })
+                .collect(),
+            actions: plan.actions().iter().map(ActionButton::of).collect(),
             notices: incident
                 .notices
                 .iter()

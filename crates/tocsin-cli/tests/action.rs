@@ -146,7 +146,7 @@ fn runs_are_asked_for_approved_and_refused_from_the_command_line() {
         d,
         r#"
 [[action]]
-id = "block-address"
+id = "block-source"
 name = "Block an address"
 kind = "block"
 [action.approval]
@@ -164,7 +164,7 @@ two_people = true
     let (code, out, err) = run(d, None, &["action", "list"], b"");
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("block-address") && out.contains("address for? reason?"),
+        out.contains("block-source") && out.contains("address for? reason?"),
         "{out}"
     );
     let (code, out, _) = run(
@@ -174,7 +174,7 @@ two_people = true
             "action",
             "run",
             &id,
-            "block-address",
+            "block-source",
             "--input",
             "address=203.0.113.9",
             "--input",
@@ -191,15 +191,15 @@ two_people = true
     // Bad input, named; nothing recorded.
     for (args, says) in [
         (
-            vec!["action", "run", &id, "block-adress"],
-            "did you mean \"block-address\"?",
+            vec!["action", "run", &id, "block-sourc"],
+            "did you mean \"block-source\"?",
         ),
         (
-            vec!["action", "run", &id, "block-address", "--input", "address"],
+            vec!["action", "run", &id, "block-source", "--input", "address"],
             "is not NAME=VALUE",
         ),
         (
-            vec!["action", "run", &id, "block-address", "--input", "adress=1.2.3.4"],
+            vec!["action", "run", &id, "block-source", "--input", "adress=1.2.3.4"],
             "did you mean \"address\"?",
         ),
         (vec!["action", "approve", &id, "1"], "wants someone else to approve it"),
@@ -230,7 +230,7 @@ two_people = true
             "action",
             "run",
             &id,
-            "block-address",
+            "block-source",
             "--input",
             "address=10.0.0.0/8",
             "--dry-run",

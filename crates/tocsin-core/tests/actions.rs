@@ -44,7 +44,7 @@ by = ["incident-commander", "ana"]
 valid_for = "30m"
 
 [[action]]
-id = "block-address"
+id = "block-source"
 name = "Block an address"
 kind = "block"
 step = "contain"
@@ -211,13 +211,13 @@ fn a_block_asked_for_by_a_rule_runs_unapproved_and_is_undone_when_the_incident_c
     // A person's request needs the approval; a rule's does not.
     s.ok(Command::StartStep { step: "contain".into() }, at);
     s.ok(
-        request("block-address", &[("address", "203.0.113.7"), ("for", "24h")]),
+        request("block-source", &[("address", "203.0.113.7"), ("for", "24h")]),
         at,
     );
     assert_eq!(s.incident.runs[0].state, RunState::AwaitingApproval);
     s.ok(
         Command::Run(RunCommand::Request {
-            action: "block-address".into(),
+            action: "block-source".into(),
             inputs: inputs(&[("address", "198.51.100.0/24")]),
             automatic: true,
         }),
@@ -231,15 +231,15 @@ fn a_block_asked_for_by_a_rule_runs_unapproved_and_is_undone_when_the_incident_c
     s.ok(run(RunCommand::Finish { run: 2, outcome: done }), at);
 
     // Unknown inputs and actions are named with the one meant.
-    let e = s.run(request("block-adress", &[]), at).unwrap_err();
+    let e = s.run(request("block-sourc", &[]), at).unwrap_err();
     assert!(
         e.message
-            .contains("no action \"block-adress\"; did you mean \"block-address\"?"),
+            .contains("no action \"block-sourc\"; did you mean \"block-source\"?"),
         "{}",
         e.message
     );
     let e = s
-        .run(request("block-address", &[("adress", "1.2.3.4")]), at)
+        .run(request("block-source", &[("adress", "1.2.3.4")]), at)
         .unwrap_err();
     assert!(e.message.contains("did you mean \"address\"?"), "{}", e.message);
 

@@ -569,7 +569,7 @@ fn the_recovery_watch_and_the_quiet_period_are_settings_of_the_plan() {
 
 const ACTIONS: &str = r#"
 [[action]]
-id = "block-address"
+id = "block-source"
 name = "Block an address"
 kind = "block"
 step = "contain"
@@ -636,8 +636,8 @@ args = ["--reason", "{{ incident.id }}"]
 fn actions_are_read_with_their_inputs_approval_and_undo() {
     use tocsin_core::action::{ActionKind, Approver, InputKind, Undo};
     let plan = Plan::parse(&format!("{}\n{ACTIONS}", presets::FOUR_TIER.source)).unwrap();
-    assert_eq!(plan.actions().len(), 5);
-    let block = plan.action("block-address").unwrap();
+    assert_eq!(plan.actions().len(), 7, "the preset's two and these five");
+    let block = plan.action("block-source").unwrap();
     assert_eq!(block.kind.name(), "block");
     assert_eq!(
         block.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
@@ -728,7 +728,7 @@ fn a_rule_runs_an_action_of_the_plan_with_inputs_it_takes_and_the_signal_s_facts
         presets::FOUR_TIER.source,
         r#"
 [[action]]
-id = "block-address"
+id = "block-source"
 name = "Block"
 kind = "block"
 
@@ -736,16 +736,16 @@ kind = "block"
 detector = "brute_force"
 action = "open"
 run = [
-  { action = "block-adress", inputs = { address = "{{ signal.key }}" } },
-  { action = "block-address", inputs = { adress = "{{ signal.key }}", for = "{{ signal.ip }}" } },
+  { action = "block-sourc", inputs = { address = "{{ signal.key }}" } },
+  { action = "block-source", inputs = { adress = "{{ signal.key }}", for = "{{ signal.ip }}" } },
 ]
 "#
     );
     let text = rendered(&source).join("\n");
     for says in [
-        "runs \"block-adress\", which is no action of the plan",
-        "did you mean \"block-address\"?",
-        "action block-address has no input \"adress\"",
+        "runs \"block-sourc\", which is no action of the plan",
+        "did you mean \"block-source\"?",
+        "action block-source has no input \"adress\"",
         "did you mean \"address\"?",
         "unknown placeholder {{ signal.ip }}",
     ] {
@@ -753,7 +753,7 @@ run = [
     }
     let good = Plan::parse(
         &source
-            .replace("block-adress", "block-address")
+            .replace("\"block-sourc\"", "\"block-source\"")
             .replace("adress =", "reason =")
             .replace("signal.ip", "signal.detector"),
     )

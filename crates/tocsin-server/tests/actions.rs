@@ -106,7 +106,7 @@ retries = 1
 retry_wait = "1s"
 
 [[action]]
-id = "block-address"
+id = "block-source"
 name = "Block an address"
 kind = "block"
 
@@ -344,7 +344,7 @@ async fn a_run_approved_by_another_person_calls_the_api_once_with_its_secret_and
             ),
             (json!({"action": "revoke-token", "inputs": {}}), "needs input \"token\""),
             (
-                json!({"action": "block-address", "inputs": {"address": "300.1.1.1"}}),
+                json!({"action": "block-source", "inputs": {"address": "300.1.1.1"}}),
                 "is not an IP address",
             ),
             (
@@ -444,7 +444,7 @@ async fn webhooks_are_signed_programs_run_without_a_shell_blocks_are_undone_and_
         .post(
             &runs,
             &ana,
-            json!({"action": "block-address", "inputs": {"address": "203.0.113.9", "for": "1h"}}),
+            json!({"action": "block-source", "inputs": {"address": "203.0.113.9", "for": "1h"}}),
         )
         .await;
     let blocked = client.finished(&id, 3, &ana).await;
@@ -488,7 +488,7 @@ async fn a_brute_force_rule_blocks_the_address_for_a_day_without_asking_anyone_a
             r#"{}
 
 [[action]]
-id = "block-address"
+id = "block-source"
 name = "Block an address"
 kind = "block"
 [action.approval]
@@ -499,7 +499,7 @@ except_rules = true
 detector = "brute_force"
 action = "open"
 severity = "P2"
-run = [{{ action = "block-address", inputs = {{ address = "{{{{ signal.key }}}}", for = "24h", reason = "brute force on logins" }} }}]
+run = [{{ action = "block-source", inputs = {{ address = "{{{{ signal.key }}}}", for = "24h", reason = "brute force on logins" }} }}]
 "#,
             tocsin_core::plan::presets::FOUR_TIER.source
         );

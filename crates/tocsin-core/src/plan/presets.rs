@@ -184,6 +184,23 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_actions_and_the_rule_that_runs_one_are_valid_once_uncommented() {
+        for preset in ALL {
+            let source = uncomment(&uncomment(preset.source, "# [[action]]"), "# [[rule]]");
+            let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render(preset.name, &source)));
+            let ids: Vec<&str> = plan.actions().iter().map(|a| a.id.as_str()).collect();
+            assert!(ids.len() >= 4, "{}: {ids:?}", preset.name);
+            assert!(ids.contains(&"block-address"), "{}: {ids:?}", preset.name);
+        }
+        let four = Plan::parse(&uncomment(FOUR_TIER.source, "# [[rule]]")).unwrap();
+        assert!(
+            four.rules()
+                .iter()
+                .any(|r| r.runs.iter().any(|run| run.action.as_str() == "block-address"))
+        );
+    }
+
+    #[test]
     fn every_section_of_a_preset_is_explained_by_a_comment() {
         for preset in ALL {
             let lines: Vec<&str> = preset.source.lines().collect();

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Blocks as bouncers see them: the decisions stream with many blocks, and the time a block
+takes to reach a real bouncer.
+
+    python3 bench/blocks.py [--blocks N] [--rounds N] [--reach N]
+
+Part one: a fresh SQLite database holding N blocks in force (100,000 by default; written
+straight into the table, as many additions would leave it), a release `tocsin serve`, and
+one bouncer key. Times `GET /v1/decisions/stream?startup=true` (every block, as a bouncer
+starting) and a delta after 10 additions and 5 removals, each the median of ROUNDS, with
+the size of the answer and the server's peak resident memory.
+
+Part two: Debian's `crowdsec-custom-bouncer` (`.ci/ensure-bouncers` installs it) pointed at
+the server, its program noting when it is run. Times `tocsin block add` (from just before
+the command) until the program runs for that address, at the bouncer's default poll of 10
+seconds and at 1 second, REACH times each; prints the median and the worst.
+"""
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+
+from common import BINARY, PeakRss, Server, build, request
+
+CUSTOM = "/usr/bin/crowdsec-custom-bouncer"
+
+
+def fill(db, n):
+    """N blocks in force, numbered as additions would number them."""
+    now = int(time.time() * 1000)
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO blocks (network, reason, incident, created_by, created_ms, expires_ms, added_seq)"
+            " VALUES (?, 'bench', NULL, 'bench', ?, ?, ?)",
+            ((f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}/32", now, now + 86_400_000, i + 1) for i in range(n)))
+        conn.execute("UPDATE block_clock SET seq = ?", (n,))
+
+
+def pull(port, key, startup):
+    path = "/v1/decisions/stream" + ("?startup=true" if startup else "")
+    start = time.perf_counter()
+    response, body = request(port, "GET", path, headers={"X-Api-Key": key})
+    took = time.perf_counter() - start
+    assert response.status == 200, body[:200]
+    doc = json.loads(body)
+    return took, len(body), len(doc["new"] or []), len(doc["deleted"] or [])
+
+
+def stream(args):
+    with tempfile.TemporaryDirectory() as work:
+        env = dict(os.environ, TOCSIN_DB=f"sqlite:{work}/tocsin-data/tocsin.db", TOCSIN_ACTOR="bench")
+        subprocess.run([BINARY, "init", "--preset", "four-tier"], cwd=work, env=env, check=True, capture_output=True)
+        Server(work).stop()  # creates and migrates the database
+        fill(f"{work}/tocsin-data/tocsin.db", args.blocks)
+        server = Server(work)
+        try:
+            key = server.cli("integration", "add", "crowdsec-bouncer", "--name", "bench")["key"]
+            with PeakRss(server.process.pid) as peak:
+                startups = [pull(server.port, key, True) for _ in range(args.rounds)]
+                deltas = []
+                for r in range(args.rounds):
+                    added = [server.cli("block", "add", f"192.0.2.{r * 10 + i}", "--reason", "bench")["id"]
+                             for i in range(10)]
+                    for block in added[:5]:
+                        server.cli("block", "remove", str(block))
+                    deltas.append(pull(server.port, key, False))
+            took = statistics.median(s[0] for s in startups)
+            print(f"startup pull with {args.blocks} blocks: {took * 1000:.0f} ms (median of {args.rounds}), "
+                  f"{startups[0][1] / 1e6:.1f} MB, {startups[0][2]} decisions")
+            took = statistics.median(d[0] for d in deltas)
+            print(f"delta pull (10 added, 5 of them removed): {took * 1000:.1f} ms (median of {args.rounds}), "
+                  f"{deltas[0][1]} bytes, {deltas[0][2]} new, {deltas[0][3]} deleted")
+            print(f"server peak RSS: {peak.peak:.0f} MB")
+        finally:
+            server.stop()
+
+
+def reach(args, every):
+    with tempfile.TemporaryDirectory() as work:
+        env = dict(os.environ, TOCSIN_DB=f"sqlite:{work}/tocsin-data/tocsin.db", TOCSIN_ACTOR="bench")
+        subprocess.run([BINARY, "init", "--preset", "four-tier"], cwd=work, env=env, check=True, capture_output=True)
+        server = Server(work)
+        seen = os.path.join(work, "seen")
+        program = os.path.join(work, "enforce.sh")
+        with open(program, "w") as f:
+            f.write(f"#!/bin/sh\n[ \"$1\" = add ] && echo \"$2 $(date +%s.%N)\" >> {seen}\nexit 0\n")
+        os.chmod(program, 0o755)
+        key = server.cli("integration", "add", "crowdsec-bouncer", "--name", "custom")["key"]
+        config = os.path.join(work, "custom.yaml")
+        with open(config, "w") as f:
+            f.write(f"bin_path: {program}\nfeed_via_stdin: false\ntotal_retries: 0\nscenarios_containing: []\n"
+                    f"scenarios_not_containing: []\norigins: []\npiddir: {work}/\nupdate_frequency: {every}\n"
+                    f"cache_retention_duration: 10s\ndaemonize: false\nlog_mode: stdout\nlog_level: warning\n"
+                    f"api_url: http://127.0.0.1:{server.port}/\napi_key: {key}\n"
+                    f"prometheus:\n  enabled: false\n  listen_addr: 127.0.0.1\n  listen_port: 60602\n")
+        bouncer = subprocess.Popen([CUSTOM, "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(2)
+            times = []
+            for i in range(args.reach):
+                address = f"198.51.100.{i + 1}"
+                start = time.time()
+                server.cli("block", "add", address, "--reason", "bench")
+                deadline = start + 60
+                while True:
+                    arrived = None
+                    if os.path.exists(seen):
+                        with open(seen) as f:
+                            for line in f:
+                                ip, at = line.split()
+                                if ip.split("/")[0] == address:
+                                    arrived = float(at)
+                    if arrived:
+                        times.append(arrived - start)
+                        break
+                    if time.time() > deadline:
+                        raise SystemExit(f"{address} did not reach the bouncer within 60 s")
+                    time.sleep(0.02)
+            print(f"block -> crowdsec-custom-bouncer, poll {every}: median {statistics.median(times):.2f} s, "
+                  f"worst {max(times):.2f} s (n={len(times)})")
+        finally:
+            bouncer.terminate()
+            bouncer.wait()
+            server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--blocks", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reach", type=int, default=10)
+    args = parser.parse_args()
+    build()
+    stream(args)
+    if not shutil.which(CUSTOM):
+        print("crowdsec-custom-bouncer is not installed (.ci/ensure-bouncers): the reach part is skipped")
+        return
+    reach(args, "1s")
+    reach(args, "10s")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ use tocsin_server::documents::{ActionDoc, RunDoc};
 use tocsin_server::services::actions::Actions;
 use tocsin_server::services::blocks::Blocks;
 use tocsin_server::services::identity::Identity;
+use tocsin_server::services::switches::Switches;
 
 use crate::args::ActionCommand;
 use crate::context::Context;
@@ -115,7 +116,12 @@ pub async fn run(context: &Context, command: ActionCommand) -> anyhow::Result<Ex
         bail!("the database could not be created")
     };
     let store = context.store(true).await?.expect("opened with the desk");
-    let actions = Actions::new(desk.clone(), Blocks::new(Arc::clone(&store) as _), Identity::new(store));
+    let actions = Actions::new(
+        desk.clone(),
+        Blocks::new(Arc::clone(&store) as _),
+        Identity::new(Arc::clone(&store)),
+        Switches::new(store),
+    );
     let actor = context.actor()?;
     let plan = desk.plan();
     let json = |value: serde_json::Value| emit(&value.to_string());

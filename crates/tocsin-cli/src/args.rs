@@ -94,6 +94,53 @@ pub enum Command {
     /// The plan's actions: run them on incidents, approve, reject and undo their runs.
     #[command(subcommand)]
     Action(ActionCommand),
+    /// Maintenance mode of the plan's services, which apps poll.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+    /// Agents told to pause, and resumed.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Turn maintenance mode on for a service of the plan.
+    On {
+        service: String,
+        /// Why, in one line; it is on the audit chain.
+        #[arg(long)]
+        reason: String,
+        /// How long it is expected to last, like 2h.
+        #[arg(long = "for")]
+        lasts: Option<String>,
+        /// The incident it is for, like INC-0001.
+        #[arg(long)]
+        incident: Option<String>,
+    },
+    /// Turn it off.
+    Off { service: String },
+    /// Each service of the plan, in maintenance or not; with --all, every time one was.
+    Status {
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Tell an agent to pause: its heartbeats are answered so, and its silence is no stale
+    /// agent.
+    Pause {
+        agent: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        incident: Option<String>,
+    },
+    /// Tell it to run again.
+    Resume { agent: String },
+    /// The agents told to pause.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ mod plan;
 mod render;
 mod serve;
 mod show;
+mod switches;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -83,6 +84,8 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Integration(command) => integration::run(context, command).await,
         Command::Block(command) => block::run(context, command).await,
         Command::Action(command) => action::run(context, command).await,
+        Command::Maintenance(command) => switches::maintenance(context, command).await,
+        Command::Agent(command) => switches::agent(context, command).await,
     }
 }
 

@@ -94,16 +94,38 @@ pub enum Builtin {
     Unblock,
     /// Ends every session and revokes every API token of tocsin user `account`.
     RevokeAccess,
+    /// Turns maintenance mode on for `service`, with a `reason` and how long it is
+    /// expected to last (`for`). Undone by turning it off.
+    MaintenanceOn,
+    /// Turns maintenance mode off for `service`.
+    MaintenanceOff,
+    /// Tells `agent` to pause, for a `reason`; its silence is then no stale agent. Undone
+    /// by resuming it.
+    PauseAgent,
+    /// Tells `agent` to run again.
+    ResumeAgent,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 3] = [Builtin::Block, Builtin::Unblock, Builtin::RevokeAccess];
+    pub const ALL: [Builtin; 7] = [
+        Builtin::Block,
+        Builtin::Unblock,
+        Builtin::RevokeAccess,
+        Builtin::MaintenanceOn,
+        Builtin::MaintenanceOff,
+        Builtin::PauseAgent,
+        Builtin::ResumeAgent,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Builtin::Block => "block",
             Builtin::Unblock => "unblock",
             Builtin::RevokeAccess => "revoke_access",
+            Builtin::MaintenanceOn => "maintenance_on",
+            Builtin::MaintenanceOff => "maintenance_off",
+            Builtin::PauseAgent => "pause_agent",
+            Builtin::ResumeAgent => "resume_agent",
         }
     }
 
@@ -130,6 +152,27 @@ impl Builtin {
                 "the address or network to unblock",
             )],
             Builtin::RevokeAccess => vec![input("account", InputKind::Account, true, "the tocsin user name")],
+            Builtin::MaintenanceOn => vec![
+                input("service", InputKind::Account, true, "the service, as the plan names it"),
+                input("reason", InputKind::String, false, "why, in one line"),
+                input(
+                    "for",
+                    InputKind::Span,
+                    false,
+                    "how long it is expected to last, like 2h",
+                ),
+            ],
+            Builtin::MaintenanceOff => vec![input("service", InputKind::Account, true, "the service")],
+            Builtin::PauseAgent => vec![
+                input(
+                    "agent",
+                    InputKind::Account,
+                    true,
+                    "the agent, as its heartbeats name it",
+                ),
+                input("reason", InputKind::String, false, "why, in one line"),
+            ],
+            Builtin::ResumeAgent => vec![input("agent", InputKind::Account, true, "the agent")],
         }
     }
 }

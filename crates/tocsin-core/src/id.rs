@@ -80,6 +80,10 @@ plan_id!(
     /// An action's id, such as `block-address`.
     ActionId
 );
+plan_id!(
+    /// A service's id, such as `api`: what maintenance mode is turned on for.
+    ServiceId
+);
 
 /// The closest of `candidates` to `wrong`, if it is close enough to be a likely typo.
 pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

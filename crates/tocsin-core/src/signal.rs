@@ -234,6 +234,15 @@ pub fn ruling(plan: &Plan, signal: &Signal, origin: Origin<'_>) -> Ruling {
 }
 
 impl Ruling {
+    /// Keeps the signal on record only, with why: something tocsin knows makes it expected
+    /// (an agent told to pause is silent). A suppression already given stays.
+    pub fn suppress(&mut self, why: String) {
+        if self.suppressed.is_none() {
+            self.suppressed = Some(why);
+        }
+        self.disposition = Disposition::Record;
+    }
+
     /// During an incident's recovery watch, a signal about its keys goes back to it,
     /// unless a suppression holds it back.
     pub fn watched_by(&mut self, incident: IncidentNumber) {

@@ -602,19 +602,19 @@ needs = 2
 two_people = true
 
 [[action]]
-id = "pause-agent"
+id = "pause-app-agent"
 name = "Pause an agent in the app"
 kind = "webhook"
 url = "https://app.example.com/hooks/tocsin"
 secret_file = "/run/secrets/app-hook"
-undo = "resume-agent"
+undo = "resume-app-agent"
 undo_on_close = true
 [[action.input]]
 name = "agent"
 type = "account"
 
 [[action]]
-id = "resume-agent"
+id = "resume-app-agent"
 name = "Resume an agent in the app"
 kind = "webhook"
 url = "https://app.example.com/hooks/tocsin"
@@ -636,7 +636,7 @@ args = ["--reason", "{{ incident.id }}"]
 fn actions_are_read_with_their_inputs_approval_and_undo() {
     use tocsin_core::action::{ActionKind, Approver, InputKind, Undo};
     let plan = Plan::parse(&format!("{}\n{ACTIONS}", presets::FOUR_TIER.source)).unwrap();
-    assert_eq!(plan.actions().len(), 7, "the preset's two and these five");
+    assert_eq!(plan.actions().len(), 11, "the preset's six and these five");
     let block = plan.action("block-source").unwrap();
     assert_eq!(block.kind.name(), "block");
     assert_eq!(
@@ -659,9 +659,9 @@ fn actions_are_read_with_their_inputs_approval_and_undo() {
     assert_eq!((revoke.retries, revoke.timeout_seconds), (2, 15));
     assert!(revoke.approval.as_ref().unwrap().two_people);
     assert_eq!(revoke.inputs[0].kind, InputKind::String);
-    let pause = plan.action("pause-agent").unwrap();
+    let pause = plan.action("pause-app-agent").unwrap();
     assert!(pause.undo_on_close);
-    assert!(matches!(&pause.undo, Some(Undo::Action(id)) if id.as_str() == "resume-agent"));
+    assert!(matches!(&pause.undo, Some(Undo::Action(id)) if id.as_str() == "resume-app-agent"));
     assert!(matches!(
         plan.action("rotate-keys").unwrap().kind,
         ActionKind::Command(_)

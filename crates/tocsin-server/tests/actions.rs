@@ -87,7 +87,7 @@ type = "string"
 two_people = true
 
 [[action]]
-id = "pause-agent"
+id = "pause-app-agent"
 name = "Pause an agent in the app"
 kind = "webhook"
 url = "{peer}/hooks/tocsin"
@@ -392,7 +392,7 @@ async fn webhooks_are_signed_programs_run_without_a_shell_blocks_are_undone_and_
         .post(
             &runs,
             &ana,
-            json!({"action": "pause-agent", "inputs": {"agent": "agent-7"}}),
+            json!({"action": "pause-app-agent", "inputs": {"agent": "agent-7"}}),
         )
         .await;
     assert_eq!(
@@ -417,7 +417,7 @@ async fn webhooks_are_signed_programs_run_without_a_shell_blocks_are_undone_and_
         let sent: Value = serde_json::from_str(body).unwrap();
         assert_eq!(
             (&sent["action"], &sent["inputs"]["agent"]),
-            (&json!("pause-agent"), &json!("agent-7"))
+            (&json!("pause-app-agent"), &json!("agent-7"))
         );
     }
 

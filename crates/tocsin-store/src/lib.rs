@@ -16,6 +16,7 @@ pub mod plans;
 pub mod postgres;
 pub mod signals;
 pub mod sqlite;
+pub mod switches;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -167,7 +168,7 @@ store_view! {
     /// an incident's state, its new audit entries and its clocks are stored together or not
     /// at all. A part of tocsin that needs only some of it is given only those traits (an
     /// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
-    Store: blocks::BlockStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
+    Store: blocks::BlockStore, switches::SwitchStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
         integrations::IntegrationStore, PlanStore, IncidentStore, ChainStore, InstanceStore, fmt::Debug
 }
 

@@ -40,6 +40,7 @@ macro_rules! migrations {
             14 "blocks" "0014_blocks",
             15 "block stream" "0015_block_stream",
             16 "runs due" "0016_runs_due",
+            17 "switches" "0017_switches",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

@@ -256,3 +256,75 @@ async fn concurrent_additions_reach_a_bouncer_pulling_meanwhile_exactly_once() {
         assert_eq!(told, all, "{}: each block told once", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_switch_is_on_once_per_subject_until_turned_off_and_each_change_is_on_the_chain() {
+    use tocsin_store::switches::{NewSwitch, SwitchKind};
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let t0: Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();
+        let head = store.chain_head().await.unwrap().seq;
+        let new = |subject: &str| NewSwitch {
+            kind: SwitchKind::Maintenance,
+            subject: subject.into(),
+            reason: "database restore".into(),
+            incident: IncidentNumber::new(2),
+            by: "jo".into(),
+            at: t0,
+            until: Some(t0 + SignedDuration::from_hours(2)),
+        };
+        let on = store.switch_on(new("api"), entry("maintenance_on", t0)).await.unwrap();
+        assert_eq!((on.subject.as_str(), on.incident), ("api", IncidentNumber::new(2)));
+        let twice = store
+            .switch_on(new("api"), entry("maintenance_on", t0))
+            .await
+            .unwrap_err();
+        assert!(
+            twice.to_string().contains("maintenance is on for api already"),
+            "{}: {twice}",
+            db.backend
+        );
+        store
+            .switch_on(new("dashboard"), entry("maintenance_on", t0))
+            .await
+            .unwrap();
+        // A pause is another kind: the same name is free there.
+        store
+            .switch_on(
+                NewSwitch {
+                    kind: SwitchKind::Pause,
+                    ..new("api")
+                },
+                entry("agent_paused", t0),
+            )
+            .await
+            .unwrap();
+        let subjects =
+            |list: Vec<tocsin_store::switches::Switch>| list.into_iter().map(|s| s.subject).collect::<Vec<_>>();
+        assert_eq!(
+            subjects(store.switches(SwitchKind::Maintenance, false).await.unwrap()),
+            ["api", "dashboard"]
+        );
+        let off = store
+            .switch_off(SwitchKind::Maintenance, "api", "ana", t0, entry("maintenance_off", t0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(off.ended, Some(("ana".to_owned(), t0)));
+        assert!(
+            store
+                .switch_off(SwitchKind::Maintenance, "api", "ana", t0, entry("maintenance_off", t0))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            subjects(store.switches(SwitchKind::Maintenance, false).await.unwrap()),
+            ["dashboard"]
+        );
+        assert_eq!(store.switches(SwitchKind::Maintenance, true).await.unwrap().len(), 2);
+        // Turned on again after it was off.
+        store.switch_on(new("api"), entry("maintenance_on", t0)).await.unwrap();
+        assert_eq!(store.chain_head().await.unwrap().seq, head + 5, "{}", db.backend);
+    }
+}

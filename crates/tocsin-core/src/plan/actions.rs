@@ -19,7 +19,18 @@ pub(super) struct Known<'a> {
     pub people: &'a [&'a str],
 }
 
-const KINDS: [&str; 6] = ["http", "webhook", "command", "block", "unblock", "revoke_access"];
+const KINDS: [&str; 10] = [
+    "http",
+    "webhook",
+    "command",
+    "block",
+    "unblock",
+    "revoke_access",
+    "maintenance_on",
+    "maintenance_off",
+    "pause_agent",
+    "resume_agent",
+];
 
 pub(super) fn actions(tables: &[TableAt<'_, '_>], known: &Known<'_>, problems: &mut Problems) -> Vec<ActionDef> {
     let mut out: Vec<ActionDef> = Vec::new();
@@ -138,7 +149,7 @@ pub(super) fn actions(tables: &[TableAt<'_, '_>], known: &Known<'_>, problems: &
                 undos.push((out.len(), u.clone()));
                 ActionId::parse(&u.value).ok().map(Undo::Action)
             }
-            (None, Some(Builtin::Block)) => Some(Undo::Builtin),
+            (None, Some(Builtin::Block | Builtin::MaintenanceOn | Builtin::PauseAgent)) => Some(Undo::Builtin),
             (None, _) => None,
         };
         let undo_on_close = s.opt_bool("undo_on_close", problems).unwrap_or(false);

@@ -20,6 +20,7 @@ use super::response::{review, roles, severities, steps};
 use super::routes::routes;
 use super::rules::{rules, suppressions};
 use super::security_txt::security_txt;
+use super::services::services;
 use super::{AuditSeal, Plan, Recovery};
 use crate::diagnostic::Diagnostic;
 use crate::id::{IdError, SeverityId, closest};
@@ -126,6 +127,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
     let audit = root
         .opt_table("audit", &mut problems)
         .map_or_else(AuditSeal::default, |t| audit(t, &channel_names, &mut problems));
+    let services = services(&root.tables("service", &mut problems), &mut problems);
     let security_txt = root
         .opt_table("security_txt", &mut problems)
         .and_then(|t| security_txt(t, &mut problems));
@@ -168,6 +170,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             audit,
             security_txt,
             actions,
+            services,
             digest: String::new(),
             source: String::new(),
         }),

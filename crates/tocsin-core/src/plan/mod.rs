@@ -18,6 +18,7 @@ mod routes;
 mod rules;
 mod secret;
 mod security_txt;
+mod services;
 
 pub use audit::AuditSeal;
 pub use channels::{Channel, ChannelKind, NotATelegramChat, SmtpTls, check_telegram_chat};
@@ -34,6 +35,7 @@ pub use routes::{NEWS, Route};
 pub use rules::{KeyPattern, Rule, RuleRun, Suppression};
 pub use secret::SecretRef;
 pub use security_txt::{SECURITY_TXT_PATH, SecurityTxt};
+pub use services::Service;
 
 use sha2::{Digest, Sha256};
 
@@ -68,6 +70,7 @@ pub struct Plan {
     audit: AuditSeal,
     security_txt: Option<SecurityTxt>,
     actions: Vec<crate::action::ActionDef>,
+    services: Vec<Service>,
     digest: String,
     source: String,
 }
@@ -228,6 +231,11 @@ impl Plan {
 
     pub fn audit(&self) -> &AuditSeal {
         &self.audit
+    }
+
+    /// `[[service]]`: the parts of the product maintenance mode is for.
+    pub fn services(&self) -> &[Service] {
+        &self.services
     }
 
     /// `[[action]]`: what tocsin may run for responders.

@@ -198,6 +198,11 @@ impl<N> Allowed<N> {
         self.caller.principal.actor()
     }
 
+    /// What is on now (maintenance, paused agents): every authenticated caller may ask.
+    pub async fn switched_on(&self) -> Result<std::sync::Arc<crate::services::switches::On>, tocsin_store::StoreError> {
+        self.state.switches().on().await
+    }
+
     pub(in crate::http) fn state(&self) -> &AppState {
         &self.state
     }
@@ -322,6 +327,11 @@ impl Responder {
     /// The outbox, to send a dead notification again.
     pub fn outbox(&self) -> &dyn tocsin_store::outbox::OutboxStore {
         &*self.state.0.store
+    }
+
+    /// Maintenance mode and paused agents, to turn on and off.
+    pub fn switches(&self) -> &crate::services::switches::Switches {
+        self.state.switches()
     }
 
     /// The runs of the plan's actions, to ask for, approve, reject and undo them.

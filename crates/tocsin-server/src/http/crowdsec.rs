@@ -18,7 +18,7 @@ use tocsin_core::crowdsec::{Decision, Filter};
 
 use super::AppState;
 use super::senders::compat;
-use crate::services::blocks::decisions;
+use crate::services::blocks::{AsDecisions, decisions};
 use crate::services::integrations::{Integration, IntegrationKind};
 
 pub fn routes() -> Router<AppState> {
@@ -58,9 +58,9 @@ fn trouble(e: &tocsin_store::StoreError) -> Response {
 /// One pull of the stream: what is new and what was deleted, each `null` when empty, as
 /// the Local API answers.
 #[derive(Serialize)]
-struct StreamDoc {
-    new: Option<Vec<Decision>>,
-    deleted: Option<Vec<Decision>>,
+struct StreamDoc<'a> {
+    new: AsDecisions<'a>,
+    deleted: AsDecisions<'a>,
 }
 
 fn listed(decisions: Vec<Decision>) -> Option<Vec<Decision>> {
@@ -90,17 +90,20 @@ async fn stream(
         .map(compat::brief)
         .unwrap_or_default();
     let now = Timestamp::now();
-    let told = match state.blocks().pull(bouncer.id, startup, &agent, &filter, now).await {
-        Ok(told) => told,
+    let pull = match state.blocks().pull(bouncer.id, startup, &agent, &filter, now).await {
+        Ok(pull) => pull,
         Err(e) => return trouble(&e),
     };
-    let count = (told.new.len() + told.deleted.len()) as u64;
+    let count = (pull.new.len() + pull.deleted.len()) as u64;
     state
         .integrations()
         .count(&bouncer, count, Bytes::from(format!("pull: startup={startup}")), None);
     Json(StreamDoc {
-        new: listed(told.new),
-        deleted: listed(told.deleted),
+        new: AsDecisions { blocks: &pull.new, now },
+        deleted: AsDecisions {
+            blocks: &pull.deleted,
+            now,
+        },
     })
     .into_response()
 }

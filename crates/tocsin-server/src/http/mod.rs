@@ -81,6 +81,7 @@ struct Shared {
     identity: Identity,
     integrations: crate::services::integrations::Integrations,
     blocks: crate::services::blocks::Blocks,
+    switches: crate::services::switches::Switches,
     actions: Arc<crate::services::actions::Actions>,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
@@ -108,10 +109,12 @@ impl AppState {
         let (changes, _) = broadcast::channel(256);
         let integrations = crate::services::integrations::Integrations::new(Arc::clone(&store));
         let blocks = crate::services::blocks::Blocks::new(Arc::clone(&store) as _);
+        let switches = crate::services::switches::Switches::new(Arc::clone(&store) as _);
         let actions = Arc::new(crate::services::actions::Actions::new(
             desk.clone(),
             blocks.clone(),
             identity.clone(),
+            switches.clone(),
         ));
         AppState(Arc::new(Shared {
             store,
@@ -119,6 +122,7 @@ impl AppState {
             identity,
             integrations,
             blocks,
+            switches,
             actions,
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
@@ -146,6 +150,10 @@ impl AppState {
 
     pub fn blocks(&self) -> &crate::services::blocks::Blocks {
         &self.0.blocks
+    }
+
+    pub fn switches(&self) -> &crate::services::switches::Switches {
+        &self.0.switches
     }
 
     pub fn actions(&self) -> &Arc<crate::services::actions::Actions> {

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{self, admin, blocks, events, plans, ratelimit, runs};
+use super::api::{self, admin, blocks, events, plans, ratelimit, runs, switches};
 use super::error;
 use crate::documents;
 
@@ -27,6 +27,8 @@ use crate::documents;
         blocks::list_blocks, blocks::add_block, blocks::remove_block, blocks::export_blocks,
         runs::list_actions, runs::list_runs, runs::get_run, runs::request_run, runs::approve_run, runs::reject_run,
         runs::undo_run,
+        switches::maintenance, switches::maintenance_on, switches::maintenance_off, switches::directive,
+        switches::paused_agents, switches::pause_agent, switches::resume_agent,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),
@@ -37,7 +39,7 @@ use crate::documents;
         (name = "plan", description = "The plan in force"),
         (name = "identity", description = "Users, tokens and logins"),
         (name = "events", description = "Events from applications and logs, and the signals detectors find in them"),
-        (name = "containment", description = "The plan's actions and their runs, and blocked addresses and networks, which bouncers and the rate-limit service obey"),
+        (name = "containment", description = "The plan's actions and their runs; blocked addresses and networks, which bouncers and the rate-limit service obey; maintenance mode and paused agents"),
     )
 )]
 struct ApiDoc;

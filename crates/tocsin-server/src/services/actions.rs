@@ -21,6 +21,7 @@ use tocsin_core::plan::SecretRef;
 
 use super::blocks::{Blocks, span};
 use super::identity::Identity;
+use super::switches::{SwitchError, Switches};
 use crate::{Desk, DeskError};
 
 /// The most of an answer or a program's output read.
@@ -93,6 +94,7 @@ pub struct Actions {
     desk: Desk,
     blocks: Blocks,
     identity: Identity,
+    switches: Switches,
     client: reqwest::Client,
 }
 
@@ -103,7 +105,7 @@ impl std::fmt::Debug for Actions {
 }
 
 impl Actions {
-    pub fn new(desk: Desk, blocks: Blocks, identity: Identity) -> Self {
+    pub fn new(desk: Desk, blocks: Blocks, identity: Identity, switches: Switches) -> Self {
         tocsin_notify::use_ring();
         // Redirects are not followed: an action's request goes where the plan says.
         let client = reqwest::Client::builder()
@@ -115,6 +117,7 @@ impl Actions {
             desk,
             blocks,
             identity,
+            switches,
             client,
         }
     }
@@ -416,6 +419,67 @@ impl Actions {
                     )
                 }
             }
+            Builtin::MaintenanceOn | Builtin::PauseAgent if run.undoes.is_some() => {
+                // The undo turns off what the run turned on.
+                let subject = run.inputs.get(if builtin == Builtin::PauseAgent {
+                    "agent"
+                } else {
+                    "service"
+                });
+                let subject = subject.cloned().unwrap_or_default();
+                let turned = if builtin == Builtin::PauseAgent {
+                    self.switches.resume(&subject, &actor, now).await
+                } else {
+                    self.switches.maintenance_off(&subject, &actor, now).await
+                };
+                switched(turned, format!("turned {subject} back"))
+            }
+            Builtin::MaintenanceOn => {
+                let service = run.inputs.get("service").cloned().unwrap_or_default();
+                let lasts = match run.inputs.get("for").map(|t| span(t)).transpose() {
+                    Ok(lasts) => lasts,
+                    Err(e) => return failed(e.to_string()),
+                };
+                let reason = run
+                    .inputs
+                    .get("reason")
+                    .cloned()
+                    .unwrap_or_else(|| format!("{} ({label})", def.name));
+                let plan = self.desk.plan();
+                let turned = self
+                    .switches
+                    .maintenance_on(&plan, &service, &reason, lasts, Some(incident.number), &actor, now)
+                    .await;
+                switched(turned, format!("{service} is in maintenance"))
+            }
+            Builtin::MaintenanceOff => {
+                let service = run.inputs.get("service").cloned().unwrap_or_default();
+                switched(
+                    self.switches.maintenance_off(&service, &actor, now).await,
+                    format!("{service} is out of maintenance"),
+                )
+            }
+            Builtin::PauseAgent => {
+                let agent = run.inputs.get("agent").cloned().unwrap_or_default();
+                let reason = run
+                    .inputs
+                    .get("reason")
+                    .cloned()
+                    .unwrap_or_else(|| format!("{} ({label})", def.name));
+                switched(
+                    self.switches
+                        .pause(&agent, &reason, Some(incident.number), &actor, now)
+                        .await,
+                    format!("{agent} is told to pause"),
+                )
+            }
+            Builtin::ResumeAgent => {
+                let agent = run.inputs.get("agent").cloned().unwrap_or_default();
+                switched(
+                    self.switches.resume(&agent, &actor, now).await,
+                    format!("{agent} is told to run again"),
+                )
+            }
             Builtin::RevokeAccess => {
                 let account = run.inputs.get("account").cloned().unwrap_or_default();
                 match self.identity.revoke_access(&account, &actor, now).await {
@@ -457,6 +521,15 @@ fn prepare(
         secret,
     };
     def.prepare(&facts).map_err(|e| refused(e.to_string()))
+}
+
+/// A switch turned, or why not: one already as asked is no failure.
+fn switched(turned: Result<tocsin_store::switches::Switch, SwitchError>, done: String) -> Outcome {
+    match turned {
+        Ok(_) => ok(done, BTreeMap::new()),
+        Err(SwitchError::Conflict(why)) => ok(format!("{why}; nothing to do"), BTreeMap::new()),
+        Err(e) => failed(e.to_string()),
+    }
 }
 
 fn ok(summary: String, captured: BTreeMap<String, String>) -> Outcome {

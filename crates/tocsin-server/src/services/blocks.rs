@@ -14,7 +14,7 @@ use tocsin_core::block::{BadNetwork, Network};
 use tocsin_core::crowdsec::{Decision, Filter};
 use tocsin_core::incident::{Actor, IncidentNumber};
 use tocsin_store::StoreError;
-use tocsin_store::blocks::{Block, BlockStore, BouncerState, NewBlock};
+use tocsin_store::blocks::{Block, BlockStore, BouncerState, NewBlock, Pull};
 
 /// The longest reason kept, in characters.
 pub const REASON_MAX: usize = 500;
@@ -119,11 +119,22 @@ pub struct Blocks {
     reading: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// What one pull tells a bouncer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Told {
-    pub new: Vec<Decision>,
-    pub deleted: Vec<Decision>,
+/// Blocks as decisions at `now`, each made as it is written out, so that a pull of every
+/// block holds the blocks and the text, not a third copy; `null` when there are none, as
+/// the Local API writes an empty list.
+#[derive(Debug)]
+pub struct AsDecisions<'a> {
+    pub blocks: &'a [Block],
+    pub now: Timestamp,
+}
+
+impl serde::Serialize for AsDecisions<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.blocks.is_empty() {
+            return serializer.serialize_none();
+        }
+        serializer.collect_seq(self.blocks.iter().map(|b| decision(b, self.now)))
+    }
 }
 
 /// The decisions of `blocks` at `now` that pass a bouncer's filter.
@@ -219,12 +230,11 @@ impl Blocks {
         agent: &str,
         filter: &Filter,
         now: Timestamp,
-    ) -> Result<Told, StoreError> {
-        let pull = self.store.pull_blocks(bouncer, startup, agent, now).await?;
-        Ok(Told {
-            new: decisions(&pull.new, filter, now),
-            deleted: decisions(&pull.deleted, filter, now),
-        })
+    ) -> Result<Pull, StoreError> {
+        let mut pull = self.store.pull_blocks(bouncer, startup, agent, now).await?;
+        pull.new.retain(|b| filter.passes(b.network, &b.reason));
+        pull.deleted.retain(|b| filter.passes(b.network, &b.reason));
+        Ok(pull)
     }
 
     /// Keeps what a bouncer last said of itself.

@@ -11,4 +11,5 @@ pub mod plans;
 pub mod ratelimit;
 pub(crate) mod read_cache;
 pub mod seal;
+pub mod switches;
 pub mod verify;

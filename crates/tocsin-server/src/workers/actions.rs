@@ -19,8 +19,9 @@ use crate::services::actions::Actions;
 use crate::workers::detection::actor;
 use crate::workers::store_view;
 
-/// How often the database is asked for runs due, beside the desk's rings.
-pub const POLL: Duration = Duration::from_secs(1);
+/// How often the database is asked for runs due, beside the desk's rings: what the CLI
+/// or another instance approved starts within this.
+pub const POLL: Duration = Duration::from_millis(250);
 /// Runs carried out at once.
 const AT_ONCE: usize = 16;
 
@@ -44,12 +45,12 @@ pub async fn follow<S: ActionStore + ?Sized>(store: Arc<S>, actions: Arc<Actions
                     tracing::info!("another instance carries out the actions; this one stands by");
                     said = true;
                 }
-                tokio::time::sleep(POLL * 5).await;
+                tokio::time::sleep(POLL * 20).await;
                 continue;
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot ask for the lead of the actions");
-                tokio::time::sleep(POLL * 5).await;
+                tokio::time::sleep(POLL * 20).await;
                 continue;
             }
         };
@@ -67,7 +68,7 @@ async fn lead_runs<S: ActionStore + ?Sized>(store: &S, actions: &Arc<Actions>, m
             tracing::error!(error = %e, "the action worker could not look at the runs due; trying again");
         }
         changes.wait(POLL).await;
-        if checked.elapsed() > POLL * 5 {
+        if checked.elapsed() > POLL * 20 {
             checked = tokio::time::Instant::now();
             if !lead.held().await {
                 tracing::warn!("the lead of the actions was lost with its database connection");

@@ -21,6 +21,7 @@ use tocsin_store::event_log::Committed;
 use tocsin_store::events::EventStore;
 use tocsin_store::integrations::IntegrationStore;
 use tocsin_store::signals::{NewSignal, SignalRecord, SignalStore};
+use tocsin_store::switches::{SwitchKind, SwitchStore};
 use tocsin_store::{InstanceStore, Store};
 use tokio::sync::mpsc;
 
@@ -78,8 +79,8 @@ pub fn actor() -> Actor {
 
 store_view! {
     /// What the detectors read and write: the event log, the signals and their cursor,
-    /// the open alerts, and the detectors' duty.
-    DetectionStore: EventStore, SignalStore, IntegrationStore, InstanceStore
+    /// the open alerts, the detectors' duty, and which agents are paused.
+    DetectionStore: EventStore, SignalStore, IntegrationStore, InstanceStore, SwitchStore
 }
 
 /// The detectors with their place in the event log, recording what they find in `S`.
@@ -298,6 +299,21 @@ impl<S: DetectionStore + ?Sized> Detector<S> {
             })
             .collect();
         signals.extend(self.alerts.take_signals());
+        // A paused agent is silent because it was told to be: no stale agent.
+        if signals.iter().any(|s| s.signal.detector == DetectorId::StaleAgent) {
+            let paused = self.store.switches(SwitchKind::Pause, false).await?;
+            for s in &mut signals {
+                if s.signal.detector != DetectorId::StaleAgent {
+                    continue;
+                }
+                if let Some(pause) = paused.iter().find(|p| p.subject == s.signal.key) {
+                    s.ruling.suppress(format!(
+                        "the agent is paused (by {} at {}: {})",
+                        pause.started_by, pause.started, pause.reason
+                    ));
+                }
+            }
+        }
         // During an incident's recovery watch, any signal about its keys goes back to it.
         for s in &mut signals {
             let watched = std::iter::once(&s.signal.key)

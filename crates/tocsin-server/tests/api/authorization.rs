@@ -133,6 +133,23 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
             Value::Null,
             Needs::Respond,
         ),
+        (Method::GET, "/api/v1/maintenance", Value::Null, Needs::Any),
+        (
+            Method::POST,
+            "/api/v1/maintenance/app",
+            json!({"reason": "probe"}),
+            Needs::Respond,
+        ),
+        (Method::DELETE, "/api/v1/maintenance/app", Value::Null, Needs::Respond),
+        (Method::GET, "/api/v1/agents/probe/directive", Value::Null, Needs::Any),
+        (Method::GET, "/api/v1/agents/paused", Value::Null, Needs::Read),
+        (
+            Method::POST,
+            "/api/v1/agents/probe/pause",
+            json!({"reason": "probe"}),
+            Needs::Respond,
+        ),
+        (Method::POST, "/api/v1/agents/probe/resume", Value::Null, Needs::Respond),
     ]
 }
 

@@ -4,7 +4,22 @@ use super::*;
 
 use tocsin_core::block::Network;
 
+use futures_util::TryStreamExt;
+
 use crate::blocks::{Block, BlockStore, BouncerState, NewBlock, Pull};
+
+/// The blocks a query finds, read row by row: a bouncer's first pull may hold every block
+/// there is, and no row is kept once it is a block.
+async fn blocks_of<'q>(
+    rows: impl futures_util::Stream<Item = Result<DbRow, sqlx::Error>> + 'q,
+) -> Result<Vec<Block>, StoreError> {
+    let mut rows = std::pin::pin!(rows);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        out.push(block_from(&row)?);
+    }
+    Ok(out)
+}
 
 /// The next number of the blocks' counter, whose row stays locked until `tx` ends: writers
 /// take their numbers in turn, and each becomes visible only after those before it.
@@ -93,19 +108,18 @@ impl BlockStore for Backend {
     }
 
     async fn blocks(&self, now: Timestamp, all: bool) -> Result<Vec<Block>, StoreError> {
-        let rows = if all {
-            sqlx::query("SELECT * FROM blocks ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?
+        if all {
+            blocks_of(sqlx::query("SELECT * FROM blocks ORDER BY id").fetch(&self.pool)).await
         } else {
-            sqlx::query(
-                "SELECT * FROM blocks WHERE removed_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $1) ORDER BY id",
+            blocks_of(
+                sqlx::query(
+                    "SELECT * FROM blocks WHERE removed_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $1) ORDER BY id",
+                )
+                .bind(now.as_millisecond())
+                .fetch(&self.pool),
             )
-            .bind(now.as_millisecond())
-            .fetch_all(&self.pool)
-            .await?
-        };
-        rows.iter().map(block_from).collect()
+            .await
+        }
     }
 
     async fn blocks_version(&self) -> Result<i64, StoreError> {
@@ -129,50 +143,53 @@ impl BlockStore for Backend {
                 .await?;
         let (pull, pulled_ms) = match cursor {
             Some((Some(seen), Some(then))) if !startup => {
-                let new = sqlx::query(
-                    "SELECT * FROM blocks WHERE added_seq > $1 AND added_seq <= $2
-                     AND (removed_seq IS NULL OR removed_seq > $2) AND (expires_ms IS NULL OR expires_ms > $3)
-                     ORDER BY id",
+                let new = blocks_of(
+                    sqlx::query(
+                        "SELECT * FROM blocks WHERE added_seq > $1 AND added_seq <= $2
+                         AND (removed_seq IS NULL OR removed_seq > $2) AND (expires_ms IS NULL OR expires_ms > $3)
+                         ORDER BY id",
+                    )
+                    .bind(seen)
+                    .bind(upto)
+                    .bind(now_ms)
+                    .fetch(&mut *tx),
                 )
-                .bind(seen)
-                .bind(upto)
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
                 .await?;
                 // What it enforced (added by its cursor, neither removed nor expired then)
                 // that has ended since: removed since, or expired since.
-                let deleted = sqlx::query(
-                    "SELECT * FROM blocks WHERE removed_seq > $1 AND removed_seq <= $2 AND added_seq <= $1
-                       AND (expires_ms IS NULL OR expires_ms > $3)
-                     UNION
-                     SELECT * FROM blocks WHERE expires_ms > $3 AND expires_ms <= $4 AND added_seq <= $1
-                       AND (removed_seq IS NULL OR removed_seq > $1)
-                     ORDER BY id",
+                let deleted = blocks_of(
+                    sqlx::query(
+                        "SELECT * FROM blocks WHERE removed_seq > $1 AND removed_seq <= $2 AND added_seq <= $1
+                           AND (expires_ms IS NULL OR expires_ms > $3)
+                         UNION
+                         SELECT * FROM blocks WHERE expires_ms > $3 AND expires_ms <= $4 AND added_seq <= $1
+                           AND (removed_seq IS NULL OR removed_seq > $1)
+                         ORDER BY id",
+                    )
+                    .bind(seen)
+                    .bind(upto)
+                    .bind(then)
+                    .bind(now_ms)
+                    .fetch(&mut *tx),
                 )
-                .bind(seen)
-                .bind(upto)
-                .bind(then)
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
                 .await?;
-                let pull = Pull {
-                    new: new.iter().map(block_from).collect::<Result<_, _>>()?,
-                    deleted: deleted.iter().map(block_from).collect::<Result<_, _>>()?,
-                };
+                let pull = Pull { new, deleted };
                 // A clock that went back does not move the cursor back.
                 (pull, now_ms.max(then))
             }
             _ => {
-                let new = sqlx::query(
-                    "SELECT * FROM blocks WHERE added_seq <= $1 AND (removed_seq IS NULL OR removed_seq > $1)
-                     AND (expires_ms IS NULL OR expires_ms > $2) ORDER BY id",
+                let new = blocks_of(
+                    sqlx::query(
+                        "SELECT * FROM blocks WHERE added_seq <= $1 AND (removed_seq IS NULL OR removed_seq > $1)
+                         AND (expires_ms IS NULL OR expires_ms > $2) ORDER BY id",
+                    )
+                    .bind(upto)
+                    .bind(now_ms)
+                    .fetch(&mut *tx),
                 )
-                .bind(upto)
-                .bind(now_ms)
-                .fetch_all(&mut *tx)
                 .await?;
                 let pull = Pull {
-                    new: new.iter().map(block_from).collect::<Result<_, _>>()?,
+                    new,
                     deleted: Vec::new(),
                 };
                 (pull, now_ms)

@@ -8,6 +8,7 @@ mod integrations;
 mod outbox;
 mod plans;
 mod signals;
+mod switches;
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};

@@ -24,6 +24,7 @@ pub(super) mod events;
 pub(super) mod plans;
 pub(super) mod ratelimit;
 pub(super) mod runs;
+pub(super) mod switches;
 
 use super::AppState;
 use super::auth::{Administrator, Anyone, Reader, Responder};
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(blocks::routes())
         .merge(runs::routes())
+        .merge(switches::routes())
         .merge(events::routes())
         .merge(plans::routes())
         .merge(ratelimit::routes())

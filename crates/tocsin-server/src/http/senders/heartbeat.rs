@@ -70,7 +70,21 @@ async fn push(
         result.as_ref().err().map(|r| r.why.as_str()),
     );
     match result {
-        Ok(()) => axum::Json(json!({"ok": true})).into_response(),
+        // The answer carries what the agent is to do: run, or pause while a responder
+        // keeps it paused.
+        Ok(()) => {
+            let pause = match state.switches().on().await {
+                Ok(on) => on.pause_of(&integration.name).map(|p| p.reason.clone()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the paused agents");
+                    None
+                }
+            };
+            match pause {
+                Some(reason) => axum::Json(json!({"ok": true, "directive": "pause", "reason": reason})).into_response(),
+                None => axum::Json(json!({"ok": true, "directive": "run"})).into_response(),
+            }
+        }
         Err(refusal) => refusal.into_response(),
     }
 }

@@ -100,6 +100,34 @@ pub enum Command {
     /// Agents told to pause, and resumed.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Evidence of incidents, kept by SHA-256 and never changed.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Keep a file (or - for standard input) as evidence of an incident.
+    Add {
+        incident: String,
+        file: PathBuf,
+        /// The name it is kept under; the file's own by default.
+        #[arg(long)]
+        name: Option<String>,
+        /// file (the default), output or note.
+        #[arg(long, default_value = "file")]
+        kind: String,
+        /// What it is, in a few words.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// An incident's evidence.
+    List { incident: String },
+    /// Write an incident's evidence into a folder, with SHA256SUMS; each item's export is
+    /// on the audit chain.
+    Export { incident: String, folder: PathBuf },
+    /// Hash every item of an incident again and compare with what was recorded.
+    Verify { incident: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod block;
 mod context;
 mod describe;
 mod detection;
+mod evidence;
 mod incident;
 mod ingest;
 mod integration;
@@ -86,6 +87,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Action(command) => action::run(context, command).await,
         Command::Maintenance(command) => switches::maintenance(context, command).await,
         Command::Agent(command) => switches::agent(context, command).await,
+        Command::Evidence(command) => evidence::run(context, command).await,
     }
 }
 

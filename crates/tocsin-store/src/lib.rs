@@ -8,6 +8,7 @@ mod dialect;
 pub mod duty;
 pub mod event_log;
 pub mod events;
+pub mod evidence;
 pub mod identity;
 pub mod integrations;
 mod migrate;
@@ -168,7 +169,7 @@ store_view! {
     /// an incident's state, its new audit entries and its clocks are stored together or not
     /// at all. A part of tocsin that needs only some of it is given only those traits (an
     /// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
-    Store: blocks::BlockStore, switches::SwitchStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
+    Store: blocks::BlockStore, switches::SwitchStore, evidence::EvidenceStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
         integrations::IntegrationStore, PlanStore, IncidentStore, ChainStore, InstanceStore, fmt::Debug
 }
 

@@ -41,6 +41,7 @@ macro_rules! migrations {
             15 "block stream" "0015_block_stream",
             16 "runs due" "0016_runs_due",
             17 "switches" "0017_switches",
+            18 "evidence" "0018_evidence",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

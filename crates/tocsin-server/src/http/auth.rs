@@ -329,6 +329,11 @@ impl Responder {
         &*self.state.0.store
     }
 
+    /// The evidence, to add to it.
+    pub fn evidence(&self) -> &crate::services::evidence::Locker {
+        self.state.evidence()
+    }
+
     /// Maintenance mode and paused agents, to turn on and off.
     pub fn switches(&self) -> &crate::services::switches::Switches {
         self.state.switches()
@@ -347,6 +352,13 @@ impl Responder {
     /// Tells live pages that an incident changed.
     pub fn changed(&self, number: IncidentNumber) {
         self.state.changed(number);
+    }
+}
+
+impl Reader {
+    /// The evidence, to list, check and download (each download on the audit chain).
+    pub fn evidence(&self) -> &crate::services::evidence::Locker {
+        self.state.evidence()
     }
 }
 

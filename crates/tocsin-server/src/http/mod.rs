@@ -82,6 +82,7 @@ struct Shared {
     integrations: crate::services::integrations::Integrations,
     blocks: crate::services::blocks::Blocks,
     switches: crate::services::switches::Switches,
+    evidence: crate::services::evidence::Locker,
     actions: Arc<crate::services::actions::Actions>,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
@@ -110,6 +111,7 @@ impl AppState {
         let integrations = crate::services::integrations::Integrations::new(Arc::clone(&store));
         let blocks = crate::services::blocks::Blocks::new(Arc::clone(&store) as _);
         let switches = crate::services::switches::Switches::new(Arc::clone(&store) as _);
+        let evidence = crate::services::evidence::Locker::new(Arc::clone(&store));
         let actions = Arc::new(crate::services::actions::Actions::new(
             desk.clone(),
             blocks.clone(),
@@ -123,6 +125,7 @@ impl AppState {
             integrations,
             blocks,
             switches,
+            evidence,
             actions,
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
@@ -150,6 +153,10 @@ impl AppState {
 
     pub fn blocks(&self) -> &crate::services::blocks::Blocks {
         &self.0.blocks
+    }
+
+    pub fn evidence(&self) -> &crate::services::evidence::Locker {
+        &self.0.evidence
     }
 
     pub fn switches(&self) -> &crate::services::switches::Switches {

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{self, admin, blocks, events, plans, ratelimit, runs, switches};
+use super::api::{self, admin, blocks, events, evidence, plans, ratelimit, runs, switches};
 use super::error;
 use crate::documents;
 
@@ -29,6 +29,7 @@ use crate::documents;
         runs::undo_run,
         switches::maintenance, switches::maintenance_on, switches::maintenance_off, switches::directive,
         switches::paused_agents, switches::pause_agent, switches::resume_agent,
+        evidence::list_evidence, evidence::add_evidence, evidence::get_evidence, evidence::verify_evidence,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod blocks;
 pub mod event_reads;
+pub mod evidence;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;

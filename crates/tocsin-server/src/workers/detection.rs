@@ -19,6 +19,7 @@ use tocsin_detect::detect::recurrence::Watched;
 use tocsin_store::duty::{Duty, OnDuty};
 use tocsin_store::event_log::Committed;
 use tocsin_store::events::EventStore;
+use tocsin_store::evidence::EvidenceStore;
 use tocsin_store::integrations::IntegrationStore;
 use tocsin_store::signals::{NewSignal, SignalRecord, SignalStore};
 use tocsin_store::switches::{SwitchKind, SwitchStore};
@@ -80,7 +81,7 @@ pub fn actor() -> Actor {
 store_view! {
     /// What the detectors read and write: the event log, the signals and their cursor,
     /// the open alerts, the detectors' duty, and which agents are paused.
-    DetectionStore: EventStore, SignalStore, IntegrationStore, InstanceStore, SwitchStore
+    DetectionStore: EventStore, SignalStore, IntegrationStore, InstanceStore, SwitchStore, EvidenceStore
 }
 
 /// The detectors with their place in the event log, recording what they find in `S`.
@@ -548,6 +549,7 @@ async fn settle(
         .collect();
     for (record, (_, incident)) in records.iter().zip(&settled) {
         if let Some(incident) = incident {
+            preserve(store, *incident, record, now).await;
             ask_rule_runs(desk, *incident, record, now).await?;
         }
     }
@@ -555,6 +557,60 @@ async fn settle(
         store.settle_signals(chunk, now).await?;
     }
     Ok(())
+}
+
+/// Keeps the events a signal cites as evidence of the incident it opened or joined, so
+/// that the log's retention never takes them. A failure is logged: the signal is settled.
+async fn preserve(
+    store: &(impl DetectionStore + ?Sized),
+    incident: IncidentNumber,
+    record: &SignalRecord,
+    now: Timestamp,
+) {
+    if record.signal.samples.is_empty() {
+        return;
+    }
+    let kept = async {
+        let events = store
+            .events_by_seq(&record.signal.samples)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut lines = String::new();
+        for e in &events {
+            let line = serde_json::json!({
+                "seq": e.seq,
+                "received_at": e.received_at,
+                "origin": e.origin,
+                "event": e.event,
+            });
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        crate::services::evidence::keep(
+            store,
+            incident,
+            &format!("signal-{}-events.ndjson", record.id),
+            "events",
+            "application/x-ndjson",
+            &format!(
+                "the events {} cites: {}",
+                record.signal.fingerprint(),
+                record.signal.summary
+            ),
+            lines.into_bytes(),
+            &actor(),
+            now,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    if let Err(e) = kept.await {
+        tracing::warn!(incident = %incident, signal = record.id, error = %e, "the events a signal cites could not be kept as evidence");
+    }
 }
 
 /// Asks for the actions the signal's rule runs on `incident` (blocking the address that

@@ -150,6 +150,30 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
             Needs::Respond,
         ),
         (Method::POST, "/api/v1/agents/probe/resume", Value::Null, Needs::Respond),
+        (
+            Method::GET,
+            "/api/v1/incidents/INC-0001/evidence",
+            Value::Null,
+            Needs::Read,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/INC-0001/evidence?name=probe.txt",
+            json!("probe"),
+            Needs::Respond,
+        ),
+        (
+            Method::GET,
+            "/api/v1/incidents/INC-0001/evidence/1",
+            Value::Null,
+            Needs::Read,
+        ),
+        (
+            Method::GET,
+            "/api/v1/incidents/INC-0001/evidence/verify",
+            Value::Null,
+            Needs::Read,
+        ),
     ]
 }
 

@@ -3,6 +3,7 @@
 
 mod blocks;
 mod events;
+mod evidence;
 mod identity;
 mod integrations;
 mod outbox;

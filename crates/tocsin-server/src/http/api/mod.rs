@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 pub(super) mod admin;
 pub(super) mod blocks;
 pub(super) mod events;
+pub(super) mod evidence;
 pub(super) mod plans;
 pub(super) mod ratelimit;
 pub(super) mod runs;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(blocks::routes())
         .merge(runs::routes())
+        .merge(evidence::routes())
         .merge(switches::routes())
         .merge(events::routes())
         .merge(plans::routes())

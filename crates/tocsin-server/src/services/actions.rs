@@ -353,6 +353,16 @@ impl Actions {
     ) -> Outcome {
         let actor = Actor::parse("tocsin").expect("a valid actor");
         let now = Timestamp::now();
+        let input = |name: &str| run.inputs.get(name).cloned().unwrap_or_default();
+        let reason = run
+            .inputs
+            .get("reason")
+            .cloned()
+            .unwrap_or_else(|| format!("{} ({label})", def.name));
+        let lasts = match run.inputs.get("for").map(|t| span(t)).transpose() {
+            Ok(lasts) => lasts,
+            Err(e) => return failed(e.to_string()),
+        };
         match builtin {
             Builtin::Block if run.undoes.is_some() && def.undo == Some(Undo::Builtin) => {
                 // Undoing a block ends the block that run added.
@@ -373,19 +383,9 @@ impl Actions {
                 }
             }
             Builtin::Block => {
-                let address = run.inputs.get("address").cloned().unwrap_or_default();
-                let lasts = match run.inputs.get("for").map(|t| span(t)).transpose() {
-                    Ok(lasts) => lasts,
-                    Err(e) => return failed(e.to_string()),
-                };
-                let reason = run
-                    .inputs
-                    .get("reason")
-                    .cloned()
-                    .unwrap_or_else(|| format!("{} ({label})", def.name));
                 match self
                     .blocks
-                    .add(&address, &reason, Some(incident.number), lasts, &actor, now)
+                    .add(&input("address"), &reason, Some(incident.number), lasts, &actor, now)
                     .await
                 {
                     Ok(block) => ok(
@@ -421,12 +421,11 @@ impl Actions {
             }
             Builtin::MaintenanceOn | Builtin::PauseAgent if run.undoes.is_some() => {
                 // The undo turns off what the run turned on.
-                let subject = run.inputs.get(if builtin == Builtin::PauseAgent {
+                let subject = input(if builtin == Builtin::PauseAgent {
                     "agent"
                 } else {
                     "service"
                 });
-                let subject = subject.cloned().unwrap_or_default();
                 let turned = if builtin == Builtin::PauseAgent {
                     self.switches.resume(&subject, &actor, now).await
                 } else {
@@ -435,16 +434,7 @@ impl Actions {
                 switched(turned, format!("turned {subject} back"))
             }
             Builtin::MaintenanceOn => {
-                let service = run.inputs.get("service").cloned().unwrap_or_default();
-                let lasts = match run.inputs.get("for").map(|t| span(t)).transpose() {
-                    Ok(lasts) => lasts,
-                    Err(e) => return failed(e.to_string()),
-                };
-                let reason = run
-                    .inputs
-                    .get("reason")
-                    .cloned()
-                    .unwrap_or_else(|| format!("{} ({label})", def.name));
+                let service = input("service");
                 let plan = self.desk.plan();
                 let turned = self
                     .switches
@@ -453,19 +443,14 @@ impl Actions {
                 switched(turned, format!("{service} is in maintenance"))
             }
             Builtin::MaintenanceOff => {
-                let service = run.inputs.get("service").cloned().unwrap_or_default();
+                let service = input("service");
                 switched(
                     self.switches.maintenance_off(&service, &actor, now).await,
                     format!("{service} is out of maintenance"),
                 )
             }
             Builtin::PauseAgent => {
-                let agent = run.inputs.get("agent").cloned().unwrap_or_default();
-                let reason = run
-                    .inputs
-                    .get("reason")
-                    .cloned()
-                    .unwrap_or_else(|| format!("{} ({label})", def.name));
+                let agent = input("agent");
                 switched(
                     self.switches
                         .pause(&agent, &reason, Some(incident.number), &actor, now)
@@ -474,14 +459,14 @@ impl Actions {
                 )
             }
             Builtin::ResumeAgent => {
-                let agent = run.inputs.get("agent").cloned().unwrap_or_default();
+                let agent = input("agent");
                 switched(
                     self.switches.resume(&agent, &actor, now).await,
                     format!("{agent} is told to run again"),
                 )
             }
             Builtin::RevokeAccess => {
-                let account = run.inputs.get("account").cloned().unwrap_or_default();
+                let account = input("account");
                 match self.identity.revoke_access(&account, &actor, now).await {
                     Ok((sessions, tokens)) => ok(
                         format!(

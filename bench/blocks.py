@@ -13,11 +13,13 @@ the size of the answer and the server's peak resident memory.
 Part two: Debian's `crowdsec-custom-bouncer` (`.ci/ensure-bouncers` installs it) pointed at
 the server, its program noting when it is run. Times `tocsin block add` (from just before
 the command) until the program runs for that address, at the bouncer's default poll of 10
-seconds and at 1 second, REACH times each; prints the median and the worst.
+seconds and at 1 second, REACH times each, each block added at a random point of the
+bouncer's poll; prints the median and the worst.
 """
 import argparse
 import json
 import os
+import random
 import shutil
 import sqlite3
 import statistics
@@ -102,8 +104,11 @@ def reach(args, every):
         try:
             time.sleep(2)
             times = []
+            period = float(every.rstrip("s"))
             for i in range(args.reach):
                 address = f"198.51.100.{i + 1}"
+                # Anywhere in the bouncer's poll, not just after the last one.
+                time.sleep(random.uniform(0, period))
                 start = time.time()
                 server.cli("block", "add", address, "--reason", "bench")
                 deadline = start + 60

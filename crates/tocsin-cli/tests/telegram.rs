@@ -192,3 +192,109 @@ notify = ["jo"]
     fake.push_command(CHAT, JO, "Jo", "/ack 1");
     wait_reply(&fake, "INC-0001: ").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waiting_for_approval_is_approved_with_one_tap_by_a_person_the_plan_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(cli(dir.path(), &["init"]).await.0, 0);
+    let fake = FakeTelegram::start(TOKEN).await;
+    add_to_plan(
+        dir.path(),
+        &format!(
+            r#"
+[[person]]
+id = "jo"
+name = "Jo Smith"
+telegram = {JO}
+
+[[person]]
+id = "kim"
+name = "Kim Lee"
+telegram = 5353
+
+[[channel]]
+name = "oncall"
+type = "telegram"
+url = "{}"
+chat = {CHAT}
+secret_env = "TOCSIN_TEST_TELEGRAM_TOKEN"
+
+[[route]]
+channels = ["oncall"]
+events = ["action_requested"]
+
+[[action]]
+id = "block-source"
+name = "Block the source"
+kind = "block"
+[action.approval]
+by = ["jo"]
+two_people = true
+"#,
+            fake.url
+        ),
+    );
+    let _server = Server(
+        tocsin(dir.path(), Some(&db(dir.path())))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TOCSIN_TEST_TELEGRAM_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (code, _, err) = cli(
+        dir.path(),
+        &["incident", "declare", "--title", "Scan", "--severity", "P3"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(
+        dir.path(),
+        &[
+            "action",
+            "run",
+            "INC-0001",
+            "block-source",
+            "--input",
+            "address=203.0.113.50",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let asked = wait_reply(&fake, "block-source").await;
+    let buttons = asked["reply_markup"]["inline_keyboard"][0].as_array().unwrap().clone();
+    let approve = buttons
+        .iter()
+        .find(|b| b["callback_data"] == "approve:INC-0001:1")
+        .unwrap_or_else(|| panic!("no Approve button: {asked}"));
+    assert_eq!(approve["text"], "Approve run 1");
+
+    // Kim is no approver of it; Jo is.
+    fake.push_press(CHAT, 5353, "Kim", &asked, "approve:INC-0001:1");
+    let answers = fake.wait_for("answerCallbackQuery", 1, WAIT).await;
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("kim may not approve action block-source"),
+        "{answers:?}"
+    );
+    fake.push_press(CHAT, JO, "Jo", &asked, "approve:INC-0001:1");
+    let answers = fake.wait_for("answerCallbackQuery", 2, WAIT).await;
+    assert_eq!(answers[1]["text"], "Approved run 1 of INC-0001; it runs now");
+    fake.wait_for("editMessageReplyMarkup", 1, WAIT).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, out, _) = cli(dir.path(), &["--json", "action", "show", "INC-0001", "1"]).await;
+        let run: Value = serde_json::from_str(&out).unwrap();
+        if run["state"] == "succeeded" {
+            assert_eq!(run["approvals"][0]["by"], "jo");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, out, _) = cli(dir.path(), &["block", "list"]).await;
+    assert!(out.contains("203.0.113.50"), "{out}");
+}

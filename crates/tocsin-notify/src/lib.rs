@@ -71,6 +71,10 @@ pub struct Message {
     /// a button for it do.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaits_ack: bool,
+    /// The run of an action this message asks approval for: channels that can offer a
+    /// button for it do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_run: Option<u32>,
     /// The people this message is meant for, beyond the channel's audience (an
     /// escalation's, a reminder's): channels that can, address or mention them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

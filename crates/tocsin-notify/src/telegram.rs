@@ -151,6 +151,11 @@ pub fn ack_data(incident: &str) -> String {
     format!("ack:{incident}")
 }
 
+/// The button data that approves run `run` of an incident, like `approve:INC-0007:2`.
+pub fn approve_data(incident: &str, run: u32) -> String {
+    format!("approve:{incident}:{run}")
+}
+
 /// A mention that notifies the person in a group: a link to their user id.
 fn mention(name: &str, id: i64) -> String {
     format!("<a href=\"tg://user?id={id}\">{}</a>", escape(name))
@@ -188,11 +193,15 @@ fn button_link(link: &str) -> bool {
     link.starts_with("https://")
 }
 
-/// The buttons under a message: Acknowledge while the incident waits for it, and Open.
+/// The buttons under a message: Acknowledge while the incident waits for it, Approve for
+/// a run that waits for approval, and Open.
 pub fn keyboard(message: &Message) -> Option<Value> {
     let mut row = Vec::new();
     if let (true, Some(incident)) = (message.awaits_ack, &message.incident) {
         row.push(json!({"text": "Acknowledge", "callback_data": ack_data(incident)}));
+    }
+    if let (Some(run), Some(incident)) = (message.approve_run, &message.incident) {
+        row.push(json!({"text": format!("Approve run {run}"), "callback_data": approve_data(incident, run)}));
     }
     if let Some(link) = message.link.as_deref().filter(|l| button_link(l)) {
         row.push(json!({"text": "Open", "url": link}));

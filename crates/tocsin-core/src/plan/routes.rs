@@ -6,7 +6,7 @@ use crate::diagnostic::Diagnostic;
 use crate::id::SeverityId;
 
 /// The kinds of news a route can carry.
-pub const NEWS: [&str; 11] = [
+pub const NEWS: [&str; 12] = [
     "declared",
     "acknowledged",
     "reopened",
@@ -18,6 +18,7 @@ pub const NEWS: [&str; 11] = [
     "resolved",
     "closed",
     "signal",
+    "action_requested",
 ];
 
 /// A `[[route]]` table: which news goes to which channels.

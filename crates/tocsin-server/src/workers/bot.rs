@@ -20,6 +20,7 @@ use tocsin_store::outbox::OutboxStore;
 use tocsin_store::signals::SignalStore;
 
 use crate::phrases::due as due_text;
+use crate::services::actions::Actions;
 use crate::services::incidents::next_deadlines;
 use crate::workers::store_view;
 use crate::{Desk, DeskError};
@@ -39,7 +40,12 @@ fn cursor(channel: &str) -> String {
 
 /// Polls every Telegram channel of the plan while this instance leads the bots, until the
 /// process ends.
-pub async fn follow<S: BotStore + ?Sized>(store: Arc<S>, desk: Desk, public_url: Option<String>) {
+pub async fn follow<S: BotStore + ?Sized>(
+    store: Arc<S>,
+    desk: Desk,
+    actions: Arc<Actions>,
+    public_url: Option<String>,
+) {
     let plan = &desk.plan();
     let client = tocsin_notify::http_client(crate::workers::channels::SEND_TIMEOUT);
     let mut bots = Vec::new();
@@ -74,7 +80,7 @@ pub async fn follow<S: BotStore + ?Sized>(store: Arc<S>, desk: Desk, public_url:
         tracing::info!(bots = bots.len(), "this instance polls the Telegram bots");
         let polls = futures_util::future::join_all(
             bots.iter()
-                .map(|(channel, bot)| poll(&*store, &desk, channel, bot, public_url.as_deref())),
+                .map(|(channel, bot)| poll(&*store, &desk, &actions, channel, bot, public_url.as_deref())),
         );
         let held = async {
             while lead.held().await {
@@ -92,6 +98,7 @@ pub async fn follow<S: BotStore + ?Sized>(store: Arc<S>, desk: Desk, public_url:
 async fn poll(
     store: &(impl BotStore + ?Sized),
     desk: &Desk,
+    actions: &Actions,
     channel: &PlanChannel,
     bot: &Telegram,
     public_url: Option<&str>,
@@ -118,7 +125,7 @@ async fn poll(
             continue;
         };
         for update in &updates {
-            handle(desk, channel, bot, update, public_url).await;
+            handle(desk, actions, channel, bot, update, public_url).await;
         }
         // A crash before this line hands the batch over again: acknowledging twice is
         // refused as done already, and a reply is repeated at worst.
@@ -152,7 +159,14 @@ fn actor(plan: &Plan, user: &User) -> Actor {
     Actor::parse(&name).unwrap_or_else(|_| Actor::parse(&format!("telegram user {}", user.id)).expect("a valid name"))
 }
 
-async fn handle(desk: &Desk, channel: &PlanChannel, bot: &Telegram, update: &Update, public_url: Option<&str>) {
+async fn handle(
+    desk: &Desk,
+    actions: &Actions,
+    channel: &PlanChannel,
+    bot: &Telegram,
+    update: &Update,
+    public_url: Option<&str>,
+) {
     let plan = &desk.plan();
     if let Some(press) = &update.callback_query {
         let Some(message) = &press.message else {
@@ -161,7 +175,8 @@ async fn handle(desk: &Desk, channel: &PlanChannel, bot: &Telegram, update: &Upd
                 .await;
             return;
         };
-        let answer = match press.data.as_deref().and_then(|d| d.strip_prefix("ack:")) {
+        let data = press.data.as_deref().unwrap_or_default();
+        let answer = match data.strip_prefix("ack:") {
             _ if !allowed(plan, channel, message.chat.id, &press.from) => {
                 tracing::warn!(
                     user = press.from.id,
@@ -181,7 +196,19 @@ async fn handle(desk: &Desk, channel: &PlanChannel, bot: &Telegram, update: &Upd
                 }
                 text
             }
-            None => "Unknown button".to_owned(),
+            None => match data.strip_prefix("approve:").and_then(|rest| rest.rsplit_once(':')) {
+                Some((incident, run)) => {
+                    let (done, text) = approve(actions, incident, run, &actor(plan, &press.from)).await;
+                    if done {
+                        let kept = links_only(message.reply_markup.as_ref());
+                        if let Err(e) = bot.set_keyboard(message.chat.id, message.message_id, kept).await {
+                            tracing::warn!(error = %e, "cannot remove the Approve button");
+                        }
+                    }
+                    text
+                }
+                None => "Unknown button".to_owned(),
+            },
         };
         if let Err(e) = bot.answer_callback(&press.id, &answer).await {
             tracing::warn!(error = %e, "cannot answer a button press");
@@ -249,6 +276,32 @@ async fn acknowledge(desk: &Desk, incident: &str, actor: &Actor) -> (bool, Strin
         Err(e) => {
             tracing::error!(error = %e, "acknowledging from Telegram failed");
             (false, format!("{number} could not be acknowledged now; try again"))
+        }
+    }
+}
+
+/// Approves run `run` of `incident` as the person who pressed, as the plan allows them.
+async fn approve(actions: &Actions, incident: &str, run: &str, actor: &Actor) -> (bool, String) {
+    let (Ok(number), Ok(run)) = (incident.parse::<IncidentNumber>(), run.parse::<u32>()) else {
+        return (false, "This button names no run".to_owned());
+    };
+    match actions.approve(number, run, actor, Timestamp::now()).await {
+        Ok(r) if r.state == tocsin_core::incident::RunState::AwaitingApproval => (
+            true,
+            format!(
+                "Approved run {run} of {number}; it waits for {} more",
+                r.needs as usize - r.approvals.len()
+            ),
+        ),
+        Ok(_) => (true, format!("Approved run {run} of {number}; it runs now")),
+        Err(DeskError::Rejected(why)) => (false, format!("{number}: {}", why.message)),
+        Err(DeskError::NotFound(_)) => (false, format!("There is no incident {number}")),
+        Err(e) => {
+            tracing::error!(error = %e, "approving from Telegram failed");
+            (
+                false,
+                format!("Run {run} of {number} could not be approved now; try again"),
+            )
         }
     }
 }

@@ -75,7 +75,14 @@ impl Pipeline {
             "notifier",
             notifier::follow(Arc::clone(store), desk.clone(), url.clone(), queued),
         );
-        workers.spawn("bot", bot::follow(Arc::clone(store), desk.clone(), url));
+        // The bot approves runs through the same door as the API.
+        let actions = Arc::new(crate::services::actions::Actions::new(
+            desk.clone(),
+            crate::services::blocks::Blocks::new(Arc::clone(store) as _),
+            crate::services::identity::Identity::new(Arc::clone(store)),
+            crate::services::switches::Switches::new(Arc::clone(store) as _),
+        ));
+        workers.spawn("bot", bot::follow(Arc::clone(store), desk.clone(), actions, url));
         workers.spawn("seal", crate::services::seal::follow(desk.clone()));
         let progress = alerts::AlertProgress::default();
         workers.spawn(

@@ -94,13 +94,16 @@ pub async fn notify_new(
 }
 
 /// The kind of news an audit entry is: its action, but a recorded status update is news of
-/// its own, whose text goes out.
+/// its own, whose text goes out, and a run asked for is news only while it waits for
+/// someone's approval.
 fn news_of(entry: &AuditEntry) -> &str {
-    let status_update = entry.action == "notice_recorded" && entry.data["kind"] == "status-update";
-    match status_update {
-        true => "status_update",
-        false => &entry.action,
+    if entry.action == "notice_recorded" && entry.data["kind"] == "status-update" {
+        return "status_update";
     }
+    if entry.action == "action_requested" && entry.data["needs"] == 0 {
+        return "";
+    }
+    &entry.action
 }
 
 /// Follows the audit chain and watches the clocks until the process ends: woken by each
@@ -270,6 +273,7 @@ pub async fn warn_clocks(
                     }),
                     link: link(public_url, open.incident),
                     awaits_ack: clock.kind == ClockKind::Acknowledge,
+                    approve_run: None,
                     to: to.clone(),
                     thread: None,
                 };
@@ -404,6 +408,7 @@ pub async fn escalate(
                 deadline: deadline.clone(),
                 link: link(public_url, open.incident),
                 awaits_ack: true,
+                approve_run: None,
                 to: to.clone(),
                 thread: None,
             };
@@ -485,6 +490,7 @@ fn message(
             Some(note) => format!("Status update from {who}: {note}"),
             None => format!("Status update recorded by {who}"),
         },
+        Ok(event @ IncidentEvent::ActionRequested { .. }) => format!("{who} {}", crate::phrases::event(&event)),
         _ => format!("{} by {who}", entry.action.replace('_', " ")),
     };
     let deadline = view
@@ -504,6 +510,11 @@ fn message(
         deadline,
         link: link(public_url, incident.number),
         awaits_ack: matches!(incident.status, Status::Declared),
+        // A run asked for that waits for approval offers the button for it.
+        approve_run: match IncidentEvent::from_json(entry.data.clone()) {
+            Ok(IncidentEvent::ActionRequested { run, needs, .. }) if needs > 0 => Some(run),
+            _ => None,
+        },
         to: Vec::new(),
         thread: None,
     }

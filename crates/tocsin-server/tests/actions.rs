@@ -35,6 +35,13 @@ async fn peer() -> (String, Seen) {
             ));
             if path.contains("broken") {
                 (AxumStatus::SERVICE_UNAVAILABLE, "down for maintenance".to_owned())
+            } else if path.contains("echo") {
+                // An API that repeats what it was sent, the credential included.
+                let sent = kept.lock().unwrap().last().unwrap().2["authorization"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                (AxumStatus::OK, json!({"you_sent": sent}).to_string())
             } else {
                 (AxumStatus::OK, json!({"id": "tok_revoked_1", "ok": true}).to_string())
             }
@@ -109,6 +116,15 @@ retry_wait = "1s"
 id = "block-source"
 name = "Block an address"
 kind = "block"
+
+[[action]]
+id = "echo"
+name = "Call an API that repeats its credential"
+kind = "http"
+url = "{peer}/echo"
+headers = {{ Authorization = "Bearer {{{{ secret }}}}" }}
+secret_file = "{token}"
+capture = {{ sent = "/you_sent" }}
 
 [[action]]
 id = "rotate-keys"
@@ -464,10 +480,19 @@ async fn webhooks_are_signed_programs_run_without_a_shell_blocks_are_undone_and_
     let (status, again) = client.post(&format!("{runs}/3/undo"), &ana, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
 
+    // An answer that repeats the secret keeps it masked.
+    client.post(&runs, &ana, json!({"action": "echo"})).await;
+    let echoed = client.finished(&id, 5, &ana).await;
+    let kept = echoed.to_string();
+    assert!(
+        !kept.contains("s3cret-api-token") && kept.contains("Bearer ••••••"),
+        "{kept}"
+    );
+
     // A service that is down: tried again once, then failed for good.
     client.post(&runs, &ana, json!({"action": "flaky"})).await;
     let failed = eventually("the retry to fail", || async {
-        let doc = client.get(&format!("{runs}/5"), &ana).await;
+        let doc = client.get(&format!("{runs}/6"), &ana).await;
         (doc["state"] == "failed").then_some(doc)
     })
     .await;

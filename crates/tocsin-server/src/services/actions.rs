@@ -278,7 +278,15 @@ impl Actions {
             Err(e) => return failed(e.to_string()),
         };
         let timeout = Duration::from_secs(def.timeout_seconds);
-        match (&def.kind, prepared) {
+        // What it came to is kept on the timeline: the secrets it was given never are,
+        // even where an answer or a program's output repeats them.
+        let secrets: Vec<String> = def
+            .secret_inputs()
+            .filter_map(|name| inputs.get(name).cloned())
+            .chain(secret.clone())
+            .filter(|s| s.len() >= 4)
+            .collect();
+        let outcome = match (&def.kind, prepared) {
             (ActionKind::Http(call), Prepared::Http(request)) => self.send(call, request, None, timeout).await,
             (ActionKind::Webhook(call), Prepared::Webhook(request)) => {
                 let Some(secret) = secret else {
@@ -295,7 +303,8 @@ impl Actions {
                 self.builtin(*builtin, def, incident, run, &label).await
             }
             _ => failed("the action's kind and its request disagree".into()),
-        }
+        };
+        masked(outcome, &secrets)
     }
 
     async fn send(
@@ -485,6 +494,17 @@ impl Actions {
             }
         }
     }
+}
+
+/// `outcome` with every occurrence of `secrets` masked.
+fn masked(mut outcome: Outcome, secrets: &[String]) -> Outcome {
+    for secret in secrets {
+        outcome.summary = outcome.summary.replace(secret.as_str(), MASK);
+        for value in outcome.captured.values_mut() {
+            *value = value.replace(secret.as_str(), MASK);
+        }
+    }
+    outcome
 }
 
 /// What a run sends, from the incident and the (read or masked) inputs.

@@ -114,6 +114,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
     }
 
+    /// Clicks what `css` finds; when a live reload replaced the page between finding and
+    /// clicking, finds it again.
+    async fn click(&self, css: &str) {
+        for _ in 0..5 {
+            match self.wait(css).await.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+        panic!("{css} kept being replaced by live reloads");
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         let field = self.wait(css).await;
         field.clear().await.unwrap();
@@ -196,8 +210,7 @@ async fn a_responder_works_an_incident_from_login_to_close_in_chromium() {
     b.press("Assign owner").await;
     b.wait(".entry-owner_assigned").await;
 
-    let first_item = b.wait(".checklist .check-button").await;
-    first_item.click().await.unwrap();
+    b.click(".checklist .check-button").await;
     b.wait(".checklist li.done").await;
     b.press("Mark step done").await;
     b.wait(".step-done").await;

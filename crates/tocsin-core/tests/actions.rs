@@ -295,3 +295,25 @@ fn a_request_not_approved_in_time_expires_and_can_no_longer_be_approved() {
         .unwrap_err();
     assert!(e.message.contains("only a run that has not started can be rejected"));
 }
+
+#[test]
+fn a_run_that_cannot_go_on_is_given_up_with_why_and_only_once() {
+    let mut s = story();
+    let at = t("2026-12-04T09:05:00Z");
+    s.ok(request("rotate", &[]), at);
+    let why = "the plan in force has no action rotate any more".to_owned();
+    s.ok(
+        run(RunCommand::Abandon {
+            run: 1,
+            why: why.clone(),
+        }),
+        at,
+    );
+    let r = &s.incident.runs[0];
+    assert_eq!(
+        (r.state, r.outcome.as_ref().map(|o| o.summary.clone())),
+        (RunState::Failed, Some(why.clone()))
+    );
+    let e = s.run(run(RunCommand::Abandon { run: 1, why }), at).unwrap_err();
+    assert!(e.message.contains("is failed already"), "{}", e.message);
+}

@@ -731,3 +731,65 @@ async fn a_run_is_asked_for_tried_dry_and_approved_from_the_incident_page() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_whose_action_left_the_plan_can_no_longer_be_approved() {
+    let (peer, _) = peer().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let first = plan(&peer, secrets.path());
+    let server = TestServer::start_with_plan(TestDb::sqlite(), ServerConfig::default(), &first).await;
+    let client = Client {
+        url: server.url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let ana = token_of(&server, "ana").await;
+    let admin = server.token_secret("admin").await;
+    let (_, declared) = client
+        .post("/api/v1/incidents", &ana, json!({"title": "Leak", "severity": "P2"}))
+        .await;
+    let id = declared["incident"]["id"].as_str().unwrap().to_owned();
+    client
+        .post(
+            &format!("/api/v1/incidents/{id}/actions"),
+            &ana,
+            json!({"action": "start_step", "step": "contain"}),
+        )
+        .await;
+    let (status, run) = client
+        .post(
+            &format!("/api/v1/incidents/{id}/runs"),
+            &ana,
+            json!({"action": "revoke-token", "inputs": {"token": "t"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, run["state"].as_str()),
+        (StatusCode::CREATED, Some("awaiting_approval")),
+        "{run}"
+    );
+    // The plan loses the action while its run waits.
+    let start = first.find("[[action]]\nid = \"revoke-token\"").unwrap();
+    let end = first[start..].find("[[action]]\nid = \"pause-app-agent\"").unwrap() + start;
+    let second = format!("{}{}", &first[..start], &first[end..]);
+    let (status, applied) = client.post("/api/v1/plan", &admin, json!({"text": second})).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    // Approving it is refused, naming why; the worker gives it up when it comes due (a run
+    // that is ready or running at once: see the core's tests).
+    let _ = token_of(&server, "cai").await;
+    let (cookie, csrf) = session_of(&server, "cai").await;
+    let refused = client
+        .http
+        .post(format!("{}/api/v1/incidents/{id}/runs/1/approve", server.url))
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("the plan has no action") && text.contains("revoke-token"),
+        "{text}"
+    );
+    server.stop().await;
+}

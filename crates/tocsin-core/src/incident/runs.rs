@@ -239,6 +239,12 @@ pub enum RunCommand {
     Interrupted {
         run: u32,
     },
+    /// tocsin gives up a run that has not ended and cannot go on (its action left the
+    /// plan), saying why.
+    Abandon {
+        run: u32,
+        why: String,
+    },
 }
 
 fn action_of<'p>(plan: &'p Plan, id: &str) -> Result<&'p ActionDef, Rejection> {
@@ -498,6 +504,21 @@ pub(super) fn decide_run(
                     summary: "tocsin stopped while this ran, and the action is not idempotent, so it is not run \
                               again: check by hand whether it took effect"
                         .into(),
+                    ..Outcome::default()
+                },
+                retry_at: None,
+            }])
+        }
+        RunCommand::Abandon { run, why } => {
+            let r = run_of(incident, *run)?;
+            if r.state.is_over() {
+                return Err(conflict(format!("run {run} of {n} is {} already", r.state.as_str())));
+            }
+            Ok(vec![IncidentEvent::ActionFinished {
+                run: *run,
+                outcome: Outcome {
+                    ok: false,
+                    summary: why.clone(),
                     ..Outcome::default()
                 },
                 retry_at: None,

@@ -93,9 +93,15 @@ pub async fn step<S: ActionStore + ?Sized>(
             Err(DeskError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
+        let plan = actions.desk().plan();
         for run in &view.incident.runs {
             let key = (number, run.number);
             if in_flight.lock().expect("not poisoned").contains(&key) {
+                continue;
+            }
+            if !run.state.is_over() && plan.action(run.action.as_str()).is_none() {
+                let why = format!("the plan in force has no action {} any more", run.action);
+                settle(actions, number, RunCommand::Abandon { run: run.number, why }, now).await;
                 continue;
             }
             match run.state {
@@ -104,11 +110,7 @@ pub async fn step<S: ActionStore + ?Sized>(
                 }
                 RunState::Running => {
                     // Left running by an instance that stopped.
-                    let idempotent = actions
-                        .desk()
-                        .plan()
-                        .action(run.action.as_str())
-                        .is_some_and(|a| a.idempotent);
+                    let idempotent = plan.action(run.action.as_str()).is_some_and(|a| a.idempotent);
                     if idempotent {
                         start(actions, &view.incident, run, in_flight, slots, now).await;
                     } else {
@@ -165,21 +167,8 @@ async fn start(
     let Some(run) = started.run(run.number).cloned() else {
         return;
     };
+    // Started, so the plan in force has the action.
     let Some(def) = actions.desk().plan().action(run.action.as_str()).cloned() else {
-        settle(
-            actions,
-            number,
-            RunCommand::Finish {
-                run: run.number,
-                outcome: tocsin_core::action::Outcome {
-                    ok: false,
-                    summary: format!("the plan in force has no action {} any more", run.action),
-                    ..Default::default()
-                },
-            },
-            Timestamp::now(),
-        )
-        .await;
         return;
     };
     let key = (number, run.number);

@@ -214,3 +214,57 @@ async fn the_events_a_signal_cites_are_kept_as_evidence_of_its_incident() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_note_is_kept_from_the_incident_page_and_the_page_lists_the_evidence() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let responder = server.token_secret("read,respond").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (_, declared) = json_of(
+        http.post(format!("{}/api/v1/incidents", server.url))
+            .bearer_auth(&responder)
+            .json(&json!({"title": "Phishing", "severity": "P3"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = declared["incident"]["id"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = server.session_cookie(tocsin_core::identity::Role::Responder).await;
+    let kept = http
+        .post(format!("{}/incidents/{id}/evidence", server.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "call.txt"),
+            ("text", "The caller asked for the MFA code."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), StatusCode::SEE_OTHER);
+    let empty = http
+        .post(format!("{}/incidents/{id}/evidence", server.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("name", "x.txt"), ("text", "  ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = http
+        .get(format!("{}/incidents/{id}", server.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(b"The caller asked for the MFA code."));
+    assert!(page.contains("call.txt") && page.contains(&sha), "{page}");
+    assert!(page.contains("data-evidence-upload"), "the upload form for files");
+    server.stop().await;
+}

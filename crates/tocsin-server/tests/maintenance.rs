@@ -358,3 +358,80 @@ async fn the_preset_s_actions_turn_maintenance_on_and_pause_an_agent_and_their_u
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn responders_switch_maintenance_and_agents_from_the_maintenance_page() {
+    let server = TestServer::start_with_plan(TestDb::sqlite(), ServerConfig::default(), &plan()).await;
+    server.user("ruth", tocsin_core::identity::Role::Responder).await;
+    let (secret, session) = server
+        .identity
+        .login(
+            "ruth",
+            tocsin_server::testing::PASSWORD,
+            "127.0.0.1",
+            "tests",
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let cookie = format!("{}={}", tocsin_server::http::SESSION_COOKIE, secret.expose());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = || async {
+        http.get(format!("{}/maintenance", server.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let post = |path: &str, fields: Vec<(&str, &str)>| {
+        let mut all = vec![("csrf", session.csrf.as_str())];
+        all.extend(fields);
+        http.post(format!("{}{path}", server.url))
+            .header("cookie", &cookie)
+            .form(&all)
+            .send()
+    };
+    assert!(page().await.contains("Start maintenance"));
+    let on = post(
+        "/maintenance/on/api",
+        vec![("reason", "restoring the database"), ("for", "2h")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(on.status(), StatusCode::SEE_OTHER);
+    let shown = page().await;
+    assert!(
+        shown.contains("<strong>maintenance</strong>") && shown.contains("restoring the database"),
+        "{shown}"
+    );
+    let refused = post("/maintenance/on/apii", vec![("reason", "x")]).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("did you mean"));
+    assert_eq!(
+        post("/maintenance/off/api", vec![]).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(
+            "/maintenance/pause/agent",
+            vec![("agent", "worker-9"), ("reason", "compromised host")]
+        )
+        .await
+        .unwrap()
+        .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(page().await.contains("worker-9"));
+    assert_eq!(
+        post("/maintenance/resume/worker-9", vec![]).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(page().await.contains("No agent is paused"));
+    server.stop().await;
+}

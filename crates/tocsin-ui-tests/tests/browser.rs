@@ -433,3 +433,59 @@ async fn an_integration_page_shows_what_a_tool_sent_what_was_refused_and_the_inc
     b.client.clone().close().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_chosen_on_the_incident_page_is_kept_as_evidence_by_its_hash() {
+    let Some(browser) = browser().await else { return };
+    let server = TestServer::start(TestDb::sqlite()).await;
+    server.user("dana", Role::Responder).await;
+    let b = &browser;
+    let token = server.token_secret("respond").await;
+    let declared = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Laptop stolen", "severity": "P3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 201);
+    let file = std::env::temp_dir().join(format!("tocsin-evidence-{}.log", std::process::id()));
+    std::fs::write(&file, "03:12 badge 4411 opened the server room\n").unwrap();
+
+    b.client
+        .goto(&format!("{}/incidents/INC-0001", server.url))
+        .await
+        .unwrap();
+    b.fill("#name", "dana").await;
+    b.fill("#password", PASSWORD).await;
+    b.press("Log in").await;
+    b.wait("body[data-page='incident']").await;
+    b.wait("#evidence-file")
+        .await
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    b.press("Keep as evidence").await;
+    // The page's script sends the file through the API, then reloads.
+    let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    let link = b.wait("a[download][href$='/evidence/1']").await;
+    assert_eq!(link.text().await.unwrap(), name);
+    // Kept whole: the API has it at the file's size, and the page shows its hash.
+    let reader = server.token_secret("read").await;
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/incidents/INC-0001/evidence", server.url))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["size"], 40, "{listed}");
+    let sha = listed[0]["sha256"].as_str().unwrap();
+    assert!(b.text("section[aria-labelledby='evidence-h']").await.contains(sha));
+    b.shot("12-evidence").await;
+    let _ = std::fs::remove_file(&file);
+    b.client.clone().close().await.unwrap();
+    server.stop().await;
+}

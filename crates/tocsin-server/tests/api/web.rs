@@ -281,6 +281,7 @@ async fn every_page_renders_for_a_signed_in_responder() {
         ("/plan", "Severities"),
         ("/outbox", "Every notification is stored here"),
         ("/blocks", "No blocks in force"),
+        ("/maintenance", "No agent is paused"),
     ] {
         let response = server
             .client

@@ -367,6 +367,8 @@ pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActFo
                     i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
                     problem: error.message,
                     dry_run: String::new(),
+                    evidence: super::pages::evidence_rows(allowed.evidence(), number, desk.plan().calendar().zone())
+                        .await,
                 },
             ),
             Err(e) => WebError::from(e).into_response(),

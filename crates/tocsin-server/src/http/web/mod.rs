@@ -9,6 +9,7 @@ mod integrations;
 mod live;
 mod pages;
 mod runs;
+mod switches;
 mod views;
 
 use askama::Template;
@@ -35,11 +36,14 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/act", post(forms::act))
         .route("/incidents/{id}/runs", post(runs::request))
         .route("/incidents/{id}/runs/{run}/{what}", post(runs::decide))
+        .route("/incidents/{id}/evidence", post(runs::note))
         .route("/plan", get(pages::plan).post(forms::apply_plan))
         .route("/signals", get(pages::signals))
         .route("/log/{seq}", get(pages::event))
         .route("/logins", get(pages::logins))
         .route("/outbox", get(pages::outbox))
+        .route("/maintenance", get(switches::show))
+        .route("/maintenance/{what}/{name}", post(switches::switch))
         .route("/blocks", get(blocks::list).post(blocks::add))
         .route("/blocks/{id}/remove", post(blocks::remove))
         .route("/integrations", get(integrations::list))

@@ -193,6 +193,43 @@ pub struct IncidentPage {
     pub problem: String,
     /// What a dry run of an action would send.
     pub dry_run: String,
+    pub evidence: Vec<EvidenceRow>,
+}
+
+/// An item of evidence, as the incident page lists it.
+pub struct EvidenceRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub size: u64,
+    pub sha256: String,
+    pub added: String,
+}
+
+/// The evidence of incident `number`, for its page; none when it cannot be read (the page
+/// still shows the rest).
+pub async fn evidence_rows(
+    locker: &crate::services::evidence::Locker,
+    number: IncidentNumber,
+    zone: &jiff::tz::TimeZone,
+) -> Vec<EvidenceRow> {
+    match locker.list(number).await {
+        Ok(items) => items
+            .iter()
+            .map(|e| EvidenceRow {
+                id: e.id,
+                name: e.name.clone(),
+                kind: e.kind.clone(),
+                size: e.size,
+                sha256: e.sha256.clone(),
+                added: format!("{} by {}", time(e.added, zone), e.added_by),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the evidence of {number}");
+            Vec::new()
+        }
+    }
 }
 
 pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Result<Response, WebError> {
@@ -210,6 +247,7 @@ pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Resul
             i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, plan, signed.0.now),
             problem: String::new(),
             dry_run: String::new(),
+            evidence: evidence_rows(signed.0.evidence(), number, plan.calendar().zone()).await,
         },
     ))
 }

@@ -1,4 +1,4 @@
-//! The incident page's forms for the plan's actions: asking for a run (or a dry run),
+//! The incident page's forms for the plan's actions and its evidence: asking for a run (or a dry run),
 //! approving, rejecting and undoing, each back to the incident page, a refusal shown on it.
 
 use std::collections::BTreeMap;
@@ -38,6 +38,7 @@ async fn incident_page(allowed: &Responder, id: &str, result: Result<Option<Stri
                 i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
                 problem,
                 dry_run,
+                evidence: super::pages::evidence_rows(allowed.evidence(), number, desk.plan().calendar().zone()).await,
             },
         ),
         Err(e) => WebError::from(e).into_response(),
@@ -97,6 +98,39 @@ pub async fn decide(
             }
             other => return Err(ApiError::not_found(format!("no such thing to do with a run: {other}"))),
         }
+        Ok(None)
+    }
+    .await;
+    incident_page(&allowed, &id, result).await
+}
+
+/// Keeps a note written on the incident page as evidence (files go through the API, sent
+/// by the page's script).
+pub async fn note(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActForm>) -> Response {
+    let Submitted { allowed, form } = submitted;
+    let result = async {
+        let number = incident_number(&id)?;
+        let name = form.fields.get("name").map(|n| n.trim().to_owned()).unwrap_or_default();
+        let text = form.fields.get("text").cloned().unwrap_or_default();
+        if text.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "write the note, or choose a file (which needs the page's script)",
+            ));
+        }
+        let name = if name.is_empty() { "note.txt".to_owned() } else { name };
+        allowed
+            .evidence()
+            .add(
+                number,
+                &name,
+                "note",
+                "text/plain; charset=utf-8",
+                "",
+                text.into_bytes(),
+                &allowed.actor(),
+                allowed.now,
+            )
+            .await?;
         Ok(None)
     }
     .await;

@@ -2,13 +2,18 @@
 """Blocks as bouncers see them: the decisions stream with many blocks, and the time a block
 takes to reach a real bouncer.
 
-    python3 bench/blocks.py [--blocks N] [--rounds N] [--reach N]
+    python3 bench/blocks.py [--blocks N] [--rounds N] [--reach N] [--peer]
 
 Part one: a fresh SQLite database holding N blocks in force (100,000 by default; written
 straight into the table, as many additions would leave it), a release `tocsin serve`, and
 one bouncer key. Times `GET /v1/decisions/stream?startup=true` (every block, as a bouncer
 starting) and a delta after 10 additions and 5 removals, each the median of ROUNDS, with
 the size of the answer and the server's peak resident memory.
+
+With --peer, the same pulls are timed against CrowdSec's own Local API in the same run: its
+binaries taken out of Debian's `crowdsec` package (`apt-get download`, `dpkg-deb -x`, so
+that no install script runs or reaches the internet), an SQLite database, the same N
+decisions imported with `cscli decisions import`, then 10 added and 5 deleted with cscli.
 
 Part two: Debian's `crowdsec-custom-bouncer` (`.ci/ensure-bouncers` installs it) pointed at
 the server, its program noting when it is run. Times `tocsin block add` (from just before
@@ -27,7 +32,7 @@ import subprocess
 import tempfile
 import time
 
-from common import BINARY, PeakRss, Server, build, request
+from common import BINARY, PeakRss, Server, build, free_port, request
 
 CUSTOM = "/usr/bin/crowdsec-custom-bouncer"
 
@@ -80,6 +85,70 @@ def stream(args):
             print(f"server peak RSS: {peak.peak:.0f} MB")
         finally:
             server.stop()
+
+
+def crowdsec(work):
+    """CrowdSec's crowdsec and cscli from Debian's package, unpacked into `work`."""
+    subprocess.run(["apt-get", "download", "-qq", "crowdsec"], cwd=work, check=True, capture_output=True)
+    package = next(f for f in os.listdir(work) if f.startswith("crowdsec_") and f.endswith(".deb"))
+    root = os.path.join(work, "root")
+    subprocess.run(["dpkg-deb", "-x", package, root], cwd=work, check=True)
+    return root
+
+
+def peer(args):
+    with tempfile.TemporaryDirectory() as work:
+        root = crowdsec(work)
+        lapi = os.path.join(work, "lapi")
+        os.makedirs(os.path.join(lapi, "data"))
+        shutil.copy(os.path.join(root, "etc/crowdsec/profiles.yaml"), lapi)
+        shutil.copy(os.path.join(root, "etc/crowdsec/simulation.yaml"), lapi)
+        port = free_port()
+        config = os.path.join(lapi, "config.yaml")
+        with open(config, "w") as f:
+            f.write(f"common:\n  daemonize: false\n  log_media: stdout\n  log_level: warning\n"
+                    f"config_paths:\n  config_dir: {lapi}/\n  data_dir: {lapi}/data/\n"
+                    f"  simulation_path: {lapi}/simulation.yaml\n  hub_dir: {lapi}/hub/\n"
+                    f"  index_path: {lapi}/hub/.index.json\n"
+                    f"db_config:\n  log_level: warning\n  type: sqlite\n  use_wal: true\n"
+                    f"  db_path: {lapi}/data/crowdsec.db\n"
+                    f"api:\n  client:\n    credentials_path: {lapi}/local_api_credentials.yaml\n"
+                    f"  server:\n    log_level: warning\n    listen_uri: 127.0.0.1:{port}\n"
+                    f"    profiles_path: {lapi}/profiles.yaml\n    trusted_ips: [127.0.0.1]\n"
+                    f"prometheus:\n  enabled: false\n")
+        cscli = [os.path.join(root, "usr/bin/cscli"), "-c", config]
+        run = lambda *a: subprocess.run([*cscli, *a], check=True, capture_output=True, text=True)
+        run("machines", "add", "bench", "--auto", "-f", os.path.join(lapi, "local_api_credentials.yaml"))
+        key = "0123456789abcdef0123456789abcdef"
+        run("bouncers", "add", "bench", "-k", key)
+        server = subprocess.Popen([os.path.join(root, "usr/bin/crowdsec"), "-c", config, "-no-cs"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(3)
+            with open(os.path.join(lapi, "d.csv"), "w") as f:
+                f.write("value,duration,reason\n")
+                for i in range(args.blocks):
+                    f.write(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255},24h,bench\n")
+            run("decisions", "import", "-i", os.path.join(lapi, "d.csv"))
+            with PeakRss(server.pid) as peak:
+                startups = [pull(port, key, True) for _ in range(args.rounds)]
+                deltas = []
+                for r in range(args.rounds):
+                    for i in range(10):
+                        run("decisions", "add", "-i", f"192.0.2.{r * 10 + i}", "-d", "24h", "-R", "bench")
+                    for i in range(5):
+                        run("decisions", "delete", "-i", f"192.0.2.{r * 10 + i}")
+                    deltas.append(pull(port, key, False))
+            took = statistics.median(s[0] for s in startups)
+            print(f"CrowdSec LAPI, startup pull with {args.blocks} decisions: {took * 1000:.0f} ms (median of "
+                  f"{args.rounds}), {startups[0][1] / 1e6:.1f} MB, {startups[0][2]} decisions")
+            took = statistics.median(d[0] for d in deltas)
+            print(f"CrowdSec LAPI, delta pull: {took * 1000:.1f} ms (median of {args.rounds}), {deltas[0][1]} bytes, "
+                  f"{deltas[0][2]} new, {deltas[0][3]} deleted")
+            print(f"CrowdSec LAPI peak RSS: {peak.peak:.0f} MB")
+        finally:
+            server.terminate()
+            server.wait()
 
 
 def reach(args, every):
@@ -139,9 +208,14 @@ def main():
     parser.add_argument("--blocks", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reach", type=int, default=10)
+    parser.add_argument("--peer", action="store_true", help="time CrowdSec's own Local API too")
     args = parser.parse_args()
     build()
     stream(args)
+    if args.peer:
+        peer(args)
+    if args.reach == 0:
+        return
     if not shutil.which(CUSTOM):
         print("crowdsec-custom-bouncer is not installed (.ci/ensure-bouncers): the reach part is skipped")
         return

@@ -349,3 +349,79 @@ async fn verify_while_tokens_incidents_and_signed_heads_are_added_finds_nothing_
         assert_eq!(desk.verify().await.unwrap().broken, None, "{}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_block_ended_or_added_behind_tocsin_s_back_is_found() {
+    use tocsin_server::services::blocks::Blocks;
+    for db in TestDb::all().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (desk, store) = sealed_desk(&db, &dir).await;
+        let blocks = Blocks::new(store.clone() as _);
+        let kept = blocks
+            .add(
+                "203.0.113.7",
+                "brute force",
+                None,
+                Some(jiff::SignedDuration::from_hours(24)),
+                &jo(),
+                now(),
+            )
+            .await
+            .unwrap();
+        let ended = blocks
+            .add("198.51.100.0/24", "scan", None, None, &jo(), now())
+            .await
+            .unwrap();
+        blocks.remove(ended.id, &jo(), now()).await.unwrap();
+        assert_eq!(desk.verify().await.unwrap().broken, None, "{}", db.backend);
+
+        let found = |verification: tocsin_server::Verification| match verification.broken {
+            Some(Broken::Identity { what, reason }) => format!("{what}: {reason}"),
+            other => panic!("{}: {other:?}", db.backend),
+        };
+        // An attacker ends the block on their own address, without the chain.
+        db.tamper(&format!(
+            "UPDATE blocks SET removed_ms = 1, removed_by = 'x' WHERE id = {}",
+            kept.id
+        ))
+        .await;
+        let text = found(desk.verify().await.unwrap());
+        assert!(
+            text.starts_with(&format!(
+                "block {} of 203.0.113.7/32: it is stored as ended, but no audit entry ended it",
+                kept.id
+            )),
+            "{}: {text}",
+            db.backend
+        );
+        db.tamper(&format!(
+            "UPDATE blocks SET removed_ms = NULL, removed_by = NULL WHERE id = {}",
+            kept.id
+        ))
+        .await;
+        // Or shortens it.
+        db.tamper(&format!(
+            "UPDATE blocks SET expires_ms = expires_ms - 86000000 WHERE id = {}",
+            kept.id
+        ))
+        .await;
+        let text = found(desk.verify().await.unwrap());
+        assert!(
+            text.contains("its end is not the one the audit chain recorded"),
+            "{text}"
+        );
+        db.tamper(&format!(
+            "UPDATE blocks SET expires_ms = expires_ms + 86000000 WHERE id = {}",
+            kept.id
+        ))
+        .await;
+        assert_eq!(desk.verify().await.unwrap().broken, None, "{}: put back", db.backend);
+        // A block no entry added.
+        db.tamper(
+            "INSERT INTO blocks (network, reason, created_by, created_ms, added_seq) VALUES ('192.0.2.1/32', 'x', 'x', 0, 99)",
+        )
+        .await;
+        let text = found(desk.verify().await.unwrap());
+        assert!(text.ends_with("it is stored, but no audit entry added it"), "{text}");
+    }
+}

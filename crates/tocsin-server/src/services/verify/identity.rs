@@ -1,12 +1,14 @@
-//! Who may act, as the audit chain tells it: users, their roles and passwords, tokens and
-//! integrations, replayed from their entries and compared with the stored rows, so that a
-//! user or token written straight into the database is found.
+//! Who may act, and who is kept out, as the audit chain tells it: users, their roles and
+//! passwords, tokens, integrations and blocks, replayed from their entries and compared
+//! with the stored rows, so that a user or token written straight into the database, or a
+//! block ended there, is found.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use tocsin_core::Timestamp;
 use tocsin_core::audit::{AuditEntry, ChainBreak, fingerprint};
+use tocsin_store::blocks::Block;
 use tocsin_store::identity::{TokenRecord, UserRecord};
 use tocsin_store::integrations::IntegrationRecord;
 use tocsin_store::{Store, StoreError};
@@ -41,13 +43,24 @@ struct Integration {
     settings: Option<String>,
 }
 
-/// The identity tables as stored.
+/// A block as its entry added it.
+#[derive(Debug)]
+struct BlockEntry {
+    added: u64,
+    network: String,
+    reason: String,
+    expires: Option<Timestamp>,
+}
+
+/// The identity tables and the blocks as stored.
 #[derive(Debug)]
 pub(super) struct Rows {
     users: Vec<UserRecord>,
     tokens: Vec<TokenRecord>,
     /// The active ones.
     integrations: Vec<IntegrationRecord>,
+    /// Every block, oldest first.
+    blocks: Vec<Block>,
 }
 
 impl Rows {
@@ -56,6 +69,7 @@ impl Rows {
             users: store.users().await?,
             tokens: store.tokens().await?,
             integrations: store.integrations().await?,
+            blocks: store.blocks(Timestamp::now(), true).await?,
         })
     }
 }
@@ -68,6 +82,10 @@ pub(super) struct Ledger {
     revoked: BTreeSet<i64>,
     /// Integrations not removed, by name.
     integrations: BTreeMap<String, Integration>,
+    /// Blocks in the order they were added: each addition numbers the next block.
+    blocks: Vec<BlockEntry>,
+    /// The ids of the blocks ended by an entry.
+    ended_blocks: BTreeSet<i64>,
 }
 
 fn text(entry: &AuditEntry, key: &str) -> Result<String, ChainBreak> {
@@ -133,6 +151,19 @@ impl Ledger {
             }
             "integration_removed" => {
                 self.integrations.remove(&text(entry, "integration")?);
+            }
+            "block_added" => self.blocks.push(BlockEntry {
+                added: entry.seq,
+                network: text(entry, "network")?,
+                reason: text(entry, "reason")?,
+                expires: serde_json::from_value(entry.data["expires"].clone()).unwrap_or(None),
+            }),
+            "block_removed" => {
+                let id = entry.data["block"].as_i64().ok_or_else(|| ChainBreak {
+                    seq: entry.seq,
+                    reason: "a block_removed entry without the block's id".into(),
+                })?;
+                self.ended_blocks.insert(id);
             }
             "integration_secret_set" => {
                 let name = text(entry, "integration")?;
@@ -257,6 +288,39 @@ impl Ledger {
                 integration.added
             );
             return broken(format!("integration \"{name}\""), reason);
+        }
+
+        // The blocks are numbered in the order their entries were written (a writer holds
+        // the blocks' counter until it commits), so the n-th row is the n-th addition.
+        let mut entries = self.blocks.into_iter();
+        for row in rows.blocks {
+            let what = format!("block {} of {}", row.id, row.network);
+            let Some(entry) = entries.next() else {
+                return broken(what, "it is stored, but no audit entry added it".into());
+            };
+            let reason = if entry.network != row.network.to_string() || entry.reason != row.reason {
+                format!(
+                    "the audit chain added {} for \"{}\" in its place",
+                    entry.network, entry.reason
+                )
+            } else if entry.expires.map(Timestamp::as_millisecond) != row.expires.map(Timestamp::as_millisecond) {
+                "its end is not the one the audit chain recorded".into()
+            } else if row.removed.is_some() != self.ended_blocks.contains(&row.id) {
+                match row.removed {
+                    Some(_) => "it is stored as ended, but no audit entry ended it".into(),
+                    None => "the audit chain ended it, but it is stored as in force".into(),
+                }
+            } else {
+                continue;
+            };
+            return broken(what, format!("{reason} (added in entry #{})", entry.added));
+        }
+        if let Some(entry) = entries.next() {
+            let reason = format!(
+                "the audit chain added it in entry #{}, but it is not stored",
+                entry.added
+            );
+            return broken(format!("block of {}", entry.network), reason);
         }
         None
     }

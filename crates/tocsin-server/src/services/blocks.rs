@@ -19,6 +19,16 @@ use tocsin_store::blocks::{Block, BlockStore, BouncerState, NewBlock, Pull};
 /// The longest reason kept, in characters.
 pub const REASON_MAX: usize = 500;
 
+/// A reason as kept for a block or a switch (maintenance, a paused agent): one line of 1
+/// to [`REASON_MAX`] characters, trimmed; the error says so.
+pub fn one_line_reason(reason: &str) -> Result<String, String> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_MAX || reason.chars().any(char::is_control) {
+        return Err(format!("the reason must be one line of 1 to {REASON_MAX} characters"));
+    }
+    Ok(reason.to_owned())
+}
+
 /// How long a block lasts, written like `24h`, `30m` or `7d`.
 pub fn span(text: &str) -> Result<SignedDuration, BlockError> {
     let seconds = tocsin_core::duration::Duration::parse(text)
@@ -258,12 +268,7 @@ impl Blocks {
         now: Timestamp,
     ) -> Result<Block, BlockError> {
         let network = Network::parse(network)?;
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > REASON_MAX || reason.chars().any(char::is_control) {
-            return Err(BlockError::Invalid(format!(
-                "the reason must be one line of 1 to {REASON_MAX} characters"
-            )));
-        }
+        let reason = one_line_reason(reason).map_err(BlockError::Invalid)?;
         let expires = match lasts {
             Some(span) if span <= SignedDuration::ZERO => {
                 return Err(BlockError::Invalid("a block must last longer than nothing".into()));
@@ -282,7 +287,7 @@ impl Blocks {
         });
         let new = NewBlock {
             network,
-            reason: reason.to_owned(),
+            reason,
             incident,
             created_by: by.to_string(),
             at: now,

@@ -16,8 +16,6 @@ use tocsin_store::switches::{NewSwitch, Switch, SwitchKind, SwitchStore};
 
 /// How long the copy of what is on is used before it is read again.
 const RECHECK: Duration = Duration::from_secs(1);
-/// The longest reason kept, in characters.
-const REASON_MAX: usize = 500;
 
 /// Why a switch was not turned; nothing changed.
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +63,7 @@ impl std::fmt::Debug for Switches {
 }
 
 fn reason_of(reason: &str) -> Result<String, SwitchError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > REASON_MAX || reason.chars().any(char::is_control) {
-        return Err(SwitchError::Invalid(format!(
-            "the reason must be one line of 1 to {REASON_MAX} characters"
-        )));
-    }
-    Ok(reason.to_owned())
+    super::blocks::one_line_reason(reason).map_err(SwitchError::Invalid)
 }
 
 fn name_of(what: &str, name: &str) -> Result<String, SwitchError> {

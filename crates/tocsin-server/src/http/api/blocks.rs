@@ -12,9 +12,9 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tocsin_core::block::{ListFormat, render};
-use tocsin_core::incident::IncidentNumber;
 use utoipa::{IntoParams, ToSchema};
 
+use super::named_incident;
 use crate::documents::BlockDoc;
 use crate::http::AppState;
 use crate::http::auth::{Reader, Responder};
@@ -83,11 +83,7 @@ async fn add_block(
 ) -> Result<(StatusCode, Json<BlockDoc>), ApiError> {
     let Json(body) = body?;
     let lasts = body.lasts.as_deref().map(span).transpose()?;
-    let incident = body
-        .incident
-        .as_deref()
-        .map(|text| text.parse::<IncidentNumber>().map_err(ApiError::invalid))
-        .transpose()?;
+    let incident = named_incident(body.incident.as_deref())?;
     let block = responder
         .blocks()
         .add(

@@ -78,6 +78,13 @@ pub fn incident_number(text: &str) -> Result<IncidentNumber, ApiError> {
     text.parse().map_err(ApiError::bad_parameter)
 }
 
+/// The incident a request's body names, if it names one: a name that is no incident is
+/// an invalid body.
+pub fn named_incident(text: Option<&str>) -> Result<Option<IncidentNumber>, ApiError> {
+    text.map(|t| t.parse::<IncidentNumber>().map_err(ApiError::invalid))
+        .transpose()
+}
+
 /// One page of a list and the cursor of the next, absent on the last page.
 #[derive(Serialize, ToSchema)]
 pub struct Page<T> {

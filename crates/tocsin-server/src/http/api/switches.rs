@@ -12,9 +12,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tocsin_core::Timestamp;
-use tocsin_core::incident::IncidentNumber;
 use utoipa::ToSchema;
 
+use super::named_incident;
 use crate::http::AppState;
 use crate::http::auth::{Anyone, Reader, Responder};
 use crate::http::error::{ApiError, ErrorBody};
@@ -110,11 +110,6 @@ pub struct SwitchRequest {
     incident: Option<String>,
 }
 
-fn incident_of(text: Option<&str>) -> Result<Option<IncidentNumber>, ApiError> {
-    text.map(|t| t.parse::<IncidentNumber>().map_err(ApiError::invalid))
-        .transpose()
-}
-
 /// Turns maintenance mode on for a service of the plan.
 #[utoipa::path(post, path = "/api/v1/maintenance/{service}", tag = "containment", request_body = SwitchRequest,
     params(("service" = String, Path, description = "the service's id in the plan")),
@@ -127,7 +122,7 @@ async fn maintenance_on(
 ) -> Result<StatusCode, ApiError> {
     let Json(body) = body?;
     let lasts = body.lasts.as_deref().map(span).transpose()?;
-    let incident = incident_of(body.incident.as_deref())?;
+    let incident = named_incident(body.incident.as_deref())?;
     let plan = responder.read().plan();
     responder
         .switches()
@@ -231,7 +226,7 @@ async fn pause_agent(
             "an agent stays paused until resumed; leave out \"for\"",
         ));
     }
-    let incident = incident_of(body.incident.as_deref())?;
+    let incident = named_incident(body.incident.as_deref())?;
     responder
         .switches()
         .pause(&agent, &body.reason, incident, &responder.actor(), responder.now)

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tocsin_core::Timestamp;
-use tocsin_core::incident::IncidentNumber;
 
 use super::forms::CsrfOnly;
 use super::{CsrfForm, Layout, Signed, Submitted, WebError, page};
+use crate::http::api::named_incident;
 use crate::http::auth::{Allowed, NeedRead, NeedRespond};
 use crate::http::error::ApiError;
 use crate::phrases::time;
@@ -159,10 +159,7 @@ pub async fn add(submitted: Submitted<NeedRespond, BlockForm>) -> Response {
             .filter(|t| !t.is_empty())
             .map(span)
             .transpose()?;
-        let incident = Some(form.incident.trim())
-            .filter(|t| !t.is_empty())
-            .map(|t| t.parse::<IncidentNumber>().map_err(ApiError::invalid))
-            .transpose()?;
+        let incident = named_incident(Some(form.incident.trim()).filter(|t| !t.is_empty()))?;
         allowed
             .blocks()
             .add(

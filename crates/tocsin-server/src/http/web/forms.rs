@@ -13,8 +13,7 @@ use serde_json::{Map, Value};
 use tocsin_core::Timestamp;
 use tocsin_core::incident::Declaration;
 
-use super::pages::{IncidentPage, NewIncident};
-use super::views::IncidentPageView;
+use super::pages::NewIncident;
 use super::{CsrfForm, Layout, Submitted, WebError, page};
 use crate::DeskError;
 use crate::http::AppState;
@@ -340,40 +339,18 @@ fn action_request(fields: BTreeMap<String, String>) -> Result<ActionRequest, Str
 
 pub async fn act(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActForm>) -> Response {
     let Submitted { allowed, form } = submitted;
-    let number = match incident_number(&id) {
-        Ok(number) => number,
-        Err(e) => return WebError::from(e).into_response(),
-    };
-    let desk = allowed.desk();
-    let result = match action_request(form.fields) {
-        Ok(request) => {
-            let (command, at) = request.command();
-            desk.act(number, &command, &allowed.actor(), at, allowed.now)
-                .await
-                .map_err(ApiError::from)
-        }
-        Err(message) => Err(ApiError::invalid(message)),
-    };
-    match result {
-        Ok(_) => {
-            allowed.changed(number);
-            Redirect::to(&format!("/incidents/{number}")).into_response()
-        }
-        Err(error) => match desk.incident(number).await {
-            Ok(view) => page(
-                error.status,
-                &IncidentPage {
-                    layout: Layout::new(&allowed, format!("{} {}", number, view.incident.title), "incidents"),
-                    i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
-                    problem: error.message,
-                    dry_run: String::new(),
-                    evidence: super::pages::evidence_rows(allowed.evidence(), number, desk.plan().calendar().zone())
-                        .await,
-                },
-            ),
-            Err(e) => WebError::from(e).into_response(),
-        },
+    let result = async {
+        let number = incident_number(&id)?;
+        let request = action_request(form.fields).map_err(ApiError::invalid)?;
+        let (command, at) = request.command();
+        allowed
+            .desk()
+            .act(number, &command, &allowed.actor(), at, allowed.now)
+            .await?;
+        Ok(None)
     }
+    .await;
+    super::pages::after(&allowed, &id, result).await
 }
 
 /// Puts a dead notification back in line, then shows the outbox again.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tocsin_core::incident::{IncidentNumber, Status};
 use tocsin_core::plan::Plan;
@@ -13,7 +13,8 @@ use tocsin_store::IncidentFilter;
 
 use super::views::{Choice, ClockView, IncidentPageView, SummaryView};
 use super::{Layout, Signed, WebError, page};
-use crate::http::auth::{Allowed, NeedAdmin, NeedRead, NeedRespond};
+use crate::http::api::incident_number;
+use crate::http::auth::{Allowed, NeedAdmin, NeedRead, NeedRespond, Responder};
 use crate::http::error::ApiError;
 use crate::phrases::time;
 
@@ -233,7 +234,7 @@ pub async fn evidence_rows(
 }
 
 pub async fn incident(signed: Signed<NeedRead>, Path(id): Path<String>) -> Result<Response, WebError> {
-    let number = crate::http::api::incident_number(&id)?;
+    let number = incident_number(&id)?;
     let view = signed.0.read().incident(number).await?;
     let plan = &signed.0.read().plan();
     Ok(page(
@@ -919,4 +920,35 @@ pub async fn outbox(signed: Signed<NeedRead>, Query(query): Query<OutboxQuery>) 
             notifications,
         },
     ))
+}
+
+/// Where a responder's form on the incident page leads: back to the page after a change
+/// (`Ok(None)`), or the page again with what a dry run would send or what was refused.
+pub async fn after(allowed: &Responder, id: &str, result: Result<Option<String>, ApiError>) -> Response {
+    let number = match incident_number(id) {
+        Ok(number) => number,
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    let (status, problem, dry_run) = match result {
+        Ok(None) => {
+            allowed.changed(number);
+            return Redirect::to(&format!("/incidents/{number}")).into_response();
+        }
+        Ok(Some(dry)) => (StatusCode::OK, String::new(), dry),
+        Err(error) => (error.status, error.message, String::new()),
+    };
+    let desk = allowed.desk();
+    match desk.incident(number).await {
+        Ok(view) => page(
+            status,
+            &IncidentPage {
+                layout: Layout::new(allowed, format!("{} {}", number, view.incident.title), "incidents"),
+                i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
+                problem,
+                dry_run,
+                evidence: evidence_rows(allowed.evidence(), number, desk.plan().calendar().zone()).await,
+            },
+        ),
+        Err(e) => WebError::from(e).into_response(),
+    }
 }

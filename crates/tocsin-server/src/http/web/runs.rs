@@ -4,46 +4,15 @@
 use std::collections::BTreeMap;
 
 use axum::extract::Path;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
+use super::Submitted;
 use super::forms::ActForm;
-use super::pages::IncidentPage;
-use super::views::IncidentPageView;
-use super::{Layout, Submitted, WebError, page};
+use super::pages::after;
 use crate::http::api::incident_number;
-use crate::http::auth::{NeedRespond, Responder};
+use crate::http::auth::NeedRespond;
 use crate::http::error::ApiError;
 use crate::services::identity::Principal;
-
-/// The incident page again, with what was refused or what a dry run would send.
-async fn incident_page(allowed: &Responder, id: &str, result: Result<Option<String>, ApiError>) -> Response {
-    let number = match incident_number(id) {
-        Ok(number) => number,
-        Err(e) => return WebError::from(e).into_response(),
-    };
-    let (status, problem, dry_run) = match result {
-        Ok(None) => {
-            allowed.changed(number);
-            return Redirect::to(&format!("/incidents/{number}")).into_response();
-        }
-        Ok(Some(dry)) => (axum::http::StatusCode::OK, String::new(), dry),
-        Err(error) => (error.status, error.message, String::new()),
-    };
-    let desk = allowed.desk();
-    match desk.incident(number).await {
-        Ok(view) => page(
-            status,
-            &IncidentPage {
-                layout: Layout::new(allowed, format!("{} {}", number, view.incident.title), "incidents"),
-                i: IncidentPageView::of(&view.incident, &view.clocks, &view.timeline, &desk.plan(), allowed.now),
-                problem,
-                dry_run,
-                evidence: super::pages::evidence_rows(allowed.evidence(), number, desk.plan().calendar().zone()).await,
-            },
-        ),
-        Err(e) => WebError::from(e).into_response(),
-    }
-}
 
 /// Asks for a run from the form's `action` and its `input.NAME` fields; with `go=dry`,
 /// shows what it would send instead.
@@ -69,7 +38,7 @@ pub async fn request(Path(id): Path<String>, submitted: Submitted<NeedRespond, A
         Ok(None)
     }
     .await;
-    incident_page(&allowed, &id, result).await
+    after(&allowed, &id, result).await
 }
 
 /// Approves, rejects (with the form's `reason`) or undoes run `run`, as `what` says.
@@ -101,7 +70,7 @@ pub async fn decide(
         Ok(None)
     }
     .await;
-    incident_page(&allowed, &id, result).await
+    after(&allowed, &id, result).await
 }
 
 /// Keeps a note written on the incident page as evidence (files go through the API, sent
@@ -134,5 +103,5 @@ pub async fn note(Path(id): Path<String>, submitted: Submitted<NeedRespond, ActF
         Ok(None)
     }
     .await;
-    incident_page(&allowed, &id, result).await
+    after(&allowed, &id, result).await
 }

@@ -112,7 +112,6 @@ pub async fn serve(context: &Context, args: &ServeArgs) -> anyhow::Result<ExitCo
         server: config,
         pipeline: PipelineConfig {
             retention: args.retention,
-            public_url: args.public_url.clone(),
             ..PipelineConfig::default()
         },
     };

@@ -196,6 +196,7 @@ async fn sigkill_while_notifications_go_out_loses_none_and_a_repeat_keeps_its_ke
             incident: None,
             payload: format!(r#"{{"id":"n{i}","kind":"declared","title":"t","text":"x"}}"#),
             not_before: now,
+            approval_link: None,
         })
         .collect();
     store.enqueue(&notes, now).await.unwrap();

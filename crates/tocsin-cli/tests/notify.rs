@@ -171,6 +171,7 @@ async fn dead_notifications_are_listed_and_sent_again_on_request() {
         incident: None,
         payload: "{}".into(),
         not_before: now,
+        approval_link: None,
     };
     store.enqueue(&[note("a"), note("b")], now).await.unwrap();
     let claimed = store

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use common::{Story, minutes, t};
 use tocsin_core::action::Outcome;
-use tocsin_core::incident::{Command, Incident, IncidentNumber, RejectionKind, RunCommand, RunState, StepState};
+use tocsin_core::incident::{
+    Command, Incident, IncidentNumber, RejectionKind, RunCommand, RunState, StepState, approvers,
+};
 use tocsin_core::plan::{Plan, presets};
 
 const ACTIONS: &str = r#"
@@ -103,6 +105,12 @@ fn a_run_waits_for_another_person_s_approval_then_runs_once_and_ticks_its_item()
     s.ok(request("revoke-token", &[("token", "tok_1")]), at);
     assert_eq!(s.incident.runs[0].state, RunState::AwaitingApproval);
     assert_eq!(s.incident.runs_due(), Some(at + minutes(30)), "due to expire");
+    // Those asked by name (by email): the commander, not ana, who asked.
+    let asked: Vec<&str> = approvers(&s.incident, &s.plan, &s.incident.runs[0])
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(asked, ["cai"]);
 
     // ana asked: two people means someone else approves; bo holds no listed role.
     let e = s.run(run(RunCommand::Approve { run: 1 }), at).unwrap_err();
@@ -118,6 +126,10 @@ fn a_run_waits_for_another_person_s_approval_then_runs_once_and_ticks_its_item()
     s.run_as("cai", run(RunCommand::Approve { run: 1 }), at).unwrap();
     assert_eq!(s.incident.runs[0].state, RunState::Ready);
     assert_eq!(s.incident.runs_due(), Some(at));
+    assert!(
+        approvers(&s.incident, &s.plan, &s.incident.runs[0]).is_empty(),
+        "nobody is asked any more"
+    );
 
     s.ok(run(RunCommand::Start { run: 1 }), at);
     assert_eq!(s.incident.runs[0].state, RunState::Running);

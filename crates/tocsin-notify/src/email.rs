@@ -186,6 +186,11 @@ pub fn text(message: &Message) -> String {
     if let Some(link) = &message.link {
         text.push_str(&format!("\n{link}\n"));
     }
+    if let (Some(run), Some(approve)) = (message.approve_run, &message.approve_link) {
+        text.push_str(&format!(
+            "\nTo approve run {run}, open this link (it works once, and only for you):\n{approve}\n"
+        ));
+    }
     if message.awaits_ack {
         text.push_str("\nNobody has acknowledged this incident yet.\n");
     }
@@ -216,6 +221,12 @@ pub fn html(message: &Message) -> String {
     }
     if let Some(link) = &message.link {
         html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape(link)));
+    }
+    if let (Some(run), Some(approve)) = (message.approve_run, &message.approve_link) {
+        html.push_str(&format!(
+            "<p><a href=\"{}\"><strong>Approve run {run}</strong></a> (the link works once, and only for you)</p>",
+            escape(approve)
+        ));
     }
     html.push_str("</body></html>");
     html

@@ -75,6 +75,10 @@ pub struct Message {
     /// button for it do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve_run: Option<u32>,
+    /// A link that approves that run as the one person this message is for, once: sent
+    /// only to them, by channels that reach one person (email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_link: Option<String>,
     /// The people this message is meant for, beyond the channel's audience (an
     /// escalation's, a reminder's): channels that can, address or mention them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -3,79 +3,12 @@
 //! login, the multipart message with its Message-ID, threading, and what the server's
 //! refusals mean.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::io::Write;
 
-use serde_json::Value;
 use tocsin_core::plan::SmtpTls;
 use tocsin_notify::email::{Email, EmailConfig};
+use tocsin_notify::testing::{SmtpSink, header, smtp_server_available};
 use tocsin_notify::{Channel, Message, Outcome, Recipient};
-
-/// A running smtp_sink.py and the messages it accepted.
-struct Sink {
-    child: Child,
-    port: u16,
-    got: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sink {
-    fn messages(&self) -> Vec<Value> {
-        self.got.lock().unwrap().clone()
-    }
-}
-
-/// Whether Python with aiosmtpd is here; in CI it must be.
-fn smtp_server_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("TOCSIN_REQUIRE_SMTP").is_none(),
-            "TOCSIN_REQUIRE_SMTP is set but python3 cannot import aiosmtpd (run .ci/ensure-python)"
-        );
-        eprintln!("\n*** SKIPPED: the email tests need python3 with aiosmtpd (run .ci/ensure-python) ***\n");
-    }
-    ok
-}
-
-fn start(args: &[&str]) -> Sink {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(["--port", &port.to_string()])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let kept = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            kept.lock().unwrap().push(serde_json::from_str(&line).unwrap());
-        }
-    });
-    Sink { child, port, got }
-}
 
 /// A certificate authority of the test's own, and a certificate for 127.0.0.1 it signed:
 /// (CA PEM, certificate file, key file).
@@ -131,24 +64,6 @@ fn email(url: &str, tls: SmtpTls, login: Option<(&str, &str)>, ca: Option<&str>)
     .unwrap()
 }
 
-/// A header's value in a raw message.
-fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
-    data.lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-}
-
-async fn wait_for(sink: &Sink, count: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let got = sink.messages();
-        if got.len() >= count {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{count} messages expected, got {:?}", sink.messages());
-}
-
 #[tokio::test]
 async fn starttls_with_a_login_sends_text_and_html_with_a_message_id_and_threads_the_incident() {
     if !smtp_server_available() {
@@ -156,7 +71,7 @@ async fn starttls_with_a_login_sends_text_and_html_with_a_message_id_and_threads
     }
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificates(dir.path());
-    let sink = start(&["--starttls", &cert, &key, "--login", "tocsin:s3cret"]);
+    let sink = SmtpSink::start(&["--starttls", &cert, &key, "--login", "tocsin:s3cret"]);
     let url = format!("smtp://127.0.0.1:{}", sink.port);
     let mail = email(&url, SmtpTls::StartTls, Some(("tocsin", "s3cret")), Some(&ca));
 
@@ -165,7 +80,7 @@ async fn starttls_with_a_login_sends_text_and_html_with_a_message_id_and_threads
         panic!("{first:?}")
     };
     assert_eq!(thread, "<tocsin.audit-9.mail@example.com>");
-    let got = wait_for(&sink, 1).await;
+    let got = sink.wait_for(1, None).await;
     assert_eq!(got[0]["tls"], true);
     assert_eq!(got[0]["authenticated"], true);
     assert_eq!(got[0]["mail_from"], "tocsin@example.com");
@@ -202,7 +117,7 @@ async fn starttls_with_a_login_sends_text_and_html_with_a_message_id_and_threads
         ..message("escalate:7:1:0:mail")
     };
     assert!(matches!(mail.send(&next).await, Outcome::Delivered { .. }));
-    let got = wait_for(&sink, 2).await;
+    let got = sink.wait_for(2, None).await;
     let data = got[1]["data"].as_str().unwrap();
     assert_eq!(header(data, "In-Reply-To"), Some(thread.as_str()));
     assert_eq!(header(data, "References"), Some(thread.as_str()));
@@ -236,7 +151,7 @@ async fn implicit_tls_works_and_a_busy_server_is_tried_again() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificates(dir.path());
-    let sink = start(&["--implicit", &cert, &key, "--busy", "1"]);
+    let sink = SmtpSink::start(&["--implicit", &cert, &key, "--busy", "1"]);
     let mail = email(
         &format!("smtps://127.0.0.1:{}", sink.port),
         SmtpTls::Implicit,
@@ -252,7 +167,7 @@ async fn implicit_tls_works_and_a_busy_server_is_tried_again() {
         mail.send(&message("audit-1:mail")).await,
         Outcome::Delivered { .. }
     ));
-    let got = wait_for(&sink, 1).await;
+    let got = sink.wait_for(1, None).await;
     assert_eq!(got[0]["tls"], true);
 }
 
@@ -274,4 +189,30 @@ fn bad_settings_are_named() {
         err("smtp://mail.example.com"),
         "an SMTP login needs both a username and a password"
     );
+}
+
+#[test]
+fn an_approval_link_is_offered_only_in_a_message_that_carries_one() {
+    let with = Message {
+        approve_run: Some(2),
+        approve_link: Some("https://tocsin.example.com/approve/abc".into()),
+        ..message("audit-9:mail:approve:cai")
+    };
+    assert!(
+        tocsin_notify::email::text(&with).contains(
+            "To approve run 2, open this link (it works once, and only for you):\nhttps://tocsin.example.com/approve/abc\n"
+        ),
+        "{}",
+        tocsin_notify::email::text(&with)
+    );
+    assert!(
+        tocsin_notify::email::html(&with)
+            .contains("<a href=\"https://tocsin.example.com/approve/abc\"><strong>Approve run 2</strong></a>")
+    );
+    let without = Message {
+        approve_run: Some(2),
+        ..message("audit-9:mail")
+    };
+    assert!(!tocsin_notify::email::text(&without).contains("approve"));
+    assert!(!tocsin_notify::email::html(&without).contains("/approve/"));
 }

@@ -140,5 +140,6 @@ fn notification(key: &str, now: Timestamp) -> NewNotification {
         incident: None,
         payload: serde_json::to_string(&message).unwrap(),
         not_before: now,
+        approval_link: None,
     }
 }

@@ -45,7 +45,14 @@ impl App {
         settings: AppSettings,
     ) -> Result<App, StoreError> {
         let mut workers = Workers::default();
-        let pipeline = Pipeline::start(&store, desk.clone(), settings.pipeline, &mut workers).await?;
+        let pipeline = Pipeline::start(
+            &store,
+            desk.clone(),
+            settings.pipeline,
+            settings.server.public_url.clone(),
+            &mut workers,
+        )
+        .await?;
         let state = AppState::new(Arc::clone(&store), desk, identity, pipeline, settings.server);
         workers.spawn(
             "actions",

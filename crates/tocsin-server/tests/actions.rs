@@ -793,3 +793,160 @@ async fn a_run_whose_action_left_the_plan_can_no_longer_be_approved() {
     );
     server.stop().await;
 }
+
+/// Issue 18: approving from email. A run waiting for approval is mailed to each person who
+/// may approve it with a link of their own; opening the link changes nothing, and its
+/// button approves as that person, once.
+#[tokio::test]
+async fn an_emailed_link_approves_a_run_once_as_its_person_and_opening_it_changes_nothing() {
+    if !tocsin_notify::testing::smtp_server_available() {
+        return;
+    }
+    for db in TestDb::all().await {
+        let sink = tocsin_notify::testing::SmtpSink::start(&[]);
+        let plan = format!(
+            r#"{preset}
+
+[[person]]
+id = "ana"
+name = "Ana"
+email = "ana@example.com"
+
+[[person]]
+id = "cai"
+name = "Cai"
+email = "cai@example.com"
+
+[[person]]
+id = "dee"
+name = "Dee"
+email = "dee@example.com"
+
+[[action]]
+id = "block-by-hand"
+name = "Block an address"
+kind = "block"
+[action.approval]
+two_people = true
+by = ["ana", "cai"]
+
+[[channel]]
+name = "mail"
+type = "email"
+url = "{smtp}"
+tls = "none"
+from = "tocsin@example.com"
+to = ["security@example.com"]
+
+[[route]]
+channels = ["mail"]
+events = ["action_requested"]
+"#,
+            preset = tocsin_core::plan::presets::FOUR_TIER.source,
+            smtp = sink.url(),
+        );
+        let config = ServerConfig {
+            public_url: Some("https://tocsin.example.com".into()),
+            ..ServerConfig::default()
+        };
+        let server = TestServer::start_with_plan(db, config, &plan).await;
+        let backend = server.backend();
+        let ana = token_of(&server, "ana").await;
+        let http = reqwest::Client::new();
+        let client = Client {
+            url: server.url.clone(),
+            http: http.clone(),
+        };
+        let (_, declared) = client
+            .post(
+                "/api/v1/incidents",
+                &ana,
+                json!({"title": "Scanning", "severity": "P3"}),
+            )
+            .await;
+        let id = declared["incident"]["id"].as_str().unwrap().to_owned();
+        // ana asks, signed in: the plan wants someone else to approve.
+        let (cookie, csrf) = session_of(&server, "ana").await;
+        let asked = http
+            .post(format!("{}/api/v1/incidents/{id}/runs", server.url))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"action": "block-by-hand", "inputs": {"address": "203.0.113.9"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status(), StatusCode::CREATED, "{}", asked.text().await.unwrap());
+
+        // The channel's audience hears of it; cai, the one who may approve, gets a link;
+        // ana (who asked) and dee (who may not approve) get none.
+        sink.wait_for(2, Some(std::time::Duration::from_secs(15))).await;
+        // And nothing more comes.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let mails = sink.messages();
+        let to: Vec<String> = mails
+            .iter()
+            .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(mails.len(), 2, "{backend}: {to:?}");
+        assert!(
+            to.contains(&"security@example.com".to_owned()) && to.contains(&"cai@example.com".to_owned()),
+            "{to:?}"
+        );
+        let text_to = |who: &str| {
+            mails
+                .iter()
+                .find(|m| m["rcpt_tos"][0] == who)
+                .and_then(|m| m["text"].as_str())
+                .unwrap()
+                .to_owned()
+        };
+        assert!(!text_to("security@example.com").contains("/approve/"));
+        let text = text_to("cai@example.com");
+        let start =
+            text.find("https://tocsin.example.com/approve/").expect("a link") + "https://tocsin.example.com".len();
+        let path: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+        assert_eq!(path.len(), "/approve/".len() + 64, "{path}");
+
+        // Opening it (as a mail scanner would) shows the run and changes nothing.
+        for _ in 0..2 {
+            let page = http.get(format!("{}{path}", server.url)).send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            let body = page.text().await.unwrap();
+            assert!(body.contains("Approve run 1 as Cai"), "{body}");
+            assert!(body.contains("203.0.113.9"), "{body}");
+        }
+        let run = client.get(&format!("/api/v1/incidents/{id}/runs/1"), &ana).await;
+        assert_eq!(run["state"], "awaiting_approval", "{backend}: {run}");
+
+        // A made-up link is unknown.
+        let made_up = http
+            .post(format!("{}/approve/{}", server.url, "0".repeat(64)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made_up.status(), StatusCode::NOT_FOUND);
+
+        // The button approves as cai; the run goes on.
+        let pressed = http.post(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(pressed.status(), StatusCode::OK);
+        let body = pressed.text().await.unwrap();
+        assert!(
+            body.contains(&format!("Approved run 1 of {id} as cai; it runs now.")),
+            "{body}"
+        );
+        let done = client.finished(&id, 1, &ana).await;
+        assert_eq!(done["state"], "succeeded", "{backend}: {done}");
+        assert_eq!(done["approvals"][0]["by"], "cai");
+
+        // Once only, and looking at it says so.
+        for request in [
+            http.post(format!("{}{path}", server.url)),
+            http.get(format!("{}{path}", server.url)),
+        ] {
+            let again = request.send().await.unwrap();
+            assert_eq!(again.status(), StatusCode::GONE);
+            assert!(again.text().await.unwrap().contains("was used"));
+        }
+        server.stop().await;
+    }
+}

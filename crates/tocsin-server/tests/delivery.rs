@@ -63,6 +63,7 @@ fn note(key: &str, channel: &str, now: Timestamp) -> NewNotification {
         incident: None,
         payload: serde_json::to_string(&message).unwrap(),
         not_before: now,
+        approval_link: None,
     }
 }
 

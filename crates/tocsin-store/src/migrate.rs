@@ -42,6 +42,7 @@ macro_rules! migrations {
             16 "runs due" "0016_runs_due",
             17 "switches" "0017_switches",
             18 "evidence" "0018_evidence",
+            19 "approval links" "0019_approval_links",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

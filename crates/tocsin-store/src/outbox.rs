@@ -24,6 +24,32 @@ pub struct NewNotification {
     pub payload: String,
     /// Not sent before this time.
     pub not_before: Timestamp,
+    /// The approval link the message carries, stored with it (and only if it is new).
+    pub approval_link: Option<NewApprovalLink>,
+}
+
+/// A link that approves run `run` of an incident as `person`, once, until it expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewApprovalLink {
+    /// The link's secret part, hashed with SHA-256, in hex: the secret is never stored.
+    pub hash: String,
+    pub incident: IncidentNumber,
+    pub run: u32,
+    /// The plan's id of the person it approves as.
+    pub person: String,
+    pub expires_at: Timestamp,
+}
+
+/// A stored approval link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalLink {
+    pub incident: IncidentNumber,
+    pub run: u32,
+    pub person: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// When it was used; it works once.
+    pub used_at: Option<Timestamp>,
 }
 
 /// Where a notification is in its delivery.
@@ -126,6 +152,16 @@ pub trait OutboxStore: Send + Sync {
     async fn resend(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
 
     async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<Notification>, StoreError>;
+
+    /// The approval link whose secret hashes to `hash`, used or not.
+    async fn approval_link(&self, hash: &str) -> Result<Option<ApprovalLink>, StoreError>;
+
+    /// Uses the approval link: stamps it at `now` unless it is used or expired already.
+    /// Whether this call did.
+    async fn use_approval_link(&self, hash: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Makes a used link usable again, when what it was used for could not be done.
+    async fn unuse_approval_link(&self, hash: &str) -> Result<(), StoreError>;
 
     /// The channel's reference to the first message delivered about the incident, which
     /// later ones reply to.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use tocsin_core::Timestamp;
-use tocsin_store::outbox::{Delivery, NewNotification, OutboxFilter};
+use tocsin_store::outbox::{Delivery, NewApprovalLink, NewNotification, OutboxFilter};
 use tocsin_store::testing::TestDb;
 
 fn at(second: i64) -> Timestamp {
@@ -19,6 +19,7 @@ fn note(key: &str, not_before: i64) -> NewNotification {
         incident: None,
         payload: format!(r#"{{"text":"{key}"}}"#),
         not_before: at(not_before),
+        approval_link: None,
     }
 }
 
@@ -175,5 +176,51 @@ async fn news_of_one_incident_reaches_a_channel_in_order() {
             ["escalated"],
             "{b}"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_approval_link_is_stored_with_its_message_only_and_works_once_until_it_expires() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let b = db.backend;
+        let incident = tocsin_core::incident::IncidentNumber::new(3).unwrap();
+        let with_link = |key: &str, hash: &str| NewNotification {
+            approval_link: Some(NewApprovalLink {
+                hash: hash.into(),
+                incident,
+                run: 2,
+                person: "cai".into(),
+                expires_at: at(600),
+            }),
+            ..note(key, 0)
+        };
+        assert_eq!(store.enqueue(&[with_link("mail-cai", "aa11")], at(0)).await.unwrap(), 1);
+        // The same message again (a replay after a crash) brings no second link.
+        assert_eq!(store.enqueue(&[with_link("mail-cai", "bb22")], at(5)).await.unwrap(), 0);
+        assert_eq!(store.approval_link("bb22").await.unwrap(), None, "{b}");
+        let link = store.approval_link("aa11").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                link.incident,
+                link.run,
+                link.person.as_str(),
+                link.expires_at,
+                link.used_at
+            ),
+            (incident, 2, "cai", at(600), None),
+            "{b}"
+        );
+
+        assert!(store.use_approval_link("aa11", at(10)).await.unwrap(), "{b}");
+        assert!(!store.use_approval_link("aa11", at(11)).await.unwrap(), "{b}: once");
+        assert_eq!(
+            store.approval_link("aa11").await.unwrap().unwrap().used_at,
+            Some(at(10))
+        );
+        store.unuse_approval_link("aa11").await.unwrap();
+        assert!(!store.use_approval_link("aa11", at(600)).await.unwrap(), "{b}: expired");
+        assert!(store.use_approval_link("aa11", at(599)).await.unwrap(), "{b}");
+        assert!(!store.use_approval_link("cc33", at(1)).await.unwrap(), "{b}: unknown");
     }
 }

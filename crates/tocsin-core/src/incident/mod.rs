@@ -15,7 +15,7 @@ use crate::id::{RoleId, SeverityId, StepId};
 
 pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare, open_at_close};
 pub use event::{ClockBreach, ClockShift, Declared, Delivery, Impact, IncidentEvent, Recorded, StepOutline};
-pub use runs::{ActionRun, RUNS_MAX, RunCommand, RunState};
+pub use runs::{ActionRun, RUNS_MAX, RunCommand, RunState, approvers};
 
 /// The human id of an incident, shown as `INC-0042`. Numbers are never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use super::event::IncidentEvent;
 use super::{Actor, Incident, Stamp, StepState};
 use crate::action::{ActionDef, Approver, Outcome, Undo};
 use crate::id::ActionId;
-use crate::plan::Plan;
+use crate::plan::{Person, Plan};
 
 /// The most runs one incident keeps.
 pub const RUNS_MAX: usize = 1_000;
@@ -275,6 +275,28 @@ fn backoff(wait_seconds: u64, attempt: u32) -> SignedDuration {
     let base = i64::try_from(wait_seconds).unwrap_or(300);
     let seconds = base.saturating_mul(1_i64 << attempt.saturating_sub(1).min(8)).min(300);
     SignedDuration::from_secs(seconds)
+}
+
+/// The plan's people who may approve `run` now, to be asked by name: those the action's
+/// approval allows, less whoever asked where two people are wanted, and less those who
+/// approved already. Nobody while the run does not wait for approval.
+pub fn approvers<'p>(incident: &Incident, plan: &'p Plan, run: &ActionRun) -> Vec<&'p Person> {
+    let Some(def) = plan.action(run.action.as_str()) else {
+        return Vec::new();
+    };
+    if run.state != RunState::AwaitingApproval {
+        return Vec::new();
+    }
+    let two_people = def.approval.as_ref().is_some_and(|a| a.two_people);
+    plan.people()
+        .iter()
+        .filter(|person| {
+            let Ok(by) = Actor::parse(&person.id) else { return false };
+            may_approve(incident, plan, def, &by)
+                && !(two_people && run.requested.by == by)
+                && !run.approvals.iter().any(|s| s.by == by)
+        })
+        .collect()
 }
 
 /// Whether `by` may approve a run of `action` on `incident`.

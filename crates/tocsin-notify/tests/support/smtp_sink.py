@@ -1,13 +1,16 @@
 """A real SMTP server on loopback for tocsin's email tests (aiosmtpd).
 
 Prints "ready" once it listens, then one JSON line per message it accepts:
-{"mail_from", "rcpt_tos", "data", "tls", "login"}. Options: --starttls CERT KEY (STARTTLS
+{"mail_from", "rcpt_tos", "data", "text", "tls", "authenticated"}, where "text" is the
+plain text part, decoded. Options: --starttls CERT KEY (STARTTLS
 required before MAIL), --implicit CERT KEY (TLS from the first byte), --login USER:PASSWORD
 (AUTH required), --busy N (answer 451 to the first N messages).
 """
 
 import argparse
 import asyncio
+import email
+import email.policy
 import json
 import ssl
 import sys
@@ -30,7 +33,10 @@ class Sink:
         if self.busy > 0:
             self.busy -= 1
             return "451 4.3.0 Try again later"
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        plain = parsed.get_body(preferencelist=("plain",))
         line = {
+            "text": plain.get_content() if plain is not None else None,
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "data": envelope.content.decode("utf-8", "replace"),

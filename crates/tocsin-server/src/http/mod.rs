@@ -84,6 +84,7 @@ struct Shared {
     switches: crate::services::switches::Switches,
     evidence: crate::services::evidence::Locker,
     actions: Arc<crate::services::actions::Actions>,
+    approval_links: crate::services::approval_links::ApprovalLinks,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
     config: ServerConfig,
@@ -118,6 +119,8 @@ impl AppState {
             identity.clone(),
             switches.clone(),
         ));
+        let approval_links =
+            crate::services::approval_links::ApprovalLinks::new(Arc::clone(&store) as _, Arc::clone(&actions));
         AppState(Arc::new(Shared {
             store,
             desk,
@@ -127,6 +130,7 @@ impl AppState {
             switches,
             evidence,
             actions,
+            approval_links,
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
             config,
@@ -165,6 +169,10 @@ impl AppState {
 
     pub fn actions(&self) -> &Arc<crate::services::actions::Actions> {
         &self.0.actions
+    }
+
+    pub fn approval_links(&self) -> &crate::services::approval_links::ApprovalLinks {
+        &self.0.approval_links
     }
 
     /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),

@@ -2,6 +2,7 @@
 //! the server's requests, its workers and the CLI alike.
 
 pub mod actions;
+pub mod approval_links;
 pub mod blocks;
 pub mod event_reads;
 pub mod evidence;

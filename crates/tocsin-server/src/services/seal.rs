@@ -610,6 +610,7 @@ async fn send(desk: &Desk, sealer: &Sealer, head: &SignedHead) -> Result<(), Sea
         incident: None,
         payload: serde_json::to_string(&message).expect("a message serializes"),
         not_before: head.at,
+        approval_link: None,
     };
     desk.store().enqueue(&[note], head.at).await?;
     Ok(())

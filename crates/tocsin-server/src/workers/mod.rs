@@ -22,13 +22,11 @@ use tocsin_store::{Store, StoreError};
 use crate::Desk;
 use crate::app::Workers;
 
-/// How long events are kept, how the log's writer is sized, and the address that links in
-/// notifications point to.
+/// How long events are kept and how the log's writer is sized.
 #[derive(Clone, Debug)]
 pub struct PipelineConfig {
     pub retention: SignedDuration,
     pub log: EventLogConfig,
-    pub public_url: Option<String>,
 }
 
 impl Default for PipelineConfig {
@@ -36,7 +34,6 @@ impl Default for PipelineConfig {
         PipelineConfig {
             retention: SignedDuration::from_hours(90 * 24),
             log: EventLogConfig::default(),
-            public_url: None,
         }
     }
 }
@@ -54,18 +51,20 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the log's writer, and the workers that follow it among `workers`.
+    /// Starts the log's writer, and the workers that follow it among `workers`; links in
+    /// notifications point to `public_url`.
     pub async fn start(
         store: &Arc<dyn Store>,
         desk: Desk,
         config: PipelineConfig,
+        public_url: Option<String>,
         workers: &mut Workers,
     ) -> Result<Self, StoreError> {
         let (log, fed) = EventLog::start_with_feed(Arc::clone(store), config.log).await?;
         let worker = format!("{}-{}", std::process::id(), Timestamp::now().as_millisecond());
         let channels = delivery::plan_channels(desk.clone());
         let queued = crate::wake::Wake::default();
-        let url = config.public_url;
+        let url = public_url;
         workers.spawn(
             "delivery",
             delivery::work(Arc::clone(store) as _, desk.clone(), channels, worker, queued.clone()),

@@ -9,14 +9,15 @@ use std::time::Duration;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::AuditEntry;
 use tocsin_core::clock::{Clock, ClockKind};
-use tocsin_core::incident::{Actor, Command, Incident, IncidentEvent, IncidentNumber, Status};
-use tocsin_core::plan::Plan;
+use tocsin_core::incident::{Actor, Command, Incident, IncidentEvent, IncidentNumber, Status, approvers};
+use tocsin_core::plan::{ChannelKind, Plan};
 use tocsin_notify::{Message, Recipient};
 use tocsin_store::ChainStore;
-use tocsin_store::outbox::{NewNotification, OutboxStore};
+use tocsin_store::outbox::{NewApprovalLink, NewNotification, OutboxStore};
 use tocsin_store::signals::SignalStore;
 
 use crate::phrases::{due, span, time};
+use crate::services::identity::{digest, random_token};
 use crate::services::incidents::IncidentView;
 use crate::wake::Wake;
 use crate::workers::store_view;
@@ -77,12 +78,9 @@ pub async fn notify_new(
                 let key = format!("audit-{}:{channel}", entry.seq);
                 let mut message = message(entry, &view, &key, now, zone, public_url);
                 message.kind = news.to_owned();
-                notes.push(queued(
-                    &message,
-                    channel,
-                    number,
-                    route.send_at(entry.recorded_at, zone),
-                ));
+                let at = route.send_at(entry.recorded_at, zone);
+                notes.extend(approval_mails(plan, channel, &message, &view.incident, public_url, at));
+                notes.push(queued(&message, channel, number, at));
             }
         }
     }
@@ -274,6 +272,7 @@ pub async fn warn_clocks(
                     link: link(public_url, open.incident),
                     awaits_ack: clock.kind == ClockKind::Acknowledge,
                     approve_run: None,
+                    approve_link: None,
                     to: to.clone(),
                     thread: None,
                 };
@@ -409,6 +408,7 @@ pub async fn escalate(
                 link: link(public_url, open.incident),
                 awaits_ack: true,
                 approve_run: None,
+                approve_link: None,
                 to: to.clone(),
                 thread: None,
             };
@@ -515,9 +515,54 @@ fn message(
             Ok(IncidentEvent::ActionRequested { run, needs, .. }) if needs > 0 => Some(run),
             _ => None,
         },
+        approve_link: None,
         to: Vec::new(),
         thread: None,
     }
+}
+
+/// For a run waiting for approval, on an email channel: a message to each person who may
+/// approve it, with a link of their own that approves it as them, once, until the
+/// request expires. Only the link's hash is stored beside it. None without tocsin's own
+/// address, which the links need.
+fn approval_mails(
+    plan: &Plan,
+    channel: &str,
+    message: &Message,
+    incident: &Incident,
+    public_url: Option<&str>,
+    not_before: Timestamp,
+) -> Vec<NewNotification> {
+    let (Some(number), Some(base)) = (message.approve_run, public_url) else {
+        return Vec::new();
+    };
+    let email = plan.channel(channel).is_some_and(|c| c.kind == ChannelKind::Email);
+    let Some(run) = incident.run(number).filter(|_| email) else {
+        return Vec::new();
+    };
+    let Some(expires_at) = run.expires_at else {
+        return Vec::new();
+    };
+    approvers(incident, plan, run)
+        .into_iter()
+        .filter(|person| person.email.is_some())
+        .map(|person| {
+            let secret = random_token();
+            let mut mail = message.clone();
+            mail.id = format!("{}:approve:{}", message.id, person.id);
+            mail.approve_link = Some(format!("{}/approve/{secret}", base.trim_end_matches('/')));
+            mail.to = recipients(plan, incident, std::slice::from_ref(&person.id));
+            let mut note = queued(&mail, channel, incident.number, not_before);
+            note.approval_link = Some(NewApprovalLink {
+                hash: digest(&secret),
+                incident: incident.number,
+                run: number,
+                person: person.id.clone(),
+                expires_at,
+            });
+            note
+        })
+        .collect()
 }
 
 /// The notification of `message` on `channel`: keyed by the message's id, which is unique
@@ -535,6 +580,7 @@ fn queued(
         incident: incident.into(),
         payload: serde_json::to_string(message).expect("a message serializes"),
         not_before,
+        approval_link: None,
     }
 }
 

@@ -419,6 +419,7 @@ async fn a_dead_notification_shows_in_the_outbox_and_a_responder_sends_it_again(
         incident: None,
         payload: "{}".into(),
         not_before: now,
+        approval_link: None,
     };
     store.enqueue(&[note], now).await.unwrap();
     // The server's delivery worker finds no such channel and puts it aside as dead.

@@ -2,7 +2,7 @@
 
 use super::*;
 
-use crate::outbox::{Delivery, NewNotification, Notification, OutboxFilter, OutboxStore};
+use crate::outbox::{ApprovalLink, Delivery, NewNotification, Notification, OutboxFilter, OutboxStore};
 
 fn notification_from(row: &DbRow) -> Result<Notification, StoreError> {
     let state: String = row.try_get("state")?;
@@ -35,7 +35,7 @@ async fn insert_notifications(
     let mut new = 0;
     for n in notifications {
         let incident = n.incident.map(|i| int(i.get(), "incident number")).transpose()?;
-        new += sqlx::query(
+        let new_one = sqlx::query(
             "INSERT INTO outbox (idempotency_key, channel, kind, incident, payload, state, attempts,
                 created_ms, next_ms)
              VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
@@ -51,6 +51,23 @@ async fn insert_notifications(
         .execute(&mut **tx)
         .await?
         .rows_affected();
+        if new_one == 1
+            && let Some(link) = &n.approval_link
+        {
+            sqlx::query(
+                "INSERT INTO approval_links (hash, incident, run, person, created_ms, expires_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&link.hash)
+            .bind(int(link.incident.get(), "incident number")?)
+            .bind(i64::from(link.run))
+            .bind(&link.person)
+            .bind(now.as_millisecond())
+            .bind(link.expires_at.as_millisecond())
+            .execute(&mut **tx)
+            .await?;
+        }
+        new += new_one;
     }
     Ok(new)
 }
@@ -164,6 +181,44 @@ impl OutboxStore for Backend {
             .push_bind(i64::from(filter.limit.clamp(1, 1000)));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(notification_from).collect()
+    }
+
+    async fn approval_link(&self, hash: &str) -> Result<Option<ApprovalLink>, StoreError> {
+        let row = sqlx::query("SELECT * FROM approval_links WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let used: Option<i64> = row.try_get("used_ms")?;
+        Ok(Some(ApprovalLink {
+            incident: number(row.try_get("incident")?)?,
+            run: u32::try_from(row.try_get::<i64, _>("run")?)
+                .map_err(|_| StoreError::Corrupt("an approval link's run is out of range".into()))?,
+            person: row.try_get("person")?,
+            created_at: time(row.try_get("created_ms")?)?,
+            expires_at: time(row.try_get("expires_ms")?)?,
+            used_at: used.map(time).transpose()?,
+        }))
+    }
+
+    async fn use_approval_link(&self, hash: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let used = sqlx::query(
+            "UPDATE approval_links SET used_ms = $1 WHERE hash = $2 AND used_ms IS NULL AND expires_ms > $1",
+        )
+        .bind(now.as_millisecond())
+        .bind(hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(used == 1)
+    }
+
+    async fn unuse_approval_link(&self, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE approval_links SET used_ms = NULL WHERE hash = $1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn thread(&self, channel: &str, incident: IncidentNumber) -> Result<Option<String>, StoreError> {

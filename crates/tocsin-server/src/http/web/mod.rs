@@ -3,6 +3,7 @@
 //! Pages use the same authorization as the API ([`Allowed`]); a form proves it came from
 //! tocsin with the session's CSRF token in its `csrf` field.
 
+mod approve;
 mod blocks;
 mod forms;
 mod integrations;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(pages::dashboard))
         .route("/login", get(forms::login_page).post(forms::login))
         .route("/logout", post(forms::logout))
+        .route("/approve/{secret}", get(approve::show).post(approve::approve))
         .route("/incidents", get(pages::incidents).post(forms::declare))
         .route("/incidents/new", get(pages::new_incident))
         .route("/incidents/{id}", get(pages::incident))

@@ -4,7 +4,6 @@
 //! as strictly as Telegram does where it matters (the token, the HTML, the button data),
 //! records every call, hands out updates to `getUpdates` long polling, answers 409 to a
 //! second poller, and can be told to fail the next sends.
-#![allow(clippy::unwrap_used, reason = "test support: a failure here is a failed test")]
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};

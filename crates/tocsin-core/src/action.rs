@@ -13,6 +13,7 @@ use crate::block::Network;
 use crate::duration::Duration;
 use crate::id::{ActionId, RoleId, StepId};
 use crate::plan::SecretRef;
+use crate::template::Part;
 
 /// What stands for a secret in a dry run and in what tocsin keeps of a request.
 pub const MASK: &str = "••••••";
@@ -471,40 +472,29 @@ pub enum Var {
 impl Template {
     /// Reads a template, naming the first placeholder that names nothing.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let mut pieces = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            if start > 0 {
-                pieces.push(Piece::Text(rest[..start].to_owned()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("a placeholder is not closed: \"{}\"", &rest[start..]))?;
-            let name = after[..end].trim();
-            let var = match name {
-                "incident.id" => Var::IncidentId,
-                "incident.title" => Var::IncidentTitle,
-                "incident.severity" => Var::IncidentSeverity,
-                "run.id" => Var::RunId,
-                "secret" => Var::Secret,
-                other => match other.strip_prefix("input.") {
-                    Some(input) if !input.is_empty() => Var::Input(input.to_owned()),
-                    _ => {
-                        return Err(format!(
-                            "unknown placeholder {{{{ {other} }}}}; use input.NAME, incident.id, incident.title, \
-                             incident.severity, run.id or secret"
-                        ));
-                    }
-                },
-            };
-            pieces.push(Piece::Var(var));
-            rest = &after[end + 2..];
-        }
-        if !rest.is_empty() {
-            pieces.push(Piece::Text(rest.to_owned()));
-        }
-        Ok(Template(pieces))
+        crate::template::split(text)?
+            .into_iter()
+            .map(|part| match part {
+                Part::Text(text) => Ok(Piece::Text(text.to_owned())),
+                Part::Name(name) => Ok(Piece::Var(match name {
+                    "incident.id" => Var::IncidentId,
+                    "incident.title" => Var::IncidentTitle,
+                    "incident.severity" => Var::IncidentSeverity,
+                    "run.id" => Var::RunId,
+                    "secret" => Var::Secret,
+                    other => match other.strip_prefix("input.") {
+                        Some(input) if !input.is_empty() => Var::Input(input.to_owned()),
+                        _ => {
+                            return Err(format!(
+                                "unknown placeholder {{{{ {other} }}}}; use input.NAME, incident.id, incident.title, \
+                                 incident.severity, run.id or secret"
+                            ));
+                        }
+                    },
+                })),
+            })
+            .collect::<Result<_, _>>()
+            .map(Template)
     }
 
     /// The placeholders it holds.

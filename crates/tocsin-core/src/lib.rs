@@ -19,6 +19,7 @@ pub mod event;
 pub mod id;
 pub mod identity;
 pub mod incident;
+pub mod notice;
 pub mod plan;
 pub mod ratelimit;
 #[warn(missing_docs)]
@@ -27,6 +28,7 @@ pub mod senders;
 pub mod settle;
 #[warn(missing_docs)]
 pub mod signal;
+pub mod template;
 
 pub use jiff::Timestamp;
 

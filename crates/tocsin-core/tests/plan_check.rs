@@ -74,7 +74,7 @@ fn a_broken_plan_reports_every_problem_with_file_line_column_and_hint() {
         "tocsin.toml:5:27: holiday is not a date",
         "    hint: write dates as 2026-12-25",
         "tocsin.toml:6:1: unknown key \"colour\" in [organization]",
-        "    hint: known keys are name, timezone, working_days, holidays, security_contact",
+        "    hint: known keys are name, timezone, working_days, holidays, security_contact, privacy_contact",
         "tocsin.toml:11:22: acknowledge_within in severity \"P1\": unknown unit \"mins\" in duration \"15 mins\"",
         "    hint: write \"15m\" or \"15 minutes\"",
         "tocsin.toml:12:9: pages in severity \"P1\" must be true or false, not a string",
@@ -90,7 +90,7 @@ fn a_broken_plan_reports_every_problem_with_file_line_column_and_hint() {
         "tocsin.toml:39:10: within in [review]: unknown unit \"buisness days\" in duration \"5 buisness days\"",
         "    hint: units are s, m, h, d, w, business days and months; write a number and a unit, like \"15m\", \"1h\", \"72h\", \"5 business days\" or \"1 month\"",
         "tocsin.toml:47:10: obligation \"gdpr-art33\" is met by unknown notice \"regulator\"",
-        "    hint: met_by is customers, authority, data-subjects, or an obligation id",
+        "    hint: met_by is customers, authority, data-subjects, summary, or an obligation id",
         "tocsin.toml:52:8: obligation \"final\" starts from unknown \"gdpr-art34\"",
         "    hint: did you mean \"gdpr-art33\"?",
     ];
@@ -773,4 +773,55 @@ run = [
     };
     assert_eq!(rule.runs[0].inputs_for(&signal)["address"], "203.0.113.5");
     assert_eq!(rule.runs[1].inputs_for(&signal)["for"], "brute_force");
+}
+
+#[test]
+fn a_notice_template_naming_an_unknown_field_or_missing_a_section_is_named() {
+    let source = format!(
+        r#"{}
+[[channel]]
+name = "ops-hook"
+type = "webhook"
+url = "https://hooks.example.com/x"
+secret_env = "X"
+
+[[notice]]
+kind = "customers"
+channel = "ops-hook"
+approve_by = ["nobody"]
+template = """
+## What happened
+{{{{ incident.sumary }}}}
+"""
+
+[[notice]]
+kind = "authority"
+template = """
+## Nature of the breach
+x
+"""
+
+[[notice]]
+kind = "regulator"
+template = "x"
+"#,
+        presets::FOUR_TIER
+            .source
+            .split("\n[[notice]]")
+            .next()
+            .unwrap()
+            .rsplit_once("\n# Notices:")
+            .unwrap()
+            .0
+    );
+    let text = rendered(&source).join("\n");
+    for says in [
+        "\"nobody\" in approve_by of the notice customers is neither a role nor a person of the plan",
+        "the notice customers goes to recipients by email, but channel \"ops-hook\" is a webhook channel",
+        "the template of the notice customers: the template names an unknown field {{ incident.sumary }}; did you mean {{ incident.summary }}?",
+        "the template of the notice authority has no section \"Contact point\", which the notice must have",
+        "unknown notice kind \"regulator\"",
+    ] {
+        assert!(text.contains(says), "{says}\n{text}");
+    }
 }

@@ -85,6 +85,7 @@ pub fn notice(kind: &str) -> String {
         "customers" => "customers notified".into(),
         "authority" => "supervisory authority notified".into(),
         "data-subjects" => "data subjects notified".into(),
+        "summary" => "summary sent to customers".into(),
         obligation => format!("notice recorded for {obligation}"),
     }
 }
@@ -207,6 +208,29 @@ pub fn event(event: &IncidentEvent) -> String {
                 "run {run} {verdict}: {}{retry}",
                 tocsin_core::action::cut(&outcome.summary, 200)
             )
+        }
+        IncidentEvent::NoticeDrafted {
+            notice, kind, subject, ..
+        } => {
+            format!("drafted notice {notice} ({kind}): {subject}")
+        }
+        IncidentEvent::NoticeRevised { notice, .. } => format!("revised notice {notice}"),
+        IncidentEvent::NoticeApproved { notice, version } => format!("approved notice {notice}, version {version}"),
+        IncidentEvent::NoticeSent {
+            notice,
+            version,
+            recipients,
+            late,
+        } => {
+            let to = match recipients {
+                0 => String::new(),
+                1 => " to 1 recipient".to_owned(),
+                n => format!(" to {n} recipients"),
+            };
+            let late = late
+                .as_ref()
+                .map_or_else(String::new, |why| format!("; late because {why}"));
+            format!("sent notice {notice}, version {version}{to}{late}")
         }
         IncidentEvent::PlanAdopted { version, shifts, .. } => match shifts.as_slice() {
             [] => format!("follows plan version {version} now; no deadline moved"),

@@ -130,6 +130,7 @@ pub enum Command {
     },
     /// A run of one of the plan's actions.
     Run(super::RunCommand),
+    Notice(super::NoticeCommand),
 }
 
 const TITLE_MAX: usize = 200;
@@ -552,6 +553,7 @@ pub fn decide(
             }
         },
         Command::Run(run) => super::runs::decide_run(incident, plan, run, by, at)?,
+        Command::Notice(notice) => super::notices::decide_notice(incident, plan, notice, by, at)?,
         Command::Dismiss { reason } => {
             let reason = text("the reason", reason, TEXT_MAX)?;
             if !incident.status.is_active() {

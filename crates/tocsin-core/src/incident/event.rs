@@ -160,6 +160,33 @@ pub enum IncidentEvent {
         /// When a failed attempt of an idempotent action is tried again.
         retry_at: Option<Timestamp>,
     },
+    /// A notice was written (its first version).
+    NoticeDrafted {
+        notice: u32,
+        kind: String,
+        subject: String,
+        /// Markdown.
+        body: String,
+    },
+    /// A notice's next version.
+    NoticeRevised {
+        notice: u32,
+        subject: String,
+        body: String,
+    },
+    NoticeApproved {
+        notice: u32,
+        version: u32,
+    },
+    /// A notice went: by email to `recipients`, or filed by hand (none).
+    NoticeSent {
+        notice: u32,
+        version: u32,
+        recipients: u64,
+        /// Why it went after its deadline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        late: Option<String>,
+    },
     /// The incident's clocks were computed again under another version of the plan.
     PlanAdopted {
         version: u64,
@@ -286,6 +313,10 @@ impl IncidentEvent {
             IncidentEvent::ActionExpired { .. } => "action_expired",
             IncidentEvent::ActionStarted { .. } => "action_started",
             IncidentEvent::ActionFinished { .. } => "action_finished",
+            IncidentEvent::NoticeDrafted { .. } => "notice_drafted",
+            IncidentEvent::NoticeRevised { .. } => "notice_revised",
+            IncidentEvent::NoticeApproved { .. } => "notice_approved",
+            IncidentEvent::NoticeSent { .. } => "notice_sent",
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod decide;
 mod event;
+mod notices;
 mod runs;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use crate::id::{RoleId, SeverityId, StepId};
 
 pub use decide::{Command, Declaration, Rejection, RejectionKind, adopt_plan, decide, declare, open_at_close};
 pub use event::{ClockBreach, ClockShift, Declared, Delivery, Impact, IncidentEvent, Recorded, StepOutline};
+pub use notices::{IncidentNotice, NoticeCommand, Sent, required};
 pub use runs::{ActionRun, RUNS_MAX, RunCommand, RunState, approvers};
 
 /// The human id of an incident, shown as `INC-0042`. Numbers are never reused.
@@ -310,6 +312,8 @@ pub struct Incident {
     pub told: std::collections::BTreeSet<String>,
     /// The runs of the plan's actions, in the order asked for.
     pub runs: Vec<ActionRun>,
+    /// The notices written for it, in the order drafted (`notices` are those told).
+    pub written_notices: Vec<IncidentNotice>,
     /// How many events built this state.
     pub version: u64,
     pub updated_at: Timestamp,
@@ -333,6 +337,8 @@ pub enum Unapplicable {
     UnknownStep(String),
     #[error("there is no run {0}")]
     NoRun(u32),
+    #[error("there is no notice {0}")]
+    NoNotice(u32),
     #[error("step \"{step}\" has no checklist item {item}")]
     NoChecklistItem { step: String, item: u32 },
 }
@@ -407,6 +413,7 @@ impl Incident {
             plan_digest: d.plan_digest.clone(),
             told: Default::default(),
             runs: Vec::new(),
+            written_notices: Vec::new(),
             version: 1,
             updated_at: recorded.at,
         }
@@ -563,6 +570,10 @@ impl Incident {
             | IncidentEvent::ActionExpired { .. }
             | IncidentEvent::ActionStarted { .. }
             | IncidentEvent::ActionFinished { .. } => self.apply_run(&recorded.event, Self::stamp(recorded))?,
+            IncidentEvent::NoticeDrafted { .. }
+            | IncidentEvent::NoticeRevised { .. }
+            | IncidentEvent::NoticeApproved { .. }
+            | IncidentEvent::NoticeSent { .. } => self.apply_notice(&recorded.event, Self::stamp(recorded))?,
             IncidentEvent::PlanAdopted { digest, breached, .. } => {
                 self.remember(breached);
                 self.plan_digest.clone_from(digest);

@@ -301,11 +301,16 @@ pub fn approvers<'p>(incident: &Incident, plan: &'p Plan, run: &ActionRun) -> Ve
 
 /// Whether `by` may approve a run of `action` on `incident`.
 fn may_approve(incident: &Incident, plan: &Plan, action: &ActionDef, by: &Actor) -> bool {
-    let Some(approval) = &action.approval else { return true };
-    if approval.by.is_empty() {
-        return true;
+    match &action.approval {
+        Some(approval) if !approval.by.is_empty() => allowed(&approval.by, incident, plan, by),
+        _ => true,
     }
-    approval.by.iter().any(|who| match who {
+}
+
+/// Whether `by` is one of `approvers`: named, or holding a named role on the incident (or,
+/// while nobody holds it there, one of the plan's people for it).
+pub(super) fn allowed(approvers: &[Approver], incident: &Incident, plan: &Plan, by: &Actor) -> bool {
+    approvers.iter().any(|who| match who {
         Approver::Person(person) => person == by.as_str(),
         Approver::Role(role) => match incident.roles.get(role) {
             Some(holder) => holder == by.as_str(),

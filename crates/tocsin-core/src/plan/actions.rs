@@ -533,6 +533,38 @@ fn step_of(
     Some((template.id.clone(), item.map(|i| i.value)))
 }
 
+/// The roles and people named in `by` (of `whose`, like "the approval of block"), each
+/// checked against the plan's.
+pub(super) fn approvers(
+    by: Vec<Located<String>>,
+    whose: &str,
+    roles: &[ResponseRole],
+    people: &[&str],
+    problems: &mut Problems,
+) -> Vec<Approver> {
+    let mut approvers = Vec::new();
+    for who in by {
+        if let Some(role) = roles.iter().find(|r| r.id.as_str() == who.value) {
+            approvers.push(Approver::Role(role.id.clone()));
+        } else if people.contains(&who.value.as_str()) {
+            approvers.push(Approver::Person(who.value));
+        } else {
+            let mut names: Vec<&str> = roles.iter().map(|r| r.id.as_str()).collect();
+            names.extend(people.iter().copied());
+            problems.push(unknown(
+                &who,
+                format!(
+                    "\"{}\" in {whose} is neither a role nor a person of the plan",
+                    who.value
+                ),
+                &names,
+                "name a [[role]] id or a [[person]] id".into(),
+            ));
+        }
+    }
+    approvers
+}
+
 fn approval(table: TableAt<'_, '_>, action: &str, known: &Known<'_>, problems: &mut Problems) -> Option<Approval> {
     let mut s = Section::new(table, format!("the approval of {action}"));
     let needs = s.opt_uint("needs", 1, 5, problems).map_or(1, |n| n.value);
@@ -541,26 +573,13 @@ fn approval(table: TableAt<'_, '_>, action: &str, known: &Known<'_>, problems: &
     let two_people = s.opt_bool("two_people", problems).unwrap_or(false);
     let except_rules = s.opt_bool("except_rules", problems).unwrap_or(false);
     s.finish(problems);
-    let mut approvers = Vec::new();
-    for who in by {
-        if let Some(role) = known.roles.iter().find(|r| r.id.as_str() == who.value) {
-            approvers.push(Approver::Role(role.id.clone()));
-        } else if known.people.contains(&who.value.as_str()) {
-            approvers.push(Approver::Person(who.value));
-        } else {
-            let mut names: Vec<&str> = known.roles.iter().map(|r| r.id.as_str()).collect();
-            names.extend(known.people.iter().copied());
-            problems.push(unknown(
-                &who,
-                format!(
-                    "\"{}\" in the approval of {action} is neither a role nor a person of the plan",
-                    who.value
-                ),
-                &names,
-                "name a [[role]] id or a [[person]] id".into(),
-            ));
-        }
-    }
+    let approvers = approvers(
+        by,
+        &format!("the approval of {action}"),
+        known.roles,
+        known.people,
+        problems,
+    );
     let valid_for_seconds = match valid_for {
         None => 3600,
         Some(v) => match v.value.elapsed_seconds().and_then(|s| u64::try_from(s).ok()) {

@@ -11,7 +11,8 @@ use super::channels::channels;
 use super::detection::{detection, rate_limits};
 use super::escalation::{Known, escalation};
 use super::integrations::integrations;
-use super::obligations::{DEFAULT_NOTICE_WHEN, customers, disclosure, obligations};
+use super::notices::{Known as NoticesKnow, notices};
+use super::obligations::{DEFAULT_NOTICE_WHEN, NoticeKind, customers, disclosure, obligations};
 use super::organization::organization;
 use super::people::people;
 use super::read::{Located, Problems, Section, TableAt};
@@ -128,6 +129,24 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .opt_table("audit", &mut problems)
         .map_or_else(AuditSeal::default, |t| audit(t, &channel_names, &mut problems));
     let services = services(&root.tables("service", &mut problems), &mut problems);
+    let notice_kind = |text: &str| {
+        NoticeKind::built_in(text).or_else(|| {
+            obligations
+                .iter()
+                .find(|o| o.id.as_str() == text)
+                .map(|o| NoticeKind::Obligation(o.id.clone()))
+        })
+    };
+    let notices = notices(
+        &root.tables("notice", &mut problems),
+        &NoticesKnow {
+            kinds: &notice_kind,
+            roles: &roles,
+            people: &person_ids,
+            channels: &channels,
+        },
+        &mut problems,
+    );
     let security_txt = root
         .opt_table("security_txt", &mut problems)
         .and_then(|t| security_txt(t, &mut problems));
@@ -171,6 +190,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             security_txt,
             actions,
             services,
+            notices,
             digest: String::new(),
             source: String::new(),
         }),

@@ -7,6 +7,7 @@ mod channels;
 mod detection;
 mod escalation;
 mod integrations;
+mod notices;
 mod obligations;
 mod organization;
 mod people;
@@ -25,6 +26,7 @@ pub use channels::{Channel, ChannelKind, NotATelegramChat, SmtpTls, check_telegr
 pub use detection::Detection;
 pub use escalation::{Escalation, EscalationLevel};
 pub use integrations::{IntegrationRule, MAX_OPEN_ALERTS};
+pub use notices::NoticeDef;
 pub(crate) use obligations::BUILT_IN_NOTICES;
 pub use obligations::{ClockStart, Disclosure, NoticeKind, Obligation};
 pub use organization::Organization;
@@ -69,6 +71,7 @@ pub struct Plan {
     recovery: Recovery,
     audit: AuditSeal,
     security_txt: Option<SecurityTxt>,
+    notices: Vec<NoticeDef>,
     actions: Vec<crate::action::ActionDef>,
     services: Vec<Service>,
     digest: String,
@@ -246,6 +249,16 @@ impl Plan {
     /// The action with this id.
     pub fn action(&self, id: &str) -> Option<&crate::action::ActionDef> {
         self.actions.iter().find(|a| a.id.as_str() == id)
+    }
+
+    /// `[[notice]]`: how each kind of notice is written and sent.
+    pub fn notices(&self) -> &[NoticeDef] {
+        &self.notices
+    }
+
+    /// How notices of `kind` are written, if the plan says.
+    pub fn notice(&self, kind: &NoticeKind) -> Option<&NoticeDef> {
+        self.notices.iter().find(|n| &n.kind == kind)
     }
 
     /// `[security_txt]`, served as `/.well-known/security.txt`.

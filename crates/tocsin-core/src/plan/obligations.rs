@@ -87,10 +87,12 @@ pub enum NoticeKind {
     Authority,
     DataSubjects,
     StatusUpdate,
+    /// What happened and what changed, told to customers after the incident.
+    Summary,
     Obligation(ObligationId),
 }
 
-pub(crate) const BUILT_IN_NOTICES: [&str; 4] = ["customers", "authority", "data-subjects", "status-update"];
+pub(crate) const BUILT_IN_NOTICES: [&str; 5] = ["customers", "authority", "data-subjects", "status-update", "summary"];
 
 impl NoticeKind {
     pub fn as_str(&self) -> &str {
@@ -99,6 +101,7 @@ impl NoticeKind {
             NoticeKind::Authority => "authority",
             NoticeKind::DataSubjects => "data-subjects",
             NoticeKind::StatusUpdate => "status-update",
+            NoticeKind::Summary => "summary",
             NoticeKind::Obligation(id) => id.as_str(),
         }
     }
@@ -109,6 +112,7 @@ impl NoticeKind {
             "authority" => Some(NoticeKind::Authority),
             "data-subjects" => Some(NoticeKind::DataSubjects),
             "status-update" => Some(NoticeKind::StatusUpdate),
+            "summary" => Some(NoticeKind::Summary),
             _ => None,
         }
     }
@@ -258,7 +262,7 @@ pub(super) fn obligations(
                         draft.obligation.id, draft.met_by_text
                     ),
                 )
-                .with_hint("met_by is customers, authority, data-subjects, or an obligation id"),
+                .with_hint("met_by is customers, authority, data-subjects, summary, or an obligation id"),
             ),
         }
     }

@@ -19,6 +19,9 @@ pub struct Organization {
     pub working_days: Vec<Weekday>,
     pub holidays: Vec<Date>,
     pub security_contact: Option<String>,
+    /// The contact point for personal data breaches (the data protection officer, or who
+    /// else), which notices name (GDPR Art. 33(3)(b)); the security contact where unset.
+    pub privacy_contact: Option<String>,
 }
 
 pub(super) fn organization(table: TableAt<'_, '_>, problems: &mut Problems) -> Option<(Organization, Calendar)> {
@@ -79,6 +82,7 @@ pub(super) fn organization(table: TableAt<'_, '_>, problems: &mut Problems) -> O
         }
     }
     let security_contact = s.opt_str("security_contact", problems).map(|c| c.value);
+    let privacy_contact = s.opt_str("privacy_contact", problems).map(|c| c.value);
     s.finish(problems);
     let (name, zone_text, zone) = (name?, zone_text?, zone?);
     if working_days.is_empty() {
@@ -92,6 +96,7 @@ pub(super) fn organization(table: TableAt<'_, '_>, problems: &mut Problems) -> O
             working_days,
             holidays: dates.into_iter().collect(),
             security_contact,
+            privacy_contact,
         },
         calendar,
     ))

@@ -166,6 +166,9 @@ fn tls_parameters(host: &str, ca_pem: Option<&[u8]>) -> Result<TlsParameters, cr
 /// The same for every message about one incident, so that clients that thread by subject
 /// thread them too.
 pub fn subject(message: &Message) -> String {
+    if message.notice.is_some() {
+        return message.title.clone();
+    }
     match (&message.severity, &message.incident) {
         (Some(severity), Some(incident)) => format!("[{severity}] {incident}: {}", message.title),
         (None, Some(incident)) => format!("{incident}: {}", message.title),
@@ -175,6 +178,9 @@ pub fn subject(message: &Message) -> String {
 
 /// The message as plain text.
 pub fn text(message: &Message) -> String {
+    if message.notice.is_some() {
+        return message.text.clone();
+    }
     let mut text = format!("{}\n\n{}\n", message.heading(), message.text);
     if let Some(deadline) = &message.deadline {
         text.push_str(&format!("\nDeadline: {deadline}\n"));
@@ -204,6 +210,12 @@ fn escape(text: &str) -> String {
 
 /// The message as HTML: the same parts, for clients that show HTML.
 pub fn html(message: &Message) -> String {
+    if message.notice.is_some() {
+        return format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif;max-width:40em\">{}</body></html>",
+            tocsin_core::notice::to_html(&message.text)
+        );
+    }
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{}</h2><p>{}</p>",
         escape(&message.heading()),

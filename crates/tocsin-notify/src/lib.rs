@@ -79,6 +79,10 @@ pub struct Message {
     /// only to them, by channels that reach one person (email).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve_link: Option<String>,
+    /// A notice of the incident (its number) to one recipient: the message is its subject
+    /// and its Markdown text, nothing else. Delivery fills them in when it sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<u32>,
     /// The people this message is meant for, beyond the channel's audience (an
     /// escalation's, a reminder's): channels that can, address or mention them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -879,3 +879,143 @@ impl RejectDoc {
         }
     }
 }
+
+/// One of an incident's notices.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WrittenNoticeDoc {
+    pub incident: String,
+    /// Counting from 1 within the incident.
+    pub notice: u32,
+    /// customers, authority, data-subjects, status-update, summary, or an obligation's id.
+    pub kind: String,
+    pub subject: String,
+    /// Markdown.
+    pub body: String,
+    /// Counting from 1; each revision is the next.
+    pub version: u32,
+    pub drafted: StampDoc,
+    pub revised: Option<StampDoc>,
+    /// Who approved which version.
+    pub approvals: Vec<NoticeApprovalDoc>,
+    /// Whether the plan wants it approved before it goes.
+    pub needs_approval: bool,
+    pub approved: bool,
+    /// Why it cannot be sent as it is: the first missing section or blank left.
+    pub incomplete: Option<String>,
+    /// The email channel that sends it to the incident's recipients; none: a document
+    /// filed by hand.
+    pub channel: Option<String>,
+    pub sent: Option<SentDoc>,
+    /// How its emails stand in the outbox, once sent.
+    pub deliveries: Option<DeliveriesDoc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NoticeApprovalDoc {
+    pub version: u32,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SentDoc {
+    pub by: String,
+    pub at: Timestamp,
+    pub version: u32,
+    pub recipients: u64,
+    /// Why it went after its deadline.
+    pub late: Option<String>,
+}
+
+/// How a notice's emails stand.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DeliveriesDoc {
+    pub pending: u64,
+    /// Of those pending, how many failed at least once and wait to be tried again.
+    pub retrying: u64,
+    pub sent: u64,
+    /// Given up on: refused by the mail server (a bounce) or failing too long.
+    pub dead: u64,
+    /// Some that failed: the address, and why.
+    pub failures: Vec<FailureDoc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FailureDoc {
+    pub to: String,
+    pub state: String,
+    pub error: String,
+}
+
+impl WrittenNoticeDoc {
+    pub fn of(
+        incident: &Incident,
+        notice: &tocsin_core::incident::IncidentNotice,
+        plan: &Plan,
+        deliveries: Option<&tocsin_store::outbox::Tally>,
+    ) -> Self {
+        let kind = plan.find_notice_kind(&notice.kind).ok();
+        let def = kind.as_ref().and_then(|k| plan.notice(k));
+        let required = kind
+            .as_ref()
+            .map(|k| tocsin_core::incident::required(plan, k))
+            .unwrap_or_default();
+        let prefix = crate::services::notices::outbox_prefix(incident.number, notice.number);
+        WrittenNoticeDoc {
+            incident: incident.number.to_string(),
+            notice: notice.number,
+            kind: notice.kind.clone(),
+            subject: notice.subject.clone(),
+            body: notice.body.clone(),
+            version: notice.version,
+            drafted: StampDoc::of(&notice.drafted),
+            revised: notice.revised.as_ref().map(StampDoc::of),
+            approvals: notice
+                .approvals
+                .iter()
+                .map(|(version, s)| NoticeApprovalDoc {
+                    version: *version,
+                    by: s.by.to_string(),
+                    at: s.at,
+                })
+                .collect(),
+            needs_approval: def.is_some_and(|d| !d.approve_by.is_empty()),
+            approved: notice.approved(),
+            incomplete: tocsin_core::notice::check(&notice.body, &required)
+                .err()
+                .map(|e| e.to_string()),
+            channel: def.and_then(|d| d.channel.clone()),
+            sent: notice.sent.as_ref().map(|s| SentDoc {
+                by: s.stamp.by.to_string(),
+                at: s.stamp.at,
+                version: s.version,
+                recipients: s.recipients,
+                late: s.late.clone(),
+            }),
+            deliveries: deliveries.map(|t| DeliveriesDoc {
+                pending: t.pending,
+                retrying: t.retrying,
+                sent: t.sent,
+                dead: t.dead,
+                failures: t
+                    .failures
+                    .iter()
+                    .map(|(key, state, error)| FailureDoc {
+                        to: key.strip_prefix(&prefix).unwrap_or(key).to_owned(),
+                        state: state.as_str().to_owned(),
+                        error: error.clone(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+/// A recipient of an incident's notices.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecipientDoc {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub added_at: Timestamp,
+}

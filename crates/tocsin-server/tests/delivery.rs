@@ -79,18 +79,24 @@ async fn notifications_are_delivered_retried_after_a_busy_answer_and_dead_withou
         let notes = [note("a", "ops", t0), note("b", "ops", t0), note("c", "gone", t0)];
         store.enqueue(&notes, t0).await.unwrap();
 
-        assert_eq!(deliver_due(&*store, &channels, "w1", t0).await.unwrap().claimed, 3);
+        assert_eq!(
+            deliver_due(&*store, &channels, None, "w1", t0).await.unwrap().claimed,
+            3
+        );
         // "a" waits 5 to 10 s before its second attempt.
         let soon = t0 + SignedDuration::from_secs(4);
         assert_eq!(
-            deliver_due(&*store, &channels, "w1", soon).await.unwrap().claimed,
+            deliver_due(&*store, &channels, None, "w1", soon).await.unwrap().claimed,
             0,
             "{}",
             db.backend
         );
         let later = t0 + SignedDuration::from_secs(11);
         assert_eq!(
-            deliver_due(&*store, &channels, "w1", later).await.unwrap().claimed,
+            deliver_due(&*store, &channels, None, "w1", later)
+                .await
+                .unwrap()
+                .claimed,
             1,
             "{}",
             db.backend

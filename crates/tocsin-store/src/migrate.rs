@@ -43,6 +43,7 @@ macro_rules! migrations {
             17 "switches" "0017_switches",
             18 "evidence" "0018_evidence",
             19 "approval links" "0019_approval_links",
+            20 "notice recipients" "0020_notice_recipients",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

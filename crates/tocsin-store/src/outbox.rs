@@ -103,6 +103,18 @@ pub struct Notification {
     pub last_error: Option<String>,
 }
 
+/// How a group of notifications stands (those of one notice, by their keys).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub pending: u64,
+    /// Of those pending, how many failed at least once.
+    pub retrying: u64,
+    pub sent: u64,
+    pub dead: u64,
+    /// Some that failed (dead, or waiting to be tried again): key, state and last error.
+    pub failures: Vec<(String, Delivery, String)>,
+}
+
 /// Which notifications to list, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct OutboxFilter {
@@ -152,6 +164,10 @@ pub trait OutboxStore: Send + Sync {
     async fn resend(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
 
     async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<Notification>, StoreError>;
+
+    /// How the notifications whose keys start with `prefix` stand, with up to `limit` of
+    /// those that failed.
+    async fn tally(&self, prefix: &str, limit: u32) -> Result<Tally, StoreError>;
 
     /// The approval link whose secret hashes to `hash`, used or not.
     async fn approval_link(&self, hash: &str) -> Result<Option<ApprovalLink>, StoreError>;

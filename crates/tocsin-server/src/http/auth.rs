@@ -349,6 +349,11 @@ impl Responder {
         self.state.blocks()
     }
 
+    /// The incidents' notices and recipients, to draft, approve and send them.
+    pub fn notices(&self) -> &crate::services::notices::Notices {
+        self.state.notices()
+    }
+
     /// Tells live pages that an incident changed.
     pub fn changed(&self, number: IncidentNumber) {
         self.state.changed(number);
@@ -359,6 +364,11 @@ impl Reader {
     /// The evidence, to list, check and download (each download on the audit chain).
     pub fn evidence(&self) -> &crate::services::evidence::Locker {
         self.state.evidence()
+    }
+
+    /// The incidents' notices, to read them, their recipients and their deliveries.
+    pub fn notices(&self) -> &crate::services::notices::Notices {
+        self.state.notices()
     }
 }
 

@@ -85,6 +85,7 @@ struct Shared {
     evidence: crate::services::evidence::Locker,
     actions: Arc<crate::services::actions::Actions>,
     approval_links: crate::services::approval_links::ApprovalLinks,
+    notices: crate::services::notices::Notices,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
     config: ServerConfig,
@@ -121,6 +122,7 @@ impl AppState {
         ));
         let approval_links =
             crate::services::approval_links::ApprovalLinks::new(Arc::clone(&store) as _, Arc::clone(&actions));
+        let notices = crate::services::notices::Notices::new(desk.clone(), Arc::clone(&store));
         AppState(Arc::new(Shared {
             store,
             desk,
@@ -131,6 +133,7 @@ impl AppState {
             evidence,
             actions,
             approval_links,
+            notices,
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
             config,
@@ -173,6 +176,10 @@ impl AppState {
 
     pub fn approval_links(&self) -> &crate::services::approval_links::ApprovalLinks {
         &self.0.approval_links
+    }
+
+    pub fn notices(&self) -> &crate::services::notices::Notices {
+        &self.0.notices
     }
 
     /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{self, admin, blocks, events, evidence, plans, ratelimit, runs, switches};
+use super::api::{self, admin, blocks, events, evidence, notices, plans, ratelimit, runs, switches};
 use super::error;
 use crate::documents;
 
@@ -30,6 +30,9 @@ use crate::documents;
         switches::maintenance, switches::maintenance_on, switches::maintenance_off, switches::directive,
         switches::paused_agents, switches::pause_agent, switches::resume_agent,
         evidence::list_evidence, evidence::add_evidence, evidence::get_evidence, evidence::verify_evidence,
+        notices::list_notices, notices::get_notice, notices::draft_notice, notices::revise_notice,
+        notices::approve_notice, notices::send_notice, notices::notice_document, notices::list_recipients,
+        notices::add_recipients,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),
@@ -40,6 +43,7 @@ use crate::documents;
         (name = "plan", description = "The plan in force"),
         (name = "identity", description = "Users, tokens and logins"),
         (name = "events", description = "Events from applications and logs, and the signals detectors find in them"),
+        (name = "notices", description = "Notices to customers, the supervisory authority and data subjects: drafted from the plan's templates, checked, approved, sent to the incident's recipients"),
         (name = "containment", description = "The plan's actions and their runs; blocked addresses and networks, which bouncers and the rate-limit service obey; maintenance mode and paused agents"),
     )
 )]

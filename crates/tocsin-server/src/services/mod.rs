@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;
+pub mod notices;
 pub mod plans;
 pub mod ratelimit;
 pub(crate) mod read_cache;

@@ -39,14 +39,50 @@ pub struct Round {
     pub delivered: Vec<Notification>,
 }
 
-/// Sends the notifications due at `now`, one claim's worth.
+/// The subject and text of the notices among `claimed`, read once per round from their
+/// incidents (a notice does not change once sent); `desk` reads them.
+type NoticeTexts = BTreeMap<(String, u32), (String, String)>;
+
+async fn notice_texts(desk: Option<&crate::Desk>, claimed: &[Notification]) -> NoticeTexts {
+    let mut texts = NoticeTexts::new();
+    let Some(desk) = desk else { return texts };
+    for n in claimed {
+        let Ok(message) = serde_json::from_str::<Message>(&n.payload) else {
+            continue;
+        };
+        let (Some(notice), Some(incident)) = (message.notice, message.incident) else {
+            continue;
+        };
+        if texts.contains_key(&(incident.clone(), notice)) {
+            continue;
+        }
+        let Ok(number) = incident.parse::<IncidentNumber>() else {
+            continue;
+        };
+        match desk.incident_shared(number).await {
+            Ok(view) => {
+                if let Some(written) = view.incident.notice(notice) {
+                    texts.insert((incident, notice), (written.subject.clone(), written.body.clone()));
+                }
+            }
+            Err(e) => tracing::warn!(incident = %number, error = %e, "a notice's text cannot be read now"),
+        }
+    }
+    texts
+}
+
+/// Sends the notifications due at `now`, one claim's worth; `desk` reads the text of
+/// notices as they go.
 pub async fn deliver_due(
     store: &dyn OutboxStore,
     channels: &Channels,
+    desk: Option<&crate::Desk>,
     worker: &str,
     now: Timestamp,
 ) -> Result<Round, StoreError> {
     let claimed = store.claim(worker, CLAIM, now, now + LEASE).await?;
+    let texts = notice_texts(desk, &claimed).await;
+    let texts = &texts;
     // One incident's news reaches a channel in order: each (channel, incident) is sent one
     // after the other, and what follows a failure waits for it. The rest goes at once.
     let mut groups: Vec<Vec<&Notification>> = Vec::new();
@@ -78,13 +114,13 @@ pub async fn deliver_due(
                     error: format!("waits for an earlier notification: {error}"),
                     after: None,
                 },
-                (None, None) => send(channels, n, None).await,
+                (None, None) => send(channels, n, None, texts).await,
                 (None, Some(incident)) => {
                     if thread.is_none() {
                         thread = Some(store.thread(&n.channel, incident).await?);
                     }
                     let known = thread.clone().flatten();
-                    let outcome = send(channels, n, known.clone()).await;
+                    let outcome = send(channels, n, known.clone(), texts).await;
                     if let (Outcome::Delivered { thread: Some(started) }, None) = (&outcome, &known) {
                         store.start_thread(&n.channel, incident, started, now).await?;
                         thread = Some(Some(started.clone()));
@@ -155,14 +191,30 @@ async fn record_delivered(desk: &crate::Desk, delivered: &[Notification]) {
     }
 }
 
-async fn send(channels: &Channels, n: &Notification, thread: Option<String>) -> Outcome {
+async fn send(channels: &Channels, n: &Notification, thread: Option<String>, texts: &NoticeTexts) -> Outcome {
     let Some(channel) = channels.get(&n.channel) else {
         return Outcome::Refused {
             error: format!("the plan has no channel \"{}\"", n.channel),
         };
     };
     match serde_json::from_str::<Message>(&n.payload) {
-        Ok(message) => channel.send(&Message { thread, ..message }).await,
+        Ok(mut message) => {
+            if let (Some(notice), Some(incident)) = (message.notice, &message.incident) {
+                match texts.get(&(incident.clone(), notice)) {
+                    Some((subject, body)) => {
+                        message.title.clone_from(subject);
+                        message.text.clone_from(body);
+                    }
+                    None => {
+                        return Outcome::Retry {
+                            error: format!("the text of notice {notice} of {incident} cannot be read now"),
+                            after: None,
+                        };
+                    }
+                }
+            }
+            channel.send(&Message { thread, ..message }).await
+        }
         Err(e) => Outcome::Refused {
             error: format!("the stored message cannot be read: {e}"),
         },
@@ -204,7 +256,7 @@ pub async fn work(
     let mut queued = queued.listen();
     loop {
         let channels = channels();
-        match deliver_due(&*store, &channels, &worker, Timestamp::now()).await {
+        match deliver_due(&*store, &channels, Some(&desk), &worker, Timestamp::now()).await {
             Ok(round) => {
                 record_delivered(&desk, &round.delivered).await;
                 // A full claim: more may be due.

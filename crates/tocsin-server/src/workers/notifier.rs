@@ -9,11 +9,14 @@ use std::time::Duration;
 use tocsin_core::Timestamp;
 use tocsin_core::audit::AuditEntry;
 use tocsin_core::clock::{Clock, ClockKind};
-use tocsin_core::incident::{Actor, Command, Incident, IncidentEvent, IncidentNumber, Status, approvers};
+use tocsin_core::incident::{
+    Actor, Command, Incident, IncidentEvent, IncidentNotice, IncidentNumber, Status, approvers,
+};
 use tocsin_core::plan::{ChannelKind, Plan};
 use tocsin_notify::{Message, Recipient};
 use tocsin_store::ChainStore;
 use tocsin_store::outbox::{NewApprovalLink, NewNotification, OutboxStore};
+use tocsin_store::recipients::RecipientStore;
 use tocsin_store::signals::SignalStore;
 
 use crate::phrases::{due, span, time};
@@ -26,7 +29,7 @@ use crate::{Desk, DeskError};
 store_view! {
     /// What the notifier reads (the audit chain, the signals, its cursors) and where it
     /// queues.
-    NotifierStore: SignalStore, ChainStore, OutboxStore
+    NotifierStore: SignalStore, ChainStore, OutboxStore, RecipientStore
 }
 
 /// The notifier's cursor in the audit chain.
@@ -65,9 +68,20 @@ pub async fn notify_new(
     let zone = plan.calendar().zone();
     let now = Timestamp::now();
     let mut notes = Vec::new();
+    let mut queued_apart = 0;
     for entry in &entries {
         let Some(number) = entry.incident else { continue };
-        let news = news_of(entry);
+        if entry.action == "notice_sent" {
+            queued_apart += notice_mails(store, desk, entry, now).await?;
+        }
+        let mut news = news_of(entry);
+        if entry.action == "notice_sent"
+            && sent_notice(desk, entry)
+                .await?
+                .is_some_and(|n| n.kind == "status-update")
+        {
+            news = "status_update";
+        }
         if !tocsin_core::plan::NEWS.contains(&news) || plan.routes().is_empty() {
             continue;
         }
@@ -87,8 +101,78 @@ pub async fn notify_new(
     store.enqueue_following(FOLLOWER, last, &notes, now).await?;
     Ok(Told {
         entries: entries.len(),
-        queued: notes.len(),
+        queued: notes.len() + queued_apart,
     })
+}
+
+/// Recipients read and queued at a time.
+const RECIPIENT_PAGE: u32 = 2_000;
+
+/// The notice a `notice_sent` entry sent, as it is (a sent notice does not change).
+async fn sent_notice(desk: &Desk, entry: &AuditEntry) -> Result<Option<IncidentNotice>, DeskError> {
+    let (Some(number), Some(notice)) = (entry.incident, entry.data["notice"].as_u64()) else {
+        return Ok(None);
+    };
+    let view = desk.incident_shared(number).await?;
+    Ok(u32::try_from(notice)
+        .ok()
+        .and_then(|n| view.incident.notice(n))
+        .cloned())
+}
+
+/// For a notice sent by email: one notification per recipient on its kind's channel, to
+/// the first `recipients` of the incident's list (those it was sent to). They are queued
+/// before the cursor moves past the entry, page by page; a page queued again after a crash
+/// is stored once (by key). They are not ordered among themselves, nor put on the timeline
+/// one by one: `tocsin notice status` tells how they went.
+async fn notice_mails(
+    store: &(impl NotifierStore + ?Sized),
+    desk: &Desk,
+    entry: &AuditEntry,
+    now: Timestamp,
+) -> Result<usize, DeskError> {
+    let (Some(number), Some(notice)) = (entry.incident, sent_notice(desk, entry).await?) else {
+        return Ok(0);
+    };
+    let plan = desk.plan();
+    let Some(channel) = plan
+        .find_notice_kind(&notice.kind)
+        .ok()
+        .and_then(|kind| plan.notice(&kind).and_then(|d| d.channel.clone()))
+    else {
+        return Ok(0);
+    };
+    let total = entry.data["recipients"].as_u64().unwrap_or(0);
+    let prefix = crate::services::notices::outbox_prefix(number, notice.number);
+    let (mut after, mut stored, mut read) = (0, 0, 0_u64);
+    while read < total {
+        let page = store.recipients(number, after, RECIPIENT_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let take = usize::try_from(total - read).unwrap_or(usize::MAX).min(page.len());
+        read += take as u64;
+        let notes: Vec<NewNotification> = page[..take]
+            .iter()
+            .map(|r| {
+                let message = Message {
+                    id: format!("{prefix}{}", r.email),
+                    kind: "notice".to_owned(),
+                    incident: Some(number.to_string()),
+                    notice: Some(notice.number),
+                    to: vec![Recipient {
+                        name: r.name.clone().unwrap_or_else(|| r.email.clone()),
+                        email: Some(r.email.clone()),
+                        telegram: None,
+                        slack: None,
+                    }],
+                    ..Message::default()
+                };
+                queued(&message, &channel, None, now)
+            })
+            .collect();
+        stored += store.enqueue(&notes, now).await? as usize;
+    }
+    Ok(stored)
 }
 
 /// The kind of news an audit entry is: its action, but a recorded status update is news of
@@ -273,6 +357,7 @@ pub async fn warn_clocks(
                     awaits_ack: clock.kind == ClockKind::Acknowledge,
                     approve_run: None,
                     approve_link: None,
+                    notice: None,
                     to: to.clone(),
                     thread: None,
                 };
@@ -409,6 +494,7 @@ pub async fn escalate(
                 awaits_ack: true,
                 approve_run: None,
                 approve_link: None,
+                notice: None,
                 to: to.clone(),
                 thread: None,
             };
@@ -491,6 +577,16 @@ fn message(
             None => format!("Status update recorded by {who}"),
         },
         Ok(event @ IncidentEvent::ActionRequested { .. }) => format!("{who} {}", crate::phrases::event(&event)),
+        Ok(IncidentEvent::NoticeSent { notice, .. })
+            if let Some(written) = incident.notice(notice)
+                && written.kind == "status-update" =>
+        {
+            format!(
+                "Status update from {who}: {}",
+                tocsin_core::action::cut(&written.body, 1_500)
+            )
+        }
+        Ok(event @ IncidentEvent::NoticeSent { .. }) => format!("{who} {}", crate::phrases::event(&event)),
         _ => format!("{} by {who}", entry.action.replace('_', " ")),
     };
     let deadline = view
@@ -516,6 +612,7 @@ fn message(
             _ => None,
         },
         approve_link: None,
+        notice: None,
         to: Vec::new(),
         thread: None,
     }

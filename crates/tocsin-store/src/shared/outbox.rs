@@ -2,7 +2,7 @@
 
 use super::*;
 
-use crate::outbox::{ApprovalLink, Delivery, NewNotification, Notification, OutboxFilter, OutboxStore};
+use crate::outbox::{ApprovalLink, Delivery, NewNotification, Notification, OutboxFilter, OutboxStore, Tally};
 
 fn notification_from(row: &DbRow) -> Result<Notification, StoreError> {
     let state: String = row.try_get("state")?;
@@ -181,6 +181,52 @@ impl OutboxStore for Backend {
             .push_bind(i64::from(filter.limit.clamp(1, 1000)));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(notification_from).collect()
+    }
+
+    async fn tally(&self, prefix: &str, limit: u32) -> Result<Tally, StoreError> {
+        // Keys are compared by their start, not with LIKE, whose wildcards a key may hold.
+        let rows = sqlx::query(
+            "SELECT state, attempts > 0 AND state = 'pending' AND last_error IS NOT NULL AS retrying, COUNT(*) AS n
+             FROM outbox WHERE substr(idempotency_key, 1, length($1)) = $1 GROUP BY 1, 2",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tally = Tally::default();
+        for row in &rows {
+            let state: String = row.try_get("state")?;
+            let retrying: bool = row.try_get("retrying")?;
+            let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+            match Delivery::parse(&state) {
+                Some(Delivery::Pending) => {
+                    tally.pending += n;
+                    if retrying {
+                        tally.retrying += n;
+                    }
+                }
+                Some(Delivery::Sent) => tally.sent += n,
+                Some(Delivery::Dead) => tally.dead += n,
+                None => return Err(StoreError::Corrupt(format!("unknown delivery state \"{state}\""))),
+            }
+        }
+        let failed = sqlx::query(
+            "SELECT idempotency_key, state, last_error FROM outbox
+             WHERE substr(idempotency_key, 1, length($1)) = $1 AND last_error IS NOT NULL AND state <> 'sent'
+             ORDER BY id LIMIT $2",
+        )
+        .bind(prefix)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &failed {
+            let state: String = row.try_get("state")?;
+            tally.failures.push((
+                row.try_get("idempotency_key")?,
+                Delivery::parse(&state).unwrap_or(Delivery::Pending),
+                row.try_get("last_error")?,
+            ));
+        }
+        Ok(tally)
     }
 
     async fn approval_link(&self, hash: &str) -> Result<Option<ApprovalLink>, StoreError> {

@@ -22,6 +22,7 @@ pub(super) mod admin;
 pub(super) mod blocks;
 pub(super) mod events;
 pub(super) mod evidence;
+pub(super) mod notices;
 pub(super) mod plans;
 pub(super) mod ratelimit;
 pub(super) mod runs;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(blocks::routes())
         .merge(runs::routes())
+        .merge(notices::routes())
         .merge(evidence::routes())
         .merge(switches::routes())
         .merge(events::routes())

@@ -103,6 +103,61 @@ pub enum Command {
     /// Evidence of incidents, kept by SHA-256 and never changed.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Notices to customers, the supervisory authority and data subjects: drafted from the
+    /// plan's templates, checked, approved and sent to the incident's recipients.
+    #[command(subcommand)]
+    Notice(NoticeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NoticeCommand {
+    /// The fields a notice's template may name.
+    Fields,
+    /// Draft a notice of a kind (customers, authority, data-subjects, status-update,
+    /// summary, or an obligation's id) from the plan's template.
+    Draft {
+        incident: String,
+        kind: String,
+        /// Open it in $EDITOR at once.
+        #[arg(long)]
+        edit: bool,
+    },
+    /// An incident's notices.
+    List { incident: String },
+    /// One notice and its text; with --document, the document to file or print.
+    Show {
+        incident: String,
+        notice: u32,
+        /// markdown or html.
+        #[arg(long)]
+        document: Option<String>,
+    },
+    /// Revise a notice in $EDITOR (or from a file): its next version.
+    Edit {
+        incident: String,
+        notice: u32,
+        /// Take the text from this file (- for standard input).
+        #[arg(long)]
+        file: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Approve the notice's current version, as TOCSIN_ACTOR.
+    Approve { incident: String, notice: u32 },
+    /// Send it: the running server emails it to each of the incident's recipients (or,
+    /// without a channel, it is recorded as filed).
+    Send {
+        incident: String,
+        notice: u32,
+        /// Why it goes after its deadline (required then: GDPR Art. 33(1)).
+        #[arg(long)]
+        late_reason: Option<String>,
+    },
+    /// Add recipients from a CSV file (email,name per line; - for standard input); without
+    /// a file, how many there are.
+    Recipients { incident: String, file: Option<String> },
+    /// How a sent notice's emails went: sent, retrying, dead and why.
+    Status { incident: String, notice: u32 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ mod incident;
 mod ingest;
 mod integration;
 mod keys;
+mod notice;
 mod notify;
 mod plan;
 mod render;
@@ -88,6 +89,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Maintenance(command) => switches::maintenance(context, command).await,
         Command::Agent(command) => switches::agent(context, command).await,
         Command::Evidence(command) => evidence::run(context, command).await,
+        Command::Notice(command) => notice::run(context, command).await,
     }
 }
 

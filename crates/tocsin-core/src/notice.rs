@@ -216,12 +216,44 @@ pub fn check(markdown: &str, required: &[String]) -> Result<(), Incomplete> {
 }
 
 /// A notice as HTML, for email and for printing. Raw HTML in the Markdown is shown as
-/// text, never passed on.
+/// text, never passed on, and links and images go only to `http`, `https`, `mailto` and
+/// `tel` addresses or relative ones (any other becomes `#`).
 pub fn to_html(markdown: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser, html};
+    use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, html};
+    fn safe(url: CowStr<'_>) -> CowStr<'_> {
+        let lower = url.trim().to_ascii_lowercase();
+        match lower.split_once(':').map(|(scheme, _)| scheme) {
+            None | Some("http" | "https" | "mailto" | "tel") => url,
+            // What looks like a scheme is part of a relative path.
+            Some(s) if s.contains(['/', '?', '#']) => url,
+            Some(_) => CowStr::Borrowed("#"),
+        }
+    }
     let parser =
         Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|event| match event {
             Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url: safe(dest_url),
+                title,
+                id,
+            }),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Image {
+                link_type,
+                dest_url: safe(dest_url),
+                title,
+                id,
+            }),
             other => other,
         });
     let mut out = String::new();
@@ -299,5 +331,9 @@ mod tests {
         assert!(html.contains("<h2>Hi</h2>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; <em>word</em>"), "{html}");
+        let links = to_html("[a](javascript:alert(1)) [b](https://example.com) [c](mailto:dpo@example.com) [d](/x)");
+        assert!(links.contains("<a href=\"#\">a</a>"), "{links}");
+        assert!(links.contains("href=\"https://example.com\"") && links.contains("href=\"mailto:dpo@example.com\""));
+        assert!(links.contains("href=\"/x\""), "{links}");
     }
 }

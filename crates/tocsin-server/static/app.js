@@ -38,7 +38,11 @@
     var article = document.querySelector("[data-incident]");
     var shown = article ? article.getAttribute("data-incident") : null;
     var source = new EventSource("/events");
+    // A form on its way must not be cut short by a reload: its answer may lead elsewhere.
+    var leaving = false;
+    document.addEventListener("submit", function () { leaving = true; }, true);
     source.addEventListener("changed", function (event) {
+      if (leaving) return;
       if (shown && event.data !== shown && event.data !== "*") return;
       var typing = Array.prototype.some.call(document.querySelectorAll("input:not([type=hidden]), textarea"),
         function (field) { return field.value && field.value !== field.defaultValue; });

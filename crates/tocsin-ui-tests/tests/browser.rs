@@ -489,3 +489,119 @@ async fn a_file_chosen_on_the_incident_page_is_kept_as_evidence_by_its_hash() {
     b.client.clone().close().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_customer_notice_is_drafted_previewed_approved_and_sent_from_the_web_ui() {
+    let Some(browser) = browser().await else { return };
+    if !tocsin_notify::testing::smtp_server_available() {
+        return;
+    }
+    let sink = tocsin_notify::testing::SmtpSink::start(&[]);
+    let plan = format!(
+        "{}\n[[person]]\nid = \"dana\"\nname = \"Dana\"\n\n[[channel]]\nname = \"customer-mail\"\ntype = \"email\"\nurl = \"{}\"\ntls = \"none\"\nfrom = \"security@example.com\"\nto = [\"security@example.com\"]\n",
+        tocsin_core::plan::presets::FOUR_TIER
+            .source
+            .replace("# channel = \"customer-mail\"", "channel = \"customer-mail\"")
+            .replacen("# approve_by = [\"jo\"]", "approve_by = [\"dana\"]", 1),
+        sink.url()
+    );
+    let server = TestServer::start_with_plan(TestDb::sqlite(), Default::default(), &plan).await;
+    server.user("dana", Role::Responder).await;
+    let b = &browser;
+    let token = server.token_secret("respond").await;
+    let declared = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents", server.url))
+        .bearer_auth(&token)
+        .json(
+            &json!({"title": "Customer records exposed", "severity": "P1", "personal_data": true,
+            "summary": "An export of customer records was readable without a login."}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 201);
+
+    b.client
+        .goto(&format!("{}/incidents/INC-0001", server.url))
+        .await
+        .unwrap();
+    b.fill("#name", "dana").await;
+    b.fill("#password", PASSWORD).await;
+    b.press("Log in").await;
+    b.wait("body[data-page='incident']").await;
+    b.wait("#draft-kind option[value='customers']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.press("Draft notice").await;
+    b.wait("body[data-page='notice']").await;
+    assert!(
+        b.text("#notice-incomplete")
+            .await
+            .contains("blank to fill in in section \"What data was affected\""),
+        "the draft's blanks keep it back"
+    );
+    b.shot("13-notice-draft").await;
+
+    // Fill the blanks in, preview (nothing saved), then save the next version.
+    let body = b.wait("#notice-body").await.prop("value").await.unwrap().unwrap();
+    let filled = body
+        .split("[[")
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part.to_owned(),
+            _ => format!("Written by Dana.{}", part.split_once("]]").unwrap().1),
+        })
+        .collect::<String>();
+    b.client
+        .execute(
+            "document.querySelector('#notice-body').value = arguments[0]",
+            vec![json!(filled)],
+        )
+        .await
+        .unwrap();
+    b.press("Preview").await;
+    b.wait("#notice-unsaved").await;
+    assert!(b.text("#notice-complete").await.starts_with("Complete"));
+    assert!(
+        b.text(".preview")
+            .await
+            .contains("What you should do\nWritten by Dana.")
+    );
+    b.shot("14-notice-preview").await;
+    b.press("Save as version 2").await;
+    b.wait("#notice-approval").await;
+    assert_eq!(b.text("#notice-approval").await, "version 2 is not approved yet");
+
+    // Recipients pasted here; unapproved it does not go to them, approved it does.
+    b.fill(
+        "#recipients-csv",
+        "email,name\ncustomer1@example.com,One\ncustomer2@example.com,Two",
+    )
+    .await;
+    b.press("Add recipients").await;
+    b.wait("body[data-page='notice']").await;
+    b.press("Send version 2").await;
+    let problem = b.text("#notice-problem").await;
+    assert!(problem.contains("version 2 of notice 1 is not approved"), "{problem}");
+    b.press("Approve version 2").await;
+    b.wait("#notice-approval").await;
+    assert!(
+        b.text("#notice-approval")
+            .await
+            .starts_with("version 2 approved by dana")
+    );
+    b.press("Send version 2").await;
+    b.wait("#notice-sent").await;
+    assert!(b.text("#notice-sent").await.contains("to 2 recipients"));
+    let mails = sink.wait_for(2, Some(Duration::from_secs(20))).await;
+    let mut to: Vec<&str> = mails.iter().map(|m| m["rcpt_tos"][0].as_str().unwrap()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["customer1@example.com", "customer2@example.com"]);
+    b.client.refresh().await.unwrap();
+    b.wait("#notice-deliveries").await;
+    b.shot("15-notice-sent").await;
+    b.client.clone().close().await.unwrap();
+    server.stop().await;
+}

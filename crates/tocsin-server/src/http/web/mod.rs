@@ -8,6 +8,7 @@ mod blocks;
 mod forms;
 mod integrations;
 mod live;
+mod notices;
 mod pages;
 mod runs;
 mod switches;
@@ -39,6 +40,12 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/runs", post(runs::request))
         .route("/incidents/{id}/runs/{run}/{what}", post(runs::decide))
         .route("/incidents/{id}/evidence", post(runs::note))
+        .route("/incidents/{id}/notices", post(notices::draft))
+        .route(
+            "/incidents/{id}/notices/{notice}",
+            get(notices::show).post(notices::act),
+        )
+        .route("/incidents/{id}/recipients", post(notices::recipients))
         .route("/plan", get(pages::plan).post(forms::apply_plan))
         .route("/signals", get(pages::signals))
         .route("/log/{seq}", get(pages::event))

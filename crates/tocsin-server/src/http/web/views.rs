@@ -211,6 +211,9 @@ pub struct IncidentPageView {
     pub severities: Vec<Choice>,
     pub notice_kinds: Vec<Choice>,
     pub notices: Vec<String>,
+    /// The notices written for it, each a link to its editor: like `1 · customers ·
+    /// version 2 · sent`.
+    pub written: Vec<(u32, String)>,
     /// Whether customers are affected: yes, no or unknown.
     pub customers: &'static str,
     pub customer_choices: Vec<Choice>,
@@ -244,9 +247,29 @@ impl IncidentPageView {
             Choice::new("authority", "Supervisory authority"),
             Choice::new("data-subjects", "Data subjects"),
             Choice::new("status-update", "Status update"),
+            Choice::new("summary", "Summary to customers"),
         ];
         notice_kinds.extend(plan.obligations().iter().map(|o| Choice::new(o.id.as_str(), &o.name)));
+        let written = incident
+            .written_notices
+            .iter()
+            .map(|n| {
+                let state = match (&n.sent, n.approved()) {
+                    (Some(_), _) => "sent",
+                    (None, true) => "approved",
+                    (None, false) => "draft",
+                };
+                (
+                    n.number,
+                    format!(
+                        "{} · {} · version {} · {state}: {}",
+                        n.number, n.kind, n.version, n.subject
+                    ),
+                )
+            })
+            .collect();
         IncidentPageView {
+            written,
             id: incident.number.to_string(),
             title: incident.title.clone(),
             summary: incident.summary.clone(),

@@ -107,6 +107,13 @@ pub enum Command {
     /// plan's templates, checked, approved and sent to the incident's recipients.
     #[command(subcommand)]
     Notice(NoticeCommand),
+    /// The breach register (GDPR Art. 33(5)): every incident involving personal data, and
+    /// whether and when the authority, the data subjects and the customers were told.
+    Breaches {
+        /// As CSV, for auditors and spreadsheets.
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

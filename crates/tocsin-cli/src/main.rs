@@ -90,6 +90,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Agent(command) => switches::agent(context, command).await,
         Command::Evidence(command) => evidence::run(context, command).await,
         Command::Notice(command) => notice::run(context, command).await,
+        Command::Breaches { csv } => notice::breaches(context, csv).await,
     }
 }
 

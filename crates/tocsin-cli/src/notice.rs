@@ -272,3 +272,46 @@ pub async fn run(context: &Context, command: NoticeCommand) -> anyhow::Result<Ex
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `tocsin breaches`: the register, as a few lines a breach, JSON or CSV.
+pub async fn breaches(context: &Context, as_csv: bool) -> anyhow::Result<ExitCode> {
+    let Some(desk) = context.desk(false).await? else {
+        emit("No incident involving personal data.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let register = tocsin_server::services::breaches::register(&desk, context.now).await?;
+    if as_csv {
+        emit(tocsin_server::services::breaches::csv(&register).trim_end());
+    } else if context.json() {
+        emit(&serde_json::to_string(&register)?);
+    } else if register.is_empty() {
+        emit("No incident involving personal data.");
+    } else {
+        let told = |t: &tocsin_server::services::breaches::TellingDoc| {
+            let mut text = t.state.clone();
+            if let Some(at) = t.told_at {
+                text.push_str(&format!(" at {at}"));
+            } else if let Some(due) = t.due_at {
+                text.push_str(&format!(" (deadline {due})"));
+            }
+            if let Some(why) = &t.why {
+                text.push_str(&format!(": {}", printable(why)));
+            }
+            text
+        };
+        for b in &register {
+            emit(&format!(
+                "{} {} ({}, {}), aware since {}\n  authority: {}\n  data subjects: {}\n  customers: {}",
+                b.incident,
+                printable(&b.title),
+                b.severity,
+                b.status,
+                b.aware_at,
+                told(&b.authority),
+                told(&b.data_subjects_told),
+                told(&b.customers_told)
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -102,6 +102,36 @@ fn a_notice_is_drafted_filled_in_an_editor_refused_until_complete_and_sent() {
         .find(|c| c["clock"] == "customer-notice")
         .unwrap();
     assert_eq!(clock["state"], "met", "{clock}");
+    // The breach register: this incident (personal data), not the other one.
+    let (code, _, err) = run(
+        d,
+        None,
+        &["incident", "declare", "--title", "Disk full", "--severity", "P3"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(
+        d,
+        None,
+        &[
+            "incident",
+            "waive",
+            "INC-0001",
+            "gdpr-art33",
+            "--reason",
+            "the export was encrypted",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(d, None, &["breaches", "--csv"], b"");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("incident,title,severity,status,aware_at"), "{out}");
+    assert!(lines[1].starts_with("INC-0001,Customer records exposed,P1,"), "{out}");
+    assert!(lines[1].contains(",not required,,the export was encrypted,"), "{out}");
+    assert!(lines[1].contains(",not tracked,,,told,"), "{out}");
     let (code, out, _) = run(d, None, &["notice", "fields"], b"");
     assert_eq!(code, 0);
     assert!(out.contains("{{ incident.affected_data_subjects }}"), "{out}");

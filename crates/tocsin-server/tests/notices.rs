@@ -341,6 +341,17 @@ async fn a_customer_notice_reaches_a_thousand_recipients_once_and_the_authority_
                 "notice_sent"
             ]
         );
+        // The breach register says who was told and when.
+        let (status, register) = client.call(Method::GET, "/api/v1/breaches", &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{register}");
+        assert_eq!(register.as_array().unwrap().len(), 1, "{register}");
+        let entry = &register[0];
+        assert_eq!(
+            (entry["incident"].as_str(), entry["authority"]["state"].as_str()),
+            (Some(id.as_str()), Some("told"))
+        );
+        assert_eq!(entry["customers_told"]["state"], "told");
+        assert_eq!(entry["data_subjects_told"]["state"], "not tracked");
         let (status, verified) = client.call(Method::GET, "/api/v1/verify", &token, None).await;
         assert_eq!(status, StatusCode::OK, "{verified}");
         assert_eq!(

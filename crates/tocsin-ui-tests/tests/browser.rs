@@ -602,6 +602,10 @@ async fn a_customer_notice_is_drafted_previewed_approved_and_sent_from_the_web_u
     b.client.refresh().await.unwrap();
     b.wait("#notice-deliveries").await;
     b.shot("15-notice-sent").await;
+    b.client.goto(&format!("{}/breaches", server.url)).await.unwrap();
+    let row = b.text("#breaches tbody tr").await;
+    assert!(row.contains("INC-0001") && row.contains("told 20"), "{row}");
+    b.shot("16-breach-register").await;
     b.client.clone().close().await.unwrap();
     server.stop().await;
 }

@@ -246,6 +246,14 @@ impl<'d> Reading<'d> {
         self.0.incidents(filter).await
     }
 
+    /// The breach register (GDPR Art. 33(5)).
+    pub async fn breaches(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<crate::services::breaches::BreachDoc>, crate::DeskError> {
+        crate::services::breaches::register(self.0, now).await
+    }
+
     pub async fn open_clocks(&self) -> Result<std::sync::Arc<Vec<tocsin_store::OpenClock>>, crate::DeskError> {
         self.0.open_clocks().await
     }

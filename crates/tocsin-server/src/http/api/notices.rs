@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/notices/{notice}/approve", post(approve_notice))
         .route("/incidents/{id}/notices/{notice}/send", post(send_notice))
         .route("/incidents/{id}/notices/{notice}/document", get(notice_document))
+        .route("/breaches", get(breaches))
         .route(
             "/incidents/{id}/recipients",
             get(list_recipients)
@@ -390,4 +391,39 @@ async fn add_recipients(
         added,
         total: notices.count_recipients(number).await?,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct BreachesQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The breach register (GDPR Art. 33(5)): every incident involving personal data, notified
+/// or not, with its facts, effects, remedial action, and whether and when the authority,
+/// the data subjects and the customers were told, or why not. JSON, or with `format=csv`
+/// a spreadsheet an auditor reads without tocsin.
+#[utoipa::path(get, path = "/api/v1/breaches", tag = "notices",
+    params(("format" = Option<String>, Query, description = "json (the default) or csv")),
+    responses((status = 200, body = Vec<crate::services::breaches::BreachDoc>)),
+    security(("bearer" = ["read"]), ("session" = [])))]
+async fn breaches(reader: Reader, Query(query): Query<BreachesQuery>) -> Result<Response, ApiError> {
+    let register = reader.read().breaches(reader.now).await?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Json(register).into_response()),
+        Some("csv") => Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"breach-register.csv\"",
+                ),
+            ],
+            crate::services::breaches::csv(&register),
+        )
+            .into_response()),
+        Some(other) => Err(ApiError::bad_parameter(format!(
+            "format \"{other}\" is not json or csv"
+        ))),
+    }
 }

@@ -5,6 +5,7 @@
 
 mod approve;
 mod blocks;
+mod breaches;
 mod forms;
 mod integrations;
 mod live;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/outbox", get(pages::outbox))
         .route("/maintenance", get(switches::show))
         .route("/maintenance/{what}/{name}", post(switches::switch))
+        .route("/breaches", get(breaches::show))
         .route("/blocks", get(blocks::list).post(blocks::add))
         .route("/blocks/{id}/remove", post(blocks::remove))
         .route("/integrations", get(integrations::list))

@@ -592,6 +592,9 @@ pub enum OutboxCommand {
         /// Its number, from `tocsin outbox list`.
         id: i64,
     },
+    /// How each channel of the plan delivers: working, or failing since when and why, and
+    /// its fallback.
+    Health,
 }
 
 #[derive(Debug, Subcommand)]

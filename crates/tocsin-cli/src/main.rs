@@ -81,6 +81,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
             notify::list(context, state.as_deref(), channel, limit).await
         }
         Command::Outbox(args::OutboxCommand::Retry { id }) => notify::retry(context, id).await,
+        Command::Outbox(args::OutboxCommand::Health) => notify::health(context).await,
         Command::User(command) => admin::user(context, command).await,
         Command::Token(command) => admin::token(context, command).await,
         Command::Integration(command) => integration::run(context, command).await,

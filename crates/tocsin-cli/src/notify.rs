@@ -168,3 +168,40 @@ pub async fn retry(context: &Context, id: i64) -> anyhow::Result<ExitCode> {
         None => bail!("there is no notification {id}"),
     }
 }
+
+/// `tocsin outbox health`: how each channel of the plan delivers.
+pub async fn health(context: &Context) -> anyhow::Result<ExitCode> {
+    let Some(desk) = context.desk(false).await? else {
+        bail!("there is no database yet");
+    };
+    let store = context.opened()?;
+    let docs = tocsin_server::documents::ChannelHealthDoc::all(&desk.plan(), &store.channel_health().await?);
+    if context.json() {
+        emit(&serde_json::to_string(&docs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if docs.is_empty() {
+        emit("The plan has no channels.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan = desk.plan();
+    let zone = plan.calendar().zone();
+    let mut table = Table::new(&["CHANNEL", "TYPE", "STATE", "SINCE", "LAST OK", "FALLBACK", "ERROR"]);
+    for d in &docs {
+        table.row(vec![
+            plain(&d.channel),
+            plain(&d.kind),
+            plain(&d.state),
+            plain(d.failing_since.map(|t| when(t, zone)).unwrap_or_default()),
+            plain(d.last_ok.map(|t| when(t, zone)).unwrap_or_default()),
+            plain(match (&d.fallback, d.fallback_told) {
+                (Some(f), true) => format!("{f} (told)"),
+                (Some(f), false) => f.clone(),
+                (None, _) => String::new(),
+            }),
+            plain(d.last_error.clone().unwrap_or_default()),
+        ]);
+    }
+    emit(&table.render(Paint { on: context.colour() }, ""));
+    Ok(ExitCode::SUCCESS)
+}

@@ -825,3 +825,35 @@ template = "x"
         assert!(text.contains(says), "{says}\n{text}");
     }
 }
+
+#[test]
+fn a_fallback_to_an_unknown_channel_or_to_itself_is_named() {
+    let source = format!(
+        r#"{}
+[[channel]]
+name = "oncall"
+type = "webhook"
+url = "https://hooks.example.com/x"
+secret_env = "X"
+fallback = "security-mial"
+fallback_after = "0s"
+
+[[channel]]
+name = "security-mail"
+type = "webhook"
+url = "https://hooks.example.com/y"
+secret_env = "Y"
+fallback = "security-mail"
+"#,
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&source).join("\n");
+    for says in [
+        "channel \"oncall\" falls back to unknown channel \"security-mial\"",
+        "did you mean \"security-mail\"?",
+        "fallback_after in [[channel]]: duration \"0s\" must be longer than zero",
+        "channel \"security-mail\" cannot fall back to itself",
+    ] {
+        assert!(text.contains(says), "{says}\n{text}");
+    }
+}

@@ -1019,3 +1019,47 @@ pub struct RecipientDoc {
     pub name: Option<String>,
     pub added_at: Timestamp,
 }
+
+/// How one channel of the plan delivers.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ChannelHealthDoc {
+    pub channel: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// works, failing, or unused (no delivery yet).
+    pub state: String,
+    pub failing_since: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_ok: Option<Timestamp>,
+    /// The channel that takes its news too while it fails.
+    pub fallback: Option<String>,
+    /// Whether its fallback was told that it fails.
+    pub fallback_told: bool,
+}
+
+impl ChannelHealthDoc {
+    /// Each channel of `plan`, as `health` says it delivers.
+    pub fn all(plan: &Plan, health: &[tocsin_store::outbox::ChannelHealth]) -> Vec<Self> {
+        plan.channels()
+            .iter()
+            .map(|c| {
+                let h = health.iter().find(|h| h.channel == c.name);
+                let state = match h {
+                    Some(h) if h.failing_since.is_some() => "failing",
+                    Some(h) if h.last_ok.is_some() => "works",
+                    _ => "unused",
+                };
+                ChannelHealthDoc {
+                    channel: c.name.clone(),
+                    kind: c.kind.as_str().to_owned(),
+                    state: state.to_owned(),
+                    failing_since: h.and_then(|h| h.failing_since),
+                    last_error: h.and_then(|h| h.failing_since.and(h.last_error.clone())),
+                    last_ok: h.and_then(|h| h.last_ok),
+                    fallback: c.fallback.clone(),
+                    fallback_told: h.is_some_and(|h| h.announced.is_some()),
+                }
+            })
+            .collect()
+    }
+}

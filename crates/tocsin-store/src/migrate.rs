@@ -44,6 +44,7 @@ macro_rules! migrations {
             18 "evidence" "0018_evidence",
             19 "approval links" "0019_approval_links",
             20 "notice recipients" "0020_notice_recipients",
+            21 "channel health" "0021_channel_health",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

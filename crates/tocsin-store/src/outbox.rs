@@ -115,6 +115,18 @@ pub struct Tally {
     pub failures: Vec<(String, Delivery, String)>,
 }
 
+/// How a channel's deliveries go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelHealth {
+    pub channel: String,
+    /// Since when every attempt failed; `None` while deliveries work.
+    pub failing_since: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_ok: Option<Timestamp>,
+    /// When its failing was announced on its fallback.
+    pub announced: Option<Timestamp>,
+}
+
 /// Which notifications to list, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct OutboxFilter {
@@ -178,6 +190,17 @@ pub trait OutboxStore: Send + Sync {
 
     /// Makes a used link usable again, when what it was used for could not be done.
     async fn unuse_approval_link(&self, hash: &str) -> Result<(), StoreError>;
+
+    /// Notes how a round of deliveries went on each channel: `Ok` when at least one got
+    /// through (the channel works), else the last error (it fails, since its first failure).
+    async fn note_channels(&self, rounds: &[(String, Result<(), String>)], now: Timestamp) -> Result<(), StoreError>;
+
+    /// Every channel that has had a delivery, by name.
+    async fn channel_health(&self) -> Result<Vec<ChannelHealth>, StoreError>;
+
+    /// Notes that the channel's failing was announced on its fallback (or, `None`, that its
+    /// recovery was).
+    async fn announced(&self, channel: &str, at: Option<Timestamp>) -> Result<(), StoreError>;
 
     /// The channel's reference to the first message delivered about the incident, which
     /// later ones reply to.

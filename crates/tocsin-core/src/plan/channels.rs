@@ -36,7 +36,15 @@ pub struct Channel {
     /// Email: a PEM file of the certificate authority that signed a private server's
     /// certificate, trusted beside the system's.
     pub ca_file: Option<String>,
+    /// Another channel that takes its news too once its deliveries have kept failing for
+    /// `fallback_after`, and is told that it fails (and when it works again).
+    pub fallback: Option<String>,
+    /// How long deliveries fail before the fallback takes over (5 minutes by default).
+    pub fallback_after_seconds: u64,
 }
+
+/// How long a channel's deliveries fail before its fallback takes its news too.
+pub const FALLBACK_AFTER_DEFAULT: u64 = 300;
 
 /// The kinds of channel tocsin speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +132,8 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
         let username = s.opt_str("username", problems);
         let tls = s.opt_str("tls", problems);
         let ca_file = s.opt_str("ca_file", problems);
+        let fallback = s.opt_str("fallback", problems);
+        let fallback_after = s.opt_duration("fallback_after", problems);
         let span = s.span();
         s.finish(problems);
         let name = name.filter(|n| {
@@ -258,6 +268,27 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
             }
         }
         let tls = smtp_tls(tls.as_ref(), url.as_ref(), problems);
+        let fallback_after_seconds = match fallback_after {
+            None => FALLBACK_AFTER_DEFAULT,
+            Some(d) => match d.value.elapsed_seconds().and_then(|s| u64::try_from(s).ok()) {
+                Some(seconds) if seconds >= 1 => seconds,
+                _ => {
+                    problems.push(Diagnostic::new(
+                        d.span,
+                        "fallback_after must be an exact span of a second or more, like 5m",
+                    ));
+                    FALLBACK_AFTER_DEFAULT
+                }
+            },
+        };
+        if let (Some(f), Some(n)) = (&fallback, &name)
+            && f.value == n.value
+        {
+            problems.push(Diagnostic::new(
+                f.span.clone(),
+                format!("channel \"{}\" cannot fall back to itself", n.value),
+            ));
+        }
         if let Some(name) = &name {
             seen.push((name.value.clone(), name.span.clone()));
         }
@@ -274,6 +305,8 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
                 username: username.map(|u| u.value),
                 tls,
                 ca_file: ca_file.map(|c| c.value),
+                fallback: fallback.map(|f| f.value),
+                fallback_after_seconds,
             });
         }
     }
@@ -282,6 +315,28 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
         seen.iter().map(|(n, span)| (n.as_str(), span.clone())),
         problems,
     );
+    let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    for c in &channels {
+        if let Some(fallback) = &c.fallback
+            && !names.contains(&fallback.as_str())
+        {
+            let span = seen
+                .iter()
+                .find(|(n, _)| n == &c.name)
+                .map(|(_, s)| s.clone())
+                .unwrap_or(0..0);
+            problems.push(
+                Diagnostic::new(
+                    span,
+                    format!("channel \"{}\" falls back to unknown channel \"{fallback}\"", c.name),
+                )
+                .with_hint(match crate::id::closest(fallback, names.iter().copied()) {
+                    Some(guess) => format!("did you mean \"{guess}\"?"),
+                    None => "name another [[channel]] of the plan".to_owned(),
+                }),
+            );
+        }
+    }
     channels
 }
 

@@ -299,6 +299,10 @@ impl<'d> Reading<'d> {
         self.1.outbox(filter).await
     }
 
+    pub async fn channel_health(&self) -> Result<Vec<tocsin_store::outbox::ChannelHealth>, tocsin_store::StoreError> {
+        self.1.channel_health().await
+    }
+
     pub async fn integrations(
         &self,
     ) -> Result<Vec<tocsin_store::integrations::IntegrationRecord>, tocsin_store::StoreError> {

@@ -19,6 +19,9 @@ use tocsin_store::outbox::{Notification, OutboxStore};
 
 use crate::wake::Wake;
 
+/// How a notification held back behind an earlier failed one says so.
+const WAITED: &str = "waits for an earlier notification: ";
+
 /// Notifications one worker takes at a time, sent concurrently.
 const CLAIM: u32 = 64;
 /// How long a worker may hold a notification: longer than a claim takes to send (its
@@ -111,7 +114,7 @@ pub async fn deliver_due(
                 .filter(|_| channels.get(&n.channel).is_some_and(|c| c.threads()));
             let outcome = match (&blocked, threaded) {
                 (Some(error), _) => Outcome::Retry {
-                    error: format!("waits for an earlier notification: {error}"),
+                    error: format!("{WAITED}{error}"),
                     after: None,
                 },
                 (None, None) => send(channels, n, None, texts).await,
@@ -137,8 +140,22 @@ pub async fn deliver_due(
     }))
     .await;
     let mut delivered = Vec::with_capacity(claimed.len());
+    // How each channel did this round: it works if anything got through.
+    let mut health: BTreeMap<String, Result<(), String>> = BTreeMap::new();
     for group in sent {
         for (n, outcome) in group? {
+            let went = match &outcome {
+                Outcome::Delivered { .. } => Some(Ok(())),
+                // What waited for an earlier notification says nothing of the channel.
+                Outcome::Retry { error, .. } if error.starts_with(WAITED) => None,
+                Outcome::Retry { error, .. } | Outcome::Refused { error } => Some(Err(error.clone())),
+            };
+            if let Some(went) = went {
+                let entry = health.entry(n.channel.clone()).or_insert_with(|| went.clone());
+                if went.is_ok() {
+                    *entry = Ok(());
+                }
+            }
             match outcome {
                 Outcome::Delivered { .. } => delivered.push(n),
                 Outcome::Retry { error, after } => {
@@ -158,11 +175,123 @@ pub async fn deliver_due(
     // One commit for all that were sent.
     let ids: Vec<i64> = delivered.iter().map(|n| n.id).collect();
     store.delivered(&ids, Timestamp::now()).await?;
+    let health: Vec<(String, Result<(), String>)> = health.into_iter().collect();
+    store.note_channels(&health, now).await?;
     let delivered = delivered.into_iter().cloned().collect();
     Ok(Round {
         claimed: claimed.len(),
         delivered,
     })
+}
+
+/// Pending notifications copied to a fallback at a time.
+const FALLBACK_COPIES: u32 = 500;
+
+/// For each channel whose deliveries have kept failing for its `fallback_after`: tells its
+/// fallback so (once per failure), and copies its pending news there (each once, by key;
+/// the originals still go when the channel works again, and notices to recipients stay
+/// with their channel). When it works again, the fallback is told that too. How many
+/// notifications were queued.
+pub async fn fall_back(
+    store: &dyn OutboxStore,
+    plan: &tocsin_core::plan::Plan,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
+    let mut queued = 0;
+    for health in store.channel_health().await? {
+        let Some(channel) = plan.channel(&health.channel) else {
+            continue;
+        };
+        let Some(fallback) = &channel.fallback else { continue };
+        let after = SignedDuration::from_secs(i64::try_from(channel.fallback_after_seconds).unwrap_or(i64::MAX));
+        let name = &channel.name;
+        match (health.failing_since, health.announced) {
+            (Some(since), announced) if since + after <= now => {
+                let mut notes = Vec::new();
+                if announced.is_none() {
+                    let error = health.last_error.clone().unwrap_or_default();
+                    notes.push(note(
+                        &format!("channel-failing:{name}:{}", since.as_millisecond()),
+                        fallback,
+                        Message {
+                            kind: "channel_failing".into(),
+                            title: format!("Channel {name} is failing"),
+                            text: format!(
+                                "Deliveries to {name} have failed since {}: {error}. Its news comes here too until it works again.",
+                                crate::phrases::time(since, plan.calendar().zone())
+                            ),
+                            ..Message::default()
+                        },
+                        None,
+                        now,
+                    ));
+                }
+                let filter = tocsin_store::outbox::OutboxFilter {
+                    state: Some(tocsin_store::outbox::Delivery::Pending),
+                    channel: Some(name.clone()),
+                    before: None,
+                    limit: FALLBACK_COPIES,
+                };
+                for n in store.outbox(&filter).await? {
+                    if n.kind == "notice" {
+                        continue;
+                    }
+                    let Ok(message) = serde_json::from_str::<Message>(&n.payload) else {
+                        continue;
+                    };
+                    let message = Message {
+                        id: format!("{}~{fallback}", n.key),
+                        ..message
+                    };
+                    notes.push(note(&message.id.clone(), fallback, message, n.incident, now));
+                }
+                queued += store.enqueue(&notes, now).await? as usize;
+                if announced.is_none() {
+                    store.announced(name, Some(now)).await?;
+                }
+            }
+            (None, Some(announced)) => {
+                let back = note(
+                    &format!("channel-recovered:{name}:{}", announced.as_millisecond()),
+                    fallback,
+                    Message {
+                        kind: "channel_recovered".into(),
+                        title: format!("Channel {name} works again"),
+                        text: format!("Deliveries to {name} work again; what waited has gone there too."),
+                        ..Message::default()
+                    },
+                    None,
+                    now,
+                );
+                queued += store.enqueue(&[back], now).await? as usize;
+                store.announced(name, None).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(queued)
+}
+
+fn note(
+    key: &str,
+    channel: &str,
+    message: Message,
+    incident: Option<IncidentNumber>,
+    now: Timestamp,
+) -> tocsin_store::outbox::NewNotification {
+    tocsin_store::outbox::NewNotification {
+        key: key.to_owned(),
+        channel: channel.to_owned(),
+        kind: message.kind.clone(),
+        incident,
+        payload: serde_json::to_string(&Message {
+            id: key.to_owned(),
+            ..message
+        })
+        .expect("a message serializes"),
+        not_before: now,
+        approval_link: None,
+    }
 }
 
 /// Puts the notifications delivered on their incidents' timelines: one entry per incident
@@ -259,6 +388,11 @@ pub async fn work(
         match deliver_due(&*store, &channels, Some(&desk), &worker, Timestamp::now()).await {
             Ok(round) => {
                 record_delivered(&desk, &round.delivered).await;
+                match fall_back(&*store, &desk.plan(), Timestamp::now()).await {
+                    Ok(0) => {}
+                    Ok(_) => continue,
+                    Err(e) => tracing::error!(error = %e, "falling back from failing channels failed; trying again"),
+                }
                 // A full claim: more may be due.
                 if round.claimed == CLAIM as usize {
                     continue;

@@ -2,7 +2,9 @@
 
 use super::*;
 
-use crate::outbox::{ApprovalLink, Delivery, NewNotification, Notification, OutboxFilter, OutboxStore, Tally};
+use crate::outbox::{
+    ApprovalLink, ChannelHealth, Delivery, NewNotification, Notification, OutboxFilter, OutboxStore, Tally,
+};
 
 fn notification_from(row: &DbRow) -> Result<Notification, StoreError> {
     let state: String = row.try_get("state")?;
@@ -181,6 +183,63 @@ impl OutboxStore for Backend {
             .push_bind(i64::from(filter.limit.clamp(1, 1000)));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(notification_from).collect()
+    }
+
+    async fn note_channels(&self, rounds: &[(String, Result<(), String>)], now: Timestamp) -> Result<(), StoreError> {
+        if rounds.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (channel, result) in rounds {
+            let query = match result {
+                Ok(()) => sqlx::query(
+                    "INSERT INTO channel_health (channel, last_ok_ms) VALUES ($1, $2)
+                     ON CONFLICT (channel) DO UPDATE SET failing_since_ms = NULL, last_ok_ms = $2",
+                )
+                .bind(channel)
+                .bind(now.as_millisecond()),
+                Err(error) => sqlx::query(
+                    "INSERT INTO channel_health (channel, failing_since_ms, last_error) VALUES ($1, $2, $3)
+                     ON CONFLICT (channel) DO UPDATE
+                     SET failing_since_ms = COALESCE(channel_health.failing_since_ms, $2), last_error = $3",
+                )
+                .bind(channel)
+                .bind(now.as_millisecond())
+                .bind(error),
+            };
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn channel_health(&self) -> Result<Vec<ChannelHealth>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM channel_health ORDER BY channel")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let at = |name: &str| -> Result<Option<Timestamp>, StoreError> {
+                    row.try_get::<Option<i64>, _>(name)?.map(time).transpose()
+                };
+                Ok(ChannelHealth {
+                    channel: row.try_get("channel")?,
+                    failing_since: at("failing_since_ms")?,
+                    last_error: row.try_get("last_error")?,
+                    last_ok: at("last_ok_ms")?,
+                    announced: at("announced_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn announced(&self, channel: &str, at: Option<Timestamp>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE channel_health SET announced_ms = $1 WHERE channel = $2")
+            .bind(at.map(Timestamp::as_millisecond))
+            .bind(channel)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn tally(&self, prefix: &str, limit: u32) -> Result<Tally, StoreError> {

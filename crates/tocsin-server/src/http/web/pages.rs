@@ -709,6 +709,8 @@ struct OutboxPage {
     layout: Layout,
     state: String,
     notifications: Vec<NotificationRow>,
+    /// Each channel: (name, type, state, detail, fallback).
+    channels: Vec<(String, String, String, String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -894,6 +896,27 @@ pub async fn outbox(signed: Signed<NeedRead>, Query(query): Query<OutboxQuery>) 
         ..OutboxFilter::default()
     };
     let found = reader.outbox(&filter).await.map_err(ApiError::from)?;
+    let health = reader.channel_health().await.map_err(ApiError::from)?;
+    let channels = crate::documents::ChannelHealthDoc::all(&reader.plan(), &health)
+        .into_iter()
+        .map(|c| {
+            let detail = match (c.failing_since, c.last_ok) {
+                (Some(since), _) => format!(
+                    "failing since {}: {}",
+                    time(since, &zone),
+                    c.last_error.unwrap_or_default()
+                ),
+                (None, Some(ok)) => format!("last delivery {}", time(ok, &zone)),
+                (None, None) => "nothing sent yet".to_owned(),
+            };
+            let fallback = match (c.fallback, c.fallback_told) {
+                (Some(f), true) => format!("{f} (takes its news now)"),
+                (Some(f), false) => f,
+                (None, _) => String::new(),
+            };
+            (c.channel, c.kind, c.state, detail, fallback)
+        })
+        .collect();
     let notifications = found
         .iter()
         .map(|n| NotificationRow {
@@ -918,6 +941,7 @@ pub async fn outbox(signed: Signed<NeedRead>, Query(query): Query<OutboxQuery>) 
             layout: Layout::new(&signed.0, "Outbox", "outbox"),
             state: filter.state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
             notifications,
+            channels,
         },
     ))
 }

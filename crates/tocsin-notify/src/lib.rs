@@ -8,6 +8,7 @@
 pub mod email;
 pub mod retry;
 pub mod slack;
+pub mod slack_app;
 pub mod telegram;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use super::build::{email_problem, no_duplicates, unknown};
 use super::read::{Located, Problems, Section, TableAt};
-use super::secret::{SecretRef, secret_reference};
+use super::secret::{SecretRef, secret_reference, secret_reference_named};
 use crate::diagnostic::Diagnostic;
 
 /// A `[[channel]]` table: where people are told, and how.
@@ -20,8 +20,12 @@ pub struct Channel {
     /// Where its secret is kept: never in the plan itself. A webhook's signing key, a
     /// Slack webhook's address, a Telegram bot's token, an SMTP password.
     pub secret: Option<SecretRef>,
-    /// Telegram: the chat messages go to, a numeric id or `@channel`.
+    /// Telegram: the chat messages go to, a numeric id or `@channel`. A Slack app: the
+    /// Slack channel's id, like `C0123456789`.
     pub chat: Option<String>,
+    /// A Slack app: where its signing secret is kept, which checks the requests Slack sends
+    /// when people press its buttons and use its slash command.
+    pub signing_secret: Option<SecretRef>,
     /// Telegram: the users who may act from the chat (by user id); when empty, anyone in
     /// the chat may.
     pub users: Vec<i64>,
@@ -57,14 +61,18 @@ pub enum ChannelKind {
     Telegram,
     /// Email over SMTP.
     Email,
+    /// A Slack app: one message per incident, updated in place, its news in the thread,
+    /// buttons and a slash command (Slack's Web API and interactivity).
+    SlackApp,
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 4] = [
+    pub const ALL: [ChannelKind; 5] = [
         ChannelKind::Webhook,
         ChannelKind::Slack,
         ChannelKind::Telegram,
         ChannelKind::Email,
+        ChannelKind::SlackApp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +81,7 @@ impl ChannelKind {
             ChannelKind::Slack => "slack",
             ChannelKind::Telegram => "telegram",
             ChannelKind::Email => "email",
+            ChannelKind::SlackApp => "slack-app",
         }
     }
 
@@ -125,6 +134,11 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
         let kind = s.str("type", "\"webhook\"", problems);
         let url = s.opt_str("url", problems);
         let secret = secret_reference(&mut s, problems);
+        let signing_secret = secret_reference_named(
+            &mut s,
+            ["signing_secret", "signing_secret_env", "signing_secret_file"],
+            problems,
+        );
         let chat = s.opt_text_or_int("chat", problems);
         let users = s.int_list("users", problems);
         let from = s.opt_str("from", problems);
@@ -171,8 +185,19 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
             .with_hint(format!("remove {key}"))
         };
         if kind != ChannelKind::Telegram {
-            problems.extend(chat.iter().map(|c| only("chat", &c.span, ChannelKind::Telegram)));
+            if kind != ChannelKind::SlackApp {
+                problems.extend(chat.iter().map(|c| only("chat", &c.span, ChannelKind::Telegram)));
+            }
             problems.extend(users.first().map(|u| only("users", &u.span, ChannelKind::Telegram)));
+        }
+        if kind != ChannelKind::SlackApp && signing_secret.is_some() {
+            problems.push(
+                Diagnostic::new(
+                    span.clone(),
+                    format!("a signing secret is for slack-app channels, not {this} ones"),
+                )
+                .with_hint("remove signing_secret_env or signing_secret_file"),
+            );
         }
         if kind != ChannelKind::Email {
             for (key, at) in [
@@ -242,6 +267,32 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
                     ));
                 }
             }
+            ChannelKind::SlackApp => {
+                match &chat {
+                    None => problems.push(needs("a chat", "chat = \"C0123456789\" (the Slack channel's id)")),
+                    Some(c)
+                        if !c.value.starts_with(['C', 'G']) || !c.value.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+                    {
+                        problems.push(
+                            Diagnostic::new(c.span.clone(), format!("\"{}\" is not a Slack channel id", c.value))
+                                .with_hint("copy the id from the channel's details in Slack, like C0123456789"),
+                        );
+                    }
+                    Some(_) => {}
+                }
+                if secret.is_none() {
+                    problems.push(needs(
+                        "the app's bot token as a secret",
+                        &secret_hint("TOCSIN_SLACK_BOT_TOKEN"),
+                    ));
+                }
+                if signing_secret.is_none() {
+                    problems.push(needs(
+                        "its signing secret",
+                        "signing_secret_env = \"TOCSIN_SLACK_SIGNING_SECRET\" or signing_secret_file = \"/run/secrets/slack-signing-secret\"",
+                    ));
+                }
+            }
             ChannelKind::Email => {
                 if url.is_none() {
                     problems.push(needs("the SMTP server's url", "url = \"smtp://mail.example.com:587\""));
@@ -299,6 +350,7 @@ pub(super) fn channels(tables: &[TableAt<'_, '_>], problems: &mut Problems) -> V
                 url: url.map(|u| u.value),
                 secret,
                 chat: chat.map(|c| c.value.trim().to_owned()),
+                signing_secret,
                 users: users.into_iter().map(|u| u.value).collect(),
                 from: from.map(|f| f.value),
                 to: to.into_iter().map(|t| t.value).collect(),

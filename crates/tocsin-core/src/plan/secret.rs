@@ -26,9 +26,19 @@ impl fmt::Display for SecretRef {
 /// Reads where `s`'s secret is kept, `secret_env` or `secret_file`; a `secret` written
 /// in the plan itself is refused.
 pub(super) fn secret_reference(s: &mut Section<'_, '_>, problems: &mut Problems) -> Option<SecretRef> {
-    let inline = s.opt_str("secret", problems);
-    let env = s.opt_str("secret_env", problems);
-    let file = s.opt_str("secret_file", problems);
+    secret_reference_named(s, ["secret", "secret_env", "secret_file"], problems)
+}
+
+/// Like [`secret_reference`] for a section's second secret, its keys named: the inline
+/// one refused, and `_env` and `_file`.
+pub(super) fn secret_reference_named(
+    s: &mut Section<'_, '_>,
+    [inline_key, env_key, file_key]: [&'static str; 3],
+    problems: &mut Problems,
+) -> Option<SecretRef> {
+    let inline = s.opt_str(inline_key, problems);
+    let env = s.opt_str(env_key, problems);
+    let file = s.opt_str(file_key, problems);
     if let Some(inline) = inline {
         problems.push(
             Diagnostic::new(inline.span, "a secret must not be written in the plan")
@@ -40,7 +50,7 @@ pub(super) fn secret_reference(s: &mut Section<'_, '_>, problems: &mut Problems)
         (None, Some(file)) => Some(SecretRef::File(file.value)),
         (Some(env), Some(_)) => {
             problems.push(
-                Diagnostic::new(env.span, format!("{} names both secret_env and secret_file", s.name))
+                Diagnostic::new(env.span, format!("{} names both {env_key} and {file_key}", s.name))
                     .with_hint("keep one of them"),
             );
             Some(SecretRef::Env(env.value))

@@ -10,6 +10,7 @@ pub mod error;
 pub mod openapi;
 mod ops;
 mod senders;
+mod slack;
 mod web;
 
 use std::future::Future;
@@ -86,6 +87,8 @@ struct Shared {
     actions: Arc<crate::services::actions::Actions>,
     approval_links: crate::services::approval_links::ApprovalLinks,
     notices: crate::services::notices::Notices,
+    /// Signed Slack requests already taken.
+    slack_replays: slack::Replays,
     pipeline: Pipeline,
     limiter: crate::services::ratelimit::Limiter,
     config: ServerConfig,
@@ -134,6 +137,7 @@ impl AppState {
             actions,
             approval_links,
             notices,
+            slack_replays: slack::Replays::default(),
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
             config,
@@ -223,6 +227,12 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(crowdsec::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(
+            Router::new()
+                .route("/slack/actions", axum::routing::post(slack::actions))
+                .route("/slack/commands", axum::routing::post(slack::commands))
+                .layer(DefaultBodyLimit::max(slack::BODY_MAX)),
+        )
         .merge(senders::routes())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(

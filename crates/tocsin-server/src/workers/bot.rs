@@ -264,7 +264,7 @@ fn help(chat: i64, from: &User) -> String {
 }
 
 /// Acknowledges `incident` as `actor`: whether it was done, and what to tell them.
-async fn acknowledge(desk: &Desk, incident: &str, actor: &Actor) -> (bool, String) {
+pub(crate) async fn acknowledge(desk: &Desk, incident: &str, actor: &Actor) -> (bool, String) {
     let Ok(number) = incident.parse::<IncidentNumber>() else {
         return (false, format!("\"{incident}\" is not an incident; write it like INC-7"));
     };
@@ -281,7 +281,7 @@ async fn acknowledge(desk: &Desk, incident: &str, actor: &Actor) -> (bool, Strin
 }
 
 /// Approves run `run` of `incident` as the person who pressed, as the plan allows them.
-async fn approve(actions: &Actions, incident: &str, run: &str, actor: &Actor) -> (bool, String) {
+pub(crate) async fn approve(actions: &Actions, incident: &str, run: &str, actor: &Actor) -> (bool, String) {
     let (Ok(number), Ok(run)) = (incident.parse::<IncidentNumber>(), run.parse::<u32>()) else {
         return (false, "This button names no run".to_owned());
     };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tocsin_core::plan::{Channel as PlanChannel, ChannelKind, Plan, SecretRef};
 use tocsin_notify::email::{Email, EmailConfig};
 use tocsin_notify::slack::Slack;
+use tocsin_notify::slack_app::SlackApp;
 use tocsin_notify::telegram::Telegram;
 use tocsin_notify::webhook::Webhook;
 use tocsin_notify::{BadChannel, Channel};
@@ -39,6 +40,12 @@ pub fn open(
             client,
         )?)),
         ChannelKind::Telegram => Ok(Box::new(telegram(channel, client)?)),
+        ChannelKind::SlackApp => Ok(Box::new(SlackApp::new(
+            channel.url.as_deref().unwrap_or(tocsin_notify::slack_app::API),
+            &secret_text(channel, "the Slack bot token")?,
+            channel.chat.as_deref().ok_or("a Slack app channel needs a chat")?,
+            client,
+        )?)),
         ChannelKind::Email => {
             let password = match channel.secret {
                 Some(_) => Some(secret_text(channel, "the SMTP password")?),

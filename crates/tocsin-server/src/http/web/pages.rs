@@ -538,6 +538,11 @@ fn channel_words(c: &tocsin_core::plan::Channel) -> String {
             c.chat.clone().map(|chat| format!("chat {chat}")).unwrap_or_default()
         }
         tocsin_core::plan::ChannelKind::Slack => "a Slack incoming webhook".into(),
+        tocsin_core::plan::ChannelKind::SlackApp => c
+            .chat
+            .clone()
+            .map(|chat| format!("Slack channel {chat}"))
+            .unwrap_or_default(),
         tocsin_core::plan::ChannelKind::Webhook => c.url.clone().unwrap_or_default(),
     };
     format!("{} ({}): {to}", c.name, c.kind.as_str())

@@ -857,3 +857,32 @@ fallback = "security-mail"
         assert!(text.contains(says), "{says}\n{text}");
     }
 }
+
+#[test]
+fn a_slack_app_without_its_signing_secret_or_with_a_bad_channel_id_is_named() {
+    let source = format!(
+        r##"{}
+[[channel]]
+name = "incident-room"
+type = "slack-app"
+chat = "#incidents"
+secret_env = "TOCSIN_SLACK_BOT_TOKEN"
+
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "https://hooks.example.com/x"
+secret_env = "X"
+signing_secret_env = "Y"
+"##,
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&source).join("\n");
+    for says in [
+        "\"#incidents\" is not a Slack channel id",
+        "a slack-app [[channel]] needs its signing secret",
+        "a signing secret is for slack-app channels, not webhook ones",
+    ] {
+        assert!(text.contains(says), "{says}\n{text}");
+    }
+}

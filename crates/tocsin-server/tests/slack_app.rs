@@ -99,6 +99,13 @@ signing_secret_file = "{dir}/signing"
 
 [[route]]
 channels = ["incident-room"]
+
+[[action]]
+id = "block-by-hand"
+name = "Block an address"
+kind = "block"
+[action.approval]
+by = ["jo"]
 "#,
         preset = tocsin_core::plan::presets::THREE_TIER.source,
         url = fake.url,
@@ -173,6 +180,42 @@ channels = ["incident-room"]
         !update["blocks"].to_string().contains(r#""action_id":"ack""#),
         "{update}"
     );
+
+    // A run waiting for jo's approval comes with an Approve button, which approves it.
+    let asked = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents/INC-0001/runs", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"action": "block-by-hand", "inputs": {"address": "203.0.113.9"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 201);
+    within("the Approve button", || {
+        fake.calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c["blocks"].to_string().contains(r#""value":"INC-0001:1""#))
+    })
+    .await;
+    let (status, text) = slack_request(
+        &server,
+        "/slack/actions",
+        &press(JO, "approve", "INC-0001:1"),
+        now(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("Approved run 1 of INC-0001"), "{text}");
+    let run: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/incidents/INC-0001/runs/1", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["approvals"][0]["by"], "jo", "{run}");
 
     // The slash command, as jo.
     let (status, text) = slack_request(&server, "/slack/commands", &command(JO, "status INC-0001"), now(), None).await;

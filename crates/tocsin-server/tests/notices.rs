@@ -17,7 +17,16 @@ fn plan(smtp: &str) -> String {
     let preset = tocsin_core::plan::presets::FOUR_TIER
         .source
         .replace("# channel = \"customer-mail\"", "channel = \"customer-mail\"")
-        .replacen("# approve_by = [\"jo\"]", "approve_by = [\"cai\"]", 1);
+        .replacen("# approve_by = [\"jo\"]", "approve_by = [\"cai\"]", 1)
+        // The data subjects' notice is an obligation of its own (GDPR Art. 34).
+        .replace(
+            "# [[obligation]]\n# id = \"gdpr-art34\"\n# name = \"Notify affected data subjects (GDPR Art. 34)\"\n# from = \"personal-data-awareness\"\n# personal_data = true\n# met_by = \"data-subjects\"",
+            "[[obligation]]\nid = \"gdpr-art34\"\nname = \"Notify affected data subjects (GDPR Art. 34)\"\nfrom = \"personal-data-awareness\"\npersonal_data = true\nmet_by = \"data-subjects\"",
+        );
+    assert!(
+        preset.contains("\nid = \"gdpr-art34\""),
+        "the preset's Art. 34 obligation moved"
+    );
     format!(
         r#"{preset}
 
@@ -308,9 +317,40 @@ async fn a_customer_notice_reaches_a_thousand_recipients_once_and_the_authority_
             (Some(0), &Value::Null)
         );
 
-        // Both meet their clocks, and the chain holds each version.
+        // The data subjects' notice goes to the same recipients (here, the customers' list).
+        let (_, subjects) = client
+            .call(
+                Method::POST,
+                &format!("{base}/notices"),
+                &token,
+                Some(json!({"kind": "data-subjects"})),
+            )
+            .await;
+        assert!(
+            subjects["body"]
+                .as_str()
+                .unwrap()
+                .contains("## What this may mean for you"),
+            "{subjects}"
+        );
+        let (status, _) = client
+            .call(
+                Method::POST,
+                &format!("{base}/notices/3/revise"),
+                &token,
+                Some(json!({"subject": subjects["subject"], "body": filled(subjects["body"].as_str().unwrap())})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, sent) = client
+            .call(Method::POST, &format!("{base}/notices/3/send"), &token, Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{sent}");
+        sink.wait_for(2_000, Some(Duration::from_secs(120))).await;
+
+        // All meet their clocks, and the chain holds each version.
         let (_, clocks) = client.call(Method::GET, &format!("{base}/clocks"), &token, None).await;
-        for clock in ["customer-notice", "gdpr-art33"] {
+        for clock in ["customer-notice", "gdpr-art33", "gdpr-art34"] {
             let c = clocks
                 .as_array()
                 .unwrap()
@@ -338,6 +378,9 @@ async fn a_customer_notice_reaches_a_thousand_recipients_once_and_the_authority_
                 "notice_sent",
                 "notice_drafted",
                 "notice_revised",
+                "notice_sent",
+                "notice_drafted",
+                "notice_revised",
                 "notice_sent"
             ]
         );
@@ -351,7 +394,7 @@ async fn a_customer_notice_reaches_a_thousand_recipients_once_and_the_authority_
             (Some(id.as_str()), Some("told"))
         );
         assert_eq!(entry["customers_told"]["state"], "told");
-        assert_eq!(entry["data_subjects_told"]["state"], "not tracked");
+        assert_eq!(entry["data_subjects_told"]["state"], "told");
         let (status, verified) = client.call(Method::GET, "/api/v1/verify", &token, None).await;
         assert_eq!(status, StatusCode::OK, "{verified}");
         assert_eq!(

@@ -272,3 +272,121 @@ async fn sigkill_while_notifications_go_out_loses_none_and_a_repeat_keeps_its_ke
         "{at_kill} delivered before the kill, all {NOTES} after the restart, {repeats} sent twice with the same key"
     );
 }
+
+/// Killed while a notice goes out to its recipients, then started again: every recipient
+/// gets it, and what a killed server had in flight goes out at most once more, with the
+/// same Message-ID (which mail servers and clients take as the same message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_a_notice_goes_out_reaches_every_recipient_and_repeats_keep_their_message_id() {
+    use tocsin_notify::testing::{SmtpSink, header, smtp_server_available};
+    if !smtp_server_available() {
+        return;
+    }
+    const RECIPIENTS: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = format!("sqlite:{}/t.db", d.display());
+    let sink = SmtpSink::start(&[]);
+    let (code, _, err) = common::run(d, Some(&db), &["init", "--preset", "four-tier"], b"");
+    assert_eq!(code, 0, "{err}");
+    let plan = std::fs::read_to_string(d.join("tocsin.toml"))
+        .unwrap()
+        .replace("# channel = \"customer-mail\"", "channel = \"customer-mail\"");
+    std::fs::write(
+        d.join("tocsin.toml"),
+        format!(
+            "{plan}\n[[channel]]\nname = \"customer-mail\"\ntype = \"email\"\nurl = \"{}\"\ntls = \"none\"\nfrom = \"security@example.com\"\nto = [\"security@example.com\"]\n",
+            sink.url()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], stdin: &[u8]| {
+        let (code, out, err) = common::run(d, Some(&db), args, stdin);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    run(
+        &[
+            "incident",
+            "declare",
+            "--title",
+            "Records exposed",
+            "--severity",
+            "P1",
+            "--personal-data",
+        ],
+        b"",
+    );
+    let csv: String = (0..RECIPIENTS).map(|n| format!("customer{n}@example.com\n")).collect();
+    run(&["notice", "recipients", "INC-0001", "-"], csv.as_bytes());
+    run(&["notice", "draft", "INC-0001", "customers"], b"");
+    let shown = run(&["notice", "show", "INC-0001", "1", "--document", "markdown"], b"");
+    let body: String = shown
+        .split_once("\n\n")
+        .unwrap()
+        .1
+        .split("[[")
+        .enumerate()
+        .map(|(i, part)| match i {
+            0 => part.to_owned(),
+            _ => format!("Filled in.{}", part.split_once("]]").unwrap().1),
+        })
+        .collect();
+    run(&["notice", "edit", "INC-0001", "1", "--file", "-"], body.as_bytes());
+    run(&["notice", "send", "INC-0001", "1"], b"");
+
+    let serve = || {
+        tocsin(d, Some(&db))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let distinct = || {
+        sink.messages()
+            .iter()
+            .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let mut server = serve();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while distinct() < RECIPIENTS / 10 {
+        assert!(Instant::now() < deadline, "nothing was delivered");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let at_kill = distinct();
+    assert!(at_kill < RECIPIENTS, "all went before the kill; send to more");
+
+    let mut server = serve();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while distinct() < RECIPIENTS {
+        assert!(Instant::now() < deadline, "{} of {RECIPIENTS} delivered", distinct());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // What the killed server held comes back once its lease ends (15 s).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mails = sink.messages();
+    let mut ids: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for m in &mails {
+        let data = m["data"].as_str().unwrap();
+        ids.entry(m["rcpt_tos"][0].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(header(data, "Message-ID").unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), RECIPIENTS, "every recipient got it");
+    assert!(ids.values().all(|set| set.len() == 1), "a repeat keeps its Message-ID");
+    let repeats = mails.len() - RECIPIENTS;
+    assert!(
+        repeats <= 64,
+        "{repeats} repeats: at most one claim's worth may go out twice"
+    );
+    eprintln!(
+        "{at_kill} of {RECIPIENTS} emailed before the kill, all after the restart, {repeats} sent twice with the same Message-ID"
+    );
+}

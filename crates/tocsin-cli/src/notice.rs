@@ -127,16 +127,20 @@ pub async fn run(context: &Context, command: NoticeCommand) -> anyhow::Result<Ex
         let notices = notices.clone();
         async move {
             let view = desk.incident(number).await?;
-            let plan = desk.plan();
-            let found = view
-                .incident
+            notices
+                .doc(&view, notice)
+                .await?
+                .ok_or_else(|| anyhow!("{number} has no notice {notice}"))
+        }
+    };
+    let written = |number: IncidentNumber, notice: u32| {
+        let desk = desk.clone();
+        async move {
+            let view = desk.incident(number).await?;
+            view.incident
                 .notice(notice)
-                .ok_or_else(|| anyhow!("{number} has no notice {notice}"))?;
-            let deliveries = match &found.sent {
-                Some(s) if s.recipients > 0 => Some(notices.deliveries(number, notice).await?),
-                _ => None,
-            };
-            anyhow::Ok(WrittenNoticeDoc::of(&view.incident, found, &plan, deliveries.as_ref()))
+                .cloned()
+                .ok_or_else(|| anyhow!("{number} has no notice {notice}"))
         }
     };
     match command {
@@ -186,11 +190,7 @@ pub async fn run(context: &Context, command: NoticeCommand) -> anyhow::Result<Ex
             document: format,
         } => {
             let number = number(&incident)?;
-            let view = desk.incident(number).await?;
-            let found = view
-                .incident
-                .notice(notice)
-                .ok_or_else(|| anyhow!("{number} has no notice {notice}"))?;
+            let found = written(number, notice).await?;
             match format.as_deref() {
                 None => {
                     show(&doc_of(number, notice).await?);
@@ -199,7 +199,7 @@ pub async fn run(context: &Context, command: NoticeCommand) -> anyhow::Result<Ex
                     }
                 }
                 Some(format) => {
-                    let (markdown, html) = document(number, found, &desk.plan().organization().name);
+                    let (markdown, html) = document(number, &found, &desk.plan().organization().name);
                     match format {
                         "markdown" | "md" => emit(&markdown),
                         "html" => emit(&html),
@@ -215,11 +215,7 @@ pub async fn run(context: &Context, command: NoticeCommand) -> anyhow::Result<Ex
             subject,
         } => {
             let number = number(&incident)?;
-            let view = desk.incident(number).await?;
-            let found = view
-                .incident
-                .notice(notice)
-                .ok_or_else(|| anyhow!("{number} has no notice {notice}"))?;
+            let found = written(number, notice).await?;
             let body = match &file {
                 Some(path) => read_text(path)?,
                 None => edited(&found.body)?,

@@ -35,19 +35,23 @@ impl Slack {
     }
 }
 
-/// The message as Slack's JSON: a header (severity, incident, title), what changed, the
-/// clock, and a button to the incident.
-pub fn payload(message: &Message) -> Value {
+/// The longest text Slack shows in a section block.
+const MAX_TEXT: usize = 2_900;
+
+/// The blocks every Slack message of tocsin starts with: a header (severity, incident,
+/// title), what changed, the clock, and the people it is for (a member id mentions them,
+/// which notifies them; others are named).
+pub(crate) fn news_blocks(message: &Message) -> Vec<Value> {
     let header: String = message.heading().chars().take(150).collect();
+    let text: String = escape(&message.text).chars().take(MAX_TEXT).collect();
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": escape(&message.text)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}),
     ];
     if let Some(deadline) = &message.deadline {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(":alarm_clock: {}", escape(deadline))}]}));
     }
     if !message.to.is_empty() {
-        // A member id mentions the person, which notifies them; others are named.
         let people: Vec<String> = message
             .to
             .iter()
@@ -60,6 +64,13 @@ pub fn payload(message: &Message) -> Value {
             json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("For: {}", people.join(", "))}}),
         );
     }
+    blocks
+}
+
+/// The message as Slack's JSON: the news blocks and a button to the incident.
+pub fn payload(message: &Message) -> Value {
+    let header: String = message.heading().chars().take(150).collect();
+    let mut blocks = news_blocks(message);
     if let Some(link) = &message.link {
         blocks.push(json!({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": link}]}));
     }

@@ -17,7 +17,7 @@ use crate::{Channel, Message, Outcome, escape, request_failed};
 pub const API: &str = "https://slack.com/api";
 /// How old a signed request may be, in seconds, before it is refused as a replay.
 pub const WINDOW_SECONDS: i64 = 300;
-/// The longest text Slack shows in a section block.
+/// The longest fallback text sent.
 const MAX_TEXT: usize = 2_900;
 
 pub struct SlackApp {
@@ -110,28 +110,7 @@ impl SlackApp {
 /// The message as Block Kit: heading, what changed, the clock, the people, and buttons to
 /// acknowledge, to approve a run and to open the incident.
 pub fn blocks(message: &Message) -> Value {
-    let header: String = message.heading().chars().take(150).collect();
-    let text: String = escape(&message.text).chars().take(MAX_TEXT).collect();
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}),
-    ];
-    if let Some(deadline) = &message.deadline {
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(":alarm_clock: {}", escape(deadline))}]}));
-    }
-    if !message.to.is_empty() {
-        let people: Vec<String> = message
-            .to
-            .iter()
-            .map(|p| match &p.slack {
-                Some(id) => format!("<@{}>", escape(id)),
-                None => escape(&p.name),
-            })
-            .collect();
-        blocks.push(
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("For: {}", people.join(", "))}}),
-        );
-    }
+    let mut blocks = crate::slack::news_blocks(message);
     let mut buttons = Vec::new();
     if let Some(incident) = &message.incident {
         if message.awaits_ack {

@@ -92,8 +92,14 @@ impl Incident {
         self.written_notices.iter().find(|n| n.number == number)
     }
 
+    fn written_mut(&mut self, number: u32) -> Result<&mut IncidentNotice, super::Unapplicable> {
+        self.written_notices
+            .iter_mut()
+            .find(|n| n.number == number)
+            .ok_or(super::Unapplicable::NoNotice(number))
+    }
+
     pub(super) fn apply_notice(&mut self, event: &IncidentEvent, stamp: Stamp) -> Result<(), super::Unapplicable> {
-        let missing = |n: u32| super::Unapplicable::NoNotice(n);
         match event {
             IncidentEvent::NoticeDrafted {
                 notice,
@@ -112,22 +118,14 @@ impl Incident {
                 sent: None,
             }),
             IncidentEvent::NoticeRevised { notice, subject, body } => {
-                let n = self
-                    .written_notices
-                    .iter_mut()
-                    .find(|n| n.number == *notice)
-                    .ok_or(missing(*notice))?;
+                let n = self.written_mut(*notice)?;
                 n.subject.clone_from(subject);
                 n.body.clone_from(body);
                 n.version += 1;
                 n.revised = Some(stamp);
             }
             IncidentEvent::NoticeApproved { notice, version } => {
-                let n = self
-                    .written_notices
-                    .iter_mut()
-                    .find(|n| n.number == *notice)
-                    .ok_or(missing(*notice))?;
+                let n = self.written_mut(*notice)?;
                 n.approvals.push((*version, stamp));
             }
             IncidentEvent::NoticeSent {
@@ -136,11 +134,7 @@ impl Incident {
                 recipients,
                 late,
             } => {
-                let n = self
-                    .written_notices
-                    .iter_mut()
-                    .find(|n| n.number == *notice)
-                    .ok_or(missing(*notice))?;
+                let n = self.written_mut(*notice)?;
                 n.sent = Some(Sent {
                     stamp: stamp.clone(),
                     version: *version,

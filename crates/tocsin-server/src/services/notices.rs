@@ -18,6 +18,7 @@ use tocsin_core::plan::{NoticeKind, Plan};
 use tocsin_store::outbox::Tally;
 use tocsin_store::recipients::{NewRecipient, NoticeRecipient};
 
+use crate::documents::WrittenNoticeDoc;
 use crate::phrases::time;
 use crate::{Desk, DeskError, IncidentView};
 
@@ -255,6 +256,24 @@ impl Notices {
     /// How the emails of notice `notice` stand in the outbox.
     pub async fn deliveries(&self, number: IncidentNumber, notice: u32) -> Result<Tally, DeskError> {
         Ok(self.store.tally(&outbox_prefix(number, notice), 20).await?)
+    }
+
+    /// Notice `notice` of `view` as a document, with how its emails went once it was sent
+    /// to recipients; `None` when the incident has no such notice.
+    pub async fn doc(&self, view: &IncidentView, notice: u32) -> Result<Option<WrittenNoticeDoc>, DeskError> {
+        let Some(found) = view.incident.notice(notice) else {
+            return Ok(None);
+        };
+        let deliveries = match &found.sent {
+            Some(sent) if sent.recipients > 0 => Some(self.deliveries(view.incident.number, notice).await?),
+            _ => None,
+        };
+        Ok(Some(WrittenNoticeDoc::of(
+            &view.incident,
+            found,
+            &self.desk.plan(),
+            deliveries.as_ref(),
+        )))
     }
 }
 

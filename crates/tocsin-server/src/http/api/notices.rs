@@ -48,27 +48,11 @@ fn notice_number(text: &str) -> Result<u32, ApiError> {
 }
 
 /// The notice as a document, with how its emails went once it is sent.
-async fn doc(
-    notices: &Notices,
-    view: &crate::IncidentView,
-    notice: u32,
-    plan: &tocsin_core::plan::Plan,
-) -> Result<WrittenNoticeDoc, ApiError> {
-    let number = view.incident.number;
-    let found = view
-        .incident
-        .notice(notice)
-        .ok_or_else(|| ApiError::not_found(format!("{number} has no notice {notice}")))?;
-    let deliveries = match (
-        &found.sent,
-        plan.find_notice_kind(&found.kind)
-            .ok()
-            .and_then(|k| plan.notice(&k)?.channel.clone()),
-    ) {
-        (Some(_), Some(_)) => Some(notices.deliveries(number, notice).await?),
-        _ => None,
-    };
-    Ok(WrittenNoticeDoc::of(&view.incident, found, plan, deliveries.as_ref()))
+async fn doc(notices: &Notices, view: &crate::IncidentView, notice: u32) -> Result<WrittenNoticeDoc, ApiError> {
+    notices
+        .doc(view, notice)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{} has no notice {notice}", view.incident.number)))
 }
 
 /// An incident's notices, in the order drafted.
@@ -98,10 +82,7 @@ async fn get_notice(
     Path((id, notice)): Path<(String, String)>,
 ) -> Result<Json<WrittenNoticeDoc>, ApiError> {
     let view = reader.read().incident(incident_number(&id)?).await?;
-    let plan = reader.read().plan();
-    Ok(Json(
-        doc(reader.notices(), &view, notice_number(&notice)?, &plan).await?,
-    ))
+    Ok(Json(doc(reader.notices(), &view, notice_number(&notice)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -136,7 +117,7 @@ async fn draft_notice(
 
 async fn changed(responder: &Responder, number: IncidentNumber, notice: u32) -> Result<WrittenNoticeDoc, ApiError> {
     let view = responder.read().incident(number).await?;
-    doc(responder.notices(), &view, notice, &responder.read().plan()).await
+    doc(responder.notices(), &view, notice).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -51,16 +51,10 @@ async fn notice_page<N>(
 ) -> Result<NoticePage, ApiError> {
     let view = allowed.read().incident(number).await?;
     let plan = allowed.read().plan();
-    let found = view
-        .incident
-        .notice(notice)
-        .ok_or_else(|| ApiError::not_found(format!("{number} has no notice {notice}")))?;
     let notices = allowed.state().notices();
-    let deliveries = match &found.sent {
-        Some(s) if s.recipients > 0 => Some(notices.deliveries(number, notice).await?),
-        _ => None,
-    };
-    let doc = WrittenNoticeDoc::of(&view.incident, found, &plan, deliveries.as_ref());
+    let missing = || ApiError::not_found(format!("{number} has no notice {notice}"));
+    let found = view.incident.notice(notice).ok_or_else(missing)?;
+    let doc = notices.doc(&view, notice).await?.ok_or_else(missing)?;
     let zone = plan.calendar().zone();
     let when = |by: &str, at| format!("by {by} at {}", time(at, zone));
     let mut facts = vec![("notice-drafted", "Drafted", when(&doc.drafted.by, doc.drafted.at))];

@@ -405,3 +405,77 @@ async fn a_customer_notice_reaches_a_thousand_recipients_once_and_the_authority_
         server.stop().await;
     }
 }
+
+/// A status update written as a notice goes to the incident's routes, its text in the news.
+#[tokio::test]
+async fn a_status_update_sent_as_a_notice_goes_to_the_routes() {
+    if !smtp_server_available() {
+        return;
+    }
+    let sink = SmtpSink::start(&[]);
+    let plan = format!(
+        r#"{}
+[[channel]]
+name = "team-mail"
+type = "email"
+url = "{}"
+tls = "none"
+from = "tocsin@example.com"
+to = ["team@example.com"]
+
+[[route]]
+channels = ["team-mail"]
+events = ["status_update"]
+"#,
+        tocsin_core::plan::presets::FOUR_TIER.source,
+        sink.url()
+    );
+    let server = TestServer::start_with_plan(TestDb::sqlite(), ServerConfig::default(), &plan).await;
+    let client = Client {
+        url: server.url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let token = vec![(
+        "authorization",
+        format!("Bearer {}", server.token_secret("read,respond").await),
+    )];
+    let (_, declared) = client
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            &token,
+            Some(json!({"title": "Checkout errors", "severity": "P2"})),
+        )
+        .await;
+    let base = format!("/api/v1/incidents/{}", declared["incident"]["id"].as_str().unwrap());
+    let (status, _) = client
+        .call(
+            Method::POST,
+            &format!("{base}/notices"),
+            &token,
+            Some(json!({"kind": "status-update"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = client
+        .call(
+            Method::POST,
+            &format!("{base}/notices/1/revise"),
+            &token,
+            Some(json!({"subject": "Update 1", "body": "The payment provider's API is failing; retries are on."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, sent) = client
+        .call(Method::POST, &format!("{base}/notices/1/send"), &token, Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let mails = sink.wait_for(1, Some(Duration::from_secs(15))).await;
+    let text = mails[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("Status update from token:") && text.contains("The payment provider's API is failing"),
+        "{text}"
+    );
+    assert_eq!(mails[0]["rcpt_tos"][0], "team@example.com");
+    server.stop().await;
+}

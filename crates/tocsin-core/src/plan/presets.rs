@@ -201,6 +201,14 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_obligations_and_their_notice_parse_uncommented() {
+        let source = uncomment(&uncomment(FOUR_TIER.source, "# [[obligation]]"), "# [[notice]]");
+        let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render("four-tier", &source)));
+        let kind = plan.find_notice_kind("nis2-early-warning").unwrap();
+        assert_eq!(plan.notice(&kind).unwrap().sections.len(), 3);
+    }
+
+    #[test]
     fn every_section_of_a_preset_is_explained_by_a_comment() {
         for preset in ALL {
             let lines: Vec<&str> = preset.source.lines().collect();

@@ -162,7 +162,16 @@ pub enum NoticeCommand {
     },
     /// Add recipients from a CSV file (email,name per line; - for standard input); without
     /// a file, how many there are.
-    Recipients { incident: String, file: Option<String> },
+    Recipients {
+        incident: String,
+        file: Option<String>,
+        /// Remove this address instead; repeat for several.
+        #[arg(long, value_name = "EMAIL", conflicts_with = "file")]
+        remove: Vec<String>,
+        /// Erase the incident's whole list (once its notices are sent).
+        #[arg(long, conflicts_with_all = ["file", "remove"])]
+        erase: bool,
+    },
     /// How a sent notice's emails went: sent, retrying, dead and why.
     Status { incident: String, notice: u32 },
 }

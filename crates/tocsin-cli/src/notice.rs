@@ -242,8 +242,23 @@ pub async fn run(context: &Context, command: NoticeCommand) -> anyhow::Result<Ex
             notices.send(number, notice, late_reason, &actor, now).await?;
             show(&doc_of(number, notice).await?);
         }
-        NoticeCommand::Recipients { incident, file } => {
+        NoticeCommand::Recipients {
+            incident,
+            file,
+            remove,
+            erase,
+        } => {
             let number = number(&incident)?;
+            if erase || !remove.is_empty() {
+                let emails = (!erase).then_some(remove);
+                let removed = notices.remove_recipients(number, emails, &actor, now).await?;
+                let total = notices.count_recipients(number).await?;
+                match context.json() {
+                    true => emit(&serde_json::json!({"removed": removed, "total": total}).to_string()),
+                    false => emit(&format!("Removed {removed} recipients from {number}; it has {total}.")),
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let added = match &file {
                 Some(path) => {
                     let text = read_text(path)?;

@@ -132,6 +132,18 @@ fn a_notice_is_drafted_filled_in_an_editor_refused_until_complete_and_sent() {
     assert!(lines[1].starts_with("INC-0001,Customer records exposed,P1,"), "{out}");
     assert!(lines[1].contains(",not required,,the export was encrypted,"), "{out}");
     assert!(lines[1].contains(",not tracked,,,told,"), "{out}");
+    // The list is personal data: addresses come off it, and it can be erased.
+    let (code, out, err) = run(
+        d,
+        None,
+        &["notice", "recipients", "INC-0001", "--remove", "Jo@Example.com"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "Removed 1 recipients from INC-0001; it has 1.");
+    let (code, out, err) = run(d, None, &["notice", "recipients", "INC-0001", "--erase"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "Removed 1 recipients from INC-0001; it has 0.");
     let (code, out, _) = run(d, None, &["notice", "fields"], b"");
     assert_eq!(code, 0);
     assert!(out.contains("{{ incident.affected_data_subjects }}"), "{out}");

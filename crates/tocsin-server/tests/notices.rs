@@ -395,6 +395,41 @@ async fn a_customer_notice_reaches_a_thousand_recipients_once_and_the_authority_
         );
         assert_eq!(entry["customers_told"]["state"], "told");
         assert_eq!(entry["data_subjects_told"]["state"], "told");
+        // The list is erased once the notices went; the chain says how many, not who.
+        let (status, refused) = client
+            .call(
+                Method::POST,
+                &format!("{base}/recipients/remove"),
+                &token,
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        let (status, removed) = client
+            .call(
+                Method::POST,
+                &format!("{base}/recipients/remove"),
+                &token,
+                Some(json!({"emails": ["Customer7@example.com"]})),
+            )
+            .await;
+        assert_eq!(
+            (status, removed["removed"].as_u64(), removed["total"].as_u64()),
+            (StatusCode::OK, Some(1), Some(999))
+        );
+        let (_, erased) = client
+            .call(
+                Method::POST,
+                &format!("{base}/recipients/remove"),
+                &token,
+                Some(json!({"all": true})),
+            )
+            .await;
+        assert_eq!(
+            (erased["removed"].as_u64(), erased["total"].as_u64()),
+            (Some(999), Some(0)),
+            "{backend}"
+        );
         let (status, verified) = client.call(Method::GET, "/api/v1/verify", &token, None).await;
         assert_eq!(status, StatusCode::OK, "{verified}");
         assert_eq!(

@@ -44,4 +44,13 @@ pub trait RecipientStore: Send + Sync {
     ) -> Result<Vec<NoticeRecipient>, StoreError>;
 
     async fn count_recipients(&self, incident: IncidentNumber) -> Result<u64, StoreError>;
+
+    /// Removes recipients from the incident's list (`None`: all of them, to erase it), with
+    /// the audit entry that records it. How many were removed.
+    async fn remove_recipients(
+        &self,
+        incident: IncidentNumber,
+        emails: Option<&[String]>,
+        entry: EntryDraft,
+    ) -> Result<u64, StoreError>;
 }

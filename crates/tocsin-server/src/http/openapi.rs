@@ -32,7 +32,7 @@ use crate::documents;
         evidence::list_evidence, evidence::add_evidence, evidence::get_evidence, evidence::verify_evidence,
         notices::list_notices, notices::get_notice, notices::draft_notice, notices::revise_notice,
         notices::approve_notice, notices::send_notice, notices::notice_document, notices::list_recipients,
-        notices::add_recipients, notices::breaches,
+        notices::add_recipients, notices::remove_recipients, notices::breaches,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),

@@ -240,6 +240,31 @@ impl Notices {
         Ok(self.store.add_recipients(number, &checked, now, entry).await?)
     }
 
+    /// Removes recipients by address, or (`None`) erases the incident's whole list: the
+    /// chain records how many, not who. A notice already sent is not called back.
+    pub async fn remove_recipients(
+        &self,
+        number: IncidentNumber,
+        emails: Option<Vec<String>>,
+        by: &Actor,
+        now: Timestamp,
+    ) -> Result<u64, DeskError> {
+        self.desk.incident_shared(number).await?;
+        let emails = emails
+            .map(|list| list.iter().map(|e| address(e)).collect::<Result<Vec<_>, _>>())
+            .transpose()
+            .map_err(refused)?;
+        if emails.as_ref().is_some_and(Vec::is_empty) {
+            return Err(refused("name the addresses to remove, or erase the whole list"));
+        }
+        let data = json!({
+            "incident": number.to_string(),
+            "removed": emails.as_ref().map_or_else(|| json!("all"), |e| json!(e.len())),
+        });
+        let entry = EntryDraft::system("notice_recipients_removed", by, now, data);
+        Ok(self.store.remove_recipients(number, emails.as_deref(), entry).await?)
+    }
+
     pub async fn recipients(
         &self,
         number: IncidentNumber,

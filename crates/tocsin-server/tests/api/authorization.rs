@@ -187,6 +187,12 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
             json!([{"email": "not an address"}]),
             Needs::Respond,
         ),
+        (
+            Method::POST,
+            "/api/v1/incidents/INC-0001/recipients/remove",
+            json!({"emails": ["nobody@example.com"]}),
+            Needs::Respond,
+        ),
         (Method::GET, "/api/v1/maintenance", Value::Null, Needs::Any),
         (
             Method::POST,

@@ -65,4 +65,36 @@ impl RecipientStore for Backend {
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
+
+    async fn remove_recipients(
+        &self,
+        incident: IncidentNumber,
+        emails: Option<&[String]>,
+        entry: EntryDraft,
+    ) -> Result<u64, StoreError> {
+        let incident = int(incident.get(), "incident")?;
+        let mut tx = self.begin_write().await?;
+        let removed = match emails {
+            None => sqlx::query("DELETE FROM notice_recipients WHERE incident = $1")
+                .bind(incident)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+            Some(emails) => {
+                let mut removed = 0;
+                for email in emails {
+                    removed += sqlx::query("DELETE FROM notice_recipients WHERE incident = $1 AND email = $2")
+                        .bind(incident)
+                        .bind(email)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                removed
+            }
+        };
+        append(&mut tx, vec![entry]).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
 }

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/notices/{notice}/approve", post(approve_notice))
         .route("/incidents/{id}/notices/{notice}/send", post(send_notice))
         .route("/incidents/{id}/notices/{notice}/document", get(notice_document))
+        .route("/incidents/{id}/recipients/remove", post(remove_recipients))
         .route("/breaches", get(breaches))
         .route(
             "/incidents/{id}/recipients",
@@ -407,4 +408,50 @@ async fn breaches(reader: Reader, Query(query): Query<BreachesQuery>) -> Result<
             "format \"{other}\" is not json or csv"
         ))),
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveRecipients {
+    /// The addresses to remove.
+    #[serde(default)]
+    emails: Vec<String>,
+    /// Erase the incident's whole list instead.
+    #[serde(default)]
+    all: bool,
+}
+
+/// How many recipients were removed.
+#[derive(Serialize, ToSchema)]
+pub struct RecipientsRemoved {
+    pub removed: u64,
+    pub total: u64,
+}
+
+/// Removes recipients by address, or with `all` erases the incident's list (personal data
+/// kept no longer than needed). The audit chain records how many, not who.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/recipients/remove", tag = "notices", request_body = RemoveRecipients,
+    params(("id" = String, Path, description = "INC-0042 or 42")),
+    responses((status = 200, body = RecipientsRemoved), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = ["respond"]), ("session" = [])))]
+async fn remove_recipients(
+    responder: Responder,
+    Path(id): Path<String>,
+    body: Result<Json<RemoveRecipients>, JsonRejection>,
+) -> Result<Json<RecipientsRemoved>, ApiError> {
+    let number = incident_number(&id)?;
+    let Json(body) = body?;
+    let emails = match (body.all, body.emails.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(body.emails),
+        _ => return Err(ApiError::invalid("give either emails or all: true")),
+    };
+    let notices = responder.notices();
+    let removed = notices
+        .remove_recipients(number, emails, &responder.actor(), responder.now)
+        .await?;
+    Ok(Json(RecipientsRemoved {
+        removed,
+        total: notices.count_recipients(number).await?,
+    }))
 }

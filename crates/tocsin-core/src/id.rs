@@ -84,6 +84,10 @@ plan_id!(
     /// A service's id, such as `api`: what maintenance mode is turned on for.
     ServiceId
 );
+plan_id!(
+    /// A probe's id, such as `api-health`.
+    ProbeId
+);
 
 /// The closest of `candidates` to `wrong`, if it is close enough to be a likely typo.
 pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

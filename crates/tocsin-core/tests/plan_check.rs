@@ -886,3 +886,106 @@ signing_secret_env = "Y"
         assert!(text.contains(says), "{says}\n{text}");
     }
 }
+
+#[test]
+fn probes_of_every_kind_are_read_and_their_mistakes_named() {
+    let good = format!(
+        r#"{}
+[[probe]]
+id = "api-health"
+name = "API health"
+kind = "http"
+url = "https://api.example.com/health"
+status = ["200", "204"]
+json_pointer = "/status"
+json_equals = "ok"
+max_latency = "2s"
+cert_days = 14
+interval = "60s"
+down_after = 3
+
+[[probe]]
+id = "db-port"
+name = "Database port"
+kind = "tcp"
+target = "db.example.com:5432"
+
+[[probe]]
+id = "db"
+name = "Database"
+kind = "postgres"
+secret_env = "TOCSIN_PROBE_DATABASE_URL"
+
+[[probe]]
+id = "dns"
+name = "API address"
+kind = "dns"
+record_name = "api.example.com"
+record = "aaaa"
+expect = ["2001:db8::7"]
+"#,
+        presets::FOUR_TIER.source
+    );
+    let plan = Plan::parse(&good).unwrap_or_else(|e| panic!("{}", e.render("tocsin.toml", &good)));
+    let probes = plan.probes();
+    assert_eq!(probes.len(), 4);
+    assert_eq!(
+        (
+            probes[0].interval_seconds,
+            probes[0].down_after,
+            probes[0].up_after,
+            probes[0].max_latency_ms
+        ),
+        (60, 3, 1, Some(2000))
+    );
+    assert_eq!(
+        probes[1].interval_seconds, 900,
+        "15 minutes by default, as the four-tier plan says"
+    );
+    assert!(matches!(&probes[3].kind, tocsin_core::plan::ProbeKind::Dns { record, .. } if record == "AAAA"));
+
+    let bad = format!(
+        r#"{}
+[[probe]]
+id = "a"
+name = "A"
+kind = "http"
+url = "ftp://x"
+status = ["2x"]
+json_pointer = "status"
+json_equals = "ok"
+interval = "5s"
+
+[[probe]]
+id = "b"
+name = "B"
+kind = "tcp"
+target = "db.example.com"
+
+[[probe]]
+id = "c"
+name = "C"
+kind = "postgres"
+
+[[probe]]
+id = "d"
+name = "D"
+kind = "ping"
+service = "nowhere"
+"#,
+        presets::FOUR_TIER.source
+    );
+    let text = rendered(&bad).join("\n");
+    for says in [
+        "url \"ftp://x\" of probe a is not http or https",
+        "\"2x\" is not a status or a class like 2xx",
+        "json_pointer \"status\" of probe a does not start with /",
+        "interval of probe a must be an exact span of 10 seconds or more",
+        "target \"db.example.com\" of probe b is not host:port",
+        "probe c (postgres) needs its connection URL as a secret",
+        "unknown probe kind \"ping\"",
+        "probe d watches unknown service \"nowhere\"",
+    ] {
+        assert!(text.contains(says), "{says}\n{text}");
+    }
+}

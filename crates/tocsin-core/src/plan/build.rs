@@ -15,6 +15,7 @@ use super::notices::{Known as NoticesKnow, notices};
 use super::obligations::{DEFAULT_NOTICE_WHEN, NoticeKind, customers, disclosure, obligations};
 use super::organization::organization;
 use super::people::people;
+use super::probes::probes;
 use super::read::{Located, Problems, Section, TableAt};
 use super::recovery::recovery;
 use super::response::{review, roles, severities, steps};
@@ -129,6 +130,8 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .opt_table("audit", &mut problems)
         .map_or_else(AuditSeal::default, |t| audit(t, &channel_names, &mut problems));
     let services = services(&root.tables("service", &mut problems), &mut problems);
+    let service_ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+    let probes = probes(&root.tables("probe", &mut problems), &service_ids, &mut problems);
     let notice_kind = |text: &str| {
         NoticeKind::built_in(text).or_else(|| {
             obligations
@@ -191,6 +194,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             actions,
             services,
             notices,
+            probes,
             digest: String::new(),
             source: String::new(),
         }),

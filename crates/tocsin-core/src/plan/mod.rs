@@ -12,6 +12,7 @@ mod obligations;
 mod organization;
 mod people;
 pub mod presets;
+mod probes;
 mod read;
 mod recovery;
 mod response;
@@ -31,6 +32,7 @@ pub(crate) use obligations::BUILT_IN_NOTICES;
 pub use obligations::{ClockStart, Disclosure, NoticeKind, Obligation};
 pub use organization::Organization;
 pub use people::Person;
+pub use probes::{INTERVAL_DEFAULT_SECONDS, INTERVAL_MIN_SECONDS, Probe, ProbeKind};
 pub use recovery::Recovery;
 pub use response::{ResponseRole, Review, Severity, StepTemplate};
 pub use routes::{NEWS, Route};
@@ -72,6 +74,7 @@ pub struct Plan {
     audit: AuditSeal,
     security_txt: Option<SecurityTxt>,
     notices: Vec<NoticeDef>,
+    probes: Vec<Probe>,
     actions: Vec<crate::action::ActionDef>,
     services: Vec<Service>,
     digest: String,
@@ -254,6 +257,11 @@ impl Plan {
     /// `[[notice]]`: how each kind of notice is written and sent.
     pub fn notices(&self) -> &[NoticeDef] {
         &self.notices
+    }
+
+    /// `[[probe]]`: what tocsin checks from outside, and how often.
+    pub fn probes(&self) -> &[Probe] {
+        &self.probes
     }
 
     /// How notices of `kind` are written, if the plan says.

@@ -209,6 +209,14 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_probes_parse_uncommented_every_15_minutes() {
+        let source = uncomment(FOUR_TIER.source, "# [[probe]]");
+        let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render("four-tier", &source)));
+        let intervals: Vec<u64> = plan.probes().iter().map(|p| p.interval_seconds).collect();
+        assert_eq!(intervals, [900, 900]);
+    }
+
+    #[test]
     fn every_section_of_a_preset_is_explained_by_a_comment() {
         for preset in ALL {
             let lines: Vec<&str> = preset.source.lines().collect();

@@ -107,6 +107,9 @@ pub enum Command {
     /// plan's templates, checked, approved and sent to the incident's recipients.
     #[command(subcommand)]
     Notice(NoticeCommand),
+    /// The plan's probes: list them, or run one now.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
     /// The breach register (GDPR Art. 33(5)): every incident involving personal data, and
     /// whether and when the authority, the data subjects and the customers were told.
     Breaches {
@@ -114,6 +117,14 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// The plan's probes: what each checks, and how often.
+    List,
+    /// Run a probe now and say what it found; exits 1 when it fails.
+    Run { probe: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ mod keys;
 mod notice;
 mod notify;
 mod plan;
+mod probe;
 mod render;
 mod serve;
 mod show;
@@ -92,6 +93,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Evidence(command) => evidence::run(context, command).await,
         Command::Notice(command) => notice::run(context, command).await,
         Command::Breaches { csv } => notice::breaches(context, csv).await,
+        Command::Probe(command) => probe::run(context, command).await,
     }
 }
 

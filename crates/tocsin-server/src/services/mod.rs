@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod integrations;
 pub mod notices;
 pub mod plans;
+pub mod probes;
 pub mod ratelimit;
 pub(crate) mod read_cache;
 pub mod seal;

@@ -1,0 +1,116 @@
+//! `tocsin probe`: the plan's probes listed, and each kind run once against real targets on
+//! loopback: an HTTP endpoint and its JSON, a failing status, an open and a closed TCP
+//! port, a DNS name; what is not built yet says so and fails, never passes silently.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use common::run;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_probe_runs_once_and_says_what_it_found() {
+    let app = axum::Router::new()
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/degraded",
+            get(|| async { axum::Json(serde_json::json!({"status": "degraded"})) }),
+        )
+        .route("/down", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                "late"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let (code, _, err) = run(&d, None, &["init", "--preset", "four-tier"], b"");
+    assert_eq!(code, 0, "{err}");
+    let probe =
+        |id: &str, body: &str| format!("\n[[probe]]\nid = \"{id}\"\nname = \"{id}\"\ninterval = \"60s\"\n{body}\n");
+    let mut probes = String::new();
+    probes += &probe(
+        "api",
+        &format!(
+            "kind = \"http\"\nurl = \"http://{address}/health\"\njson_pointer = \"/status\"\njson_equals = \"ok\""
+        ),
+    );
+    probes += &probe(
+        "degraded",
+        &format!(
+            "kind = \"http\"\nurl = \"http://{address}/degraded\"\njson_pointer = \"/status\"\njson_equals = \"ok\""
+        ),
+    );
+    probes += &probe("down", &format!("kind = \"http\"\nurl = \"http://{address}/down\""));
+    probes += &probe(
+        "slow",
+        &format!("kind = \"http\"\nurl = \"http://{address}/slow\"\nmax_latency = \"1s\""),
+    );
+    probes += &probe("port", &format!("kind = \"tcp\"\ntarget = \"{address}\""));
+    probes += &probe("closed", &format!("kind = \"tcp\"\ntarget = \"{closed}\""));
+    probes += &probe(
+        "name",
+        "kind = \"dns\"\nrecord_name = \"localhost\"\nrecord = \"A\"\nexpect = [\"127.0.0.1\"]",
+    );
+    probes += &probe("cert", &format!("kind = \"tls\"\ntarget = \"{address}\""));
+    common::add_to_plan(&d, &probes);
+
+    let results = tokio::task::spawn_blocking(move || {
+        let (code, out, err) = run(&d, None, &["probe", "list"], b"");
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("api") && out.contains(&format!("GET http://{address}/health")) && out.contains("1m"),
+            "{out}"
+        );
+        [
+            "api",
+            "degraded",
+            "down",
+            "slow",
+            "port",
+            "closed",
+            "name",
+            "cert",
+            "nonexistent",
+        ]
+        .iter()
+        .map(|id| {
+            let (code, out, err) = run(&d, None, &["probe", "run", id], b"");
+            (id.to_string(), code, format!("{out}{err}"))
+        })
+        .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let said = |id: &str| results.iter().find(|r| r.0 == id).unwrap();
+    for (id, code, says) in [
+        ("api", 0, "api up in"),
+        ("degraded", 1, "/status is \"degraded\", not \"ok\""),
+        ("down", 1, "HTTP 503 is not an expected status"),
+        ("slow", 1, "more than 1000 ms"),
+        ("port", 0, "connected"),
+        ("closed", 1, "cannot connect to"),
+        ("name", 0, "127.0.0.1"),
+        ("cert", 1, "running tls probes is not built yet"),
+        ("nonexistent", 1, "the plan has no probe \"nonexistent\""),
+    ] {
+        let (_, got, text) = said(id);
+        assert_eq!(*got, code, "{id}: {text}");
+        assert!(text.contains(says), "{id}: {text}");
+    }
+}

@@ -68,6 +68,30 @@ async fn each_kind_of_probe_runs_once_and_says_what_it_found() {
         "kind = \"dns\"\nrecord_name = \"localhost\"\nrecord = \"A\"\nexpect = [\"127.0.0.1\"]",
     );
     probes += &probe("cert", &format!("kind = \"tls\"\ntarget = \"{address}\""));
+    // The database: its URL by reference, a wrong password's refusal said without it.
+    let postgres = std::env::var("TOCSIN_TEST_POSTGRES_URL").ok();
+    match &postgres {
+        Some(url) => {
+            std::fs::write(d.join("db-url"), url).unwrap();
+            let wrong = url.replacen("://postgres@", "://nobody-here:wrong@", 1);
+            std::fs::write(d.join("db-url-wrong"), wrong).unwrap();
+            probes += &probe(
+                "db",
+                &format!("kind = \"postgres\"\nsecret_file = \"{}/db-url\"", d.display()),
+            );
+            probes += &probe(
+                "db-wrong",
+                &format!("kind = \"postgres\"\nsecret_file = \"{}/db-url-wrong\"", d.display()),
+            );
+        }
+        None => {
+            assert!(
+                std::env::var_os("TOCSIN_REQUIRE_POSTGRES").is_none(),
+                "TOCSIN_REQUIRE_POSTGRES is set without TOCSIN_TEST_POSTGRES_URL"
+            );
+            eprintln!("\n*** SKIPPED: the postgres probe needs TOCSIN_TEST_POSTGRES_URL ***\n");
+        }
+    }
     common::add_to_plan(&d, &probes);
 
     let results = tokio::task::spawn_blocking(move || {
@@ -87,6 +111,8 @@ async fn each_kind_of_probe_runs_once_and_says_what_it_found() {
             "name",
             "cert",
             "nonexistent",
+            "db",
+            "db-wrong",
         ]
         .iter()
         .map(|id| {
@@ -98,6 +124,16 @@ async fn each_kind_of_probe_runs_once_and_says_what_it_found() {
     .await
     .unwrap();
     let said = |id: &str| results.iter().find(|r| r.0 == id).unwrap();
+    if postgres.is_some() {
+        let (_, code, text) = said("db");
+        assert_eq!((*code, text.contains("select 1 answered")), (0, true), "{text}");
+        let (_, code, text) = said("db-wrong");
+        assert_eq!(*code, 1, "{text}");
+        assert!(
+            text.contains("cannot connect to the database") && !text.contains("wrong@"),
+            "{text}"
+        );
+    }
     for (id, code, says) in [
         ("api", 0, "api up in"),
         ("degraded", 1, "/status is \"degraded\", not \"ok\""),

@@ -1,5 +1,6 @@
 //! Running one of the plan's probes once: what it found, how long it took, and why it
-//! failed. The worker that runs them on their schedule comes on top of this.
+//! failed (http, tcp, dns A and AAAA, postgres). The worker that runs them on their
+//! schedule comes on top of this.
 
 use std::time::{Duration, Instant};
 
@@ -127,6 +128,14 @@ async fn check(probe: &Probe, client: &reqwest::Client, timeout: Duration) -> Re
                 None => Ok(detail),
             }
         }
+        ProbeKind::Postgres => {
+            let secret = probe
+                .secret
+                .as_ref()
+                .ok_or_else(|| nothing("a postgres probe needs its connection URL as a secret".into()))?;
+            let url = crate::services::actions::read_secret(secret).map_err(nothing)?;
+            postgres(&url).await.map_err(nothing)
+        }
         other => Err(nothing(format!("running {} probes is not built yet", describe(other)))),
     }
 }
@@ -146,4 +155,27 @@ pub fn target(probe: &Probe) -> String {
         ProbeKind::Dns { name, record, .. } => format!("{record} {name}"),
         ProbeKind::Postgres => "the database in its secret".to_owned(),
     }
+}
+
+/// Connects to the database at `url` and runs `select 1`. The error leaves the URL out: it
+/// holds the credentials.
+async fn postgres(url: &str) -> Result<String, String> {
+    use sqlx::{Connection, Row};
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to the database: {}", without_url(&e.to_string(), url)))?;
+    let row = sqlx::query("select 1")
+        .fetch_one(&mut connection)
+        .await
+        .map_err(|e| format!("select 1 failed: {e}"))?;
+    let one: i32 = row.try_get(0).map_err(|e| format!("select 1 answered oddly: {e}"))?;
+    let _ = connection.close().await;
+    match one {
+        1 => Ok("select 1 answered".to_owned()),
+        other => Err(format!("select 1 answered {other}")),
+    }
+}
+
+fn without_url(text: &str, url: &str) -> String {
+    text.replace(url, "[the database URL]")
 }

@@ -18,6 +18,7 @@ use tocsin_store::StoreError;
 use tocsin_store::outbox::{Notification, OutboxStore};
 
 use crate::wake::Wake;
+use crate::workers::notifier::queued as queued_note;
 
 /// How a notification held back behind an earlier failed one says so.
 const WAITED: &str = "waits for an earlier notification: ";
@@ -210,10 +211,9 @@ pub async fn fall_back(
                 let mut notes = Vec::new();
                 if announced.is_none() {
                     let error = health.last_error.clone().unwrap_or_default();
-                    notes.push(note(
-                        &format!("channel-failing:{name}:{}", since.as_millisecond()),
-                        fallback,
-                        Message {
+                    notes.push(queued_note(
+                        &Message {
+                            id: format!("channel-failing:{name}:{}", since.as_millisecond()),
                             kind: "channel_failing".into(),
                             title: format!("Channel {name} is failing"),
                             text: format!(
@@ -222,6 +222,7 @@ pub async fn fall_back(
                             ),
                             ..Message::default()
                         },
+                        fallback,
                         None,
                         now,
                     ));
@@ -243,7 +244,7 @@ pub async fn fall_back(
                         id: format!("{}~{fallback}", n.key),
                         ..message
                     };
-                    notes.push(note(&message.id.clone(), fallback, message, n.incident, now));
+                    notes.push(queued_note(&message, fallback, n.incident, now));
                 }
                 queued += store.enqueue(&notes, now).await? as usize;
                 if announced.is_none() {
@@ -251,15 +252,15 @@ pub async fn fall_back(
                 }
             }
             (None, Some(announced)) => {
-                let back = note(
-                    &format!("channel-recovered:{name}:{}", announced.as_millisecond()),
-                    fallback,
-                    Message {
+                let back = queued_note(
+                    &Message {
+                        id: format!("channel-recovered:{name}:{}", announced.as_millisecond()),
                         kind: "channel_recovered".into(),
                         title: format!("Channel {name} works again"),
                         text: format!("Deliveries to {name} work again; what waited has gone there too."),
                         ..Message::default()
                     },
+                    fallback,
                     None,
                     now,
                 );
@@ -270,28 +271,6 @@ pub async fn fall_back(
         }
     }
     Ok(queued)
-}
-
-fn note(
-    key: &str,
-    channel: &str,
-    message: Message,
-    incident: Option<IncidentNumber>,
-    now: Timestamp,
-) -> tocsin_store::outbox::NewNotification {
-    tocsin_store::outbox::NewNotification {
-        key: key.to_owned(),
-        channel: channel.to_owned(),
-        kind: message.kind.clone(),
-        incident,
-        payload: serde_json::to_string(&Message {
-            id: key.to_owned(),
-            ..message
-        })
-        .expect("a message serializes"),
-        not_before: now,
-        approval_link: None,
-    }
 }
 
 /// Puts the notifications delivered on their incidents' timelines: one entry per incident

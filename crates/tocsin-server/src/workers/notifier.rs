@@ -664,7 +664,7 @@ fn approval_mails(
 
 /// The notification of `message` on `channel`: keyed by the message's id, which is unique
 /// per channel.
-fn queued(
+pub(crate) fn queued(
     message: &Message,
     channel: &str,
     incident: impl Into<Option<IncidentNumber>>,

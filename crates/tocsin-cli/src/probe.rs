@@ -1,10 +1,9 @@
 //! `tocsin probe list|run`: the plan's probes, and one run now.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::anyhow;
-use tocsin_server::services::probes::{run as run_probe, target};
+use tocsin_server::services::probes::{Prober, run as run_probe, target};
 
 use crate::args::ProbeCommand;
 use crate::context::Context;
@@ -64,9 +63,7 @@ pub async fn run(context: &Context, command: ProbeCommand) -> anyhow::Result<Exi
                     None => anyhow!("the plan has no probe \"{probe}\"; its probes are {}", ids.join(", ")),
                 }
             })?;
-            tocsin_notify::use_ring();
-            let client = tocsin_notify::http_client(Duration::from_secs(found.timeout_seconds));
-            let result = run_probe(found, &client).await;
+            let result = run_probe(found, &Prober::default()).await;
             if context.json() {
                 emit(&serde_json::to_string(&result)?);
             } else {

@@ -1,6 +1,6 @@
 //! `tocsin probe`: the plan's probes listed, and each kind run once against real targets on
 //! loopback: an HTTP endpoint and its JSON, a failing status, an open and a closed TCP
-//! port, a DNS name; what is not built yet says so and fails, never passes silently.
+//! port, a DNS name, TLS spoken to a server that does not speak it.
 
 mod common;
 
@@ -142,7 +142,7 @@ async fn each_kind_of_probe_runs_once_and_says_what_it_found() {
         ("port", 0, "connected"),
         ("closed", 1, "cannot connect to"),
         ("name", 0, "127.0.0.1"),
-        ("cert", 1, "running tls probes is not built yet"),
+        ("cert", 1, "the TLS handshake failed"),
         ("nonexistent", 1, "the plan has no probe \"nonexistent\""),
     ] {
         let (_, got, text) = said(id);

@@ -909,6 +909,7 @@ id = "db-port"
 name = "Database port"
 kind = "tcp"
 target = "db.example.com:5432"
+severity = "P1"
 
 [[probe]]
 id = "db"
@@ -943,6 +944,8 @@ expect = ["2001:db8::7"]
         "15 minutes by default, as the four-tier plan says"
     );
     assert!(matches!(&probes[3].kind, tocsin_core::plan::ProbeKind::Dns { record, .. } if record == "AAAA"));
+    assert_eq!(probes[1].severity.as_ref().map(tocsin_core::id::SeverityId::as_str), Some("P1"));
+    assert_eq!(probes[0].severity, None, "the rule for probe, or tocsin's default");
 
     let bad = format!(
         r#"{}
@@ -966,6 +969,8 @@ target = "db.example.com"
 id = "c"
 name = "C"
 kind = "postgres"
+ca = "/etc/ssl/private-ca.pem"
+severity = "P9"
 
 [[probe]]
 id = "d"
@@ -985,6 +990,8 @@ service = "nowhere"
         "probe c (postgres) needs its connection URL as a secret",
         "unknown probe kind \"ping\"",
         "probe d watches unknown service \"nowhere\"",
+        "probe c is a postgres probe: only http and tls probes take ca",
+        "probe c refers to unknown severity \"P9\"",
     ] {
         assert!(text.contains(says), "{says}\n{text}");
     }

@@ -131,7 +131,12 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         .map_or_else(AuditSeal::default, |t| audit(t, &channel_names, &mut problems));
     let services = services(&root.tables("service", &mut problems), &mut problems);
     let service_ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
-    let probes = probes(&root.tables("probe", &mut problems), &service_ids, &mut problems);
+    let probes = probes(
+        &root.tables("probe", &mut problems),
+        &service_ids,
+        &severity_ids,
+        &mut problems,
+    );
     let notice_kind = |text: &str| {
         NoticeKind::built_in(text).or_else(|| {
             obligations

@@ -10,7 +10,7 @@ use super::read::{Problems, Section, TableAt};
 use super::secret::{SecretRef, secret_reference};
 use crate::action::StatusPattern;
 use crate::diagnostic::Diagnostic;
-use crate::id::ProbeId;
+use crate::id::{ProbeId, SeverityId};
 
 /// The shortest interval between two runs of a probe.
 pub const INTERVAL_MIN_SECONDS: u64 = 10;
@@ -79,6 +79,12 @@ pub struct Probe {
     pub service: Option<String>,
     /// The secret it needs (a PostgreSQL URL, or a header's value as `{{ secret }}`).
     pub secret: Option<SecretRef>,
+    /// For http and tls: a PEM file of certificate authorities trusted besides the
+    /// system's, for services behind a private CA.
+    pub ca: Option<String>,
+    /// The severity of the incident its going down opens; `None` takes the plan's
+    /// `[[rule]]` for `probe`, or tocsin's default (the plan's second tier).
+    pub severity: Option<SeverityId>,
 }
 
 const KINDS: [&str; 5] = ["http", "tcp", "tls", "dns", "postgres"];
@@ -87,9 +93,14 @@ const RECORDS: [&str; 5] = ["A", "AAAA", "CNAME", "MX", "TXT"];
 /// `[[probe]]` tables: `id`, `name`, `kind` and what the kind needs (`url` for http;
 /// `target` for tcp and tls; `name` of the record and `record` for dns; the secret for
 /// postgres), and optional `interval`, `timeout`, `max_latency`, `down_after`, `up_after`,
-/// `service`. An http probe takes `method`, `headers`, `body`, `status`, `json_pointer`
-/// with `json_equals`, and `cert_days`.
-pub(super) fn probes(tables: &[TableAt<'_, '_>], services: &[&str], problems: &mut Problems) -> Vec<Probe> {
+/// `service`, `severity`. An http probe takes `method`, `headers`, `body`, `status`,
+/// `json_pointer` with `json_equals`, `cert_days` and `ca`; a tls probe `cert_days` and `ca`.
+pub(super) fn probes(
+    tables: &[TableAt<'_, '_>],
+    services: &[&str],
+    severities: &[&str],
+    problems: &mut Problems,
+) -> Vec<Probe> {
     let mut out: Vec<Probe> = Vec::new();
     for (index, table) in tables.iter().enumerate() {
         let mut s = Section::new(*table, format!("probe #{}", index + 1));
@@ -115,6 +126,8 @@ pub(super) fn probes(tables: &[TableAt<'_, '_>], services: &[&str], problems: &m
         let down_after = s.opt_uint("down_after", 1, 20, problems).map_or(2, |n| n.value);
         let up_after = s.opt_uint("up_after", 1, 20, problems).map_or(1, |n| n.value);
         let service = s.opt_str("service", problems);
+        let ca = s.opt_str("ca", problems);
+        let severity = s.opt_str("severity", problems);
         let span = s.span();
         s.finish(problems);
         let (Some(probe_id), Some(name), Some(kind)) = (probe_id, name, kind) else {
@@ -322,6 +335,17 @@ pub(super) fn probes(tables: &[TableAt<'_, '_>], services: &[&str], problems: &m
                 None
             }
         });
+        let severity = severity.and_then(|sev| {
+            super::build::references("severity", &whose, vec![sev], severities, SeverityId::parse, problems).pop()
+        });
+        if let Some(ca) = &ca
+            && !matches!(kind.value.as_str(), "http" | "tls")
+        {
+            problems.push(Diagnostic::new(
+                ca.span.clone(),
+                format!("{whose} is a {} probe: only http and tls probes take ca", kind.value),
+            ));
+        }
         if out.iter().any(|p| p.id == probe_id.value) {
             problems.push(Diagnostic::new(
                 probe_id.span,
@@ -341,6 +365,8 @@ pub(super) fn probes(tables: &[TableAt<'_, '_>], services: &[&str], problems: &m
                 up_after,
                 service,
                 secret,
+                ca: ca.map(|c| c.value),
+                severity,
             });
         }
     }

@@ -1,11 +1,95 @@
 //! Running one of the plan's probes once: what it found, how long it took, and why it
-//! failed (http, tcp, dns A and AAAA, postgres). The worker that runs them on their
-//! schedule comes on top of this.
+//! failed (http with its certificate's days left, tcp, tls, dns A and AAAA, postgres).
+//! The worker that runs them on their schedule comes on top of this.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tocsin_core::Timestamp;
 use tocsin_core::plan::{Probe, ProbeKind};
+
+/// What probes run with, made once and shared: an HTTP client and a TLS configuration for
+/// the system's certificate authorities, and one more of each per CA file the plan names.
+/// Cloning shares them.
+#[derive(Clone, Default)]
+pub struct Prober {
+    clients: Arc<Mutex<HashMap<Option<String>, reqwest::Client>>>,
+    tls: Arc<Mutex<HashMap<Option<String>, Arc<rustls::ClientConfig>>>>,
+}
+
+impl std::fmt::Debug for Prober {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prober")
+    }
+}
+
+impl Prober {
+    /// The HTTP client for probes trusting `ca` besides the system: a fresh connection
+    /// for every request, so that each run checks connecting too, and the certificate
+    /// kept for `cert_days`.
+    fn client(&self, ca: Option<&str>) -> Result<reqwest::Client, String> {
+        let mut clients = self.clients.lock().expect("the probes' clients");
+        if let Some(client) = clients.get(&ca.map(str::to_owned)) {
+            return Ok(client.clone());
+        }
+        tocsin_notify::use_ring();
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("tocsin-probe/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(0)
+            .tls_info(true);
+        if let Some(path) = ca {
+            let pem = read_ca(path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("the CA file {path} holds no certificate tocsin can read: {e}"))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+        clients.insert(ca.map(str::to_owned), client.clone());
+        Ok(client)
+    }
+
+    /// The TLS configuration trusting the system's authorities and `ca`.
+    fn tls_config(&self, ca: Option<&str>) -> Result<Arc<rustls::ClientConfig>, String> {
+        let mut configs = self.tls.lock().expect("the probes' TLS configurations");
+        if let Some(config) = configs.get(&ca.map(str::to_owned)) {
+            return Ok(Arc::clone(config));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = ca {
+            use rustls::pki_types::pem::PemObject;
+            let pem = read_ca(path)?;
+            let mut added = 0;
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| format!("the CA file {path} is not PEM: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("the CA file {path} holds a certificate rustls refuses: {e}"))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(format!("the CA file {path} holds no certificate"));
+            }
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let config = Arc::new(config);
+        configs.insert(ca.map(str::to_owned), Arc::clone(&config));
+        Ok(config)
+    }
+}
+
+fn read_ca(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read the CA file {path}: {e}"))
+}
 
 /// What one run of a probe found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -20,11 +104,11 @@ pub struct ProbeResult {
     pub error: Option<String>,
 }
 
-/// Runs `probe` once with `client` (for http), within its timeout.
-pub async fn run(probe: &Probe, client: &reqwest::Client) -> ProbeResult {
+/// Runs `probe` once, within its timeout.
+pub async fn run(probe: &Probe, prober: &Prober) -> ProbeResult {
     let started = Instant::now();
     let timeout = Duration::from_secs(probe.timeout_seconds);
-    let checked = match tokio::time::timeout(timeout, check(probe, client, timeout)).await {
+    let checked = match tokio::time::timeout(timeout, check(probe, prober, timeout)).await {
         Ok(checked) => checked,
         Err(_) => Err((String::new(), format!("no answer within {} s", probe.timeout_seconds))),
     };
@@ -46,7 +130,7 @@ pub async fn run(probe: &Probe, client: &reqwest::Client) -> ProbeResult {
 }
 
 /// What the probe saw, or (what it saw, why that fails).
-async fn check(probe: &Probe, client: &reqwest::Client, timeout: Duration) -> Result<String, (String, String)> {
+async fn check(probe: &Probe, prober: &Prober, timeout: Duration) -> Result<String, (String, String)> {
     let nothing = |error: String| (String::new(), error);
     match &probe.kind {
         ProbeKind::Http {
@@ -58,9 +142,7 @@ async fn check(probe: &Probe, client: &reqwest::Client, timeout: Duration) -> Re
             json,
             cert_days,
         } => {
-            if cert_days.is_some() {
-                return Err(nothing("checking a certificate's days left is not built yet".into()));
-            }
+            let client = prober.client(probe.ca.as_deref()).map_err(nothing)?;
             let method = reqwest::Method::from_bytes(method.as_bytes())
                 .map_err(|_| nothing(format!("\"{method}\" is not an HTTP method")))?;
             let mut request = client.request(method, url).timeout(timeout);
@@ -86,9 +168,29 @@ async fn check(probe: &Probe, client: &reqwest::Client, timeout: Duration) -> Re
                 nothing(text)
             })?;
             let code = response.status().as_u16();
-            let detail = format!("HTTP {code}");
+            let mut detail = format!("HTTP {code}");
             if !status.iter().any(|p| p.matches(code)) {
                 return Err((detail.clone(), format!("{detail} is not an expected status")));
+            }
+            if let Some(least) = cert_days {
+                let leaf = response
+                    .extensions()
+                    .get::<reqwest::tls::TlsInfo>()
+                    .and_then(|info| info.peer_certificate())
+                    .ok_or_else(|| {
+                        (
+                            detail.clone(),
+                            "the answer came without a certificate: is the URL https?".to_owned(),
+                        )
+                    })?;
+                let (left, shown) = days_left(leaf).map_err(|e| (detail.clone(), e))?;
+                detail = format!("{detail}, {shown}");
+                if left < i64::from(*least) {
+                    return Err((
+                        detail.clone(),
+                        format!("the certificate has {left} days left, fewer than {least}"),
+                    ));
+                }
             }
             if let Some((pointer, equals)) = json {
                 let text = response
@@ -112,6 +214,10 @@ async fn check(probe: &Probe, client: &reqwest::Client, timeout: Duration) -> Re
             Ok(_) => Ok("connected".to_owned()),
             Err(e) => Err(nothing(format!("cannot connect to {target}: {e}"))),
         },
+        ProbeKind::Tls { target, cert_days } => {
+            let config = prober.tls_config(probe.ca.as_deref()).map_err(nothing)?;
+            tls(target, *cert_days, config).await
+        }
         ProbeKind::Dns { name, record, expect } if record == "A" || record == "AAAA" => {
             let found: Vec<std::net::IpAddr> = tokio::net::lookup_host((name.as_str(), 0))
                 .await
@@ -178,4 +284,52 @@ async fn postgres(url: &str) -> Result<String, String> {
 
 fn without_url(text: &str, url: &str) -> String {
     text.replace(url, "[the database URL]")
+}
+
+/// A TLS handshake with `target`, a chain `config` trusts for its host name, and a
+/// certificate with at least `least` days left.
+async fn tls(target: &str, least: u32, config: Arc<rustls::ClientConfig>) -> Result<String, (String, String)> {
+    let nothing = |error: String| (String::new(), error);
+    let host = target.rsplit_once(':').map_or(target, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| nothing(format!("\"{host}\" is not a host name TLS can check")))?;
+    let tcp = tokio::net::TcpStream::connect(target)
+        .await
+        .map_err(|e| nothing(format!("cannot connect to {target}: {e}")))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| nothing(format!("the TLS handshake failed: {e}")))?;
+    let (_, connection) = stream.get_ref();
+    let version = connection
+        .protocol_version()
+        .and_then(|v| v.as_str())
+        .unwrap_or("TLS")
+        .replace('_', ".")
+        .replace("TLSv", "TLS ");
+    let leaf = connection
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .ok_or_else(|| nothing("the server sent no certificate".into()))?;
+    let (left, shown) = days_left(leaf).map_err(nothing)?;
+    let detail = format!("{version}, {shown}");
+    if left < i64::from(least) {
+        return Err((
+            detail,
+            format!("the certificate has {left} days left, fewer than {least}"),
+        ));
+    }
+    Ok(detail)
+}
+
+/// A certificate's whole days left, and in words: "certificate valid until 2027-03-01 (87 days)".
+fn days_left(der: &[u8]) -> Result<(i64, String), String> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("the server's certificate cannot be read: {e}"))?;
+    let until = Timestamp::from_second(certificate.validity().not_after.timestamp())
+        .map_err(|_| "the server's certificate has an expiry out of range".to_owned())?;
+    let left = until.duration_since(Timestamp::now()).as_secs().div_euclid(86_400);
+    let date = until.strftime("%Y-%m-%d");
+    Ok((left, format!("certificate valid until {date} ({left} days)")))
 }

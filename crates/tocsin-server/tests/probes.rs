@@ -1,0 +1,192 @@
+//! Probes against real TLS servers on loopback, with certificates from a CA of the test's
+//! own: a chain trusted through the probe's `ca` file and refused without it, a
+//! certificate's days left for tls and https probes, and an expired certificate.
+
+use std::sync::Arc;
+
+use tocsin_core::plan::{Plan, Probe};
+use tocsin_server::services::probes::{Prober, run};
+
+/// A CA and a server certificate for 127.0.0.1 it signed, valid `days` from now (negative:
+/// expired that long ago): (CA PEM, server TLS configuration).
+fn certificates(days: i64) -> (String, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let now = std::time::SystemTime::now();
+    let at = |days: i64| {
+        let seconds = days * 86_400 + 3_600;
+        let when = if seconds >= 0 {
+            now + std::time::Duration::from_secs(seconds as u64)
+        } else {
+            now - std::time::Duration::from_secs(seconds.unsigned_abs())
+        };
+        rcgen::date_time_ymd(1970, 1, 1)
+            + std::time::Duration::from_secs(when.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+    };
+    params.not_before = at(days.min(0) - 30);
+    params.not_after = at(days);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    (ca.pem(), Arc::new(config))
+}
+
+/// A TLS server on loopback answering every request with `200 ok`; its address.
+async fn serve(config: Arc<rustls::ServerConfig>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    address
+}
+
+fn probes(tables: &str) -> Vec<Probe> {
+    let source = format!("{}\n{tables}", tocsin_core::plan::presets::FOUR_TIER.source);
+    let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render("tocsin.toml", &source)));
+    plan.probes().to_vec()
+}
+
+fn table(id: &str, body: &str) -> String {
+    format!("\n[[probe]]\nid = \"{id}\"\nname = \"{id}\"\n{body}\n")
+}
+
+#[tokio::test]
+async fn tls_and_https_probes_check_the_chain_and_the_certificates_days_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, config) = certificates(30);
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let ca_file = ca_file.display();
+    let address = serve(config).await;
+    let (expired_ca, expired) = certificates(-2);
+    let expired_ca_file = dir.path().join("expired-ca.pem");
+    std::fs::write(&expired_ca_file, &expired_ca).unwrap();
+    let expired_ca_file = expired_ca_file.display();
+    let expired_address = serve(expired).await;
+
+    let mut tables = String::new();
+    tables += &table(
+        "tls",
+        &format!("kind = \"tls\"\ntarget = \"{address}\"\nca = \"{ca_file}\""),
+    );
+    tables += &table("untrusted", &format!("kind = \"tls\"\ntarget = \"{address}\""));
+    tables += &table(
+        "soon",
+        &format!("kind = \"tls\"\ntarget = \"{address}\"\nca = \"{ca_file}\"\ncert_days = 45"),
+    );
+    tables += &table(
+        "https",
+        &format!(
+            "kind = \"http\"\nurl = \"https://localhost:{}/health\"\nca = \"{ca_file}\"\ncert_days = 14",
+            address.port()
+        ),
+    );
+    tables += &table(
+        "https-soon",
+        &format!(
+            "kind = \"http\"\nurl = \"https://localhost:{}/health\"\nca = \"{ca_file}\"\ncert_days = 60",
+            address.port()
+        ),
+    );
+    tables += &table(
+        "expired",
+        &format!("kind = \"tls\"\ntarget = \"{expired_address}\"\nca = \"{expired_ca_file}\""),
+    );
+    tables += &table(
+        "no-ca-file",
+        &format!("kind = \"tls\"\ntarget = \"{address}\"\nca = \"/nonexistent/ca.pem\""),
+    );
+    let probes = probes(&tables);
+    let prober = Prober::default();
+    let mut results = Vec::new();
+    for probe in &probes {
+        results.push(run(probe, &prober).await);
+    }
+    let by = |id: &str| results.iter().find(|r| r.probe == id).unwrap();
+
+    let tls = by("tls");
+    assert!(tls.ok, "{tls:?}");
+    assert!(tls.detail.starts_with("TLS 1.3, certificate valid until "), "{tls:?}");
+    assert!(tls.detail.ends_with("(30 days)"), "{tls:?}");
+
+    let untrusted = by("untrusted");
+    assert!(!untrusted.ok, "a private CA is not the system's: {untrusted:?}");
+    let why = untrusted.error.as_deref().unwrap();
+    assert!(
+        why.contains("the TLS handshake failed") && why.contains("UnknownIssuer"),
+        "{why}"
+    );
+
+    let soon = by("soon");
+    assert!(!soon.ok);
+    assert_eq!(
+        soon.error.as_deref(),
+        Some("the certificate has 30 days left, fewer than 45")
+    );
+
+    let https = by("https");
+    assert!(https.ok, "{https:?}");
+    assert!(
+        https.detail.starts_with("HTTP 200, certificate valid until "),
+        "{https:?}"
+    );
+    let https_soon = by("https-soon");
+    assert_eq!(
+        https_soon.error.as_deref(),
+        Some("the certificate has 30 days left, fewer than 60"),
+        "{https_soon:?}"
+    );
+
+    let expired = by("expired");
+    assert!(!expired.ok);
+    let why = expired.error.as_deref().unwrap();
+    assert!(
+        why.contains("the TLS handshake failed") && why.to_lowercase().contains("expired"),
+        "{why}"
+    );
+
+    let no_file = by("no-ca-file");
+    assert!(!no_file.ok);
+    assert!(
+        no_file
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("cannot read the CA file /nonexistent/ca.pem"),
+        "{no_file:?}"
+    );
+}

@@ -53,15 +53,18 @@ pub enum Via {
     Heartbeat,
     /// Sent as a tocsin event by anything else.
     Alert,
+    /// One of the plan's probes, run by tocsin, going down.
+    Probe,
 }
 
 impl Via {
-    pub const ALL: [Via; 5] = [
+    pub const ALL: [Via; 6] = [
         Via::Alertmanager,
         Via::Pagerduty,
         Via::Sentry,
         Via::Heartbeat,
         Via::Alert,
+        Via::Probe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +74,7 @@ impl Via {
             Via::Sentry => "sentry",
             Via::Heartbeat => "heartbeat",
             Via::Alert => "alert",
+            Via::Probe => "probe",
         }
     }
 

@@ -58,7 +58,7 @@ pub enum DetectorId {
 
 impl DetectorId {
     /// Every detector, in the order people are shown them.
-    pub const ALL: [DetectorId; 26] = [
+    pub const ALL: [DetectorId; 27] = [
         DetectorId::BruteForce,
         DetectorId::SlowBruteForce,
         DetectorId::PasswordSpray,
@@ -85,6 +85,7 @@ impl DetectorId {
         DetectorId::Alert(Via::Sentry),
         DetectorId::Alert(Via::Heartbeat),
         DetectorId::Alert(Via::Alert),
+        DetectorId::Alert(Via::Probe),
     ];
 
     /// The name signals, rules and the API use, like `brute_force`.
@@ -141,6 +142,7 @@ impl DetectorId {
             VaultVolume | VaultDeniedBurst | VaultAfterHours => "principal",
             StaleAgent | AgentDrift => "agent",
             Recurrence => "watched key",
+            Alert(Via::Probe) => "probe",
             Alert(_) => "alert",
         }
     }
@@ -164,6 +166,8 @@ impl DetectorId {
             // does not have: one incident for them all, for a person to look at.
             ErrorSpike | StaleAgent | AgentDrift | VaultNewSecret | VaultVolume | VaultNewIp | VaultAfterHours
             | ExposedFile => (Disposition::Open, 2),
+            // The four-tier plan: an endpoint's outage is its second tier.
+            Alert(Via::Probe) => (Disposition::Open, 1),
             // Scanners knock on every public site all day: on the record, not an incident.
             NewError | PathProbe | Recurrence | Alert(_) => (Disposition::Record, 3),
         };

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod incident;
 pub mod notice;
 pub mod plan;
+pub mod probe;
 pub mod ratelimit;
 #[warn(missing_docs)]
 pub mod senders;

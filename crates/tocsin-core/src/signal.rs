@@ -166,6 +166,16 @@ pub fn alert_rule(plan: &Plan, source: &str, detector: DetectorId, severity: Opt
     (action, severity_at(plan, tier))
 }
 
+/// What one of the plan's probes going down leads to: the severity its `[[probe]]` names
+/// opens an incident; without one, the plan's `[[rule]]` for `probe`, or tocsin's default
+/// (the plan's second tier, which is an endpoint's outage in the four-tier plan).
+pub fn probe_rule(plan: &Plan, severity: Option<&str>) -> (Disposition, String) {
+    match severity.filter(|s| plan.severities().iter().any(|known| known.id.as_str() == *s)) {
+        Some(severity) => (Disposition::Open, severity.to_owned()),
+        None => rule_for(plan, DetectorId::Alert(crate::alert::Via::Probe)),
+    }
+}
+
 /// What the plan makes of a signal: what it leads to and at which severity, the group of
 /// signals whose open incident it joins, and why a suppression holds it back, if one does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,6 +217,10 @@ pub fn ruling(plan: &Plan, signal: &Signal, origin: Origin<'_>) -> Ruling {
         Origin::Finding => {
             let (disposition, severity) = rule_for(plan, signal.detector);
             (disposition, severity, group_of(plan, signal))
+        }
+        Origin::Alert { severity, group, .. } if signal.detector == DetectorId::Alert(crate::alert::Via::Probe) => {
+            let (disposition, severity) = probe_rule(plan, severity);
+            (disposition, severity, format!("probe:{group}"))
         }
         Origin::Alert {
             source,

@@ -944,7 +944,10 @@ expect = ["2001:db8::7"]
         "15 minutes by default, as the four-tier plan says"
     );
     assert!(matches!(&probes[3].kind, tocsin_core::plan::ProbeKind::Dns { record, .. } if record == "AAAA"));
-    assert_eq!(probes[1].severity.as_ref().map(tocsin_core::id::SeverityId::as_str), Some("P1"));
+    assert_eq!(
+        probes[1].severity.as_ref().map(tocsin_core::id::SeverityId::as_str),
+        Some("P1")
+    );
     assert_eq!(probes[0].severity, None, "the rule for probe, or tocsin's default");
 
     let bad = format!(

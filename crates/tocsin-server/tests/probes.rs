@@ -190,3 +190,132 @@ async fn tls_and_https_probes_check_the_chain_and_the_certificates_days_left() {
         "{no_file:?}"
     );
 }
+
+/// Polls `check` until it gives a value, for up to `seconds`: probes run every 10 seconds
+/// at the least, longer than the test server's usual patience.
+async fn within<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..seconds * 10 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// An HTTP target on loopback answering `/health` with 503 until `healthy` is set.
+async fn target(healthy: Arc<std::sync::atomic::AtomicBool>) -> std::net::SocketAddr {
+    use axum::http::StatusCode;
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let healthy = Arc::clone(&healthy);
+            async move {
+                if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                    (StatusCode::OK, "ok")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+/// A probe going down opens an incident at the plan's second tier, its failed runs are
+/// events, and its coming back resolves the incident; the API tells where it stands and
+/// its runs by the hour and the day. On both backends, at once.
+async fn down_and_up_again(db: tocsin_store::testing::TestDb) {
+    use tocsin_server::testing::TestServer;
+    use tocsin_store::IncidentFilter;
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let address = target(Arc::clone(&healthy)).await;
+    let plan = format!(
+        "{}\n[[probe]]\nid = \"api\"\nname = \"API health\"\nkind = \"http\"\nurl = \"http://{address}/health\"\ninterval = \"10s\"\ntimeout = \"2s\"\ndown_after = 1\nup_after = 1\n",
+        tocsin_core::plan::presets::FOUR_TIER.source
+    );
+    let server = TestServer::start_with_plan(db, Default::default(), &plan).await;
+    let backend = server.backend();
+    let token = server.token_secret("read").await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let path = path.to_owned();
+        let request = client.get(format!("{}{path}", server.url)).bearer_auth(&token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let listed = get("/api/v1/probes").await;
+    assert_eq!(listed["probes"][0]["probe"], "api");
+
+    let opened = within(25, "the probe's incident", || async {
+        let list = server.store.incidents(&IncidentFilter::default()).await.unwrap();
+        list.into_iter().next()
+    })
+    .await;
+    assert_eq!(opened.severity, "P2", "an endpoint's outage is P2 ({backend})");
+    assert!(
+        opened
+            .title
+            .contains("API health is down: HTTP 503 is not an expected status"),
+        "{backend}: {}",
+        opened.title
+    );
+    let listed = get("/api/v1/probes").await;
+    let api = &listed["probes"][0];
+    assert_eq!(api["state"], "down", "{backend}: {listed}");
+    assert_eq!(api["last_ok"], false);
+    assert_eq!(api["last_detail"], "HTTP 503");
+    assert!(listed["schedule"]["runs"].as_u64().unwrap() >= 1, "{listed}");
+    let failed = get("/api/v1/events?kind=probe").await;
+    let first = &failed["items"][0]["event"];
+    assert_eq!(
+        (&first["probe"], &first["ok"], &first["error"]),
+        (
+            &serde_json::json!("api"),
+            &serde_json::json!(false),
+            &serde_json::json!("HTTP 503 is not an expected status")
+        ),
+        "{backend}: {failed}"
+    );
+
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    let resolved = within(25, "the incident resolved", || async {
+        let list = server.store.incidents(&IncidentFilter::default()).await.unwrap();
+        list.into_iter()
+            .find(|i| i.number == opened.number && !i.status.is_active())
+    })
+    .await;
+    assert_eq!(resolved.status.to_string(), "resolved", "{backend}");
+    let history = within(5, "the probe's history", || async {
+        let history = get("/api/v1/probes/api").await;
+        (history["state"] == "up" && history["hours"][0]["runs"].as_u64() >= Some(2)).then_some(history)
+    })
+    .await;
+    let hour = &history["hours"][0];
+    assert!(hour["ok"].as_u64().unwrap() >= 1, "{history}");
+    assert!(hour["availability"].as_f64().unwrap() < 1.0, "{history}");
+    assert_eq!(history["days"].as_array().unwrap().len(), 1, "{history}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_going_down_opens_an_incident_and_coming_back_resolves_it() {
+    let runs: Vec<_> = tocsin_store::testing::TestDb::all()
+        .await
+        .into_iter()
+        .map(|db| tokio::spawn(down_and_up_again(db)))
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
+}

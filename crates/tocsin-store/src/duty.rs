@@ -15,6 +15,8 @@ pub enum Duty {
     Bot,
     /// Carrying out the runs of the plan's actions, so that none starts twice.
     Actions,
+    /// Running the plan's probes on their schedule.
+    Probes,
 }
 
 impl Duty {
@@ -23,6 +25,7 @@ impl Duty {
             Duty::Detectors => "detectors",
             Duty::Bot => "bot",
             Duty::Actions => "actions",
+            Duty::Probes => "probes",
         }
     }
 
@@ -32,6 +35,7 @@ impl Duty {
             Duty::Detectors => 0x746f_0010,
             Duty::Bot => 0x746f_0011,
             Duty::Actions => 0x746f_0012,
+            Duty::Probes => 0x746f_0013,
         }
     }
 }

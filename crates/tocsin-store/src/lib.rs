@@ -15,6 +15,7 @@ mod migrate;
 pub mod outbox;
 pub mod plans;
 pub mod postgres;
+pub mod probes;
 pub mod recipients;
 pub mod signals;
 pub mod sqlite;
@@ -170,7 +171,7 @@ store_view! {
     /// an incident's state, its new audit entries and its clocks are stored together or not
     /// at all. A part of tocsin that needs only some of it is given only those traits (an
     /// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
-    Store: blocks::BlockStore, switches::SwitchStore, recipients::RecipientStore, evidence::EvidenceStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
+    Store: blocks::BlockStore, switches::SwitchStore, probes::ProbeStore, recipients::RecipientStore, evidence::EvidenceStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
         integrations::IntegrationStore, PlanStore, IncidentStore, ChainStore, InstanceStore, fmt::Debug
 }
 

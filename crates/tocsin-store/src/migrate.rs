@@ -45,6 +45,7 @@ macro_rules! migrations {
             19 "approval links" "0019_approval_links",
             20 "notice recipients" "0020_notice_recipients",
             21 "channel health" "0021_channel_health",
+            22 "probes" "0022_probes",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

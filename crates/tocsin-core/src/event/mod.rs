@@ -31,6 +31,7 @@ pub enum Event {
     RateLimit(RateLimitEvent),
     Custom(CustomEvent),
     Alert(AlertEvent),
+    Probe(ProbeEvent),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,10 +44,11 @@ pub enum Kind {
     RateLimit,
     Custom,
     Alert,
+    Probe,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Auth,
         Kind::Request,
         Kind::Error,
@@ -55,6 +57,7 @@ impl Kind {
         Kind::RateLimit,
         Kind::Custom,
         Kind::Alert,
+        Kind::Probe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Kind {
             Kind::RateLimit => "rate_limit",
             Kind::Custom => "custom",
             Kind::Alert => "alert",
+            Kind::Probe => "probe",
         }
     }
 }
@@ -88,6 +92,7 @@ impl Event {
             Event::RateLimit(e) => e.at,
             Event::Custom(e) => e.at,
             Event::Alert(e) => e.at,
+            Event::Probe(e) => e.at,
         }
     }
 
@@ -101,6 +106,7 @@ impl Event {
             Event::RateLimit(_) => Kind::RateLimit,
             Event::Custom(_) => Kind::Custom,
             Event::Alert(_) => Kind::Alert,
+            Event::Probe(_) => Kind::Probe,
         }
     }
 
@@ -112,7 +118,7 @@ impl Event {
             Event::VaultAccess(e) => e.source.as_ref().map(Source::to_string),
             Event::RateLimit(e) => e.source.as_ref().map(Source::to_string),
             Event::Error(e) => e.user.as_ref().and_then(|u| u.ip.clone()),
-            Event::Heartbeat(_) | Event::Custom(_) | Event::Alert(_) => None,
+            Event::Heartbeat(_) | Event::Custom(_) | Event::Alert(_) | Event::Probe(_) => None,
         }
     }
 
@@ -428,6 +434,24 @@ pub struct HeartbeatEvent {
     /// How long this agent may be silent before it is stale, when not the default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_after: Option<crate::duration::Duration>,
+}
+
+/// What one run of one of the plan's probes found: tocsin's own observation, written by
+/// the probes' worker for runs that failed and for runs that turned the probe up or down.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeEvent {
+    #[serde(rename = "ts")]
+    pub at: Timestamp,
+    /// The probe's id in the plan.
+    pub probe: String,
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// What it saw, like `HTTP 200`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::{
     AlertEvent, AuthEvent, AuthOutcome, AuthReason, CustomEvent, Decision, ErrorEvent, Event, Exception,
-    HeartbeatEvent, Kind, Level, MAX_FIELD_BYTES, MAX_LINE_BYTES, RateLimitEvent, RequestEvent, Source, User,
-    VaultEvent, VaultOutcome,
+    HeartbeatEvent, Kind, Level, MAX_FIELD_BYTES, MAX_LINE_BYTES, ProbeEvent, RateLimitEvent, RequestEvent, Source,
+    User, VaultEvent, VaultOutcome,
 };
 
 /// A line that was refused, and why.
@@ -52,8 +52,21 @@ wire!(
     HeartbeatWire,
     RateLimitWire,
     CustomWire,
-    AlertWire
+    AlertWire,
+    ProbeWire
 );
+
+#[derive(Deserialize)]
+struct ProbeWire {
+    kind: String,
+    ts: Timestamp,
+    probe: String,
+    ok: bool,
+    #[serde(default)]
+    latency_ms: u64,
+    detail: Option<String>,
+    error: Option<String>,
+}
 
 #[derive(Deserialize)]
 struct AuthWire {
@@ -360,6 +373,17 @@ fn parse_kind(line: &Line<'_>, kind: Kind) -> Result<Event, Reject> {
                 at: c.ts,
                 name: line.required("name", c.name)?,
                 attributes: c.attributes,
+            })
+        }
+        Kind::Probe => {
+            let p: ProbeWire = line.read_kind(kind)?;
+            Event::Probe(ProbeEvent {
+                at: p.ts,
+                probe: line.required("probe", p.probe)?,
+                ok: p.ok,
+                latency_ms: p.latency_ms,
+                detail: p.detail,
+                error: p.error,
             })
         }
         Kind::Alert => {

@@ -336,6 +336,11 @@ impl Responder {
         &self.state.0.desk
     }
 
+    /// The plan's probes, to run one now.
+    pub fn probes(&self) -> &crate::services::probes::Probes {
+        self.state.probes()
+    }
+
     /// The outbox, to send a dead notification again.
     pub fn outbox(&self) -> &dyn tocsin_store::outbox::OutboxStore {
         &*self.state.0.store
@@ -381,6 +386,11 @@ impl Reader {
     /// The incidents' notices, to read them, their recipients and their deliveries.
     pub fn notices(&self) -> &crate::services::notices::Notices {
         self.state.notices()
+    }
+
+    /// The plan's probes, where they stand and their history.
+    pub fn probes(&self) -> &crate::services::probes::Probes {
+        self.state.probes()
     }
 }
 

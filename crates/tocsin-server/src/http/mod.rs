@@ -87,6 +87,7 @@ struct Shared {
     actions: Arc<crate::services::actions::Actions>,
     approval_links: crate::services::approval_links::ApprovalLinks,
     notices: crate::services::notices::Notices,
+    probes: crate::services::probes::Probes,
     /// Signed Slack requests already taken.
     slack_replays: slack::Replays,
     pipeline: Pipeline,
@@ -126,6 +127,8 @@ impl AppState {
         let approval_links =
             crate::services::approval_links::ApprovalLinks::new(Arc::clone(&store) as _, Arc::clone(&actions));
         let notices = crate::services::notices::Notices::new(desk.clone(), Arc::clone(&store));
+        let probes =
+            crate::services::probes::Probes::new(desk.clone(), Arc::clone(&store) as _, pipeline.probes().clone());
         AppState(Arc::new(Shared {
             store,
             desk,
@@ -137,6 +140,7 @@ impl AppState {
             actions,
             approval_links,
             notices,
+            probes,
             slack_replays: slack::Replays::default(),
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
@@ -184,6 +188,10 @@ impl AppState {
 
     pub fn notices(&self) -> &crate::services::notices::Notices {
         &self.0.notices
+    }
+
+    pub fn probes(&self) -> &crate::services::probes::Probes {
+        &self.0.probes
     }
 
     /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),

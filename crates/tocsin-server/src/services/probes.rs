@@ -333,3 +333,236 @@ fn days_left(der: &[u8]) -> Result<(i64, String), String> {
     let date = until.strftime("%Y-%m-%d");
     Ok((left, format!("certificate valid until {date} ({left} days)")))
 }
+
+/// How late the probes' runs start against their schedule, over the last runs: what
+/// tells whether the prober keeps up. Cloning shares it.
+#[derive(Clone, Debug, Default)]
+pub struct Timeliness(Arc<Mutex<Lateness>>);
+
+#[derive(Debug, Default)]
+struct Lateness {
+    runs: u64,
+    recent: std::collections::VecDeque<u32>,
+}
+
+/// The runs kept for [`Timeliness`]'s figures.
+const LATENESS_KEPT: usize = 10_000;
+
+/// How late runs started, in milliseconds, over the last runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TimelinessReport {
+    /// Runs since the server started.
+    pub runs: u64,
+    /// Runs the figures are of: the last ones, at most 10,000.
+    pub sampled: usize,
+    pub late_p50_ms: u32,
+    pub late_p99_ms: u32,
+    pub late_max_ms: u32,
+}
+
+impl Timeliness {
+    /// Notes a run that started `late_ms` after its time.
+    pub fn ran(&self, late_ms: u64) {
+        let mut lateness = self.0.lock().expect("the probes' lateness");
+        lateness.runs += 1;
+        if lateness.recent.len() == LATENESS_KEPT {
+            lateness.recent.pop_front();
+        }
+        lateness.recent.push_back(u32::try_from(late_ms).unwrap_or(u32::MAX));
+    }
+
+    pub fn report(&self) -> TimelinessReport {
+        let lateness = self.0.lock().expect("the probes' lateness");
+        let mut sorted: Vec<u32> = lateness.recent.iter().copied().collect();
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0)
+        };
+        TimelinessReport {
+            runs: lateness.runs,
+            sampled: sorted.len(),
+            late_p50_ms: at(0.5),
+            late_p99_ms: at(0.99),
+            late_max_ms: sorted.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// One of the plan's probes as people see it: where it stands, its last run, and its
+/// availability over the last day.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProbeView {
+    pub probe: String,
+    pub name: String,
+    pub kind: String,
+    /// Where it looks: its URL, host and port, or record.
+    pub target: String,
+    pub service: Option<String>,
+    pub interval_seconds: u64,
+    /// `up`, `down`, or `unknown` before its first run.
+    pub state: String,
+    /// When it last turned up or down.
+    #[schema(value_type = Option<String>)]
+    pub since: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub last_run: Option<Timestamp>,
+    pub last_ok: Option<bool>,
+    pub last_latency_ms: Option<u64>,
+    pub last_detail: Option<String>,
+    pub last_error: Option<String>,
+    /// The share of its runs that passed in the last 24 hours, from 0 to 1; `None` when it
+    /// did not run.
+    pub availability_24h: Option<f64>,
+    pub latency_mean_24h_ms: Option<u64>,
+}
+
+/// A probe's runs within one hour or day.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RollupView {
+    #[schema(value_type = String)]
+    pub start: Timestamp,
+    pub runs: u64,
+    pub ok: u64,
+    pub availability: f64,
+    pub latency_mean_ms: u64,
+    pub latency_max_ms: u64,
+}
+
+/// A probe, its hours (the last 48) and its days (the last 90).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProbeHistory {
+    #[serde(flatten)]
+    pub probe: ProbeView,
+    pub hours: Vec<RollupView>,
+    pub days: Vec<RollupView>,
+}
+
+/// The probes, their states and history, as the API, the web and the CLI read them.
+#[derive(Clone)]
+pub struct Probes {
+    desk: crate::Desk,
+    store: Arc<dyn tocsin_store::probes::ProbeStore>,
+    timeliness: Timeliness,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Probes")
+    }
+}
+
+impl Probes {
+    pub fn new(desk: crate::Desk, store: Arc<dyn tocsin_store::probes::ProbeStore>, timeliness: Timeliness) -> Self {
+        Probes {
+            desk,
+            store,
+            timeliness,
+        }
+    }
+
+    /// How late the runs of this instance's probes start.
+    pub fn timeliness(&self) -> TimelinessReport {
+        self.timeliness.report()
+    }
+
+    /// Every probe of the plan in force, in its order.
+    pub async fn list(&self) -> Result<Vec<ProbeView>, tocsin_store::StoreError> {
+        use tocsin_store::probes::Span;
+        let plan = self.desk.plan();
+        let status: HashMap<String, tocsin_store::probes::ProbeStatus> = self
+            .store
+            .probe_status()
+            .await?
+            .into_iter()
+            .map(|s| (s.probe.clone(), s))
+            .collect();
+        let since = Span::Hour.start_of(Timestamp::now() - jiff::SignedDuration::from_hours(23));
+        let totals: HashMap<String, (u64, u64, u64)> = self
+            .store
+            .probe_totals(Span::Hour, since)
+            .await?
+            .into_iter()
+            .map(|(probe, runs, ok, latency)| (probe, (runs, ok, latency)))
+            .collect();
+        Ok(plan
+            .probes()
+            .iter()
+            .map(|p| view(p, status.get(p.id.as_str()), totals.get(p.id.as_str()).copied()))
+            .collect())
+    }
+
+    /// One probe with its hours and days; `None` when the plan has no such probe.
+    pub async fn history(&self, id: &str) -> Result<Option<ProbeHistory>, tocsin_store::StoreError> {
+        use tocsin_store::probes::Span;
+        let Some(probe) = self.list().await?.into_iter().find(|p| p.probe == id) else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        let hours = self
+            .store
+            .probe_rollups(
+                id,
+                Span::Hour,
+                Span::Hour.start_of(now - jiff::SignedDuration::from_hours(47)),
+            )
+            .await?;
+        let days = self
+            .store
+            .probe_rollups(
+                id,
+                Span::Day,
+                Span::Day.start_of(now - jiff::SignedDuration::from_hours(89 * 24)),
+            )
+            .await?;
+        let shown = |r: &tocsin_store::probes::Rollup| RollupView {
+            start: r.start,
+            runs: r.runs,
+            ok: r.ok,
+            availability: r.availability(),
+            latency_mean_ms: r.latency_mean_ms(),
+            latency_max_ms: r.latency_max_ms,
+        };
+        Ok(Some(ProbeHistory {
+            probe,
+            hours: hours.iter().map(shown).collect(),
+            days: days.iter().map(shown).collect(),
+        }))
+    }
+
+    /// Runs a probe of the plan once now, without recording it; `None` when the plan has
+    /// no such probe.
+    pub async fn run_now(&self, id: &str) -> Option<ProbeResult> {
+        let plan = self.desk.plan();
+        let probe = plan.probes().iter().find(|p| p.id.as_str() == id)?;
+        Some(run(probe, &Prober::default()).await)
+    }
+}
+
+fn view(probe: &Probe, status: Option<&tocsin_store::probes::ProbeStatus>, day: Option<(u64, u64, u64)>) -> ProbeView {
+    let day = day.filter(|(runs, _, _)| *runs > 0);
+    ProbeView {
+        probe: probe.id.to_string(),
+        name: probe.name.clone(),
+        kind: probe.kind.as_str().to_owned(),
+        target: target(probe),
+        service: probe.service.clone(),
+        interval_seconds: probe.interval_seconds,
+        state: match status {
+            None => "unknown",
+            Some(s) if s.standing.up => "up",
+            Some(_) => "down",
+        }
+        .to_owned(),
+        since: status.and_then(|s| s.standing.since),
+        last_run: status.map(|s| s.last.at),
+        last_ok: status.map(|s| s.last.ok),
+        last_latency_ms: status.map(|s| s.last.latency_ms),
+        last_detail: status.map(|s| s.last.detail.clone()).filter(|d| !d.is_empty()),
+        last_error: status.and_then(|s| s.last.error.clone()),
+        availability_24h: day.map(|(runs, ok, _)| ok as f64 / runs as f64),
+        latency_mean_24h_ms: day.map(|(runs, _, latency)| latency / runs),
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tocsin_core::Timestamp;
-use tocsin_core::alert::{AlertStatus, Change, Tracked, change};
+use tocsin_core::alert::{AlertStatus, Change, Tracked, Via, change};
 use tocsin_core::event::AlertEvent;
 use tocsin_core::incident::{Command, IncidentNumber};
 use tocsin_core::signal::{Origin, Signal, ruling};
@@ -317,7 +317,7 @@ impl AlertBook {
             let plan = &desk.plan();
             let resolves = over
                 .iter()
-                .any(|a| plan.integration(&a.source).is_some_and(|i| i.resolve_incident));
+                .any(|a| a.via == Via::Probe || plan.integration(&a.source).is_some_and(|i| i.resolve_incident));
             if resolves && store.open_alerts_of(number).await? == 0 {
                 let resolve = Command::Resolve {
                     summary: Some("Every alert that joined this incident has resolved.".into()),

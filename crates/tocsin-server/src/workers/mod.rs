@@ -9,6 +9,7 @@ pub mod channels;
 pub mod delivery;
 pub mod detection;
 pub mod notifier;
+pub mod probes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,7 @@ const EXPIRY: Duration = Duration::from_secs(3600);
 pub struct Pipeline {
     log: EventLog,
     alerts: alerts::AlertProgress,
+    probes: crate::services::probes::Timeliness,
 }
 
 impl Pipeline {
@@ -86,10 +88,19 @@ impl Pipeline {
         let progress = alerts::AlertProgress::default();
         workers.spawn(
             "detectors",
-            detection::follow(Arc::clone(store), desk, fed, progress.clone()),
+            detection::follow(Arc::clone(store), desk.clone(), fed, progress.clone()),
         );
         workers.spawn("retention", expire(Arc::clone(store) as _, config.retention));
-        Ok(Pipeline { log, alerts: progress })
+        let timeliness = crate::services::probes::Timeliness::default();
+        workers.spawn(
+            "probes",
+            probes::follow(Arc::clone(store), desk, log.clone(), timeliness.clone()),
+        );
+        Ok(Pipeline {
+            log,
+            alerts: progress,
+            probes: timeliness,
+        })
     }
 
     pub fn log(&self) -> &EventLog {
@@ -99,6 +110,11 @@ impl Pipeline {
     /// How far the stored alerts are up to date with the log.
     pub fn alerts(&self) -> &alerts::AlertProgress {
         &self.alerts
+    }
+
+    /// How late the probes' runs start, on this instance.
+    pub fn probes(&self) -> &crate::services::probes::Timeliness {
+        &self.probes
     }
 }
 

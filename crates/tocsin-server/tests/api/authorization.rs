@@ -51,6 +51,9 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
         (Method::GET, "/api/v1/verify", Value::Null, Needs::Read),
         (Method::GET, "/api/v1/plan", Value::Null, Needs::Read),
         (Method::GET, "/api/v1/me", Value::Null, Needs::Any),
+        (Method::GET, "/api/v1/probes", Value::Null, Needs::Read),
+        (Method::GET, "/api/v1/probes/nowhere", Value::Null, Needs::Read),
+        (Method::POST, "/api/v1/probes/nowhere/run", Value::Null, Needs::Respond),
         (Method::GET, "/api/v1/audit", Value::Null, Needs::Admin),
         (Method::GET, "/api/v1/users", Value::Null, Needs::Admin),
         (

@@ -8,6 +8,7 @@ mod identity;
 mod integrations;
 mod outbox;
 mod plans;
+mod probes;
 mod recipients;
 mod signals;
 mod switches;

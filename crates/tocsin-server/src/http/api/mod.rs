@@ -24,6 +24,7 @@ pub(super) mod events;
 pub(super) mod evidence;
 pub(super) mod notices;
 pub(super) mod plans;
+pub(super) mod probes;
 pub(super) mod ratelimit;
 pub(super) mod runs;
 pub(super) mod switches;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(notices::routes())
         .merge(evidence::routes())
         .merge(switches::routes())
+        .merge(probes::routes())
         .merge(events::routes())
         .merge(plans::routes())
         .merge(ratelimit::routes())

@@ -123,8 +123,17 @@ pub enum Command {
 pub enum ProbeCommand {
     /// The plan's probes: what each checks, and how often.
     List,
-    /// Run a probe now and say what it found; exits 1 when it fails.
+    /// Run a probe now and say what it found; exits 1 when it fails. The run is not
+    /// recorded: the server's schedule is what turns a probe up or down.
     Run { probe: String },
+    /// A probe's state and its runs by the hour (the last 48) and by the day (the last 90),
+    /// as the server's probes recorded them.
+    History {
+        probe: String,
+        /// By the day instead of by the hour.
+        #[arg(long)]
+        days: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -150,3 +150,106 @@ async fn each_kind_of_probe_runs_once_and_says_what_it_found() {
         assert!(text.contains(says), "{id}: {text}");
     }
 }
+
+/// `probe list` says where each probe stands and its last day's availability, and
+/// `probe history` its runs by the hour and the day, as the server's probes stored them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_history_say_where_probes_stand_and_how_they_ran() {
+    use tocsin_core::probe::Standing;
+    use tocsin_store::probes::{LastRun, ProbeStatus, Rollup, Span};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let (code, _, err) = run(&d, None, &["init", "--preset", "four-tier"], b"");
+    assert_eq!(code, 0, "{err}");
+    common::add_to_plan(
+        &d,
+        "\n[[probe]]\nid = \"api\"\nname = \"API health\"\nkind = \"tcp\"\ntarget = \"127.0.0.1:9\"\n\n[[probe]]\nid = \"site\"\nname = \"Site\"\nkind = \"tcp\"\ntarget = \"127.0.0.1:9\"\n",
+    );
+    // What a server's probes would have stored: "api" went down an hour ago.
+    let store = tocsin_store::open(&format!("sqlite:{}/tocsin-data/tocsin.db", d.display()))
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now();
+    let hour_ago = now - jiff::SignedDuration::from_hours(1);
+    let rollup = |span: Span, at: jiff::Timestamp, runs: u64, ok: u64| Rollup {
+        probe: "api".into(),
+        span,
+        start: span.start_of(at),
+        runs,
+        ok,
+        latency_sum_ms: 30 * runs,
+        latency_max_ms: 90,
+    };
+    store
+        .save_probe_runs(
+            &[ProbeStatus {
+                probe: "api".into(),
+                standing: Standing {
+                    up: false,
+                    since: Some(hour_ago),
+                    fails: 4,
+                    oks: 0,
+                },
+                last: LastRun {
+                    at: now,
+                    ok: false,
+                    latency_ms: 2,
+                    detail: String::new(),
+                    error: Some("cannot connect to 127.0.0.1:9: Connection refused".into()),
+                },
+            }],
+            &[
+                rollup(Span::Hour, hour_ago, 4, 4),
+                rollup(Span::Hour, now, 4, 0),
+                rollup(Span::Day, now, 8, 4),
+            ],
+        )
+        .await
+        .unwrap();
+    drop(store);
+
+    let said = tokio::task::spawn_blocking(move || {
+        [
+            vec!["probe", "list"],
+            vec!["probe", "history", "api"],
+            vec!["probe", "history", "api", "--days"],
+            vec!["--json", "probe", "history", "api"],
+            vec!["probe", "history", "apj"],
+        ]
+        .into_iter()
+        .map(|args| run(&d, None, &args, b""))
+        .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let (code, list, err) = &said[0];
+    assert_eq!(*code, 0, "{err}");
+    let line = |id: &str| list.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_owned();
+    assert!(line("api").contains("down") && line("api").contains("50.00%"), "{list}");
+    assert!(
+        line("site").contains("unknown") && line("site").contains(" - "),
+        "{list}"
+    );
+
+    let (code, hours, err) = &said[1];
+    assert_eq!(*code, 0, "{err}");
+    assert!(hours.starts_with("api (API health) is down since "), "{hours}");
+    assert!(hours.contains("cannot connect to 127.0.0.1:9"), "{hours}");
+    assert!(hours.contains("100.00%") && hours.contains("0.00%"), "{hours}");
+    let (_, days, _) = &said[2];
+    assert!(
+        days.contains("DAY") && days.contains("50.00%") && days.contains("90"),
+        "{days}"
+    );
+    let (_, json, _) = &said[3];
+    let history: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(history["state"], "down");
+    assert_eq!(history["hours"].as_array().unwrap().len(), 2, "{history}");
+    assert_eq!(history["days"][0]["runs"], 8);
+    let (code, _, err) = &said[4];
+    assert_eq!(*code, 1);
+    assert!(
+        err.contains("the plan has no probe \"apj\"; did you mean \"api\"?"),
+        "{err}"
+    );
+}

@@ -305,6 +305,45 @@ async fn down_and_up_again(db: tocsin_store::testing::TestDb) {
     assert!(hour["ok"].as_u64().unwrap() >= 1, "{history}");
     assert!(hour["availability"].as_f64().unwrap() < 1.0, "{history}");
     assert_eq!(history["days"].as_array().unwrap().len(), 1, "{history}");
+
+    // The pages: the list, and the probe's chart drawn by the server.
+    let (cookie, _) = server.session_cookie(tocsin_core::identity::Role::Viewer).await;
+    let page = |path: &str| {
+        let request = client.get(format!("{}{path}", server.url)).header("cookie", &cookie);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let list = page("/probes").await;
+    assert!(
+        list.contains("id=\"probe-api\"") && list.contains("class=\"state-up\""),
+        "{list}"
+    );
+    let one = page("/probes/api").await;
+    let svg = &one[one.find("<svg").unwrap()..one.find("</svg>").unwrap()];
+    assert!(svg.contains("<polyline class=\"mean\" points=\""), "{svg}");
+    assert!(
+        svg.contains("<rect class=\"warn\""),
+        "an hour with failures and successes: {svg}"
+    );
+    assert_eq!(svg.matches("<rect ").count(), 48, "one strip per hour");
+    assert!(
+        !svg.contains("script") && one.matches("<script").count() == 1,
+        "drawn by the server, no chart library"
+    );
+    assert!(one.contains("runs passed"), "{one}");
+    assert_eq!(
+        client
+            .get(format!("{}/probes/nowhere", server.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     server.stop().await;
 }
 

@@ -11,6 +11,7 @@ mod integrations;
 mod live;
 mod notices;
 mod pages;
+mod probes;
 mod runs;
 mod switches;
 mod views;
@@ -55,6 +56,8 @@ pub fn routes() -> Router<AppState> {
         .route("/maintenance", get(switches::show))
         .route("/maintenance/{what}/{name}", post(switches::switch))
         .route("/breaches", get(breaches::show))
+        .route("/probes", get(probes::list))
+        .route("/probes/{id}", get(probes::show))
         .route("/blocks", get(blocks::list).post(blocks::add))
         .route("/blocks/{id}/remove", post(blocks::remove))
         .route("/integrations", get(integrations::list))

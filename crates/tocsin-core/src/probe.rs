@@ -65,19 +65,18 @@ impl Standing {
     }
 }
 
-/// The source of a probe's alerts: tocsin's own, named so that no integration can have it.
-pub fn alert_source(probe: &Probe) -> String {
-    format!("probe:{}", probe.id)
-}
+/// The source of the probes' alerts: tocsin's own, a name no integration can have. Each
+/// probe's alert is known by the probe's id within it, and the plan's `max_open_alerts`
+/// bounds how many are tracked one by one when many probes go down at once.
+pub const SOURCE: &str = "tocsin probes";
 
-/// The probe a source of alerts names, if it is a probe's.
-pub fn probe_of_source(source: &str) -> Option<&str> {
-    source.strip_prefix("probe:")
-}
+/// The group of the probes that watch no service: their outages join one incident.
+pub const UNSERVICED: &str = "probes";
 
 /// The alert a turn fires (down, saying why) or resolves (up). Its group is the service the
-/// probe watches, so that the probes of one service join one incident; its severity the
-/// plan severity the probe names, if it names one.
+/// probe watches, so that the probes of one service join one incident (those of no service
+/// join one too: many probes failing together are one outage); its severity the plan
+/// severity the probe names, if it names one.
 pub fn alert(probe: &Probe, turn: Turn, why: &str, at: Timestamp) -> Alert {
     let (status, summary) = match turn {
         Turn::Down => (AlertStatus::Firing, format!("{} is down: {why}", probe.name)),
@@ -90,9 +89,9 @@ pub fn alert(probe: &Probe, turn: Turn, why: &str, at: Timestamp) -> Alert {
     if let Some(service) = &probe.service {
         labels.insert("service".to_owned(), service.clone());
     }
-    let mut alert = Alert::new("down".to_owned(), status, summary, at);
+    let mut alert = Alert::new(probe.id.to_string(), status, summary, at);
     alert.severity = probe.severity.as_ref().map(ToString::to_string);
-    alert.group = Some(probe.service.clone().unwrap_or_else(|| probe.id.to_string()));
+    alert.group = Some(probe.service.clone().unwrap_or_else(|| UNSERVICED.to_owned()));
     alert.labels = labels;
     alert
 }
@@ -131,15 +130,55 @@ mod tests {
     }
 
     #[test]
-    fn the_alert_of_a_turn_names_the_probe_and_groups_by_service() {
+    fn the_alert_of_a_turn_is_known_by_the_probe_and_grouped_by_service() {
         let api = probe(1, 1);
         let down = alert(&api, Turn::Down, "cannot connect", Timestamp::UNIX_EPOCH);
         assert_eq!(down.status, AlertStatus::Firing);
         assert_eq!(down.summary, "API is down: cannot connect");
-        assert_eq!(down.group.as_deref(), Some("api"));
-        assert_eq!(alert_source(&api), "probe:api");
-        assert_eq!(probe_of_source("probe:api"), Some("api"));
+        assert_eq!(down.group.as_deref(), Some(UNSERVICED));
         let up = alert(&api, Turn::Up, "", Timestamp::UNIX_EPOCH);
-        assert_eq!((up.status, up.fingerprint.as_str()), (AlertStatus::Resolved, "down"));
+        assert_eq!((up.status, up.fingerprint.as_str()), (AlertStatus::Resolved, "api"));
+    }
+
+    #[test]
+    fn a_probes_outage_opens_at_its_severity_or_the_plans_second_tier() {
+        use crate::detector::DetectorId;
+        use crate::signal::{Disposition, Origin, Signal, ruling};
+        let source = format!(
+            "{}\n[[probe]]\nid = \"site\"\nname = \"Site\"\nkind = \"tcp\"\ntarget = \"site:443\"\nseverity = \"P1\"\n",
+            crate::plan::presets::FOUR_TIER.source
+        );
+        let plan = Plan::parse(&source).unwrap();
+        let site = &plan.probes()[0];
+        let at = Timestamp::UNIX_EPOCH;
+        let rule = |probe: &Probe| {
+            let fired = alert(probe, Turn::Down, "refused", at);
+            let signal = Signal {
+                detector: DetectorId::Alert(crate::alert::Via::Probe),
+                key: fired.fingerprint.clone(),
+                at,
+                count: 1,
+                first_at: at,
+                last_at: at,
+                samples: Vec::new(),
+                sources: Vec::new(),
+                accounts: Vec::new(),
+                summary: fired.summary.clone(),
+            };
+            let origin = Origin::Alert {
+                source: SOURCE,
+                severity: fired.severity.as_deref(),
+                group: fired.group.as_deref().unwrap(),
+            };
+            let ruled = ruling(&plan, &signal, origin);
+            (ruled.disposition, ruled.severity, ruled.group)
+        };
+        assert_eq!(
+            rule(site),
+            (Disposition::Open, "P1".to_owned(), "probe:probes".to_owned())
+        );
+        let mut api = probe(2, 1);
+        api.service = Some("api".into());
+        assert_eq!(rule(&api), (Disposition::Open, "P2".to_owned(), "probe:api".to_owned()));
     }
 }

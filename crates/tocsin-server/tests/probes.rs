@@ -244,7 +244,9 @@ async fn down_and_up_again(db: tocsin_store::testing::TestDb) {
     let server = TestServer::start_with_plan(db, Default::default(), &plan).await;
     let backend = server.backend();
     let token = server.token_secret("read").await;
-    let client = reqwest::Client::new();
+    // A connection for each request: between the test's requests a kept-alive one idles
+    // longer than the server keeps it, and a request sent as it closes would fail.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let get = |path: &str| {
         let path = path.to_owned();
         let request = client.get(format!("{}{path}", server.url)).bearer_auth(&token);

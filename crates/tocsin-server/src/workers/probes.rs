@@ -9,7 +9,7 @@
 //! where each probe stands; and the runs counted by the hour and the day.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tocsin_core::Timestamp;
 use tocsin_core::alert::Via;
 use tocsin_core::event::{AlertEvent, Event, ProbeEvent};
 use tocsin_core::plan::Probe;
-use tocsin_core::probe::{Standing, Turn, alert, alert_source};
+use tocsin_core::probe::{SOURCE, Standing, Turn, alert};
 use tocsin_store::InstanceStore;
 use tocsin_store::duty::{Duty, OnDuty};
 use tocsin_store::event_log::EventLog;
@@ -117,18 +117,24 @@ async fn lead_probes<S: ProbeWorkerStore + ?Sized>(
     let mut flush = tokio::time::interval(FLUSH);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks: u64 = 0;
+    let mut followed: Option<Arc<tocsin_core::plan::Plan>> = None;
+    let mut ids: HashSet<String> = HashSet::new();
     loop {
         // A new plan version's probes take over at once, each keeping its phase.
         let plan = desk.plan();
-        if plan.probes().len() != probes.len() || plan.probes().iter().zip(&probes).any(|(a, b)| a != &**b) {
-            probes = plan.probes().iter().cloned().map(Arc::new).collect();
-            let now = Timestamp::now();
-            queue = probes
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Reverse((next_due(p, now), i)))
-                .collect();
-            tracing::info!(probes = probes.len(), "the probes' schedule follows the plan in force");
+        if followed.as_ref().is_none_or(|f| !Arc::ptr_eq(f, &plan)) {
+            if plan.probes().len() != probes.len() || plan.probes().iter().zip(&probes).any(|(a, b)| a != &**b) {
+                probes = plan.probes().iter().cloned().map(Arc::new).collect();
+                ids = probes.iter().map(|p| p.id.to_string()).collect();
+                let now = Timestamp::now();
+                queue = probes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Reverse((next_due(p, now), i)))
+                    .collect();
+                tracing::info!(probes = probes.len(), "the probes' schedule follows the plan in force");
+            }
+            followed = Some(Arc::clone(&plan));
         }
         let wait = queue.peek().map_or(FLUSH, |Reverse((due, _))| {
             Duration::try_from(due.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO)
@@ -155,7 +161,7 @@ async fn lead_probes<S: ProbeWorkerStore + ?Sized>(
                 }
             }
             _ = flush.tick() => {
-                write(&**store, log, &plan, &mut book).await;
+                write(&**store, log, &ids, &mut book).await;
                 ticks += 1;
                 if ticks.is_multiple_of(20) && !lead.held().await {
                     tracing::warn!("the lead of the probes was lost with its database connection");
@@ -192,12 +198,7 @@ fn start(
 /// Writes the runs finished since the last write: their events and alerts to the log,
 /// then where the probes stand and the rollups. Runs whose events cannot be written stay
 /// for the next write, their probes standing as before.
-async fn write<S: ProbeWorkerStore + ?Sized>(
-    store: &S,
-    log: &EventLog,
-    plan: &tocsin_core::plan::Plan,
-    book: &mut Book,
-) {
+async fn write<S: ProbeWorkerStore + ?Sized>(store: &S, log: &EventLog, ids: &HashSet<String>, book: &mut Book) {
     if book.finished.is_empty() {
         return;
     }
@@ -210,7 +211,7 @@ async fn write<S: ProbeWorkerStore + ?Sized>(
     for ran in &book.finished {
         let id = ran.probe.id.to_string();
         // A probe the plan dropped meanwhile is not counted.
-        if !plan.probes().iter().any(|p| p.id == ran.probe.id) {
+        if !ids.contains(&id) {
             continue;
         }
         let standing = book.standing.entry(id.clone()).or_default();
@@ -230,7 +231,7 @@ async fn write<S: ProbeWorkerStore + ?Sized>(
         if let Some(turn) = turn {
             let why = ran.result.error.as_deref().unwrap_or("");
             let fired = alert(&ran.probe, turn, why, ran.at);
-            let delivery = AlertEvent::delivery(&alert_source(&ran.probe), Via::Probe, vec![fired], ran.at);
+            let delivery = AlertEvent::delivery(SOURCE, Via::Probe, vec![fired], ran.at);
             events.push(NewEvent::shared(delivery, Arc::clone(&origin), received));
             match turn {
                 Turn::Down => tracing::warn!(probe = %id, why, "a probe is down"),

@@ -980,6 +980,13 @@ id = "d"
 name = "D"
 kind = "ping"
 service = "nowhere"
+
+[[probe]]
+id = "e"
+name = "E"
+kind = "dns"
+record_name = "example.com"
+server = "dns.example.com"
 "#,
         presets::FOUR_TIER.source
     );
@@ -995,6 +1002,7 @@ service = "nowhere"
         "probe d watches unknown service \"nowhere\"",
         "probe c is a postgres probe: only http and tls probes take ca",
         "probe c refers to unknown severity \"P9\"",
+        "server \"dns.example.com\" of probe e is not ip:port",
     ] {
         assert!(text.contains(says), "{says}\n{text}");
     }

@@ -360,3 +360,109 @@ async fn a_probe_going_down_opens_an_incident_and_coming_back_resolves_it() {
         run.await.unwrap();
     }
 }
+
+/// dnsmasq on a loopback port with records of the test's own; `None` (said loudly) when it
+/// is not installed, unless CI requires it.
+fn dnsmasq() -> Option<(std::process::Child, u16)> {
+    if !std::path::Path::new("/usr/sbin/dnsmasq").exists() {
+        assert!(
+            std::env::var_os("TOCSIN_REQUIRE_DNS").is_none(),
+            "TOCSIN_REQUIRE_DNS is set and dnsmasq is missing: run .ci/ensure-dns"
+        );
+        eprintln!("\n*** SKIPPED: the dns probe tests need dnsmasq (.ci/ensure-dns installs it) ***\n");
+        return None;
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let long = "x".repeat(240);
+    let child = std::process::Command::new("/usr/sbin/dnsmasq")
+        .args([
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-daemon",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            "--user=root",
+            "--pid-file=",
+            &format!("--port={port}"),
+            // The domain is local: a name it does not hold does not exist.
+            "--local=/probe.test/",
+            "--address=/api.probe.test/192.0.2.7",
+            "--address=/api.probe.test/2001:db8::7",
+            "--cname=www.probe.test,api.probe.test",
+            "--mx-host=probe.test,mail.probe.test,10",
+            "--txt-record=probe.test,v=spf1 -all",
+            // Long enough together that the answer does not fit UDP's 512 bytes.
+            &format!("--txt-record=big.probe.test,{long}"),
+            &format!("--txt-record=big.probe.test,{long}y"),
+            &format!("--txt-record=big.probe.test,{long}z"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Some((child, port))
+}
+
+#[tokio::test]
+async fn dns_probes_ask_a_server_for_each_kind_of_record() {
+    let Some((mut server, port)) = dnsmasq() else { return };
+    let dns = |id: &str, name: &str, record: &str, expect: &str| {
+        table(
+            id,
+            &format!(
+                "kind = \"dns\"\nrecord_name = \"{name}\"\nrecord = \"{record}\"\nexpect = [{expect}]\nserver = \"127.0.0.1:{port}\""
+            ),
+        )
+    };
+    let mut tables = String::new();
+    tables += &dns("a", "api.probe.test", "A", "\"192.0.2.7\"");
+    tables += &dns("aaaa", "api.probe.test", "AAAA", "\"2001:db8::7\"");
+    tables += &dns("cname", "www.probe.test", "CNAME", "\"api.probe.test\"");
+    tables += &dns("mx", "probe.test", "MX", "\"mail.probe.test\"");
+    tables += &dns("txt", "probe.test", "TXT", "\"v=spf1\"");
+    tables += &dns("wrong", "api.probe.test", "A", "\"192.0.2.8\"");
+    tables += &dns("missing", "nowhere.probe.test", "A", "");
+    tables += &dns("big", "big.probe.test", "TXT", "\"xxxz\"");
+    let probes = probes(&tables);
+    let prober = Prober::default();
+    // dnsmasq takes a moment to listen.
+    let mut results = Vec::new();
+    for _ in 0..50 {
+        results.clear();
+        for probe in &probes {
+            results.push(run(probe, &prober).await);
+        }
+        if results[0].ok {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let by = |id: &str| results.iter().find(|r| r.probe == id).unwrap();
+    for (id, detail) in [
+        ("a", "192.0.2.7"),
+        ("aaaa", "2001:db8::7"),
+        ("cname", "api.probe.test"),
+        ("mx", "10 mail.probe.test"),
+        ("txt", "v=spf1 -all"),
+    ] {
+        let r = by(id);
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.detail, detail, "{r:?}");
+    }
+    assert_eq!(
+        by("wrong").error.as_deref(),
+        Some("api.probe.test does not answer 192.0.2.8")
+    );
+    let missing = by("missing").error.clone().unwrap();
+    assert!(missing.ends_with("the name does not exist (NXDOMAIN)"), "{missing}");
+    let big = by("big");
+    assert!(big.ok, "an answer too long for UDP comes again over TCP: {big:?}");
+    assert_eq!(big.detail.matches(", ").count(), 2, "{big:?}");
+    assert!(big.detail.len() > 512, "{big:?}");
+}

@@ -39,11 +39,13 @@ pub enum ProbeKind {
     /// `cert_days` left.
     Tls { target: String, cert_days: u32 },
     /// A DNS lookup of `name`'s `record` (A, AAAA, CNAME, MX, TXT), which must hold each of
-    /// `expect` when given.
+    /// `expect` when given: an address, a name, an MX host, a text a TXT record contains.
+    /// Asked of `server` (`ip:port`) when given, else of the system's resolver.
     Dns {
         name: String,
         record: String,
         expect: Vec<String>,
+        server: Option<String>,
     },
     /// A PostgreSQL connection and `select 1`; its URL, credentials in it, is the secret.
     Postgres,
@@ -119,6 +121,7 @@ pub(super) fn probes(
         let record_name = s.opt_str("record_name", problems);
         let record = s.opt_str("record", problems);
         let expect = s.str_list("expect", problems);
+        let dns_server = s.opt_str("server", problems);
         let secret = secret_reference(&mut s, problems);
         let interval = s.opt_duration("interval", problems);
         let timeout = s.opt_duration("timeout", problems);
@@ -296,11 +299,22 @@ pub(super) fn probes(
                         .with_hint(format!("use one of {}", RECORDS.join(", "))),
                     );
                 }
+                let server = dns_server.and_then(|d| match d.value.parse::<std::net::SocketAddr>() {
+                    Ok(_) => Some(d.value),
+                    Err(_) => {
+                        problems.push(
+                            Diagnostic::new(d.span, format!("server \"{}\" of {whose} is not ip:port", d.value))
+                                .with_hint("write it like \"192.0.2.53:53\""),
+                        );
+                        None
+                    }
+                });
                 match record_name {
                     Some(n) => Some(ProbeKind::Dns {
                         name: n.value,
                         record: record_kind,
                         expect: expect.into_iter().map(|e| e.value).collect(),
+                        server,
                     }),
                     None => {
                         problems.push(needs("record_name", "\"api.example.com\""));

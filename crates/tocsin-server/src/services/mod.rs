@@ -5,6 +5,7 @@ pub mod actions;
 pub mod approval_links;
 pub mod blocks;
 pub mod breaches;
+pub(crate) mod dns;
 pub mod event_reads;
 pub mod evidence;
 pub mod identity;

@@ -218,18 +218,30 @@ async fn check(probe: &Probe, prober: &Prober, timeout: Duration) -> Result<Stri
             let config = prober.tls_config(probe.ca.as_deref()).map_err(nothing)?;
             tls(target, *cert_days, config).await
         }
-        ProbeKind::Dns { name, record, expect } if record == "A" || record == "AAAA" => {
-            let found: Vec<std::net::IpAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await
-                .map_err(|e| nothing(format!("cannot resolve {name}: {e}")))?
-                .map(|a| a.ip())
-                .filter(|ip| ip.is_ipv4() == (record == "A"))
-                .collect();
+        ProbeKind::Dns {
+            name,
+            record,
+            expect,
+            server,
+        } => {
+            let found = dns(name, record, server.as_deref()).await.map_err(nothing)?;
             if found.is_empty() {
                 return Err(nothing(format!("{name} has no {record} record")));
             }
-            let detail = found.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            match expect.iter().find(|e| !found.iter().any(|ip| ip.to_string() == **e)) {
+            let detail = found.join(", ");
+            let holds = |e: &str| {
+                let e = e.trim_end_matches('.');
+                found.iter().any(|f| match record.as_str() {
+                    "TXT" => f.contains(e),
+                    "MX" => {
+                        f.eq_ignore_ascii_case(e)
+                            || f.split_once(' ').is_some_and(|(_, host)| host.eq_ignore_ascii_case(e))
+                    }
+                    "CNAME" => f.eq_ignore_ascii_case(e),
+                    _ => f.parse::<std::net::IpAddr>().ok() == e.parse().ok(),
+                })
+            };
+            match expect.iter().find(|e| !holds(e)) {
                 Some(missing) => Err((detail, format!("{name} does not answer {missing}"))),
                 None => Ok(detail),
             }
@@ -242,15 +254,32 @@ async fn check(probe: &Probe, prober: &Prober, timeout: Duration) -> Result<Stri
             let url = crate::services::actions::read_secret(secret).map_err(nothing)?;
             postgres(&url).await.map_err(nothing)
         }
-        other => Err(nothing(format!("running {} probes is not built yet", describe(other)))),
     }
 }
 
-fn describe(kind: &ProbeKind) -> String {
-    match kind {
-        ProbeKind::Dns { record, .. } => format!("dns {record}"),
-        other => other.as_str().to_owned(),
-    }
+/// The answers for `name`'s `record`s: of `server` when given; else A and AAAA as the
+/// system resolves them (hosts file included), the rest from the system's nameserver.
+async fn dns(name: &str, record: &str, server: Option<&str>) -> Result<Vec<String>, String> {
+    let server = match server {
+        Some(server) => server
+            .parse()
+            .map_err(|_| format!("server \"{server}\" is not ip:port"))?,
+        None if record == "A" || record == "AAAA" => {
+            let found = tokio::net::lookup_host((name, 0))
+                .await
+                .map_err(|e| format!("cannot resolve {name}: {e}"))?;
+            let mut ips: Vec<std::net::IpAddr> = found
+                .map(|a| a.ip())
+                .filter(|ip| ip.is_ipv4() == (record == "A"))
+                .collect();
+            ips.dedup();
+            return Ok(ips.iter().map(ToString::to_string).collect());
+        }
+        None => crate::services::dns::system_server()?,
+    };
+    crate::services::dns::lookup(server, name, record)
+        .await
+        .map_err(|e| format!("cannot resolve {name} {record} at {server}: {e}"))
 }
 
 /// Where a probe looks, in a few words: its URL, host and port, or record.

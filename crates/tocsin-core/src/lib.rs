@@ -16,6 +16,7 @@ pub mod detector;
 pub mod diagnostic;
 pub mod duration;
 pub mod event;
+pub mod headers;
 pub mod id;
 pub mod identity;
 pub mod incident;

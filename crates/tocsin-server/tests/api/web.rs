@@ -931,3 +931,110 @@ async fn a_responder_blocks_and_unblocks_from_the_blocks_page_and_a_viewer_only_
         server.stop().await;
     }
 }
+
+/// Issue 20: tocsin's own pages grade A+ as the HTTP Observatory grades them, behind the
+/// TLS its public URL says: the login page, the login's answer (its session cookie), a
+/// signed-in page, an API answer and the stylesheet, each with a request from a foreign
+/// origin for CORS. Redirection from http is the TLS terminator's, so it is not graded.
+#[tokio::test]
+async fn tocsins_own_pages_grade_a_plus_for_their_security_headers() {
+    use tocsin_core::headers::{FOREIGN_ORIGIN, Fetched, grade};
+    let public = "https://tocsin.example.com";
+    let config = tocsin_server::http::ServerConfig {
+        public_url: Some(public.into()),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(TestDb::sqlite(), config).await;
+    server.user("dana", Role::Responder).await;
+    let fetched = |path: &str, response: reqwest::Response| {
+        let path = path.to_owned();
+        async move {
+            let status = response.status().as_u16();
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            let cors = response.headers().get("access-control-allow-origin").map(|v| {
+                let credentials = response
+                    .headers()
+                    .get("access-control-allow-credentials")
+                    .map(|c| c.to_str().unwrap().to_owned());
+                (v.to_str().unwrap().to_owned(), credentials)
+            });
+            Fetched {
+                url: format!("{public}{path}"),
+                status,
+                headers,
+                body: Some(response.text().await.unwrap()),
+                cors,
+                redirection: None,
+            }
+        }
+    };
+    let mut graded = Vec::new();
+    let login = server
+        .client
+        .get(format!("{}/login", server.url))
+        .header("origin", FOREIGN_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    graded.push(grade(&fetched("/login", login).await));
+    let (cookie, csrf) = login_form(&server).await;
+    let signed_in = server
+        .client
+        .post(format!("{}/login", server.url))
+        .header("cookie", cookie)
+        .header("origin", public)
+        .form(&[("name", "dana"), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let session = signed_in
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("tocsin_session="))
+        .unwrap();
+    graded.push(grade(&fetched("/login", signed_in).await));
+    for path in ["/", "/probes", "/static/app.css"] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .header("cookie", &session)
+            .header("origin", FOREIGN_ORIGIN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        graded.push(grade(&fetched(path, response).await));
+    }
+    let token = server.token("read").await;
+    let api = server
+        .request(reqwest::Method::GET, "/api/v1/incidents", &token)
+        .header("origin", FOREIGN_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    graded.push(grade(&fetched("/api/v1/incidents", api).await));
+    for g in &graded {
+        let failing: Vec<String> = g
+            .failing()
+            .iter()
+            .map(|t| format!("{} ({})", t.result, t.modifier))
+            .collect();
+        assert_eq!(
+            (g.grade, failing.len()),
+            ("A+", 0),
+            "{} scored {}: {failing:?}",
+            g.url,
+            g.score
+        );
+    }
+    let dashboard = &graded[2];
+    assert!(dashboard.score >= 120, "{dashboard:?}");
+    server.stop().await;
+}

@@ -299,7 +299,7 @@ pub(super) fn probes(
                         .with_hint(format!("use one of {}", RECORDS.join(", "))),
                     );
                 }
-                let server = dns_server.and_then(|d| match d.value.parse::<std::net::SocketAddr>() {
+                let server = dns_server.and_then(|d| match d.value.parse::<core::net::SocketAddr>() {
                     Ok(_) => Some(d.value),
                     Err(_) => {
                         problems.push(

@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod identity;
 pub mod incidents;
 pub mod integrations;
+pub mod isolation;
 pub mod notices;
 pub mod plans;
 pub mod probes;

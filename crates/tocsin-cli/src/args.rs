@@ -551,6 +551,10 @@ pub enum IntegrationCommand {
         /// heartbeat: how long it may be silent before it is stale, like 10m.
         #[arg(long)]
         stale_after: Option<String>,
+        /// vercel: the x-vercel-verify value Vercel shows when the drain is added; tocsin
+        /// answers with it.
+        #[arg(long)]
+        verify: Option<String>,
         #[command(flatten)]
         secret: SecretArgs,
     },

@@ -28,6 +28,7 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
             name,
             url,
             stale_after,
+            verify,
             secret,
         } => {
             let kind = IntegrationKind::parse(&kind).ok_or_else(|| {
@@ -44,6 +45,15 @@ pub async fn run(context: &Context, command: IntegrationCommand) -> anyhow::Resu
                     bail!("--stale-after must be an exact span of a minute or more, like 10m");
                 }
                 settings.insert("stale_after".into(), json!(text));
+            }
+            if let Some(value) = verify {
+                if kind != IntegrationKind::Vercel {
+                    bail!("--verify is for vercel integrations");
+                }
+                if value.is_empty() || value.len() > 256 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                    bail!("--verify must be the value Vercel shows: up to 256 visible characters, no spaces");
+                }
+                settings.insert("verify".into(), json!(value));
             }
             if let Some(secret) = secret.read()? {
                 if kind.signature().is_none() {

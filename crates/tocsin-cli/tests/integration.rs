@@ -105,3 +105,49 @@ fn sentry_integrations_print_their_dsn_and_take_a_webhook_secret_from_a_file_or_
     assert!(!out.contains("0123456789abcdef0123456789abcdef"), "{out}");
     assert!(!out.contains("fedcba9876543210"), "{out}");
 }
+
+#[test]
+fn a_vercel_drain_takes_its_verification_value_and_no_other_kind_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let db = format!("sqlite:{}/t.db", dir.display());
+    let db = Some(db.as_str());
+    let (code, out, err) = run(
+        dir,
+        db,
+        &[
+            "integration",
+            "add",
+            "vercel",
+            "--name",
+            "drain",
+            "--verify",
+            "f00dcafe",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("--verify VALUE"), "the setup says how: {out}");
+    for (args, says) in [
+        (
+            &["integration", "add", "heartbeat", "--name", "beat", "--verify", "f00d"][..],
+            "--verify is for vercel integrations",
+        ),
+        (
+            &[
+                "integration",
+                "add",
+                "vercel",
+                "--name",
+                "spaced",
+                "--verify",
+                "two words",
+            ][..],
+            "--verify must be the value Vercel shows",
+        ),
+    ] {
+        let (code, _, err) = run(dir, db, args, b"");
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(says), "{err}");
+    }
+}

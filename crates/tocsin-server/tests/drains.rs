@@ -161,3 +161,57 @@ async fn a_scanner_in_a_vercel_drain_is_recorded_as_a_path_probe() {
     assert_eq!(signal.disposition.as_str(), "record");
     server.stop().await;
 }
+
+/// Vercel checks a new drain's endpoint by the `x-vercel-verify` value it shows: every
+/// answer to a good key carries it (a GET, a batch taken, a batch refused), and no answer
+/// to a wrong key does.
+#[tokio::test]
+async fn a_vercel_drain_answers_with_its_verification_value() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let (_, key) = server
+        .integration_with(
+            IntegrationKind::Vercel,
+            "vercel",
+            json!({"secret": SECRET, "verify": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"}),
+        )
+        .await;
+    let (_, unverified) = server
+        .integration_with(IntegrationKind::Vercel, "vercel-plain", json!({"secret": SECRET}))
+        .await;
+    let client = reqwest::Client::new();
+    let url = |key: &str| format!("{}/api/v1/drains/vercel/{key}", server.url);
+    let verify = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-vercel-verify")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let expected = Some("a1b2c3d4e5f60718293a4b5c6d7e8f9012345678".to_owned());
+
+    let get = client.get(url(&key)).send().await.unwrap();
+    assert_eq!((get.status(), verify(&get)), (StatusCode::OK, expected.clone()));
+    let signed = signature(BATCH.as_bytes(), SECRET);
+    let taken = client
+        .post(url(&key))
+        .header("x-vercel-signature", &signed)
+        .body(BATCH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((taken.status(), verify(&taken)), (StatusCode::OK, expected.clone()));
+    let refused = client.post(url(&key)).body("[]").send().await.unwrap();
+    assert_eq!(
+        (refused.status(), verify(&refused)),
+        (StatusCode::UNAUTHORIZED, expected),
+        "unsigned, refused, still verified"
+    );
+    let plain = client.get(url(&unverified)).send().await.unwrap();
+    assert_eq!((plain.status(), verify(&plain)), (StatusCode::OK, None));
+    let wrong = client
+        .get(url("0123456789abcdef0123456789abcdef"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((wrong.status(), verify(&wrong)), (StatusCode::UNAUTHORIZED, None));
+    server.stop().await;
+}

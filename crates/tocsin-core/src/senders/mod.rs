@@ -133,6 +133,10 @@ pub trait Sender {
     const MAX_BODY: usize;
     /// How the bodies are signed, if they are.
     const SIGNATURE: Option<Signature> = None;
+    /// A header the sender's setup wants in every answer, holding the integration's
+    /// `verify` setting: how it proves the endpoint is the one its owner configured
+    /// (Vercel's `x-vercel-verify`).
+    const VERIFY_HEADER: Option<&'static str> = None;
     /// How to point the sender at tocsin, `{url}` standing for the route's full address.
     const SETUP: &'static str;
 

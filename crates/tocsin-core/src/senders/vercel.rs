@@ -4,6 +4,8 @@
 //! functions' errors become error events, and what the Vercel Firewall denied, challenged
 //! or limited becomes a rate-limit denial of the client's address (for the attack
 //! detectors). Other entries (builds, `stdout`) are not security news and are dropped.
+//! Every answer carries the drain's `x-vercel-verify` value, which Vercel checks when the
+//! drain is added.
 
 use serde::Deserialize;
 
@@ -27,8 +29,11 @@ impl Sender for Drain {
     const SIGNATURE: Option<Signature> = Some(Signature::HmacSha1 {
         header: "x-vercel-signature",
     });
+    const VERIFY_HEADER: Option<&'static str> = Some("x-vercel-verify");
     const SETUP: &'static str = "Vercel (Team Settings > Drains > Add Drain > Logs, custom endpoint, JSON or NDJSON): \
-        endpoint {url}; then give tocsin the drain's signature secret: \
+        endpoint {url}; add the integration with the x-vercel-verify value Vercel shows \
+        (tocsin integration add vercel --name NAME --verify VALUE), which tocsin answers with; \
+        then give tocsin the drain's signature secret: \
         tocsin integration secret NAME --secret-env VARIABLE (or --secret-file PATH)";
 
     fn read(body: &[u8], now: Timestamp) -> Result<Vec<Event>, Unreadable> {

@@ -31,8 +31,46 @@ pub fn routes<S: Sender + 'static>() -> Router<AppState> {
                 let gate = Arc::clone(&gate);
                 async move { receive::<S>(&gate, &state, &key, &headers, body).await.into_response() }
             },
-        ),
+        )
+        .get(|state: State<AppState>, key: Path<String>| async move { check::<S>(&state, &key).await.into_response() }),
     )
+}
+
+/// The integration of `key`, or the refusal that says it is none of `S`'s.
+async fn integration_of<S: Sender>(state: &AppState, key: &str) -> Result<Arc<Integration>, Refusal> {
+    match compat::integration(state, key, S::KIND).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the key is not that of a {} integration (tocsin integration add {} --name NAME prints one)",
+                S::NAME,
+                S::NAME
+            ),
+        )),
+        Err(n) => Err(n.refuse(refuse)),
+    }
+}
+
+/// Adds the sender's verification header, with the integration's value, to an answer.
+fn verified<S: Sender>(integration: &Integration, mut response: Response) -> Response {
+    if let Some(header) = S::VERIFY_HEADER
+        && let Some(value) = integration.settings.get("verify").and_then(|v| v.as_str())
+        && let Ok(value) = axum::http::HeaderValue::from_str(value)
+    {
+        response.headers_mut().insert(header, value);
+    }
+    response
+}
+
+/// A GET of the endpoint: whether the key is good, answered with the verification header,
+/// for a sender checking the endpoint before it sends.
+async fn check<S: Sender>(state: &AppState, key: &str) -> Result<Response, Refusal> {
+    let integration = integration_of::<S>(state, key).await?;
+    Ok(verified::<S>(
+        &integration,
+        axum::Json(json!({"ok": true})).into_response(),
+    ))
 }
 
 fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
@@ -47,35 +85,28 @@ async fn receive<S: Sender>(
     headers: &HeaderMap,
     body: Unread,
 ) -> Result<Response, Refusal> {
-    let integration = match compat::integration(state, key, S::KIND).await {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "the key is not that of a {} integration (tocsin integration add {} --name NAME prints one)",
-                    S::NAME,
-                    S::NAME
-                ),
-            ));
-        }
-        Err(n) => return Err(n.refuse(refuse)),
-    };
-    let encoding =
-        Encoding::of(headers).map_err(|other| refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, other.to_string()))?;
-    let raw = body
-        .read(gate, S::MAX_BODY)
-        .await
-        .map_err(|(status, why)| refuse(status, why))?;
-    let result = take::<S>(state, &integration, headers, encoding, raw.clone()).await;
-    let (accepted, refused) = match &result {
-        Ok(n) => (*n, None),
-        Err(refusal) => (0, Some(refusal.why.as_str())),
-    };
-    state
-        .integrations()
-        .count(&integration, accepted as u64, compat::shown(&raw, key), refused);
-    Ok(axum::Json(json!({"accepted": result?})).into_response())
+    let integration = integration_of::<S>(state, key).await?;
+    let answer = async {
+        let encoding =
+            Encoding::of(headers).map_err(|other| refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, other.to_string()))?;
+        let raw = body
+            .read(gate, S::MAX_BODY)
+            .await
+            .map_err(|(status, why)| refuse(status, why))?;
+        let result = take::<S>(state, &integration, headers, encoding, raw.clone()).await;
+        let (accepted, refused) = match &result {
+            Ok(n) => (*n, None),
+            Err(refusal) => (0, Some(refusal.why.as_str())),
+        };
+        state
+            .integrations()
+            .count(&integration, accepted as u64, compat::shown(&raw, key), refused);
+        Ok::<_, Refusal>(axum::Json(json!({"accepted": result?})).into_response())
+    }
+    .await;
+    // The owner's check of the endpoint holds for refusals too: a sender verifying it may
+    // send a body tocsin does not take.
+    Ok(verified::<S>(&integration, answer.into_response()))
 }
 
 /// Checks, reads and commits a body; how many events it gave.

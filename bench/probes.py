@@ -11,7 +11,9 @@ has started) and then `--seconds` of measurement. Per side:
 - CPU seconds per 1,000 probe runs: the prober's own CPU (utime + stime) over the window,
   divided by the runs the target saw from it in the window (counted by User-Agent). For
   blackbox_exporter, Prometheus' CPU is reported beside it: it is the scheduler there.
-- peak RSS of the prober (and of Prometheus);
+- peak RSS of the prober (and of Prometheus) while probing, sampled over the window; and
+  tocsin's high-water mark from its start (reading a plan of N probes, a new database's
+  first admin), said apart;
 - schedule lateness p99: for tocsin, how late runs started against their schedule
   (`GET /api/v1/probes`, over its last 10,000 runs); for Prometheus, the 0.99 quantile of
   its scrape interval minus the interval (`prometheus_target_interval_length_seconds`).
@@ -35,6 +37,15 @@ from common import BINARY, PeakRss, Server, build, free_port, request  # noqa: E
 
 INTERVAL = 60
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def high_water_mb(pid):
+    """The most resident memory the process has had, from its start."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def cpu_seconds(pid):
@@ -97,8 +108,10 @@ def tocsin_side(args, targets):
         try:
             token = server.token("bench", "read")
             auth = {"Authorization": f"Bearer {token}"}
+            # Starting: reading the plan of N probes, and a new database's first admin.
+            startup = high_water_mb(server.process.pid)
+            time.sleep(INTERVAL + 5)
             with PeakRss(server.process.pid) as peak:
-                time.sleep(INTERVAL + 5)
                 cpu0, runs0 = cpu_seconds(server.process.pid), targets.count("tocsin")
                 time.sleep(args.seconds)
                 cpu1, runs1 = cpu_seconds(server.process.pid), targets.count("tocsin")
@@ -111,6 +124,7 @@ def tocsin_side(args, targets):
                 "cpu_per_1000": (cpu1 - cpu0) / runs * 1000,
                 "runs_per_s": runs / args.seconds,
                 "rss_mb": peak.peak,
+                "startup_rss_mb": startup,
                 "late_p99_ms": doc["schedule"]["late_p99_ms"],
                 "late_max_ms": doc["schedule"]["late_max_ms"],
                 "not_up": down,
@@ -171,8 +185,8 @@ scrape_configs:
              f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
+            time.sleep(INTERVAL + 5)
             with PeakRss(blackbox.pid) as bb_peak, PeakRss(prometheus.pid) as prom_peak:
-                time.sleep(INTERVAL + 5)
                 bb0, prom0 = cpu_seconds(blackbox.pid), cpu_seconds(prometheus.pid)
                 runs0 = targets.count("blackbox")
                 time.sleep(args.seconds)
@@ -213,7 +227,8 @@ def main():
     med = lambda side, key: statistics.median(r[side][key] for r in rounds)  # noqa: E731
     print(f"\n{args.probes} http probes every {INTERVAL} s, median of {args.rounds} rounds of {args.seconds} s:")
     print(f"  tocsin:            {med(0, 'cpu_per_1000'):.3f} CPU s per 1,000 runs, "
-          f"{med(0, 'runs_per_s'):.0f} runs/s, peak RSS {med(0, 'rss_mb'):.0f} MB, "
+          f"{med(0, 'runs_per_s'):.0f} runs/s, peak RSS {med(0, 'rss_mb'):.0f} MB "
+          f"(starting: {med(0, 'startup_rss_mb'):.0f} MB), "
           f"lateness p99 {med(0, 'late_p99_ms'):.0f} ms, probes not up {med(0, 'not_up'):.0f}")
     print(f"  blackbox_exporter: {med(1, 'cpu_per_1000'):.3f} CPU s per 1,000 runs "
           f"(+ Prometheus {med(1, 'prometheus_cpu_per_1000'):.3f}), {med(1, 'runs_per_s'):.0f} runs/s, "

@@ -84,14 +84,22 @@ impl ActivePlan {
         if let Some(active) = store.active_plan().await? {
             return Self::read(active);
         }
+        // Parsed once: a large plan costs tens of megabytes while it is read.
         let first = first();
-        first.parse()?;
-        Self::read(
-            apply(store, &first, actor, now, ApplyWhen::First)
-                .await?
-                .version()
-                .clone(),
-        )
+        let plan = first.parse()?;
+        let version = stored(store, &first, &plan, actor, now, ApplyWhen::First)
+            .await?
+            .version()
+            .clone();
+        if version.digest == plan.digest() {
+            return Ok(ActivePlan {
+                version,
+                plan: Arc::new(plan),
+            });
+        }
+        // Another process applied its first version meanwhile.
+        drop(plan);
+        Self::read(version)
     }
 }
 
@@ -104,6 +112,18 @@ pub async fn apply(
     when: ApplyWhen,
 ) -> Result<Applied, PlanProblem> {
     let plan = text.parse()?;
+    stored(store, text, &plan, actor, now, when).await
+}
+
+/// Stores `text`, which reads as `plan`, as [`apply`] does.
+async fn stored(
+    store: &dyn tocsin_store::Store,
+    text: &PlanText,
+    plan: &Plan,
+    actor: &Actor,
+    now: Timestamp,
+    when: ApplyWhen,
+) -> Result<Applied, PlanProblem> {
     let new = NewPlanVersion {
         text: text.text.clone(),
         digest: plan.digest().to_owned(),

@@ -58,7 +58,9 @@ impl ProbeStore for Backend {
                   last_ok = excluded.last_ok, last_latency_ms = excluded.last_latency_ms,
                   last_detail = excluded.last_detail, last_error = excluded.last_error",
             );
-            upsert.build().execute(&mut *tx).await?;
+            // Not kept prepared: each batch's row count makes another statement, and a
+            // connection's cache of them would hold megabytes.
+            upsert.build().persistent(false).execute(&mut *tx).await?;
         }
         for chunk in rollups.chunks(CHUNK) {
             let mut upsert = QueryBuilder::<Db>::new(
@@ -80,7 +82,7 @@ impl ProbeStore for Backend {
                   latency_max_ms = CASE WHEN excluded.latency_max_ms > probe_rollups.latency_max_ms
                       THEN excluded.latency_max_ms ELSE probe_rollups.latency_max_ms END",
             );
-            upsert.build().execute(&mut *tx).await?;
+            upsert.build().persistent(false).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

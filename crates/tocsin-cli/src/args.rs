@@ -64,6 +64,9 @@ pub enum Command {
     Keys(KeysCommand),
     /// Run the server: the web UI and the HTTP API.
     Serve(ServeArgs),
+    /// The daily security audit: run it now, show a report, list the reports.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Read events from a file or standard input into the event log.
     Ingest(IngestArgs),
     /// The login trail: authentication attempts, newest first.
@@ -116,6 +119,20 @@ pub enum Command {
         /// As CSV, for auditors and spreadsheets.
         #[arg(long)]
         csv: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Run the eight checks now, keep the report, fire its findings and send its digest,
+    /// as the daily run does; exits 1 when it found something or a check could not run.
+    Run,
+    /// A report, the latest when no id is given: each check, its findings and what changed.
+    Show { id: Option<i64> },
+    /// The reports kept, newest first.
+    List {
+        #[arg(long, default_value_t = 30)]
+        limit: u32,
     },
 }
 

@@ -6,6 +6,7 @@
 mod action;
 mod admin;
 mod args;
+mod audit;
 mod block;
 mod context;
 mod describe;
@@ -94,6 +95,7 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
         Command::Notice(command) => notice::run(context, command).await,
         Command::Breaches { csv } => notice::breaches(context, csv).await,
         Command::Probe(command) => probe::run(context, command).await,
+        Command::Audit(command) => audit::run(context, command).await,
     }
 }
 

@@ -55,16 +55,19 @@ pub enum Via {
     Alert,
     /// One of the plan's probes, run by tocsin, going down.
     Probe,
+    /// A finding of tocsin's daily security audit.
+    Audit,
 }
 
 impl Via {
-    pub const ALL: [Via; 6] = [
+    pub const ALL: [Via; 7] = [
         Via::Alertmanager,
         Via::Pagerduty,
         Via::Sentry,
         Via::Heartbeat,
         Via::Alert,
         Via::Probe,
+        Via::Audit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +78,7 @@ impl Via {
             Via::Heartbeat => "heartbeat",
             Via::Alert => "alert",
             Via::Probe => "probe",
+            Via::Audit => "audit",
         }
     }
 

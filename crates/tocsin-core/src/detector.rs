@@ -58,7 +58,7 @@ pub enum DetectorId {
 
 impl DetectorId {
     /// Every detector, in the order people are shown them.
-    pub const ALL: [DetectorId; 27] = [
+    pub const ALL: [DetectorId; 28] = [
         DetectorId::BruteForce,
         DetectorId::SlowBruteForce,
         DetectorId::PasswordSpray,
@@ -86,6 +86,7 @@ impl DetectorId {
         DetectorId::Alert(Via::Heartbeat),
         DetectorId::Alert(Via::Alert),
         DetectorId::Alert(Via::Probe),
+        DetectorId::Alert(Via::Audit),
     ];
 
     /// The name signals, rules and the API use, like `brute_force`.
@@ -143,6 +144,7 @@ impl DetectorId {
             StaleAgent | AgentDrift => "agent",
             Recurrence => "watched key",
             Alert(Via::Probe) => "probe",
+            Alert(Via::Audit) => "audit finding",
             Alert(_) => "alert",
         }
     }
@@ -168,6 +170,9 @@ impl DetectorId {
             | ExposedFile => (Disposition::Open, 2),
             // The four-tier plan: an endpoint's outage is its second tier.
             Alert(Via::Probe) => (Disposition::Open, 1),
+            // The daily audit's findings carry their own severity; one without is the
+            // four-tier plan's "non-critical vulnerability discovered".
+            Alert(Via::Audit) => (Disposition::Open, 2),
             // Scanners knock on every public site all day: on the record, not an incident.
             NewError | PathProbe | Recurrence | Alert(_) => (Disposition::Record, 3),
         };

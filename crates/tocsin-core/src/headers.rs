@@ -151,6 +151,15 @@ pub fn grade(fetched: &Fetched) -> Grade {
     }
 }
 
+/// The grades, best first.
+pub const GRADES: [&str; 13] = ["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F"];
+
+/// Whether `grade` is `least` or better.
+pub fn at_least(grade: &str, least: &str) -> bool {
+    let rank = |g: &str| GRADES.iter().position(|x| *x == g).unwrap_or(GRADES.len());
+    rank(grade) <= rank(least)
+}
+
 /// The letter of a score: its multiple of five below, capped at 100.
 pub fn letter(score: i32) -> &'static str {
     match (score - score.rem_euclid(5)).min(100) {

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod clock;
 pub mod cron;
 pub mod crowdsec;
+pub mod daily_audit;
 #[warn(missing_docs)]
 pub mod detector;
 pub mod diagnostic;

@@ -138,7 +138,8 @@ impl Index {
 }
 
 /// A package's name as its ecosystem compares it: PyPI's normalized, the rest as written.
-fn normalized(ecosystem: Ecosystem, name: &str) -> String {
+/// A package's name as its ecosystem compares it (PyPI's are case- and separator-blind).
+pub fn normalized(ecosystem: Ecosystem, name: &str) -> String {
     match ecosystem {
         Ecosystem::PyPi => name.to_ascii_lowercase().replace(['_', '.'], "-"),
         _ => name.to_owned(),

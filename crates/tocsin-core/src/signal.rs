@@ -166,14 +166,22 @@ pub fn alert_rule(plan: &Plan, source: &str, detector: DetectorId, severity: Opt
     (action, severity_at(plan, tier))
 }
 
-/// What one of the plan's probes going down leads to: the severity its `[[probe]]` names
-/// opens an incident; without one, the plan's `[[rule]]` for `probe`, or tocsin's default
-/// (the plan's second tier, which is an endpoint's outage in the four-tier plan).
-pub fn probe_rule(plan: &Plan, severity: Option<&str>) -> (Disposition, String) {
+/// What one of tocsin's own alerts leads to (a probe going down, a finding of the daily
+/// audit): the plan severity it names opens an incident (a `[[probe]]`'s `severity`, a
+/// finding's tier); without one, the plan's `[[rule]]` for `probe` or `audit`, or tocsin's
+/// default (for a probe, the plan's second tier, which is an endpoint's outage in the
+/// four-tier plan).
+pub fn own_rule(plan: &Plan, via: crate::alert::Via, severity: Option<&str>) -> (Disposition, String) {
     match severity.filter(|s| plan.severities().iter().any(|known| known.id.as_str() == *s)) {
         Some(severity) => (Disposition::Open, severity.to_owned()),
-        None => rule_for(plan, DetectorId::Alert(crate::alert::Via::Probe)),
+        None => rule_for(plan, DetectorId::Alert(via)),
     }
+}
+
+/// Whether alerts that came by `via` are tocsin's own: their severity is a plan severity,
+/// and their resolving resolves the incident they joined.
+pub fn is_own(via: crate::alert::Via) -> bool {
+    matches!(via, crate::alert::Via::Probe | crate::alert::Via::Audit)
 }
 
 /// What the plan makes of a signal: what it leads to and at which severity, the group of
@@ -213,14 +221,19 @@ pub const WATCH_GROUP: &str = "watch:";
 /// Rules on a signal by the plan: its `[[rule]]` or `[[integration]]`, tocsin's defaults,
 /// and its `[[suppress]]` tables.
 pub fn ruling(plan: &Plan, signal: &Signal, origin: Origin<'_>) -> Ruling {
+    let own = match signal.detector {
+        DetectorId::Alert(via) if is_own(via) => Some(via),
+        _ => None,
+    };
     let (disposition, severity, group) = match origin {
         Origin::Finding => {
             let (disposition, severity) = rule_for(plan, signal.detector);
             (disposition, severity, group_of(plan, signal))
         }
-        Origin::Alert { severity, group, .. } if signal.detector == DetectorId::Alert(crate::alert::Via::Probe) => {
-            let (disposition, severity) = probe_rule(plan, severity);
-            (disposition, severity, format!("probe:{group}"))
+        Origin::Alert { severity, group, .. } if own.is_some() => {
+            let via = own.unwrap_or(crate::alert::Via::Probe);
+            let (disposition, severity) = own_rule(plan, via, severity);
+            (disposition, severity, format!("{}:{group}", via.as_str()))
         }
         Origin::Alert {
             source,

@@ -17,6 +17,8 @@ pub enum Duty {
     Actions,
     /// Running the plan's probes on their schedule.
     Probes,
+    /// Running the daily security audit at the plan's time.
+    Audit,
 }
 
 impl Duty {
@@ -26,6 +28,7 @@ impl Duty {
             Duty::Bot => "bot",
             Duty::Actions => "actions",
             Duty::Probes => "probes",
+            Duty::Audit => "audit",
         }
     }
 
@@ -36,6 +39,7 @@ impl Duty {
             Duty::Bot => 0x746f_0011,
             Duty::Actions => 0x746f_0012,
             Duty::Probes => 0x746f_0013,
+            Duty::Audit => 0x746f_0014,
         }
     }
 }

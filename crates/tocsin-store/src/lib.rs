@@ -3,6 +3,7 @@
 // A panic in a running server is an outage: library code says what went wrong instead.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod audit_reports;
 pub mod blocks;
 mod dialect;
 pub mod duty;
@@ -171,7 +172,7 @@ store_view! {
     /// an incident's state, its new audit entries and its clocks are stored together or not
     /// at all. A part of tocsin that needs only some of it is given only those traits (an
     /// `Arc<dyn Store>` becomes an `Arc<dyn OutboxStore>`, say, by coercion).
-    Store: blocks::BlockStore, switches::SwitchStore, probes::ProbeStore, recipients::RecipientStore, evidence::EvidenceStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
+    Store: audit_reports::AuditReportStore, blocks::BlockStore, switches::SwitchStore, probes::ProbeStore, recipients::RecipientStore, evidence::EvidenceStore, IdentityStore, EventStore, SignalStore, outbox::OutboxStore,
         integrations::IntegrationStore, PlanStore, IncidentStore, ChainStore, InstanceStore, fmt::Debug
 }
 

@@ -46,6 +46,7 @@ macro_rules! migrations {
             20 "notice recipients" "0020_notice_recipients",
             21 "channel health" "0021_channel_health",
             22 "probes" "0022_probes",
+            23 "audit reports" "0023_audit_reports",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

@@ -8,6 +8,7 @@ use toml::de::DeTable;
 use super::actions::{Known as ActionsKnow, actions};
 use super::audit::audit;
 use super::channels::channels;
+use super::daily_audit::daily_audit;
 use super::detection::{detection, rate_limits};
 use super::escalation::{Known, escalation};
 use super::integrations::integrations;
@@ -155,6 +156,9 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
         },
         &mut problems,
     );
+    let daily_audit = root
+        .opt_table("daily_audit", &mut problems)
+        .map(|t| daily_audit(t, &mut problems));
     let security_txt = root
         .opt_table("security_txt", &mut problems)
         .and_then(|t| security_txt(t, &mut problems));
@@ -200,6 +204,7 @@ pub(super) fn build(source: &str) -> Result<Plan, Problems> {
             services,
             notices,
             probes,
+            daily_audit,
             digest: String::new(),
             source: String::new(),
         }),

@@ -4,6 +4,7 @@ mod actions;
 mod audit;
 mod build;
 mod channels;
+mod daily_audit;
 mod detection;
 mod escalation;
 mod integrations;
@@ -24,6 +25,7 @@ mod services;
 
 pub use audit::AuditSeal;
 pub use channels::{Channel, ChannelKind, NotATelegramChat, SmtpTls, check_telegram_chat};
+pub use daily_audit::{AuditDatabase, DailyAudit, OSV_API, REGISTRIES};
 pub use detection::Detection;
 pub use escalation::{Escalation, EscalationLevel};
 pub use integrations::{IntegrationRule, MAX_OPEN_ALERTS};
@@ -75,6 +77,7 @@ pub struct Plan {
     security_txt: Option<SecurityTxt>,
     notices: Vec<NoticeDef>,
     probes: Vec<Probe>,
+    daily_audit: Option<DailyAudit>,
     actions: Vec<crate::action::ActionDef>,
     services: Vec<Service>,
     digest: String,
@@ -262,6 +265,11 @@ impl Plan {
     /// `[[probe]]`: what tocsin checks from outside, and how often.
     pub fn probes(&self) -> &[Probe] {
         &self.probes
+    }
+
+    /// `[daily_audit]`: the daily security audit, when the plan has one.
+    pub fn daily_audit(&self) -> Option<&DailyAudit> {
+        self.daily_audit.as_ref()
     }
 
     /// How notices of `kind` are written, if the plan says.

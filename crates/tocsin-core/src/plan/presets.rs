@@ -184,6 +184,29 @@ mod tests {
     }
 
     #[test]
+    fn the_four_tier_preset_runs_the_daily_audit_and_its_commented_targets_are_valid() {
+        let plan = Plan::parse(FOUR_TIER.source).unwrap();
+        let audit = plan.daily_audit().unwrap();
+        assert_eq!((audit.at_minute, audit.urls.len(), audit.lockfiles.len()), (360, 0, 0));
+        let (head, tail) = FOUR_TIER.source.split_once("[daily_audit]\n").unwrap();
+        let source = format!(
+            "{head}[daily_audit]\n{}",
+            uncomment(
+                tail,
+                "# urls = [\"https://app.example.com/\", \"https://api.example.com/api/health\"]"
+            )
+        );
+        let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render("four-tier", &source)));
+        let audit = plan.daily_audit().unwrap();
+        assert_eq!(
+            (audit.urls.len(), audit.lockfiles.len(), audit.databases.len()),
+            (2, 2, 1)
+        );
+        assert!(audit.osv_dir.is_some() && audit.freshness);
+        assert!(Plan::parse(THREE_TIER.source).unwrap().daily_audit().is_none());
+    }
+
+    #[test]
     fn the_commented_actions_and_the_rule_that_runs_one_are_valid_once_uncommented() {
         for preset in ALL {
             let source = uncomment(&uncomment(preset.source, "# [[action]]"), "# [[rule]]");

@@ -6,7 +6,7 @@ use crate::diagnostic::Diagnostic;
 use crate::id::SeverityId;
 
 /// The kinds of news a route can carry.
-pub const NEWS: [&str; 12] = [
+pub const NEWS: [&str; 13] = [
     "declared",
     "acknowledged",
     "reopened",
@@ -19,6 +19,7 @@ pub const NEWS: [&str; 12] = [
     "closed",
     "signal",
     "action_requested",
+    "audit_digest",
 ];
 
 /// A `[[route]]` table: which news goes to which channels.

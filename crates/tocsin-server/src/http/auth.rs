@@ -341,6 +341,11 @@ impl Responder {
         self.state.probes()
     }
 
+    /// The daily security audit, to run it now.
+    pub fn audits(&self) -> &crate::services::audit::Audits {
+        self.state.audits()
+    }
+
     /// The outbox, to send a dead notification again.
     pub fn outbox(&self) -> &dyn tocsin_store::outbox::OutboxStore {
         &*self.state.0.store
@@ -391,6 +396,11 @@ impl Reader {
     /// The plan's probes, where they stand and their history.
     pub fn probes(&self) -> &crate::services::probes::Probes {
         self.state.probes()
+    }
+
+    /// The daily security audit's reports.
+    pub fn audits(&self) -> &crate::services::audit::Audits {
+        self.state.audits()
     }
 }
 

@@ -88,6 +88,7 @@ struct Shared {
     approval_links: crate::services::approval_links::ApprovalLinks,
     notices: crate::services::notices::Notices,
     probes: crate::services::probes::Probes,
+    audits: crate::services::audit::Audits,
     /// Signed Slack requests already taken.
     slack_replays: slack::Replays,
     pipeline: Pipeline,
@@ -129,6 +130,7 @@ impl AppState {
         let notices = crate::services::notices::Notices::new(desk.clone(), Arc::clone(&store));
         let probes =
             crate::services::probes::Probes::new(desk.clone(), Arc::clone(&store) as _, pipeline.probes().clone());
+        let audits = crate::services::audit::Audits::new(desk.clone(), Arc::clone(&store));
         AppState(Arc::new(Shared {
             store,
             desk,
@@ -141,6 +143,7 @@ impl AppState {
             approval_links,
             notices,
             probes,
+            audits,
             slack_replays: slack::Replays::default(),
             pipeline,
             limiter: crate::services::ratelimit::Limiter::default(),
@@ -192,6 +195,10 @@ impl AppState {
 
     pub fn probes(&self) -> &crate::services::probes::Probes {
         &self.0.probes
+    }
+
+    pub fn audits(&self) -> &crate::services::audit::Audits {
+        &self.0.audits
     }
 
     /// The fixed parts of an incident's document ([`crate::documents::IncidentDoc::fixed_json`]),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{self, admin, blocks, events, evidence, notices, plans, probes, ratelimit, runs, switches};
+use super::api::{self, admin, audits, blocks, events, evidence, notices, plans, probes, ratelimit, runs, switches};
 use super::error;
 use crate::documents;
 
@@ -34,6 +34,7 @@ use crate::documents;
         notices::approve_notice, notices::send_notice, notices::notice_document, notices::list_recipients,
         notices::add_recipients, notices::remove_recipients, notices::breaches,
         probes::list_probes, probes::get_probe, probes::run_probe,
+        audits::list_audits, audits::get_audit, audits::run_audit,
     ),
     components(schemas(error::ErrorBody, documents::IncidentDoc)),
     modifiers(&Security),
@@ -45,6 +46,7 @@ use crate::documents;
         (name = "identity", description = "Users, tokens and logins"),
         (name = "events", description = "Events from applications and logs, and the signals detectors find in them"),
         (name = "notices", description = "Notices to customers, the supervisory authority and data subjects: drafted from the plan's templates, checked, approved, sent to the incident's recipients"),
+        (name = "daily_audit", description = "The daily security audit: its eight checks' reports, with what changed since the last, and a run now"),
         (name = "probes", description = "The plan's uptime probes: where each stands, its history, a run now"),
         (name = "containment", description = "The plan's actions and their runs; blocked addresses and networks, which bouncers and the rate-limit service obey; maintenance mode and paused agents"),
     )

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod approval_links;
+pub mod audit;
 pub mod blocks;
 pub mod breaches;
 pub(crate) mod dns;

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tocsin_core::Timestamp;
-use tocsin_core::alert::{AlertStatus, Change, Tracked, Via, change};
+use tocsin_core::alert::{AlertStatus, Change, Tracked, change};
 use tocsin_core::event::AlertEvent;
 use tocsin_core::incident::{Command, IncidentNumber};
 use tocsin_core::signal::{Origin, Signal, ruling};
@@ -315,9 +315,9 @@ impl AlertBook {
                 .join("\n");
             desk.act(number, &Command::AddNote { text }, &actor, None, now).await?;
             let plan = &desk.plan();
-            let resolves = over
-                .iter()
-                .any(|a| a.via == Via::Probe || plan.integration(&a.source).is_some_and(|i| i.resolve_incident));
+            let resolves = over.iter().any(|a| {
+                tocsin_core::signal::is_own(a.via) || plan.integration(&a.source).is_some_and(|i| i.resolve_incident)
+            });
             if resolves && store.open_alerts_of(number).await? == 0 {
                 let resolve = Command::Resolve {
                     summary: Some("Every alert that joined this incident has resolved.".into()),

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod alerts;
+pub mod audit;
 pub mod bot;
 pub mod channels;
 pub mod delivery;
@@ -91,6 +92,7 @@ impl Pipeline {
             detection::follow(Arc::clone(store), desk.clone(), fed, progress.clone()),
         );
         workers.spawn("retention", expire(Arc::clone(store) as _, config.retention));
+        workers.spawn("audit", audit::follow(Arc::clone(store), desk.clone()));
         let timeliness = crate::services::probes::Timeliness::default();
         workers.spawn(
             "probes",

@@ -54,6 +54,9 @@ pub fn routes() -> Vec<(Method, &'static str, Value, Needs)> {
         (Method::GET, "/api/v1/probes", Value::Null, Needs::Read),
         (Method::GET, "/api/v1/probes/nowhere", Value::Null, Needs::Read),
         (Method::POST, "/api/v1/probes/nowhere/run", Value::Null, Needs::Respond),
+        (Method::GET, "/api/v1/daily-audits", Value::Null, Needs::Read),
+        (Method::GET, "/api/v1/daily-audits/latest", Value::Null, Needs::Read),
+        (Method::POST, "/api/v1/daily-audits/run", Value::Null, Needs::Respond),
         (Method::GET, "/api/v1/audit", Value::Null, Needs::Admin),
         (Method::GET, "/api/v1/users", Value::Null, Needs::Admin),
         (

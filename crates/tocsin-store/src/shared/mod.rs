@@ -1,6 +1,7 @@
 //! The store written once for both backends: each backend's module declares this one,
 //! with `Backend` its store, which gives what differs through [`Dialect`].
 
+mod audit_reports;
 mod blocks;
 mod events;
 mod evidence;

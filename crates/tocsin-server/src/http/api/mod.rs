@@ -19,6 +19,7 @@ use tocsin_store::IncidentFilter;
 use utoipa::{IntoParams, ToSchema};
 
 pub(super) mod admin;
+pub(super) mod audits;
 pub(super) mod blocks;
 pub(super) mod events;
 pub(super) mod evidence;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(evidence::routes())
         .merge(switches::routes())
         .merge(probes::routes())
+        .merge(audits::routes())
         .merge(events::routes())
         .merge(plans::routes())
         .merge(ratelimit::routes())

@@ -4,6 +4,7 @@
 //! tocsin with the session's CSRF token in its `csrf` field.
 
 mod approve;
+mod audits;
 mod blocks;
 mod breaches;
 mod forms;
@@ -56,6 +57,9 @@ pub fn routes() -> Router<AppState> {
         .route("/maintenance", get(switches::show))
         .route("/maintenance/{what}/{name}", post(switches::switch))
         .route("/breaches", get(breaches::show))
+        .route("/daily-audit", get(audits::latest))
+        .route("/daily-audit/run", post(audits::run))
+        .route("/daily-audit/{id}", get(audits::show))
         .route("/probes", get(probes::list))
         .route("/probes/{id}", get(probes::show))
         .route("/blocks", get(blocks::list).post(blocks::add))

@@ -241,13 +241,20 @@ impl LineFormat {
         let mut lines = text.lines().filter(|l| !l.trim().is_empty()).take(50).peekable();
         let first = lines.peek()?;
         if first.trim_start().starts_with('{') {
-            return Some(LineFormat::Ndjson);
+            // The journal's export (`journalctl -o json`) is read as an sshd log.
+            return Some(match first.contains("\"__REALTIME_TIMESTAMP\"") {
+                true => LineFormat::Sshd,
+                false => LineFormat::Ndjson,
+            });
         }
         let lines: Vec<&str> = lines.collect();
-        if lines
-            .iter()
-            .any(|l| l.contains(" sshd[") || l.contains(" sshd-session[") || l.contains(" sshd:"))
-        {
+        let sshd = |l: &str| {
+            l.contains(" sshd[")
+                || l.contains(" sshd-session[")
+                || l.contains(" sshd:")
+                || (l.starts_with('<') && (l.contains(" sshd ") || l.contains(" sshd-session ")))
+        };
+        if lines.iter().any(|l| sshd(l)) {
             return Some(LineFormat::Sshd);
         }
         // Most lines, not all: a log may hold a line of something else.
@@ -262,6 +269,20 @@ impl LineFormat {
 }
 
 pub use tocsin_detect::parse::nginx::LOGIN_PATHS;
+
+#[cfg(test)]
+mod sniffing {
+    use super::LineFormat;
+
+    #[test]
+    fn the_journals_json_and_rfc5424_sshd_lines_are_told_from_ndjson_events() {
+        let journal = br#"{"__REALTIME_TIMESTAMP":"1767585602000000","SYSLOG_IDENTIFIER":"sshd","MESSAGE":"x"}"#;
+        assert_eq!(LineFormat::sniff(journal), Some(LineFormat::Sshd));
+        assert_eq!(LineFormat::sniff(br#"{"kind":"auth"}"#), Some(LineFormat::Ndjson));
+        let rfc5424 = b"<38>1 2026-01-05T04:00:01Z h sshd 41 - - Failed password for root from 192.0.2.1 port 1 ssh2\n";
+        assert_eq!(LineFormat::sniff(rfc5424), Some(LineFormat::Sshd));
+    }
+}
 
 /// How long a parsed attempt is held for attempts dated before it (sshd's probes are
 /// known when their connection ends, within sshd's two-minute login grace time).

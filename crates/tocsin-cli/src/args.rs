@@ -407,7 +407,8 @@ pub struct IngestArgs {
     /// from the first lines.
     #[arg(long, value_enum, default_value = "auto")]
     pub format: IngestFormat,
-    /// Keep reading as the file grows, also after it is rotated, until interrupted.
+    /// Keep reading as the file grows, also after it is rotated, until interrupted; run
+    /// again, it goes on where it stopped (the rest of a file rotated meanwhile first).
     #[arg(long)]
     pub follow: bool,
     /// The year of the first line, for syslog times that carry none [default: the year the

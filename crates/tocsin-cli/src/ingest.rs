@@ -1,6 +1,7 @@
 //! `tocsin ingest`: events from a file or standard input into the event log: NDJSON as
 //! senders write it, or an OpenSSH log read attempt by attempt. With `--follow` it keeps
-//! reading as the file grows and when it is rotated.
+//! reading as the file grows and when it is rotated, and a restart goes on where it stopped:
+//! how far the file was read is stored with the events of its lines.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -19,7 +20,7 @@ use tocsin_server::ingest::{LOGIN_PATHS, LineFormat, LineReader};
 use tocsin_server::workers::detection::Detector;
 use tocsin_store::Store;
 use tocsin_store::duty::{Duty, OnDuty};
-use tocsin_store::events::NewEvent;
+use tocsin_store::events::{FilePosition, NewEvent};
 use tokio::sync::mpsc;
 
 use crate::args::{IngestArgs, IngestFormat};
@@ -68,7 +69,28 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
     if args.follow && path.is_none() {
         bail!("--follow needs a file, not standard input");
     }
-    let mut input = Input::open(path)?;
+    // Following a file resumes where the last run stopped.
+    let source = match path {
+        Some(p) if args.follow => Some(format!(
+            "file:{}",
+            std::fs::canonicalize(p)
+                .with_context(|| format!("cannot open {}", p.display()))?
+                .display()
+        )),
+        _ => None,
+    };
+    let saved = match &source {
+        Some(source) => store.file_position(source).await?,
+        None => None,
+    };
+    let (mut input, mut after) = match (path, saved) {
+        (Some(path), Some(saved)) => {
+            let (input, after, said) = resume(path, &saved)?;
+            eprintln!("{said}");
+            (input, after)
+        }
+        _ => (Input::open(path)?, None),
+    };
     let origin = match path {
         Some(p) => format!("file:{}", p.display()),
         None => "stdin".to_owned(),
@@ -129,25 +151,40 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         !args.follow && !context.json() && std::io::stderr().is_terminal(),
     );
     let mut buf = Vec::with_capacity(4096);
+    let mut saved_at = input.offset;
     loop {
         buf.clear();
-        let n = read_line(&mut input.reader, &mut buf).with_context(|| format!("cannot read {}", input.name))?;
+        let n = input
+            .read_line(&mut buf)
+            .with_context(|| format!("cannot read {}", input.name))?;
         if n == 0 {
             if !args.follow {
                 break;
             }
-            // Quiet: what was read is stored now, then the file is looked at again.
+            // Quiet: what was read is stored now, with how far, then the file is looked at
+            // again; a rotated file read to its end gives way to the one after it.
             reader.let_go(false);
-            storing.send(&mut reader).await?;
+            let position = source.as_ref().map(|s| input.position(s));
+            if !reader.batch.is_empty() || input.offset != saved_at {
+                storing.send(&mut reader, position).await?;
+                saved_at = input.offset;
+            }
+            if let Some(next) = after.take() {
+                input = next;
+                saved_at = u64::MAX;
+                continue;
+            }
             tokio::time::sleep(FOLLOW_POLL).await;
-            input.reopen_if_rotated()?;
+            if input.reopen_if_rotated()? {
+                saved_at = u64::MAX;
+            }
             continue;
         }
         // An incomplete last line of a growing file is finished by the next read.
         if args.follow && !buf.ends_with(b"\n") {
             while !buf.ends_with(b"\n") {
                 tokio::time::sleep(FOLLOW_POLL).await;
-                if read_line(&mut input.reader, &mut buf)? == 0 && input.rotated()? {
+                if input.read_line(&mut buf)? == 0 && input.rotated()? {
                     break;
                 }
             }
@@ -155,12 +192,19 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         progress.read(n as u64);
         reader.line(&String::from_utf8_lossy(&buf));
         if reader.batch.len() >= BATCH {
-            storing.send(&mut reader).await?;
+            // A followed file's position goes with the batch: nothing may be held back
+            // for lines before it.
+            if args.follow {
+                reader.let_go(false);
+            }
+            let position = source.as_ref().map(|s| input.position(s));
+            storing.send(&mut reader, position).await?;
+            saved_at = input.offset;
             progress.show(storing.sent);
         }
     }
     reader.let_go(true);
-    storing.send(&mut reader).await?;
+    storing.send(&mut reader, None).await?;
     let stored = storing.finish().await?;
     progress.done();
     let signals = stored.signals;
@@ -216,7 +260,7 @@ struct FileReport {
 /// Stores the batches read, and runs the detectors over them, in a task of its own: reading
 /// the next batch goes on while the last one is stored.
 struct Storing {
-    batches: Option<mpsc::Sender<Vec<NewEvent>>>,
+    batches: Option<mpsc::Sender<(Vec<NewEvent>, Option<FilePosition>)>>,
     task: tokio::task::JoinHandle<anyhow::Result<Stored>>,
     /// Events handed over so far.
     sent: u64,
@@ -224,10 +268,10 @@ struct Storing {
 
 impl Storing {
     fn start(store: Arc<dyn Store>, mut stored: Stored) -> Self {
-        let (batches, mut read) = mpsc::channel::<Vec<NewEvent>>(1);
+        let (batches, mut read) = mpsc::channel::<(Vec<NewEvent>, Option<FilePosition>)>(1);
         let task = tokio::spawn(async move {
-            while let Some(batch) = read.recv().await {
-                stored.store(&*store, batch).await?;
+            while let Some((batch, position)) = read.recv().await {
+                stored.store(&*store, batch, position).await?;
             }
             if let Some((detector, _)) = &mut stored.detector {
                 stored.signals += detector.save().await?;
@@ -244,15 +288,16 @@ impl Storing {
         }
     }
 
-    /// Hands over what the reader has ready; fails when storing failed.
-    async fn send(&mut self, reader: &mut LineReader) -> anyhow::Result<()> {
-        if reader.batch.is_empty() {
+    /// Hands over what the reader has ready, with how far its file was read when it
+    /// follows one; fails when storing failed.
+    async fn send(&mut self, reader: &mut LineReader, position: Option<FilePosition>) -> anyhow::Result<()> {
+        if reader.batch.is_empty() && position.is_none() {
             return Ok(());
         }
         let batch = std::mem::take(&mut reader.batch);
         self.sent += batch.len() as u64;
         let handed = match &self.batches {
-            Some(batches) => batches.send(batch).await.is_ok(),
+            Some(batches) => batches.send((batch, position)).await.is_ok(),
             None => false,
         };
         if handed {
@@ -285,11 +330,17 @@ struct Stored {
 }
 
 impl Stored {
-    async fn store(&mut self, store: &dyn Store, batch: Vec<NewEvent>) -> anyhow::Result<()> {
-        let seqs = store
-            .append_events(&batch)
-            .await
-            .map_err(|e| anyhow!("cannot store events: {e}"))?;
+    async fn store(
+        &mut self,
+        store: &dyn Store,
+        batch: Vec<NewEvent>,
+        position: Option<FilePosition>,
+    ) -> anyhow::Result<()> {
+        let seqs = match &position {
+            Some(position) => store.append_events_from(&batch, position).await,
+            None => store.append_events(&batch).await,
+        }
+        .map_err(|e| anyhow!("cannot store events: {e}"))?;
         self.first = self.first.or(seqs.first().copied());
         self.last = seqs.last().copied().or(self.last);
         self.events += seqs.len() as u64;
@@ -313,6 +364,75 @@ struct Input {
     inode: u64,
     len: Option<u64>,
     modified: Timestamp,
+    /// The bytes read from its start, and the file itself, for its first bytes' digest.
+    offset: u64,
+    file: Option<File>,
+}
+
+/// The first bytes of a file that identify it beside its inode.
+const HEAD_BYTES: u64 = 256;
+
+/// The SHA-256 of a file's first `len` bytes, in hex; `None` when it has fewer.
+fn head_of(file: &File, len: u64) -> Option<String> {
+    use sha2::Digest;
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0; usize::try_from(len).ok()?];
+    file.read_exact_at(&mut head, 0).ok()?;
+    Some(hex::encode(sha2::Sha256::digest(&head)))
+}
+
+/// Where to read a followed file from, after a restart: where the last run stopped, when
+/// it is the same file; the rest of the file it was reading first, when that was rotated
+/// away since (found by its inode beside it); else the new file from its start. What to
+/// read after the first input, and what to tell the user.
+fn resume(path: &Path, saved: &FilePosition) -> anyhow::Result<(Input, Option<Input>, String)> {
+    let mut current = Input::open(Some(path))?;
+    let same = |input: &Input| {
+        input.len.is_some_and(|len| len >= saved.offset)
+            && input
+                .file
+                .as_ref()
+                .and_then(|f| head_of(f, saved.head_len))
+                .is_some_and(|head| head == saved.head)
+    };
+    if current.inode == saved.inode && same(&current) {
+        current.seek(saved.offset)?;
+        let said = format!(
+            "{}: going on from byte {}, where it was read to",
+            path.display(),
+            saved.offset
+        );
+        return Ok((current, None, said));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let earlier = std::fs::read_dir(dir).ok().and_then(|entries| {
+        entries.flatten().find_map(|entry| {
+            let found = entry.metadata().is_ok_and(|m| m.is_file() && m.ino() == saved.inode);
+            found.then(|| entry.path())
+        })
+    });
+    if let Some(earlier) = earlier {
+        let mut old = Input::open(Some(&earlier))?;
+        if same(&old) {
+            old.seek(saved.offset)?;
+            let said = format!(
+                "{} was rotated to {} since it was read to byte {}: reading the rest of that first",
+                path.display(),
+                earlier.display(),
+                saved.offset
+            );
+            return Ok((old, Some(current), said));
+        }
+    }
+    let said = format!(
+        "{} is not the file that was read to byte {} (rotated or truncated, and the earlier file is not beside it): reading it from its start; lines written to the earlier file after that byte are not read",
+        path.display(),
+        saved.offset
+    );
+    Ok((current, None, said))
 }
 
 impl Input {
@@ -325,9 +445,12 @@ impl Input {
                 inode: 0,
                 len: None,
                 modified: Timestamp::now(),
+                offset: 0,
+                file: None,
             });
         };
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let kept = file.try_clone().ok();
         let meta = file.metadata()?;
         let modified = meta
             .modified()
@@ -341,7 +464,46 @@ impl Input {
             inode: meta.ino(),
             len: Some(meta.len()),
             modified,
+            offset: 0,
+            file: kept,
         })
+    }
+
+    /// Reads a line (see [`read_line`]), counting the bytes read.
+    fn read_line(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        let n = read_line(&mut self.reader, buf)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    /// Goes on from byte `offset`.
+    fn seek(&mut self, offset: u64) -> anyhow::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let path = self
+            .path
+            .clone()
+            .ok_or_else(|| anyhow!("standard input cannot be resumed"))?;
+        let mut file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        file.seek(SeekFrom::Start(offset))?;
+        self.reader = Box::new(BufReader::with_capacity(1 << 16, file));
+        self.offset = offset;
+        Ok(())
+    }
+
+    /// How far this file was read, as `source`.
+    fn position(&self, source: &str) -> FilePosition {
+        let head_len = self.offset.min(HEAD_BYTES);
+        FilePosition {
+            source: source.to_owned(),
+            inode: self.inode,
+            offset: self.offset,
+            head: self
+                .file
+                .as_ref()
+                .and_then(|f| head_of(f, head_len))
+                .unwrap_or_default(),
+            head_len,
+        }
     }
 
     /// Whether the path now names another file (rotated away) or a shorter one (truncated).
@@ -354,19 +516,25 @@ impl Input {
         }
     }
 
-    /// After the end of the file: if it was rotated, go on with the new one from its start.
-    fn reopen_if_rotated(&mut self) -> anyhow::Result<()> {
-        let Some(path) = self.path.clone() else { return Ok(()) };
+    /// After the end of the file: if it was rotated, go on with the new one from its start;
+    /// whether it was.
+    fn reopen_if_rotated(&mut self) -> anyhow::Result<bool> {
+        let Some(path) = self.path.clone() else {
+            return Ok(false);
+        };
         if let Ok(meta) = std::fs::metadata(&path) {
             self.len = Some(self.len.unwrap_or(0).max(meta.len()));
         }
-        if self.rotated()? {
-            let next = Input::open(Some(&path))?;
-            self.reader = next.reader;
-            self.inode = next.inode;
-            self.len = Some(0);
+        if !self.rotated()? {
+            return Ok(false);
         }
-        Ok(())
+        let next = Input::open(Some(&path))?;
+        self.reader = next.reader;
+        self.inode = next.inode;
+        self.file = next.file;
+        self.offset = 0;
+        self.len = Some(0);
+        Ok(true)
     }
 }
 

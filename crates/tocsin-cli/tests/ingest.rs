@@ -144,6 +144,100 @@ async fn a_followed_log_is_read_as_it_grows_and_after_it_is_rotated() {
     assert_eq!(sources, ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]);
 }
 
+/// `tocsin ingest --follow` stopped and started again goes on where it stopped: lines
+/// already stored are not stored twice, lines written while it was stopped are not lost,
+/// also when the file was rotated meanwhile (the rest of the rotated file first) or
+/// replaced by another one.
+#[tokio::test]
+async fn a_followed_log_resumes_where_it_stopped_after_a_restart_and_a_rotation_in_between() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let store = db.open().await;
+    let follow = || {
+        tocsin(dir.path(), Some(&db.url))
+            .args(["ingest", "app.log", "--follow"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let count = |n: u64| {
+        let store = std::sync::Arc::clone(&store);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if store.last_event_seq().await.unwrap() >= n {
+                    // And no more come: what was read once is not read again.
+                    tokio::time::sleep(Duration::from_millis(800)).await;
+                    assert_eq!(store.last_event_seq().await.unwrap(), n, "events stored twice");
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{n} events expected");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let append = |second: u32, ip: &str| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        file.write_all(line(second, ip).as_bytes()).unwrap();
+    };
+    let stop = |mut child: std::process::Child| {
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    append(0, "192.0.2.1");
+    append(1, "192.0.2.2");
+    let first = follow();
+    count(2).await;
+    stop(first);
+
+    // Stopped: the file grows, then it is rotated and a new one grows.
+    append(2, "192.0.2.3");
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append(3, "192.0.2.4");
+    let second = follow();
+    count(4).await;
+    let said = stop(second);
+    assert!(said.contains("was rotated to") && said.contains("app.log.1"), "{said}");
+
+    // Started again with nothing new: nothing is read twice.
+    let third = follow();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let said = stop(third);
+    assert!(said.contains("going on from byte"), "{said}");
+    assert_eq!(store.last_event_seq().await.unwrap(), 4);
+
+    // Replaced by another file whose first bytes differ and the old one gone: read from its start, said so.
+    std::fs::remove_file(dir.path().join("app.log.1")).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    append(10, "192.0.2.9");
+    let fourth = follow();
+    count(5).await;
+    let said = stop(fourth);
+    assert!(said.contains("is not the file that was read to byte"), "{said}");
+
+    let sources: Vec<String> = store
+        .events_after(0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| match &e.event {
+            Event::Auth(a) => a.source.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.9"]
+    );
+}
+
 #[tokio::test]
 async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on_the_login_trail() {
     let db = TestDb::sqlite();

@@ -117,10 +117,31 @@ pub struct EventQuery {
     pub before: Option<u64>,
 }
 
+/// How far a followed log file has been read (`tocsin ingest --follow`): the file, by its
+/// inode and the digest of its first bytes, and the offset after the last line whose events
+/// are stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilePosition {
+    /// What is read, like `file:/var/log/auth.log`.
+    pub source: String,
+    pub inode: u64,
+    pub offset: u64,
+    /// SHA-256, in hex, of the file's first `head_len` bytes.
+    pub head: String,
+    pub head_len: u64,
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Appends the events in one transaction and returns their sequence numbers, in order.
     async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<u64>, StoreError>;
+
+    /// Appends the events read from a file and notes how far it was read, in one
+    /// transaction: a restart goes on from there, reading nothing twice.
+    async fn append_events_from(&self, events: &[NewEvent], position: &FilePosition) -> Result<Vec<u64>, StoreError>;
+
+    /// How far `source` was read, if it was followed before.
+    async fn file_position(&self, source: &str) -> Result<Option<FilePosition>, StoreError>;
 
     /// Up to `limit` events after sequence number `after`, in order.
     async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;

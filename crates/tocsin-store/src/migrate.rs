@@ -47,6 +47,7 @@ macro_rules! migrations {
             21 "channel health" "0021_channel_health",
             22 "probes" "0022_probes",
             23 "audit reports" "0023_audit_reports",
+            24 "file positions" "0024_file_positions",
         )
     };
     ($backend:literal; $($version:literal $name:literal $file:literal,)*) => {

@@ -4,7 +4,7 @@ use super::*;
 
 use tocsin_core::event::parse_line;
 
-use crate::events::{EventQuery, EventStore, NewEvent, StoredEvent, TrailFilter};
+use crate::events::{EventQuery, EventStore, FilePosition, NewEvent, StoredEvent, TrailFilter};
 
 macro_rules! select_events {
     ($rest:literal) => {
@@ -67,6 +67,46 @@ impl EventStore for Backend {
         let seqs = insert_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(seqs)
+    }
+
+    async fn append_events_from(&self, events: &[NewEvent], position: &FilePosition) -> Result<Vec<u64>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let seqs = if events.is_empty() {
+            Vec::new()
+        } else {
+            insert_events(&mut tx, events).await?
+        };
+        sqlx::query(
+            "INSERT INTO file_positions (source, inode, byte_offset, head, head_len) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, byte_offset = excluded.byte_offset,
+               head = excluded.head, head_len = excluded.head_len",
+        )
+        .bind(&position.source)
+        .bind(int(position.inode, "inode")?)
+        .bind(int(position.offset, "offset")?)
+        .bind(&position.head)
+        .bind(int(position.head_len, "head length")?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
+    async fn file_position(&self, source: &str) -> Result<Option<FilePosition>, StoreError> {
+        let row = sqlx::query("SELECT inode, byte_offset, head, head_len FROM file_positions WHERE source = $1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(FilePosition {
+                source: source.to_owned(),
+                inode: uint(row.try_get("inode")?, "inode")?,
+                offset: uint(row.try_get("byte_offset")?, "offset")?,
+                head: row.try_get("head")?,
+                head_len: uint(row.try_get("head_len")?, "head length")?,
+            })
+        })
+        .transpose()
     }
 
     async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {

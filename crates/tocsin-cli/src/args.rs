@@ -402,9 +402,10 @@ pub struct ServeArgs {
 pub struct IngestArgs {
     /// The file to read; `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
-    /// ndjson: one event per line as the API takes them; sshd: an OpenSSH log (syslog or
-    /// journal lines); nginx: its access log (combined format) or error log; auto: told
-    /// from the first lines.
+    /// ndjson: one event per line as the API takes them; sshd: an OpenSSH log (syslog,
+    /// RFC 5424, journal lines or `journalctl -o json`); nginx: its access log (combined
+    /// format) or error log; caddy, traefik: their JSON access logs; postgres: PostgreSQL's
+    /// log (stderr or jsonlog); auto: told from the first lines.
     #[arg(long, value_enum, default_value = "auto")]
     pub format: IngestFormat,
     /// Keep reading as the file grows, also after it is rotated, until interrupted; run
@@ -499,6 +500,9 @@ pub enum IngestFormat {
     Ndjson,
     Sshd,
     Nginx,
+    Caddy,
+    Traefik,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -99,9 +99,11 @@ pub async fn ingest(context: &Context, args: &IngestArgs) -> anyhow::Result<Exit
         IngestFormat::Ndjson => LineFormat::Ndjson,
         IngestFormat::Sshd => LineFormat::Sshd,
         IngestFormat::Nginx => LineFormat::Nginx,
+        IngestFormat::Caddy | IngestFormat::Traefik => LineFormat::AccessJson,
+        IngestFormat::Postgres => LineFormat::Postgres,
         IngestFormat::Auto => LineFormat::sniff(input.reader.fill_buf()?).ok_or_else(|| {
             anyhow!(
-                "cannot tell the format of {} from its first lines; name it with --format ndjson, sshd or nginx",
+                "cannot tell the format of {} from its first lines; name it with --format ndjson, sshd, nginx, caddy, traefik or postgres",
                 input.name
             )
         })?,

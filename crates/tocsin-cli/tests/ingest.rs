@@ -238,6 +238,60 @@ async fn a_followed_log_resumes_where_it_stopped_after_a_restart_and_a_rotation_
     );
 }
 
+/// PostgreSQL's log (as a self-hosted server writes it, and as jsonlog) and Caddy's and
+/// Traefik's JSON access logs, told apart from their first lines: a password guesser
+/// against the database and one against a login page behind each proxy are brute force.
+#[tokio::test]
+async fn postgres_caddy_and_traefik_logs_give_attempts_that_the_detectors_read() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut postgres = String::new();
+    let mut caddy = String::new();
+    let mut traefik = String::new();
+    for i in 0..7 {
+        postgres.push_str(&format!(
+            "2026-01-05 03:0{i}:10.000 UTC [{pid}] LOG:  connection received: host=203.0.113.21 port={port}\n2026-01-05 03:0{i}:10.050 UTC [{pid}] FATAL:  password authentication failed for user \"postgres\"\n2026-01-05 03:0{i}:10.050 UTC [{pid}] DETAIL:  Connection matched pg_hba.conf line 99: \"host all all 0.0.0.0/0 scram-sha-256\"\n",
+            pid = 500 + i,
+            port = 40000 + i
+        ));
+        caddy.push_str(&format!(
+            "{{\"level\":\"info\",\"ts\":{},\"logger\":\"http.log.access.log0\",\"msg\":\"handled request\",\"request\":{{\"remote_ip\":\"203.0.113.22\",\"client_ip\":\"203.0.113.22\",\"method\":\"POST\",\"host\":\"app.example.com\",\"uri\":\"/login\",\"headers\":{{\"User-Agent\":[\"hydra\"]}}}},\"duration\":0.01,\"status\":401}}\n",
+            1_767_582_010 + i * 60
+        ));
+        traefik.push_str(&format!(
+            "{{\"ClientHost\":\"203.0.113.23\",\"DownstreamStatus\":401,\"Duration\":1000000,\"RequestMethod\":\"POST\",\"RequestPath\":\"/login\",\"RequestHost\":\"app.example.com\",\"StartUTC\":\"2026-01-05T03:0{i}:10Z\"}}\n"
+        ));
+    }
+    for (file, text, said) in [
+        ("postgresql.log", &postgres, "a PostgreSQL log"),
+        ("caddy.json", &caddy, "a Caddy or Traefik access log"),
+        ("traefik.json", &traefik, "a Caddy or Traefik access log"),
+    ] {
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let (code, out, err) = run(dir.path(), Some(&db.url), &["ingest", file, "--timezone", "UTC"], b"");
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("lines read as {said}")) && !out.contains("refused"),
+            "{out}"
+        );
+    }
+    let (code, out, err) = run(dir.path(), Some(&db.url), &["--json", "signals"], b"");
+    assert_eq!(code, 0, "{err}");
+    let signals: Value = serde_json::from_str(&out).unwrap();
+    let brute: std::collections::BTreeSet<&str> = signals
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["detector"] == "brute_force")
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        brute,
+        ["203.0.113.21", "203.0.113.22", "203.0.113.23"].into_iter().collect(),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn an_attack_in_an_ingested_log_becomes_signals_an_incident_and_entries_on_the_login_trail() {
     let db = TestDb::sqlite();

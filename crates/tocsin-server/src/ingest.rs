@@ -224,6 +224,10 @@ pub enum LineFormat {
     Sshd,
     /// nginx's access log (combined format) or error log.
     Nginx,
+    /// Caddy's or Traefik's JSON access log.
+    AccessJson,
+    /// PostgreSQL's log (stderr with the default prefix, or jsonlog).
+    Postgres,
 }
 
 impl LineFormat {
@@ -232,6 +236,8 @@ impl LineFormat {
             LineFormat::Ndjson => "NDJSON",
             LineFormat::Sshd => "an OpenSSH log",
             LineFormat::Nginx => "an nginx log",
+            LineFormat::AccessJson => "a Caddy or Traefik access log",
+            LineFormat::Postgres => "a PostgreSQL log",
         }
     }
 
@@ -242,9 +248,14 @@ impl LineFormat {
         let first = lines.peek()?;
         if first.trim_start().starts_with('{') {
             // The journal's export (`journalctl -o json`) is read as an sshd log.
-            return Some(match first.contains("\"__REALTIME_TIMESTAMP\"") {
-                true => LineFormat::Sshd,
-                false => LineFormat::Ndjson,
+            return Some(if first.contains("\"__REALTIME_TIMESTAMP\"") {
+                LineFormat::Sshd
+            } else if tocsin_detect::parse::access_json::Server::of(first).is_some() {
+                LineFormat::AccessJson
+            } else if first.contains("\"error_severity\"") {
+                LineFormat::Postgres
+            } else {
+                LineFormat::Ndjson
             });
         }
         let lines: Vec<&str> = lines.collect();
@@ -256,6 +267,13 @@ impl LineFormat {
         };
         if lines.iter().any(|l| sshd(l)) {
             return Some(LineFormat::Sshd);
+        }
+        let mut postgres = tocsin_detect::parse::postgres::PostgresParser::new(TimeZone::UTC);
+        if lines
+            .iter()
+            .any(|l| postgres.line(l, &mut Vec::new()) != tocsin_detect::parse::postgres::PgLine::Malformed)
+        {
+            return Some(LineFormat::Postgres);
         }
         // Most lines, not all: a log may hold a line of something else.
         let parser = NginxParser::new(Vec::new(), TimeZone::UTC);
@@ -281,6 +299,14 @@ mod sniffing {
         assert_eq!(LineFormat::sniff(br#"{"kind":"auth"}"#), Some(LineFormat::Ndjson));
         let rfc5424 = b"<38>1 2026-01-05T04:00:01Z h sshd 41 - - Failed password for root from 192.0.2.1 port 1 ssh2\n";
         assert_eq!(LineFormat::sniff(rfc5424), Some(LineFormat::Sshd));
+        let caddy = br#"{"level":"info","ts":1767571201.5,"logger":"http.log.access.log0","request":{"remote_ip":"10.0.0.2"},"status":200}"#;
+        assert_eq!(LineFormat::sniff(caddy), Some(LineFormat::AccessJson));
+        let traefik = br#"{"ClientHost":"198.51.100.7","DownstreamStatus":403}"#;
+        assert_eq!(LineFormat::sniff(traefik), Some(LineFormat::AccessJson));
+        let jsonlog = br#"{"timestamp":"2026-01-05 00:00:07.123 UTC","pid":77,"error_severity":"FATAL","message":"x"}"#;
+        assert_eq!(LineFormat::sniff(jsonlog), Some(LineFormat::Postgres));
+        let stderr = b"2026-01-05 00:00:01.100 UTC [4101] LOG:  connection received: host=203.0.113.5 port=51234\n";
+        assert_eq!(LineFormat::sniff(stderr), Some(LineFormat::Postgres));
     }
 }
 
@@ -297,6 +323,8 @@ pub struct LineReader {
     origin: std::sync::Arc<str>,
     sshd: SshdParser,
     nginx: NginxParser,
+    access: tocsin_detect::parse::access_json::AccessJsonParser,
+    postgres: tocsin_detect::parse::postgres::PostgresParser,
     reorder: Reorder<Event>,
     attempts: Vec<AuthEvent>,
     ready: Vec<Event>,
@@ -317,6 +345,8 @@ impl LineReader {
             format,
             origin: origin.into(),
             sshd: SshdParser::new(year, zone.clone()),
+            access: tocsin_detect::parse::access_json::AccessJsonParser::new(login_paths.clone()),
+            postgres: tocsin_detect::parse::postgres::PostgresParser::new(zone.clone()),
             nginx: NginxParser::new(login_paths, zone),
             reorder: Reorder::new(REORDER_SLACK),
             attempts: Vec::new(),
@@ -349,6 +379,24 @@ impl LineReader {
             LineFormat::Nginx => {
                 if self.nginx.line(text, &mut self.ready) == NginxLine::Malformed && !text.trim().is_empty() {
                     self.reject(None, "not an nginx access-log or error-log line");
+                }
+            }
+            LineFormat::AccessJson => {
+                if !self.access.line(text, &mut self.ready) && !text.trim().is_empty() {
+                    self.reject(None, "not a Caddy or Traefik JSON access-log line");
+                }
+            }
+            LineFormat::Postgres => {
+                use tocsin_detect::parse::postgres::PgLine;
+                // A statement's continuation lines start with a tab: part of the entry before.
+                if self.postgres.line(text, &mut self.attempts) == PgLine::Malformed
+                    && !text.trim().is_empty()
+                    && !text.starts_with('\t')
+                {
+                    self.reject(None, "not a PostgreSQL log line");
+                }
+                for attempt in self.attempts.drain(..) {
+                    self.ready.push(Event::Auth(attempt));
                 }
             }
             LineFormat::Ndjson if text.trim().is_empty() => {}

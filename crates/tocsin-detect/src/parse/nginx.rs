@@ -42,36 +42,11 @@ impl NginxParser {
         }
         match access(line) {
             Some(request) => {
-                let path = request.path.split('?').next().unwrap_or_default();
-                if matches!(request.status, 401 | 403)
-                    && self.is_login(path)
-                    && let Some(source) = request.source.clone()
-                {
-                    out.push(Event::Auth(AuthEvent {
-                        at: request.at,
-                        outcome: AuthOutcome::Failure,
-                        user: String::new(),
-                        source,
-                        method: "http".into(),
-                        reason: AuthReason::Other,
-                        service: "nginx".into(),
-                        user_agent: request.user_agent.clone(),
-                        tenant: None,
-                        host: None,
-                        port: None,
-                    }));
-                }
-                out.push(Event::Request(request));
+                push_request(request, &self.login_paths, "nginx", out);
                 NginxLine::Read
             }
             None => NginxLine::Malformed,
         }
-    }
-
-    fn is_login(&self, path: &str) -> bool {
-        self.login_paths
-            .iter()
-            .any(|p| path == p || path.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')))
     }
 
     /// `2026/01/05 12:00:00 [error] 1234#1234: *5 limiting requests, excess: 0.560 by zone
@@ -98,6 +73,34 @@ impl NginxParser {
         }));
         NginxLine::Read
     }
+}
+
+/// Pushes a request of a web server's access log, and before it, when it is a 401 or 403
+/// answer on one of `login_paths`, the failed login it is.
+pub(crate) fn push_request(request: RequestEvent, login_paths: &[String], service: &str, out: &mut Vec<Event>) {
+    let path = request.path.split('?').next().unwrap_or_default();
+    let login = login_paths
+        .iter()
+        .any(|p| path == p || path.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')));
+    if matches!(request.status, 401 | 403)
+        && login
+        && let Some(source) = request.source.clone()
+    {
+        out.push(Event::Auth(AuthEvent {
+            at: request.at,
+            outcome: AuthOutcome::Failure,
+            user: String::new(),
+            source,
+            method: "http".into(),
+            reason: AuthReason::Other,
+            service: service.into(),
+            user_agent: request.user_agent.clone(),
+            tenant: None,
+            host: None,
+            port: None,
+        }));
+    }
+    out.push(Event::Request(request));
 }
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {

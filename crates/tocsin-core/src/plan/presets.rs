@@ -207,6 +207,15 @@ mod tests {
     }
 
     #[test]
+    fn the_three_tier_presets_commented_vercel_integration_is_valid_once_uncommented() {
+        let source = uncomment(THREE_TIER.source, "# [[integration]]");
+        let plan = Plan::parse(&source).unwrap_or_else(|e| panic!("{}", e.render("three-tier", &source)));
+        let vercel = plan.integration("vercel").unwrap();
+        assert!(vercel.resolve_incident);
+        assert_eq!(vercel.severities.len(), 4);
+    }
+
+    #[test]
     fn the_commented_actions_and_the_rule_that_runs_one_are_valid_once_uncommented() {
         for preset in ALL {
             let source = uncomment(&uncomment(preset.source, "# [[action]]"), "# [[rule]]");

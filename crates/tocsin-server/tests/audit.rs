@@ -538,17 +538,21 @@ async fn the_daily_audit_finds_reports_and_opens_incidents_at_the_plans_severiti
     }
 }
 
-/// Nothing to ask: the OSV API and the registry do not answer. The report says plainly
-/// that the vulnerabilities and the freshness were not checked, never that all is well.
+/// Nothing to ask: the OSV API and the registry do not answer, and the database refuses
+/// the audit's login. The report says plainly that the vulnerabilities, the freshness and
+/// the isolation were not checked, never that all is well; the refusal is a finding.
 #[tokio::test]
 async fn an_unreachable_osv_api_and_registry_are_said_never_a_silent_pass() {
     let work = tempfile::tempdir().unwrap();
     let lock = work.path().join("package-lock.json");
     std::fs::copy(format!("{FIXTURES}/lockfiles/package-lock.json"), &lock).unwrap();
+    let url = work.path().join("db-url");
+    std::fs::write(&url, "postgres://audit:wrong@127.0.0.1:1/app").unwrap();
     let plan = format!(
-        "{}\n[daily_audit]\nlockfiles = [\"{}\"]\nosv_api = \"http://127.0.0.1:1\"\nregistries = {{ npm = \"http://127.0.0.1:1\" }}\n",
+        "{}\n[daily_audit]\nlockfiles = [\"{}\"]\nosv_api = \"http://127.0.0.1:1\"\nregistries = {{ npm = \"http://127.0.0.1:1\" }}\n[[daily_audit.database]]\nname = \"app\"\nsecret_file = \"{}\"\ntenant_columns = [\"org_id\"]\n",
         tocsin_core::plan::presets::THREE_TIER.source,
-        lock.display()
+        lock.display(),
+        url.display()
     );
     let server = TestServer::start_with_plan(TestDb::sqlite(), Default::default(), &plan).await;
     let responder = server.token_secret("respond").await;
@@ -578,8 +582,24 @@ async fn an_unreachable_osv_api_and_registry_are_said_never_a_silent_pass() {
         summary.contains("freshness UNKNOWN for 3 npm packages: the registry http://127.0.0.1:1 could not be reached"),
         "{summary}"
     );
+    let isolation = answer["report"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "data_isolation")
+        .unwrap()
+        .clone();
+    assert_eq!(isolation["outcome"], "failed", "{isolation}");
+    let finding = &isolation["findings"][0];
+    assert_eq!(finding["key"], "isolation:app:not-checked");
+    let why = finding["detail"].as_str().unwrap();
+    assert!(why.starts_with("cannot connect to app"), "{why}");
+    assert!(!why.contains("wrong"), "the URL's password is never said: {why}");
     assert!(
-        answer["title"].as_str().unwrap().contains("1 check could not run"),
+        answer["title"]
+            .as_str()
+            .unwrap()
+            .contains("1 finding, 2 checks could not run"),
         "{answer}"
     );
     server.stop().await;

@@ -475,6 +475,8 @@ pub struct Probes {
     desk: crate::Desk,
     store: Arc<dyn tocsin_store::probes::ProbeStore>,
     timeliness: Timeliness,
+    /// The clients runs on demand share (each run still connects afresh).
+    prober: Prober,
 }
 
 impl std::fmt::Debug for Probes {
@@ -489,6 +491,7 @@ impl Probes {
             desk,
             store,
             timeliness,
+            prober: Prober::default(),
         }
     }
 
@@ -566,7 +569,7 @@ impl Probes {
     pub async fn run_now(&self, id: &str) -> Option<ProbeResult> {
         let plan = self.desk.plan();
         let probe = plan.probes().iter().find(|p| p.id.as_str() == id)?;
-        Some(run(probe, &Prober::default()).await)
+        Some(run(probe, &self.prober).await)
     }
 }
 

@@ -163,12 +163,21 @@ impl TestServer {
 
 /// Polls `check` until it gives a value, for up to ten seconds: for what the server does
 /// behind its answer.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    for _ in 0..200 {
+    within(10, what, check).await
+}
+
+/// Polls `check` until it gives a value, for up to `seconds`.
+pub async fn within<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..seconds * 20 {
         if let Some(value) = check().await {
             return value;
         }

@@ -16,25 +16,11 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use tocsin_server::testing::TestServer;
+use tocsin_server::testing::{TestServer, within};
 use tocsin_store::IncidentFilter;
 use tocsin_store::testing::TestDb;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tocsin-core/tests/fixtures");
-
-async fn within<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..seconds * 10 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// The fixture advisories, as the OSV API would hold them.
 fn advisories() -> Vec<Value> {
@@ -184,17 +170,18 @@ async fn drop_schema(url: &str, schema: &str) {
 }
 
 fn postgres() -> Option<String> {
-    match std::env::var("TOCSIN_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("TOCSIN_REQUIRE_POSTGRES").is_none(),
-                "TOCSIN_REQUIRE_POSTGRES is set without TOCSIN_TEST_POSTGRES_URL"
-            );
-            eprintln!("\n*** SKIPPED: the audit's data isolation check needs TOCSIN_TEST_POSTGRES_URL ***\n");
-            None
-        }
-    }
+    tocsin_store::testing::postgres_url()
+}
+
+/// One check's part of a report.
+fn check_of(report: &Value, name: &str) -> Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("{name} in {report}"))
+        .clone()
 }
 
 struct Setup {
@@ -297,15 +284,7 @@ registries = {{ npm = "http://{web}/npm" }}
     };
     let first = run().await;
     let report = &first["report"];
-    let check = |name: &str| {
-        report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["check"] == name)
-            .unwrap_or_else(|| panic!("{name} in {report}"))
-            .clone()
-    };
+    let check = |name: &str| check_of(report, name);
     assert_eq!(
         report["checks"].as_array().unwrap().len(),
         8,
@@ -565,13 +544,7 @@ async fn an_unreachable_osv_api_and_registry_are_said_never_a_silent_pass() {
         .json()
         .await
         .unwrap();
-    let deps = answer["report"]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "dependencies")
-        .unwrap()
-        .clone();
+    let deps = check_of(&answer["report"], "dependencies");
     assert_eq!(deps["outcome"], "failed", "{deps}");
     let summary = deps["summary"].as_str().unwrap();
     assert!(
@@ -582,13 +555,7 @@ async fn an_unreachable_osv_api_and_registry_are_said_never_a_silent_pass() {
         summary.contains("freshness UNKNOWN for 3 npm packages: the registry http://127.0.0.1:1 could not be reached"),
         "{summary}"
     );
-    let isolation = answer["report"]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "data_isolation")
-        .unwrap()
-        .clone();
+    let isolation = check_of(&answer["report"], "data_isolation");
     assert_eq!(isolation["outcome"], "failed", "{isolation}");
     let finding = &isolation["findings"][0];
     assert_eq!(finding["key"], "isolation:app:not-checked");

@@ -7,17 +7,7 @@
 use tocsin_server::services::isolation::{IsolationTarget, check};
 
 fn postgres() -> Option<String> {
-    match std::env::var("TOCSIN_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("TOCSIN_REQUIRE_POSTGRES").is_none(),
-                "TOCSIN_REQUIRE_POSTGRES is set without TOCSIN_TEST_POSTGRES_URL"
-            );
-            eprintln!("\n*** SKIPPED: the data isolation check needs TOCSIN_TEST_POSTGRES_URL ***\n");
-            None
-        }
-    }
+    tocsin_store::testing::postgres_url()
 }
 
 async fn run(url: &str, sql: String) {

@@ -3,6 +3,7 @@
 //! certificate's days left for tls and https probes, and an expired certificate.
 
 use std::sync::Arc;
+use tocsin_server::testing::within;
 
 use tocsin_core::plan::{Plan, Probe};
 use tocsin_server::services::probes::{Prober, run};
@@ -193,20 +194,6 @@ async fn tls_and_https_probes_check_the_chain_and_the_certificates_days_left() {
 
 /// Polls `check` until it gives a value, for up to `seconds`: probes run every 10 seconds
 /// at the least, longer than the test server's usual patience.
-async fn within<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..seconds * 10 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 /// An HTTP target on loopback answering `/health` with 503 until `healthy` is set.
 async fn target(healthy: Arc<std::sync::atomic::AtomicBool>) -> std::net::SocketAddr {
     use axum::http::StatusCode;

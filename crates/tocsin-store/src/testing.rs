@@ -61,6 +61,26 @@ static SKIP_NOTICE: Once = Once::new();
 const POSTGRES_URL: &str = "TOCSIN_TEST_POSTGRES_URL";
 const REQUIRE_POSTGRES: &str = "TOCSIN_REQUIRE_POSTGRES";
 
+/// The configured PostgreSQL's URL, for tests that work in it themselves; `None` (said
+/// loudly, and refused where PostgreSQL is required) when none is.
+pub fn postgres_url() -> Option<String> {
+    let Ok(url) = std::env::var(POSTGRES_URL) else {
+        assert!(
+            std::env::var(REQUIRE_POSTGRES).as_deref() != Ok("1"),
+            "{REQUIRE_POSTGRES}=1 but {POSTGRES_URL} is not set: PostgreSQL tests are mandatory here"
+        );
+        // Written straight to stderr, past the test harness's capture, so it is seen.
+        SKIP_NOTICE.call_once(|| {
+            let notice = format!(
+                "\n!!! SKIPPED: PostgreSQL tests. Set {POSTGRES_URL}=postgres://postgres@127.0.0.1:5432/test to run them. !!!\n\n"
+            );
+            let _ = std::io::stderr().write_all(notice.as_bytes());
+        });
+        return None;
+    };
+    Some(url)
+}
+
 impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -76,20 +96,7 @@ impl TestDb {
 
     /// A new schema in the configured PostgreSQL, or `None` (said loudly) when none is.
     pub async fn postgres() -> Option<TestDb> {
-        let Ok(base) = std::env::var(POSTGRES_URL) else {
-            assert!(
-                std::env::var(REQUIRE_POSTGRES).as_deref() != Ok("1"),
-                "{REQUIRE_POSTGRES}=1 but {POSTGRES_URL} is not set: PostgreSQL tests are mandatory here"
-            );
-            // Written straight to stderr, past the test harness's capture, so it is seen.
-            SKIP_NOTICE.call_once(|| {
-                let notice = format!(
-                    "\n!!! SKIPPED: PostgreSQL backend tests. Set {POSTGRES_URL}=postgres://postgres@127.0.0.1:5432/test to run them. !!!\n\n"
-                );
-                let _ = std::io::stderr().write_all(notice.as_bytes());
-            });
-            return None;
-        };
+        let base = postgres_url()?;
         let mut admin = sqlx::PgConnection::connect(&base)
             .await
             .unwrap_or_else(|e| panic!("{POSTGRES_URL} is set but PostgreSQL cannot be reached: {e}"));

@@ -287,7 +287,7 @@ fn summarise(check: Check, signals: &[SignalRecord]) -> CheckReport {
     let mut summary = format!(
         "{} signal{} in the last day: {}.",
         signals.len(),
-        if signals.len() == 1 { "" } else { "s" },
+        plural(signals.len()),
         by_detector
             .iter()
             .map(|(d, n)| format!("{d} {n}"))
@@ -468,9 +468,9 @@ async fn data_isolation(config: Option<&DailyAudit>) -> CheckReport {
                     "{}: {} tenant table{}, {} finding{}",
                     db.name,
                     report.tenant_tables.len(),
-                    if report.tenant_tables.len() == 1 { "" } else { "s" },
+                    plural(report.tenant_tables.len()),
                     report.findings.len(),
-                    if report.findings.len() == 1 { "" } else { "s" }
+                    plural(report.findings.len())
                 ));
                 for f in &report.findings {
                     findings.push(Finding {
@@ -573,6 +573,11 @@ async fn security_headers(config: Option<&DailyAudit>, client: &reqwest::Client)
         report.outcome = Outcome::Failed;
     }
     report
+}
+
+/// `s` after a count other than one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Why a request failed, in words, with its causes.
@@ -781,7 +786,7 @@ async fn dependencies(config: Option<&DailyAudit>, client: &reqwest::Client) -> 
             lines.push(format!(
                 "{} package{} checked against {from}: {} vulnerable",
                 all.len(),
-                if all.len() == 1 { "" } else { "s" },
+                plural(all.len()),
                 vulnerable.len()
             ));
             true
@@ -1053,7 +1058,7 @@ async fn freshness_of(
     for (ecosystem, (n, why)) in unreachable {
         said.push(format!(
             "freshness UNKNOWN for {n} {ecosystem} package{}: the registry {} could not be reached ({why})",
-            if n == 1 { "" } else { "s" },
+            plural(n),
             config.registries.get(ecosystem).map_or("", String::as_str)
         ));
     }
@@ -1061,7 +1066,7 @@ async fn freshness_of(
         said.push(format!(
             "{} package{} not found in the registry, the first: {first}",
             unknown.len(),
-            if unknown.len() == 1 { "" } else { "s" }
+            plural(unknown.len())
         ));
     }
     (fresh, said)

@@ -141,14 +141,12 @@ pub async fn run<S: AuditStore + ?Sized>(
     // the next comparison. Firing again what fires already changes nothing.
     let mut alerts: Vec<_> = report.findings().map(|f| alert(plan, f, now)).collect();
     alerts.extend(report.changes.gone.iter().map(|f| resolved(f, now)));
-    if !alerts.is_empty() {
-        let delivery = Event::Alert(AlertEvent {
-            at: now,
-            source: SOURCE.to_owned(),
-            via: Via::Audit,
-            alerts,
-        });
-        store.append_events(&[NewEvent::new(delivery, ORIGIN, now)]).await?;
+    let deliveries: Vec<NewEvent> = deliveries(alerts, now)
+        .into_iter()
+        .map(|d| NewEvent::new(d, ORIGIN, now))
+        .collect();
+    if !deliveries.is_empty() {
+        store.append_events(&deliveries).await?;
     }
     let body = serde_json::to_string(&report).expect("a report serializes");
     let (title, text) = report.digest();
@@ -206,6 +204,56 @@ pub async fn run<S: AuditStore + ?Sized>(
     }
     tracing::info!(report = id, findings, failed, "the daily security audit ran");
     Ok((id, report))
+}
+
+/// A finding's words kept in its alert: the report keeps them whole.
+const ALERT_TEXT_MAX: usize = 2_000;
+
+/// The alerts as deliveries from the audit, each an event no longer than one event may be
+/// (so that a report of thousands of findings is several events, each read back whole).
+fn deliveries(alerts: Vec<tocsin_core::alert::Alert>, at: Timestamp) -> Vec<Event> {
+    use tocsin_core::event::MAX_LINE_BYTES;
+    let cut = |text: &mut String| {
+        if text.len() > ALERT_TEXT_MAX {
+            let mut end = ALERT_TEXT_MAX;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push('…');
+        }
+    };
+    let delivery = |alerts| {
+        Event::Alert(AlertEvent {
+            at,
+            source: SOURCE.to_owned(),
+            via: Via::Audit,
+            alerts,
+        })
+    };
+    // Room for the delivery's own fields beside its alerts.
+    let room = MAX_LINE_BYTES - 1_024;
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut size = 0;
+    for mut alert in alerts {
+        cut(&mut alert.summary);
+        alert
+            .fingerprint
+            .truncate(alert.fingerprint.floor_char_boundary(ALERT_TEXT_MAX));
+        alert.annotations.values_mut().for_each(cut);
+        let len = serde_json::to_string(&alert).map_or(room, |t| t.len() + 1);
+        if size + len > room && !batch.is_empty() {
+            out.push(delivery(std::mem::take(&mut batch)));
+            size = 0;
+        }
+        size += len;
+        batch.push(alert);
+    }
+    if !batch.is_empty() {
+        out.push(delivery(batch));
+    }
+    out
 }
 
 /// A kept report and its summary.
@@ -1174,6 +1222,38 @@ impl Audits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_of_findings_are_several_deliveries_each_read_back_whole() {
+        let plan = Plan::parse(tocsin_core::plan::presets::FOUR_TIER.source).unwrap();
+        let at = Timestamp::UNIX_EPOCH;
+        let alerts: Vec<_> = (0..3_000)
+            .map(|i| {
+                let finding = Finding {
+                    key: format!("osv:GHSA-{i}:npm/pkg-{i}@1.0.0"),
+                    check: Check::Dependencies,
+                    tier: tier::VULNERABILITY,
+                    title: format!(
+                        "pkg-{i} 1.0.0 is affected by GHSA-{i}: {}",
+                        "a long summary ".repeat(300)
+                    ),
+                    detail: "detail ".repeat(100),
+                    group: "cve:/srv/app/package-lock.json".into(),
+                };
+                alert(&plan, &finding, at)
+            })
+            .collect();
+        let events = deliveries(alerts, at);
+        assert!(events.len() > 10, "{}", events.len());
+        let mut read = 0;
+        for (i, event) in events.iter().enumerate() {
+            let line = event.to_json();
+            let back = tocsin_core::event::parse_line(i as u64, &line).unwrap_or_else(|e| panic!("{e}"));
+            let Event::Alert(delivery) = back else { panic!() };
+            read += delivery.alerts.len();
+        }
+        assert_eq!(read, 3_000, "every alert, once");
+    }
 
     #[test]
     fn go_module_paths_escape_their_capitals() {

@@ -238,9 +238,7 @@ fn deliveries(alerts: Vec<tocsin_core::alert::Alert>, at: Timestamp) -> Vec<Even
     let mut size = 0;
     for mut alert in alerts {
         cut(&mut alert.summary);
-        alert
-            .fingerprint
-            .truncate(alert.fingerprint.floor_char_boundary(ALERT_TEXT_MAX));
+        cut(&mut alert.fingerprint);
         alert.annotations.values_mut().for_each(cut);
         let len = serde_json::to_string(&alert).map_or(room, |t| t.len() + 1);
         if size + len > room && !batch.is_empty() {

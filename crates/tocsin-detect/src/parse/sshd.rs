@@ -16,7 +16,9 @@
 //!   authentication failures`, `maximum authentication attempts exceeded`) without any
 //!   failure counted on it is one failed attempt: a client that offered keys and gave up;
 //! - `refused connect from S` (TCP wrappers) is one refused attempt;
-//! - every `Accepted <method> for U from S port P` is a success.
+//! - every `Accepted <method> for U from S port P` is a success; keys refused before it on
+//!   its connection, and a PAM complaint without a `Failed` line, were the client's other
+//!   keys and methods, not attempts.
 //!
 //! The lines may be syslog's (RFC 3164 or 5424, with ISO times or not) or the journal's
 //! JSON export.
@@ -232,13 +234,14 @@ impl SshdParser {
             let Some((user, source, port)) = user_from(rest) else {
                 return;
             };
+            // The keys refused before this login were the client's other keys, and a PAM
+            // complaint with no `Failed` line of its own was a method tried before the one
+            // that let the user in: neither is an attack.
             if let Some(connection) = self.followed_mut(line.host, pid) {
-                // The keys refused before this login were the client's other keys.
                 connection.keys_refused.clear();
+                connection.waiting = None;
             }
-            if let Some((host, waiting, _, _)) = self.end(line, pid, false, out) {
-                out.extend(waiting.map(|w| waiting_event(&host, w)));
-            }
+            self.end(line, pid, false, out);
             out.push(event(
                 line,
                 AuthOutcome::Success,
@@ -853,7 +856,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_refused_before_a_login_are_the_clients_other_keys_and_count_only_without_one() {
+    fn keys_refused_and_pam_complaints_before_a_login_count_only_without_one() {
         let events = parse(&[
             "Nov 28 09:16:03 h sshd[1]: Failed publickey for git from 192.0.2.1 port 57904 ssh2: ECDSA 0e:ff",
             "Nov 28 09:16:03 h sshd[1]: Failed publickey for git from 192.0.2.1 port 57904 ssh2: RSA 04:bc",
@@ -862,6 +865,8 @@ mod tests {
             "Nov 28 09:16:05 h sshd[2]: Failed publickey for git from 192.0.2.111 port 57910 ssh2: RSA 14:ba",
             "Nov 28 09:16:05 h sshd[2]: Disconnecting: Too many authentication failures for git [preauth]",
             "Nov 28 09:16:06 h sshd[3]: Failed publickey for git from 192.0.2.112 port 57911 ssh2: RSA 14:bb",
+            "Mar  7 18:53:20 h sshd[4]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.113  user=rda",
+            "Mar  7 18:53:20 h sshd[4]: Accepted password for rda from 192.0.2.113 port 52100 ssh2",
         ]);
         let summary: Vec<(AuthOutcome, String)> = events.iter().map(|e| (e.outcome, e.source.to_string())).collect();
         assert_eq!(
@@ -870,6 +875,7 @@ mod tests {
                 (AuthOutcome::Success, "192.0.2.1".to_owned()),
                 (AuthOutcome::Failure, "192.0.2.111".to_owned()),
                 (AuthOutcome::Failure, "192.0.2.111".to_owned()),
+                (AuthOutcome::Success, "192.0.2.113".to_owned()),
                 (AuthOutcome::Failure, "192.0.2.112".to_owned()),
             ]
         );

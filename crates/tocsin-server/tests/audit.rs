@@ -571,3 +571,50 @@ async fn an_unreachable_osv_api_and_registry_are_said_never_a_silent_pass() {
     );
     server.stop().await;
 }
+
+/// The schedule: nothing before the plan's time on a new server, the audit once the time
+/// passes, not again that day, and on a server that was down at the time, as soon as it is
+/// back. Driven one step at a time, at chosen times, on both backends.
+#[tokio::test]
+async fn the_schedule_runs_the_audit_once_a_day_at_the_plans_time_and_catches_up() {
+    use tocsin_server::services::incidents::Desk;
+    use tocsin_server::services::plans::PlanText;
+    use tocsin_server::workers::audit::{Step, step};
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        // The four-tier preset runs it at 06:00, in UTC.
+        let text = PlanText::new(tocsin_core::plan::presets::FOUR_TIER.source.to_owned(), "test");
+        let (desk, _) = Desk::open(
+            Arc::clone(&store),
+            &text,
+            &tocsin_server::testing::admin_actor(),
+            t("2026-12-01T09:00:00Z"),
+        )
+        .await
+        .unwrap();
+        let client = tocsin_server::services::audit::client();
+        let started = t("2026-12-01T09:00:00Z");
+        let at = |now: &str| step(&*store, &desk, &client, started, t(now));
+        // Started after the day's time: it waits for tomorrow's.
+        assert_eq!(at("2026-12-01T09:01:00Z").await, Step::NotDue);
+        assert_eq!(at("2026-12-02T05:59:30Z").await, Step::NotDue);
+        let Step::Ran(first) = at("2026-12-02T06:00:30Z").await else {
+            panic!("not run at 06:00")
+        };
+        assert_eq!(at("2026-12-02T06:01:00Z").await, Step::NotDue);
+        assert_eq!(at("2026-12-02T23:59:00Z").await, Step::NotDue);
+        // Down from before 06:00 on the 3rd to 14:00 on the 4th: it runs once when back.
+        let Step::Ran(second) = at("2026-12-04T14:00:00Z").await else {
+            panic!("no catching up")
+        };
+        assert!(second > first);
+        assert_eq!(at("2026-12-04T14:00:30Z").await, Step::NotDue);
+        let (summary, report) = tocsin_server::services::audit::report(&*store, Some(second))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((summary.by.as_str(), report.checks.len()), ("schedule", 8));
+        assert_eq!(report.changes.since, Some(t("2026-12-02T06:00:30Z")));
+    }
+}

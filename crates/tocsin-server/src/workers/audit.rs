@@ -30,43 +30,73 @@ const RETRY: Duration = Duration::from_secs(15 * 60);
 pub async fn follow<S: AuditWorkerStore + ?Sized>(store: Arc<S>, desk: Desk) {
     let watching_since = Timestamp::now();
     let client = client();
-    let by = Actor::parse("schedule").expect("a valid name");
     let mut said = false;
     loop {
         tokio::time::sleep(LOOK).await;
-        let plan = desk.plan();
-        let Some(config) = plan.daily_audit() else { continue };
-        let now = Timestamp::now();
-        let due_at = last_due(config.at_minute, plan.calendar().zone(), now);
-        if !due(&*store, due_at, watching_since).await {
-            continue;
-        }
-        let lead = match store.take_duty(Duty::Audit).await {
-            Ok(Some(lead)) => lead,
-            Ok(None) => {
+        match step(&*store, &desk, &client, watching_since, Timestamp::now()).await {
+            Step::Ran(_) | Step::NotDue => said = false,
+            Step::Elsewhere => {
                 if !said {
                     tracing::info!("another instance runs the daily audit; this one stands by");
                     said = true;
                 }
-                continue;
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot ask for the lead of the daily audit");
-                continue;
-            }
-        };
-        said = false;
-        // Another instance may have run it while this one waited for the duty.
-        if !due(&*store, due_at, watching_since).await {
-            continue;
+            Step::Failed => tokio::time::sleep(RETRY).await,
         }
-        if let Err(e) = run(&*store, &plan, &client, &by, now).await {
+    }
+}
+
+/// What one look at the schedule did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The audit ran; its report's id.
+    Ran(i64),
+    /// It is not due (or the plan has no `[daily_audit]`).
+    NotDue,
+    /// Another instance holds the duty.
+    Elsewhere,
+    /// It was due and could not be kept; said in the log.
+    Failed,
+}
+
+/// Runs the audit at `now` if it is due, as the schedule does: `watching_since` is when
+/// this server started to watch the time.
+pub async fn step<S: AuditWorkerStore + ?Sized>(
+    store: &S,
+    desk: &Desk,
+    client: &reqwest::Client,
+    watching_since: Timestamp,
+    now: Timestamp,
+) -> Step {
+    let plan = desk.plan();
+    let Some(config) = plan.daily_audit() else {
+        return Step::NotDue;
+    };
+    let due_at = last_due(config.at_minute, plan.calendar().zone(), now);
+    if !due(store, due_at, watching_since).await {
+        return Step::NotDue;
+    }
+    let lead = match store.take_duty(Duty::Audit).await {
+        Ok(Some(lead)) => lead,
+        Ok(None) => return Step::Elsewhere,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot ask for the lead of the daily audit");
+            return Step::Failed;
+        }
+    };
+    // Another instance may have run it while this one waited for the duty.
+    if !due(store, due_at, watching_since).await {
+        return Step::NotDue;
+    }
+    let by = Actor::parse("schedule").expect("a valid name");
+    let ran = run(store, &plan, client, &by, now).await;
+    drop(lead);
+    match ran {
+        Ok((id, _)) => Step::Ran(id),
+        Err(e) => {
             tracing::error!(error = %e, "the daily audit could not be kept; it is tried again later");
-            drop(lead);
-            tokio::time::sleep(RETRY).await;
-            continue;
+            Step::Failed
         }
-        drop(lead);
     }
 }
 

@@ -208,9 +208,14 @@ impl Desk {
     /// Makes `text` the active version (unless it is already), then computes the clocks of
     /// the incidents under way again, writing what moved on their timelines.
     pub async fn apply_plan(&self, text: &PlanText, actor: &Actor, now: Timestamp) -> Result<Applied, DeskError> {
-        let applied = crate::services::plans::apply(&*self.store, text, actor, now, ApplyWhen::Changed).await?;
+        let (applied, plan) =
+            crate::services::plans::apply_read(&*self.store, text, actor, now, ApplyWhen::Changed).await?;
         if let Applied::New(version) = &applied {
-            self.plan.set(ActivePlan::read(version.clone())?);
+            // The text was read once to apply it: that reading is the plan in force.
+            self.plan.set(ActivePlan {
+                version: version.clone(),
+                plan: Arc::new(plan),
+            });
         }
         self.adopt_plan(actor, now).await?;
         Ok(applied)

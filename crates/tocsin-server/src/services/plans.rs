@@ -111,8 +111,20 @@ pub async fn apply(
     now: Timestamp,
     when: ApplyWhen,
 ) -> Result<Applied, PlanProblem> {
+    Ok(apply_read(store, text, actor, now, when).await?.0)
+}
+
+/// Like [`apply`], with the plan as it was read, so that it is not read again.
+pub(crate) async fn apply_read(
+    store: &dyn tocsin_store::Store,
+    text: &PlanText,
+    actor: &Actor,
+    now: Timestamp,
+    when: ApplyWhen,
+) -> Result<(Applied, Plan), PlanProblem> {
     let plan = text.parse()?;
-    stored(store, text, &plan, actor, now, when).await
+    let applied = stored(store, text, &plan, actor, now, when).await?;
+    Ok((applied, plan))
 }
 
 /// Stores `text`, which reads as `plan`, as [`apply`] does.

@@ -13,23 +13,16 @@ use tocsin_notify::{Channel, Message, Outcome, Recipient};
 /// A certificate authority of the test's own, and a certificate for 127.0.0.1 it signed:
 /// (CA PEM, certificate file, key file).
 fn certificates(dir: &std::path::Path) -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let made = tocsin_notify::testing::certificates(365);
     let cert_file = dir.join("server.pem");
     let key_file = dir.join("server.key");
     std::fs::File::create(&cert_file)
         .unwrap()
-        .write_all(cert.pem().as_bytes())
+        .write_all(made.cert_pem.as_bytes())
         .unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    std::fs::write(&key_file, made.key_pem).unwrap();
     (
-        ca.pem(),
+        made.ca_pem,
         cert_file.display().to_string(),
         key_file.display().to_string(),
     )

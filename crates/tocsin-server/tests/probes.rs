@@ -11,36 +11,16 @@ use tocsin_server::services::probes::{Prober, run};
 /// A CA and a server certificate for 127.0.0.1 it signed, valid `days` from now (negative:
 /// expired that long ago): (CA PEM, server TLS configuration).
 fn certificates(days: i64) -> (String, Arc<rustls::ServerConfig>) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    let now = std::time::SystemTime::now();
-    let at = |days: i64| {
-        let seconds = days * 86_400 + 3_600;
-        let when = if seconds >= 0 {
-            now + std::time::Duration::from_secs(seconds as u64)
-        } else {
-            now - std::time::Duration::from_secs(seconds.unsigned_abs())
-        };
-        rcgen::date_time_ymd(1970, 1, 1)
-            + std::time::Duration::from_secs(when.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
-    };
-    params.not_before = at(days.min(0) - 30);
-    params.not_after = at(days);
-    let cert = params.signed_by(&key, &issuer).unwrap();
+    let made = tocsin_notify::testing::certificates(days);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            vec![made.cert_der.into()],
+            rustls::pki_types::PrivateKeyDer::try_from(made.key_der).unwrap(),
         )
         .unwrap();
-    (ca.pem(), Arc::new(config))
+    (made.ca_pem, Arc::new(config))
 }
 
 /// A TLS server on loopback answering every request with `200 ok`; its address.

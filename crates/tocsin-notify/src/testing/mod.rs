@@ -2,10 +2,12 @@
 //! formats, and a real SMTP server (Python's aiosmtpd) recording what it accepts.
 #![allow(clippy::unwrap_used, reason = "test support: a failure here is a failed test")]
 
+mod certificates;
 mod slack;
 mod smtp;
 mod telegram;
 
+pub use certificates::{TestCertificates, certificates};
 pub use slack::FakeSlack;
 pub use smtp::{SmtpSink, header, smtp_server_available};
 pub use telegram::{Call, FakeTelegram};

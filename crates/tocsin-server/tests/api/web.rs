@@ -1000,7 +1000,7 @@ async fn tocsins_own_pages_grade_a_plus_for_their_security_headers() {
         .find(|c| c.starts_with("tocsin_session="))
         .unwrap();
     graded.push(grade(&fetched("/login", signed_in).await));
-    for path in ["/", "/probes", "/static/app.css"] {
+    for path in ["/", "/probes", "/daily-audit", "/static/app.css"] {
         let response = server
             .client
             .get(format!("{}{path}", server.url))

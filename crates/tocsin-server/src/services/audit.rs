@@ -930,8 +930,13 @@ async fn osv_from_dir(dir: &str, packages: &[&Package]) -> Result<(Index, String
             let entries = std::fs::read_dir(&folder).map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
             for entry in entries.flatten() {
                 let path = entry.path();
-                if path.is_dir() {
+                // Links are not followed: one back to a folder above would never end.
+                let Ok(kind) = entry.file_type() else { continue };
+                if kind.is_dir() {
                     stack.push(path);
+                    continue;
+                }
+                if !kind.is_file() {
                     continue;
                 }
                 if path.extension().is_none_or(|e| e != "json") {
@@ -957,7 +962,11 @@ async fn osv_from_dir(dir: &str, packages: &[&Package]) -> Result<(Index, String
                 "the OSV export directory {dir} holds no advisory (.json files)"
             ));
         }
-        let mut said = format!("{files} advisories read, {} about these packages", index.advisories);
+        let mut said = format!(
+            "{files} advisor{} read, {} about these packages",
+            if files == 1 { "y" } else { "ies" },
+            index.advisories
+        );
         if let Some(first) = bad.first() {
             said.push_str(&format!("; {} could not be read, the first: {first}", bad.len()));
         }
@@ -1251,6 +1260,26 @@ mod tests {
             read += delivery.alerts.len();
         }
         assert_eq!(read, 3_000, "every alert, once");
+    }
+
+    #[tokio::test]
+    async fn an_osv_export_with_a_link_back_to_itself_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let advisory =
+            r#"{"id":"TEST-1","affected":[{"package":{"ecosystem":"npm","name":"left-pad"},"versions":["1.0.0"]}]}"#;
+        std::fs::create_dir(dir.path().join("npm")).unwrap();
+        std::fs::write(dir.path().join("npm/TEST-1.json"), advisory).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("npm/loop")).unwrap();
+        let package = Package {
+            ecosystem: Ecosystem::Npm,
+            name: "left-pad".into(),
+            version: "1.0.0".into(),
+            direct: true,
+        };
+        let (index, said) = osv_from_dir(dir.path().to_str().unwrap(), &[&package]).await.unwrap();
+        assert_eq!(index.advisories, 1);
+        assert_eq!(said, "1 advisory read, 1 about these packages");
+        assert_eq!(index.check(&package).len(), 1);
     }
 
     #[test]

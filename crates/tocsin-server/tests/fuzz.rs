@@ -154,14 +154,33 @@ fn the_log_readers_and_the_plan_reader_never_panic() {
          Jan  5 00:00:07 web1 sshd[2174]: Failed password for invalid user ftp from 192.0.2.1 port 36243 ssh2\n\
          Jan  5 00:00:10 web1 sshd[2180]: Connection closed by invalid user oracle 192.0.2.2 port 40000 [preauth]\n\
          2026-01-05T00:00:15.123456+00:00 web1 sshd-session[2201]: Accepted publickey for deploy from 2001:db8::5 port 50000 ssh2: ED25519 SHA256:x\n\
-         Jan  5 00:00:16 web1 sshd[2202]: Disconnected from authenticating user root 203.0.113.9 port 4711 [preauth]",
+         Jan  5 00:00:16 web1 sshd[2202]: Disconnected from authenticating user root 203.0.113.9 port 4711 [preauth]\n\
+         <38>1 2026-01-05T00:00:17Z web1 sshd 2203 - [origin ip=\"10.0.0.1\"] User root from 192.0.2.3 not allowed because listed in DenyUsers\n\
+         Jan  5 00:00:18 web1 sshd[2204]: message repeated 3 times: [ Failed password for root from 192.0.2.4 port 1 ssh2]\n\
+         Jan  5 00:00:19 web1 sshd[2205]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.5  user=root\n\
+         {\"__REALTIME_TIMESTAMP\":\"1767571205000000\",\"_HOSTNAME\":\"h\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"_PID\":\"9\",\"MESSAGE\":\"Failed password for x from 192.0.2.6 port 2 ssh2\"}",
+    );
+    let postgres = lines(
+        "2026-01-05 00:00:01.100 UTC [4101] LOG:  connection received: host=203.0.113.5 port=51234\n\
+         2026-01-05 00:00:01.120 UTC [4101] postgres@db FATAL:  password authentication failed for user \"postgres\"\n\
+         2026-01-05 01:00:03.000 +01 [4103] FATAL:  no pg_hba.conf entry for host \"198.51.100.9\", user \"app\", database \"prod\", no encryption\n\
+         {\"timestamp\":\"2026-01-05 00:00:07.123 UTC\",\"pid\":77,\"remote_host\":\"192.0.2.44\",\"error_severity\":\"FATAL\",\"message\":\"role \\\"x\\\" does not exist\"}",
+    );
+    let access = lines(
+        "{\"level\":\"info\",\"ts\":1767571201.5,\"logger\":\"http.log.access\",\"request\":{\"client_ip\":\"203.0.113.5\",\"method\":\"POST\",\"uri\":\"/login\",\"headers\":{\"User-Agent\":[\"x\"]}},\"duration\":0.01,\"status\":401}\n\
+         {\"ClientHost\":\"198.51.100.7\",\"DownstreamStatus\":403,\"Duration\":2500000,\"RequestMethod\":\"POST\",\"RequestPath\":\"/login\",\"StartUTC\":\"2026-01-05T00:00:02Z\"}",
     );
     let nginx = lines(
         "203.0.113.9 - - [05/Jan/2026:00:00:01 +0000] \"POST /login HTTP/1.1\" 401 12 \"-\" \"curl/8\"\n\
          198.51.100.7 - bob [05/Jan/2026:00:00:02 +0000] \"GET /a?b=c HTTP/2.0\" 200 5120 \"https://x/\" \"Mozilla/5.0\"\n\
          2026/01/05 00:00:03 [error] 12#12: *5 limiting requests, excess: 10.5 by zone \"login\", client: 203.0.113.9, server: x, request: \"POST /login HTTP/1.1\", host: \"x\"",
     );
-    for (format, seeds) in [(LineFormat::Sshd, &sshd), (LineFormat::Nginx, &nginx)] {
+    for (format, seeds) in [
+        (LineFormat::Sshd, &sshd),
+        (LineFormat::Nginx, &nginx),
+        (LineFormat::Postgres, &postgres),
+        (LineFormat::AccessJson, &access),
+    ] {
         let mut reader = LineReader::new(format, "fuzz", 2026, jiff::tz::TimeZone::UTC, vec!["/login".into()]);
         let n = inputs(&mut rng, seeds, |input| {
             reader.line(&String::from_utf8_lossy(&input));
@@ -170,7 +189,14 @@ fn the_log_readers_and_the_plan_reader_never_panic() {
         reader.let_go(true);
         eprintln!("{format:?}: {n} lines");
     }
-    let plan = vec![tocsin_core::plan::presets::FOUR_TIER.source.as_bytes().to_vec()];
+    let with_audit = format!(
+        "{}\n[[daily_audit.database]]\nname = \"app\"\nsecret_env = \"X\"\ntenant_columns = [\"org_id\"]\n",
+        tocsin_core::plan::presets::FOUR_TIER.source
+    );
+    let plan = vec![
+        tocsin_core::plan::presets::FOUR_TIER.source.as_bytes().to_vec(),
+        with_audit.into_bytes(),
+    ];
     let n = inputs(&mut rng, &plan, |input| {
         let _ = Plan::parse(&String::from_utf8_lossy(&input));
     });

@@ -432,26 +432,14 @@ registries = {{ npm = "http://{web}/npm" }}
 
     // The reports through the API, the digest on the route, and the page.
     let reader = server.token_secret("read").await;
-    let listed: Value = client
-        .get(format!("{}/api/v1/daily-audits", server.url))
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = |path: &str| {
+        let request = client.get(format!("{}{path}", server.url)).bearer_auth(&reader);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let listed = get("/api/v1/daily-audits").await;
     assert_eq!(listed["reports"].as_array().unwrap().len(), 3, "{listed}");
     assert_eq!(listed["reports"][0]["id"], third["id"]);
-    let latest: Value = client
-        .get(format!("{}/api/v1/daily-audits/latest", server.url))
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let latest = get("/api/v1/daily-audits/latest").await;
     assert_eq!(latest["id"], third["id"]);
     let digests = server
         .store

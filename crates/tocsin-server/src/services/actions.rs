@@ -345,7 +345,12 @@ impl Actions {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(e) if e.is_timeout() => return failed(format!("no answer within {}s", timeout.as_secs())),
-            Err(e) => return failed(format!("the request could not be sent: {}", error_chain(&e))),
+            Err(e) => {
+                return failed(format!(
+                    "the request could not be sent: {}",
+                    crate::services::error_chain(&e)
+                ));
+            }
         };
         let status = response.status().as_u16();
         let answer = read_bounded(response).await;
@@ -554,28 +559,9 @@ fn failed(summary: String) -> Outcome {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The start of an answer, at most [`ANSWER_MAX`] bytes, as text.
-async fn read_bounded(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = ANSWER_MAX.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= ANSWER_MAX {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
+async fn read_bounded(response: reqwest::Response) -> String {
+    String::from_utf8_lossy(&crate::services::read_up_to(response, ANSWER_MAX).await.0).into_owned()
 }
 
 /// Runs a local program without a shell: its inputs and the secret in its environment

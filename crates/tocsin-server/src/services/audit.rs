@@ -401,8 +401,11 @@ async fn rate_limits<S: EventStore + ?Sized>(
                 Decision::Allow => u.allowed += 1,
                 Decision::Deny => {
                     u.denied += 1;
-                    if denials.len() < KEYS_MAX || denials.contains_key(&(e.policy.clone(), e.key.clone())) {
-                        *denials.entry((e.policy.clone(), e.key.clone())).or_default() += 1;
+                    let slot = (e.policy.clone(), e.key.clone());
+                    if let Some(n) = denials.get_mut(&slot) {
+                        *n += 1;
+                    } else if denials.len() < KEYS_MAX {
+                        denials.insert(slot, 1);
                     }
                 }
             }
@@ -628,14 +631,7 @@ fn plural(n: usize) -> &'static str {
 
 /// Why a request failed, in words, with its causes.
 fn said(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
+    crate::services::error_chain(&e.without_url())
 }
 
 /// Follows `url`'s redirects to its page; the page as graded, with the answer to a request
@@ -726,19 +722,13 @@ async fn follow(client: &reqwest::Client, url: &str, read_body: bool) -> Result<
     }
 }
 
-/// An answer's body, up to `max` bytes (a longer one is cut there).
+/// An answer's body, up to `max` bytes (a longer one is cut there); an answer cut short
+/// by an error is that error.
 async fn read_capped(response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(said)?;
-        let room = max.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= max {
-            break;
-        }
+    match crate::services::read_up_to(response, max).await {
+        (body, None) => Ok(body),
+        (_, Some(e)) => Err(said(e)),
     }
-    Ok(body)
 }
 
 /// The lockfiles' packages against OSV, and how far their direct dependencies are behind.

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use tocsin_core::daily_audit::{Outcome, Report};
+use tocsin_server::documents::{AuditDoc, AuditSummaryDoc};
 use tocsin_server::services::audit::Audits;
 
 use crate::args::AuditCommand;
@@ -49,13 +50,7 @@ pub async fn run(context: &Context, command: AuditCommand) -> anyhow::Result<Exi
                 .list(None, limit.clamp(1, 500))
                 .await?;
             if context.json() {
-                let list: Vec<serde_json::Value> = reports
-                    .iter()
-                    .map(|r| {
-                        serde_json::json!({"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at,
-                            "by": r.by, "findings": r.findings, "failed": r.failed, "title": r.title})
-                    })
-                    .collect();
+                let list: Vec<AuditSummaryDoc> = reports.iter().cloned().map(Into::into).collect();
                 emit(&serde_json::to_string(&list)?);
             } else if reports.is_empty() {
                 emit("The audit has not run yet; `tocsin audit run` runs it now.");
@@ -79,13 +74,11 @@ pub async fn run(context: &Context, command: AuditCommand) -> anyhow::Result<Exi
 
 /// A report: as JSON, or its digest with each finding.
 fn show(context: &Context, id: i64, report: &Report) -> anyhow::Result<()> {
-    let (title, text) = report.digest();
     if context.json() {
-        emit(&serde_json::to_string(
-            &serde_json::json!({"id": id, "title": title, "digest": text, "report": report}),
-        )?);
+        emit(&serde_json::to_string(&AuditDoc::of(id, report.clone()))?);
         return Ok(());
     }
+    let (title, text) = report.digest();
     let mut out = format!("Report {id}: {}\n", printable(&title));
     for line in text.lines() {
         out.push_str(&printable(line));

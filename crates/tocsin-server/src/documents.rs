@@ -7,8 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tocsin_core::Timestamp;
 use tocsin_core::clock::{Clock, ClockState};
+use tocsin_core::daily_audit::Report;
 use tocsin_core::incident::{Incident, Stamp};
 use tocsin_core::plan::Plan;
+use tocsin_store::audit_reports::AuditReportSummary;
 use tocsin_store::identity::{TokenRecord, UserRecord};
 use tocsin_store::{IncidentSummary, OpenClock};
 use utoipa::ToSchema;
@@ -1061,5 +1063,58 @@ impl ChannelHealthDoc {
                 }
             })
             .collect()
+    }
+}
+
+/// A kept report, without its findings.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AuditSummaryDoc {
+    id: i64,
+    #[schema(value_type = String)]
+    started_at: Timestamp,
+    #[schema(value_type = String)]
+    finished_at: Timestamp,
+    /// `schedule`, or who ran it.
+    by: String,
+    findings: u64,
+    /// Checks that could not run.
+    failed: u64,
+    title: String,
+}
+
+impl From<AuditReportSummary> for AuditSummaryDoc {
+    fn from(s: AuditReportSummary) -> Self {
+        AuditSummaryDoc {
+            id: s.id,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            by: s.by,
+            findings: s.findings,
+            failed: s.failed,
+            title: s.title,
+        }
+    }
+}
+
+/// A report whole: each check's outcome, summary, findings and measures, and what changed
+/// since the report before; with the digest the plan's routes got.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AuditDoc {
+    id: i64,
+    title: String,
+    digest: String,
+    #[schema(value_type = Object)]
+    report: Report,
+}
+
+impl AuditDoc {
+    pub fn of(id: i64, report: Report) -> Self {
+        let (title, digest) = report.digest();
+        AuditDoc {
+            id,
+            title,
+            digest,
+            report,
+        }
     }
 }

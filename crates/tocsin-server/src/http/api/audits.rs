@@ -7,10 +7,9 @@ use axum::extract::{Path, Query};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tocsin_core::daily_audit::Report;
-use tocsin_store::audit_reports::AuditReportSummary;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::documents::{AuditDoc, AuditSummaryDoc};
 use crate::http::AppState;
 use crate::http::auth::{Reader, Responder};
 use crate::http::error::{ApiError, ErrorBody};
@@ -23,60 +22,10 @@ pub fn routes() -> Router<AppState> {
         .route("/daily-audits/{id}", get(get_audit))
 }
 
-/// A kept report, without its findings.
-#[derive(Serialize, ToSchema)]
-pub struct AuditSummaryDoc {
-    id: i64,
-    #[schema(value_type = String)]
-    started_at: tocsin_core::Timestamp,
-    #[schema(value_type = String)]
-    finished_at: tocsin_core::Timestamp,
-    /// `schedule`, or who ran it.
-    by: String,
-    findings: u64,
-    /// Checks that could not run.
-    failed: u64,
-    title: String,
-}
-
-impl From<AuditReportSummary> for AuditSummaryDoc {
-    fn from(s: AuditReportSummary) -> Self {
-        AuditSummaryDoc {
-            id: s.id,
-            started_at: s.started_at,
-            finished_at: s.finished_at,
-            by: s.by,
-            findings: s.findings,
-            failed: s.failed,
-            title: s.title,
-        }
-    }
-}
-
+/// The kept reports, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct AuditsDoc {
     reports: Vec<AuditSummaryDoc>,
-}
-
-/// A report whole: each check's outcome, summary, findings and measures, and what changed
-/// since the report before; with the digest the plan's routes got.
-#[derive(Serialize, ToSchema)]
-pub struct AuditDoc {
-    id: i64,
-    title: String,
-    digest: String,
-    #[schema(value_type = Object)]
-    report: Report,
-}
-
-fn doc(id: i64, report: Report) -> AuditDoc {
-    let (title, digest) = report.digest();
-    AuditDoc {
-        id,
-        title,
-        digest,
-        report,
-    }
 }
 
 impl From<AuditError> for ApiError {
@@ -122,7 +71,7 @@ async fn get_audit(caller: Reader, Path(id): Path<String>) -> Result<Json<AuditD
         ),
     };
     match caller.audits().report(wanted).await? {
-        Some((summary, report)) => Ok(Json(doc(summary.id, report))),
+        Some((summary, report)) => Ok(Json(AuditDoc::of(summary.id, report))),
         None => Err(ApiError::not_found(match wanted {
             Some(id) => format!("there is no audit report {id}"),
             None => "the daily audit has not run yet".to_owned(),
@@ -137,5 +86,5 @@ async fn get_audit(caller: Reader, Path(id): Path<String>) -> Result<Json<AuditD
     security(("bearer" = []), ("session" = [])))]
 async fn run_audit(caller: Responder) -> Result<Json<AuditDoc>, ApiError> {
     let (id, report) = caller.audits().run(&caller.actor()).await?;
-    Ok(Json(doc(id, report)))
+    Ok(Json(AuditDoc::of(id, report)))
 }

@@ -159,8 +159,18 @@ impl Browser {
             .unwrap();
     }
 
+    /// The text of what `css` finds; when a live reload replaced the page between finding
+    /// and reading, finds it again, as [`Browser::click`] does.
     async fn text(&self, css: &str) -> String {
-        self.wait(css).await.text().await.unwrap()
+        for _ in 0..5 {
+            match self.wait(css).await.text().await {
+                Ok(text) => return text,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+        panic!("{css} kept being replaced by live reloads");
     }
 }
 
